@@ -1,0 +1,173 @@
+import { z } from "zod";
+
+/**
+ * The event catalog: every event the pipeline publishes, with its runtime check.
+ * Types are inferred from these schemas; no service declares an event shape of its own.
+ *
+ * Each stage's output carries the request forward (event-carried state), so a stage
+ * needs nothing but the event it consumes: no lookups, no shared tables.
+ */
+
+const hex32 = /^0x[0-9a-fA-F]{64}$/;
+const address = /^0x[0-9a-fA-F]{40}$/;
+
+export const ContentHash = z.string().regex(hex32, "a 0x-prefixed 32-byte hex string");
+export const Address = z.string().regex(address, "a 0x-prefixed 20-byte hex address");
+export const JobType = z.enum(["verify", "proof"]);
+export type JobType = z.infer<typeof JobType>;
+
+/** What the client asked for; carried by every pipeline event. */
+export const JobRequest = z.object({
+  jobType: JobType,
+  manifestUri: z.string().min(1),
+  registryAddress: Address,
+  /** A per-job RPC endpoint, only present where configuration allows it. */
+  rpcUrl: z.string().url().nullable(),
+});
+export type JobRequest = z.infer<typeof JobRequest>;
+
+export const Reason = z.enum([
+  "not_registered",
+  "revoked",
+  "hash_mismatch",
+  "bad_signature",
+  "creator_mismatch",
+  "uri_mismatch",
+  "did_mismatch",
+]);
+export type Reason = z.infer<typeof Reason>;
+
+export const VerdictStatus = z.enum(["OK", "WARN", "FAIL"]);
+export type VerdictStatus = z.infer<typeof VerdictStatus>;
+
+/** The registry's view of a content hash (DOMAIN.md `entries()`). */
+export const OnchainEntry = z.object({
+  creator: Address,
+  /** Block timestamp in seconds; 0 means "not registered". */
+  timestamp: z.number().int().nonnegative(),
+  manifestURI: z.string(),
+  revoked: z.boolean(),
+});
+export type OnchainEntry = z.infer<typeof OnchainEntry>;
+
+/** The verify result of DOMAIN.md, exactly as clients of the old API read it. */
+export const VerifyResult = z.object({
+  status: VerdictStatus,
+  reasons: z.array(Reason),
+  fileHash: ContentHash,
+  recovered: Address.nullable(),
+  onchain: OnchainEntry,
+  checks: z.object({
+    manifestHashOk: z.boolean(),
+    creatorOk: z.boolean(),
+    manifestOk: z.boolean(),
+    didOk: z.boolean(),
+  }),
+});
+export type VerifyResult = z.infer<typeof VerifyResult>;
+
+/** The manifest fields a proof needs, as fetched and validated by the manifest stage. */
+export const ManifestSummary = z.object({
+  uri: z.string(),
+  /** The CID the bytes were checked against, for ipfs:// manifests; otherwise null. */
+  cid: z.string().nullable(),
+  contentHash: ContentHash,
+  contentUri: z.string().nullable(),
+  creatorDid: z.string(),
+  createdAt: z.string(),
+  signature: z.string(),
+});
+export type ManifestSummary = z.infer<typeof ManifestSummary>;
+
+/** The registration transaction found for a content hash (its `ContentRegistered` log). */
+export const Registration = z.object({
+  txHash: ContentHash,
+  blockNumber: z.number().int().nonnegative(),
+  blockHash: ContentHash,
+  logIndex: z.number().int().nonnegative(),
+});
+export type Registration = z.infer<typeof Registration>;
+
+/**
+ * A proof: the verify result plus everything a third party needs to re-check it
+ * against the chain. A superset of VerifyResult, so `result.status` reads the same
+ * for both job types.
+ */
+export const ProofDocument = VerifyResult.extend({
+  proofVersion: z.literal("veriflow.proof/1"),
+  generatedAt: z.string(),
+  chainId: z.number().int().positive(),
+  registryAddress: Address,
+  /** Null when the hash is not registered or its log lies outside the searched range. */
+  registration: Registration.nullable(),
+  txHash: ContentHash.nullable(),
+  blockNumber: z.number().int().nonnegative().nullable(),
+  manifest: ManifestSummary,
+});
+export type ProofDocument = z.infer<typeof ProofDocument>;
+
+export const Stage = z.enum(["gateway", "hashing", "manifest", "chain-check"]);
+export type Stage = z.infer<typeof Stage>;
+
+const attempts = z.number().int().positive();
+
+export const eventSchemas = {
+  /** A client uploaded a file; it waits in the uploads bucket under `upload.name`. */
+  "verification.requested": z.object({
+    jobId: z.string().min(1),
+    request: JobRequest,
+    upload: z.object({
+      bucket: z.string(),
+      name: z.string(),
+      size: z.number().int().nonnegative(),
+      fileName: z.string().nullable(),
+      contentType: z.string().nullable(),
+    }),
+  }),
+  /** The hashing stage read the upload and computed its content hash. */
+  "content.hashed": z.object({
+    jobId: z.string().min(1),
+    request: JobRequest,
+    contentHash: ContentHash,
+    size: z.number().int().nonnegative(),
+    startedAt: z.string(),
+    attempts,
+  }),
+  /** The manifest stage fetched, validated and checked the signed manifest. */
+  "manifest.checked": z.object({
+    jobId: z.string().min(1),
+    request: JobRequest,
+    contentHash: ContentHash,
+    manifest: ManifestSummary,
+    /** The signer recovered from the signature; null when the signature is unusable. */
+    recovered: Address.nullable(),
+    checks: z.object({
+      manifestHashOk: z.boolean(),
+      signatureOk: z.boolean(),
+      didOk: z.boolean(),
+    }),
+    attempts,
+  }),
+  /** A verdict was reached (OK, WARN or FAIL: a FAIL verdict is a completed job). */
+  "verification.completed": z.object({
+    jobId: z.string().min(1),
+    jobType: JobType,
+    contentHash: ContentHash,
+    result: z.union([ProofDocument, VerifyResult]),
+    attempts,
+  }),
+  /** A stage gave up: a permanent error, or the last attempt of a transient one. */
+  "verification.failed": z.object({
+    jobId: z.string().min(1),
+    jobType: JobType.nullable(),
+    stage: Stage,
+    code: z.string().regex(/^E_[A-Z0-9_]+$/),
+    message: z.string(),
+    attempts,
+  }),
+} as const;
+
+export type EventType = keyof typeof eventSchemas;
+export type EventData<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
+export const eventTypes = Object.keys(eventSchemas) as EventType[];
+export const terminalEventTypes = ["verification.completed", "verification.failed"] as const satisfies readonly EventType[];

@@ -1,0 +1,112 @@
+import { createHash, randomUUID } from "node:crypto";
+import { z } from "zod";
+import { eventSchemas, type EventData, type EventType } from "./catalog.js";
+
+/**
+ * Every message on the stream is one envelope, JSON-encoded. `id` doubles as the
+ * `Nats-Msg-Id`, so the stream's duplicate window drops a re-publish of the same event.
+ */
+export interface Envelope<T extends EventType = EventType> {
+  id: string;
+  type: T;
+  occurredAt: string;
+  /** The job id: every event of one job shares it. */
+  correlationId: string;
+  /** The id of the event that caused this one; null for a request. */
+  causationId: string | null;
+  data: EventData<T>;
+}
+
+export type AnyEnvelope = { [T in EventType]: Envelope<T> }[EventType];
+
+const envelopeShape = z.object({
+  id: z.string().min(1),
+  type: z.string(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  correlationId: z.string().min(1),
+  causationId: z.string().min(1).nullable(),
+  data: z.unknown(),
+});
+
+/** Raised for bytes that are not a valid event: never worth a retry. */
+export class EventDecodeError extends Error {
+  override name = "EventDecodeError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * Output ids are derived from the cause's id and the output's type, so a redelivered
+ * input republishes identical ids and the stream drops the duplicates.
+ */
+export function deriveEventId(causeId: string, type: EventType): string {
+  const h = createHash("sha256").update(`${causeId}\u0000${type}`).digest("hex");
+  // Shaped as a UUID (version nibble 8: "custom") so logs and tools treat it as one.
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A new job's first event: its id is the job id (the publish dedup key). */
+export function createRequestEvent(
+  jobId: string,
+  data: EventData<"verification.requested">,
+  now: Date = new Date(),
+): Envelope<"verification.requested"> {
+  return {
+    id: jobId,
+    type: "verification.requested",
+    occurredAt: now.toISOString(),
+    correlationId: jobId,
+    causationId: null,
+    data: eventSchemas["verification.requested"].parse(data),
+  };
+}
+
+/** An event caused by another: same correlation, derived id. */
+export function createEvent<T extends EventType>(
+  type: T,
+  data: EventData<T>,
+  cause: Pick<Envelope, "id" | "correlationId">,
+  now: Date = new Date(),
+): Envelope<T> {
+  return {
+    id: deriveEventId(cause.id, type),
+    type,
+    occurredAt: now.toISOString(),
+    correlationId: cause.correlationId,
+    causationId: cause.id,
+    data: eventSchemas[type].parse(data) as EventData<T>,
+  };
+}
+
+export function newJobId(): string {
+  return randomUUID();
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeEvent(event: Envelope): Uint8Array {
+  return encoder.encode(JSON.stringify(event));
+}
+
+/** Parses and validates bytes into a typed envelope; throws EventDecodeError. */
+export function decodeEvent(bytes: Uint8Array): AnyEnvelope {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(bytes));
+  } catch (cause) {
+    throw new EventDecodeError("event is not JSON", { cause });
+  }
+  const head = envelopeShape.safeParse(raw);
+  if (!head.success) throw new EventDecodeError(`bad envelope: ${z.prettifyError(head.error)}`);
+  const type = head.data.type;
+  if (!isEventType(type)) throw new EventDecodeError(`unknown event type "${type}"`);
+  const data = eventSchemas[type].safeParse(head.data.data);
+  if (!data.success) throw new EventDecodeError(`bad ${type} data: ${z.prettifyError(data.error)}`);
+  return { ...head.data, type, data: data.data } as AnyEnvelope;
+}
+
+export function isEventType(type: string): type is EventType {
+  return Object.hasOwn(eventSchemas, type);
+}

@@ -1,0 +1,62 @@
+import type { EventType } from "./catalog.js";
+
+/**
+ * Where events live. One subject per event: `veriflow.<type>.<jobId>`, so a consumer
+ * filters one event type with a single wildcard (nats-server 2.9 allows one filter
+ * subject per consumer), and the status service can fetch one job's request by subject.
+ */
+export const SUBJECT_ROOT = "veriflow";
+export const STREAM_NAME = "VERIFLOW";
+export const STREAM_SUBJECTS = [`${SUBJECT_ROOT}.>`];
+
+/** Messages that could not be decoded are kept here, with the reason, for inspection. */
+export const DEAD_LETTER_STREAM = "VERIFLOW_DLQ";
+export const DEAD_LETTER_ROOT = "veriflow-dlq";
+
+/** Uploaded files wait here until hashed; the bucket's max age removes leftovers. */
+export const UPLOADS_BUCKET = "veriflow-uploads";
+
+/** The duplicate window must outlast a crash-and-redeliver cycle; 2 minutes at least. */
+export const MIN_DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+export function subjectFor(type: EventType, jobId: string): string {
+  return `${SUBJECT_ROOT}.${type}.${jobId}`;
+}
+
+export function subjectsOf(type: EventType): string {
+  return `${SUBJECT_ROOT}.${type}.*`;
+}
+
+export function deadLetterSubject(consumer: string): string {
+  return `${DEAD_LETTER_ROOT}.${consumer}`;
+}
+
+export interface ConsumerSpec {
+  durable: string;
+  filterSubject: string;
+  description: string;
+}
+
+/** One durable pull consumer per stage, and one for the status projection. */
+export const consumers = {
+  hashing: {
+    durable: "hashing",
+    filterSubject: subjectsOf("verification.requested"),
+    description: "hashes uploads",
+  },
+  manifest: {
+    durable: "manifest",
+    filterSubject: subjectsOf("content.hashed"),
+    description: "fetches and checks manifests",
+  },
+  chainCheck: {
+    durable: "chain-check",
+    filterSubject: subjectsOf("manifest.checked"),
+    description: "reads the registry and reaches the verdict",
+  },
+  status: {
+    durable: "status-projection",
+    filterSubject: STREAM_SUBJECTS[0]!,
+    description: "projects every event into PostgreSQL",
+  },
+} as const satisfies Record<string, ConsumerSpec>;

@@ -1,0 +1,68 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { setSha256Backend } from "@nats-io/obj";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "./logger.js";
+
+// The object store's default SHA-256 is pure JS (browser-safe); on Node the native
+// one is many times faster, which matters for large uploads.
+setSha256Backend("native");
+
+export interface NatsClients {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** True while the connection is up (false while reconnecting). */
+  isConnected(): boolean;
+  /** Drains subscriptions and closes the connection. */
+  close(): Promise<void>;
+}
+
+export interface ConnectNatsOptions {
+  url: string;
+  /** Shown in the server's connection list, e.g. "veriflow-hashing". */
+  name: string;
+  log: Logger;
+  /** Keep retrying the first connect instead of failing (services started before NATS). */
+  waitOnFirstConnect?: boolean;
+  /** JetStream API/publish timeout. */
+  timeoutMs?: number;
+}
+
+/** Opens one connection that reconnects forever; the only place a connection is made. */
+export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients> {
+  const nc = await connect({
+    servers: opts.url.split(","),
+    name: opts.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: opts.waitOnFirstConnect ?? true,
+    pingInterval: 10_000,
+  });
+  let connected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") {
+        connected = false;
+        opts.log.warn({ server: s.server }, "nats disconnected");
+      } else if (s.type === "reconnect") {
+        connected = true;
+        opts.log.info({ server: s.server }, "nats reconnected");
+      } else if (s.type === "error" || s.type === "staleConnection" || s.type === "slowConsumer") {
+        opts.log.warn({ status: s }, "nats status");
+      }
+    }
+  })().catch(() => {});
+  const timeout = opts.timeoutMs ?? 10_000;
+  const js = jetstream(nc, { timeout });
+  const jsm = await jetstreamManager(nc, { timeout });
+  opts.log.info({ url: opts.url }, "nats connected");
+  return {
+    nc,
+    js,
+    jsm,
+    isConnected: () => connected && !nc.isClosed(),
+    async close() {
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { encodeEvent, subjectFor, type AnyEnvelope, type Envelope } from "@veriflow/events";
+
+/** The CloudEvents source attribute of everything veriflow publishes. */
+export const EVENT_SOURCE = "urn:veriflow";
+
+/**
+ * Publishes events concurrently (one pipelined window, not one awaited round trip per
+ * event), each with its id as `Nats-Msg-Id` so the stream drops re-publishes, and with
+ * CloudEvents 1.0 attributes as headers (the NATS protocol binding).
+ */
+export async function publishEvents(js: JetStreamClient, events: readonly AnyEnvelope[] | readonly Envelope[]): Promise<PubAck[]> {
+  return Promise.all(
+    events.map((event) => {
+      const h = natsHeaders();
+      h.set("content-type", "application/json");
+      h.set("ce-specversion", "1.0");
+      h.set("ce-type", event.type);
+      h.set("ce-source", EVENT_SOURCE);
+      h.set("ce-id", event.id);
+      h.set("ce-time", event.occurredAt);
+      h.set("ce-subject", event.correlationId);
+      return js.publish(subjectFor(event.type, event.correlationId), encodeEvent(event as Envelope), {
+        msgID: event.id,
+        headers: h,
+      });
+    }),
+  );
+}

@@ -1,0 +1,130 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+/** JetStream durations are nanoseconds. */
+const nanos = (ms: number): number => ms * 1_000_000;
+import {
+  DEAD_LETTER_ROOT,
+  DEAD_LETTER_STREAM,
+  MIN_DUPLICATE_WINDOW_MS,
+  STREAM_NAME,
+  STREAM_SUBJECTS,
+  UPLOADS_BUCKET,
+  type ConsumerSpec,
+} from "@veriflow/events";
+import type { EnvReader } from "./config.js";
+
+export interface TopologyConfig {
+  /** How long events stay in the stream. */
+  streamMaxAgeMs: number;
+  replicas: number;
+  duplicateWindowMs: number;
+  /** How long an upload may wait in the bucket before the server removes it. */
+  uploadsMaxAgeMs: number;
+  /** Redelivery deadline; handlers that run longer signal progress (`working()`). */
+  ackWaitMs: number;
+  /** Messages a consumer may have in flight unacknowledged. */
+  maxAckPending: number;
+}
+
+const DAY = 86_400_000;
+
+export function readTopologyConfig(r: EnvReader): TopologyConfig {
+  return {
+    streamMaxAgeMs: r.int("STREAM_MAX_AGE_MS", 7 * DAY, { min: 60_000 }),
+    replicas: r.int("STREAM_REPLICAS", 1, { min: 1, max: 5 }),
+    duplicateWindowMs: r.int("STREAM_DUPLICATE_WINDOW_MS", 5 * 60_000, { min: MIN_DUPLICATE_WINDOW_MS }),
+    uploadsMaxAgeMs: r.int("UPLOADS_MAX_AGE_MS", DAY, { min: 60_000 }),
+    ackWaitMs: r.int("CONSUMER_ACK_WAIT_MS", 30_000, { min: 1000 }),
+    maxAckPending: r.int("CONSUMER_MAX_ACK_PENDING", 2000, { min: 1 }),
+  };
+}
+
+function isAlreadyInUse(err: unknown): boolean {
+  return err instanceof Error && /already in use|already exists/i.test(err.message);
+}
+
+/** Creates or updates a stream to the wanted config; safe when replicas race to do it. */
+async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+  } catch {
+    try {
+      await jsm.streams.add(cfg);
+      return;
+    } catch (err) {
+      if (!isAlreadyInUse(err)) throw err;
+    }
+  }
+  await jsm.streams.update(cfg.name, cfg);
+}
+
+/** The events stream and the dead-letter stream, file-backed with limits retention. */
+export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig): Promise<void> {
+  await ensureStream(jsm, {
+    name: STREAM_NAME,
+    subjects: STREAM_SUBJECTS,
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(cfg.streamMaxAgeMs),
+    num_replicas: cfg.replicas,
+    duplicate_window: nanos(cfg.duplicateWindowMs),
+    // Lets the status service read one job's request by subject without a consumer.
+    allow_direct: true,
+  });
+  await ensureStream(jsm, {
+    name: DEAD_LETTER_STREAM,
+    subjects: [`${DEAD_LETTER_ROOT}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(cfg.streamMaxAgeMs),
+    num_replicas: cfg.replicas,
+  });
+}
+
+/** A durable pull consumer; the consume loop, not max_deliver, decides the last attempt. */
+export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, cfg: TopologyConfig): Promise<void> {
+  const config: Partial<ConsumerConfig> = {
+    durable_name: spec.durable,
+    description: spec.description,
+    filter_subject: spec.filterSubject,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(cfg.ackWaitMs),
+    max_deliver: -1,
+    max_ack_pending: cfg.maxAckPending,
+  };
+  try {
+    await jsm.consumers.info(STREAM_NAME, spec.durable);
+    await jsm.consumers.update(STREAM_NAME, spec.durable, {
+      description: config.description,
+      ack_wait: config.ack_wait,
+      max_ack_pending: config.max_ack_pending,
+    });
+  } catch (err) {
+    if (err instanceof Error && /consumer not found/i.test(err.message)) {
+      await jsm.consumers.add(STREAM_NAME, config).catch((e: unknown) => {
+        if (!isAlreadyInUse(e)) throw e;
+      });
+    } else throw err;
+  }
+}
+
+/** The uploads bucket, with a max age so an upload never outlives its usefulness. */
+export async function openUploadsBucket(js: JetStreamClient, cfg: TopologyConfig): Promise<ObjectStore> {
+  return new Objm(js).create(UPLOADS_BUCKET, {
+    storage: StorageType.File,
+    replicas: cfg.replicas,
+    ttl: nanos(cfg.uploadsMaxAgeMs),
+  });
+}

@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findFreePort, waitForPort } from "./free-port.js";
+
+export interface NatsServerHandle {
+  url: string;
+  port: number;
+  storeDir: string;
+  /** Stops the server; `keepStore` leaves the JetStream directory for a restart. */
+  stop(opts?: { keepStore?: boolean }): Promise<void>;
+  /** Starts it again on the same port and store (to test reconnects). */
+  restart(): Promise<void>;
+}
+
+export interface StartNatsOptions {
+  port?: number;
+  storeDir?: string;
+  /** Path of the nats-server binary; defaults to the one on PATH. */
+  binary?: string;
+  maxPayload?: number;
+}
+
+export const NATS_INSTALL_HINT =
+  "nats-server not found on PATH. Install it: `sudo apt-get install -y nats-server` (Debian/Ubuntu), " +
+  "`brew install nats-server` (macOS), or download it from the NATS releases page.";
+
+/** Starts a real nats-server with JetStream on a free port and a temp store. */
+export async function startNatsServer(opts: StartNatsOptions = {}): Promise<NatsServerHandle> {
+  const port = opts.port ?? (await findFreePort());
+  const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), "veriflow-nats-")));
+  const binary = opts.binary ?? "nats-server";
+  let child: ChildProcess | undefined;
+
+  const launch = async () => {
+    const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
+    if (opts.maxPayload) args.push("--max_payload", String(opts.maxPayload));
+    const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    proc.stderr?.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    const failed = new Promise<never>((_, reject) => {
+      proc.once("error", (err: NodeJS.ErrnoException) =>
+        reject(err.code === "ENOENT" ? new Error(NATS_INSTALL_HINT) : err),
+      );
+      proc.once("exit", (code) => reject(new Error(`nats-server exited (${code}): ${stderr}`)));
+    });
+    failed.catch(() => {});
+    await Promise.race([waitForPort(port), failed]);
+    child = proc;
+  };
+
+  const halt = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once("exit", () => resolve());
+      proc.kill("SIGTERM");
+      setTimeout(() => proc.kill("SIGKILL"), 5000).unref();
+    });
+  };
+
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    async stop({ keepStore = false } = {}) {
+      await halt();
+      if (!keepStore && !opts.storeDir) await rm(storeDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await halt();
+      await launch();
+    },
+  };
+}

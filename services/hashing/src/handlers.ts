@@ -1,0 +1,33 @@
+import { createEvent, type AnyEnvelope, type Envelope } from "@veriflow/events";
+import type { HandlerContext, StreamedUpload } from "@veriflow/platform";
+
+export interface HashingDeps {
+  /** Streams the stored upload and returns its SHA-256 (hex, 0x-prefixed) and size. */
+  hashUpload(name: string): Promise<StreamedUpload>;
+  now(): Date;
+}
+
+export function createHandlers(deps: HashingDeps) {
+  return {
+    async onVerificationRequested(event: Envelope<"verification.requested">, ctx: HandlerContext): Promise<AnyEnvelope[]> {
+      const startedAt = deps.now().toISOString();
+      const { sha256Hex, size } = await deps.hashUpload(event.data.upload.name);
+      ctx.log.debug({ contentHash: sha256Hex, size }, "hashed");
+      return [
+        createEvent(
+          "content.hashed",
+          {
+            jobId: event.data.jobId,
+            request: event.data.request,
+            contentHash: sha256Hex,
+            size,
+            startedAt,
+            attempts: ctx.attempt,
+          },
+          event,
+          deps.now(),
+        ),
+      ];
+    },
+  };
+}

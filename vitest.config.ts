@@ -1,0 +1,22 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+// Tests run from source: each @veriflow/* library resolves to its src/index.ts,
+// so `npm test` never tests a stale build of a library.
+const libs = ["events", "platform", "verify", "testing", "contracts"];
+
+export default defineConfig({
+  resolve: {
+    alias: Object.fromEntries(
+      libs.map((l) => [`@veriflow/${l}`, fileURLToPath(new URL(`./libs/${l}/src/index.ts`, import.meta.url))]),
+    ),
+  },
+  test: {
+    include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "deploy/**/*.test.ts", "examples/**/*.test.ts"],
+    // Integration tests start real servers (nats-server, PostgreSQL, a chain): give them room.
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: "forks",
+    maxWorkers: 2,
+  },
+});
