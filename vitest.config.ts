@@ -12,7 +12,7 @@ export default defineConfig({
     ),
   },
   test: {
-    include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "deploy/**/*.test.ts", "examples/**/*.test.ts"],
+    include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "tests/**/*.test.ts", "deploy/**/*.test.ts", "examples/**/*.test.ts"],
     // Integration tests start real servers (nats-server, PostgreSQL, a chain): give them room.
     testTimeout: 60_000,
     hookTimeout: 180_000,

@@ -1,0 +1,33 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const hasCompose = await run("docker-compose", ["version"]).then(() => true, () => false);
+
+// No Docker engine runs here; docker-compose still parses and validates the file offline.
+describe.skipIf(!hasCompose)("docker-compose.yml", () => {
+  it("is valid and wires every service to NATS, and status to PostgreSQL", async () => {
+    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, RPC_URL: "http://chain:8545" } });
+    for (const service of ["nats", "postgres", "gateway", "hashing", "manifest", "chain-check", "status"]) {
+      expect(stdout).toMatch(new RegExp(`^  ${service}:`, "m"));
+    }
+    expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(5);
+    expect(stdout).toMatch(/DATABASE_URL: postgres:\/\/veriflow:veriflow@postgres:5432\/veriflow/);
+    expect(stdout).toMatch(/RPC_URL: http:\/\/chain:8545/);
+    expect(stdout).toMatch(/SERVICE: chain-check/);
+    expect(stdout).toMatch(/STATUS_URL: http:\/\/status:3002/);
+  });
+
+  it("fails validation when the file is broken (so the check above can fail)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "compose-"));
+    const file = join(dir, "docker-compose.yml");
+    await writeFile(file, "services:\n  gateway:\n    image: 12\n    ports: nope\n");
+    await expect(run("docker-compose", ["-f", file, "config", "-q"])).rejects.toThrow();
+  });
+});
