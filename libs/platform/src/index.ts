@@ -15,3 +15,6 @@ export * from "./topology.js";
 export * from "./uploads.js";
 export * from "./stage-service.js";
 export * from "./run-main.js";
+export * from "./http.js";
+export * from "./migrations.js";
+export * from "./postgres.js";

@@ -1,0 +1,191 @@
+import { randomUUID } from "node:crypto";
+import { createServer, STATUS_CODES, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type Koa from "koa";
+import type { Middleware } from "koa";
+import { HttpError } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { httpRequests, httpSeconds } from "./metrics.js";
+
+/** What every edge response's error body looks like. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+  requestId: string | undefined;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/**
+ * Gives every request an id: the caller's `x-request-id` when it looks sane, else a
+ * new uuid. Stored in `ctx.state.requestId` and echoed as a response header.
+ */
+export function requestId(): Middleware {
+  return async (ctx, next) => {
+    const incoming = ctx.get("x-request-id");
+    const id = SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = id;
+    ctx.set("x-request-id", id);
+    await next();
+  };
+}
+
+/**
+ * Records `veriflow_http_requests_total` and `veriflow_http_request_seconds` per matched
+ * route pattern (never the raw path: job ids would explode the label set). Mount it
+ * first, so it sees the status the error handler chose.
+ */
+export function httpMetrics(service: string): Middleware {
+  return async (ctx, next) => {
+    const start = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+      const route = typeof matched === "string" ? `${ctx.method} ${matched}` : "unmatched";
+      httpRequests.inc({ service, route, status: String(ctx.status) });
+      httpSeconds.observe({ service, route }, Number(process.hrtime.bigint() - start) / 1e9);
+    }
+  };
+}
+
+/** Stable codes for the statuses Koa, routers and body parsers raise. */
+const CODE_BY_STATUS: Record<number, string> = {
+  400: "E_BAD_REQUEST",
+  401: "E_UNAUTHORIZED",
+  403: "E_FORBIDDEN",
+  404: "E_NOT_FOUND",
+  405: "E_METHOD_NOT_ALLOWED",
+  406: "E_NOT_ACCEPTABLE",
+  408: "E_REQUEST_TIMEOUT",
+  409: "E_CONFLICT",
+  411: "E_LENGTH_REQUIRED",
+  413: "E_PAYLOAD_TOO_LARGE",
+  414: "E_URI_TOO_LONG",
+  415: "E_UNSUPPORTED_MEDIA_TYPE",
+  422: "E_UNPROCESSABLE",
+  429: "E_TOO_MANY_REQUESTS",
+  501: "E_NOT_IMPLEMENTED",
+  503: "E_UNAVAILABLE",
+};
+
+function codeForStatus(status: number): string {
+  return CODE_BY_STATUS[status] ?? (status < 500 ? "E_BAD_REQUEST" : "E_INTERNAL");
+}
+
+interface Rendered {
+  status: number;
+  body: ErrorBody["error"];
+  /** A server-side failure that deserves an error log. */
+  internal: boolean;
+}
+
+type Loose = Error & { status?: unknown; statusCode?: unknown; expose?: unknown; code?: unknown };
+
+/** Maps anything thrown to a status and a body a client may see. */
+export function renderError(err: unknown): Rendered {
+  if (err instanceof HttpError) {
+    const body: Rendered["body"] = {
+      code: err.code,
+      message: err.expose ? err.message : (STATUS_CODES[err.status] ?? "Error"),
+    };
+    if (err.expose && err.details !== undefined) body.details = err.details;
+    return { status: err.status, body, internal: err.status >= 500 };
+  }
+  const e = (err ?? {}) as Loose;
+  // multer / busboy limits carry a code, not a status.
+  if (e.name === "MulterError" && typeof e.code === "string") {
+    const status = e.code === "LIMIT_FILE_SIZE" ? 413 : 400;
+    return { status, body: { code: codeForStatus(status), message: e.message }, internal: false };
+  }
+  const status = typeof e.status === "number" ? e.status : typeof e.statusCode === "number" ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    // http-errors (ctx.throw, koa-body, raw-body) mark 4xx messages as safe to expose.
+    const message = e.expose !== false && typeof e.message === "string" && e.message ? e.message : STATUS_CODES[status]!;
+    return { status, body: { code: codeForStatus(status), message }, internal: false };
+  }
+  // Anything else is ours: a generic message, never the error's own (it may hold secrets).
+  const serverStatus = status > 500 && status < 600 ? status : 500;
+  const message = serverStatus === 500 ? "internal server error" : STATUS_CODES[serverStatus]!;
+  return { status: serverStatus, body: { code: codeForStatus(serverStatus), message }, internal: true };
+}
+
+/**
+ * Renders every error as `{ error: { code, message, details? }, requestId }`, and a
+ * response nobody answered (unknown route, 405 from allowedMethods) the same way.
+ * Mount it right after `requestId()`.
+ */
+export function errorHandler(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.body == null && ctx.status >= 400 && ctx.method !== "HEAD") {
+        const status = ctx.status;
+        const message =
+          status === 404 ? `no route for ${ctx.method} ${ctx.path}` : (STATUS_CODES[status] ?? "error");
+        ctx.status = status;
+        ctx.body = { error: { code: codeForStatus(status), message }, requestId: ctx.state.requestId } satisfies ErrorBody;
+      }
+    } catch (err) {
+      const r = renderError(err);
+      const fields = { err, requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: r.status };
+      if (r.internal) log.error(fields, "request failed");
+      else log.debug(fields, "request rejected");
+      if (ctx.headerSent || !ctx.writable) return;
+      ctx.status = r.status;
+      ctx.body = { error: r.body, requestId: ctx.state.requestId } satisfies ErrorBody;
+      if (r.status === 405 && err && typeof err === "object" && "headers" in err) {
+        const allow = (err as { headers?: Record<string, string> }).headers?.Allow;
+        if (allow) ctx.set("Allow", allow);
+      }
+    }
+  };
+}
+
+export interface HttpServerHandle {
+  server: Server;
+  /** The bound port (the OS's pick when 0 was asked). */
+  port: number;
+  /**
+   * Stops accepting connections, closes idle keep-alive sockets at once, lets in-flight
+   * requests finish for up to `graceMs` (default 5 s), then cuts what remains.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Serves a Koa app; resolves once the port is bound. */
+export async function listen(app: Koa<any, any>, port: number, host = "0.0.0.0"): Promise<HttpServerHandle> {
+  const server = createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  let closing: Promise<void> | undefined;
+  // While closing, responses tell keep-alive clients to go away, and a socket whose
+  // request just finished is closed instead of waiting idle for the grace period.
+  server.on("request", (_req, res) => {
+    if (closing && !res.headersSent) res.setHeader("connection", "close");
+    res.once("finish", () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close(graceMs = 5000) {
+      closing ??= new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close((err) => {
+          clearTimeout(timer);
+          if (err && (err as NodeJS.ErrnoException).code !== "ERR_SERVER_NOT_RUNNING") reject(err);
+          else resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

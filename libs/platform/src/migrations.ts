@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "./logger.js";
+import type { Sql } from "./postgres.js";
+
+export interface Migration {
+  /** The numeric prefix: `001_jobs.sql` → 1. */
+  version: number;
+  /** The file name, recorded as applied. */
+  name: string;
+  sql: string;
+  /** sha256 of the file, to notice a migration edited after it ran. */
+  checksum: string;
+}
+
+export interface RunMigrationsOptions {
+  log?: Logger;
+  /** Where applied migrations are recorded. */
+  table?: string;
+}
+
+export class MigrationError extends Error {
+  override name = "MigrationError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+const FILE = /^(\d+)_[\w.-]+\.sql$/;
+
+/** Reads `NNN_name.sql` files of a directory, ordered by number; other files are ignored. */
+export async function loadMigrations(dir: string): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((f) => FILE.test(f));
+  const migrations = await Promise.all(
+    files.map(async (name) => {
+      const text = await readFile(join(dir, name), "utf8");
+      return {
+        version: Number(FILE.exec(name)![1]),
+        name,
+        sql: text,
+        checksum: createHash("sha256").update(text).digest("hex"),
+      };
+    }),
+  );
+  migrations.sort((a, b) => a.version - b.version);
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version === migrations[i - 1]!.version) {
+      throw new MigrationError(`two migrations numbered ${migrations[i]!.version} in ${dir}`);
+    }
+  }
+  return migrations;
+}
+
+/**
+ * Applies pending migrations in order, each once, in one transaction under an advisory
+ * lock: replicas starting together wait for the first, then find nothing to do.
+ * A migration edited after it was applied is an error (its checksum no longer matches).
+ * Statements that cannot run inside a transaction (CREATE INDEX CONCURRENTLY) are not supported.
+ * Returns the names of the migrations it applied.
+ */
+export async function runMigrations(sql: Sql, dir: string, opts: RunMigrationsOptions = {}): Promise<string[]> {
+  const table = opts.table ?? "schema_migrations";
+  const migrations = await loadMigrations(dir);
+  const applied: string[] = [];
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${`veriflow.migrations.${table}`}))`;
+    await tx`
+      create table if not exists ${tx(table)} (
+        version integer primary key,
+        name text not null,
+        checksum text not null,
+        applied_at timestamptz not null default now()
+      )`;
+    const rows = await tx<{ version: number; name: string; checksum: string }[]>`
+      select version, name, checksum from ${tx(table)}`;
+    const done = new Map(rows.map((r) => [r.version, r]));
+    for (const m of migrations) {
+      const prior = done.get(m.version);
+      if (prior) {
+        if (prior.checksum !== m.checksum) {
+          throw new MigrationError(`migration ${m.name} was changed after it was applied (as ${prior.name})`);
+        }
+        continue;
+      }
+      try {
+        await tx.unsafe(m.sql);
+      } catch (cause) {
+        throw new MigrationError(`migration ${m.name} failed: ${(cause as Error).message}`, { cause });
+      }
+      await tx`insert into ${tx(table)} (version, name, checksum) values (${m.version}, ${m.name}, ${m.checksum})`;
+      applied.push(m.name);
+    }
+  });
+  if (applied.length > 0) opts.log?.info({ applied }, "migrations applied");
+  return applied;
+}

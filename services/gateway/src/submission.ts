@@ -1,0 +1,73 @@
+import { getAddress, isAddress } from "ethers";
+import type { JobRequest, JobType } from "@veriflow/events";
+import { HttpError, badRequest } from "@veriflow/platform";
+import { parseIpfsUri } from "@veriflow/verify";
+
+export interface SubmissionPolicy {
+  allowHttpManifests: boolean;
+  rpcUrlAllowlist: string[];
+}
+
+const MAX_URI_LENGTH = 2048;
+
+function field(body: Record<string, unknown>, name: string): string | undefined {
+  const v = body[name];
+  if (Array.isArray(v)) throw badRequest("E_DUPLICATE_FIELD", `"${name}" was sent more than once`);
+  return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+}
+
+/** Checks the multipart fields of a submission; every problem is a 400 a person can act on. */
+export function parseSubmission(jobType: JobType, body: Record<string, unknown>, policy: SubmissionPolicy): JobRequest {
+  const registry = field(body, "registryAddress");
+  if (!registry) throw badRequest("E_REGISTRY_ADDRESS_REQUIRED", 'field "registryAddress" is required (a 0x-prefixed contract address)');
+  if (!isAddress(registry)) {
+    throw badRequest("E_INVALID_REGISTRY_ADDRESS", `"registryAddress" is not a valid address (40 hex digits after 0x, correct checksum if mixed-case): ${String(registry).slice(0, 100)}`);
+  }
+
+  const manifestUri = field(body, "manifestURI") ?? field(body, "manifestUri");
+  if (!manifestUri) throw badRequest("E_MANIFEST_URI_REQUIRED", 'field "manifestURI" is required (ipfs://<CID>[/path] or https://…)');
+  checkManifestUri(manifestUri, policy);
+
+  const rpcUrl = field(body, "rpcUrl") ?? null;
+  if (rpcUrl !== null) checkRpcUrl(rpcUrl, policy);
+
+  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl };
+}
+
+function checkManifestUri(uri: string, policy: SubmissionPolicy): void {
+  if (uri.length > MAX_URI_LENGTH) throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is longer than ${MAX_URI_LENGTH} characters`);
+  if (uri.startsWith("ipfs://")) {
+    try {
+      parseIpfsUri(uri);
+      return;
+    } catch (err) {
+      throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is not a valid ipfs:// URI: ${(err as Error).message}`);
+    }
+  }
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is not a URI: ${uri.slice(0, 100)}`);
+  }
+  if (url.protocol === "https:") return;
+  if (url.protocol === "http:") {
+    if (policy.allowHttpManifests) return;
+    throw badRequest("E_MANIFEST_URI_NOT_ALLOWED", "http:// manifest URIs are not allowed here; use https:// or ipfs://");
+  }
+  throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" must be ipfs://, https:// (or http:// where allowed), got ${url.protocol}`);
+}
+
+function checkRpcUrl(rpcUrl: string, policy: SubmissionPolicy): void {
+  let url: URL;
+  try {
+    url = new URL(rpcUrl);
+  } catch {
+    throw badRequest("E_INVALID_RPC_URL", `"rpcUrl" is not a URL: ${rpcUrl.slice(0, 100)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw badRequest("E_INVALID_RPC_URL", '"rpcUrl" must be an http(s) URL');
+  const allowed = policy.rpcUrlAllowlist.includes("*") || policy.rpcUrlAllowlist.includes(rpcUrl);
+  if (!allowed) {
+    throw new HttpError(400, "E_RPC_URL_NOT_ALLOWED", "a per-job rpcUrl is not allowed by this server's configuration (RPC_URL_ALLOWLIST); omit it to use the configured chain");
+  }
+}

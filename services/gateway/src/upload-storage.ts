@@ -1,0 +1,35 @@
+import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
+import type multer from "@koa/multer";
+import { putUpload, type ObjectStore } from "@veriflow/platform";
+
+/** The object name an upload is stored under: set on the request before multer runs. */
+export const UPLOAD_NAME = Symbol("veriflow.uploadName");
+export type RequestWithUpload = IncomingMessage & { [UPLOAD_NAME]?: string };
+
+export interface StoredFile {
+  /** The object's name in the uploads bucket (the job id). */
+  objectName: string;
+  size: number;
+}
+
+/**
+ * A multer storage engine that streams the file part straight into the uploads bucket:
+ * the file never touches the disk or sits whole in memory.
+ */
+export function createUploadStorage(bucket: ObjectStore): multer.StorageEngine {
+  return {
+    _handleFile(req, file, cb) {
+      const name = (req as RequestWithUpload)[UPLOAD_NAME];
+      if (!name) return cb(new Error("upload name not set"));
+      putUpload(bucket, name, (file as multer.File & { stream: Readable }).stream, { fileName: file.originalname, contentType: file.mimetype })
+        .then((info) => cb(null, { objectName: name, size: info.size } as StoredFile as unknown as multer.File))
+        .catch((err: unknown) => cb(err as Error));
+    },
+    _removeFile(_req, file, cb) {
+      const name = (file as unknown as StoredFile).objectName;
+      if (!name) return cb(null as unknown as Error);
+      bucket.delete(name).then(() => cb(null as unknown as Error), () => cb(null as unknown as Error));
+    },
+  };
+}

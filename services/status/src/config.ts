@@ -1,0 +1,29 @@
+import { EnvReader, readCommonConfig, readTopologyConfig, type BackoffPolicy, type CommonConfig, type Env, type TopologyConfig } from "@veriflow/platform";
+
+export interface StatusConfig extends CommonConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  /** Postgres pool size. */
+  databasePoolMax: number;
+  /** Most events projected in one transaction. */
+  maxBatch: number;
+  backoff: BackoffPolicy;
+  topology: TopologyConfig;
+}
+
+export function loadConfig(env: Env): StatusConfig {
+  const r = new EnvReader(env);
+  const config: StatusConfig = {
+    ...readCommonConfig(r, 9105),
+    port: r.int("STATUS_PORT", 3002, { min: 0, max: 65535 }),
+    host: r.string("STATUS_HOST", "0.0.0.0"),
+    databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),
+    databasePoolMax: r.int("DATABASE_POOL_MAX", 10, { min: 1, max: 200 }),
+    maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
+    backoff: { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) },
+    topology: readTopologyConfig(r),
+  };
+  r.done();
+  return config;
+}

@@ -1,0 +1,5 @@
+import { runMain } from "@veriflow/platform";
+import { loadConfig } from "./config.js";
+import { startStatusService } from "./service.js";
+
+await runMain("status", loadConfig, startStatusService);

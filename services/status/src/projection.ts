@@ -1,0 +1,203 @@
+import type { AnyEnvelope, JobRequest, JobType, Stage } from "@veriflow/events";
+
+/**
+ * How events move a job: pure logic, no I/O. store.ts applies the same rules in SQL
+ * against the stored row, so a batch folded here and a row folded there agree.
+ *
+ * - Monotonic: status only climbs queued < processing < completed|failed, progress only
+ *   grows, and the first terminal event is final (a later one changes neither status,
+ *   progress, result, error nor completedAt).
+ * - Any event may come first: facts (type, content hash, request fields) fill gaps
+ *   whatever their order; createdAt is the earliest event's time.
+ * - Idempotence is the events table's job: only newly recorded events reach here.
+ */
+
+export const jobStatuses = ["queued", "processing", "completed", "failed"] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+
+export interface JobFailure {
+  stage: Stage;
+  code: string;
+  message: string;
+  attempts: number;
+}
+
+/** What one event (or a fold of several) establishes about one job. */
+export interface JobPatch {
+  id: string;
+  type: JobType | null;
+  status: JobStatus;
+  progress: number;
+  contentHash: string | null;
+  manifestUri: string | null;
+  registryAddress: string | null;
+  rpcUrl: string | null;
+  fileName: string | null;
+  fileSize: number | null;
+  /** The verify result or proof document; null until completed. */
+  result: unknown;
+  error: JobFailure | null;
+  /** Sum over stage events of (attempts - 1). */
+  retryCount: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  lastEventAt: Date;
+}
+
+/** Progress steps of DOMAIN.md reached by each event. */
+export const PROGRESS = {
+  queued: 0,
+  hashed: 10,
+  /** manifest fetched (30) and signature checked (50) arrive in one event. */
+  manifestChecked: 50,
+  completed: 100,
+} as const;
+
+export function statusRank(status: JobStatus): number {
+  return status === "queued" ? 0 : status === "processing" ? 1 : 2;
+}
+
+export function isTerminal(status: JobStatus): boolean {
+  return status === "completed" || status === "failed";
+}
+
+function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch {
+  const at = new Date(event.occurredAt);
+  return {
+    id: event.data.jobId,
+    type: null,
+    status,
+    progress,
+    contentHash: null,
+    manifestUri: null,
+    registryAddress: null,
+    rpcUrl: null,
+    fileName: null,
+    fileSize: null,
+    result: null,
+    error: null,
+    retryCount: 0,
+    createdAt: at,
+    startedAt: null,
+    completedAt: null,
+    lastEventAt: at,
+  };
+}
+
+function fromRequest(request: JobRequest) {
+  return {
+    type: request.jobType,
+    manifestUri: request.manifestUri,
+    registryAddress: request.registryAddress,
+    rpcUrl: request.rpcUrl,
+  };
+}
+
+function parseDate(value: string, fallback: Date): Date {
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? fallback : d;
+}
+
+/** The patch one event applies to its job. */
+export function jobPatchFor(event: AnyEnvelope): JobPatch {
+  switch (event.type) {
+    case "verification.requested": {
+      const d = event.data;
+      return {
+        ...base(event, "queued", PROGRESS.queued),
+        ...fromRequest(d.request),
+        fileName: d.upload.fileName,
+        fileSize: d.upload.size,
+      };
+    }
+    case "content.hashed": {
+      const p = base(event, "processing", PROGRESS.hashed);
+      const d = event.data;
+      return {
+        ...p,
+        ...fromRequest(d.request),
+        contentHash: d.contentHash.toLowerCase(),
+        fileSize: d.size,
+        startedAt: parseDate(d.startedAt, p.createdAt),
+        retryCount: d.attempts - 1,
+      };
+    }
+    case "manifest.checked": {
+      const d = event.data;
+      return {
+        ...base(event, "processing", PROGRESS.manifestChecked),
+        ...fromRequest(d.request),
+        contentHash: d.contentHash.toLowerCase(),
+        retryCount: d.attempts - 1,
+      };
+    }
+    case "verification.completed": {
+      const p = base(event, "completed", PROGRESS.completed);
+      const d = event.data;
+      return {
+        ...p,
+        type: d.jobType,
+        contentHash: d.contentHash.toLowerCase(),
+        result: d.result,
+        retryCount: d.attempts - 1,
+        completedAt: p.lastEventAt,
+      };
+    }
+    case "verification.failed": {
+      // Progress stays where the job got to: the failed patch itself claims none.
+      const p = base(event, "failed", PROGRESS.queued);
+      const d = event.data;
+      return {
+        ...p,
+        type: d.jobType,
+        error: { stage: d.stage, code: d.code, message: d.message, attempts: d.attempts },
+        retryCount: d.attempts - 1,
+        completedAt: p.lastEventAt,
+      };
+    }
+  }
+}
+
+const minDate = (a: Date | null, b: Date | null) => (a === null ? b : b === null ? a : a <= b ? a : b);
+const maxDate = (a: Date, b: Date) => (a >= b ? a : b);
+
+/**
+ * `a` then `b`, for the same job: what the job looks like after both. Associative, so a
+ * batch can be folded before it meets the stored row (which store.ts merges in SQL).
+ */
+export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
+  const settled = isTerminal(a.status);
+  // The first terminal patch wins and brings its own outcome.
+  const outcome = settled ? a : isTerminal(b.status) ? b : null;
+  return {
+    id: a.id,
+    type: a.type ?? b.type,
+    status: statusRank(b.status) > statusRank(a.status) ? b.status : a.status,
+    progress: settled ? a.progress : Math.max(a.progress, b.progress),
+    contentHash: a.contentHash ?? b.contentHash,
+    manifestUri: a.manifestUri ?? b.manifestUri,
+    registryAddress: a.registryAddress ?? b.registryAddress,
+    rpcUrl: a.rpcUrl ?? b.rpcUrl,
+    fileName: a.fileName ?? b.fileName,
+    fileSize: a.fileSize ?? b.fileSize,
+    result: outcome ? outcome.result : null,
+    error: outcome ? outcome.error : null,
+    retryCount: a.retryCount + b.retryCount,
+    createdAt: minDate(a.createdAt, b.createdAt)!,
+    startedAt: minDate(a.startedAt, b.startedAt),
+    completedAt: outcome ? outcome.completedAt : null,
+    lastEventAt: maxDate(a.lastEventAt, b.lastEventAt),
+  };
+}
+
+/** Folds events, in order, into one patch per job. */
+export function foldEvents(events: readonly AnyEnvelope[]): Map<string, JobPatch> {
+  const jobs = new Map<string, JobPatch>();
+  for (const event of events) {
+    const patch = jobPatchFor(event);
+    const prior = jobs.get(patch.id);
+    jobs.set(patch.id, prior ? mergePatches(prior, patch) : patch);
+  }
+  return jobs;
+}

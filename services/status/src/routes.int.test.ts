@@ -1,0 +1,268 @@
+import { fileURLToPath } from "node:url";
+import type { AnyEnvelope } from "@veriflow/events";
+import { connectPostgres, createSilentLogger, listen, type HttpServerHandle } from "@veriflow/platform";
+import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { jobEvents } from "./job-events.fixture.js";
+import { createStatusApp, type StatusAppDeps } from "./routes.js";
+import { applyEvents, getJob, getJobEvents } from "./store.js";
+
+const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
+const UNKNOWN = "00000000-0000-4000-8000-000000000000";
+
+let db: TestDatabase;
+let server: HttpServerHandle;
+let base: string;
+/** What the fake stream holds, per job id; swapped per test. */
+let stream: { requests: Map<string, AnyEnvelope>; available: boolean; broken: boolean };
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrationsDir });
+  const app = createStatusApp({
+    sql: db.sql,
+    log: createSilentLogger(),
+    findRequestedEvent: async (jobId) => {
+      if (stream.broken) throw new Error("nats: timeout");
+      return stream.requests.get(jobId) ?? null;
+    },
+    isStreamAvailable: async () => stream.available,
+  });
+  server = await listen(app, 0, "127.0.0.1");
+  base = `http://127.0.0.1:${server.port}/api/verification-jobs`;
+});
+afterAll(async () => {
+  await server?.close();
+  await db?.drop();
+});
+beforeEach(async () => {
+  stream = { requests: new Map(), available: true, broken: false };
+  await db.sql`truncate verification_jobs, verification_job_events`;
+});
+
+async function get(path: string, init?: RequestInit) {
+  const res = await fetch(base + path, init);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+describe("GET /api/verification-jobs/:jobId", () => {
+  it("answers a completed job in the old API's shape", async () => {
+    const j = jobEvents({ attempts: 2 });
+    await applyEvents(db.sql, [j.requested, j.hashed, j.checked, j.completed]);
+    const { status, body, headers } = await get(`/${j.jobId}`);
+    expect(status).toBe(200);
+    expect(headers.get("cache-control")).toBe("no-store");
+    expect(body).toEqual({
+      id: j.jobId,
+      jobId: j.jobId,
+      type: "verify",
+      status: "completed",
+      progress: 100,
+      contentHash: j.contentHash.toLowerCase(),
+      manifestUri: j.request.manifestUri,
+      registryAddress: j.request.registryAddress,
+      fileName: "photo.jpg",
+      fileSize: 1234,
+      result: j.completed.data.result,
+      error: null,
+      failure: null,
+      retryCount: 3,
+      createdAt: j.requested.occurredAt,
+      startedAt: j.hashed.data.startedAt,
+      completedAt: j.completed.occurredAt,
+      updatedAt: expect.any(String),
+    });
+  });
+
+  it("answers a failed job's error as a string, with the details under failure", async () => {
+    const j = jobEvents();
+    await applyEvents(db.sql, [j.requested, j.hashed, j.failed("manifest", 3, j.hashed)]);
+    const { body } = await get(`/${j.jobId}`);
+    expect(body).toMatchObject({
+      status: "failed",
+      progress: 10,
+      result: null,
+      error: "rpc endpoint unreachable",
+      failure: { stage: "manifest", code: "E_RPC_UNAVAILABLE", message: "rpc endpoint unreachable", attempts: 3 },
+      retryCount: 2,
+    });
+  });
+
+  it("answers a job the projection has not seen yet from its request on the stream", async () => {
+    const j = jobEvents();
+    stream.requests.set(j.jobId, j.requested);
+    const { status, body } = await get(`/${j.jobId}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ id: j.jobId, status: "queued", progress: 0, type: "verify", manifestUri: j.request.manifestUri });
+    // It was projected through the store: the consumer's own copy later changes nothing.
+    expect(await getJob(db.sql, j.jobId)).toMatchObject({ status: "queued" });
+    expect(await applyEvents(db.sql, [j.requested])).toEqual({ applied: 0, jobIds: [] });
+    expect(await getJobEvents(db.sql, j.jobId)).toHaveLength(1);
+  });
+
+  it("accepts an upper-case uuid", async () => {
+    const j = jobEvents();
+    stream.requests.set(j.jobId, j.requested);
+    expect((await get(`/${j.jobId.toUpperCase()}`)).body).toMatchObject({ id: j.jobId });
+  });
+
+  it("answers 404 for a job neither projected nor on the stream", async () => {
+    const { status, body, headers } = await get(`/${UNKNOWN}`);
+    expect(status).toBe(404);
+    expect(body).toEqual({ error: { code: "E_JOB_NOT_FOUND", message: `no job ${UNKNOWN}` }, requestId: headers.get("x-request-id") });
+  });
+
+  it("ignores a stream answer that is not this job's request", async () => {
+    const other = jobEvents();
+    stream.requests.set(UNKNOWN, other.requested);
+    expect((await get(`/${UNKNOWN}`)).status).toBe(404);
+    expect(await getJob(db.sql, other.jobId)).toBeNull();
+  });
+
+  it("answers 503 when the job is unknown and the stream cannot be read", async () => {
+    stream.broken = true;
+    const { status, body } = await get(`/${UNKNOWN}`);
+    expect(status).toBe(503);
+    expect(body.error.code).toBe("E_STREAM_UNAVAILABLE");
+  });
+
+  it("rejects a job id that is not a uuid with 400, before any lookup", async () => {
+    for (const id of ["abc", "1%20or%201=1", "00000000-0000-4000-8000-00000000000Z", "x".repeat(300)]) {
+      const { status, body } = await get(`/${id}`);
+      expect(status, id).toBe(400);
+      expect(body.error.code).toBe("E_INVALID_JOB_ID");
+    }
+  });
+});
+
+describe("GET /api/verification-jobs/:jobId/history", () => {
+  it("lists the job's events in order", async () => {
+    const j = jobEvents();
+    await applyEvents(db.sql, [j.checked, j.requested, j.hashed]);
+    const { status, body } = await get(`/${j.jobId}/history`);
+    expect(status).toBe(200);
+    expect(body.jobId).toBe(j.jobId);
+    expect(body.events.map((e: { type: string }) => e.type)).toEqual(["verification.requested", "content.hashed", "manifest.checked"]);
+    expect(body.events[0]).toEqual({
+      id: j.requested.id,
+      type: "verification.requested",
+      occurredAt: j.requested.occurredAt,
+      causationId: null,
+      data: j.requested.data,
+      recordedAt: expect.any(String),
+    });
+  });
+
+  it("answers 404 for an unknown job and 400 for a bad id", async () => {
+    expect((await get(`/${UNKNOWN}/history`)).body.error.code).toBe("E_JOB_NOT_FOUND");
+    expect((await get(`/nope/history`)).status).toBe(400);
+  });
+});
+
+describe("GET /api/verification-jobs", () => {
+  async function seed(n: number) {
+    const jobs = Array.from({ length: n }, (_, i) => jobEvents({ t0: new Date(Date.UTC(2025, 0, 1, 0, 0, i)) }));
+    await applyEvents(db.sql, jobs.map((j) => j.requested));
+    return jobs.map((j) => j.jobId).reverse(); // newest first
+  }
+
+  it("pages newest first with the total in count and total", async () => {
+    const ids = await seed(25);
+    const first = await get("");
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ count: 25, total: 25, limit: 20, offset: 0 });
+    expect(first.body.jobs.map((j: { id: string }) => j.id)).toEqual(ids.slice(0, 20));
+    const second = await get("?limit=20&offset=20");
+    expect(second.body).toMatchObject({ count: 25, total: 25, limit: 20, offset: 20 });
+    expect(second.body.jobs.map((j: { id: string }) => j.id)).toEqual(ids.slice(20));
+  });
+
+  it("caps limit at 100", async () => {
+    await seed(105);
+    const { status, body } = await get("?limit=1000");
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ limit: 100, total: 105 });
+    expect(body.jobs).toHaveLength(100);
+  });
+
+  it("filters by status", async () => {
+    const j = jobEvents();
+    await seed(3);
+    await applyEvents(db.sql, [j.requested, j.completed]);
+    const { body } = await get("?status=completed");
+    expect(body).toMatchObject({ count: 1, total: 1 });
+    expect(body.jobs[0]).toMatchObject({ id: j.jobId, status: "completed" });
+    expect((await get("?status=queued&limit=0")).body).toMatchObject({ jobs: [], total: 3 });
+  });
+
+  it("rejects bad query parameters with 400 E_INVALID_QUERY", async () => {
+    const cases: Array<[string, RegExp]> = [
+      ["?status=done", /status must be one of queued, processing, completed, failed/],
+      ["?limit=-1", /limit must be a non-negative integer/],
+      ["?limit=abc", /limit must be a non-negative integer/],
+      ["?limit=1.5", /limit must be a non-negative integer/],
+      ["?offset=-3", /offset must be a non-negative integer/],
+      ["?offset=99999999999999999999", /offset must be a non-negative integer/],
+      ["?limit=1&limit=2", /limit may be given once/],
+    ];
+    for (const [query, message] of cases) {
+      const { status, body } = await get(query);
+      expect(status, query).toBe(400);
+      expect(body.error.code, query).toBe("E_INVALID_QUERY");
+      expect(body.error.message, query).toMatch(message);
+    }
+    const both = await get("?status=x&limit=y");
+    expect(both.body.error.details.problems).toHaveLength(2);
+  });
+});
+
+describe("GET /api/verification-jobs/stats", () => {
+  it("counts jobs by status and reports the stream's availability", async () => {
+    const [a, b, c, d] = [jobEvents(), jobEvents(), jobEvents(), jobEvents()];
+    await applyEvents(db.sql, [a.requested, b.requested, b.hashed, c.completed, d.failed()]);
+    expect((await get("/stats")).body).toEqual({ available: true, waiting: 1, active: 1, completed: 1, failed: 1 });
+    stream.available = false;
+    expect((await get("/stats")).body).toMatchObject({ available: false });
+  });
+});
+
+describe("HTTP edges", () => {
+  it("answers unknown routes and methods with JSON errors", async () => {
+    const res = await fetch(`http://127.0.0.1:${server.port}/nope`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("E_NOT_FOUND");
+    const post = await get("/stats", { method: "POST" });
+    expect(post.status).toBe(405);
+    expect(post.body.error.code).toBe("E_METHOD_NOT_ALLOWED");
+    expect(post.headers.get("allow")).toContain("GET");
+  });
+
+  it("echoes a sane x-request-id and replaces an unusable one", async () => {
+    const mine = await get(`/${UNKNOWN}`, { headers: { "x-request-id": "req-42" } });
+    expect(mine.headers.get("x-request-id")).toBe("req-42");
+    expect(mine.body.requestId).toBe("req-42");
+    const bad = await get("/stats", { headers: { "x-request-id": "a b\tc" } });
+    expect(bad.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers a database failure with a generic 500, never its details", async () => {
+    const broken = connectPostgres(db.url, { max: 1 });
+    await broken.end();
+    const deps: StatusAppDeps = {
+      sql: broken,
+      log: createSilentLogger(),
+      findRequestedEvent: async () => null,
+      isStreamAvailable: async () => true,
+    };
+    const s = await listen(createStatusApp(deps), 0, "127.0.0.1");
+    try {
+      const res = await fetch(`http://127.0.0.1:${s.port}/api/verification-jobs/${UNKNOWN}`);
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { error: unknown; requestId: unknown };
+      expect(body.error).toEqual({ code: "E_INTERNAL", message: "internal server error" });
+      expect(body.requestId).toEqual(expect.any(String));
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -1,0 +1,199 @@
+import { Router } from "@koa/router";
+import Koa from "koa";
+import type { AnyEnvelope } from "@veriflow/events";
+import { errorHandler, HttpError, httpMetrics, requestId, type Logger, type Sql } from "@veriflow/platform";
+import { jobStatuses, type JobFailure, type JobStatus } from "./projection.js";
+import { applyEvents, countByStatus, getJob, getJobEvents, listJobs, type Job } from "./store.js";
+
+export interface StatusAppDeps {
+  sql: Sql;
+  log: Logger;
+  /** The job's request event read straight from the stream; null when there is none. */
+  findRequestedEvent: (jobId: string) => Promise<AnyEnvelope | null>;
+  /** Whether the event stream answers (reported as `available` by /stats). */
+  isStreamAvailable: () => Promise<boolean>;
+}
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
+export interface ApiJob {
+  id: string;
+  jobId: string;
+  type: Job["type"];
+  status: JobStatus;
+  progress: number;
+  contentHash: string | null;
+  manifestUri: string | null;
+  registryAddress: string | null;
+  fileName: string | null;
+  fileSize: number | null;
+  result: unknown;
+  /** The failure's message, as the old API's string `error`; null unless failed. */
+  error: string | null;
+  failure: JobFailure | null;
+  retryCount: number;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  updatedAt: string;
+}
+
+export function toApiJob(job: Job): ApiJob {
+  return {
+    id: job.id,
+    jobId: job.id,
+    type: job.type,
+    status: job.status,
+    progress: job.progress,
+    contentHash: job.contentHash,
+    manifestUri: job.manifestUri,
+    registryAddress: job.registryAddress,
+    fileName: job.fileName,
+    fileSize: job.fileSize,
+    result: job.result,
+    error: job.error?.message ?? null,
+    failure: job.error,
+    retryCount: job.retryCount,
+    createdAt: job.createdAt.toISOString(),
+    startedAt: job.startedAt?.toISOString() ?? null,
+    completedAt: job.completedAt?.toISOString() ?? null,
+    updatedAt: job.updatedAt.toISOString(),
+  };
+}
+
+/** The status service's REST API over the projection. */
+export function createStatusApp(deps: StatusAppDeps): Koa {
+  const { sql, log } = deps;
+  const app = new Koa();
+  const router = new Router({ prefix: "/api/verification-jobs" });
+
+  /**
+   * Read-your-write: the gateway answers 202 once JetStream holds the request, maybe
+   * before the projection applied it. On a miss, the request is read from the stream
+   * and projected here (the consumer's later copy is then a no-op).
+   */
+  const loadJob = async (jobId: string): Promise<Job | null> => {
+    const job = await getJob(sql, jobId);
+    if (job) return job;
+    let requested: AnyEnvelope | null;
+    try {
+      requested = await deps.findRequestedEvent(jobId);
+    } catch (err) {
+      log.warn({ err, jobId }, "request lookup failed");
+      throw new HttpError(503, "E_STREAM_UNAVAILABLE", `job ${jobId} is not known yet and the event stream cannot be read; retry shortly`, { expose: true });
+    }
+    if (!requested || requested.type !== "verification.requested" || requested.data.jobId !== jobId) return null;
+    await applyEvents(sql, [requested]);
+    log.debug({ jobId }, "projected request on read");
+    return getJob(sql, jobId);
+  };
+
+  const requireJob = async (raw: string): Promise<Job> => {
+    const jobId = parseJobId(raw);
+    const job = await loadJob(jobId);
+    if (!job) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+    return job;
+  };
+
+  router.use(async (ctx, next) => {
+    ctx.set("cache-control", "no-store");
+    await next();
+  });
+
+  router.get("/stats", async (ctx) => {
+    const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql)]);
+    ctx.body = {
+      available,
+      waiting: counts.queued,
+      active: counts.processing,
+      completed: counts.completed,
+      failed: counts.failed,
+    };
+  });
+
+  router.get("/", async (ctx) => {
+    const q = parseListQuery(ctx.query);
+    const { jobs, total } = await listJobs(sql, q);
+    ctx.body = { jobs: jobs.map(toApiJob), count: total, total, limit: q.limit, offset: q.offset };
+  });
+
+  router.get("/:jobId", async (ctx) => {
+    ctx.body = toApiJob(await requireJob(ctx.params.jobId!));
+  });
+
+  router.get("/:jobId/history", async (ctx) => {
+    const job = await requireJob(ctx.params.jobId!);
+    const events = await getJobEvents(sql, job.id);
+    ctx.body = {
+      jobId: job.id,
+      events: events.map((e) => ({
+        id: e.id,
+        type: e.type,
+        occurredAt: e.occurredAt.toISOString(),
+        causationId: e.causationId,
+        data: e.data,
+        recordedAt: e.recordedAt.toISOString(),
+      })),
+    };
+  });
+
+  app.use(httpMetrics("status"));
+  app.use(requestId());
+  app.use(errorHandler(log));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Job ids are uuids; anything else is the client's mistake, not a lookup. */
+export function parseJobId(raw: string): string {
+  if (!UUID.test(raw)) {
+    throw new HttpError(400, "E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
+  }
+  return raw.toLowerCase();
+}
+
+export interface ListQuery {
+  status?: JobStatus;
+  limit: number;
+  offset: number;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** Validates `status`, `limit` (default 20, clamped to 100) and `offset`; every problem at once. */
+export function parseListQuery(query: Query): ListQuery {
+  const problems: string[] = [];
+  const single = (name: string): string | undefined => {
+    const v = query[name];
+    if (Array.isArray(v)) {
+      problems.push(`${name} may be given once`);
+      return undefined;
+    }
+    return v === "" ? undefined : v;
+  };
+  const count = (name: string, fallback: number): number => {
+    const raw = single(name);
+    if (raw === undefined) return fallback;
+    const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n)) {
+      problems.push(`${name} must be a non-negative integer, got "${raw.slice(0, 32)}"`);
+      return fallback;
+    }
+    return n;
+  };
+  const status = single("status");
+  if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) {
+    problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
+  }
+  const limit = Math.min(count("limit", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
+  const offset = count("offset", 0);
+  if (problems.length > 0) {
+    throw new HttpError(400, "E_INVALID_QUERY", problems.join("; "), { details: { problems } });
+  }
+  return { ...(status ? { status: status as JobStatus } : {}), limit, offset };
+}

@@ -1,0 +1,200 @@
+import { fileURLToPath } from "node:url";
+import type { AnyEnvelope } from "@veriflow/events";
+import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { jobEvents } from "./job-events.fixture.js";
+import { applyEvents, countByStatus, getJob, getJobEvents, listJobs, type Job } from "./store.js";
+
+const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrationsDir });
+});
+afterAll(async () => {
+  await db?.drop();
+});
+beforeEach(async () => {
+  await db.sql`truncate verification_jobs, verification_job_events`;
+});
+
+/** The job without its write bookkeeping, to compare states reached by different paths. */
+const state = ({ updatedAt: _, ...job }: Job) => job;
+const mustGet = async (id: string) => (await getJob(db.sql, id))!;
+
+describe("applyEvents", () => {
+  it("projects a whole job from one batch", async () => {
+    const j = jobEvents({ attempts: 2 });
+    const r = await applyEvents(db.sql, [j.requested, j.hashed, j.checked, j.completed]);
+    expect(r).toEqual({ applied: 4, jobIds: [j.jobId] });
+    const job = await mustGet(j.jobId);
+    expect(job).toMatchObject({
+      id: j.jobId,
+      type: "verify",
+      status: "completed",
+      progress: 100,
+      contentHash: j.contentHash.toLowerCase(),
+      manifestUri: j.request.manifestUri,
+      registryAddress: j.request.registryAddress,
+      rpcUrl: null,
+      fileName: "photo.jpg",
+      fileSize: 1234,
+      result: j.completed.data.result,
+      error: null,
+      retryCount: 3,
+    });
+    expect(job.createdAt.toISOString()).toBe(j.requested.occurredAt);
+    expect(job.startedAt?.toISOString()).toBe(j.hashed.data.startedAt);
+    expect(job.completedAt?.toISOString()).toBe(j.completed.occurredAt);
+    expect(job.lastEventAt.toISOString()).toBe(j.completed.occurredAt);
+  });
+
+  it("is idempotent: the same batch twice leaves the same state", async () => {
+    const j = jobEvents({ attempts: 2 });
+    const batch = [j.requested, j.hashed, j.checked];
+    await applyEvents(db.sql, batch);
+    const once = await mustGet(j.jobId);
+    expect(await applyEvents(db.sql, batch)).toEqual({ applied: 0, jobIds: [] });
+    const twice = await mustGet(j.jobId);
+    expect(state(twice)).toEqual(state(once));
+    expect(twice.retryCount).toBe(2);
+    expect(await getJobEvents(db.sql, j.jobId)).toHaveLength(3);
+  });
+
+  it("counts an event once when a batch carries it twice, or mixes it with new ones", async () => {
+    const j = jobEvents({ attempts: 3 });
+    await applyEvents(db.sql, [j.requested, j.hashed, j.hashed]);
+    expect((await mustGet(j.jobId)).retryCount).toBe(2);
+    const r = await applyEvents(db.sql, [j.hashed, j.checked]);
+    expect(r.applied).toBe(1);
+    expect(await mustGet(j.jobId)).toMatchObject({ retryCount: 4, progress: 50 });
+  });
+
+  it("reaches the same state whether events come in order, reversed, or one per batch", async () => {
+    const events = (j: ReturnType<typeof jobEvents>) => [j.requested, j.hashed, j.checked, j.completed];
+    const a = jobEvents({ attempts: 2 });
+    const b = jobEvents({ jobId: a.jobId, attempts: 2 });
+    await applyEvents(db.sql, events(a));
+    const inOrder = await mustGet(a.jobId);
+    await db.sql`truncate verification_jobs, verification_job_events`;
+    for (const e of events(b).reverse()) await applyEvents(db.sql, [e]);
+    const reversed = await mustGet(a.jobId);
+    expect(state(reversed)).toEqual(state(inOrder));
+    await db.sql`truncate verification_jobs, verification_job_events`;
+    await applyEvents(db.sql, [b.checked, b.requested]);
+    await applyEvents(db.sql, [b.completed, b.hashed]);
+    expect(state(await mustGet(a.jobId))).toEqual(state(inOrder));
+  });
+
+  it("never moves a stored job backwards", async () => {
+    const j = jobEvents();
+    await applyEvents(db.sql, [j.checked]);
+    await applyEvents(db.sql, [j.hashed, j.requested]);
+    expect(await mustGet(j.jobId)).toMatchObject({ status: "processing", progress: 50, type: "verify", fileName: "photo.jpg" });
+    await applyEvents(db.sql, [j.completed]);
+    await applyEvents(db.sql, [jobEvents({ jobId: j.jobId }).hashed]); // same id: a redelivery
+    expect(await mustGet(j.jobId)).toMatchObject({ status: "completed", progress: 100 });
+  });
+
+  it("keeps the first terminal outcome: a later failure does not undo a completion", async () => {
+    const j = jobEvents();
+    await applyEvents(db.sql, [j.requested, j.hashed, j.completed]);
+    const failed = j.failed();
+    await applyEvents(db.sql, [failed]);
+    const job = await mustGet(j.jobId);
+    expect(job).toMatchObject({ status: "completed", progress: 100, error: null, result: j.completed.data.result });
+    expect(job.completedAt?.toISOString()).toBe(j.completed.occurredAt);
+    expect(job.retryCount).toBe(2); // the failure's attempts still count as retries
+
+    const k = jobEvents();
+    await applyEvents(db.sql, [k.requested, k.checked, k.failed("chain-check", 5)]);
+    await applyEvents(db.sql, [k.completed, k.hashed]);
+    expect(await mustGet(k.jobId)).toMatchObject({
+      status: "failed",
+      progress: 50,
+      result: null,
+      error: { stage: "chain-check", code: "E_RPC_UNAVAILABLE", message: "rpc endpoint unreachable", attempts: 5 },
+    });
+  });
+
+  it("creates the row from whichever event comes first", async () => {
+    const j = jobEvents();
+    await applyEvents(db.sql, [j.completed]);
+    expect(await mustGet(j.jobId)).toMatchObject({ status: "completed", type: "verify", manifestUri: null, fileName: null });
+    await applyEvents(db.sql, [j.requested]);
+    const job = await mustGet(j.jobId);
+    expect(job).toMatchObject({ status: "completed", manifestUri: j.request.manifestUri, fileName: "photo.jpg" });
+    expect(job.createdAt.toISOString()).toBe(j.requested.occurredAt);
+  });
+
+  it("keeps concurrent batches over the same jobs consistent", async () => {
+    const jobs = Array.from({ length: 20 }, () => jobEvents());
+    const all: AnyEnvelope[] = jobs.flatMap((j) => [j.requested, j.hashed, j.checked, j.completed]);
+    await Promise.all([applyEvents(db.sql, all), applyEvents(db.sql, [...all].reverse()), applyEvents(db.sql, all.slice(10))]);
+    const counts = await countByStatus(db.sql);
+    expect(counts).toEqual({ queued: 0, processing: 0, completed: 20, failed: 0 });
+    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from verification_job_events`;
+    expect(row?.n).toBe(80);
+  });
+
+  it("ignores an empty batch", async () => {
+    expect(await applyEvents(db.sql, [])).toEqual({ applied: 0, jobIds: [] });
+  });
+});
+
+describe("queries", () => {
+  /** Five jobs created a minute apart: 0-1 queued, 2 processing, 3 completed, 4 failed. */
+  async function seed() {
+    const jobs = Array.from({ length: 5 }, (_, i) => jobEvents({ t0: new Date(Date.UTC(2025, 0, 1, 0, i)) }));
+    const [q1, q2, p, c, f] = jobs as [typeof jobs[0], typeof jobs[0], typeof jobs[0], typeof jobs[0], typeof jobs[0]];
+    await applyEvents(db.sql, [q1.requested, q2.requested, p.requested, p.hashed, c.requested, c.completed, f.requested, f.failed()]);
+    return jobs;
+  }
+
+  it("lists newest first with the total, paged", async () => {
+    const jobs = await seed();
+    const newestFirst = jobs.map((j) => j.jobId).reverse();
+    const all = await listJobs(db.sql, { limit: 20, offset: 0 });
+    expect(all.total).toBe(5);
+    expect(all.jobs.map((j) => j.id)).toEqual(newestFirst);
+    const page = await listJobs(db.sql, { limit: 2, offset: 2 });
+    expect(page).toMatchObject({ total: 5 });
+    expect(page.jobs.map((j) => j.id)).toEqual(newestFirst.slice(2, 4));
+    const beyond = await listJobs(db.sql, { limit: 2, offset: 10 });
+    expect(beyond).toEqual({ jobs: [], total: 5 });
+  });
+
+  it("filters by status", async () => {
+    const jobs = await seed();
+    const queued = await listJobs(db.sql, { status: "queued", limit: 1, offset: 0 });
+    expect(queued.total).toBe(2);
+    expect(queued.jobs.map((j) => j.id)).toEqual([jobs[1]!.jobId]);
+    expect((await listJobs(db.sql, { status: "failed", limit: 10, offset: 0 })).jobs[0]?.error?.stage).toBe("chain-check");
+  });
+
+  it("orders jobs created at the same instant by id, so pages never overlap", async () => {
+    const t0 = new Date("2025-02-01T00:00:00Z");
+    const jobs = Array.from({ length: 6 }, () => jobEvents({ t0 }));
+    await applyEvents(db.sql, jobs.map((j) => j.requested));
+    const pages = await Promise.all([0, 2, 4].map((offset) => listJobs(db.sql, { limit: 2, offset })));
+    const ids = pages.flatMap((p) => p.jobs.map((j) => j.id));
+    expect(ids).toEqual(jobs.map((j) => j.jobId).sort().reverse());
+  });
+
+  it("counts jobs by status", async () => {
+    expect(await countByStatus(db.sql)).toEqual({ queued: 0, processing: 0, completed: 0, failed: 0 });
+    await seed();
+    expect(await countByStatus(db.sql)).toEqual({ queued: 2, processing: 1, completed: 1, failed: 1 });
+  });
+
+  it("returns a job's events oldest first, and null for an unknown job", async () => {
+    const j = jobEvents();
+    await applyEvents(db.sql, [j.completed, j.requested, j.checked, j.hashed]);
+    const events = await getJobEvents(db.sql, j.jobId);
+    expect(events.map((e) => e.type)).toEqual(["verification.requested", "content.hashed", "manifest.checked", "verification.completed"]);
+    expect(events[1]).toMatchObject({ id: j.hashed.id, causationId: j.requested.id, data: j.hashed.data });
+    expect(events[0]!.occurredAt.toISOString()).toBe(j.requested.occurredAt);
+    expect(await getJob(db.sql, "00000000-0000-4000-8000-000000000000")).toBeNull();
+    expect(await getJobEvents(db.sql, "00000000-0000-4000-8000-000000000000")).toEqual([]);
+  });
+});

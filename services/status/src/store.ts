@@ -1,0 +1,184 @@
+import type { AnyEnvelope, EventType, JobType } from "@veriflow/events";
+import type { Sql } from "@veriflow/platform";
+import { foldEvents, type JobFailure, type JobPatch, type JobStatus } from "./projection.js";
+
+/** A job as stored by the projection. */
+export interface Job {
+  id: string;
+  type: JobType | null;
+  status: JobStatus;
+  progress: number;
+  contentHash: string | null;
+  manifestUri: string | null;
+  registryAddress: string | null;
+  rpcUrl: string | null;
+  fileName: string | null;
+  fileSize: number | null;
+  result: unknown;
+  error: JobFailure | null;
+  retryCount: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  updatedAt: Date;
+  lastEventAt: Date;
+}
+
+/** One recorded event of a job's history. */
+export interface JobEvent {
+  id: string;
+  type: EventType;
+  occurredAt: Date;
+  causationId: string | null;
+  data: unknown;
+  recordedAt: Date;
+}
+
+export interface ApplyResult {
+  /** Events recorded for the first time (the rest were redeliveries). */
+  applied: number;
+  /** Jobs whose rows were written. */
+  jobIds: string[];
+}
+
+/**
+ * Projects a batch in one transaction: records the events (a redelivered one inserts
+ * nothing), folds the new ones per job, and upserts one row per job with the projection's
+ * monotonic rules restated in SQL against the stored row. Rows and events are written
+ * in key order, so concurrent batches lock in the same order.
+ */
+export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Promise<ApplyResult> {
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  if (unique.length === 0) return { applied: 0, jobIds: [] };
+  const eventRows = unique
+    .map((e) => ({
+      event_id: e.id,
+      job_id: e.data.jobId,
+      type: e.type,
+      occurred_at: e.occurredAt,
+      causation_id: e.causationId,
+      data: e.data,
+    }))
+    .sort((a, b) => (a.event_id < b.event_id ? -1 : 1));
+
+  return sql.begin(async (tx) => {
+    const inserted = await tx<{ eventId: string }[]>`
+      insert into verification_job_events (event_id, job_id, type, occurred_at, causation_id, data)
+      select e.event_id, e.job_id, e.type, e.occurred_at, e.causation_id, e.data
+      from jsonb_to_recordset(${tx.json(eventRows as never)}) as e(
+        event_id text, job_id text, type text, occurred_at timestamptz, causation_id text, data jsonb)
+      on conflict (event_id) do nothing
+      returning event_id`;
+    if (inserted.length === 0) return { applied: 0, jobIds: [] };
+    const fresh = new Set(inserted.map((r) => r.eventId));
+    const patches = [...foldEvents(unique.filter((e) => fresh.has(e.id))).values()];
+    patches.sort((a, b) => (a.id < b.id ? -1 : 1));
+    await tx`
+      insert into verification_jobs as j (
+        id, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url,
+        file_name, file_size, result, error, retry_count, created_at, started_at, completed_at,
+        updated_at, last_event_at)
+      select p.id, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
+        p.rpc_url, p.file_name, p.file_size, p.result, p.error, p.retry_count, p.created_at,
+        p.started_at, p.completed_at, now(), p.last_event_at
+      from jsonb_to_recordset(${tx.json(patches.map(toRow) as never)}) as p(
+        id text, type text, status text, progress integer, content_hash text, manifest_uri text,
+        registry_address text, rpc_url text, file_name text, file_size bigint, result jsonb,
+        error jsonb, retry_count integer, created_at timestamptz, started_at timestamptz,
+        completed_at timestamptz, last_event_at timestamptz)
+      on conflict (id) do update set
+        type = coalesce(j.type, excluded.type),
+        status = case
+          when verification_job_status_rank(excluded.status) > verification_job_status_rank(j.status)
+          then excluded.status else j.status end,
+        progress = case
+          when verification_job_status_rank(j.status) = 2 then j.progress
+          else greatest(j.progress, excluded.progress) end,
+        content_hash = coalesce(j.content_hash, excluded.content_hash),
+        manifest_uri = coalesce(j.manifest_uri, excluded.manifest_uri),
+        registry_address = coalesce(j.registry_address, excluded.registry_address),
+        rpc_url = coalesce(j.rpc_url, excluded.rpc_url),
+        file_name = coalesce(j.file_name, excluded.file_name),
+        file_size = coalesce(j.file_size, excluded.file_size),
+        result = case when verification_job_status_rank(j.status) = 2 then j.result else excluded.result end,
+        error = case when verification_job_status_rank(j.status) = 2 then j.error else excluded.error end,
+        completed_at = case
+          when verification_job_status_rank(j.status) = 2 then j.completed_at else excluded.completed_at end,
+        retry_count = j.retry_count + excluded.retry_count,
+        created_at = least(j.created_at, excluded.created_at),
+        started_at = least(j.started_at, excluded.started_at),
+        last_event_at = greatest(j.last_event_at, excluded.last_event_at),
+        updated_at = now()`;
+    return { applied: fresh.size, jobIds: patches.map((p) => p.id) };
+  });
+}
+
+/** A patch as a jsonb_to_recordset row; absent keys read as SQL NULL. */
+function toRow(p: JobPatch) {
+  return {
+    id: p.id,
+    type: p.type ?? undefined,
+    status: p.status,
+    progress: p.progress,
+    content_hash: p.contentHash ?? undefined,
+    manifest_uri: p.manifestUri ?? undefined,
+    registry_address: p.registryAddress ?? undefined,
+    rpc_url: p.rpcUrl ?? undefined,
+    file_name: p.fileName ?? undefined,
+    file_size: p.fileSize ?? undefined,
+    result: p.result ?? undefined,
+    error: p.error ?? undefined,
+    retry_count: p.retryCount,
+    created_at: p.createdAt.toISOString(),
+    started_at: p.startedAt?.toISOString(),
+    completed_at: p.completedAt?.toISOString(),
+    last_event_at: p.lastEventAt.toISOString(),
+  };
+}
+
+type JobRow = Omit<Job, "fileSize"> & { fileSize: string | null };
+
+function toJob(row: JobRow): Job {
+  return { ...row, fileSize: row.fileSize === null ? null : Number(row.fileSize) };
+}
+
+export async function getJob(sql: Sql, id: string): Promise<Job | null> {
+  const [row] = await sql<JobRow[]>`select * from verification_jobs where id = ${id}`;
+  return row ? toJob(row) : null;
+}
+
+export interface ListJobsOptions {
+  status?: JobStatus;
+  limit: number;
+  offset: number;
+}
+
+/** A page of jobs, newest first, and how many match in all. */
+export async function listJobs(sql: Sql, opts: ListJobsOptions): Promise<{ jobs: Job[]; total: number }> {
+  const where = opts.status ? sql`where status = ${opts.status}` : sql``;
+  const [rows, [count]] = await Promise.all([
+    sql<JobRow[]>`
+      select * from verification_jobs ${where}
+      order by created_at desc, id desc
+      limit ${opts.limit} offset ${opts.offset}`,
+    sql<{ total: number }[]>`select count(*)::integer as total from verification_jobs ${where}`,
+  ]);
+  return { jobs: rows.map(toJob), total: count?.total ?? 0 };
+}
+
+/** How many jobs are in each status (every status present, zero when none). */
+export async function countByStatus(sql: Sql): Promise<Record<JobStatus, number>> {
+  const rows = await sql<{ status: JobStatus; count: number }[]>`
+    select status, count(*)::integer as count from verification_jobs group by status`;
+  const counts: Record<JobStatus, number> = { queued: 0, processing: 0, completed: 0, failed: 0 };
+  for (const r of rows) counts[r.status] = r.count;
+  return counts;
+}
+
+/** A job's recorded events, oldest first. */
+export async function getJobEvents(sql: Sql, jobId: string): Promise<JobEvent[]> {
+  return sql<JobEvent[]>`
+    select event_id as id, type, occurred_at, causation_id, data, recorded_at
+    from verification_job_events where job_id = ${jobId}
+    order by occurred_at, recorded_at, event_id`;
+}
