@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { UPLOADS_BUCKET } from "@veriflow/events";
 import { PermanentError, TransientError } from "./errors.js";
 
@@ -28,10 +29,10 @@ export async function putUpload(
       source.destroy();
     },
   });
-  const headers: Record<string, string[]> = {};
-  if (meta.fileName) headers["x-file-name"] = [encodeURIComponent(meta.fileName)];
-  if (meta.contentType) headers["content-type"] = [meta.contentType];
-  return bucket.put({ name, options: { max_chunk_size: UPLOAD_CHUNK_BYTES }, headers: headers as never }, web);
+  const h = natsHeaders();
+  if (meta.fileName) h.set("x-file-name", encodeURIComponent(meta.fileName));
+  if (meta.contentType) h.set("content-type", meta.contentType);
+  return bucket.put({ name, options: { max_chunk_size: UPLOAD_CHUNK_BYTES }, headers: h }, web);
 }
 
 function readChunk(source: Readable): Promise<Uint8Array | null> {

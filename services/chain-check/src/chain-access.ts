@@ -1,0 +1,68 @@
+import type { JsonRpcProvider } from "ethers";
+import type { ChainAccess } from "./handlers.js";
+import { findRegistration } from "./find-registration.js";
+import { createRegistryReader, type RegistryReader } from "./registry-reader.js";
+import { createRpcProvider, toRpcError } from "./rpc.js";
+import type { ChainCheckConfig } from "./config.js";
+
+export interface ChainEndpoint extends ChainAccess {
+  reader: RegistryReader;
+  close(): Promise<void>;
+}
+
+/** One RPC endpoint: a batching registry reader, the registration search, the chain id (asked once). */
+export function createChainEndpoint(rpcUrl: string, cfg: ChainCheckConfig["chain"]): ChainEndpoint {
+  const provider: JsonRpcProvider = createRpcProvider(rpcUrl, { timeoutMs: cfg.rpcTimeoutMs });
+  const reader = createRegistryReader({ provider, maxBatch: cfg.maxBatch, maxInFlight: cfg.maxInFlight });
+  let chainId: Promise<number> | undefined;
+  return {
+    reader,
+    readEntry: (registry, hash) => reader.readEntry(registry, hash),
+    findRegistration: (registry, hash) =>
+      findRegistration(provider, registry, hash, { fromBlock: cfg.logsFromBlock, chunk: cfg.logsChunk, maxRange: cfg.logsMaxRange }),
+    chainId() {
+      chainId ??= provider.send("eth_chainId", []).then(
+        (hex: string) => Number(BigInt(hex)),
+        (err: unknown) => {
+          chainId = undefined; // not cached: the next proof asks again
+          throw toRpcError(err, "eth_chainId");
+        },
+      );
+      return chainId;
+    },
+    async close() {
+      await reader.close();
+      provider.destroy();
+    },
+  };
+}
+
+/**
+ * The configured endpoint, plus per-job endpoints (only allow-listed ones reach here),
+ * kept in a small bounded cache so a stream of distinct URLs can't grow memory.
+ */
+export function createChainEndpoints(cfg: ChainCheckConfig["chain"], maxCustom = 16) {
+  const main = createChainEndpoint(cfg.rpcUrl, cfg);
+  const custom = new Map<string, ChainEndpoint>();
+  return {
+    main,
+    chainFor(rpcUrl: string | null): ChainAccess {
+      if (rpcUrl === null || rpcUrl === cfg.rpcUrl) return main;
+      let endpoint = custom.get(rpcUrl);
+      if (!endpoint) {
+        if (custom.size >= maxCustom) {
+          const [oldest, ep] = custom.entries().next().value as [string, ChainEndpoint];
+          custom.delete(oldest);
+          void ep.close();
+        }
+        endpoint = createChainEndpoint(rpcUrl, cfg);
+        custom.set(rpcUrl, endpoint);
+      }
+      return endpoint;
+    },
+    rpcUrlAllowed: (rpcUrl: string) => cfg.rpcUrlAllowlist.includes("*") || cfg.rpcUrlAllowlist.includes(rpcUrl) || rpcUrl === cfg.rpcUrl,
+    async close() {
+      await Promise.allSettled([main.close(), ...[...custom.values()].map((e) => e.close())]);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { EnvReader, readCommonConfig, readStageConfig, readTopologyConfig, type CommonConfig, type Env, type StageConfig, type TopologyConfig } from "@veriflow/platform";
+
+export interface ChainCheckConfig extends CommonConfig {
+  stage: StageConfig;
+  topology: TopologyConfig;
+  chain: {
+    rpcUrl: string;
+    /** Per-job rpcUrl values allowed; "*" allows any; empty refuses them all. */
+    rpcUrlAllowlist: string[];
+    rpcTimeoutMs: number;
+    /** Largest number of entries() read in one batched eth_call. */
+    maxBatch: number;
+    /** Batched calls in flight at once per RPC endpoint. */
+    maxInFlight: number;
+    /** Where the search for a registration log starts (the registry's deploy block). */
+    logsFromBlock: number;
+    /** Most blocks one eth_getLogs may span; the search walks the range in such chunks. */
+    logsChunk: number;
+    /** Most blocks searched in all, back from the latest: keeps a proof's cost bounded. */
+    logsMaxRange: number;
+  };
+}
+
+export function loadConfig(env: Env): ChainCheckConfig {
+  const r = new EnvReader(env);
+  const config: ChainCheckConfig = {
+    ...readCommonConfig(r, 9104),
+    // Reads are batched: many jobs in flight make big batches, so the chain isn't the bottleneck.
+    stage: readStageConfig(r, "CHAIN_CHECK", { concurrency: 256 }),
+    topology: readTopologyConfig(r),
+    chain: {
+      rpcUrl: r.url("RPC_URL", "http://127.0.0.1:8545")!,
+      rpcUrlAllowlist: r.list("RPC_URL_ALLOWLIST"),
+      rpcTimeoutMs: r.int("RPC_TIMEOUT_MS", 10_000, { min: 100 }),
+      maxBatch: r.int("CHAIN_MAX_BATCH", 100, { min: 1, max: 1000 }),
+      maxInFlight: r.int("CHAIN_MAX_IN_FLIGHT", 4, { min: 1, max: 64 }),
+      logsFromBlock: r.int("CHAIN_LOGS_FROM_BLOCK", 0, { min: 0 }),
+      logsChunk: r.int("CHAIN_LOGS_CHUNK", 10_000, { min: 1 }),
+      logsMaxRange: r.int("CHAIN_LOGS_MAX_RANGE", 1_000_000, { min: 1 }),
+    },
+  };
+  r.done();
+  return config;
+}

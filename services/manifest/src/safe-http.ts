@@ -1,0 +1,155 @@
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { isIP, type LookupFunction } from "node:net";
+import { Agent, buildConnector, type Dispatcher } from "undici";
+import { PermanentError } from "@veriflow/platform";
+import { isPublicAddress } from "./ip-address.js";
+
+/**
+ * HTTP plumbing for fetching untrusted URLs: a keep-alive undici Agent whose connections
+ * can only reach public addresses (SSRF guard), and a GET with a deadline and a size cap.
+ *
+ * The guard runs where the socket is made, for every new connection (so for every
+ * redirect hop): IP literals are refused before connecting, names are resolved by a
+ * lookup that refuses private answers, and the address actually connected to is checked
+ * once more. A pooled connection was checked when it was opened, so DNS rebinding cannot
+ * redirect it later.
+ */
+
+export interface GuardedAgentOptions {
+  /** Hosts exempt from the guard: "name", "ip", "name:port", "[v6]:port". */
+  allowedPrivateHosts: readonly string[];
+  connectTimeoutMs: number;
+  /** DNS lookup to use, guarded unless the host is allow-listed (defaults to dns.lookup). */
+  lookup?: LookupFunction;
+}
+
+/** A keep-alive agent that refuses connections to non-public addresses. */
+export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
+  const allowed = new Set(opts.allowedPrivateHosts.map(normalizeAllowEntry).filter((e) => e !== ""));
+  const lookup = opts.lookup ?? (dnsLookup as LookupFunction);
+  const connectOpts = { timeout: opts.connectTimeoutMs, keepAlive: true };
+  const direct = buildConnector({ ...connectOpts, lookup });
+  const guarded = buildConnector({ ...connectOpts, lookup: guardLookup(lookup) });
+
+  const connect: buildConnector.connector = (options, callback) => {
+    const host = normalizeHost(options.hostname);
+    const port = Number(options.port) || (options.protocol === "https:" ? 443 : 80);
+    if (allowed.has(host) || allowed.has(`${host}:${port}`)) return direct(options, callback);
+    if (isIP(host) !== 0 && !isPublicAddress(host)) return callback(hostNotAllowed(host, host), null);
+    guarded(options, (...args) => {
+      const [err, socket] = args;
+      if (err) return callback(err, null);
+      const peer = socket!.remoteAddress;
+      if (peer === undefined || !isPublicAddress(peer)) {
+        socket!.destroy();
+        return callback(hostNotAllowed(host, peer ?? "an unknown address"), null);
+      }
+      callback(null, socket!);
+    });
+  };
+  return createAgent(connect);
+}
+
+/** A plain keep-alive agent (for operator-configured endpoints such as IPFS gateways). */
+export function createDirectAgent(connectTimeoutMs: number): Agent {
+  return createAgent(buildConnector({ timeout: connectTimeoutMs, keepAlive: true }));
+}
+
+function createAgent(connect: buildConnector.connector): Agent {
+  return new Agent({ connect, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
+}
+
+function guardLookup(lookup: LookupFunction): LookupFunction {
+  return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    lookup(hostname, { ...options, all: true }, (err, result) => {
+      if (err) return callback(err);
+      const addresses = result as unknown as LookupAddress[];
+      const refused = addresses.find((a) => !isPublicAddress(a.address));
+      if (refused || addresses.length === 0) return callback(hostNotAllowed(hostname, refused?.address ?? "nothing"));
+      if (options.all) return callback(null, addresses);
+      callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  }) as LookupFunction;
+}
+
+function hostNotAllowed(host: string, address: string): PermanentError {
+  return new PermanentError(
+    "E_MANIFEST_HOST_NOT_ALLOWED",
+    `refusing to fetch from ${host}: it resolves to ${address}, which is not a public address ` +
+      "(list the host in ALLOWED_PRIVATE_HOSTS for local use)",
+  );
+}
+
+/** Lower-case, no brackets, no trailing dot; IP literals in the WHATWG URL canonical form. */
+function normalizeHost(host: string): string {
+  let h = host.trim().toLowerCase().replace(/\.$/, "");
+  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+  try {
+    const canonical = new URL(`http://${isIP(h) === 6 ? `[${h}]` : h}/`).hostname;
+    return canonical.startsWith("[") ? canonical.slice(1, -1) : canonical;
+  } catch {
+    return h;
+  }
+}
+
+function normalizeAllowEntry(entry: string): string {
+  const e = entry.trim().toLowerCase();
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(e);
+  if (bracketed) return bracketed[2] ? `${normalizeHost(bracketed[1]!)}:${bracketed[2]}` : normalizeHost(bracketed[1]!);
+  const hostPort = /^([^:]+):(\d+)$/.exec(e);
+  if (hostPort) return `${normalizeHost(hostPort[1]!)}:${hostPort[2]}`;
+  return e === "" ? "" : normalizeHost(e);
+}
+
+export interface BoundedGetOptions {
+  signal: AbortSignal;
+  /** Idle limit between bytes (the signal carries the overall deadline). */
+  timeoutMs: number;
+  maxBytes: number;
+  /** Error code used when the body exceeds maxBytes. */
+  tooLargeCode: string;
+  headers: Record<string, string>;
+}
+
+export interface BoundedResponse {
+  status: number;
+  headers: Dispatcher.ResponseData["headers"];
+  /** The whole body for 2xx answers; null otherwise (the body is discarded). */
+  body: Uint8Array | null;
+}
+
+/** GET without following redirects; the body of a 2xx is read up to maxBytes. */
+export async function boundedGet(dispatcher: Dispatcher, url: URL, opts: BoundedGetOptions): Promise<BoundedResponse> {
+  const res = await dispatcher.request({
+    origin: url.origin,
+    path: url.pathname + url.search,
+    method: "GET",
+    headers: opts.headers,
+    signal: opts.signal,
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+  });
+  const { statusCode: status, headers, body } = res;
+  if (status < 200 || status >= 300) {
+    await body.dump({ limit: 64 * 1024, signal: opts.signal }).catch(() => {});
+    return { status, headers, body: null };
+  }
+  const tooLarge = () =>
+    new PermanentError(opts.tooLargeCode, `${url.origin}${url.pathname} is larger than the limit of ${opts.maxBytes} bytes`);
+  const declared = Number(headers["content-length"]);
+  if (declared > opts.maxBytes) {
+    body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > opts.maxBytes) {
+      body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return { status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) };
+}

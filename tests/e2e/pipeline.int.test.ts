@@ -1,0 +1,273 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishContent, revokeContent, updateManifest } from "@veriflow/testing";
+import { getJson, submit, waitForJob } from "../support/client.js";
+import { startSystem, type System } from "../support/system.js";
+
+// The whole pipeline on real servers: nats-server, PostgreSQL, a hardhat chain with the
+// registry deployed, a manifest server (HTTP + IPFS trustless gateway), five services.
+let sys: System;
+let key: (i: number) => string;
+let address: (i: number) => string;
+
+beforeAll(async () => {
+  sys = await startSystem();
+  key = (i) => sys.chain.accounts[i]!.privateKey;
+  address = (i) => sys.chain.accounts[i]!.address;
+});
+afterAll(async () => sys?.stop());
+
+const uniqueContent = (label: string) => `${label} ${randomBytes(16).toString("hex")}`;
+
+function publish(content: string, opts: Partial<Parameters<typeof publishContent>[0]> = {}) {
+  return publishContent({
+    rpcUrl: sys.chain.rpcUrl,
+    chainId: sys.chain.chainId,
+    registry: sys.registry,
+    manifests: sys.manifests,
+    content,
+    signerKey: key(0),
+    via: "http",
+    ...opts,
+  });
+}
+
+async function verify(content: string, manifestURI: string, type: "verify" | "proof" = "verify") {
+  const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI, type });
+  expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+  return waitForJob(sys.gatewayUrl, accepted.body.jobId);
+}
+
+describe("verdicts", () => {
+  it("OK: a registered file with its signed manifest, with every job field of the old API", async () => {
+    const content = uniqueContent("ok");
+    const { contentHash, manifestUri } = await publish(content);
+    const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri, fileName: "ok.txt" });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toMatchObject({ mode: "async", status: "queued", pollUrl: `/api/verification-jobs/${accepted.body.jobId}` });
+    expect(accepted.body.message).toEqual(expect.any(String));
+
+    const job = await waitForJob(sys.gatewayUrl, accepted.body.jobId);
+    expect(job).toMatchObject({
+      id: accepted.body.jobId,
+      jobId: accepted.body.jobId,
+      type: "verify",
+      status: "completed",
+      progress: 100,
+      contentHash,
+      manifestUri,
+      registryAddress: sys.registry,
+      error: null,
+      retryCount: 0,
+    });
+    for (const field of ["createdAt", "startedAt", "completedAt"]) expect(Date.parse(job[field])).not.toBeNaN();
+    expect(job.result).toEqual({
+      status: "OK",
+      reasons: [],
+      fileHash: contentHash,
+      recovered: address(0),
+      onchain: { creator: address(0), timestamp: expect.any(Number), manifestURI: manifestUri, revoked: false },
+      checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
+    });
+    expect(job.result.onchain.timestamp).toBeGreaterThan(0);
+  });
+
+  it("OK through an ipfs:// manifest fetched block by block from the trustless gateway", async () => {
+    const content = uniqueContent("ipfs");
+    const { manifestUri } = await publish(content, { via: "ipfs" });
+    expect(manifestUri).toMatch(/^ipfs:\/\//);
+    const job = await verify(content, manifestUri);
+    expect(job.result.status).toBe("OK");
+  });
+
+  it("WARN uri_mismatch: the creator updated the manifest URI after registering", async () => {
+    const content = uniqueContent("warn");
+    const { contentHash, manifestUri } = await publish(content);
+    const newer = sys.manifests.putManifest(`newer-${contentHash.slice(2, 10)}`, { moved: true });
+    await updateManifest(sys.chain.rpcUrl, key(0), sys.registry, contentHash, newer);
+    const job = await verify(content, manifestUri);
+    expect(job.result).toMatchObject({ status: "WARN", reasons: ["uri_mismatch"], checks: { manifestHashOk: true, creatorOk: true, manifestOk: false } });
+    expect(job.result.onchain.manifestURI).toBe(newer);
+  });
+
+  it("FAIL not_registered", async () => {
+    const content = uniqueContent("unregistered");
+    const { manifestUri } = await publish(content, { registrantKey: null });
+    const job = await verify(content, manifestUri);
+    expect(job.status).toBe("completed");
+    expect(job.result).toMatchObject({ status: "FAIL", reasons: ["not_registered"], onchain: { timestamp: 0, revoked: false } });
+  });
+
+  it("FAIL revoked", async () => {
+    const content = uniqueContent("revoked");
+    const { contentHash, manifestUri } = await publish(content);
+    await revokeContent(sys.chain.rpcUrl, key(0), sys.registry, contentHash);
+    const job = await verify(content, manifestUri);
+    expect(job.result).toMatchObject({ status: "FAIL", reasons: ["revoked"], onchain: { creator: address(0), manifestURI: "", revoked: true } });
+  });
+
+  it("FAIL hash_mismatch: the uploaded file is not the one the manifest signs", async () => {
+    const content = uniqueContent("original");
+    const { manifestUri } = await publish(content);
+    const job = await verify(`${content} (edited)`, manifestUri);
+    expect(job.result.status).toBe("FAIL");
+    expect(job.result.reasons).toEqual(["not_registered", "hash_mismatch"]);
+    expect(job.result.checks.manifestHashOk).toBe(false);
+  });
+
+  it("FAIL creator_mismatch: registered by one account, manifest signed by another", async () => {
+    const content = uniqueContent("squatted");
+    const { manifestUri } = await publish(content, { signerKey: key(0), registrantKey: key(1) });
+    const job = await verify(content, manifestUri);
+    expect(job.result).toMatchObject({ status: "FAIL", reasons: ["creator_mismatch"], recovered: address(0), onchain: { creator: address(1) } });
+  });
+
+  it("FAIL bad_signature: a signature nothing can be recovered from", async () => {
+    const content = uniqueContent("badsig");
+    const { manifestUri } = await publish(content, { tamper: (m) => ({ ...m, signature: `0x${"00".repeat(64)}1b` }) });
+    const job = await verify(content, manifestUri);
+    expect(job.result.status).toBe("FAIL");
+    expect(job.result.reasons).toContain("bad_signature");
+    expect(job.result.recovered).toBeNull();
+  });
+
+  it("WARN did_mismatch: the manifest's creator_did names someone other than the signer", async () => {
+    const content = uniqueContent("did");
+    const did = `did:pkh:eip155:${sys.chain.chainId}:${address(2)}`;
+    const { manifestUri } = await publish(content, { tamper: (m) => ({ ...m, creator_did: did }) });
+    const job = await verify(content, manifestUri);
+    expect(job.result).toMatchObject({ status: "WARN", reasons: ["did_mismatch"], checks: { creatorOk: true, didOk: false } });
+  });
+
+  it("accepts upper-case hex in the manifest's content_hash", async () => {
+    const content = uniqueContent("upper");
+    const { manifestUri } = await publish(content, { tamper: (m) => ({ ...m, content_hash: `0x${m.content_hash.slice(2).toUpperCase()}` }) });
+    const job = await verify(content, manifestUri);
+    expect(job.result.status).toBe("OK");
+    expect(job.result.fileHash).toBe(job.result.fileHash.toLowerCase());
+  });
+
+  it("proof: the registration transaction, chain id, registry and manifest, re-checkable", async () => {
+    const content = uniqueContent("proof");
+    const { contentHash, manifestUri, manifest, registration } = await publish(content, { via: "ipfs" });
+    const job = await verify(content, manifestUri, "proof");
+    expect(job.type).toBe("proof");
+    expect(job.result).toMatchObject({
+      status: "OK",
+      proofVersion: "veriflow.proof/1",
+      chainId: sys.chain.chainId,
+      registryAddress: sys.registry,
+      txHash: registration!.txHash,
+      blockNumber: registration!.blockNumber,
+      registration: { txHash: registration!.txHash, blockNumber: registration!.blockNumber },
+      manifest: { uri: manifestUri, cid: manifestUri.slice("ipfs://".length), creatorDid: manifest.creator_did, signature: manifest.signature, contentHash },
+    });
+  });
+});
+
+describe("failures are failed jobs with a stage and a code", () => {
+  it("a gateway serving tampered bytes for a CID is caught (E_CID_MISMATCH), never trusted", async () => {
+    const content = uniqueContent("tampered");
+    const { manifestUri } = await publish(content, { via: "ipfs" });
+    const cid = manifestUri.slice("ipfs://".length);
+    sys.manifests.tamper(cid, true);
+    try {
+      const job = await verify(content, manifestUri);
+      expect(job).toMatchObject({ status: "failed", failure: { stage: "manifest", code: "E_CID_MISMATCH" } });
+      expect(job.error).toEqual(expect.any(String));
+      expect(job.result).toBeNull();
+    } finally {
+      sys.manifests.tamper(cid, false);
+    }
+  });
+
+  it("a missing manifest fails at once (permanent, no retries)", async () => {
+    const job = await verify(uniqueContent("404"), `${sys.manifests.url}/manifests/does-not-exist`);
+    expect(job).toMatchObject({ status: "failed", failure: { stage: "manifest", code: "E_MANIFEST_NOT_FOUND", attempts: 1 } });
+  });
+
+  it("a manifest server that answers 503 twice is retried with backoff, then the job completes", async () => {
+    const content = uniqueContent("flaky");
+    const { manifestUri } = await publish(content);
+    sys.manifests.failNext(manifestUri, 2, 503);
+    const job = await verify(content, manifestUri);
+    expect(job.status).toBe("completed");
+    expect(job.result.status).toBe("OK");
+    expect(job.retryCount).toBe(2);
+  });
+
+  it("a registry address with no contract behind it fails permanently at chain-check", async () => {
+    const content = uniqueContent("nocontract");
+    const { manifestUri } = await publish(content, { registrantKey: null });
+    const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: address(5), manifestURI: manifestUri });
+    const job = await waitForJob(sys.gatewayUrl, accepted.body.jobId);
+    expect(job).toMatchObject({ status: "failed", failure: { stage: "chain-check", code: "E_REGISTRY_NOT_CONTRACT" } });
+  });
+});
+
+describe("the REST surface", () => {
+  it("a job is readable as soon as the 202 is sent (the old system raced into a 500 here)", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const accepted = await submit(sys.gatewayUrl, { file: uniqueContent(`race ${i}`), registryAddress: sys.registry, manifestURI: `${sys.manifests.url}/manifests/x` });
+        return getJson(`${sys.gatewayUrl}${accepted.body.pollUrl}`);
+      }),
+    );
+    for (const r of results) {
+      expect(r.status).toBe(200);
+      expect(["queued", "processing", "completed", "failed"]).toContain(r.body.status);
+    }
+  });
+
+  it("bad input gets a clear 4xx, never a 500", async () => {
+    const manifestURI = `${sys.manifests.url}/manifests/x`;
+    const cases: [Parameters<typeof submit>[1] | "json", number, string][] = [
+      [{ file: "x", manifestURI }, 400, "E_REGISTRY_ADDRESS_REQUIRED"],
+      [{ file: "x", registryAddress: "0x1234", manifestURI }, 400, "E_INVALID_REGISTRY_ADDRESS"],
+      [{ file: "x", registryAddress: sys.registry }, 400, "E_MANIFEST_URI_REQUIRED"],
+      [{ file: "x", registryAddress: sys.registry, manifestURI: "ftp://example.com/m.json" }, 400, "E_INVALID_MANIFEST_URI"],
+      [{ file: "x", registryAddress: sys.registry, manifestURI: "ipfs://not-a-cid" }, 400, "E_INVALID_MANIFEST_URI"],
+      [{ file: "x", registryAddress: sys.registry, manifestURI, rpcUrl: "http://127.0.0.1:1" }, 400, "E_RPC_URL_NOT_ALLOWED"],
+      ["json", 415, "E_UNSUPPORTED_MEDIA_TYPE"],
+    ];
+    for (const [input, status, code] of cases) {
+      const res =
+        input === "json"
+          ? await fetch(`${sys.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } }).then(async (r) => ({ status: r.status, body: await r.json() }))
+          : await submit(sys.gatewayUrl, input);
+      expect(res.status, code).toBe(status);
+      expect(res.body.error.code).toBe(code);
+      expect(res.body.error.message).toEqual(expect.any(String));
+      expect(res.body.requestId).toEqual(expect.any(String));
+    }
+
+    const noFile = new FormData();
+    noFile.append("registryAddress", sys.registry);
+    noFile.append("manifestURI", manifestURI);
+    const res = await fetch(`${sys.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: noFile });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe("E_FILE_REQUIRED");
+
+    expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs/7d3f0c1e-0000-4000-8000-000000000000`)).status).toBe(404);
+    expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs/not-a-job`)).status).toBe(400);
+    expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs?status=bogus`)).status).toBe(400);
+  });
+
+  it("lists newest first with the true total and a capped limit, and counts by status", async () => {
+    const page = await getJson(`${sys.gatewayUrl}/api/verification-jobs?limit=1000&offset=0`);
+    expect(page.status).toBe(200);
+    expect(page.body.limit).toBe(100);
+    expect(page.body.total).toBeGreaterThanOrEqual(page.body.jobs.length);
+    expect(page.body.count).toBe(page.body.total);
+    const created = page.body.jobs.map((j: any) => Date.parse(j.createdAt));
+    expect(created).toEqual([...created].sort((a, b) => b - a));
+
+    const completed = await getJson(`${sys.gatewayUrl}/api/verification-jobs?status=completed&limit=2`);
+    expect(completed.body.jobs.length).toBeLessThanOrEqual(2);
+    expect(completed.body.jobs.every((j: any) => j.status === "completed")).toBe(true);
+
+    const stats = await getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`);
+    expect(stats.body).toMatchObject({ available: true, waiting: expect.any(Number), active: expect.any(Number), failed: expect.any(Number) });
+    expect(stats.body.completed).toBe(completed.body.total);
+  });
+});
