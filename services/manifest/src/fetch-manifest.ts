@@ -83,7 +83,11 @@ export function createManifestFetcher(config: ManifestFetchConfig, log?: Pick<Lo
           if (hop === MAX_REDIRECTS) {
             throw new PermanentError("E_MANIFEST_TOO_MANY_REDIRECTS", `${uri}: more than ${MAX_REDIRECTS} redirects`);
           }
-          url = new URL(location, url);
+          try {
+            url = new URL(location, url);
+          } catch {
+            throw new PermanentError("E_MANIFEST_REJECTED", `${url.href} redirects to an invalid location ${JSON.stringify(location)}`);
+          }
           log?.debug({ uri, hop: hop + 1, to: url.href }, "manifest redirect");
           continue;
         }

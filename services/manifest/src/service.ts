@@ -11,6 +11,7 @@ export async function startManifestService(config: ManifestConfig, log: Logger):
   shutdown.add("nats", () => nats.close());
 
   const fetcher = createManifestFetcher(config.fetch, log);
+  shutdown.add("fetcher", () => fetcher.close());
   const handlers = createHandlers({ fetchManifest: (uri) => fetcher.fetchManifest(uri), now: () => new Date() });
   const loop = await startStage({
     nats,

@@ -1,0 +1,169 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Env } from "@veriflow/platform";
+import {
+  deployRegistry,
+  publishContent,
+  startChain,
+  startEmbeddedPostgres,
+  startManifestServer,
+  startNatsServer,
+  type ChainHandle,
+  type EmbeddedPostgresHandle,
+  type ManifestServer,
+  type NatsServerHandle,
+} from "@veriflow/testing";
+import { isPortFree, preferPort } from "./ports.js";
+import { SERVICES, spawnService, stopService, type ServiceName, type ServiceProcess } from "./service-processes.js";
+
+export interface LocalStackOptions {
+  /** Where NATS, PostgreSQL and the sample keep their files. */
+  dataDir: string;
+  /** The caller's environment: anything set (NATS_URL, DATABASE_URL, RPC_URL, ports…) wins. */
+  env: Env;
+  print: (line: string) => void;
+}
+
+export interface Sample {
+  file: string;
+  contentHash: string;
+  manifestUri: string;
+  registry: string;
+}
+
+export interface LocalStack {
+  gatewayUrl: string;
+  statusUrl: string;
+  natsUrl: string;
+  databaseUrl: string;
+  rpcUrl: string;
+  sample: Sample | null;
+  services: Record<ServiceName, ServiceProcess>;
+  opsPorts: Record<ServiceName, number>;
+  stop(): Promise<void>;
+}
+
+const OPS_PORTS: Record<ServiceName, number> = { gateway: 9101, hashing: 9102, manifest: 9103, "chain-check": 9104, status: 9105 };
+
+/**
+ * The whole system on one machine. What is not configured is started here: nats-server
+ * (from PATH) with JetStream in <dataDir>/nats, embedded PostgreSQL in <dataDir>/postgres,
+ * a hardhat chain with the registry deployed, and a manifest server holding a sample
+ * content registered on that chain. The five services run as processes from their
+ * build output, configured only by environment, exactly as a deployment runs them.
+ */
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const { env, print } = opts;
+  const dataDir = resolve(opts.dataDir);
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  };
+  try {
+    const gatewayPort = Number(env.GATEWAY_PORT ?? 3001);
+    const statusPort = Number(env.STATUS_PORT ?? 3002);
+    for (const [what, port] of [["gateway", gatewayPort], ["status", statusPort]] as const) {
+      if (!(await isPortFree(port))) throw new Error(`port ${port} (${what}) is in use: stop what holds it, or set ${what.toUpperCase()}_PORT`);
+    }
+
+    let natsUrl = env.NATS_URL;
+    if (!natsUrl) {
+      await mkdir(join(dataDir, "nats"), { recursive: true });
+      const nats: NatsServerHandle = await startNatsServer({ port: await preferPort(4222), storeDir: join(dataDir, "nats") });
+      cleanups.push(() => nats.stop({ keepStore: true }));
+      natsUrl = nats.url;
+      print(`nats-server  started on ${natsUrl} (JetStream in ${join(dataDir, "nats")})`);
+    }
+
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: await preferPort(5433) });
+      cleanups.push(() => pg.stop());
+      databaseUrl = pg.url;
+      print(`postgres     embedded on port ${pg.port} (data in ${join(dataDir, "postgres")})`);
+    }
+
+    const manifests: ManifestServer = await startManifestServer({ port: await preferPort(8088) });
+    cleanups.push(() => manifests.stop());
+
+    let rpcUrl = env.RPC_URL;
+    let sample: Sample | null = null;
+    if (!rpcUrl) {
+      const chain: ChainHandle = await startChain({ port: await preferPort(8545) });
+      cleanups.push(() => chain.stop());
+      rpcUrl = chain.rpcUrl;
+      const registry = await deployRegistry(chain.rpcUrl, chain.accounts[0]!.privateKey);
+      print(`chain        hardhat on ${rpcUrl} (chain id ${chain.chainId}), ContentRegistry at ${registry}`);
+      sample = await publishSample(dataDir, chain, registry, manifests);
+    }
+
+    const serviceEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...env,
+      NATS_URL: natsUrl,
+      DATABASE_URL: databaseUrl,
+      RPC_URL: rpcUrl,
+      IPFS_GATEWAYS: env.IPFS_GATEWAYS ?? manifests.url,
+      // Local development: the manifest server is on loopback and speaks http.
+      MANIFEST_ALLOW_HTTP: env.MANIFEST_ALLOW_HTTP ?? "true",
+      ALLOWED_PRIVATE_HOSTS: env.ALLOWED_PRIVATE_HOSTS ?? "127.0.0.1,localhost",
+      GATEWAY_PORT: String(gatewayPort),
+      STATUS_PORT: String(statusPort),
+      STATUS_URL: env.STATUS_URL ?? `http://127.0.0.1:${statusPort}`,
+      LOG_LEVEL: env.LOG_LEVEL ?? "info",
+    };
+    const services = {} as Record<ServiceName, ServiceProcess>;
+    for (const name of SERVICES) {
+      const p = spawnService(name, { ...serviceEnv, OPS_PORT: String(OPS_PORTS[name]) }, print);
+      services[name] = p;
+      cleanups.push(() => stopService(p));
+    }
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    await waitUntilReady(`${gatewayUrl}/api/verification-jobs/stats`, services, env.API_KEYS?.split(",")[0]);
+    return {
+      gatewayUrl,
+      statusUrl: serviceEnv.STATUS_URL!,
+      natsUrl,
+      databaseUrl,
+      rpcUrl,
+      sample,
+      services,
+      opsPorts: OPS_PORTS,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** A sample a new user can verify at once: a file, its signed manifest on "IPFS", registered on chain. */
+async function publishSample(dataDir: string, chain: ChainHandle, registry: string, manifests: ManifestServer): Promise<Sample> {
+  const content = "Hello from veriflow: this file is registered on the local chain.\n";
+  const dir = join(dataDir, "sample");
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, "hello.txt");
+  await writeFile(file, content);
+  const published = await publishContent({
+    rpcUrl: chain.rpcUrl,
+    chainId: chain.chainId,
+    registry,
+    manifests,
+    content,
+    signerKey: chain.accounts[0]!.privateKey,
+    via: "ipfs",
+  });
+  return { file, contentHash: published.contentHash, manifestUri: published.manifestUri, registry };
+}
+
+async function waitUntilReady(url: string, services: Record<ServiceName, ServiceProcess>, apiKey?: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const exited = Object.values(services).find((s) => s.child.exitCode !== null);
+    if (exited) throw new Error(`${exited.name} exited with code ${exited.child.exitCode} during start-up (see its log above)`);
+    const ok = await fetch(url, { headers: apiKey ? { "x-api-key": apiKey } : {} }).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`the gateway did not answer ${url} within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const SERVICES = ["status", "gateway", "hashing", "manifest", "chain-check"] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+
+export interface ServiceProcess {
+  name: ServiceName;
+  child: ChildProcess;
+}
+
+const LEVELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+
+/** Prints a service's JSON log line as "name  level message key=value…", readable in a terminal. */
+function formatLine(name: string, line: string): string {
+  try {
+    const { level, msg, time: _t, pid: _p, hostname: _h, service: _s, name: _n, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    const fields = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .join(" ");
+    return `${name.padEnd(11)} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${String(msg ?? "")} ${fields}`.trimEnd();
+  } catch {
+    return `${name.padEnd(11)} ${line}`;
+  }
+}
+
+/** Starts one service from its build output, as a deployment would, with its log prefixed. */
+export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (line: string) => void): ServiceProcess {
+  const child = spawn(process.execPath, [`services/${name}/dist/main.js`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buf = "";
+    stream.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.trim()) print(formatLine(name, line));
+      }
+    });
+  }
+  return { name, child };
+}
+
+export async function stopService(p: ServiceProcess): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    p.child.once("exit", () => resolve());
+    p.child.kill("SIGTERM");
+    setTimeout(() => p.child.kill("SIGKILL"), 10_000).unref();
+  });
+}

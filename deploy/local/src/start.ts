@@ -1,0 +1,48 @@
+import { resolve } from "node:path";
+import { NATS_INSTALL_HINT } from "@veriflow/testing";
+import { startLocalStack } from "./local-stack.js";
+
+// `npm start`: the whole system on one machine, on embedded defaults where nothing is configured.
+const print = (line: string) => console.log(line);
+const dataDir = resolve(process.env.VERIFLOW_DATA_DIR ?? "data");
+
+let stack;
+try {
+  stack = await startLocalStack({ dataDir, env: process.env, print });
+} catch (err) {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`\nveriflow could not start: ${message === NATS_INSTALL_HINT ? message : message}`);
+  process.exit(1);
+}
+
+const key = process.env.API_KEYS?.split(",")[0];
+const auth = key ? ` -H 'x-api-key: ${key}'` : "";
+console.log(`
+veriflow is running
+  REST API (gateway)   ${stack.gatewayUrl}/api/verification-jobs
+  status service       ${stack.statusUrl}
+  NATS                 ${stack.natsUrl}
+  chain RPC            ${stack.rpcUrl}
+  metrics / health     http://127.0.0.1:${stack.opsPorts.gateway}/metrics  (…:${stack.opsPorts.gateway}-${stack.opsPorts.status}, /healthz, /readyz)
+`);
+if (stack.sample) {
+  const s = stack.sample;
+  console.log(`Verify the sample (registered on the local chain, manifest on the local IPFS gateway):
+
+  curl -s${auth} -F file=@${s.file} -F registryAddress=${s.registry} -F manifestURI=${s.manifestUri} ${stack.gatewayUrl}/api/verification-jobs/verify
+
+then poll the pollUrl it answers:  curl -s${auth} ${stack.gatewayUrl}/api/verification-jobs/<jobId>
+`);
+}
+console.log("Ctrl-C stops everything.\n");
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping veriflow…`);
+  await stack.stop();
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
