@@ -1,5 +1,5 @@
 import { getAddress } from "ethers";
-import type { OnchainEntry, Reason, VerdictStatus, VerifyResult } from "@veriflow/events";
+import { Reason as ReasonSchema, type OnchainEntry, type Reason, type VerdictStatus, type VerifyResult } from "@veriflow/events";
 import { normalizeHash, sameHash } from "./content-hash.js";
 
 export interface VerdictInput {
@@ -18,15 +18,7 @@ export interface VerdictInput {
 }
 
 /** Reasons in the stable order of the catalog's Reason enum. */
-const ORDER: readonly Reason[] = [
-  "not_registered",
-  "revoked",
-  "hash_mismatch",
-  "bad_signature",
-  "creator_mismatch",
-  "uri_mismatch",
-  "did_mismatch",
-];
+const ORDER: readonly Reason[] = ReasonSchema.options;
 const FATAL = new Set<Reason>(["not_registered", "revoked", "hash_mismatch", "bad_signature", "creator_mismatch"]);
 
 const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();

@@ -2,26 +2,9 @@ import type { AnyEnvelope, EventType, JobType } from "@veriflow/events";
 import type { Sql } from "@veriflow/platform";
 import { foldEvents, type JobFailure, type JobPatch, type JobStatus } from "./projection.js";
 
-/** A job as stored by the projection. */
-export interface Job {
-  id: string;
-  type: JobType | null;
-  status: JobStatus;
-  progress: number;
-  contentHash: string | null;
-  manifestUri: string | null;
-  registryAddress: string | null;
-  rpcUrl: string | null;
-  fileName: string | null;
-  fileSize: number | null;
-  result: unknown;
-  error: JobFailure | null;
-  retryCount: number;
-  createdAt: Date;
-  startedAt: Date | null;
-  completedAt: Date | null;
+/** A job as stored by the projection: what its events established, plus when the row last changed. */
+export interface Job extends JobPatch {
   updatedAt: Date;
-  lastEventAt: Date;
 }
 
 /** One recorded event of a job's history. */
