@@ -39,7 +39,7 @@ export interface TopologyConfig {
 const DAY = 86_400_000;
 
 export function readTopologyConfig(r: EnvReader): TopologyConfig {
-  return {
+  const config: TopologyConfig = {
     streamMaxAgeMs: r.int("STREAM_MAX_AGE_MS", 7 * DAY, { min: 60_000 }),
     replicas: r.int("STREAM_REPLICAS", 1, { min: 1, max: 5 }),
     duplicateWindowMs: r.int("STREAM_DUPLICATE_WINDOW_MS", 5 * 60_000, { min: MIN_DUPLICATE_WINDOW_MS }),
@@ -47,6 +47,11 @@ export function readTopologyConfig(r: EnvReader): TopologyConfig {
     ackWaitMs: r.int("CONSUMER_ACK_WAIT_MS", 30_000, { min: 1000 }),
     maxAckPending: r.int("CONSUMER_MAX_ACK_PENDING", 2000, { min: 1 }),
   };
+  // nats-server refuses a stream whose duplicate window outlasts its max age: say so at config time.
+  if (config.streamMaxAgeMs < config.duplicateWindowMs) {
+    r.problems.push(`STREAM_MAX_AGE_MS (${config.streamMaxAgeMs}) must be >= STREAM_DUPLICATE_WINDOW_MS (${config.duplicateWindowMs})`);
+  }
+  return config;
 }
 
 function isAlreadyInUse(err: unknown): boolean {

@@ -1,0 +1,237 @@
+import {
+  DEAD_LETTER_STREAM,
+  STREAM_NAME,
+  UPLOADS_BUCKET,
+  consumers,
+  createEvent,
+  createRequestEvent,
+  deadLetterSubject,
+  subjectFor,
+  type AnyEnvelope,
+  type Envelope,
+} from "@veriflow/events";
+import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runConsumeLoop, type HandlerContext, type RunningLoop } from "./consume-loop.js";
+import { PermanentError, TransientError } from "./errors.js";
+import { createSilentLogger } from "./logger.js";
+import { connectNats, type NatsClients } from "./nats.js";
+import { publishEvents } from "./publish-events.js";
+import { failedEventFor } from "./stage-service.js";
+import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
+
+const topology: TopologyConfig = {
+  streamMaxAgeMs: 600_000,
+  replicas: 1,
+  duplicateWindowMs: 120_000,
+  uploadsMaxAgeMs: 60_000,
+  ackWaitMs: 5_000,
+  maxAckPending: 100,
+};
+const MAX_ATTEMPTS = 3;
+const HASH = "0x" + "ab".repeat(32);
+
+type Behavior = (event: Envelope<"verification.requested">, ctx: HandlerContext) => Promise<AnyEnvelope[]>;
+
+/** Handler behavior per job id, and every call the loop made (job id, attempt, time). */
+const behaviors = new Map<string, Behavior>();
+const calls: Array<{ jobId: string; attempt: number; at: number }> = [];
+const callsOf = (jobId: string) => calls.filter((c) => c.jobId === jobId);
+
+let server: NatsServerHandle;
+let nats: NatsClients;
+let loop: RunningLoop;
+
+function requestFor(jobId: string) {
+  return createRequestEvent(jobId, {
+    jobId,
+    request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null },
+    upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null },
+  });
+}
+
+const hashedFor = (event: Envelope<"verification.requested">, attempt: number) =>
+  createEvent(
+    "content.hashed",
+    { jobId: event.data.jobId, request: event.data.request, contentHash: HASH, size: 1, startedAt: event.occurredAt, attempts: attempt },
+    event,
+  );
+
+/** Messages stored in a stream on one subject. */
+async function countOn(stream: string, subject: string): Promise<number> {
+  const info = await nats.jsm.streams.info(stream, { subjects_filter: subject });
+  return info.state.subjects?.[subject] ?? 0;
+}
+
+async function eventually<T>(probe: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const lastOn = (stream: string, subject: string) => nats.jsm.streams.getMessage(stream, { last_by_subj: subject });
+const settle = (ms = 400) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  const log = createSilentLogger();
+  nats = await connectNats({ url: server.url, name: "consume-loop-test", log });
+  await ensureStreams(nats.jsm, topology);
+  await ensureConsumer(nats.jsm, consumers.hashing, topology);
+  loop = await runConsumeLoop({
+    js: nats.js,
+    consumer: consumers.hashing,
+    eventType: "verification.requested",
+    async handle(event, ctx) {
+      calls.push({ jobId: event.correlationId, attempt: ctx.attempt, at: Date.now() });
+      const behave = behaviors.get(event.correlationId);
+      if (!behave) throw new PermanentError("E_TEST_NO_BEHAVIOR", `no behavior for ${event.correlationId}`);
+      return behave(event, ctx);
+    },
+    onGiveUp: failedEventFor("hashing"),
+    log,
+    concurrency: 4,
+    maxAttempts: MAX_ATTEMPTS,
+    backoff: { baseMs: 20, maxMs: 200 },
+    workingIntervalMs: 1000,
+  });
+});
+
+afterAll(async () => {
+  await loop?.stop();
+  await nats?.close();
+  await server?.stop();
+});
+
+describe("runConsumeLoop against nats-server", () => {
+  it("publishes a handler's output once and acks", async () => {
+    behaviors.set("ok-1", async (event, ctx) => [hashedFor(event, ctx.attempt)]);
+    const request = requestFor("ok-1");
+    await publishEvents(nats.js, [request]);
+
+    const stored = await eventually(() => lastOn(STREAM_NAME, subjectFor("content.hashed", "ok-1")), "content.hashed");
+    const out = stored.json<AnyEnvelope>();
+    expect(out.type).toBe("content.hashed");
+    expect(out.causationId).toBe(request.id);
+    expect(stored.header?.get("Nats-Msg-Id")).toBe(out.id);
+    await settle();
+    expect(await countOn(STREAM_NAME, subjectFor("content.hashed", "ok-1"))).toBe(1);
+    expect(callsOf("ok-1").map((c) => c.attempt)).toEqual([1]);
+    const info = await nats.jsm.consumers.info(STREAM_NAME, consumers.hashing.durable);
+    expect(info.num_ack_pending).toBe(0);
+  });
+
+  it("processes an input published twice with the same Nats-Msg-Id once", async () => {
+    behaviors.set("dup-1", async (event, ctx) => [hashedFor(event, ctx.attempt)]);
+    const request = requestFor("dup-1");
+    const [first] = await publishEvents(nats.js, [request]);
+    const [second] = await publishEvents(nats.js, [request]);
+    expect(first!.duplicate).toBe(false);
+    expect(second!.duplicate).toBe(true);
+
+    await eventually(() => lastOn(STREAM_NAME, subjectFor("content.hashed", "dup-1")), "content.hashed");
+    await settle();
+    expect(await countOn(STREAM_NAME, subjectFor("verification.requested", "dup-1"))).toBe(1);
+    expect(await countOn(STREAM_NAME, subjectFor("content.hashed", "dup-1"))).toBe(1);
+    expect(callsOf("dup-1")).toHaveLength(1);
+  });
+
+  it("retries a plain Error with backoff; a re-run's output is deduplicated by the stream", async () => {
+    behaviors.set("retry-1", async (event, ctx) => {
+      const out = [hashedFor(event, 1)];
+      if (ctx.attempt === 1) {
+        // A crash between publishing the outputs and acking: the output is already out.
+        await publishEvents(nats.js, out);
+        throw new Error("crashed after publish");
+      }
+      return out;
+    });
+    await publishEvents(nats.js, [requestFor("retry-1")]);
+
+    await eventually(async () => callsOf("retry-1").length >= 2, "the second attempt");
+    await settle();
+    const seen = callsOf("retry-1");
+    expect(seen.map((c) => c.attempt)).toEqual([1, 2]);
+    // backoffDelay(1, { baseMs: 20 }) is at least 10 ms.
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(10);
+    expect(await countOn(STREAM_NAME, subjectFor("content.hashed", "retry-1"))).toBe(1);
+    expect(await countOn(STREAM_NAME, subjectFor("verification.failed", "retry-1"))).toBe(0);
+  });
+
+  it("gives up on a TransientError after maxAttempts with one verification.failed", async () => {
+    behaviors.set("transient-1", async () => {
+      throw new TransientError("E_UPLOAD_UNAVAILABLE", "store is down");
+    });
+    const request = requestFor("transient-1");
+    await publishEvents(nats.js, [request]);
+
+    const stored = await eventually(() => lastOn(STREAM_NAME, subjectFor("verification.failed", "transient-1")), "verification.failed");
+    await settle();
+    const failed = stored.json<Envelope<"verification.failed">>();
+    expect(failed.type).toBe("verification.failed");
+    expect(failed.causationId).toBe(request.id);
+    expect(failed.data).toEqual({
+      jobId: "transient-1",
+      jobType: "verify",
+      stage: "hashing",
+      code: "E_UPLOAD_UNAVAILABLE",
+      message: "store is down",
+      attempts: MAX_ATTEMPTS,
+    });
+    expect(callsOf("transient-1").map((c) => c.attempt)).toEqual([1, 2, 3]);
+    expect(await countOn(STREAM_NAME, subjectFor("verification.failed", "transient-1"))).toBe(1);
+    expect(await countOn(STREAM_NAME, subjectFor("content.hashed", "transient-1"))).toBe(0);
+  });
+
+  it("gives up on a PermanentError at the first attempt", async () => {
+    behaviors.set("permanent-1", async () => {
+      throw new PermanentError("E_UPLOAD_MISSING", "no such upload");
+    });
+    await publishEvents(nats.js, [requestFor("permanent-1")]);
+
+    const stored = await eventually(() => lastOn(STREAM_NAME, subjectFor("verification.failed", "permanent-1")), "verification.failed");
+    await settle();
+    expect(stored.json<Envelope<"verification.failed">>().data).toMatchObject({
+      stage: "hashing",
+      code: "E_UPLOAD_MISSING",
+      attempts: 1,
+    });
+    expect(callsOf("permanent-1")).toHaveLength(1);
+    expect(await countOn(STREAM_NAME, subjectFor("verification.failed", "permanent-1"))).toBe(1);
+  });
+
+  it("dead-letters undecodable bytes and keeps consuming", async () => {
+    const subject = "veriflow.verification.requested.x";
+    const bytes = new TextEncoder().encode("{not json");
+    await nats.js.publish(subject, bytes);
+
+    const dlq = deadLetterSubject(consumers.hashing.durable);
+    const stored = await eventually(() => lastOn(DEAD_LETTER_STREAM, dlq), "the dead-letter copy");
+    expect(stored.header?.get("veriflow-dlq-reason")).toMatch(/not JSON/);
+    expect(stored.header?.get("veriflow-dlq-subject")).toBe(subject);
+    expect(stored.header?.get("veriflow-dlq-consumer")).toBe("hashing");
+    expect(new TextDecoder().decode(stored.data)).toBe("{not json");
+
+    behaviors.set("after-dlq", async (event, ctx) => [hashedFor(event, ctx.attempt)]);
+    await publishEvents(nats.js, [requestFor("after-dlq")]);
+    await eventually(() => lastOn(STREAM_NAME, subjectFor("content.hashed", "after-dlq")), "content.hashed after the dead letter");
+    expect(await countOn(DEAD_LETTER_STREAM, dlq)).toBe(1);
+  });
+
+  it("dead-letters an event of another type on the consumer's subject", async () => {
+    const request = requestFor("wrong-type");
+    const hashed = hashedFor(request, 1);
+    const subject = subjectFor("verification.requested", "wrong-type");
+    await nats.js.publish(subject, new TextEncoder().encode(JSON.stringify(hashed)));
+
+    const dlq = deadLetterSubject(consumers.hashing.durable);
+    await eventually(async () => (await countOn(DEAD_LETTER_STREAM, dlq)) === 2, "the second dead-letter copy");
+    const stored = await lastOn(DEAD_LETTER_STREAM, dlq);
+    expect(stored!.header?.get("veriflow-dlq-reason")).toMatch(/expected verification.requested, got content.hashed/);
+    expect(callsOf("wrong-type")).toHaveLength(0);
+  });
+});
