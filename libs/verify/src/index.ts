@@ -13,3 +13,4 @@ export {
   type ResolveIpfsOptions,
 } from "./ipfs.js";
 export { buildProofDocument, type ProofInput } from "./proof.js";
+export * from "./steps.js";

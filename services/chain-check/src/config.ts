@@ -1,24 +1,10 @@
+import type { ChainEndpointConfig } from "@veriflow/adapters";
 import { EnvReader, readCommonConfig, readStageConfig, readTopologyConfig, type CommonConfig, type Env, type StageConfig, type TopologyConfig } from "@veriflow/platform";
 
 export interface ChainCheckConfig extends CommonConfig {
   stage: StageConfig;
   topology: TopologyConfig;
-  chain: {
-    rpcUrl: string;
-    /** Per-job rpcUrl values allowed; "*" allows any; empty refuses them all. */
-    rpcUrlAllowlist: string[];
-    rpcTimeoutMs: number;
-    /** Largest number of entries() read in one batched eth_call. */
-    maxBatch: number;
-    /** Batched calls in flight at once per RPC endpoint. */
-    maxInFlight: number;
-    /** Where the search for a registration log starts (the registry's deploy block). */
-    logsFromBlock: number;
-    /** Most blocks one eth_getLogs may span; the search walks the range in such chunks. */
-    logsChunk: number;
-    /** Most blocks searched in all, back from the latest: keeps a proof's cost bounded. */
-    logsMaxRange: number;
-  };
+  chain: ChainEndpointConfig;
 }
 
 export function loadConfig(env: Env): ChainCheckConfig {

@@ -11,7 +11,8 @@ import {
 import { PermanentError, TransientError, createSilentLogger, type HandlerContext } from "@veriflow/platform";
 import { formatDid } from "@veriflow/verify";
 import { describe, expect, it } from "vitest";
-import { createHandlers, type ChainAccess, type ChainCheckDeps } from "./handlers.js";
+import type { ChainAccess } from "@veriflow/verify";
+import { createHandlers, type ChainCheckDeps } from "./handlers.js";
 
 const T0 = new Date("2025-01-01T00:00:00.000Z");
 const NOW = new Date("2025-01-01T00:00:09.000Z");

@@ -1,6 +1,6 @@
 import { consumers } from "@veriflow/events";
 import { Shutdown, connectNats, startOpsServer, startStage, type Logger, type RunningService } from "@veriflow/platform";
-import { createChainEndpoints } from "./chain-access.js";
+import { createChainEndpoints } from "@veriflow/adapters";
 import type { ChainCheckConfig } from "./config.js";
 import { createHandlers } from "./handlers.js";
 

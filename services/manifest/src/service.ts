@@ -1,7 +1,7 @@
 import { consumers } from "@veriflow/events";
 import { Shutdown, connectNats, startOpsServer, startStage, type Logger, type RunningService } from "@veriflow/platform";
 import type { ManifestConfig } from "./config.js";
-import { createManifestFetcher } from "./fetch-manifest.js";
+import { createManifestFetcher } from "@veriflow/adapters";
 import { createHandlers } from "./handlers.js";
 
 /** The composition: NATS → manifest fetcher → handlers → consume loop → ops endpoints. */

@@ -1,9 +1,25 @@
 import type { JsonRpcProvider } from "ethers";
-import type { ChainAccess } from "./handlers.js";
+import type { ChainAccess } from "@veriflow/verify";
 import { findRegistration } from "./find-registration.js";
 import { createRegistryReader, type RegistryReader } from "./registry-reader.js";
 import { createRpcProvider, toRpcError } from "./rpc.js";
-import type { ChainCheckConfig } from "./config.js";
+
+export interface ChainEndpointConfig {
+  rpcUrl: string;
+  /** Per-job rpcUrl values allowed; "*" allows any; empty refuses them all. */
+  rpcUrlAllowlist: string[];
+  rpcTimeoutMs: number;
+  /** Largest number of entries() read in one batched eth_call. */
+  maxBatch: number;
+  /** Batched calls in flight at once per RPC endpoint. */
+  maxInFlight: number;
+  /** Where the search for a registration log starts (the registry's deploy block). */
+  logsFromBlock: number;
+  /** Most blocks one eth_getLogs may span. */
+  logsChunk: number;
+  /** Most blocks searched in all, back from the latest. */
+  logsMaxRange: number;
+}
 
 export interface ChainEndpoint extends ChainAccess {
   reader: RegistryReader;
@@ -11,7 +27,7 @@ export interface ChainEndpoint extends ChainAccess {
 }
 
 /** One RPC endpoint: a batching registry reader, the registration search, the chain id (asked once). */
-export function createChainEndpoint(rpcUrl: string, cfg: ChainCheckConfig["chain"]): ChainEndpoint {
+export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig): ChainEndpoint {
   const provider: JsonRpcProvider = createRpcProvider(rpcUrl, { timeoutMs: cfg.rpcTimeoutMs });
   const reader = createRegistryReader({ provider, maxBatch: cfg.maxBatch, maxInFlight: cfg.maxInFlight });
   let chainId: Promise<number> | undefined;
@@ -41,7 +57,7 @@ export function createChainEndpoint(rpcUrl: string, cfg: ChainCheckConfig["chain
  * The configured endpoint, plus per-job endpoints (only allow-listed ones reach here),
  * kept in a small bounded cache so a stream of distinct URLs can't grow memory.
  */
-export function createChainEndpoints(cfg: ChainCheckConfig["chain"], maxCustom = 16) {
+export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
   const main = createChainEndpoint(cfg.rpcUrl, cfg);
   const custom = new Map<string, ChainEndpoint>();
   return {
