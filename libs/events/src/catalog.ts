@@ -23,6 +23,11 @@ export const JobRequest = z.object({
   registryAddress: Address,
   /** A per-job RPC endpoint, only present where configuration allows it. */
   rpcUrl: z.string().url().nullable(),
+  /**
+   * Where to POST this job's outcome (a signed webhook). Added after v1 shipped: absent
+   * in older events, so it defaults to null rather than being required.
+   */
+  callbackUrl: z.string().url().nullable().default(null),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
 

@@ -45,7 +45,7 @@ let loop: RunningLoop;
 function requestFor(jobId: string) {
   return createRequestEvent(jobId, {
     jobId,
-    request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null },
+    request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null },
     upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null },
   });
 }

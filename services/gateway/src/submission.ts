@@ -31,7 +31,7 @@ export function parseSubmission(jobType: JobType, body: Record<string, unknown>,
   const rpcUrl = field(body, "rpcUrl") ?? null;
   if (rpcUrl !== null) checkRpcUrl(rpcUrl, policy);
 
-  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl };
+  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl: null };
 }
 
 function checkManifestUri(uri: string, policy: SubmissionPolicy): void {

@@ -12,6 +12,7 @@ const request: JobRequest = {
   manifestUri: "https://example.com/manifest.json",
   registryAddress: "0x" + "2".repeat(40),
   rpcUrl: null,
+  callbackUrl: null,
 };
 
 function requested(jobId = "job-1"): Envelope<"verification.requested"> {

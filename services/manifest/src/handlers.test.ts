@@ -17,7 +17,7 @@ const HASH = "0x" + "ab".repeat(32);
 const OTHER_HASH = "0x" + "cd".repeat(32);
 const URI = "https://example.com/manifest.json";
 
-const request: JobRequest = { jobType: "verify", manifestUri: URI, registryAddress: "0x" + "2".repeat(40), rpcUrl: null };
+const request: JobRequest = { jobType: "verify", manifestUri: URI, registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null };
 
 function hashedEvent(contentHash = HASH, jobId = "job-1"): Envelope<"content.hashed"> {
   const req = createRequestEvent(

@@ -26,6 +26,7 @@ export function jobEvents(opts: { jobId?: string; jobType?: JobType; t0?: Date; 
     manifestUri: `ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/${jobId}.json`,
     registryAddress: "0x" + "2".repeat(40),
     rpcUrl: null,
+    callbackUrl: null,
   };
 
   const requested = createRequestEvent(
