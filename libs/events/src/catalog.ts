@@ -127,6 +127,14 @@ export const eventSchemas = {
       size: z.number().int().nonnegative(),
       fileName: z.string().nullable(),
       contentType: z.string().nullable(),
+      /**
+       * Where the object's bytes live (its chunk subject's id), how many chunks, and the
+       * store's SHA-256 digest: lets the hashing stage read a small upload in one direct
+       * get. Added after v1: null in older events.
+       */
+      nuid: z.string().nullable().default(null),
+      chunks: z.number().int().nonnegative().nullable().default(null),
+      digest: z.string().nullable().default(null),
     }),
   }),
   /** The hashing stage read the upload and computed its content hash. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { Base64UrlPaddedCodec, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { UPLOADS_BUCKET } from "@veriflow/events";
 import { PermanentError, TransientError } from "./errors.js";
@@ -72,47 +72,86 @@ export interface StreamedUpload {
   size: number;
 }
 
+/** What the gateway tells the hashing stage about a stored upload (see verification.requested). */
+export interface UploadRef {
+  name: string;
+  size: number;
+  nuid: string | null;
+  chunks: number | null;
+  digest: string | null;
+}
+
+const STREAM = `OBJ_${UPLOADS_BUCKET}`;
+const chunkSubject = (nuid: string) => `$O.${UPLOADS_BUCKET}.C.${nuid}`;
+const metaSubject = (name: string) => `$O.${UPLOADS_BUCKET}.M.${Base64UrlPaddedCodec.encode(name)}`;
+
+function isMissing(err: unknown): boolean {
+  return err instanceof Error && /no message found|not found/i.test(err.message);
+}
+
 /**
- * Reads an upload's chunks straight off the bucket's stream and hashes them once, in
- * order, with back-pressure (the next chunk is taken only after this one is hashed).
- * The object store's own digest is compared at the end, so a corrupt object is caught.
+ * Reads an upload's chunks off the bucket's stream and hashes them once, in order, with
+ * back-pressure. A single-chunk upload (most of them) is one direct get; larger ones
+ * stream through the same ordered push consumer the object store's own get() uses (it
+ * works on nats-server 2.9). The store's digest is compared at the end, so a corrupt
+ * or truncated object is caught.
  */
-export async function hashUpload(js: JetStreamClient, bucket: ObjectStore, name: string, onProgress?: () => void): Promise<StreamedUpload> {
-  const info = await bucket.info(name).catch((err: unknown) => {
-    throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${name}`, { cause: err });
-  });
-  if (info === null || info.deleted) {
-    throw new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${name} is not in the bucket (expired or removed)`);
+export async function hashUpload(js: JetStreamClient, jsm: JetStreamManager, bucket: ObjectStore, ref: UploadRef): Promise<StreamedUpload> {
+  let { nuid, chunks, digest, size: expectedSize } = ref;
+  if (nuid === null || chunks === null || digest === null) {
+    // Older request events don't carry the object's location: ask the bucket.
+    const info = await bucket.info(ref.name).catch((err: unknown) => {
+      throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });
+    });
+    if (info === null || info.deleted) throw notFound(ref.name);
+    ({ nuid, chunks, digest } = info);
+    expectedSize = info.size;
   }
   const hash = createHash("sha256");
   let size = 0;
-  if (info.size > 0) {
-    const stream = `OBJ_${UPLOADS_BUCKET}`;
-    const consumer = await js.consumers.getPushConsumer(stream, {
-      // The same ordered push consumer the object store's own get() uses (works on 2.9).
-      filter_subject: `$O.${UPLOADS_BUCKET}.C.${info.nuid}`,
+  if (chunks === 1) {
+    const m = await jsm.direct.getMessage(STREAM, { last_by_subj: chunkSubject(nuid) }).catch((err: unknown) => {
+      if (isMissing(err)) return null;
+      throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });
+    });
+    if (m === null) throw notFound(ref.name);
+    hash.update(m.data);
+    size = m.data.length;
+  } else if (chunks > 1) {
+    const consumer = await js.consumers.getPushConsumer(STREAM, {
+      filter_subject: chunkSubject(nuid),
       idle_heartbeat: 30_000_000_000,
       flow_control: true,
     } as never);
     const messages = await consumer.consume();
     try {
       for await (const m of messages) {
-        if (m.data.length > 0) {
-          hash.update(m.data);
-          size += m.data.length;
-          onProgress?.();
-        }
+        hash.update(m.data);
+        size += m.data.length;
         if (m.info.pending === 0) break;
       }
     } finally {
       await messages.close().catch(() => {});
     }
   }
-  const digest = hash.digest();
-  const expected = info.digest.startsWith("SHA-256=") ? info.digest.slice(8) : null;
-  if (expected !== null && digest.toString("base64url") !== expected.replace(/=+$/, "")) {
-    throw new TransientError("E_UPLOAD_CORRUPT", `upload ${name} does not match its stored digest`);
+  const sum = hash.digest();
+  if (digest.startsWith("SHA-256=") && sum.toString("base64url") !== digest.slice(8).replace(/=+$/, "")) {
+    throw new TransientError("E_UPLOAD_CORRUPT", `upload ${ref.name} does not match its stored digest`);
   }
-  if (size !== info.size) throw new TransientError("E_UPLOAD_CORRUPT", `upload ${name}: read ${size} of ${info.size} bytes`);
-  return { sha256Hex: `0x${digest.toString("hex")}`, size };
+  if (size !== expectedSize) throw new TransientError("E_UPLOAD_CORRUPT", `upload ${ref.name}: read ${size} of ${expectedSize} bytes`);
+  return { sha256Hex: `0x${sum.toString("hex")}`, size };
+}
+
+function notFound(name: string): PermanentError {
+  return new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${name} is not in the bucket (expired or removed)`);
+}
+
+/** Removes an upload's bytes and its entry: two purges, no lookups (the hashing stage knows both subjects). */
+export async function deleteUpload(jsm: JetStreamManager, bucket: ObjectStore, ref: UploadRef): Promise<void> {
+  if (ref.nuid === null) {
+    await bucket.delete(ref.name);
+    return;
+  }
+  await jsm.streams.purge(STREAM, { filter: chunkSubject(ref.nuid) });
+  await jsm.streams.purge(STREAM, { filter: metaSubject(ref.name) });
 }

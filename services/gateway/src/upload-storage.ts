@@ -11,6 +11,10 @@ export interface StoredFile {
   /** The object's name in the uploads bucket (the job id). */
   objectName: string;
   size: number;
+  /** The stored object's chunk id, chunk count and SHA-256 digest (passed on to hashing). */
+  nuid: string;
+  chunks: number;
+  digest: string;
 }
 
 /**
@@ -23,7 +27,7 @@ export function createUploadStorage(bucket: ObjectStore): multer.StorageEngine {
       const name = (req as RequestWithUpload)[UPLOAD_NAME];
       if (!name) return cb(new Error("upload name not set"));
       putUpload(bucket, name, (file as multer.File & { stream: Readable }).stream, { fileName: file.originalname, contentType: file.mimetype })
-        .then((info) => cb(null, { objectName: name, size: info.size } as StoredFile as unknown as multer.File))
+        .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest } satisfies StoredFile as unknown as multer.File))
         .catch((err: unknown) => cb(err as Error));
     },
     _removeFile(_req, file, cb) {

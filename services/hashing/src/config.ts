@@ -9,8 +9,8 @@ export function loadConfig(env: Env): HashingConfig {
   const r = new EnvReader(env);
   const config = {
     ...readCommonConfig(r, 9102),
-    // Hashing is CPU- and stream-bound: a few at a time keep a core busy.
-    stage: readStageConfig(r, "HASHING", { concurrency: 8 }),
+    // Most uploads are one direct get: many in flight hide the round trips.
+    stage: readStageConfig(r, "HASHING", { concurrency: 32 }),
     topology: readTopologyConfig(r),
   };
   r.done();

@@ -18,7 +18,7 @@ const request: JobRequest = {
 function requested(jobId = "job-1"): Envelope<"verification.requested"> {
   return createRequestEvent(
     jobId,
-    { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: `upload-${jobId}`, size: 42, fileName: "a.jpg", contentType: "image/jpeg" } },
+    { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: `upload-${jobId}`, size: 42, fileName: "a.jpg", contentType: "image/jpeg", nuid: "N1", chunks: 1, digest: "SHA-256=x" } },
     T0,
   );
 }
@@ -29,8 +29,8 @@ function fakeDeps(overrides: Partial<HashingDeps> = {}) {
   const hashed: string[] = [];
   const times = [T0, T1];
   const deps: HashingDeps = {
-    async hashUpload(name) {
-      hashed.push(name);
+    async hashUpload(upload) {
+      hashed.push(upload.name);
       return { sha256Hex: HASH, size: 42 };
     },
     now: () => times.shift() ?? T1,

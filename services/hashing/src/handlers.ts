@@ -1,9 +1,9 @@
 import { createEvent, type AnyEnvelope, type Envelope } from "@veriflow/events";
-import type { HandlerContext, StreamedUpload } from "@veriflow/platform";
+import type { HandlerContext, StreamedUpload, UploadRef } from "@veriflow/platform";
 
 export interface HashingDeps {
   /** Streams the stored upload and returns its SHA-256 (hex, 0x-prefixed) and size. */
-  hashUpload(name: string): Promise<StreamedUpload>;
+  hashUpload(upload: UploadRef): Promise<StreamedUpload>;
   now(): Date;
 }
 
@@ -11,7 +11,7 @@ export function createHandlers(deps: HashingDeps) {
   return {
     async onVerificationRequested(event: Envelope<"verification.requested">, ctx: HandlerContext): Promise<AnyEnvelope[]> {
       const startedAt = deps.now().toISOString();
-      const { sha256Hex, size } = await deps.hashUpload(event.data.upload.name);
+      const { sha256Hex, size } = await deps.hashUpload(event.data.upload);
       ctx.log.debug({ contentHash: sha256Hex, size }, "hashed");
       return [
         createEvent(

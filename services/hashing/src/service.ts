@@ -1,5 +1,5 @@
 import { consumers } from "@veriflow/events";
-import { Shutdown, connectNats, hashUpload, openUploadsBucket, startOpsServer, startStage, type Logger, type RunningService } from "@veriflow/platform";
+import { Shutdown, connectNats, deleteUpload, hashUpload, openUploadsBucket, startOpsServer, startStage, type Logger, type RunningService } from "@veriflow/platform";
 import type { HashingConfig } from "./config.js";
 import { createHandlers } from "./handlers.js";
 
@@ -11,7 +11,7 @@ export async function startHashingService(config: HashingConfig, log: Logger): P
   const uploads = await openUploadsBucket(nats.js, config.topology);
 
   const handlers = createHandlers({
-    hashUpload: (name) => hashUpload(nats.js, uploads, name),
+    hashUpload: (upload) => hashUpload(nats.js, nats.jsm, uploads, upload),
     now: () => new Date(),
   });
   const loop = await startStage({
@@ -22,7 +22,7 @@ export async function startHashingService(config: HashingConfig, log: Logger): P
     eventType: "verification.requested",
     handle: handlers.onVerificationRequested,
     // The upload is no longer needed once its hash is safely published and acked.
-    afterAck: async (event) => void (await uploads.delete(event.data.upload.name)),
+    afterAck: (event) => deleteUpload(nats.jsm, uploads, event.data.upload),
     config: config.stage,
     log,
   });

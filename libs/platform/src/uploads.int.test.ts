@@ -1,0 +1,63 @@
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
+import { createSilentLogger } from "./logger.js";
+import { connectNats, type NatsClients } from "./nats.js";
+import { openUploadsBucket, type TopologyConfig } from "./topology.js";
+import { UPLOAD_CHUNK_BYTES, deleteUpload, hashUpload, putUpload, type ObjectStore, type UploadRef } from "./uploads.js";
+
+const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100 };
+let server: NatsServerHandle;
+let nats: NatsClients;
+let bucket: ObjectStore;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nats = await connectNats({ url: server.url, name: "uploads-test", log: createSilentLogger() });
+  bucket = await openUploadsBucket(nats.js, topology);
+});
+afterAll(async () => {
+  await nats?.close();
+  await server?.stop();
+});
+
+const sha = (b: Buffer) => `0x${createHash("sha256").update(b).digest("hex")}`;
+
+async function store(name: string, bytes: Buffer): Promise<UploadRef> {
+  // Feed it in odd-sized pieces, as a network stream would arrive.
+  const pieces = [];
+  for (let i = 0; i < bytes.length; i += 70_001) pieces.push(bytes.subarray(i, i + 70_001));
+  const info = await putUpload(bucket, name, Readable.from(pieces));
+  return { name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest };
+}
+
+describe("uploads", () => {
+  it.each([
+    ["empty", 0],
+    ["one chunk (one direct get)", 1000],
+    ["several chunks (ordered consumer)", UPLOAD_CHUNK_BYTES * 3 + 17],
+  ])("hashes a %s upload exactly as SHA-256 of its bytes", async (label, size) => {
+    const bytes = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
+    const ref = await store(`obj-${label.length}-${size}`, bytes);
+    expect(ref.chunks).toBe(Math.ceil(size / UPLOAD_CHUNK_BYTES));
+    await expect(hashUpload(nats.js, nats.jsm, bucket, ref)).resolves.toEqual({ sha256Hex: sha(bytes), size });
+    // An older event without the object's location takes the lookup path, with the same answer.
+    await expect(hashUpload(nats.js, nats.jsm, bucket, { ...ref, nuid: null, chunks: null, digest: null })).resolves.toEqual({ sha256Hex: sha(bytes), size });
+  });
+
+  it("catches bytes that do not match the stored digest", async () => {
+    const ref = await store("tampered", Buffer.from("original bytes"));
+    const otherDigest = (await store("other", Buffer.from("other bytes"))).digest;
+    await expect(hashUpload(nats.js, nats.jsm, bucket, { ...ref, digest: otherDigest })).rejects.toMatchObject({ code: "E_UPLOAD_CORRUPT" });
+  });
+
+  it("deletes an upload in two purges; reading it afterwards is a permanent E_UPLOAD_NOT_FOUND", async () => {
+    const ref = await store("short-lived", Buffer.from("bytes to delete"));
+    await deleteUpload(nats.jsm, bucket, ref);
+    expect(await bucket.info("short-lived")).toBeNull();
+    await expect(hashUpload(nats.js, nats.jsm, bucket, ref)).rejects.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
+    await expect(hashUpload(nats.js, nats.jsm, bucket, { ...ref, nuid: null, chunks: null, digest: null })).rejects.toMatchObject({ code: "E_UPLOAD_NOT_FOUND" });
+  });
+});
