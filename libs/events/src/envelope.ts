@@ -19,7 +19,8 @@ export interface Envelope<T extends EventType = EventType> {
 
 export type AnyEnvelope = { [T in EventType]: Envelope<T> }[EventType];
 
-const envelopeShape = z.object({
+/** The envelope's runtime check; `data` is checked per type (see `eventSchemas`). */
+export const envelopeShape = z.object({
   id: z.string().min(1),
   type: z.string(),
   occurredAt: z.iso.datetime({ offset: true }),

@@ -1,0 +1,50 @@
+/**
+ * Prints one JSON line per finished veriflow job. Configured by environment:
+ *
+ *   NATS_URL             nats://127.0.0.1:4222
+ *   SUBSCRIBER_DURABLE   completion-subscriber   (failures use "<durable>-failed")
+ *   SUBSCRIBE_FAILURES   true                    also consume verification.failed
+ *   DELIVER_POLICY       new                     or "all": replay the retained history on first start
+ *   EVENT_SCHEMAS_DIR    this repository's docs/events
+ */
+import type { CompletionData, FailureData } from "./contract.js";
+import { COMPLETIONS, FAILURES, startSubscriber, type RunningSubscriber } from "./subscriber.js";
+
+const env = process.env;
+const natsUrl = env.NATS_URL ?? "nats://127.0.0.1:4222";
+const durable = env.SUBSCRIBER_DURABLE ?? "completion-subscriber";
+const deliverPolicy = env.DELIVER_POLICY === "all" ? "all" : "new";
+const print = (line: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), msg: line, ...fields }));
+const common = { natsUrl, deliverPolicy, log: print, ...(env.EVENT_SCHEMAS_DIR ? { schemasDir: env.EVENT_SCHEMAS_DIR } : {}) } as const;
+
+const running: RunningSubscriber[] = [
+  await startSubscriber({
+    ...common,
+    durable,
+    filterSubject: COMPLETIONS,
+    onEvent(event) {
+      const { jobId, jobType, contentHash, result } = event.data as CompletionData;
+      print("job completed", { eventId: event.id, jobId, jobType, contentHash, status: result.status, reasons: result.reasons });
+    },
+  }),
+];
+if (env.SUBSCRIBE_FAILURES !== "false") {
+  running.push(
+    await startSubscriber({
+      ...common,
+      durable: `${durable}-failed`,
+      filterSubject: FAILURES,
+      onEvent(event) {
+        const { jobId, stage, code, message } = event.data as FailureData;
+        print("job failed", { eventId: event.id, jobId, stage, code, message });
+      },
+    }),
+  );
+}
+
+const stop = async () => {
+  await Promise.all(running.map((r) => r.stop()));
+  process.exit(0);
+};
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);
