@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** One registry per process, with Node's default metrics and the pipeline's own. */
 export const metricsRegistry = new Registry();
@@ -31,5 +31,12 @@ export const httpSeconds = new Histogram({
   help: "HTTP request latency by service and route.",
   labelNames: ["service", "route"] as const,
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [metricsRegistry],
+});
+
+export const watchStreams = new Gauge({
+  name: "veriflow_watch_streams",
+  help: "Open job watches (SSE and gRPC streams) on this process, by kind (job, terminal).",
+  labelNames: ["kind"] as const,
   registers: [metricsRegistry],
 });

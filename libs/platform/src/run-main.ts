@@ -7,6 +7,8 @@ export interface RunningService {
   opsPort: number;
   /** The public port, for services that serve one. */
   port?: number;
+  /** The gRPC port, for services that serve gRPC. */
+  grpcPort?: number;
   stop(): Promise<void>;
 }
 

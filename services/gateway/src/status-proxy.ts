@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type { Middleware } from "koa";
 import { HttpError } from "@veriflow/platform";
 
@@ -21,5 +22,54 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
     ctx.status = res.status;
     ctx.type = res.headers.get("content-type") ?? "application/json";
     ctx.body = Buffer.from(await res.arrayBuffer());
+  };
+}
+
+/**
+ * The streaming variant, for Server-Sent Events: the status service's response is piped
+ * through as it arrives (no buffering, no overall timeout; only connecting is bounded),
+ * and the upstream request is aborted when the client goes away.
+ */
+export function proxyStreamToStatus(statusUrl: string, connectTimeoutMs = 10_000): Middleware {
+  const base = statusUrl.replace(/\/+$/, "");
+  return async (ctx) => {
+    const upstream = new AbortController();
+    const connectTimer = setTimeout(() => upstream.abort(new Error("connect timeout")), connectTimeoutMs);
+    ctx.req.once("close", () => upstream.abort());
+    let res: Response;
+    try {
+      res = await fetch(`${base}${ctx.path}${ctx.search}`, {
+        method: "GET",
+        headers: {
+          accept: ctx.get("accept") || "text/event-stream",
+          "x-request-id": String(ctx.state.requestId ?? ""),
+          ...(ctx.get("last-event-id") ? { "last-event-id": ctx.get("last-event-id") } : {}),
+        },
+        signal: upstream.signal,
+      });
+    } catch (cause) {
+      throw new HttpError(503, "E_STATUS_UNAVAILABLE", "the job status service is not reachable; try again shortly", { cause, expose: true });
+    } finally {
+      clearTimeout(connectTimer);
+    }
+    ctx.status = res.status;
+    ctx.type = res.headers.get("content-type") ?? "application/json";
+    if (!res.body || !ctx.type.startsWith("text/event-stream")) {
+      ctx.body = Buffer.from(await res.arrayBuffer()); // an error answer: JSON, small
+      return;
+    }
+    // Written straight to the socket (Koa steps aside): each event goes out as it arrives,
+    // and a client leaving mid-stream is the normal end of a watch, not an error to report.
+    ctx.respond = false;
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.res.writeHead(res.status, { "cache-control": res.headers.get("cache-control") ?? "no-store", "x-accel-buffering": "no" });
+    const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    body.once("error", () => ctx.res.end());
+    ctx.res.once("close", () => {
+      upstream.abort();
+      body.destroy();
+    });
+    body.pipe(ctx.res);
   };
 }

@@ -10,6 +10,14 @@ export interface StatusConfig extends CommonConfig {
   maxBatch: number;
   backoff: BackoffPolicy;
   topology: TopologyConfig;
+  /** Port of the gRPC JobService (bound on `host`); 0 picks a free one. */
+  grpcPort: number;
+  /** Keys accepted by the gRPC API (`x-api-key` metadata); empty leaves it open. REST is guarded by the gateway. */
+  apiKeys: string[];
+  /** How often watched jobs are re-read even without a change notification (the safety net). */
+  watchPollMs: number;
+  /** How often an idle SSE stream sends a heartbeat comment. */
+  sseHeartbeatMs: number;
 }
 
 export function loadConfig(env: Env): StatusConfig {
@@ -23,6 +31,10 @@ export function loadConfig(env: Env): StatusConfig {
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
     backoff: { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) },
     topology: readTopologyConfig(r),
+    grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),
+    apiKeys: r.list("API_KEYS"),
+    watchPollMs: r.int("STATUS_WATCH_POLL_MS", 3000, { min: 100, max: 60_000 }),
+    sseHeartbeatMs: r.int("STATUS_SSE_HEARTBEAT_MS", 15_000, { min: 100, max: 120_000 }),
   };
   r.done();
   return config;

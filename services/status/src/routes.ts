@@ -2,8 +2,12 @@ import { Router } from "@koa/router";
 import Koa from "koa";
 import type { AnyEnvelope } from "@veriflow/events";
 import { errorHandler, HttpError, httpMetrics, requestId, type Logger, type Sql } from "@veriflow/platform";
+import type { JobChanges } from "./job-changes.js";
+import { openJobWatch } from "./job-watch.js";
+import { createJobLoader } from "./load-job.js";
 import { jobStatuses, type JobFailure, type JobStatus } from "./projection.js";
-import { applyEvents, countByStatus, getJob, getJobEvents, listJobs, type Job } from "./store.js";
+import { streamJobEvents } from "./sse.js";
+import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
 
 export interface StatusAppDeps {
   sql: Sql;
@@ -12,6 +16,10 @@ export interface StatusAppDeps {
   findRequestedEvent: (jobId: string) => Promise<AnyEnvelope | null>;
   /** Whether the event stream answers (reported as `available` by /stats). */
   isStreamAvailable: () => Promise<boolean>;
+  /** The job change feed; without it there is no `/:jobId/events` (SSE) route. */
+  changes?: JobChanges;
+  /** SSE heartbeat comment interval (default 15 s). */
+  sseHeartbeatMs?: number;
 }
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -69,26 +77,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   const app = new Koa();
   const router = new Router({ prefix: "/api/verification-jobs" });
 
-  /**
-   * Read-your-write: the gateway answers 202 once JetStream holds the request, maybe
-   * before the projection applied it. On a miss, the request is read from the stream
-   * and projected here (the consumer's later copy is then a no-op).
-   */
-  const loadJob = async (jobId: string): Promise<Job | null> => {
-    const job = await getJob(sql, jobId);
-    if (job) return job;
-    let requested: AnyEnvelope | null;
-    try {
-      requested = await deps.findRequestedEvent(jobId);
-    } catch (err) {
-      log.warn({ err, jobId }, "request lookup failed");
-      throw new HttpError(503, "E_STREAM_UNAVAILABLE", `job ${jobId} is not known yet and the event stream cannot be read; retry shortly`, { expose: true });
-    }
-    if (!requested || requested.type !== "verification.requested" || requested.data.jobId !== jobId) return null;
-    await applyEvents(sql, [requested]);
-    log.debug({ jobId }, "projected request on read");
-    return getJob(sql, jobId);
-  };
+  const loadJob = createJobLoader(deps);
 
   const requireJob = async (raw: string): Promise<Job> => {
     const jobId = parseJobId(raw);
@@ -122,6 +111,17 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   router.get("/:jobId", async (ctx) => {
     ctx.body = toApiJob(await requireJob(ctx.params.jobId!));
   });
+
+  const changes = deps.changes;
+  if (changes) {
+    router.get("/:jobId/events", async (ctx) => {
+      const jobId = parseJobId(ctx.params.jobId!);
+      const controller = new AbortController();
+      const updates = await openJobWatch(changes, () => loadJob(jobId), jobId, controller.signal);
+      if (!updates) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+      streamJobEvents(ctx, updates, controller, { heartbeatMs: deps.sseHeartbeatMs ?? 15_000, toData: toApiJob, log });
+    });
+  }
 
   router.get("/:jobId/history", async (ctx) => {
     const job = await requireJob(ctx.params.jobId!);

@@ -1,8 +1,10 @@
 import { fileURLToPath } from "node:url";
 import { consumers } from "@veriflow/events";
+import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/grpc";
 import {
   Shutdown,
   connectNats,
+  createNotifier,
   connectPostgres,
   ensureConsumer,
   ensureStreams,
@@ -17,6 +19,9 @@ import {
   type RunningService,
 } from "@veriflow/platform";
 import type { StatusConfig } from "./config.js";
+import { createJobServiceHandlers } from "./grpc-service.js";
+import { createJobChanges } from "./job-changes.js";
+import { createJobLoader } from "./load-job.js";
 import { createStatusApp } from "./routes.js";
 import { applyEvents } from "./store.js";
 
@@ -35,27 +40,50 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   await ensureStreams(nats.jsm, config.topology);
   await ensureConsumer(nats.jsm, consumers.status, config.topology);
 
+  // After each committed batch, every replica hears which jobs changed (SSE, WatchJob*).
+  const changes = createJobChanges({ notifier: createNotifier(nats.nc, log), sql, log, pollMs: config.watchPollMs });
+  shutdown.add("job changes", () => changes.stop());
+
   const loop = await runBatchConsumeLoop({
     js: nats.js,
     consumer: consumers.status,
-    handleBatch: async (events) => void (await applyEvents(sql, events)),
+    handleBatch: async (events) => changes.announce((await applyEvents(sql, events)).jobIds),
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
   });
   shutdown.add("projection", () => loop.stop());
 
+  const findRequestedEvent = (jobId: string) => findLastEvent(nats.jsm, "verification.requested", jobId);
+  const streamAvailable = () => (nats.isConnected() ? isStreamAvailable(nats.jsm) : Promise.resolve(false));
   const app = createStatusApp({
     sql,
     log,
-    findRequestedEvent: (jobId) => findLastEvent(nats.jsm, "verification.requested", jobId),
-    isStreamAvailable: () => (nats.isConnected() ? isStreamAvailable(nats.jsm) : Promise.resolve(false)),
+    findRequestedEvent,
+    isStreamAvailable: streamAvailable,
+    changes,
+    sseHeartbeatMs: config.sseHeartbeatMs,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
 
+  const { packageDefinition, proto } = loadJobServiceProto();
+  const grpcServer = createGrpcServer({
+    log,
+    apiKeys: config.apiKeys,
+    packageDefinition,
+    serviceNames: [JOB_SERVICE],
+    isReady: async () => nats.isConnected() && (await pingPostgres(sql)),
+  });
+  grpcServer.addService(
+    proto.veriflow.v1.JobService.service,
+    createJobServiceHandlers({ rpc: grpcServer.rpc, sql, changes, loadJob: createJobLoader({ sql, log, findRequestedEvent }), isStreamAvailable: streamAvailable }),
+  );
+  const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
+  shutdown.add("grpc", () => grpcHandle.close());
+
   const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
-  log.info({ port: http.port, opsPort: ops.port }, "status ready");
-  return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
+  log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
+  return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
 }

@@ -1,5 +1,6 @@
 import type { AnyEnvelope, EventType, JobType } from "@veriflow/events";
 import type { Sql } from "@veriflow/platform";
+import type { JobFilter } from "./job-filter.js";
 import { foldEvents, type JobFailure, type JobPatch, type JobStatus } from "./projection.js";
 
 /** A job as stored by the projection: what its events established, plus when the row last changed. */
@@ -164,4 +165,45 @@ export async function getJobEvents(sql: Sql, jobId: string): Promise<JobEvent[]>
     select event_id as id, type, occurred_at, causation_id, data, recorded_at
     from verification_job_events where job_id = ${jobId}
     order by occurred_at, recorded_at, event_id`;
+}
+
+/** The jobs with these ids that exist (any order). */
+export async function getJobs(sql: Sql, ids: readonly string[]): Promise<Job[]> {
+  if (ids.length === 0) return [];
+  const rows = await sql<JobRow[]>`select * from verification_jobs where id = any(${sql.array([...ids])})`;
+  return rows.map(toJob);
+}
+
+/** Where a keyset page starts: after this (createdAt, id), newest first. */
+export interface JobCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** Up to `limit` jobs matching the filter, newest first, after the cursor (keyset paging). */
+export async function queryJobs(sql: Sql, filter: JobFilter, limit: number, after?: JobCursor): Promise<Job[]> {
+  const conditions = [
+    filter.status ? sql`status = ${filter.status}` : null,
+    filter.type ? sql`type = ${filter.type}` : null,
+    filter.contentHash ? sql`content_hash = ${filter.contentHash}` : null,
+    filter.createdAfter ? sql`created_at >= ${filter.createdAfter}` : null,
+    filter.createdBefore ? sql`created_at < ${filter.createdBefore}` : null,
+    after ? sql`(created_at, id) < (${after.createdAt}, ${after.id})` : null,
+  ].filter((c) => c !== null);
+  const where = conditions.reduce((acc, c, i) => (i === 0 ? sql`where ${c}` : sql`${acc} and ${c}`), sql``);
+  const rows = await sql<JobRow[]>`
+    select * from verification_jobs ${where}
+    order by created_at desc, id desc
+    limit ${limit}`;
+  return rows.map(toJob);
+}
+
+/** Jobs that are completed or failed and whose row was written at or after `since`. */
+export async function getTerminalJobsSince(sql: Sql, since: Date, limit: number): Promise<Job[]> {
+  const rows = await sql<JobRow[]>`
+    select * from verification_jobs
+    where status in ('completed', 'failed') and updated_at >= ${since}
+    order by updated_at
+    limit ${limit}`;
+  return rows.map(toJob);
 }

@@ -1,0 +1,100 @@
+import * as grpc from "@grpc/grpc-js";
+import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import type { Logger } from "@veriflow/platform";
+import { createRpc, type Rpc } from "./rpc.js";
+
+export const HEALTH_SERVICE = "grpc.health.v1.Health";
+
+export interface GrpcServerOptions {
+  log: Logger;
+  /** Accepted API keys for the application services (health and reflection stay open). */
+  apiKeys: string[];
+  /** The loaded protos of the services served here: reflection describes them. */
+  packageDefinition: PackageDefinition;
+  /** Fully qualified names of the services served here, e.g. "veriflow.v1.JobService". */
+  serviceNames: string[];
+  /** Polled every `readinessIntervalMs` (default 5 s): health answers NOT_SERVING while false. */
+  isReady?: () => Promise<boolean> | boolean;
+  readinessIntervalMs?: number;
+}
+
+export interface GrpcServerHandle {
+  port: number;
+  /**
+   * Health turns NOT_SERVING, open server streams end with UNAVAILABLE, in-flight unary
+   * calls get up to `graceMs` (default 5 s) to finish, then the rest is cut.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface GrpcServer {
+  /** Wraps the application's handlers: auth, cancellation, error mapping. */
+  rpc: Rpc;
+  addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
+  listen(port: number, host?: string): Promise<GrpcServerHandle>;
+}
+
+/**
+ * One gRPC server with what every veriflow server has: standard health checking
+ * (grpc.health.v1, per service and overall "") and server reflection (v1 and v1alpha),
+ * so grpcurl-style tools work without the proto files.
+ */
+export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
+  const shutdown = new AbortController();
+  const server = new grpc.Server({
+    // Long watches: ping idle clients so a vanished one is noticed and its watch cleaned up.
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  const statuses = ["", ...opts.serviceNames];
+  const health = new HealthImplementation(Object.fromEntries(statuses.map((s) => [s, "SERVING"])));
+  const setServing = (serving: boolean) => {
+    for (const s of statuses) health.setStatus(s, serving ? "SERVING" : "NOT_SERVING");
+  };
+  health.addToServer(server);
+  const healthDefinition = loadSync(healthProtoPath);
+  new ReflectionService({ ...opts.packageDefinition, ...healthDefinition }, { services: [...opts.serviceNames, HEALTH_SERVICE] }).addToServer(server);
+
+  return {
+    rpc: createRpc({ log: opts.log, apiKeys: opts.apiKeys, shutdownSignal: shutdown.signal }),
+    addService: (definition, implementation) => server.addService(definition, implementation),
+    async listen(port, host = "0.0.0.0") {
+      const bound = await new Promise<number>((resolve, reject) =>
+        server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+          err ? reject(err) : resolve(p),
+        ),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      if (opts.isReady) {
+        const probe = opts.isReady;
+        timer = setInterval(() => {
+          void Promise.resolve()
+            .then(probe)
+            .then(setServing, () => setServing(false));
+        }, opts.readinessIntervalMs ?? 5000);
+        timer.unref();
+      }
+      let closing: Promise<void> | undefined;
+      return {
+        port: bound,
+        close(graceMs = 5000) {
+          closing ??= new Promise<void>((resolve) => {
+            clearInterval(timer);
+            setServing(false);
+            shutdown.abort();
+            const force = setTimeout(() => server.forceShutdown(), graceMs);
+            force.unref();
+            server.tryShutdown(() => {
+              clearTimeout(force);
+              resolve();
+            });
+          });
+          return closing;
+        },
+      };
+    },
+  };
+}

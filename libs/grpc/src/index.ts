@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./grpc-server.js";
+export * from "./proto.js";
+export * from "./rpc.js";
+export * from "./types.js";

@@ -1,0 +1,136 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { HttpError, type Logger } from "@veriflow/platform";
+import { toGrpcStatus } from "./errors.js";
+
+export interface RpcOptions {
+  log: Logger;
+  /** Accepted API keys (`x-api-key` or `authorization: Bearer <key>` metadata); empty: open. */
+  apiKeys: string[];
+  /** Aborted when the server stops: open server streams end with UNAVAILABLE at once. */
+  shutdownSignal?: AbortSignal;
+}
+
+/** What every handler gets besides its request: the call's metadata and an abort signal. */
+export interface RpcContext {
+  metadata: grpc.Metadata;
+  /** Aborted when the client cancels, the deadline passes, or the connection drops. */
+  signal: AbortSignal;
+  /** The method, for logs: "/veriflow.v1.JobService/GetJob". */
+  method: string;
+}
+
+/** What every server call has (grpc-js does not export the type by name). */
+interface SurfaceCall {
+  readonly metadata: grpc.Metadata;
+  getPath(): string;
+  once(event: "cancelled", listener: () => void): unknown;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/**
+ * Wraps handlers written as async functions into grpc-js handlers: the API-key check,
+ * an AbortSignal tied to the call's cancellation (client cancel, deadline), and every
+ * thrown error mapped to a gRPC status by toGrpcStatus.
+ */
+export function createRpc(opts: RpcOptions) {
+  const wanted = opts.apiKeys.map(digest);
+
+  const authenticate = (metadata: grpc.Metadata): void => {
+    if (wanted.length === 0) return;
+    const header = (key: string) => {
+      const v = metadata.get(key)[0];
+      return typeof v === "string" ? v : v?.toString("utf8");
+    };
+    const bearer = /^Bearer\s+(.+)$/i.exec(header("authorization") ?? "")?.[1];
+    const given = header("x-api-key") || bearer;
+    if (!given) throw new HttpError(401, "E_UNAUTHORIZED", "an API key is required: send it in the x-api-key metadata");
+    const d = digest(given);
+    if (!wanted.some((w) => timingSafeEqual(w, d))) throw new HttpError(401, "E_UNAUTHORIZED", "the API key is not valid");
+  };
+
+  const contextFor = (call: SurfaceCall): RpcContext & { controller: AbortController } => {
+    const controller = new AbortController();
+    call.once("cancelled", () => controller.abort(new Error("the call was cancelled")));
+    return { metadata: call.metadata, signal: controller.signal, method: call.getPath(), controller };
+  };
+
+  const fail = (ctx: RpcContext, err: unknown): grpc.StatusObject => {
+    const { status, internal } = toGrpcStatus(err);
+    const fields = { err, method: ctx.method, code: grpc.status[status.code] };
+    if (internal) opts.log.error(fields, "rpc failed");
+    else opts.log.debug(fields, "rpc rejected");
+    return status;
+  };
+
+  return {
+    unary<Req, Res>(fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+      return (call, callback) => {
+        const ctx = contextFor(call);
+        void (async () => {
+          authenticate(call.metadata);
+          return fn(call.request, ctx);
+        })().then(
+          (res) => {
+            if (!ctx.signal.aborted) callback(null, res);
+          },
+          (err: unknown) => {
+            if (!ctx.signal.aborted) callback(fail(ctx, err));
+          },
+        );
+      };
+    },
+
+    /** `fn` writes with `call.write` and resolves when the stream should end. */
+    serverStream<Req, Res>(
+      fn: (req: Req, call: grpc.ServerWritableStream<Req, Res>, ctx: RpcContext) => Promise<void>,
+    ): grpc.handleServerStreamingCall<Req, Res> {
+      return (call) => {
+        const ctx = contextFor(call);
+        const onShutdown = () => {
+          if (ctx.signal.aborted) return;
+          call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server is shutting down; call again" });
+          ctx.controller.abort(new Error("server shutting down"));
+        };
+        opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
+        if (opts.shutdownSignal?.aborted) return onShutdown();
+        void (async () => {
+          authenticate(call.metadata);
+          await fn(call.request, call, ctx);
+        })()
+          .then(
+            () => {
+              if (!ctx.signal.aborted) call.end();
+            },
+            (err: unknown) => {
+              if (!ctx.signal.aborted) call.emit("error", fail(ctx, err));
+            },
+          )
+          .finally(() => opts.shutdownSignal?.removeEventListener("abort", onShutdown));
+      };
+    },
+
+    /** `fn` reads the request messages from `call` (a readable) and resolves to the answer. */
+    clientStream<Req, Res>(
+      fn: (call: grpc.ServerReadableStream<Req, Res>, ctx: RpcContext) => Promise<Res>,
+    ): grpc.handleClientStreamingCall<Req, Res> {
+      return (call, callback) => {
+        const ctx = contextFor(call);
+        void (async () => {
+          authenticate(call.metadata);
+          return fn(call, ctx);
+        })().then(
+          (res) => {
+            if (!ctx.signal.aborted) callback(null, res);
+          },
+          (err: unknown) => {
+            if (!ctx.signal.aborted) callback(fail(ctx, err));
+          },
+        );
+      };
+    },
+  };
+}
+
+export type Rpc = ReturnType<typeof createRpc>;

@@ -1,0 +1,70 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { createRequestEvent, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
+import { HttpError, publishEvents, type Logger, type ObjectStore } from "@veriflow/platform";
+import { parseSubmission, type SubmissionPolicy } from "./submission.js";
+import type { StoredFile } from "./upload-storage.js";
+
+export const JOBS_PATH = "/api/verification-jobs";
+
+export interface AcceptDeps {
+  js: JetStreamClient;
+  uploads: ObjectStore;
+  log: Logger;
+  policy: SubmissionPolicy;
+}
+
+/** A file already streamed into the uploads bucket under the job's id. */
+export interface AcceptedUpload extends StoredFile {
+  fileName: string | null;
+  contentType: string | null;
+}
+
+export interface Accepted {
+  jobId: string;
+  status: "queued";
+  message: string;
+  /** Where the job is read (REST, through the gateway). */
+  pollUrl: string;
+}
+
+/**
+ * Turns a stored upload and the submission's fields into a queued job: validates the
+ * fields (parseSubmission), publishes `verification.requested` and returns once JetStream
+ * acknowledged it, so the job exists the moment the client hears of it. When the job
+ * cannot be accepted the upload is deleted. REST and gRPC submit through this one function.
+ */
+export async function acceptSubmission(
+  deps: AcceptDeps,
+  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload },
+): Promise<Accepted> {
+  const { jobId, jobType, upload } = input;
+  try {
+    const request = parseSubmission(jobType, input.fields, deps.policy);
+    const event = createRequestEvent(jobId, {
+      jobId,
+      request,
+      upload: {
+        bucket: UPLOADS_BUCKET,
+        name: upload.objectName,
+        size: upload.size,
+        fileName: upload.fileName,
+        contentType: upload.contentType,
+        nuid: upload.nuid,
+        chunks: upload.chunks,
+        digest: upload.digest,
+      },
+    });
+    await publishEvents(deps.js, [event]);
+  } catch (err) {
+    await deps.uploads.delete(upload.objectName).catch(() => {});
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(503, "E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
+  }
+  deps.log.info({ jobId, jobType, size: upload.size }, "accepted");
+  return {
+    jobId,
+    status: "queued",
+    message: `${jobType === "proof" ? "Proof" : "Verification"} job queued successfully`,
+    pollUrl: `${JOBS_PATH}/${jobId}`,
+  };
+}

@@ -1,0 +1,118 @@
+import type { JobType } from "@veriflow/events";
+import { invalidArgument, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
+import type { JobFilter } from "./job-filter.js";
+import { jobStatuses, type JobStatus } from "./projection.js";
+import type { JobCursor, Job } from "./store.js";
+
+const STATUS_TO_PROTO: Record<JobStatus, JobStatus__Output> = {
+  queued: "JOB_STATUS_QUEUED",
+  processing: "JOB_STATUS_PROCESSING",
+  completed: "JOB_STATUS_COMPLETED",
+  failed: "JOB_STATUS_FAILED",
+};
+const TYPE_TO_PROTO: Record<JobType, JobType__Output> = { verify: "JOB_TYPE_VERIFY", proof: "JOB_TYPE_PROOF" };
+
+const timestamp = (d: Date | null): Timestamp | null => {
+  if (!d) return null;
+  const ms = d.getTime();
+  return { seconds: String(Math.floor(ms / 1000)), nanos: (((ms % 1000) + 1000) % 1000) * 1e6 };
+};
+
+interface ResultShape {
+  status?: string;
+  reasons?: string[];
+  fileHash?: string;
+  recovered?: string | null;
+  onchain?: { creator: string; timestamp: number; manifestURI: string; revoked: boolean };
+  checks?: { manifestHashOk: boolean; creatorOk: boolean; manifestOk: boolean; didOk: boolean };
+}
+
+/**
+ * A job as JobService sends it: the REST job's fields, with the verdict typed and the
+ * whole result (verify result or proof document) as JSON in `result_json`.
+ */
+export function toProtoJob(job: Job): ProtoJob {
+  const r = job.result as ResultShape | null;
+  const optional = <K extends string, V>(key: K, v: V | null) => (v === null ? {} : ({ [key]: v } as Record<K, V>));
+  return {
+    id: job.id,
+    type: job.type ? TYPE_TO_PROTO[job.type] : "JOB_TYPE_UNSPECIFIED",
+    status: STATUS_TO_PROTO[job.status],
+    progress: job.progress,
+    ...optional("contentHash", job.contentHash),
+    ...optional("manifestUri", job.manifestUri),
+    ...optional("registryAddress", job.registryAddress),
+    ...optional("fileName", job.fileName),
+    ...optional("fileSize", job.fileSize === null ? null : String(job.fileSize)),
+    verdict: r?.status
+      ? {
+          status: r.status,
+          reasons: r.reasons ?? [],
+          fileHash: r.fileHash ?? "",
+          ...(r.recovered ? { recovered: r.recovered } : {}),
+          onchain: r.onchain
+            ? { creator: r.onchain.creator, timestamp: String(r.onchain.timestamp), manifestUri: r.onchain.manifestURI, revoked: r.onchain.revoked }
+            : null,
+          checks: r.checks ?? null,
+        }
+      : null,
+    ...optional("resultJson", job.result == null ? null : JSON.stringify(job.result)),
+    failure: job.error,
+    retryCount: job.retryCount,
+    createdAt: timestamp(job.createdAt),
+    startedAt: timestamp(job.startedAt),
+    completedAt: timestamp(job.completedAt),
+    updatedAt: timestamp(job.updatedAt),
+  };
+}
+
+const fromTimestamp = (t: Timestamp__Output | null): Date | undefined => {
+  if (!t) return undefined;
+  const ms = Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
+  return Number.isFinite(ms) ? new Date(ms) : undefined;
+};
+
+/** A filter from the wire; unspecified enums and empty strings mean "any". */
+export function parseFilter(f: JobFilter__Output | null): JobFilter {
+  if (!f) return {};
+  const filter: JobFilter = {};
+  if (f.status !== "JOB_STATUS_UNSPECIFIED") {
+    const status = jobStatuses.find((s) => STATUS_TO_PROTO[s] === f.status);
+    if (!status) throw invalidArgument("E_INVALID_FILTER", `filter.status ${String(f.status)} is not a job status`);
+    filter.status = status;
+  }
+  if (f.type !== "JOB_TYPE_UNSPECIFIED") {
+    const type = (Object.keys(TYPE_TO_PROTO) as JobType[]).find((t) => TYPE_TO_PROTO[t] === f.type);
+    if (!type) throw invalidArgument("E_INVALID_FILTER", `filter.type ${String(f.type)} is not a job type`);
+    filter.type = type;
+  }
+  if (f.contentHash) {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(f.contentHash)) {
+      throw invalidArgument("E_INVALID_FILTER", "filter.content_hash must be 0x followed by 64 hex digits");
+    }
+    filter.contentHash = f.contentHash.toLowerCase();
+  }
+  const after = fromTimestamp(f.createdAfter);
+  const before = fromTimestamp(f.createdBefore);
+  if (after) filter.createdAfter = after;
+  if (before) filter.createdBefore = before;
+  if (after && before && after >= before) throw invalidArgument("E_INVALID_FILTER", "filter.created_after must be before filter.created_before");
+  return filter;
+}
+
+/** Page tokens are opaque to clients: base64url JSON of where the next page starts. */
+export function encodePageToken(cursor: JobCursor): string {
+  return Buffer.from(JSON.stringify({ c: cursor.createdAt.toISOString(), i: cursor.id })).toString("base64url");
+}
+
+export function decodePageToken(token: string): JobCursor | undefined {
+  if (!token) return undefined;
+  try {
+    const { c, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { c?: unknown; i?: unknown };
+    const createdAt = new Date(String(c));
+    if (typeof i !== "string" || typeof c !== "string" || Number.isNaN(createdAt.getTime())) throw new Error("bad token");
+    return { createdAt, id: i };
+  } catch {
+    throw invalidArgument("E_INVALID_PAGE_TOKEN", "page_token is not one this server issued; start again without it");
+  }
+}

@@ -1,0 +1,93 @@
+import { grpc, invalidArgument, type JobServiceHandlers, type Rpc } from "@veriflow/grpc";
+import { HttpError, type Sql } from "@veriflow/platform";
+import type { JobChanges } from "./job-changes.js";
+import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
+import { decodePageToken, encodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
+import { isTerminal } from "./projection.js";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parseJobId } from "./routes.js";
+import { countByStatus, queryJobs, type Job } from "./store.js";
+
+export interface JobServiceDeps {
+  rpc: Rpc;
+  sql: Sql;
+  changes: JobChanges;
+  /** Read-your-write job lookup (load-job.ts), shared with REST. */
+  loadJob: (jobId: string) => Promise<Job | null>;
+  isStreamAvailable: () => Promise<boolean>;
+}
+
+/** veriflow.v1.JobService over the projection and the change feed. */
+export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandlers {
+  const { rpc, sql } = deps;
+  const requireJobId = (raw: string) => {
+    if (!raw) throw invalidArgument("E_INVALID_JOB_ID", "job_id is required");
+    return parseJobId(raw);
+  };
+
+  return {
+    GetJob: rpc.unary(async (req) => {
+      const jobId = requireJobId(req.jobId);
+      const job = await deps.loadJob(jobId);
+      if (!job) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+      return toProtoJob(job);
+    }),
+
+    ListJobs: rpc.unary(async (req) => {
+      const filter = parseFilter(req.filter);
+      if (req.pageSize < 0) throw invalidArgument("E_INVALID_PAGE_SIZE", "page_size must not be negative");
+      const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+      const jobs = await queryJobs(sql, filter, pageSize + 1, decodePageToken(req.pageToken));
+      const page = jobs.slice(0, pageSize);
+      const last = page[page.length - 1];
+      return {
+        jobs: page.map(toProtoJob),
+        nextPageToken: jobs.length > pageSize && last ? encodePageToken({ createdAt: last.createdAt, id: last.id }) : "",
+      };
+    }),
+
+    GetStats: rpc.unary(async () => {
+      const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql)]);
+      return { available, ...counts };
+    }),
+
+    WatchJob: rpc.serverStream(async (req, call, ctx) => {
+      const jobId = requireJobId(req.jobId);
+      const updates = await openJobWatch(deps.changes, () => deps.loadJob(jobId), jobId, ctx.signal);
+      if (!updates) {
+        if (ctx.signal.aborted) return;
+        throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+      }
+      for await (const job of updates) await write(call, toProtoJob(job), ctx.signal);
+    }),
+
+    WatchJobs: rpc.serverStream(async (req, call, ctx) => {
+      const filter = parseFilter(req.filter);
+      if (filter.status && !isTerminal(filter.status)) {
+        throw invalidArgument("E_INVALID_FILTER", "WatchJobs sends completed and failed jobs: filter.status must be unset, COMPLETED or FAILED");
+      }
+      // Headers now: the client knows the watch is open before the first job finishes.
+      call.sendMetadata(new grpc.Metadata());
+      for await (const job of watchTerminalJobs(deps.changes, filter, ctx.signal)) await write(call, toProtoJob(job), ctx.signal);
+    }),
+  };
+}
+
+interface Writable<T> {
+  write(msg: T): boolean;
+  once(event: "drain", l: () => void): unknown;
+  off(event: "drain", l: () => void): unknown;
+}
+
+/** Writes one message, waiting for the transport to drain when its buffer is full (or the call to end). */
+function write<T>(call: Writable<T>, msg: T, signal: AbortSignal): Promise<void> {
+  if (call.write(msg) || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,97 @@
+import { isTerminal } from "./projection.js";
+import { isNewer, matchesFilter, type JobFilter } from "./job-filter.js";
+import type { JobChanges } from "./job-changes.js";
+import type { Job } from "./store.js";
+
+/**
+ * Waits for values pushed from callbacks; keeps only what the consumer has not taken
+ * (`latest: true` keeps just the newest, for state that supersedes itself).
+ */
+class Inbox<T> {
+  private items: T[] = [];
+  private wake: (() => void) | undefined;
+  constructor(private readonly latest: boolean) {}
+  push(item: T) {
+    if (this.latest) this.items = [item];
+    else this.items.push(item);
+    this.wake?.();
+  }
+  /** The next item, or undefined once `signal` aborts. */
+  async take(signal: AbortSignal): Promise<T | undefined> {
+    while (this.items.length === 0) {
+      if (signal.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        const onAbort = () => resolve();
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.wake = () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    return signal.aborted ? undefined : this.items.shift();
+  }
+}
+
+/**
+ * Opens a watch on one job: listens first, then reads the current row (so no change can
+ * slip between the two). Null when the job is unknown. The updates start with the current
+ * state, then each newer state (a slow reader gets the latest, never an older one), and
+ * end after the terminal state or when `signal` aborts; the listener goes either way.
+ */
+export async function openJobWatch(
+  changes: JobChanges,
+  loadJob: () => Promise<Job | null>,
+  jobId: string,
+  signal: AbortSignal,
+): Promise<AsyncGenerator<Job, void> | null> {
+  const inbox = new Inbox<Job>(true);
+  const off = changes.onJob(jobId, (job) => inbox.push(job));
+  signal.addEventListener("abort", off, { once: true });
+  let initial: Job | null;
+  try {
+    initial = await loadJob();
+  } catch (err) {
+    off();
+    throw err;
+  }
+  if (!initial || signal.aborted) {
+    off();
+    return null;
+  }
+  const first = initial;
+  return (async function* updates() {
+    try {
+      let last = first;
+      yield last;
+      while (!isTerminal(last.status)) {
+        const next = await inbox.take(signal);
+        if (!next) return;
+        if (!isNewer(last, next)) continue;
+        last = next;
+        yield last;
+      }
+    } finally {
+      off();
+    }
+  })();
+}
+
+/** Jobs turning completed or failed that match `filter`, as they happen, until `signal` aborts. */
+export async function* watchTerminalJobs(changes: JobChanges, filter: JobFilter, signal: AbortSignal): AsyncGenerator<Job, void> {
+  const inbox = new Inbox<Job>(false);
+  const off = changes.onTerminal((job) => {
+    if (matchesFilter(job, filter)) inbox.push(job);
+  });
+  signal.addEventListener("abort", off, { once: true });
+  try {
+    for (;;) {
+      const job = await inbox.take(signal);
+      if (!job) return;
+      yield job;
+    }
+  } finally {
+    off();
+  }
+}
