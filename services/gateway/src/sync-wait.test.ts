@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { HttpError, PermanentError, TransientError } from "@veriflow/platform";
+import { statusForFailure, toHttpError } from "./failure-status.js";
+import { parseWait } from "./sync-wait.js";
+
+describe("parseWait", () => {
+  it("reads seconds, caps them at the sync timeout, and treats absent or 0 as no wait", () => {
+    expect(parseWait(undefined, 30_000)).toBeNull();
+    expect(parseWait("0", 30_000)).toBeNull();
+    expect(parseWait("2", 30_000)).toBe(2000);
+    expect(parseWait("0.25", 30_000)).toBe(250);
+    expect(parseWait("3600", 30_000)).toBe(30_000);
+  });
+
+  it("answers 400 E_INVALID_WAIT for anything else", () => {
+    for (const raw of ["", "abc", "-1", "1e3", "Infinity", ["1", "2"]]) {
+      expect(() => parseWait(raw, 30_000), JSON.stringify(raw)).toThrow(expect.objectContaining({ status: 400, code: "E_INVALID_WAIT" }));
+    }
+  });
+});
+
+describe("statusForFailure", () => {
+  it("maps a failure code to the status that answers it", () => {
+    expect(statusForFailure("E_MANIFEST_NOT_FOUND")).toBe(422);
+    expect(statusForFailure("E_MANIFEST_INVALID")).toBe(422);
+    expect(statusForFailure("E_CID_MISMATCH")).toBe(422);
+    expect(statusForFailure("E_IPFS_PATH_NOT_FOUND")).toBe(422);
+    expect(statusForFailure("E_REGISTRY_NOT_CONTRACT")).toBe(422);
+    expect(statusForFailure("E_RPC_URL_NOT_ALLOWED")).toBe(400);
+    expect(statusForFailure("E_MANIFEST_UNAVAILABLE")).toBe(502);
+    expect(statusForFailure("E_IPFS_UNAVAILABLE")).toBe(502);
+    expect(statusForFailure("E_RPC_UNAVAILABLE")).toBe(502);
+    expect(statusForFailure("E_UPLOAD_NOT_FOUND")).toBe(503);
+    expect(statusForFailure("E_INTERNAL")).toBe(500);
+  });
+
+  it("exposes pipeline errors with their code and stage, hides anything else", () => {
+    expect(toHttpError(new PermanentError("E_MANIFEST_INVALID", "bad json"), "manifest")).toMatchObject({ status: 422, code: "E_MANIFEST_INVALID", expose: true, details: { stage: "manifest" } });
+    expect(toHttpError(new TransientError("E_RPC_UNAVAILABLE", "down"), "chain-check")).toMatchObject({ status: 502, expose: true });
+    const given = new HttpError(400, "E_X", "x");
+    expect(toHttpError(given, "manifest")).toBe(given);
+    expect(toHttpError(new Error("secret"), "manifest")).toMatchObject({ status: 500, code: "E_INTERNAL", expose: false });
+  });
+});
