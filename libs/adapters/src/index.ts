@@ -5,3 +5,5 @@ export * from "./chain/rpc.js";
 export * from "./manifest/fetch-manifest.js";
 export * from "./manifest/ip-address.js";
 export * from "./manifest/safe-http.js";
+export * from "./webhook/webhook-url.js";
+export * from "./config.js";

@@ -37,7 +37,7 @@ export interface ConsumerSpec {
   description: string;
 }
 
-/** One durable pull consumer per stage, and one for the status projection. */
+/** One durable pull consumer per stage, one for the status projection, one for webhooks. */
 export const consumers = {
   hashing: {
     durable: "hashing",
@@ -58,5 +58,10 @@ export const consumers = {
     durable: "status-projection",
     filterSubject: STREAM_SUBJECTS[0]!,
     description: "projects every event into PostgreSQL",
+  },
+  webhooks: {
+    durable: "webhooks",
+    filterSubject: STREAM_SUBJECTS[0]!,
+    description: "turns events into webhook deliveries (job callbacks, subscriptions)",
   },
 } as const satisfies Record<string, ConsumerSpec>;

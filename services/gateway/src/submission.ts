@@ -1,11 +1,14 @@
 import { getAddress, isAddress } from "ethers";
 import type { JobRequest, JobType } from "@veriflow/events";
 import { HttpError, badRequest } from "@veriflow/platform";
+import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { parseIpfsUri } from "@veriflow/verify";
 
 export interface SubmissionPolicy {
   allowHttpManifests: boolean;
   rpcUrlAllowlist: string[];
+  /** Hosts a job's callbackUrl may name although private/loopback (WEBHOOK_ALLOWED_PRIVATE_HOSTS). */
+  webhookAllowedPrivateHosts?: string[];
 }
 
 const MAX_URI_LENGTH = 2048;
@@ -31,7 +34,21 @@ export function parseSubmission(jobType: JobType, body: Record<string, unknown>,
   const rpcUrl = field(body, "rpcUrl") ?? null;
   if (rpcUrl !== null) checkRpcUrl(rpcUrl, policy);
 
-  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl: null };
+  const rawCallbackUrl = field(body, "callbackUrl") ?? null;
+  const callbackUrl = rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy);
+
+  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl };
+}
+
+const webhookUrlChecks = new WeakMap<SubmissionPolicy, ReturnType<typeof createWebhookUrlCheck>>();
+
+/** An http(s) URL, length-capped, not a private/loopback host unless allow-listed. */
+function checkCallbackUrl(raw: string, policy: SubmissionPolicy): string {
+  let check = webhookUrlChecks.get(policy);
+  if (!check) webhookUrlChecks.set(policy, (check = createWebhookUrlCheck(policy.webhookAllowedPrivateHosts ?? [])));
+  const r = check(raw, "callbackUrl");
+  if (!r.ok) throw badRequest(r.code === "E_INVALID_WEBHOOK_URL" ? "E_INVALID_CALLBACK_URL" : "E_CALLBACK_HOST_NOT_ALLOWED", r.message);
+  return r.url;
 }
 
 function checkManifestUri(uri: string, policy: SubmissionPolicy): void {

@@ -153,3 +153,16 @@ export async function boundedGet(dispatcher: Dispatcher, url: URL, opts: Bounded
   }
   return { status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) };
 }
+
+/**
+ * The guard's allow-list as a predicate, for checking a URL before anything connects
+ * (e.g. a webhook URL at registration): same entry forms and normalization as
+ * createGuardedAgent's `allowedPrivateHosts`.
+ */
+export function createHostAllowList(entries: readonly string[]): (host: string, port: number) => boolean {
+  const allowed = new Set(entries.map(normalizeAllowEntry).filter((e) => e !== ""));
+  return (host, port) => {
+    const h = normalizeHost(host);
+    return allowed.has(h) || allowed.has(`${h}:${port}`);
+  };
+}

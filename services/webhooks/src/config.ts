@@ -1,0 +1,74 @@
+import { EnvReader, readCommonConfig, readTopologyConfig, type BackoffPolicy, type CommonConfig, type Env, type TopologyConfig } from "@veriflow/platform";
+import { DEFAULT_RETRY_SCHEDULE_MS } from "./retry-schedule.js";
+
+export interface WebhooksConfig extends CommonConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  databasePoolMax: number;
+  /**
+   * Signs job callbacks (subscriptions use their own secrets). Null outside production
+   * when unset: the service then makes up one per process and says so.
+   */
+  signingSecret: string | null;
+  /** Private/loopback hosts deliveries may reach (local use; empty in production). */
+  allowedPrivateHosts: string[];
+  /** Deadline of one attempt: connect, send, and the response's headers and body. */
+  timeoutMs: number;
+  /** No attempt starts later than this after the delivery was created. */
+  maxAgeMs: number;
+  /** Deliveries in flight at once, per replica. */
+  concurrency: number;
+  /** Delay before attempt n+1 is retrySchedule[n-1] (the last repeats), ±20 % jitter. */
+  retryScheduleMs: number[];
+  /** How often the worker looks for due deliveries (new ones wake it at once). */
+  pollIntervalMs: number;
+  /** Most events the consumer turns into deliveries in one transaction. */
+  maxBatch: number;
+  /** Backoff of the consumer when the database refuses a batch. */
+  backoff: BackoffPolicy;
+  topology: TopologyConfig;
+}
+
+const MIN_SECRET_LENGTH = 24;
+
+export function loadConfig(env: Env): WebhooksConfig {
+  const r = new EnvReader(env);
+  const production = env.NODE_ENV === "production";
+  const signingSecret = r.string("WEBHOOK_SIGNING_SECRET") ?? null;
+  if (signingSecret === null && production) r.problems.push("WEBHOOK_SIGNING_SECRET is required in production (NODE_ENV=production)");
+  if (signingSecret !== null && signingSecret.length < MIN_SECRET_LENGTH) {
+    r.problems.push(`WEBHOOK_SIGNING_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  const config: WebhooksConfig = {
+    ...readCommonConfig(r, 9106),
+    port: r.int("WEBHOOKS_PORT", 3003, { min: 0, max: 65535 }),
+    host: r.string("WEBHOOKS_HOST", "0.0.0.0"),
+    databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),
+    databasePoolMax: r.int("DATABASE_POOL_MAX", 10, { min: 1, max: 200 }),
+    signingSecret,
+    allowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
+    timeoutMs: r.int("WEBHOOK_TIMEOUT_MS", 10_000, { min: 100, max: 120_000 }),
+    maxAgeMs: r.int("WEBHOOK_MAX_AGE_MS", 24 * 3_600_000, { min: 1000 }),
+    concurrency: r.int("WEBHOOK_CONCURRENCY", 32, { min: 1, max: 1000 }),
+    retryScheduleMs: readSchedule(r),
+    pollIntervalMs: r.int("WEBHOOK_POLL_INTERVAL_MS", 1000, { min: 10, max: 60_000 }),
+    maxBatch: r.int("WEBHOOK_MAX_BATCH", 200, { min: 1, max: 5000 }),
+    backoff: { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) },
+    topology: readTopologyConfig(r),
+  };
+  r.done();
+  return config;
+}
+
+/** WEBHOOK_RETRY_SCHEDULE_MS: comma-separated delays in milliseconds, e.g. "5000,30000,120000". */
+function readSchedule(r: EnvReader): number[] {
+  const raw = r.list("WEBHOOK_RETRY_SCHEDULE_MS");
+  if (raw.length === 0) return [...DEFAULT_RETRY_SCHEDULE_MS];
+  const delays = raw.map(Number);
+  if (delays.some((d) => !Number.isInteger(d) || d < 1)) {
+    r.problems.push(`WEBHOOK_RETRY_SCHEDULE_MS must be positive integers (milliseconds), got "${raw.join(",")}"`);
+    return [...DEFAULT_RETRY_SCHEDULE_MS];
+  }
+  return delays;
+}

@@ -1,0 +1,33 @@
+import type { AnyEnvelope } from "@veriflow/events";
+import type { Logger, Sql } from "@veriflow/platform";
+import { callbacksOf, planDeliveries, terminalJobIds } from "./handlers.js";
+import { findCallbacks, findSubscriptionTargets, insertDeliveries, rememberCallbacks } from "./store.js";
+
+export interface EventIntakeDeps {
+  sql: Sql;
+  log: Logger;
+  maxAgeMs: number;
+  /** Called after a batch created deliveries, so the worker sends them at once. */
+  onNewDeliveries: () => void;
+}
+
+/**
+ * The consumer's batch handler: in one transaction, remember the batch's callback URLs,
+ * then create the deliveries its events call for. Throwing naks the batch (retried later).
+ */
+export function createEventIntake(deps: EventIntakeDeps): (events: AnyEnvelope[]) => Promise<void> {
+  return async (events) => {
+    const created = await deps.sql.begin(async (tx) => {
+      await rememberCallbacks(tx, callbacksOf(events));
+      const [callbacks, subscriptions] = await Promise.all([
+        findCallbacks(tx, terminalJobIds(events)),
+        findSubscriptionTargets(tx, [...new Set(events.map((e) => e.type))]),
+      ]);
+      return insertDeliveries(tx, planDeliveries(events, callbacks, subscriptions), deps.maxAgeMs);
+    });
+    if (created > 0) {
+      deps.log.debug({ created, events: events.length }, "deliveries created");
+      deps.onNewDeliveries();
+    }
+  };
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from "node:crypto";
+import { terminalEventTypes, type AnyEnvelope, type EventType } from "@veriflow/events";
+
+/** A job's callbackUrl, remembered from its verification.requested. */
+export interface JobCallback {
+  jobId: string;
+  url: string;
+}
+
+/** What the planner needs to know about an active subscription. */
+export interface SubscriptionTarget {
+  id: string;
+  url: string;
+  eventTypes: string[];
+  createdAt: Date;
+}
+
+/** A delivery to create: one per (event, target); a second plan of the same event inserts nothing. */
+export interface NewDelivery {
+  id: string;
+  eventId: string;
+  eventType: EventType;
+  jobId: string;
+  /** "job" for the job's callback, "subscription:<id>" for a subscription. */
+  target: string;
+  subscriptionId: string | null;
+  url: string;
+  /** The envelope as JSON: the exact body signed and sent on every attempt. */
+  body: string;
+}
+
+export const JOB_TARGET = "job";
+export const subscriptionTarget = (id: string) => `subscription:${id}`;
+
+const terminal = new Set<string>(terminalEventTypes);
+
+/** The callbacks a batch asks to remember: every request that carries a callbackUrl. */
+export function callbacksOf(events: readonly AnyEnvelope[]): JobCallback[] {
+  const out: JobCallback[] = [];
+  for (const e of events) {
+    if (e.type === "verification.requested" && e.data.request.callbackUrl) out.push({ jobId: e.data.jobId, url: e.data.request.callbackUrl });
+  }
+  return out;
+}
+
+/** Job ids whose callbacks the batch may need: those of its terminal events. */
+export function terminalJobIds(events: readonly AnyEnvelope[]): string[] {
+  return [...new Set(events.filter((e) => terminal.has(e.type)).map((e) => e.data.jobId))];
+}
+
+/**
+ * Turns events into deliveries: a terminal event goes to its job's callback (if it asked
+ * for one), and any event to each subscription that lists its type and existed when the
+ * event occurred. Types nobody wants produce nothing.
+ */
+export function planDeliveries(
+  events: readonly AnyEnvelope[],
+  callbacks: ReadonlyMap<string, string>,
+  subscriptions: readonly SubscriptionTarget[],
+  newId: () => string = randomUUID,
+): NewDelivery[] {
+  const out: NewDelivery[] = [];
+  for (const e of events) {
+    const jobId = e.data.jobId;
+    let body: string | undefined;
+    const add = (target: string, url: string, subscriptionId: string | null) =>
+      out.push({ id: newId(), eventId: e.id, eventType: e.type, jobId, target, subscriptionId, url, body: (body ??= JSON.stringify(e)) });
+    const callback = terminal.has(e.type) ? callbacks.get(jobId) : undefined;
+    if (callback) add(JOB_TARGET, callback, null);
+    const occurredAt = Date.parse(e.occurredAt);
+    for (const s of subscriptions) {
+      if (s.eventTypes.includes(e.type) && s.createdAt.getTime() <= occurredAt) add(subscriptionTarget(s.id), s.url, s.id);
+    }
+  }
+  return out;
+}

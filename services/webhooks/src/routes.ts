@@ -1,0 +1,206 @@
+import { randomUUID } from "node:crypto";
+import { Router } from "@koa/router";
+import Koa from "koa";
+import { createWebhookUrlCheck } from "@veriflow/adapters";
+import { eventTypes } from "@veriflow/events";
+import { HttpError, badRequest, errorHandler, httpMetrics, notFound, requestId, type Logger, type Sql } from "@veriflow/platform";
+import { generateWebhookSecret } from "./signature.js";
+import {
+  deleteSubscription,
+  getCallback,
+  getSubscription,
+  insertSubscription,
+  listAttempts,
+  listJobDeliveries,
+  listSubscriptionDeliveries,
+  listSubscriptions,
+  type Attempt,
+  type Delivery,
+  type Subscription,
+} from "./store.js";
+
+export interface WebhooksAppDeps {
+  sql: Sql;
+  log: Logger;
+  allowedPrivateHosts: string[];
+}
+
+const MAX_BODY_BYTES = 16 * 1024;
+const MAX_PAGE_SIZE = 100;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The webhooks REST API: subscriptions, their deliveries, and a job's callback deliveries. */
+export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
+  const { sql } = deps;
+  const checkUrl = createWebhookUrlCheck(deps.allowedPrivateHosts);
+  const router = new Router();
+
+  const requireSubscription = async (raw: string): Promise<Subscription> => {
+    const id = parseUuid(raw, "E_INVALID_WEBHOOK_ID", "webhook id");
+    const s = await getSubscription(sql, id);
+    if (!s) throw notFound("E_WEBHOOK_NOT_FOUND", `no webhook ${id}`);
+    return s;
+  };
+
+  router.use(async (ctx, next) => {
+    ctx.set("cache-control", "no-store");
+    await next();
+  });
+
+  router.post("/api/webhooks", async (ctx) => {
+    const input = parseSubscriptionInput(await readJson(ctx), checkUrl);
+    const secret = input.secret ?? generateWebhookSecret();
+    const s = await insertSubscription(sql, { id: randomUUID(), url: input.url, eventTypes: input.eventTypes, description: input.description, secret });
+    deps.log.info({ webhookId: s.id, eventTypes: s.eventTypes }, "webhook registered");
+    ctx.status = 201;
+    ctx.set("location", `/api/webhooks/${s.id}`);
+    // The secret is answered this once; it is never listed again.
+    ctx.body = { ...toApiSubscription(s), secret };
+  });
+
+  router.get("/api/webhooks", async (ctx) => {
+    const page = parsePage(ctx.query);
+    const { subscriptions, total } = await listSubscriptions(sql, page);
+    ctx.body = { webhooks: subscriptions.map(toApiSubscription), total, ...page };
+  });
+
+  router.get("/api/webhooks/:id", async (ctx) => {
+    ctx.body = toApiSubscription(await requireSubscription(ctx.params.id!));
+  });
+
+  router.delete("/api/webhooks/:id", async (ctx) => {
+    const id = parseUuid(ctx.params.id!, "E_INVALID_WEBHOOK_ID", "webhook id");
+    if (!(await deleteSubscription(sql, id))) throw notFound("E_WEBHOOK_NOT_FOUND", `no webhook ${id}`);
+    deps.log.info({ webhookId: id }, "webhook deleted");
+    ctx.status = 204;
+  });
+
+  router.get("/api/webhooks/:id/deliveries", async (ctx) => {
+    const s = await requireSubscription(ctx.params.id!);
+    const page = parsePage(ctx.query);
+    const deliveries = await listSubscriptionDeliveries(sql, s.id, page);
+    ctx.body = { webhookId: s.id, deliveries: await withAttempts(sql, deliveries), ...page };
+  });
+
+  router.get("/api/verification-jobs/:jobId/deliveries", async (ctx) => {
+    const jobId = parseUuid(ctx.params.jobId!, "E_INVALID_JOB_ID", "job id");
+    const [callbackUrl, deliveries] = await Promise.all([getCallback(sql, jobId), listJobDeliveries(sql, jobId)]);
+    ctx.body = { jobId, callbackUrl, deliveries: await withAttempts(sql, deliveries) };
+  });
+
+  const app = new Koa();
+  app.use(httpMetrics("webhooks"));
+  app.use(requestId());
+  app.use(errorHandler(deps.log));
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}
+
+export function toApiSubscription(s: Subscription) {
+  return { id: s.id, url: s.url, eventTypes: s.eventTypes, description: s.description, createdAt: s.createdAt.toISOString() };
+}
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+async function withAttempts(sql: Sql, deliveries: Delivery[]) {
+  const attempts = await listAttempts(sql, deliveries.map((d) => d.id));
+  const byDelivery = new Map<string, Attempt[]>();
+  for (const a of attempts) byDelivery.set(a.deliveryId, [...(byDelivery.get(a.deliveryId) ?? []), a]);
+  return deliveries.map((d) => ({
+    id: d.id,
+    eventId: d.eventId,
+    eventType: d.eventType,
+    jobId: d.jobId,
+    target: d.subscriptionId ? "subscription" : "job",
+    webhookId: d.subscriptionId,
+    url: d.url,
+    status: d.status,
+    attemptCount: d.attemptCount,
+    nextAttemptAt: iso(d.nextAttemptAt),
+    lastStatusCode: d.lastStatusCode,
+    lastError: d.lastError,
+    createdAt: iso(d.createdAt),
+    expiresAt: iso(d.expiresAt),
+    completedAt: iso(d.completedAt),
+    attempts: (byDelivery.get(d.id) ?? []).map((a) => ({
+      attempt: a.attempt,
+      startedAt: iso(a.startedAt),
+      durationMs: a.durationMs,
+      statusCode: a.statusCode,
+      error: a.error,
+      outcome: a.outcome,
+      nextAttemptAt: iso(a.nextAttemptAt),
+    })),
+  }));
+}
+
+export interface SubscriptionInput {
+  url: string;
+  eventTypes: string[];
+  secret: string | null;
+  description: string | null;
+}
+
+/** Validates a registration: every problem is a 400 a person can act on. */
+export function parseSubscriptionInput(body: unknown, checkUrl: ReturnType<typeof createWebhookUrlCheck>): SubscriptionInput {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("E_INVALID_BODY", "send a JSON object: { url, eventTypes, secret?, description? }");
+  const b = body as Record<string, unknown>;
+  if (typeof b.url !== "string" || b.url.trim() === "") throw badRequest("E_INVALID_WEBHOOK_URL", '"url" is required (an http(s) URL)');
+  const url = checkUrl(b.url.trim(), "url");
+  if (!url.ok) throw badRequest(url.code, url.message);
+  const types = b.eventTypes;
+  if (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === "string")) {
+    throw badRequest("E_INVALID_EVENT_TYPES", `"eventTypes" must be a non-empty array of event types (${eventTypes.join(", ")})`);
+  }
+  const unknown = types.filter((t) => !(eventTypes as string[]).includes(t));
+  if (unknown.length > 0) {
+    throw badRequest("E_UNKNOWN_EVENT_TYPE", `unknown event type${unknown.length > 1 ? "s" : ""} ${unknown.map((t) => JSON.stringify(String(t).slice(0, 64))).join(", ")}; known: ${eventTypes.join(", ")}`);
+  }
+  let secret: string | null = null;
+  if (b.secret !== undefined && b.secret !== null) {
+    if (typeof b.secret !== "string" || !/^[\x21-\x7e]{24,256}$/.test(b.secret)) {
+      throw badRequest("E_INVALID_SECRET", '"secret" must be 24 to 256 printable ASCII characters without spaces (omit it to have one generated)');
+    }
+    secret = b.secret;
+  }
+  let description: string | null = null;
+  if (b.description !== undefined && b.description !== null) {
+    if (typeof b.description !== "string" || b.description.length > 500) throw badRequest("E_INVALID_DESCRIPTION", '"description" must be a string of at most 500 characters');
+    description = b.description;
+  }
+  return { url: url.url, eventTypes: [...new Set(types as string[])], secret, description };
+}
+
+function parseUuid(raw: string, code: string, what: string): string {
+  if (!UUID.test(raw)) throw badRequest(code, `${what} must be a uuid, got "${raw.slice(0, 64)}"`);
+  return raw.toLowerCase();
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+function parsePage(query: Query): { limit: number; offset: number } {
+  const count = (name: string, fallback: number): number => {
+    const raw = query[name];
+    if (raw === undefined || raw === "") return fallback;
+    if (typeof raw !== "string" || !/^\d{1,9}$/.test(raw)) throw badRequest("E_INVALID_QUERY", `${name} must be a non-negative integer`);
+    return Number(raw);
+  };
+  return { limit: Math.min(count("limit", 20), MAX_PAGE_SIZE), offset: count("offset", 0) };
+}
+
+async function readJson(ctx: Koa.Context): Promise<unknown> {
+  if (!ctx.is("application/json")) throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", "send application/json");
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > MAX_BODY_BYTES) throw new HttpError(413, "E_PAYLOAD_TOO_LARGE", `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks, total).toString("utf8"));
+  } catch {
+    throw badRequest("E_INVALID_JSON", "the body is not valid JSON");
+  }
+}

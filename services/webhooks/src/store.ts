@@ -1,0 +1,243 @@
+import type { Sql, TransactionSql } from "@veriflow/platform";
+
+/** A pool or a transaction: the intake runs several of these functions in one transaction. */
+export type Db = Sql | TransactionSql;
+import type { JobCallback, NewDelivery, SubscriptionTarget } from "./handlers.js";
+
+/** A subscription as stored (its secret is read only to sign deliveries, never listed). */
+export interface Subscription {
+  id: string;
+  url: string;
+  eventTypes: string[];
+  description: string | null;
+  createdAt: Date;
+}
+
+export type DeliveryStatus = "pending" | "delivered" | "failed" | "gone" | "cancelled";
+export type AttemptOutcome = "delivered" | "retry" | "failed" | "gone";
+
+export interface Delivery {
+  id: string;
+  eventId: string;
+  eventType: string;
+  jobId: string;
+  target: string;
+  subscriptionId: string | null;
+  url: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  completedAt: Date | null;
+}
+
+export interface Attempt {
+  deliveryId: string;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  outcome: AttemptOutcome;
+  nextAttemptAt: Date | null;
+}
+
+/** A due delivery, leased to one worker, with what it needs to sign and send. */
+export interface ClaimedDelivery {
+  id: string;
+  eventId: string;
+  target: string;
+  url: string;
+  body: string;
+  /** The number of this attempt (1 for the first). */
+  attempt: number;
+  /** The subscription's secret; null for a job callback (signed with the server secret). */
+  secret: string | null;
+  /** The subscription was deleted since: the delivery is cancelled, not sent. */
+  subscriptionDeleted: boolean;
+}
+
+const SUBSCRIPTION_COLUMNS = "id, url, event_types, description, created_at";
+const DELIVERY_COLUMNS =
+  "id, event_id, event_type, job_id, target, subscription_id, url, status, attempt_count, next_attempt_at, last_status_code, last_error, created_at, expires_at, completed_at";
+
+export async function insertSubscription(sql: Db, s: Omit<Subscription, "createdAt"> & { secret: string }): Promise<Subscription> {
+  const [row] = await sql<Subscription[]>`
+    insert into webhook_subscriptions (id, url, event_types, secret, description)
+    values (${s.id}, ${s.url}, ${sql.array(s.eventTypes)}, ${s.secret}, ${s.description})
+    returning ${sql.unsafe(SUBSCRIPTION_COLUMNS)}`;
+  return row!;
+}
+
+export async function getSubscription(sql: Db, id: string): Promise<Subscription | null> {
+  const [row] = await sql<Subscription[]>`
+    select ${sql.unsafe(SUBSCRIPTION_COLUMNS)} from webhook_subscriptions where id = ${id} and deleted_at is null`;
+  return row ?? null;
+}
+
+/** Active subscriptions, newest first, with their total. */
+export async function listSubscriptions(sql: Db, page: { limit: number; offset: number }): Promise<{ subscriptions: Subscription[]; total: number }> {
+  const rows = await sql<(Subscription & { total: string })[]>`
+    select ${sql.unsafe(SUBSCRIPTION_COLUMNS)}, count(*) over () as total
+    from webhook_subscriptions where deleted_at is null
+    order by created_at desc, id desc limit ${page.limit} offset ${page.offset}`;
+  return { subscriptions: rows.map(({ total: _, ...s }) => s), total: rows.length > 0 ? Number(rows[0]!.total) : 0 };
+}
+
+/** Marks the subscription deleted and cancels its pending deliveries; false when there was none. */
+export async function deleteSubscription(sql: Db, id: string): Promise<boolean> {
+  const rows = await sql<{ id: string }[]>`
+    with deleted as (
+      update webhook_subscriptions set deleted_at = now() where id = ${id} and deleted_at is null returning id
+    ), cancelled as (
+      update webhook_deliveries set status = 'cancelled', next_attempt_at = null, completed_at = now()
+      where subscription_id in (select id from deleted) and status = 'pending'
+    )
+    select id from deleted`;
+  return rows.length > 0;
+}
+
+/** Active subscriptions listing any of `eventTypes`. */
+export async function findSubscriptionTargets(sql: Db, eventTypes: readonly string[]): Promise<SubscriptionTarget[]> {
+  if (eventTypes.length === 0) return [];
+  return sql<SubscriptionTarget[]>`
+    select id, url, event_types, created_at from webhook_subscriptions
+    where deleted_at is null and event_types && ${sql.array([...eventTypes])}::text[]`;
+}
+
+/** Remembers jobs' callback URLs; a redelivered request changes nothing. */
+export async function rememberCallbacks(sql: Db, callbacks: readonly JobCallback[]): Promise<void> {
+  if (callbacks.length === 0) return;
+  await sql`
+    insert into webhook_job_callbacks (job_id, url)
+    select c.job_id, c.url from jsonb_to_recordset(${sql.json(callbacks.map((c) => ({ job_id: c.jobId, url: c.url })) as never)}) as c(job_id text, url text)
+    on conflict (job_id) do nothing`;
+}
+
+export async function findCallbacks(sql: Db, jobIds: readonly string[]): Promise<Map<string, string>> {
+  if (jobIds.length === 0) return new Map();
+  const rows = await sql<{ jobId: string; url: string }[]>`
+    select job_id, url from webhook_job_callbacks where job_id = any(${sql.array([...jobIds])}::text[])`;
+  return new Map(rows.map((r) => [r.jobId, r.url]));
+}
+
+export async function getCallback(sql: Db, jobId: string): Promise<string | null> {
+  const [row] = await sql<{ url: string }[]>`select url from webhook_job_callbacks where job_id = ${jobId}`;
+  return row?.url ?? null;
+}
+
+/** Creates deliveries, due at once; one per (event, target), so a replayed event adds nothing. Returns how many are new. */
+export async function insertDeliveries(sql: Db, deliveries: readonly NewDelivery[], maxAgeMs: number): Promise<number> {
+  if (deliveries.length === 0) return 0;
+  const rows = deliveries.map((d) => ({
+    id: d.id, event_id: d.eventId, event_type: d.eventType, job_id: d.jobId, target: d.target,
+    subscription_id: d.subscriptionId, url: d.url, body: d.body,
+  }));
+  const inserted = await sql`
+    insert into webhook_deliveries (id, event_id, event_type, job_id, target, subscription_id, url, body, next_attempt_at, expires_at)
+    select d.id, d.event_id, d.event_type, d.job_id, d.target, d.subscription_id, d.url, d.body, now(),
+      now() + ${maxAgeMs}::float8 * interval '1 millisecond'
+    from jsonb_to_recordset(${sql.json(rows as never)}) as d(
+      id uuid, event_id text, event_type text, job_id text, target text, subscription_id uuid, url text, body text)
+    order by d.event_id, d.target
+    on conflict (event_id, target) do nothing
+    returning id`;
+  return inserted.length;
+}
+
+/**
+ * Leases up to `limit` due deliveries to the caller: their due time moves `leaseMs` ahead,
+ * so a worker that dies mid-attempt leaves them due again later. SKIP LOCKED lets
+ * replicas claim side by side without waiting on each other.
+ */
+export async function claimDueDeliveries(sql: Db, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  return sql<ClaimedDelivery[]>`
+    with due as (
+      select id from webhook_deliveries
+      where status = 'pending' and next_attempt_at <= now()
+      order by next_attempt_at
+      limit ${limit}
+      for update skip locked
+    )
+    update webhook_deliveries d set next_attempt_at = now() + ${leaseMs}::float8 * interval '1 millisecond'
+    from due
+    where d.id = due.id
+    returning d.id, d.event_id, d.target, d.url, d.body, d.attempt_count + 1 as attempt,
+      (select secret from webhook_subscriptions s where s.id = d.subscription_id) as secret,
+      coalesce((select deleted_at is not null from webhook_subscriptions s where s.id = d.subscription_id), false) as subscription_deleted`;
+}
+
+export interface AttemptResult {
+  deliveryId: string;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  /** What this attempt says: retry (after retryDelayMs), or a final state. */
+  outcome: AttemptOutcome;
+  retryDelayMs: number;
+}
+
+/**
+ * Records an attempt and moves its delivery on, in one statement: delivered, gone,
+ * failed, or pending again after the delay, unless that would pass the delivery's
+ * expiry (then failed). Returns the recorded outcome, or null when the delivery was no
+ * longer pending (e.g. cancelled meanwhile).
+ */
+export async function recordAttempt(sql: Db, a: AttemptResult): Promise<{ outcome: AttemptOutcome; nextAttemptAt: Date | null } | null> {
+  const next = sql`now() + ${a.retryDelayMs}::float8 * interval '1 millisecond'`;
+  const [row] = await sql<{ outcome: AttemptOutcome; nextAttemptAt: Date | null }[]>`
+    with d as (
+      update webhook_deliveries set
+        attempt_count = ${a.attempt}::integer,
+        last_status_code = ${a.statusCode}::integer,
+        last_error = ${a.error}::text,
+        status = case
+          when ${a.outcome}::text <> 'retry' then ${a.outcome}::text
+          when ${next} > expires_at then 'failed'
+          else 'pending' end,
+        next_attempt_at = case when ${a.outcome}::text = 'retry' and ${next} <= expires_at then ${next} end,
+        completed_at = case when ${a.outcome}::text <> 'retry' or ${next} > expires_at then now() end
+      where id = ${a.deliveryId} and status = 'pending'
+      returning id, status, next_attempt_at
+    )
+    insert into webhook_delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, outcome, next_attempt_at)
+    select d.id, ${a.attempt}::integer, ${a.startedAt}::timestamptz, ${a.durationMs}::integer, ${a.statusCode}::integer, ${a.error}::text,
+      case d.status when 'pending' then 'retry' else d.status end, d.next_attempt_at
+    from d
+    on conflict (delivery_id, attempt) do nothing
+    returning outcome, next_attempt_at`;
+  return row ?? null;
+}
+
+/** Stops a delivery without an attempt (its subscription is gone). */
+export async function cancelDelivery(sql: Db, id: string): Promise<void> {
+  await sql`update webhook_deliveries set status = 'cancelled', next_attempt_at = null, completed_at = now() where id = ${id} and status = 'pending'`;
+}
+
+export async function listSubscriptionDeliveries(sql: Db, subscriptionId: string, page: { limit: number; offset: number }): Promise<Delivery[]> {
+  return sql<Delivery[]>`
+    select ${sql.unsafe(DELIVERY_COLUMNS)} from webhook_deliveries
+    where subscription_id = ${subscriptionId}
+    order by created_at desc, id desc limit ${page.limit} offset ${page.offset}`;
+}
+
+/** A job's callback deliveries (one per terminal event), oldest first. */
+export async function listJobDeliveries(sql: Db, jobId: string): Promise<Delivery[]> {
+  return sql<Delivery[]>`
+    select ${sql.unsafe(DELIVERY_COLUMNS)} from webhook_deliveries
+    where job_id = ${jobId} and target = 'job'
+    order by created_at, id`;
+}
+
+export async function listAttempts(sql: Db, deliveryIds: readonly string[]): Promise<Attempt[]> {
+  if (deliveryIds.length === 0) return [];
+  return sql<Attempt[]>`
+    select delivery_id, attempt, started_at, duration_ms, status_code, error, outcome, next_attempt_at
+    from webhook_delivery_attempts where delivery_id = any(${sql.array([...deliveryIds])}::uuid[])
+    order by delivery_id, attempt`;
+}
