@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Env } from "@veriflow/platform";
 import {
@@ -13,6 +14,7 @@ import {
   type ManifestServer,
   type NatsServerHandle,
 } from "@veriflow/testing";
+import { removeLocalStackFile, writeLocalStackFile } from "./local-stack-file.js";
 import { isPortFree, preferPort } from "./ports.js";
 import { SERVICES, spawnService, stopService, type ServiceName, type ServiceProcess } from "./service-processes.js";
 
@@ -37,13 +39,20 @@ export interface LocalStack {
   natsUrl: string;
   databaseUrl: string;
   rpcUrl: string;
+  /** The chain id and registry of the dev chain this stack started (null when RPC_URL was given). */
+  chainId: number | null;
+  registry: string | null;
+  /** The dev manifest server (also the IPFS gateway the services use). */
+  manifestServerUrl: string;
+  /** <dataDir>/local-stack.json, written once ready and removed on stop (how the CLI finds the stack). */
+  stackFile: string;
   sample: Sample | null;
   services: Record<ServiceName, ServiceProcess>;
   opsPorts: Record<ServiceName, number>;
   stop(): Promise<void>;
 }
 
-const OPS_PORTS: Record<ServiceName, number> = { gateway: 9101, hashing: 9102, manifest: 9103, "chain-check": 9104, status: 9105 };
+const OPS_PORTS: Record<ServiceName, number> = { gateway: 9101, hashing: 9102, manifest: 9103, "chain-check": 9104, status: 9105, webhooks: 9106 };
 
 /**
  * The whole system on one machine. What is not configured is started here: nats-server
@@ -62,7 +71,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   try {
     const gatewayPort = Number(env.GATEWAY_PORT ?? 3001);
     const statusPort = Number(env.STATUS_PORT ?? 3002);
-    for (const [what, port] of [["gateway", gatewayPort], ["status", statusPort]] as const) {
+    const webhooksPort = Number(env.WEBHOOKS_PORT ?? 3003);
+    for (const [what, port] of [["gateway", gatewayPort], ["status", statusPort], ["webhooks", webhooksPort]] as const) {
       if (!(await isPortFree(port))) throw new Error(`port ${port} (${what}) is in use: stop what holds it, or set ${what.toUpperCase()}_PORT`);
     }
 
@@ -88,11 +98,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     let rpcUrl = env.RPC_URL;
     let sample: Sample | null = null;
+    let chainId: number | null = null;
+    let registry: string | null = null;
     if (!rpcUrl) {
       const chain: ChainHandle = await startChain({ port: await preferPort(8545) });
       cleanups.push(() => chain.stop());
       rpcUrl = chain.rpcUrl;
-      const registry = await deployRegistry(chain.rpcUrl, chain.accounts[0]!.privateKey);
+      chainId = chain.chainId;
+      registry = await deployRegistry(chain.rpcUrl, chain.accounts[0]!.privateKey);
       print(`chain        hardhat on ${rpcUrl} (chain id ${chain.chainId}), ContentRegistry at ${registry}`);
       sample = await publishSample(dataDir, chain, registry, manifests);
     }
@@ -110,6 +123,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       GATEWAY_PORT: String(gatewayPort),
       STATUS_PORT: String(statusPort),
       STATUS_URL: env.STATUS_URL ?? `http://127.0.0.1:${statusPort}`,
+      WEBHOOKS_PORT: String(webhooksPort),
+      WEBHOOKS_URL: env.WEBHOOKS_URL ?? `http://127.0.0.1:${webhooksPort}`,
+      WEBHOOK_SIGNING_SECRET: env.WEBHOOK_SIGNING_SECRET ?? (await loadWebhookSigningSecret(dataDir)),
+      // Local development: callbacks to receivers on this machine are allowed.
+      WEBHOOK_ALLOWED_PRIVATE_HOSTS: env.WEBHOOK_ALLOWED_PRIVATE_HOSTS ?? "127.0.0.1,localhost",
       LOG_LEVEL: env.LOG_LEVEL ?? "info",
     };
     const services = {} as Record<ServiceName, ServiceProcess>;
@@ -120,12 +138,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     await waitUntilReady(`${gatewayUrl}/api/verification-jobs/stats`, services, env.API_KEYS?.split(",")[0]);
+    const stackFile = await writeLocalStackFile(dataDir, { gatewayUrl, rpcUrl, chainId, registry, manifestServerUrl: manifests.url });
+    cleanups.push(() => removeLocalStackFile(dataDir));
     return {
       gatewayUrl,
       statusUrl: serviceEnv.STATUS_URL!,
       natsUrl,
       databaseUrl,
       rpcUrl,
+      chainId,
+      registry,
+      manifestServerUrl: manifests.url,
+      stackFile,
       sample,
       services,
       opsPorts: OPS_PORTS,
@@ -135,6 +159,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The secret job callbacks are signed with: generated on the first start and kept in
+ * <dataDir>/webhook-signing-secret (mode 600), so receivers keep verifying across restarts.
+ */
+async function loadWebhookSigningSecret(dataDir: string): Promise<string> {
+  const file = join(dataDir, "webhook-signing-secret");
+  const existing = await readFile(file, "utf8").then((s) => s.trim(), () => "");
+  if (existing) return existing;
+  const secret = "whsec_" + randomBytes(32).toString("base64");
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(file, secret + "\n", { mode: 0o600 });
+  return secret;
 }
 
 /** A sample a new user can verify at once: a file, its signed manifest on "IPFS", registered on chain. */

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export const SERVICES = ["status", "gateway", "hashing", "manifest", "chain-check"] as const;
+export const SERVICES = ["status", "gateway", "hashing", "manifest", "chain-check", "webhooks"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));

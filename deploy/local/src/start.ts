@@ -32,6 +32,12 @@ if (stack.sample) {
   curl -s${auth} -F file=@${s.file} -F registryAddress=${s.registry} -F manifestURI=${s.manifestUri} ${stack.gatewayUrl}/api/verification-jobs/verify
 
 then poll the pollUrl it answers:  curl -s${auth} ${stack.gatewayUrl}/api/verification-jobs/<jobId>
+
+or with the CLI (\`npx veriflow --help\`), which waits for the verdict:
+
+  npx veriflow verify ${s.file} --manifest ${s.manifestUri} --registry ${s.registry}${stack.gatewayUrl === "http://127.0.0.1:3001" ? "" : ` --url ${stack.gatewayUrl}`} --wait
+
+and publish a file of your own on the local chain:  npx veriflow dev publish <file>${dataDir === resolve("data") ? "" : ` --data-dir ${dataDir}`}
 `);
 }
 console.log("Ctrl-C stops everything.\n");

@@ -13,6 +13,14 @@ import { addUnixfsDirectory, addUnixfsFile, blockKey, type BlockStore, type Unix
  *   GET /stall                   accepts the request and never answers
  *   GET /stall-body              sends headers and a first chunk, then never finishes
  *   GET /big?bytes=<n>           n bytes, chunked, without Content-Length
+ *
+ * and, for `veriflow dev publish`, two routes that add content (from loopback clients only):
+ *
+ *   PUT  /manifests/<name>       body = the manifest; answers 201 { uri } (its http URL)
+ *   POST /ipfs                   body = the bytes; answers 201 { cid, uri } (like `ipfs add`)
+ *
+ * A development server: no authentication. It listens on 127.0.0.1 unless told otherwise, and
+ * the write routes also refuse any client that is not on loopback.
  */
 export interface ManifestServer {
   /** http://127.0.0.1:<port> */
@@ -60,10 +68,11 @@ export async function startManifestServer(opts: ManifestServerOptions = {}): Pro
       failure.left--;
       return send(res, failure.status, "text/plain", `injected failure ${failure.status}\n`);
     }
-    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
-
     const [, route = "", ...rest] = path.split("/");
     const name = decodeURIComponent(rest.join("/"));
+    if (req.method === "PUT" && route === "manifests" && name !== "") return write(req, res, (body) => ({ uri: putManifest(name, body) }));
+    if (req.method === "POST" && route === "ipfs" && name === "") return write(req, res, (body) => putIpfs(body));
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only (PUT /manifests/<name>, POST /ipfs to add content)\n");
     switch (route) {
       case "manifests": {
         const body = manifests.get(name);
@@ -115,6 +124,21 @@ export async function startManifestServer(opts: ManifestServerOptions = {}): Pro
     return send(res, 200, "application/vnd.ipld.raw", block, { "x-ipfs-roots": cid.toString() });
   };
 
+  /** Reads a bounded body from a loopback client, stores it, answers 201 with what `store` returns. */
+  const write = (req: IncomingMessage, res: ServerResponse, store: (body: Buffer) => unknown) => {
+    if (!isLoopback(req.socket.remoteAddress)) return send(res, 403, "text/plain", "content can only be added from this machine\n");
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_WRITE_BYTES) chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (size > MAX_WRITE_BYTES) return send(res, 413, "text/plain", `larger than ${MAX_WRITE_BYTES} bytes\n`);
+      send(res, 201, "application/json", JSON.stringify(store(Buffer.concat(chunks))));
+    });
+  };
+
   const server = createServer(handle);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -127,17 +151,20 @@ export async function startManifestServer(opts: ManifestServerOptions = {}): Pro
   const bytesOf = (doc: unknown) =>
     doc instanceof Uint8Array ? Buffer.from(doc) : Buffer.from(typeof doc === "string" ? doc : JSON.stringify(doc));
 
+  function putManifest(name: string, doc: unknown): string {
+    manifests.set(name, bytesOf(doc));
+    return `${base}/manifests/${name.split("/").map(encodeURIComponent).join("/")}`;
+  }
+  function putIpfs(content: Uint8Array | string, fileOpts?: UnixfsFileOptions): { cid: string; uri: string } {
+    const cid = addUnixfsFile(blocks, bytesOf(content), fileOpts).toString();
+    return { cid, uri: `ipfs://${cid}` };
+  }
+
   return {
     url: base,
     port,
-    putManifest(name, doc) {
-      manifests.set(name, bytesOf(doc));
-      return `${base}/manifests/${name.split("/").map(encodeURIComponent).join("/")}`;
-    },
-    putIpfs(content, fileOpts) {
-      const cid = addUnixfsFile(blocks, bytesOf(content), fileOpts).toString();
-      return { cid, uri: `ipfs://${cid}` };
-    },
+    putManifest,
+    putIpfs,
     putIpfsDirectory(files, fileOpts) {
       type Tree = { [name: string]: Tree | CID };
       const tree: Tree = {};
@@ -177,6 +204,12 @@ export async function startManifestServer(opts: ManifestServerOptions = {}): Pro
     },
   };
 }
+
+/** Largest body the write routes take (manifests are small; this is a dev server). */
+const MAX_WRITE_BYTES = 16 * 1024 * 1024;
+
+const isLoopback = (address: string | undefined) =>
+  address === "::1" || address?.startsWith("127.") === true || address?.startsWith("::ffff:127.") === true;
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}) {
   const bytes = typeof body === "string" ? Buffer.from(body) : body;

@@ -1,0 +1,126 @@
+import { ApiError, UnreachableError } from "./errors.js";
+import { postMultipart } from "./upload.js";
+
+/** A job as `GET /api/verification-jobs/:id` answers it (the fields the CLI reads). */
+export interface Job {
+  id: string;
+  type: "verify" | "proof";
+  status: "queued" | "processing" | "completed" | "failed";
+  progress: number;
+  contentHash: string | null;
+  manifestUri: string | null;
+  registryAddress: string | null;
+  fileName?: string | null;
+  result: Record<string, any> | null;
+  error: string | null;
+  failure: { stage: string; code: string; message: string; attempts: number } | null;
+  retryCount: number;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+/**
+ * The answer to a submission: `{ mode: "async", jobId, status: "queued", pollUrl }`, or, while
+ * the gateway's queue is down, its in-process verdict `{ mode: "sync", result }` (no job).
+ */
+export interface Accepted {
+  mode: "async" | "sync";
+  jobId?: string;
+  status?: string;
+  pollUrl?: string;
+  result?: Record<string, any>;
+  /** The gateway answered from its in-process fallback (header x-veriflow-mode: fallback). */
+  fallback?: boolean;
+  [field: string]: unknown;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  count: number;
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface SubmitInput {
+  file: string;
+  manifestUri: string;
+  registryAddress: string;
+  rpcUrl?: string;
+  type: "verify" | "proof";
+}
+
+export interface ApiClient {
+  baseUrl: string;
+  /** Uploads the file streamed from disk with backpressure, never read whole into memory. */
+  submit(input: SubmitInput): Promise<Accepted>;
+  getJob(id: string, signal?: AbortSignal): Promise<Job>;
+  listJobs(query: { status?: string; limit?: number; offset?: number }): Promise<JobPage>;
+  /** `GET …/:id/events` as an open response, or null when the server has no such route. */
+  openEvents(id: string, signal: AbortSignal): Promise<Response | null>;
+}
+
+const JOBS = "/api/verification-jobs";
+
+export function createApiClient(opts: { url: string; apiKey?: string }): ApiClient {
+  const baseUrl = opts.url.replace(/\/+$/, "");
+  const auth: Record<string, string> = opts.apiKey ? { "x-api-key": opts.apiKey } : {};
+
+  const request = async (path: string, init: RequestInit = {}): Promise<Response> => {
+    try {
+      return await fetch(`${baseUrl}${path}`, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
+    } catch (err) {
+      if ((err as Error).name === "AbortError") throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new UnreachableError(`${baseUrl} is not reachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
+    }
+  };
+  const json = async <T>(res: Response): Promise<T> => {
+    const text = await res.text();
+    let body: any;
+    try {
+      body = text === "" ? null : JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    if (!res.ok) {
+      const e = body?.error;
+      throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? (text.slice(0, 200) || res.statusText), body?.requestId ?? null);
+    }
+    if (body === null) throw new ApiError(res.status, "E_BAD_RESPONSE", `expected JSON, got: ${text.slice(0, 200)}`);
+    return body as T;
+  };
+
+  return {
+    baseUrl,
+    async submit(input) {
+      const fields: Record<string, string> = { registryAddress: input.registryAddress, manifestURI: input.manifestUri };
+      if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
+      let answer;
+      try {
+        answer = await postMultipart(`${baseUrl}${JOBS}/${input.type}`, fields, input.file, auth);
+      } catch (err) {
+        throw new UnreachableError(`${baseUrl} is not reachable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      }
+      const res = new Response(answer.text === "" ? null : answer.text, { status: answer.status });
+      const fallback = answer.headers["x-veriflow-mode"] === "fallback";
+      return { ...(await json<Accepted>(res)), ...(fallback ? { fallback } : {}) };
+    },
+    async getJob(id, signal) {
+      return json<Job>(await request(`${JOBS}/${encodeURIComponent(id)}`, signal ? { signal } : {}));
+    },
+    async listJobs(query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+      const qs = params.size > 0 ? `?${params}` : "";
+      return json<JobPage>(await request(`${JOBS}${qs}`));
+    },
+    async openEvents(id, signal) {
+      const res = await request(`${JOBS}/${encodeURIComponent(id)}/events`, { signal, headers: { accept: "text/event-stream" } });
+      if (res.ok && (res.headers.get("content-type") ?? "").includes("text/event-stream") && res.body) return res;
+      await res.body?.cancel().catch(() => {});
+      if (res.status === 404 || res.status === 405 || res.ok) return null; // no SSE here: poll
+      return json<never>(res);
+    },
+  };
+}

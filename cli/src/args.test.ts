@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY, parseCommand } from "./args.js";
+import { UsageError } from "./errors.js";
+
+const REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const ID = "92a08901-0f1e-4c3b-9a7d-2b8f3c4d5e6f";
+const verifyArgs = ["verify", "a.txt", "--manifest", "ipfs://bafy", "--registry", REGISTRY];
+
+const usageError = (argv: string[], message: RegExp) => {
+  expect(() => parseCommand(argv)).toThrow(UsageError);
+  expect(() => parseCommand(argv)).toThrow(message);
+};
+
+describe("parseCommand", () => {
+  it("verify: file, manifest, registry; no wait by default; defaults for url and timeout", () => {
+    expect(parseCommand(verifyArgs)).toEqual({
+      kind: "verify",
+      common: { url: DEFAULT_URL, apiKey: undefined, json: false, quiet: false },
+      file: "a.txt",
+      manifestUri: "ipfs://bafy",
+      registry: REGISTRY,
+      proof: false,
+      rpcUrl: undefined,
+      wait: false,
+      timeoutMs: DEFAULT_TIMEOUT_S * 1000,
+    });
+  });
+
+  it("verify: --proof --wait --timeout --rpc-url --json, options in any order", () => {
+    const cmd = parseCommand(["verify", "--json", "--wait", ...verifyArgs.slice(1), "--proof", "--timeout", "2.5", "--rpc-url", "http://rpc"]);
+    expect(cmd).toMatchObject({ kind: "verify", proof: true, wait: true, timeoutMs: 2500, rpcUrl: "http://rpc", common: { json: true } });
+  });
+
+  it("--timeout implies --wait; 0 means no limit", () => {
+    expect(parseCommand([...verifyArgs, "--timeout", "0"])).toMatchObject({ wait: true, timeoutMs: 0 });
+  });
+
+  it("url and api key: the option wins over the environment, the environment over the default", () => {
+    const env = { VERIFLOW_URL: "http://env:1", VERIFLOW_API_KEY: "k-env" };
+    expect(parseCommand(["jobs", "list"], env)).toMatchObject({ common: { url: "http://env:1", apiKey: "k-env" } });
+    expect(parseCommand(["jobs", "list", "--url", "https://opt", "--api-key", "k-opt"], env)).toMatchObject({ common: { url: "https://opt", apiKey: "k-opt" } });
+    expect(parseCommand(["jobs", "list"], { VERIFLOW_API_KEY: "" })).toMatchObject({ common: { url: DEFAULT_URL, apiKey: undefined } });
+  });
+
+  it("jobs list / get / watch", () => {
+    expect(parseCommand(["jobs", "list", "--status", "failed", "--limit", "5", "--offset", "10"])).toMatchObject({ kind: "jobs-list", status: "failed", limit: 5, offset: 10 });
+    expect(parseCommand(["jobs", "get", ID, "--json"])).toMatchObject({ kind: "jobs-get", id: ID, common: { json: true } });
+    expect(parseCommand(["jobs", "watch", ID, "--timeout", "3"])).toMatchObject({ kind: "jobs-watch", id: ID, timeoutMs: 3000 });
+  });
+
+  it("dev publish: the public dev key and ./data by default; env and options override", () => {
+    expect(parseCommand(["dev", "publish", "f.txt"])).toMatchObject({ kind: "dev-publish", file: "f.txt", ipfs: false, key: DEV_KEY, dataDir: "data" });
+    const key = `0x${"11".repeat(32)}`;
+    expect(parseCommand(["dev", "publish", "f.txt", "--ipfs"], { VERIFLOW_DATA_DIR: "/tmp/d", VERIFLOW_DEV_KEY: key })).toMatchObject({ ipfs: true, key, dataDir: "/tmp/d" });
+    expect(parseCommand(["dev", "publish", "f.txt", "--data-dir", "x"], { VERIFLOW_DATA_DIR: "/tmp/d" })).toMatchObject({ dataDir: "x" });
+  });
+
+  it("help and version", () => {
+    expect(parseCommand([])).toMatchObject({ kind: "help", text: expect.stringContaining("Exit codes:") });
+    expect(parseCommand(["--help"])).toMatchObject({ kind: "help" });
+    expect(parseCommand(["verify", "--help"])).toMatchObject({ kind: "help", text: expect.stringContaining("--manifest <uri>") });
+    expect(parseCommand(["help", "dev"])).toMatchObject({ kind: "help", text: expect.stringContaining("local-stack.json") });
+    expect(parseCommand(["jobs"])).toMatchObject({ kind: "help" });
+    expect(parseCommand(["--version"])).toEqual({ kind: "version" });
+  });
+
+  it("usage errors a person can act on", () => {
+    usageError(["frobnicate"], /unknown command "frobnicate"/);
+    usageError(["jobs", "delete"], /unknown command "jobs delete"/);
+    usageError(["verify", "--manifest", "ipfs://x", "--registry", REGISTRY], /missing <file>/);
+    usageError(["verify", "a.txt", "--registry", REGISTRY], /--manifest <uri> is required/);
+    usageError(["verify", "a.txt", "--manifest", "ipfs://x"], /--registry <address> is required/);
+    usageError(["verify", "a.txt", "--manifest", "ipfs://x", "--registry", "0x123"], /40-hex-digit address/);
+    usageError([...verifyArgs, "b.txt"], /unexpected argument "b.txt"/);
+    usageError([...verifyArgs, "--frob"], /Unknown option '--frob'/);
+    usageError([...verifyArgs, "--timeout", "soon"], /--timeout must be a number/);
+    usageError([...verifyArgs, "--url", "ftp://x"], /--url must be an http\(s\) URL/);
+    usageError(["jobs", "get", "not-a-uuid"], /is not a job id/);
+    usageError(["jobs", "get"], /missing <job-id>/);
+    usageError(["jobs", "list", "--status", "done"], /--status must be one of/);
+    usageError(["jobs", "list", "--limit", "0"], /--limit must be an integer ≥ 1/);
+    usageError(["jobs", "list", "--limit", "500"], /at most 100/);
+    usageError(["dev", "publish", "f.txt", "--key", "0xabc"], /--key must be/);
+    usageError(["dev", "unpublish"], /unknown command "dev unpublish"/);
+  });
+});

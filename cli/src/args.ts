@@ -1,0 +1,184 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "./errors.js";
+import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
+import { HELP } from "./help.js";
+
+export type Env = Record<string, string | undefined>;
+
+/** Options every command takes. */
+export interface Common {
+  url: string;
+  apiKey: string | undefined;
+  json: boolean;
+  quiet: boolean;
+}
+
+export type Command =
+  | { kind: "help"; text: string }
+  | { kind: "version" }
+  | { kind: "verify"; common: Common; file: string; manifestUri: string; registry: string; proof: boolean; rpcUrl: string | undefined; wait: boolean; timeoutMs: number }
+  | { kind: "jobs-list"; common: Common; status: string | undefined; limit: number | undefined; offset: number | undefined }
+  | { kind: "jobs-get"; common: Common; id: string }
+  | { kind: "jobs-watch"; common: Common; id: string; timeoutMs: number }
+  | { kind: "dev-publish"; common: Common; file: string; ipfs: boolean; key: string; dataDir: string; rpcUrl: string | undefined; registry: string | undefined; manifestServer: string | undefined };
+
+export { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+const COMMON_OPTIONS: Options = {
+  url: { type: "string" },
+  "api-key": { type: "string" },
+  json: { type: "boolean", default: false },
+  quiet: { type: "boolean", short: "q", default: false },
+  help: { type: "boolean", short: "h", default: false },
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
+const STATUSES = ["queued", "processing", "completed", "failed"];
+
+/** Parses argv (without node and the script) into a command; throws UsageError for anything wrong. */
+export function parseCommand(argv: string[], env: Env = {}): Command {
+  const [first, second] = argv;
+  if (first === undefined || first === "-h" || first === "--help") return { kind: "help", text: HELP.main };
+  if (first === "--version" || first === "-V") return { kind: "version" };
+  if (first === "help") return { kind: "help", text: HELP[(second ?? "main") as keyof typeof HELP] ?? HELP.main };
+  if (first === "verify") return parseVerify(argv.slice(1), env);
+  if (first === "jobs") return parseJobs(second, argv.slice(2), env);
+  if (first === "dev") {
+    if (second === "publish") return parseDevPublish(argv.slice(2), env);
+    if (second === undefined || second === "-h" || second === "--help") return { kind: "help", text: HELP.dev };
+    throw new UsageError(`unknown command "dev ${second}" (try: veriflow dev publish <file>)`);
+  }
+  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dev, help)`);
+}
+
+function parse(args: string[], options: Options) {
+  try {
+    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
+  }
+}
+
+function common(values: Record<string, unknown>, env: Env): Common {
+  const url = (values.url as string | undefined) ?? env.VERIFLOW_URL ?? DEFAULT_URL;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
+  }
+  const apiKey = (values["api-key"] as string | undefined) ?? (env.VERIFLOW_API_KEY || undefined);
+  return { url, apiKey, json: values.json === true, quiet: values.quiet === true };
+}
+
+function onePositional(positionals: string[], what: string, usage: string): string {
+  if (positionals.length === 0) throw new UsageError(`missing ${what} (usage: ${usage})`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" (usage: ${usage})`);
+  return positionals[0]!;
+}
+
+function timeoutOf(value: unknown): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_S * 1000;
+  const s = Number(value);
+  if (!Number.isFinite(s) || s < 0) throw new UsageError(`--timeout must be a number of seconds (0: no limit), got "${value}"`);
+  return Math.round(s * 1000);
+}
+
+function integerOf(name: string, value: unknown, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`);
+  return n;
+}
+
+function jobIdOf(positionals: string[], usage: string): string {
+  const id = onePositional(positionals, "<job-id>", usage);
+  if (!UUID.test(id)) throw new UsageError(`"${id}" is not a job id (a UUID, as \`veriflow verify\` prints it)`);
+  return id;
+}
+
+function parseVerify(args: string[], env: Env): Command {
+  const { values, positionals } = parse(args, {
+    manifest: { type: "string" },
+    registry: { type: "string" },
+    proof: { type: "boolean", default: false },
+    "rpc-url": { type: "string" },
+    wait: { type: "boolean", default: false },
+    timeout: { type: "string" },
+  });
+  if (values.help) return { kind: "help", text: HELP.verify };
+  const usage = "veriflow verify <file> --manifest <uri> --registry <address>";
+  const file = onePositional(positionals, "<file>", usage);
+  const manifestUri = values.manifest as string | undefined;
+  if (!manifestUri) throw new UsageError(`--manifest <uri> is required (usage: ${usage})`);
+  const registry = values.registry as string | undefined;
+  if (!registry) throw new UsageError(`--registry <address> is required (usage: ${usage})`);
+  if (!ADDRESS.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  return {
+    kind: "verify",
+    common: common(values, env),
+    file,
+    manifestUri,
+    registry,
+    proof: values.proof === true,
+    rpcUrl: values["rpc-url"] as string | undefined,
+    wait: values.wait === true || values.timeout !== undefined,
+    timeoutMs: timeoutOf(values.timeout),
+  };
+}
+
+function parseJobs(sub: string | undefined, args: string[], env: Env): Command {
+  if (sub === undefined || sub === "-h" || sub === "--help") return { kind: "help", text: HELP.jobs };
+  if (sub === "list") {
+    const { values, positionals } = parse(args, { status: { type: "string" }, limit: { type: "string" }, offset: { type: "string" } });
+    if (values.help) return { kind: "help", text: HELP.jobs };
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: veriflow jobs list [--status s] [--limit n] [--offset n])`);
+    const status = values.status as string | undefined;
+    if (status !== undefined && !STATUSES.includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got "${status}"`);
+    const limit = integerOf("limit", values.limit, 1);
+    if (limit !== undefined && limit > 100) throw new UsageError(`--limit must be at most 100, got ${limit}`);
+    return { kind: "jobs-list", common: common(values, env), status, limit, offset: integerOf("offset", values.offset, 0) };
+  }
+  if (sub === "get") {
+    const { values, positionals } = parse(args, {});
+    if (values.help) return { kind: "help", text: HELP.jobs };
+    return { kind: "jobs-get", common: common(values, env), id: jobIdOf(positionals, "veriflow jobs get <job-id>") };
+  }
+  if (sub === "watch") {
+    const { values, positionals } = parse(args, { timeout: { type: "string" } });
+    if (values.help) return { kind: "help", text: HELP.jobs };
+    return { kind: "jobs-watch", common: common(values, env), id: jobIdOf(positionals, "veriflow jobs watch <job-id>"), timeoutMs: timeoutOf(values.timeout) };
+  }
+  throw new UsageError(`unknown command "jobs ${sub}" (jobs list, jobs get <id>, jobs watch <id>)`);
+}
+
+function parseDevPublish(args: string[], env: Env): Command {
+  const { values, positionals } = parse(args, {
+    ipfs: { type: "boolean", default: false },
+    key: { type: "string" },
+    "data-dir": { type: "string" },
+    "rpc-url": { type: "string" },
+    registry: { type: "string" },
+    "manifest-server": { type: "string" },
+  });
+  if (values.help) return { kind: "help", text: HELP.dev };
+  const file = onePositional(positionals, "<file>", "veriflow dev publish <file> [--ipfs]");
+  const key = (values.key as string | undefined) ?? (env.VERIFLOW_DEV_KEY || DEV_KEY);
+  if (!PRIVATE_KEY.test(key)) throw new UsageError("--key must be a 0x-prefixed 32-byte hex private key");
+  const registry = values.registry as string | undefined;
+  if (registry !== undefined && !ADDRESS.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  return {
+    kind: "dev-publish",
+    common: common(values, env),
+    file,
+    ipfs: values.ipfs === true,
+    key,
+    dataDir: (values["data-dir"] as string | undefined) ?? env.VERIFLOW_DATA_DIR ?? "data",
+    rpcUrl: values["rpc-url"] as string | undefined,
+    registry,
+    manifestServer: values["manifest-server"] as string | undefined,
+  };
+}

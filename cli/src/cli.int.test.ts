@@ -1,0 +1,264 @@
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findFreePort, publishContent, updateManifest } from "@veriflow/testing";
+import { startSystem, type System } from "../../tests/support/system.js";
+
+// The built CLI, spawned as a user runs it, against the whole system on real servers.
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const main = join(root, "cli/dist/main.js");
+
+let sys: System;
+let dir: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  // Build the CLI (incremental: a no-op when `npm test` just built it).
+  await promisify(execFile)(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-b", join(root, "cli")], { cwd: root });
+  sys = await startSystem();
+  dir = await mkdtemp(join(tmpdir(), "veriflow-cli-"));
+  // What `npm start` writes for its stack, here for the test's system.
+  dataDir = join(dir, "data");
+  const stack = { version: 1, gatewayUrl: sys.gatewayUrl, rpcUrl: sys.chain.rpcUrl, chainId: sys.chain.chainId, registry: sys.registry, manifestServerUrl: sys.manifests.url };
+  await promisify(execFile)("mkdir", ["-p", dataDir]);
+  await writeFile(join(dataDir, "local-stack.json"), JSON.stringify(stack));
+});
+afterAll(async () => {
+  await sys?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `veriflow …` with stdout and stderr as pipes (not a TTY), VERIFLOW_URL at the test system. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", VERIFLOW_URL: sys.gatewayUrl, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const json = (r: Run) => {
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`stdout is not one JSON document (exit ${r.code}):\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
+};
+
+async function fileWith(label: string): Promise<{ path: string; content: string }> {
+  const content = `${label} ${randomBytes(16).toString("hex")}\n`;
+  const path = join(dir, `${label}-${randomBytes(4).toString("hex")}.txt`);
+  await writeFile(path, content);
+  return { path, content };
+}
+
+const publish = (content: string, opts: Partial<Parameters<typeof publishContent>[0]> = {}) =>
+  publishContent({
+    rpcUrl: sys.chain.rpcUrl,
+    chainId: sys.chain.chainId,
+    registry: sys.registry,
+    manifests: sys.manifests,
+    content,
+    signerKey: sys.chain.accounts[0]!.privateKey,
+    via: "http",
+    ...opts,
+  });
+
+describe("veriflow verify --wait", () => {
+  it("OK: exit 0, the job as JSON on stdout, plain progress lines on stderr (not a TTY)", async () => {
+    const { path, content } = await fileWith("ok");
+    const { manifestUri, contentHash } = await publish(content);
+    const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--wait", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const job = json(r);
+    expect(job).toMatchObject({ status: "completed", contentHash, result: { status: "OK", reasons: [], checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true } } });
+    expect(r.stderr).toMatch(new RegExp(`^progress +\\d+% \\w+: .*\\(job ${job.id}, [\\d.]+s\\)$`, "m"));
+    expect(r.stderr).toMatch(/^progress 100% completed: completed/m);
+    expect(r.stderr).toMatch(new RegExp(`^following job ${job.id} (through server-sent events|by polling)`, "m"));
+    expect(r.stderr).not.toContain("\x1b");
+  });
+
+  it("human output: the verdict, reasons and checks on stdout", async () => {
+    const { path, content } = await fileWith("human");
+    const { manifestUri } = await publish(content);
+    const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--wait", "--quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^  verdict +OK$/m);
+    expect(r.stdout).toMatch(/^  reasons +none$/m);
+    expect(r.stdout).toMatch(/^  checks +manifest hash yes, creator yes, manifest URI yes, DID yes$/m);
+    expect(r.stderr).toBe("");
+  });
+
+  it("proof: tx hash, block and chain id", async () => {
+    const { path, content } = await fileWith("proof");
+    const { manifestUri, registration } = await publish(content);
+    const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--proof", "--wait", "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^  tx hash +${registration!.txHash}$`, "m"));
+    expect(r.stdout).toMatch(new RegExp(`^  block +${registration!.blockNumber}$`, "m"));
+    expect(r.stdout).toMatch(new RegExp(`^  chain id +${sys.chain.chainId}$`, "m"));
+  });
+
+  it("FAIL verdict: exit 1", async () => {
+    const { path, content } = await fileWith("unregistered");
+    const { manifestUri } = await publish(content, { registrantKey: null });
+    const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--wait", "--json"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(json(r).result).toMatchObject({ status: "FAIL", reasons: ["not_registered"] });
+  });
+
+  it("WARN verdict: exit 3", async () => {
+    const { path, content } = await fileWith("warn");
+    const { manifestUri, contentHash } = await publish(content);
+    await updateManifest(sys.chain.rpcUrl, sys.chain.accounts[0]!.privateKey, sys.registry, contentHash, sys.manifests.putManifest(`moved-${contentHash.slice(2, 10)}`, {}));
+    const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--wait", "--json"]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(json(r).result).toMatchObject({ status: "WARN", reasons: ["uri_mismatch"] });
+  });
+
+  it("a stage failure: exit 4, with the stage and code", async () => {
+    const { path } = await fileWith("nomanifest");
+    const r = await cli(["verify", path, "--manifest", `${sys.manifests.url}/manifests/missing`, "--registry", sys.registry, "--wait"]);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stdout).toMatch(/failed at +manifest \(E_MANIFEST_NOT_FOUND, 1 attempt\)/);
+    expect(r.stderr).toMatch(/failed at manifest \(E_MANIFEST_NOT_FOUND\)/);
+  });
+
+  it("--timeout passing while waiting: exit 6, and the job id to watch it", async () => {
+    const { path, content } = await fileWith("timeout");
+    const { manifestUri } = await publish(content);
+    const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--timeout", "0.001", "--json"]);
+    expect(r.code, r.stderr).toBe(6);
+    expect(json(r).error).toMatchObject({ kind: "WaitTimeoutError", exitCode: 6, jobId: expect.any(String) });
+    expect(r.stderr).toMatch(/veriflow jobs watch [0-9a-f-]{36}/);
+  });
+});
+
+describe("errors and exit codes", () => {
+  it("usage error: exit 2, nothing on stdout without --json, { error } with it", async () => {
+    const r = await cli(["verify", "a.txt", "--manifest", "ipfs://x"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/--registry <address> is required/);
+    const j = await cli(["verify", "missing.txt", "--manifest", "ipfs://x", "--registry", sys.registry, "--json"]);
+    expect(j.code).toBe(2);
+    expect(json(j).error).toMatchObject({ kind: "UsageError", message: expect.stringContaining("cannot read missing.txt: ENOENT") });
+  });
+
+  it("unreachable server: exit 5", async () => {
+    const { path } = await fileWith("unreachable");
+    const port = await findFreePort();
+    const r = await cli(["verify", path, "--manifest", "ipfs://x", "--registry", sys.registry, "--url", `http://127.0.0.1:${port}`]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(new RegExp(`127\\.0\\.0\\.1:${port} is not reachable: ECONNREFUSED`));
+    const list = await cli(["jobs", "list"], { VERIFLOW_URL: `http://127.0.0.1:${port}` });
+    expect(list.code).toBe(5);
+  });
+
+  it("an HTTP error answer: exit 5 with the server's code", async () => {
+    const { path } = await fileWith("badinput");
+    const r = await cli(["verify", path, "--manifest", "ftp://example.com/m.json", "--registry", sys.registry, "--json"]);
+    expect(r.code).toBe(5);
+    expect(json(r).error).toMatchObject({ kind: "ApiError", status: 400, code: "E_INVALID_MANIFEST_URI" });
+    const missing = await cli(["jobs", "get", "00000000-0000-4000-8000-000000000000"]);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toMatch(/answered 404/);
+  });
+});
+
+describe("veriflow jobs", () => {
+  it("verify without --wait prints the job id; jobs get / watch / list read it", async () => {
+    const { path, content } = await fileWith("jobs");
+    const { manifestUri } = await publish(content);
+    const submitted = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry]);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const id = submitted.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+
+    const watched = await cli(["jobs", "watch", id, "--json"]);
+    expect(watched.code, watched.stderr).toBe(0);
+    const snapshots = watched.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(snapshots.at(-1)).toMatchObject({ id, status: "completed", result: { status: "OK" } });
+
+    const got = await cli(["jobs", "get", id, "--json"]);
+    expect(got.code).toBe(0);
+    expect(json(got)).toMatchObject({ id, status: "completed", manifestUri });
+    const human = await cli(["jobs", "get", id]);
+    expect(human.stdout).toContain(`job ${id}  verify  completed`);
+
+    const list = await cli(["jobs", "list", "--json", "--status", "completed", "--limit", "100"]);
+    expect(list.code).toBe(0);
+    const page = json(list);
+    expect(page).toMatchObject({ limit: 100, offset: 0, total: expect.any(Number) });
+    expect(page.jobs.map((j: { id: string }) => j.id)).toContain(id);
+    expect(page.jobs.every((j: { status: string }) => j.status === "completed")).toBe(true);
+    const limited = json(await cli(["jobs", "list", "--json", "--limit", "1"]));
+    expect(limited.jobs).toHaveLength(1);
+    const table = await cli(["jobs", "list", "--limit", "100"]);
+    expect(table.stdout).toMatch(/^ID +TYPE +STATUS +VERDICT +CREATED$/m);
+    expect(table.stdout).toContain(id);
+  });
+});
+
+describe("veriflow dev publish", () => {
+  it("publishes through the local stack found in local-stack.json; the printed verify is OK", async () => {
+    const { path } = await fileWith("dev");
+    const r = await cli(["dev", "publish", path, "--data-dir", dataDir, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = json(r);
+    expect(out).toMatchObject({ registry: sys.registry, chainId: sys.chain.chainId, creator: sys.chain.accounts[0]!.address, registration: { action: "registered" } });
+    expect(out.manifestUri).toMatch(new RegExp(`^${sys.manifests.url}/manifests/`));
+    expect(out.verifyCommand).toBe(`veriflow verify ${path} --manifest ${out.manifestUri} --registry ${sys.registry} --wait`);
+
+    const verified = await cli(["verify", path, "--manifest", out.manifestUri, "--registry", out.registry, "--wait", "--json"]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(json(verified).result).toMatchObject({ status: "OK", recovered: sys.chain.accounts[0]!.address });
+
+    const again = await cli(["dev", "publish", path, "--data-dir", dataDir, "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(json(again)).toMatchObject({ manifestUri: out.manifestUri, registration: { action: "unchanged" } });
+  });
+
+  it("--ipfs: the manifest on the local IPFS gateway, found by VERIFLOW_DATA_DIR; human output ends with the command", async () => {
+    const { path } = await fileWith("devipfs");
+    const r = await cli(["dev", "publish", path, "--ipfs"], { VERIFLOW_DATA_DIR: dataDir });
+    expect(r.code, r.stderr).toBe(0);
+    const command = /^  (veriflow verify .*)$/m.exec(r.stdout)?.[1];
+    expect(command).toMatch(/--manifest ipfs:\/\/\S+ /);
+    const args = command!.split(" ").slice(1);
+    const verified = await cli([...args, "--json"]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(json(verified).result.status).toBe("OK");
+  });
+
+  it("another account's key cannot take over a registered file (exit 2); no local stack: exit 5", async () => {
+    const { path } = await fileWith("devother");
+    expect((await cli(["dev", "publish", path, "--data-dir", dataDir])).code).toBe(0);
+    const other = await cli(["dev", "publish", path, "--data-dir", dataDir, "--key", sys.chain.accounts[1]!.privateKey]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/already registered by 0xf39F/i);
+
+    const none = await cli(["dev", "publish", path, "--data-dir", join(dir, "nowhere")]);
+    expect(none.code).toBe(5);
+    expect(none.stderr).toMatch(/no local stack found .* start one with `npm start`/);
+  });
+});

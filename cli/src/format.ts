@@ -1,0 +1,63 @@
+import type { Job, JobPage } from "./api.js";
+
+const row = (label: string, value: unknown) => `  ${label.padEnd(16)}${value}`;
+const mark = (ok: unknown) => (ok === true ? "yes" : ok === false ? "NO" : "-");
+
+/** A job as a person reads it: the verdict, its reasons and checks; for proofs the registration. */
+export function formatJob(job: Job): string {
+  const lines = [`job ${job.id}  ${job.type}  ${job.status}${job.status === "completed" || job.status === "failed" ? "" : ` ${job.progress}%`}`];
+  const r = job.result;
+  if (job.status === "completed" && r) {
+    lines.push(row("verdict", r.status));
+    lines.push(row("reasons", Array.isArray(r.reasons) && r.reasons.length > 0 ? r.reasons.join(", ") : "none"));
+    if (r.checks) {
+      const c = r.checks;
+      lines.push(row("checks", `manifest hash ${mark(c.manifestHashOk)}, creator ${mark(c.creatorOk)}, manifest URI ${mark(c.manifestOk)}, DID ${mark(c.didOk)}`));
+    }
+    lines.push(row("file hash", r.fileHash ?? job.contentHash ?? "-"));
+    lines.push(row("signer", r.recovered ?? "none recovered"));
+    if (r.onchain) {
+      const o = r.onchain;
+      const when = o.timestamp > 0 ? new Date(o.timestamp * 1000).toISOString() : "not registered";
+      lines.push(row("on chain", `creator ${o.creator}, ${when}${o.revoked ? ", REVOKED" : ""}`));
+      if (o.manifestURI) lines.push(row("registered URI", o.manifestURI));
+    }
+    if (job.type === "proof" || r.txHash !== undefined) {
+      lines.push(row("chain id", r.chainId ?? "-"));
+      lines.push(row("tx hash", r.txHash ?? r.registration?.txHash ?? "-"));
+      lines.push(row("block", r.blockNumber ?? r.registration?.blockNumber ?? "-"));
+    }
+  } else if (job.status === "failed") {
+    const f = job.failure;
+    lines.push(row("failed at", f ? `${f.stage} (${f.code}, ${f.attempts} attempt${f.attempts === 1 ? "" : "s"})` : "-"));
+    lines.push(row("error", f?.message ?? job.error ?? "-"));
+  }
+  if (job.status !== "completed" && job.contentHash) lines.push(row("file hash", job.contentHash));
+  lines.push(row("manifest", job.manifestUri ?? "-"));
+  lines.push(row("registry", job.registryAddress ?? "-"));
+  lines.push(row("created", job.createdAt));
+  if (job.completedAt) lines.push(row("finished", job.completedAt));
+  return `${lines.join("\n")}\n`;
+}
+
+/** One line per change, for `jobs watch`. */
+export function formatChange(job: Job, describe: string): string {
+  const verdict = job.status === "completed" ? ` ${job.result?.status ?? ""}` : "";
+  return `${new Date().toISOString().slice(11, 19)}  ${job.status}${verdict}  ${job.progress}%  ${describe}\n`;
+}
+
+export function formatJobList(page: JobPage): string {
+  if (page.jobs.length === 0) return `no jobs (total ${page.total})\n`;
+  const header = `${"ID".padEnd(36)}  ${"TYPE".padEnd(6)}  ${"STATUS".padEnd(10)}  ${"VERDICT".padEnd(7)}  CREATED`;
+  const rows = page.jobs.map((j) => {
+    const verdict = j.status === "completed" ? String(j.result?.status ?? "") : j.status === "failed" ? (j.failure?.code ?? "") : `${j.progress}%`;
+    return `${j.id.padEnd(36)}  ${j.type.padEnd(6)}  ${j.status.padEnd(10)}  ${verdict.padEnd(7)}  ${j.createdAt}`;
+  });
+  const shown = `${page.offset + 1}-${page.offset + page.jobs.length} of ${page.total}`;
+  return `${[header, ...rows].join("\n")}\n${shown}\n`;
+}
+
+/** Quotes an argument for a POSIX shell when it needs it (for the commands the CLI prints). */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

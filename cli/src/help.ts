@@ -1,0 +1,73 @@
+import { DEFAULT_TIMEOUT_S, DEFAULT_URL } from "./defaults.js";
+import { EXIT_CODES_HELP } from "./exit-codes.js";
+
+/** The text of `veriflow --help` and `veriflow help <command>`. */
+const COMMON_HELP = `Common options:
+  --url <url>         the gateway (env VERIFLOW_URL, default ${DEFAULT_URL})
+  --api-key <key>     sent as x-api-key (env VERIFLOW_API_KEY)
+  --json              machine-readable JSON on stdout; progress and logs stay on stderr
+  -q, --quiet         no progress on stderr
+  -h, --help          this help`;
+
+export const HELP: Record<"main" | "verify" | "jobs" | "dev", string> = {
+  main: `veriflow: is this file what its creator registered?
+
+Usage:
+  veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--wait] [--timeout <s>]
+  veriflow jobs list [--status queued|processing|completed|failed] [--limit <n>] [--offset <n>]
+  veriflow jobs get <job-id>
+  veriflow jobs watch <job-id> [--timeout <s>]
+  veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
+  veriflow help <command>    veriflow --version
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  verify: `Usage: veriflow verify <file> --manifest <uri> --registry <address> [options]
+
+Uploads <file> (streamed from disk) for verification against its signed manifest and the
+ContentRegistry at <address>. Prints the job id; with --wait, follows the job (server-sent
+events where the server offers them, else polling) with a progress bar on stderr, then
+prints the verdict and exits with it (0 OK, 3 WARN, 1 FAIL, 4 job failed).
+
+  --manifest <uri>    the manifest's URI (ipfs://…, https://…; http:// where the server allows)
+  --registry <addr>   the ContentRegistry contract address
+  --proof             ask for a proof document (registration tx hash, block, chain id)
+  --rpc-url <url>     a per-job chain RPC URL (the server must allow it)
+  --wait              wait for the verdict
+  --timeout <s>       give up waiting after <s> seconds (exit 6; implies --wait; default ${DEFAULT_TIMEOUT_S}, 0: never)
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  jobs: `Usage:
+  veriflow jobs list [--status <s>] [--limit <n>] [--offset <n>]   newest first (limit 1-100, default 20)
+  veriflow jobs get <job-id>                                       one job; exit 0 when it was read
+  veriflow jobs watch <job-id> [--timeout <s>]                     one line per change until it finishes
+                                                                   (--json: one JSON job per line); exits with the verdict
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  dev: `Usage: veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
+
+For local development with \`npm start\`: hashes <file>, signs a manifest with a dev key,
+serves it from the local stack's manifest server (over http, or its IPFS gateway with
+--ipfs), registers it on the dev chain, and prints the \`veriflow verify\` command to run next.
+The local stack is found through <data-dir>/local-stack.json, which \`npm start\` writes.
+
+  --ipfs                   serve the manifest as ipfs://<cid> instead of http://
+  --key <hex>              the signing and registering key (env VERIFLOW_DEV_KEY;
+                           default: hardhat account #0, a public dev key)
+  --data-dir <dir>         where local-stack.json is (env VERIFLOW_DATA_DIR, default ./data)
+  --rpc-url, --registry, --manifest-server <url>
+                           override what local-stack.json says
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+};
