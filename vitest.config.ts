@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 // Tests run from source: each @veriflow/* library resolves to its src/index.ts,
 // so `npm test` never tests a stale build of a library.
-const libs = ["events", "platform", "verify", "adapters", "testing", "contracts"];
+const libs = ["events", "platform", "verify", "adapters", "testing", "contracts", "grpc"];
 
 export default defineConfig({
   resolve: {
@@ -12,7 +12,7 @@ export default defineConfig({
     ),
   },
   test: {
-    include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "tests/**/*.test.ts", "deploy/**/*.test.ts", "examples/**/*.test.ts"],
+    include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "tests/**/*.test.ts", "deploy/**/*.test.ts", "cli/src/**/*.test.ts", "examples/**/*.test.ts"],
     // Integration tests start real servers (nats-server, PostgreSQL, a chain): give them room.
     testTimeout: 60_000,
     hookTimeout: 180_000,

@@ -13,15 +13,16 @@ const hasCompose = await run("docker-compose", ["version"]).then(() => true, () 
 // No Docker engine runs here; docker-compose still parses and validates the file offline.
 describe.skipIf(!hasCompose)("docker-compose.yml", () => {
   it("is valid and wires every service to NATS, and status to PostgreSQL", async () => {
-    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, RPC_URL: "http://chain:8545" } });
-    for (const service of ["nats", "postgres", "gateway", "hashing", "manifest", "chain-check", "status"]) {
+    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==" } });
+    for (const service of ["nats", "postgres", "gateway", "hashing", "manifest", "chain-check", "status", "webhooks"]) {
       expect(stdout).toMatch(new RegExp(`^  ${service}:`, "m"));
     }
-    expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(5);
+    expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(6);
     expect(stdout).toMatch(/DATABASE_URL: postgres:\/\/veriflow:veriflow@postgres:5432\/veriflow/);
     expect(stdout).toMatch(/RPC_URL: http:\/\/chain:8545/);
     expect(stdout).toMatch(/SERVICE: chain-check/);
     expect(stdout).toMatch(/STATUS_URL: http:\/\/status:3002/);
+    expect(stdout).toMatch(/WEBHOOKS_URL: http:\/\/webhooks:3003/);
   });
 
   it("fails validation when the file is broken (so the check above can fail)", async () => {

@@ -8,6 +8,8 @@ import { loadConfig as loadManifestConfig } from "../../services/manifest/src/co
 import { startManifestService } from "../../services/manifest/src/service.js";
 import { loadConfig as loadStatusConfig } from "../../services/status/src/config.js";
 import { MIGRATIONS_DIR, startStatusService } from "../../services/status/src/service.js";
+import { loadConfig as loadWebhooksConfig } from "../../services/webhooks/src/config.js";
+import { startWebhooksService } from "../../services/webhooks/src/service.js";
 import { createLogger, createSilentLogger, type Env, type RunningService } from "@veriflow/platform";
 import {
   createTestDatabase,
@@ -25,13 +27,18 @@ import {
 export interface System {
   gatewayUrl: string;
   statusUrl: string;
+  /** host:port of the gateway's gRPC SubmissionService. */
+  gatewayGrpcAddress: string;
+  /** host:port of the status service's gRPC JobService. */
+  statusGrpcAddress: string;
+  webhooksUrl: string;
   nats: NatsServerHandle;
   db: TestDatabase;
   chain: ChainHandle;
   registry: string;
   manifests: ManifestServerHandle;
   env: Env;
-  services: Record<"status" | "gateway" | "hashing" | "manifest" | "chainCheck", RunningService>;
+  services: Record<"status" | "gateway" | "hashing" | "manifest" | "chainCheck" | "webhooks", RunningService>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +56,7 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
   ]);
   const registry = await deployRegistry(chain.rpcUrl, chain.accounts[0]!.privateKey);
   const statusPort = await findFreePort();
+  const webhooksPort = await findFreePort();
   const env: Env = {
     NATS_URL: nats.url,
     DATABASE_URL: db.url,
@@ -58,7 +66,17 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
     ALLOWED_PRIVATE_HOSTS: `127.0.0.1,localhost`,
     STATUS_PORT: String(statusPort),
     STATUS_URL: `http://127.0.0.1:${statusPort}`,
+    WEBHOOKS_PORT: String(webhooksPort),
+    WEBHOOKS_HOST: "127.0.0.1",
+    WEBHOOKS_URL: `http://127.0.0.1:${webhooksPort}`,
+    WEBHOOK_SIGNING_SECRET: "whsec_" + Buffer.from("veriflow test signing secret, 32b").toString("base64"),
+    WEBHOOK_ALLOWED_PRIVATE_HOSTS: "127.0.0.1",
+    WEBHOOK_RETRY_SCHEDULE_MS: "200,400,800",
+    WEBHOOK_POLL_INTERVAL_MS: "50",
+    WEBHOOK_TIMEOUT_MS: "2000",
     GATEWAY_PORT: "0",
+    GATEWAY_GRPC_PORT: "0",
+    STATUS_GRPC_PORT: "0",
     GATEWAY_HOST: "127.0.0.1",
     STATUS_HOST: "127.0.0.1",
     OPS_PORT: "0",
@@ -70,16 +88,20 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
   };
   const log = (name: string) => (env.LOG_LEVEL === "silent" ? createSilentLogger() : createLogger(name, env.LOG_LEVEL));
   const status = await startStatusService(loadStatusConfig(env), log("status"));
-  const [gateway, hashing, manifest, chainCheck] = await Promise.all([
+  const [gateway, hashing, manifest, chainCheck, webhooks] = await Promise.all([
     startGatewayService(loadGatewayConfig(env), log("gateway")),
     startHashingService(loadHashingConfig(env), log("hashing")),
     startManifestService(loadManifestConfig(env), log("manifest")),
     startChainCheckService(loadChainCheckConfig(env), log("chain-check")),
+    startWebhooksService(loadWebhooksConfig(env), log("webhooks")),
   ]);
-  const services = { status, gateway, hashing, manifest, chainCheck };
+  const services = { status, gateway, hashing, manifest, chainCheck, webhooks };
   return {
     gatewayUrl: `http://127.0.0.1:${gateway.port}`,
+    gatewayGrpcAddress: `127.0.0.1:${gateway.grpcPort}`,
+    statusGrpcAddress: `127.0.0.1:${status.grpcPort}`,
     statusUrl: env.STATUS_URL!,
+    webhooksUrl: env.WEBHOOKS_URL!,
     nats,
     db,
     chain,

@@ -1,7 +1,11 @@
+import { readChainEndpointConfig, readManifestFetchConfig } from "@veriflow/adapters";
 import { EnvReader, readCommonConfig, readTopologyConfig, type CommonConfig, type Env, type TopologyConfig } from "@veriflow/platform";
+import type { FallbackConfig } from "./fallback-verifier.js";
 
 export interface GatewayConfig extends CommonConfig {
   port: number;
+  /** Port of the gRPC SubmissionService (bound on `host`); 0 picks a free one. */
+  grpcPort: number;
   host: string;
   /** Largest accepted upload, in bytes. */
   maxUploadBytes: number;
@@ -13,7 +17,15 @@ export interface GatewayConfig extends CommonConfig {
   allowHttpManifests: boolean;
   /** Per-job `rpcUrl` values allowed; "*" allows any; empty refuses them all. */
   rpcUrlAllowlist: string[];
+  /** Where the webhooks service answers the /api/webhooks routes this gateway fronts. */
+  webhooksUrl: string;
+  /** Private/loopback hosts a job's callbackUrl may name (local use; empty in production). */
+  webhookAllowedPrivateHosts: string[];
   topology: TopologyConfig;
+  /** How long /api/verify, /api/proof wait for the job before answering 202 (also caps `?wait=`). */
+  syncTimeoutMs: number;
+  /** The in-process verification used while the queue is down: the manifest and chain-check stages' settings. */
+  fallback: FallbackConfig;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -21,13 +33,18 @@ export function loadConfig(env: Env): GatewayConfig {
   const config: GatewayConfig = {
     ...readCommonConfig(r, 9101),
     port: r.int("GATEWAY_PORT", 3001, { min: 0, max: 65535 }),
+    grpcPort: r.int("GATEWAY_GRPC_PORT", 50051, { min: 0, max: 65535 }),
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
     apiKeys: r.list("API_KEYS"),
     allowHttpManifests: r.bool("MANIFEST_ALLOW_HTTP", false),
     rpcUrlAllowlist: r.list("RPC_URL_ALLOWLIST"),
+    webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
+    webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     topology: readTopologyConfig(r),
+    syncTimeoutMs: r.int("GATEWAY_SYNC_TIMEOUT_MS", 30_000, { min: 1 }),
+    fallback: { fetch: readManifestFetchConfig(r), chain: readChainEndpointConfig(r) },
   };
   r.done();
   return config;

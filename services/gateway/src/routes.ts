@@ -1,12 +1,15 @@
 import Router from "@koa/router";
 import multer from "@koa/multer";
 import Koa, { type Middleware } from "koa";
-import { createRequestEvent, newJobId, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
-import { HttpError, errorHandler, httpMetrics, publishEvents, requestId, type Logger, type ObjectStore } from "@veriflow/platform";
+import { newJobId, type JobType } from "@veriflow/events";
+import { HttpError, errorHandler, httpMetrics, requestId, type Logger, type ObjectStore } from "@veriflow/platform";
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { acceptSubmission } from "./accept-submission.js";
 import { requireApiKey } from "./auth.js";
-import { proxyToStatus } from "./status-proxy.js";
-import { parseSubmission, type SubmissionPolicy } from "./submission.js";
+import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
+import type { SyncSupport } from "./sync-routes.js";
+import { proxyToWebhooks } from "./webhooks-proxy.js";
+import type { SubmissionPolicy } from "./submission.js";
 import { UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
 
 export interface GatewayDeps {
@@ -16,13 +19,17 @@ export interface GatewayDeps {
   policy: SubmissionPolicy;
   maxUploadBytes: number;
   statusUrl: string;
+  /** Where the webhooks service answers /api/webhooks and a job's callback deliveries. */
+  webhooksUrl: string;
   apiKeys: string[];
+  /** Synchronous answers (/api/verify, ?wait=) and the in-process fallback while the queue is down. */
+  sync: SyncSupport;
 }
 
 const JOBS = "/api/verification-jobs";
 
 /** Maps multer's limit errors to 4xx answers a client can act on. */
-function uploadError(err: unknown, maxUploadBytes: number): unknown {
+export function uploadError(err: unknown, maxUploadBytes: number): unknown {
   const code = (err as { code?: string }).code;
   if (code === "LIMIT_FILE_SIZE") return new HttpError(413, "E_FILE_TOO_LARGE", `the file is larger than the ${maxUploadBytes}-byte limit`);
   if (code === "LIMIT_UNEXPECTED_FILE") return new HttpError(400, "E_UNEXPECTED_FILE", 'send exactly one file, in the field named "file"');
@@ -44,7 +51,8 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     if (!ctx.is("multipart/form-data")) {
       throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
     }
-    const jobId = newJobId();
+    // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
+    const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
     (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
     try {
       await upload.single("file")(ctx, async () => {});
@@ -54,37 +62,33 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     const file = ctx.file as unknown as (StoredFile & { originalname: string; mimetype: string }) | undefined;
     if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
 
-    let event;
-    try {
-      const request = parseSubmission(jobType, ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>, deps.policy);
-      event = createRequestEvent(jobId, {
-        jobId,
-        request,
-        upload: { bucket: UPLOADS_BUCKET, name: file.objectName, size: file.size, fileName: file.originalname || null, contentType: file.mimetype || null },
-      });
-      // Acknowledged by JetStream before we answer: the job exists once the client hears of it.
-      await publishEvents(deps.js, [event]);
-    } catch (err) {
-      await deps.uploads.delete(file.objectName).catch(() => {});
-      if (err instanceof HttpError) throw err;
-      throw new HttpError(503, "E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
-    }
-    deps.log.info({ jobId, jobType, size: file.size }, "accepted");
-    const pollUrl = `${JOBS}/${jobId}`;
+    const fields = ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
+    const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
+    const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored });
     ctx.status = 202;
-    ctx.set("location", pollUrl);
-    ctx.body = { mode: "async", jobId, status: "queued", message: `${jobType === "proof" ? "Proof" : "Verification"} job queued successfully`, pollUrl };
+    ctx.set("location", accepted.pollUrl);
+    ctx.body = { mode: "async", ...accepted };
   };
 
   const router = new Router();
   const auth = requireApiKey(deps.apiKeys);
-  router.post(`${JOBS}/verify`, auth, submit("verify"));
-  router.post(`${JOBS}/proof`, auth, submit("proof"));
+  router.post(`${JOBS}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
+  router.post(`${JOBS}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
+  router.post("/api/verify", auth, deps.sync.submission("verify", "sync"), submit("verify"));
+  router.post("/api/proof", auth, deps.sync.submission("proof", "sync"), submit("proof"));
   const proxy = proxyToStatus(deps.statusUrl);
   router.get(JOBS, auth, proxy);
-  router.get(`${JOBS}/stats`, auth, proxy);
+  router.get(`${JOBS}/stats`, auth, deps.sync.stats);
   router.get(`${JOBS}/:jobId`, auth, proxy);
   router.get(`${JOBS}/:jobId/history`, auth, proxy);
+  router.get(`${JOBS}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
+  const webhooks = proxyToWebhooks(deps.webhooksUrl);
+  router.get(`${JOBS}/:jobId/deliveries`, auth, webhooks);
+  router.post("/api/webhooks", auth, webhooks);
+  router.get("/api/webhooks", auth, webhooks);
+  router.get("/api/webhooks/:id", auth, webhooks);
+  router.delete("/api/webhooks/:id", auth, webhooks);
+  router.get("/api/webhooks/:id/deliveries", auth, webhooks);
 
   const app = new Koa();
   app.use(httpMetrics("gateway"));

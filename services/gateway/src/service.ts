@@ -1,6 +1,11 @@
-import { Shutdown, connectNats, ensureStreams, listen, openUploadsBucket, startOpsServer, type Logger, type RunningService } from "@veriflow/platform";
+import { Shutdown, connectNats, ensureStreams, isStreamAvailable, listen, openUploadsBucket, startOpsServer, type Logger, type RunningService } from "@veriflow/platform";
+import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
 import type { GatewayConfig } from "./config.js";
+import { createFallbackVerifier } from "./fallback-verifier.js";
+import { createSubmissionHandlers } from "./grpc-submission.js";
+import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
+import { createSyncSupport } from "./sync-routes.js";
 
 /** The composition: NATS → streams and uploads bucket → HTTP app → ops endpoints. */
 export async function startGatewayService(config: GatewayConfig, log: Logger): Promise<RunningService> {
@@ -11,19 +16,46 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const uploads = await openUploadsBucket(nats.js, config.topology);
   if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
 
+  const verifier = createFallbackVerifier(config.fallback, log);
+  shutdown.add("fallback", () => verifier.close());
+  const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: () => isStreamAvailable(nats.jsm), log });
+  shutdown.add("queue-health", () => health.close());
+  const policy = { allowHttpManifests: config.allowHttpManifests, rpcUrlAllowlist: config.rpcUrlAllowlist, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
+  const sync = createSyncSupport({
+    nats,
+    health,
+    verifier,
+    log,
+    policy,
+    maxUploadBytes: config.maxUploadBytes,
+    syncTimeoutMs: config.syncTimeoutMs,
+    statusUrl: config.statusUrl,
+  });
+
   const app = createGatewayApp({
     js: nats.js,
     uploads,
     log,
-    policy: { allowHttpManifests: config.allowHttpManifests, rpcUrlAllowlist: config.rpcUrlAllowlist },
+    policy,
     maxUploadBytes: config.maxUploadBytes,
     statusUrl: config.statusUrl,
+    webhooksUrl: config.webhooksUrl,
     apiKeys: config.apiKeys,
+    sync,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
+
+  const { packageDefinition, proto } = loadSubmissionServiceProto();
+  const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
+  grpcServer.addService(
+    proto.veriflow.v1.SubmissionService.service,
+    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, uploads, log, policy, maxUploadBytes: config.maxUploadBytes }),
+  );
+  const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
+  shutdown.add("grpc", () => grpcHandle.close());
   const ops = await startOpsServer(config.opsPort, () => nats.isConnected());
   shutdown.add("ops", () => ops.close());
-  log.info({ port: http.port, opsPort: ops.port }, "gateway ready");
-  return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
+  log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "gateway ready");
+  return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
 }
