@@ -11,7 +11,8 @@ try {
   stack = await startLocalStack({ dataDir, env: process.env, print });
 } catch (err) {
   const message = err instanceof Error ? err.message : String(err);
-  console.error(`\nveriflow could not start: ${message === NATS_INSTALL_HINT ? message : message}`);
+  // The nats-server install hint is already a whole sentence; other errors get context.
+  console.error(message === NATS_INSTALL_HINT ? `\n${message}` : `\nveriflow could not start: ${message}`);
   process.exit(1);
 }
 
@@ -20,10 +21,13 @@ const auth = key ? ` -H 'x-api-key: ${key}'` : "";
 console.log(`
 veriflow is running
   REST API (gateway)   ${stack.gatewayUrl}/api/verification-jobs
+  live updates (SSE)   ${stack.gatewayUrl}/api/verification-jobs/<jobId>/events
+  webhooks             ${stack.gatewayUrl}/api/webhooks
+  gRPC                 submissions 127.0.0.1:${process.env.GATEWAY_GRPC_PORT ?? 50051}, jobs 127.0.0.1:${process.env.STATUS_GRPC_PORT ?? 50052} (reflection on)
   status service       ${stack.statusUrl}
   NATS                 ${stack.natsUrl}
   chain RPC            ${stack.rpcUrl}
-  metrics / health     http://127.0.0.1:${stack.opsPorts.gateway}/metrics  (…:${stack.opsPorts.gateway}-${stack.opsPorts.status}, /healthz, /readyz)
+  metrics / health     ${Object.entries(stack.opsPorts).map(([name, port]) => `${name} :${port}`).join(", ")} (/metrics, /healthz, /readyz)
 `);
 if (stack.sample) {
   const s = stack.sample;
