@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findFreePort, publishContent, updateManifest } from "@veriflow/testing";
+import { findFreePort, updateManifest } from "@veriflow/testing";
 import { startSystem, type System } from "../../tests/support/system.js";
 
 // The built CLI, spawned as a user runs it, against the whole system on real servers.
@@ -71,17 +71,7 @@ async function fileWith(label: string): Promise<{ path: string; content: string 
   return { path, content };
 }
 
-const publish = (content: string, opts: Partial<Parameters<typeof publishContent>[0]> = {}) =>
-  publishContent({
-    rpcUrl: sys.chain.rpcUrl,
-    chainId: sys.chain.chainId,
-    registry: sys.registry,
-    manifests: sys.manifests,
-    content,
-    signerKey: sys.chain.accounts[0]!.privateKey,
-    via: "http",
-    ...opts,
-  });
+const publish: System["publish"] = (content, opts) => sys.publish(content, opts);
 
 describe("veriflow verify --wait", () => {
   it("OK: exit 0, the job as JSON on stdout, plain progress lines on stderr (not a TTY)", async () => {

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type Job__Output, type JobServiceClient, type SubmissionServiceClient, type SubmitVerificationRequest } from "@veriflow/grpc";
 import { createSilentLogger, type RunningService } from "@veriflow/platform";
-import { publishContent } from "@veriflow/testing";
 import { loadConfig as loadHashingConfig } from "../../services/hashing/src/config.js";
 import { startHashingService } from "../../services/hashing/src/service.js";
 import { submit } from "../support/client.js";
@@ -45,17 +44,7 @@ const auth = (key = API_KEY) => {
 };
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000);
 
-function publish(content: string | Uint8Array) {
-  return publishContent({
-    rpcUrl: sys.chain.rpcUrl,
-    chainId: sys.chain.chainId,
-    registry: sys.registry,
-    manifests: sys.manifests,
-    content,
-    signerKey: sys.chain.accounts[0]!.privateKey,
-    via: "http",
-  });
-}
+const publish: System["publish"] = (content, opts) => sys.publish(content, opts);
 
 function chunked(bytes: Uint8Array, size: number): SubmitVerificationRequest[] {
   const out: SubmitVerificationRequest[] = [];

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishContent, revokeContent, updateManifest } from "@veriflow/testing";
+import { revokeContent, updateManifest } from "@veriflow/testing";
 import { getJson, submit, waitForJob } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -19,18 +19,7 @@ afterAll(async () => sys?.stop());
 
 const uniqueContent = (label: string) => `${label} ${randomBytes(16).toString("hex")}`;
 
-function publish(content: string, opts: Partial<Parameters<typeof publishContent>[0]> = {}) {
-  return publishContent({
-    rpcUrl: sys.chain.rpcUrl,
-    chainId: sys.chain.chainId,
-    registry: sys.registry,
-    manifests: sys.manifests,
-    content,
-    signerKey: key(0),
-    via: "http",
-    ...opts,
-  });
-}
+const publish: System["publish"] = (content, opts) => sys.publish(content, opts);
 
 async function verify(content: string, manifestURI: string, type: "verify" | "proof" = "verify") {
   const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI, type });

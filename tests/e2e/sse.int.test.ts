@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger, type RunningService } from "@veriflow/platform";
-import { publishContent } from "@veriflow/testing";
 import { loadConfig as loadHashingConfig } from "../../services/hashing/src/config.js";
 import { startHashingService } from "../../services/hashing/src/service.js";
 import { submit } from "../support/client.js";
@@ -69,15 +68,7 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 5000) {
 
 async function submitSample(label: string) {
   const content = `${label} ${randomBytes(16).toString("hex")}`;
-  const { manifestUri } = await publishContent({
-    rpcUrl: sys.chain.rpcUrl,
-    chainId: sys.chain.chainId,
-    registry: sys.registry,
-    manifests: sys.manifests,
-    content,
-    signerKey: sys.chain.accounts[0]!.privateKey,
-    via: "http",
-  });
+  const { manifestUri } = await sys.publish(content);
   const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri });
   expect(accepted.status).toBe(202);
   return accepted.body.jobId as string;

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishContent } from "@veriflow/testing";
 import { getJson, waitForJob } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -19,18 +18,7 @@ afterAll(async () => sys?.stop());
 const uniqueContent = (label: string) => `${label} ${randomBytes(16).toString("hex")}`;
 const sha256 = (content: string | Uint8Array) => `0x${createHash("sha256").update(content).digest("hex")}`;
 
-function publish(content: string, opts: Partial<Parameters<typeof publishContent>[0]> = {}) {
-  return publishContent({
-    rpcUrl: sys.chain.rpcUrl,
-    chainId: sys.chain.chainId,
-    registry: sys.registry,
-    manifests: sys.manifests,
-    content,
-    signerKey: sys.chain.accounts[0]!.privateKey,
-    via: "http",
-    ...opts,
-  });
-}
+const publish: System["publish"] = (content, opts) => sys.publish(content, opts);
 
 /** A multipart POST to any gateway path, as an old client sends it. */
 async function post(path: string, fields: { file: string | Uint8Array; manifestURI: string; registryAddress?: string }) {

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishContent } from "@veriflow/testing";
 import { verifyWebhookSignature } from "../../services/webhooks/src/signature.js";
 import { getJson, waitForJob } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
@@ -65,15 +64,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 
 async function publish() {
   const content = `webhook ${randomBytes(16).toString("hex")}`;
-  const published = await publishContent({
-    rpcUrl: sys.chain.rpcUrl,
-    chainId: sys.chain.chainId,
-    registry: sys.registry,
-    manifests: sys.manifests,
-    content,
-    signerKey: sys.chain.accounts[0]!.privateKey,
-    via: "http",
-  });
+  const published = await sys.publish(content);
   return { content, manifestUri: published.manifestUri };
 }
 

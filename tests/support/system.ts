@@ -13,6 +13,9 @@ import { startWebhooksService } from "../../services/webhooks/src/service.js";
 import { createLogger, createSilentLogger, type Env, type RunningService } from "@veriflow/platform";
 import {
   createTestDatabase,
+  publishContent,
+  type PublishContentInput,
+  type PublishedContent,
   deployRegistry,
   findFreePort,
   startChain,
@@ -39,6 +42,8 @@ export interface System {
   manifests: ManifestServerHandle;
   env: Env;
   services: Record<"status" | "gateway" | "hashing" | "manifest" | "chainCheck" | "webhooks", RunningService>;
+  /** A creator's publication on this system's chain: signed by account 0 unless told otherwise, served over http. */
+  publish(content: string | Uint8Array, opts?: Partial<PublishContentInput>): Promise<PublishedContent>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +114,17 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
     manifests,
     env,
     services,
+    publish: (content, opts = {}) =>
+      publishContent({
+        rpcUrl: chain.rpcUrl,
+        chainId: chain.chainId,
+        registry,
+        manifests,
+        content,
+        signerKey: chain.accounts[0]!.privateKey,
+        via: "http",
+        ...opts,
+      }),
     async stop() {
       await Promise.allSettled(Object.values(services).map((s) => s.stop()));
       await Promise.allSettled([nats.stop(), db.drop(), chain.stop(), manifests.stop()]);

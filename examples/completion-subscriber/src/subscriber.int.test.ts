@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishContent } from "@veriflow/testing";
 import { submit } from "../../../tests/support/client.js";
 import { startSystem, type System } from "../../../tests/support/system.js";
 import type { CompletionData, FailureData, InvalidEventError, VeriflowEvent } from "./contract.js";
@@ -52,15 +51,7 @@ function subscribe(durable: string, filterSubject: string, rec: Recorder, delive
 /** Registers fresh content and submits it through REST; returns the job id. */
 async function submitRegistered(label: string): Promise<string> {
   const content = `${label} ${randomBytes(16).toString("hex")}`;
-  const { manifestUri } = await publishContent({
-    rpcUrl: sys.chain.rpcUrl,
-    chainId: sys.chain.chainId,
-    registry: sys.registry,
-    manifests: sys.manifests,
-    content,
-    signerKey: sys.chain.accounts[0]!.privateKey,
-    via: "http",
-  });
+  const { manifestUri } = await sys.publish(content);
   const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri });
   expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
   return accepted.body.jobId;
