@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { Env } from "@veriflow/platform";
 import {
   deployRegistry,
+  findFreePort,
   publishContent,
   startChain,
   startEmbeddedPostgres,
@@ -24,6 +25,13 @@ export interface LocalStackOptions {
   /** The caller's environment: anything set (NATS_URL, DATABASE_URL, RPC_URL, ports…) wins. */
   env: Env;
   print: (line: string) => void;
+  /** A throwaway PostgreSQL (benchmarks): no fsync, its directory deleted on stop. */
+  ephemeralPostgres?: boolean;
+  /**
+   * Every port (servers, service HTTP, gRPC and ops) on a free one instead of the conventional
+   * ones, unless the env sets it: a benchmark then runs beside `npm start` without a clash.
+   */
+  freePorts?: boolean;
 }
 
 export interface Sample {
@@ -44,6 +52,9 @@ export interface LocalStack {
   registry: string | null;
   /** The dev manifest server (also the IPFS gateway the services use). */
   manifestServerUrl: string;
+  /** The in-process handles, for callers that publish their own contents (null when RPC_URL was given). */
+  chain: ChainHandle | null;
+  manifests: ManifestServer;
   /** <dataDir>/local-stack.json, written once ready and removed on stop (how the CLI finds the stack). */
   stackFile: string;
   sample: Sample | null;
@@ -65,21 +76,30 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const { env, print } = opts;
   const dataDir = resolve(opts.dataDir);
   const cleanups: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-  };
+  // Once only: a second call (a signal during stop) must not run the cleanups again.
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => {});
+    })());
+  const serverPort = (conventional: number) => (opts.freePorts ? findFreePort() : preferPort(conventional));
+  const httpPort = async (set: string | undefined, conventional: number) => (set ? Number(set) : opts.freePorts ? findFreePort() : conventional);
   try {
-    const gatewayPort = Number(env.GATEWAY_PORT ?? 3001);
-    const statusPort = Number(env.STATUS_PORT ?? 3002);
-    const webhooksPort = Number(env.WEBHOOKS_PORT ?? 3003);
+    const gatewayPort = await httpPort(env.GATEWAY_PORT, 3001);
+    const statusPort = await httpPort(env.STATUS_PORT, 3002);
+    const webhooksPort = await httpPort(env.WEBHOOKS_PORT, 3003);
     for (const [what, port] of [["gateway", gatewayPort], ["status", statusPort], ["webhooks", webhooksPort]] as const) {
       if (!(await isPortFree(port))) throw new Error(`port ${port} (${what}) is in use: stop what holds it, or set ${what.toUpperCase()}_PORT`);
     }
+    const freeGrpcPorts: NodeJS.ProcessEnv = opts.freePorts
+      ? { GATEWAY_GRPC_PORT: env.GATEWAY_GRPC_PORT ?? String(await findFreePort()), STATUS_GRPC_PORT: env.STATUS_GRPC_PORT ?? String(await findFreePort()) }
+      : {};
+    const opsPorts = opts.freePorts ? await findFreeOpsPorts() : OPS_PORTS;
 
     let natsUrl = env.NATS_URL;
     if (!natsUrl) {
       await mkdir(join(dataDir, "nats"), { recursive: true });
-      const nats: NatsServerHandle = await startNatsServer({ port: await preferPort(4222), storeDir: join(dataDir, "nats") });
+      const nats: NatsServerHandle = await startNatsServer({ port: await serverPort(4222), storeDir: join(dataDir, "nats") });
       cleanups.push(() => nats.stop({ keepStore: true }));
       natsUrl = nats.url;
       print(`nats-server  started on ${natsUrl} (JetStream in ${join(dataDir, "nats")})`);
@@ -87,22 +107,28 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
     let databaseUrl = env.DATABASE_URL;
     if (!databaseUrl) {
-      const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: await preferPort(5433) });
+      const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({
+        dataDir: join(dataDir, "postgres"),
+        port: await serverPort(5433),
+        ephemeral: opts.ephemeralPostgres,
+      });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.url;
       print(`postgres     embedded on port ${pg.port} (data in ${join(dataDir, "postgres")})`);
     }
 
-    const manifests: ManifestServer = await startManifestServer({ port: await preferPort(8088) });
+    const manifests: ManifestServer = await startManifestServer({ port: await serverPort(8088) });
     cleanups.push(() => manifests.stop());
 
     let rpcUrl = env.RPC_URL;
     let sample: Sample | null = null;
     let chainId: number | null = null;
     let registry: string | null = null;
+    let chain: ChainHandle | null = null;
     if (!rpcUrl) {
-      const chain: ChainHandle = await startChain({ port: await preferPort(8545) });
-      cleanups.push(() => chain.stop());
+      const devChain = await startChain({ port: await serverPort(8545) });
+      cleanups.push(() => devChain.stop());
+      chain = devChain;
       rpcUrl = chain.rpcUrl;
       chainId = chain.chainId;
       registry = await deployRegistry(chain.rpcUrl, chain.accounts[0]!.privateKey);
@@ -129,10 +155,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       // Local development: callbacks to receivers on this machine are allowed.
       WEBHOOK_ALLOWED_PRIVATE_HOSTS: env.WEBHOOK_ALLOWED_PRIVATE_HOSTS ?? "127.0.0.1,localhost",
       LOG_LEVEL: env.LOG_LEVEL ?? "info",
+      ...freeGrpcPorts,
     };
     const services = {} as Record<ServiceName, ServiceProcess>;
     for (const name of SERVICES) {
-      const p = spawnService(name, { ...serviceEnv, OPS_PORT: String(OPS_PORTS[name]) }, print);
+      const p = spawnService(name, { ...serviceEnv, OPS_PORT: String(opsPorts[name]) }, print);
       services[name] = p;
       cleanups.push(() => stopService(p));
     }
@@ -149,16 +176,24 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       chainId,
       registry,
       manifestServerUrl: manifests.url,
+      chain,
+      manifests,
       stackFile,
       sample,
       services,
-      opsPorts: OPS_PORTS,
+      opsPorts,
       stop: stopAll,
     };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+async function findFreeOpsPorts(): Promise<Record<ServiceName, number>> {
+  const ports = {} as Record<ServiceName, number>;
+  for (const name of SERVICES) ports[name] = await findFreePort();
+  return ports;
 }
 
 /**

@@ -1,0 +1,56 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startLocalStack, type LocalStack } from "../../deploy/local/src/local-stack.js";
+import { registerContents, type Content } from "./contents.js";
+
+/** What the runs need of the stack the bench started. */
+export interface BenchStack {
+  /** This run's temp directory (JetStream store, PostgreSQL, the large file); removed on stop. */
+  dataDir: string;
+  gatewayUrl: string;
+  registry: string;
+  /** The dev chain's RPC URL (its port is how the orphan check tells this run's hardhat apart). */
+  rpcUrl: string;
+  contents: Content[];
+  services: LocalStack["services"];
+  stop(): Promise<void>;
+}
+
+/**
+ * The local stack `npm start` runs, made for measuring: a fresh temp directory, a throwaway
+ * PostgreSQL, free ports everywhere (it can run beside `npm start`), services at LOG_LEVEL=warn
+ * and listening on loopback only; then `contentCount` contents registered on its chain.
+ */
+export async function startBenchStack(contentCount: number, print: (line: string) => void): Promise<BenchStack> {
+  const dataDir = await mkdtemp(join(tmpdir(), "veriflow-bench-"));
+  // Run as root, embedded Postgres runs as the postgres user: it must reach its directory.
+  await chmod(dataDir, 0o755);
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      dataDir,
+      env: { GATEWAY_HOST: "127.0.0.1", STATUS_HOST: "127.0.0.1", WEBHOOKS_HOST: "127.0.0.1", LOG_LEVEL: "warn" },
+      print,
+      ephemeralPostgres: true,
+      freePorts: true,
+    });
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const stop = async () => {
+    await stack.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    // The env given above sets no RPC_URL, so the stack started a chain and deployed the registry.
+    const { chain, registry } = stack;
+    if (!chain || !registry) throw new Error("the local stack started no chain");
+    const contents = await registerContents(chain, registry, stack.manifests, contentCount);
+    return { dataDir, gatewayUrl: stack.gatewayUrl, registry, rpcUrl: chain.rpcUrl, contents, services: stack.services, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,32 @@
+import { randomBytes } from "node:crypto";
+import { publishContent, type ChainHandle, type ManifestServer } from "@veriflow/testing";
+
+/** A content the bench submits: its bytes, and the manifest that makes it verify. */
+export interface Content {
+  bytes: Buffer;
+  manifestUri: string;
+}
+
+/**
+ * `count` random contents of 1–256 KiB, each with a signed manifest on the local IPFS route and
+ * registered on chain, so every submission runs the whole pipeline to a verdict. Sizes vary so
+ * hashing is not measured on one size only.
+ */
+export async function registerContents(chain: ChainHandle, registry: string, manifests: ManifestServer, count: number): Promise<Content[]> {
+  const contents: Content[] = [];
+  // One at a time: the transactions come from one account, so their nonces must follow each other.
+  for (let i = 0; i < count; i++) {
+    const bytes = randomBytes(1024 + Math.floor(Math.random() * (255 * 1024)));
+    const published = await publishContent({
+      rpcUrl: chain.rpcUrl,
+      chainId: chain.chainId,
+      registry,
+      manifests,
+      content: bytes,
+      signerKey: chain.accounts[0]!.privateKey,
+      via: "ipfs",
+    });
+    contents.push({ bytes, manifestUri: published.manifestUri });
+  }
+  return contents;
+}

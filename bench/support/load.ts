@@ -1,0 +1,122 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { BenchStack } from "./bench-stack.js";
+import type { Content } from "./contents.js";
+import { analyseRun, printRun, printStageGaps, type RunFigures, type Submitted } from "./figures.js";
+import { getStats } from "./gateway.js";
+import { fmt, out } from "./output.js";
+import { printCpu, takeCpuSnapshot, type CpuSnapshot } from "./processes.js";
+
+/** Submissions that did not get a 202, over the whole bench: a count and the first few errors. */
+export const submitErrors = { count: 0, samples: [] as string[] };
+
+/** POSTs one content for verification; null (and counted) when it is not accepted. */
+export async function submitOne(stack: BenchStack, c: Content): Promise<Submitted | null> {
+  const form = new FormData();
+  form.append("file", new Blob([c.bytes]), "bench.bin");
+  form.append("registryAddress", stack.registry);
+  form.append("manifestURI", c.manifestUri);
+  const submitStart = Date.now();
+  const t = performance.now();
+  try {
+    const res = await fetch(`${stack.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: form });
+    const body = (await res.json()) as { jobId?: string };
+    const acceptMs = performance.now() - t;
+    if (res.status !== 202 || !body.jobId) throw new Error(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+    return { jobId: body.jobId, submitStart, acceptMs };
+  } catch (err) {
+    submitErrors.count++;
+    if (submitErrors.samples.length < 5) submitErrors.samples.push(String(err));
+    return null;
+  }
+}
+
+/** Waits until `target` jobs are completed+failed in total (or nothing moves for `stallMs`). */
+export async function waitDone(stack: BenchStack, target: number, stallMs = 30_000): Promise<boolean> {
+  let last = -1;
+  let lastMove = Date.now();
+  for (;;) {
+    const s = await getStats(stack.gatewayUrl);
+    const done = s.completed + s.failed;
+    if (done >= target) return true;
+    if (done !== last) {
+      last = done;
+      lastMove = Date.now();
+    } else if (Date.now() - lastMove > stallMs) {
+      out(`  !! stalled at ${done}/${target} done (waiting=${s.waiting} active=${s.active})`);
+      return false;
+    }
+    await sleep(250);
+  }
+}
+
+/** Up to 20 verifications before measuring: JIT, connections, caches. */
+export async function warmUp(stack: BenchStack): Promise<void> {
+  const before = await getStats(stack.gatewayUrl);
+  const batch = stack.contents.slice(0, 20);
+  await Promise.all(batch.map((c) => submitOne(stack, c)));
+  await waitDone(stack, before.completed + before.failed + batch.length, 20_000);
+}
+
+/** Closed loop: `concurrency` clients each submit their next job as soon as the last is accepted. */
+export async function runThroughput(stack: BenchStack, jobs: number, concurrency: number): Promise<RunFigures> {
+  out(`\n== throughput: ${jobs} jobs, closed loop, concurrency ${concurrency}`);
+  const base = await getStats(stack.gatewayUrl);
+  const cpu0 = await takeCpuSnapshot(stack);
+  const subs: Submitted[] = [];
+  let next = 0;
+  const firstSubmit = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= jobs) return;
+        const s = await submitOne(stack, stack.contents[i % stack.contents.length]!);
+        if (s) subs.push(s);
+      }
+    }),
+  );
+  return finishRun(stack, base.completed + base.failed, subs, firstSubmit, cpu0);
+}
+
+/**
+ * Open loop at a fixed rate: submissions start on schedule whether or not earlier ones were
+ * answered, so a slow pipeline shows as latency instead of slowing the client down.
+ */
+export async function runFixedRate(stack: BenchStack, rate: number, durationS: number): Promise<RunFigures> {
+  const total = Math.round(rate * durationS);
+  out(`\n== latency at fixed rate: ${rate}/s open loop for ${durationS} s (${total} jobs)`);
+  const base = await getStats(stack.gatewayUrl);
+  const cpu0 = await takeCpuSnapshot(stack);
+  const pending: Promise<Submitted | null>[] = [];
+  const start = Date.now();
+  let maxLagMs = 0;
+  for (let i = 0; i < total; i++) {
+    const wait = start + (i * 1000) / rate - Date.now();
+    if (wait > 0) await sleep(wait);
+    else maxLagMs = Math.max(maxLagMs, -wait);
+    pending.push(submitOne(stack, stack.contents[i % stack.contents.length]!));
+  }
+  const subs = (await Promise.all(pending)).filter((s): s is Submitted => s !== null);
+  const f = await finishRun(stack, base.completed + base.failed, subs, start, cpu0);
+  out(`  schedule lag         max ${fmt(maxLagMs, 0)} ms (client falling behind its schedule)`);
+  return f;
+}
+
+/** After the last submission: wait for the verdicts, then print the run's figures, CPU and stage gaps. */
+async function finishRun(
+  stack: BenchStack,
+  doneBefore: number,
+  subs: Submitted[],
+  start: number,
+  cpu0: CpuSnapshot,
+): Promise<RunFigures> {
+  const lastSubmitEnd = Date.now();
+  await waitDone(stack, doneBefore + subs.length, 60_000);
+  const cpu1 = await takeCpuSnapshot(stack);
+  const wallS = (Date.now() - start) / 1000;
+  const f = await analyseRun(stack, subs, start, lastSubmitEnd);
+  printRun(f, submitErrors.count);
+  printCpu(cpu0, cpu1, wallS);
+  await printStageGaps(stack, subs);
+  return f;
+}
