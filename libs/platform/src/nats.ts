@@ -30,6 +30,8 @@ export interface ConnectNatsOptions {
 
 /** Opens one connection that reconnects forever; the only place a connection is made. */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients> {
+  // With waitOnFirstConnect the call below blocks until NATS answers: say what we wait for.
+  opts.log.info({ url: opts.url }, "connecting to nats");
   const nc = await connect({
     servers: opts.url.split(","),
     name: opts.name,
