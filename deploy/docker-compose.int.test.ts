@@ -13,7 +13,7 @@ const hasCompose = await run("docker-compose", ["version"]).then(() => true, () 
 // No Docker engine runs here; docker-compose still parses and validates the file offline.
 describe.skipIf(!hasCompose)("docker-compose.yml", () => {
   it("is valid and wires every service to NATS, and status to PostgreSQL", async () => {
-    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==" } });
+    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==", API_KEYS: "k1,k2" } });
     for (const service of ["nats", "postgres", "gateway", "hashing", "manifest", "chain-check", "status", "webhooks"]) {
       expect(stdout).toMatch(new RegExp(`^  ${service}:`, "m"));
     }
@@ -23,6 +23,16 @@ describe.skipIf(!hasCompose)("docker-compose.yml", () => {
     expect(stdout).toMatch(/SERVICE: chain-check/);
     expect(stdout).toMatch(/STATUS_URL: http:\/\/status:3002/);
     expect(stdout).toMatch(/WEBHOOKS_URL: http:\/\/webhooks:3003/);
+    expect(stdout).toMatch(/API_KEYS: k1,k2/);
+  });
+
+  it("refuses to run without the secrets production needs (API keys, the webhook signing secret)", async () => {
+    const base = { ...process.env, RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==", API_KEYS: "k1" };
+    for (const missing of ["API_KEYS", "WEBHOOK_SIGNING_SECRET"] as const) {
+      const env: NodeJS.ProcessEnv = { ...base };
+      delete env[missing];
+      await expect(run("docker-compose", ["config", "-q"], { cwd: root, env }), missing).rejects.toThrow(new RegExp(missing));
+    }
   });
 
   it("fails validation when the file is broken (so the check above can fail)", async () => {

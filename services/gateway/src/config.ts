@@ -46,6 +46,11 @@ export function loadConfig(env: Env): GatewayConfig {
     syncTimeoutMs: r.int("GATEWAY_SYNC_TIMEOUT_MS", 30_000, { min: 1 }),
     fallback: { fetch: readManifestFetchConfig(r), chain: readChainEndpointConfig(r) },
   };
+  // The old system's job routes had no authentication. Open routes are fine on a laptop;
+  // a production deployment must choose them explicitly, never get them by omission.
+  if (env.NODE_ENV === "production" && config.apiKeys.length === 0 && !r.bool("GATEWAY_ALLOW_ANONYMOUS", false)) {
+    r.problems.push("API_KEYS is required in production (NODE_ENV=production); set GATEWAY_ALLOW_ANONYMOUS=true to run the job routes open on purpose");
+  }
   r.done();
   return config;
 }
