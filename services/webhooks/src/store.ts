@@ -170,15 +170,9 @@ export async function claimDueDeliveries(sql: Db, limit: number, leaseMs: number
       coalesce((select deleted_at is not null from webhook_subscriptions s where s.id = d.subscription_id), false) as subscription_deleted`;
 }
 
-export interface AttemptResult {
-  deliveryId: string;
-  attempt: number;
-  startedAt: Date;
-  durationMs: number;
-  statusCode: number | null;
-  error: string | null;
-  /** What this attempt says: retry (after retryDelayMs), or a final state. */
-  outcome: AttemptOutcome;
+/** What the worker reports of one attempt: an Attempt, with the delay before a retry instead of its time. */
+export interface AttemptResult extends Omit<Attempt, "nextAttemptAt"> {
+  /** Used when `outcome` is retry. */
   retryDelayMs: number;
 }
 
