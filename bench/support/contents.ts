@@ -18,12 +18,10 @@ export async function registerContents(chain: ChainHandle, registry: string, man
   for (let i = 0; i < count; i++) {
     const bytes = randomBytes(1024 + Math.floor(Math.random() * (255 * 1024)));
     const published = await publishContent({
-      rpcUrl: chain.rpcUrl,
-      chainId: chain.chainId,
+      chain,
       registry,
       manifests,
       content: bytes,
-      signerKey: chain.accounts[0]!.privateKey,
       via: "ipfs",
     });
     contents.push({ bytes, manifestUri: published.manifestUri });

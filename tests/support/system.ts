@@ -116,12 +116,10 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
     services,
     publish: (content, opts = {}) =>
       publishContent({
-        rpcUrl: chain.rpcUrl,
-        chainId: chain.chainId,
+        chain,
         registry,
         manifests,
         content,
-        signerKey: chain.accounts[0]!.privateKey,
         via: "http",
         ...opts,
       }),

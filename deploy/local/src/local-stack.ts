@@ -218,12 +218,10 @@ async function publishSample(dataDir: string, chain: ChainHandle, registry: stri
   const file = join(dir, "hello.txt");
   await writeFile(file, content);
   const published = await publishContent({
-    rpcUrl: chain.rpcUrl,
-    chainId: chain.chainId,
+    chain,
     registry,
     manifests,
     content,
-    signerKey: chain.accounts[0]!.privateKey,
     via: "ipfs",
   });
   return { file, contentHash: published.contentHash, manifestUri: published.manifestUri, registry };
