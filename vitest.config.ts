@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 // Tests run from source: each @veriflow/* library resolves to its src/index.ts,
 // so `npm test` never tests a stale build of a library.
-const libs = ["events", "platform", "verify", "adapters", "testing", "contracts", "grpc"];
+const libs = ["events", "errors", "platform", "nats", "http", "pg", "verify", "adapters", "testing", "contracts", "grpc"];
 
 export default defineConfig({
   resolve: {

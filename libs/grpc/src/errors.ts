@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { HttpError, renderError } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
+import { renderError } from "@veriflow/http";
 
 /** The gRPC status for each HTTP status an edge error may carry. */
 const CODE_BY_HTTP_STATUS: Record<number, grpc.status> = {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { HttpError, type Logger } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
 
 export interface RpcOptions {

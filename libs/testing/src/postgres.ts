@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, stat } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { connectPostgres, runMigrations, type Sql } from "@veriflow/platform";
+import { connectPostgres, runMigrations, type Sql } from "@veriflow/pg";
 import { findFreePort } from "./free-port.js";
 
 /** The server every dev and CI machine here runs (trust auth). */

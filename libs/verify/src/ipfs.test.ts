@@ -5,7 +5,7 @@ import { base64 } from "multiformats/bases/base64";
 import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { describe, expect, it } from "vitest";
-import { PermanentError } from "@veriflow/platform";
+import { PermanentError } from "@veriflow/errors";
 import { parseIpfsUri, resolveIpfs } from "./ipfs.js";
 
 /** A tiny block store with builders for UnixFS DAGs, independent of the code under test. */

@@ -5,7 +5,7 @@ import type { MultibaseDecoder } from "multiformats/bases/interface";
 import { bases } from "multiformats/basics";
 import { equals } from "multiformats/bytes";
 import { CID } from "multiformats/cid";
-import { PermanentError } from "@veriflow/platform";
+import { PermanentError } from "@veriflow/errors";
 
 /**
  * Trustless IPFS reads: blocks come from an untrusted source (`fetchBlock`, e.g. a

@@ -1,6 +1,6 @@
 import { Wallet } from "ethers";
 import { describe, expect, it } from "vitest";
-import { PermanentError } from "@veriflow/platform";
+import { PermanentError } from "@veriflow/errors";
 import { ManifestSummary } from "@veriflow/events";
 import { formatDid, parseDid, parseManifest, summarizeManifest } from "./manifest.js";
 import { createSignedManifest } from "./sign-manifest.js";

@@ -1,6 +1,6 @@
 import { getAddress } from "ethers";
 import { z } from "zod";
-import { PermanentError } from "@veriflow/platform";
+import { PermanentError } from "@veriflow/errors";
 import type { ManifestSummary } from "@veriflow/events";
 
 /**

@@ -8,7 +8,9 @@ import {
   type OnchainEntry,
   type Registration,
 } from "@veriflow/events";
-import { PermanentError, TransientError, createSilentLogger, type HandlerContext } from "@veriflow/platform";
+import { PermanentError, TransientError } from "@veriflow/errors";
+import { createSilentLogger } from "@veriflow/platform";
+import type { HandlerContext } from "@veriflow/nats";
 import { formatDid } from "@veriflow/verify";
 import { describe, expect, it } from "vitest";
 import type { ChainAccess } from "@veriflow/verify";

@@ -1,5 +1,6 @@
 import { createEvent, type AnyEnvelope, type Envelope } from "@veriflow/events";
-import { PermanentError, type HandlerContext } from "@veriflow/platform";
+import { PermanentError } from "@veriflow/errors";
+import type { HandlerContext } from "@veriflow/nats";
 import { decideOnChain, type ChainAccess } from "@veriflow/verify";
 
 export interface ChainCheckDeps {

@@ -1,6 +1,8 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { createRequestEvent, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
-import { HttpError, publishEvents, type Logger, type ObjectStore } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
+import { publishEvents, type ObjectStore } from "@veriflow/nats";
+import type { Logger } from "@veriflow/platform";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 

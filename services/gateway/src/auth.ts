@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Middleware } from "koa";
-import { HttpError } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 

@@ -1,5 +1,6 @@
 import { readChainEndpointConfig, readManifestFetchConfig } from "@veriflow/adapters";
-import { EnvReader, readCommonConfig, readTopologyConfig, type CommonConfig, type Env, type TopologyConfig } from "@veriflow/platform";
+import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
+import { readTopologyConfig, type TopologyConfig } from "@veriflow/nats";
 import type { FallbackConfig } from "./fallback-verifier.js";
 
 export interface GatewayConfig extends CommonConfig {

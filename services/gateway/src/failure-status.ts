@@ -1,4 +1,4 @@
-import { HttpError, PermanentError, TransientError } from "@veriflow/platform";
+import { HttpError, PermanentError, TransientError } from "@veriflow/errors";
 
 /**
  * The HTTP status that answers a verification that could not be done (a failed job, or

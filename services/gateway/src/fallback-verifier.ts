@@ -2,7 +2,8 @@ import type { Readable } from "node:stream";
 import type multer from "@koa/multer";
 import { createChainEndpoints, createManifestFetcher, type ChainEndpointConfig, type ManifestFetchConfig } from "@veriflow/adapters";
 import type { JobRequest, ProofDocument, VerifyResult } from "@veriflow/events";
-import { PermanentError, type Logger } from "@veriflow/platform";
+import { PermanentError } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
 import { checkManifest, createContentHasher, decideOnChain } from "@veriflow/verify";
 import { toHttpError } from "./failure-status.js";
 

@@ -1,7 +1,8 @@
 import { Readable } from "node:stream";
 import { newJobId, type JobType } from "@veriflow/events";
 import { invalidArgument, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output } from "@veriflow/grpc";
-import { HttpError, putUpload } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
+import { putUpload } from "@veriflow/nats";
 import { acceptSubmission, type AcceptDeps } from "./accept-submission.js";
 import { parseSubmission } from "./submission.js";
 

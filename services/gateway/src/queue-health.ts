@@ -1,4 +1,5 @@
-import { isNatsUnavailableError, type Logger } from "@veriflow/platform";
+import { isNatsUnavailableError } from "@veriflow/nats";
+import type { Logger } from "@veriflow/platform";
 
 /**
  * Whether a submission should go through the queue or the in-process fallback. Decided

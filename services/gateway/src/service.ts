@@ -1,4 +1,6 @@
-import { Shutdown, connectNats, ensureStreams, isStreamAvailable, listen, openUploadsBucket, startOpsServer, type Logger, type RunningService } from "@veriflow/platform";
+import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { connectNats, ensureStreams, isStreamAvailable, openUploadsBucket } from "@veriflow/nats";
+import { listen, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
 import type { GatewayConfig } from "./config.js";
 import { createFallbackVerifier } from "./fallback-verifier.js";

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { Middleware } from "koa";
-import { HttpError } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
 
 /**
  * The job routes are answered by the status service; the gateway forwards them so old

@@ -1,6 +1,6 @@
 import { getAddress, isAddress } from "ethers";
 import type { JobRequest, JobType } from "@veriflow/events";
-import { HttpError, badRequest } from "@veriflow/platform";
+import { HttpError, badRequest } from "@veriflow/errors";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { parseIpfsUri } from "@veriflow/verify";
 

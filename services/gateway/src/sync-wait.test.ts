@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HttpError, PermanentError, TransientError } from "@veriflow/platform";
+import { HttpError, PermanentError, TransientError } from "@veriflow/errors";
 import { statusForFailure, toHttpError } from "./failure-status.js";
 import { parseWait } from "./sync-wait.js";
 

@@ -1,5 +1,6 @@
 import type { Context } from "koa";
-import { HttpError, badRequest, type TerminalEvent } from "@veriflow/platform";
+import { HttpError, badRequest } from "@veriflow/errors";
+import type { TerminalEvent } from "./await-terminal.js";
 import { statusForFailure } from "./failure-status.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type multer from "@koa/multer";
-import { putUpload, type ObjectStore } from "@veriflow/platform";
+import { putUpload, type ObjectStore } from "@veriflow/nats";
 
 /** The object name an upload is stored under: set on the request before multer runs. */
 export const UPLOAD_NAME = Symbol("veriflow.uploadName");

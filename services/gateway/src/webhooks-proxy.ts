@@ -1,5 +1,5 @@
 import type { Middleware } from "koa";
-import { HttpError } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
 
 /** Largest request body forwarded to the webhooks service (a subscription is a small JSON document). */
 const MAX_FORWARDED_BODY = 64 * 1024;

@@ -1,4 +1,5 @@
-import { EnvReader, readCommonConfig, readStageConfig, readTopologyConfig, type CommonConfig, type Env, type StageConfig, type TopologyConfig } from "@veriflow/platform";
+import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
+import { readStageConfig, readTopologyConfig, type StageConfig, type TopologyConfig } from "@veriflow/nats";
 
 export interface HashingConfig extends CommonConfig {
   stage: StageConfig;

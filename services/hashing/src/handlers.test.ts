@@ -1,5 +1,7 @@
 import { UPLOADS_BUCKET, createRequestEvent, deriveEventId, type Envelope, type JobRequest } from "@veriflow/events";
-import { TransientError, createSilentLogger, type HandlerContext } from "@veriflow/platform";
+import { TransientError } from "@veriflow/errors";
+import { createSilentLogger } from "@veriflow/platform";
+import type { HandlerContext } from "@veriflow/nats";
 import { describe, expect, it } from "vitest";
 import { createHandlers, type HashingDeps } from "./handlers.js";
 

@@ -1,5 +1,5 @@
 import { createEvent, type AnyEnvelope, type Envelope } from "@veriflow/events";
-import type { HandlerContext, StreamedUpload, UploadRef } from "@veriflow/platform";
+import type { HandlerContext, StreamedUpload, UploadRef } from "@veriflow/nats";
 
 export interface HashingDeps {
   /** Streams the stored upload and returns its SHA-256 (hex, 0x-prefixed) and size. */

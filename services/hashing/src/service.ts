@@ -1,5 +1,7 @@
 import { consumers } from "@veriflow/events";
-import { Shutdown, connectNats, deleteUpload, hashUpload, openUploadsBucket, startOpsServer, startStage, type Logger, type RunningService } from "@veriflow/platform";
+import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { connectNats, deleteUpload, hashUpload, openUploadsBucket, startStage } from "@veriflow/nats";
+import { startOpsServer } from "@veriflow/http";
 import type { HashingConfig } from "./config.js";
 import { createHandlers } from "./handlers.js";
 

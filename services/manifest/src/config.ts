@@ -1,5 +1,6 @@
 import { readManifestFetchConfig, type ManifestFetchConfig } from "@veriflow/adapters";
-import { EnvReader, readCommonConfig, readStageConfig, readTopologyConfig, type CommonConfig, type Env, type StageConfig, type TopologyConfig } from "@veriflow/platform";
+import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
+import { readStageConfig, readTopologyConfig, type StageConfig, type TopologyConfig } from "@veriflow/nats";
 
 export interface ManifestConfig extends CommonConfig {
   stage: StageConfig;

@@ -1,5 +1,7 @@
 import { createEvent, createRequestEvent, deriveEventId, type Envelope, type JobRequest } from "@veriflow/events";
-import { PermanentError, TransientError, createSilentLogger, type HandlerContext } from "@veriflow/platform";
+import { PermanentError, TransientError } from "@veriflow/errors";
+import { createSilentLogger } from "@veriflow/platform";
+import type { HandlerContext } from "@veriflow/nats";
 import { createSignedManifest, formatDid, type Manifest } from "@veriflow/verify";
 import { Wallet } from "ethers";
 import { describe, expect, it } from "vitest";

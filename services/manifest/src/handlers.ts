@@ -1,5 +1,5 @@
 import { createEvent, type AnyEnvelope, type Envelope } from "@veriflow/events";
-import type { HandlerContext } from "@veriflow/platform";
+import type { HandlerContext } from "@veriflow/nats";
 import { checkManifest } from "@veriflow/verify";
 
 export interface ManifestDeps {

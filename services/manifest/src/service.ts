@@ -1,5 +1,7 @@
 import { consumers } from "@veriflow/events";
-import { Shutdown, connectNats, startOpsServer, startStage, type Logger, type RunningService } from "@veriflow/platform";
+import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { connectNats, startStage } from "@veriflow/nats";
+import { startOpsServer } from "@veriflow/http";
 import type { ManifestConfig } from "./config.js";
 import { createManifestFetcher } from "@veriflow/adapters";
 import { createHandlers } from "./handlers.js";

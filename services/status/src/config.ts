@@ -1,4 +1,5 @@
-import { EnvReader, readCommonConfig, readTopologyConfig, type BackoffPolicy, type CommonConfig, type Env, type TopologyConfig } from "@veriflow/platform";
+import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
+import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 
 export interface StatusConfig extends CommonConfig {
   port: number;

@@ -1,5 +1,6 @@
 import { grpc, invalidArgument, type JobServiceHandlers, type Rpc } from "@veriflow/grpc";
-import { HttpError, type Sql } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
+import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
 import { decodePageToken, encodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";

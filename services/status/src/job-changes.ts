@@ -1,4 +1,7 @@
-import { watchStreams, type Logger, type Notifier, type Sql } from "@veriflow/platform";
+import { watchStreams } from "./metrics.js";
+import type { Logger } from "@veriflow/platform";
+import type { Notifier } from "./notify.js";
+import type { Sql } from "@veriflow/pg";
 import { isTerminal } from "./projection.js";
 import { getJobs, getTerminalJobsSince, type Job } from "./store.js";
 

@@ -1,5 +1,7 @@
 import type { AnyEnvelope } from "@veriflow/events";
-import { HttpError, type Logger, type Sql } from "@veriflow/platform";
+import { HttpError } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
+import type { Sql } from "@veriflow/pg";
 import { applyEvents, getJob, type Job } from "./store.js";
 
 export interface JobLoaderDeps {

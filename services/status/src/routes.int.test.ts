@@ -1,6 +1,8 @@
 import { fileURLToPath } from "node:url";
 import type { AnyEnvelope } from "@veriflow/events";
-import { connectPostgres, createSilentLogger, listen, type HttpServerHandle } from "@veriflow/platform";
+import { connectPostgres } from "@veriflow/pg";
+import { createSilentLogger } from "@veriflow/platform";
+import { listen, type HttpServerHandle } from "@veriflow/http";
 import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";

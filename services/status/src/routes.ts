@@ -1,7 +1,10 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
 import type { AnyEnvelope } from "@veriflow/events";
-import { errorHandler, HttpError, httpMetrics, requestId, type Logger, type Sql } from "@veriflow/platform";
+import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import { HttpError } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
+import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";

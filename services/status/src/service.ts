@@ -1,27 +1,16 @@
 import { fileURLToPath } from "node:url";
 import { consumers } from "@veriflow/events";
 import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/grpc";
-import {
-  Shutdown,
-  connectNats,
-  createNotifier,
-  connectPostgres,
-  ensureConsumer,
-  ensureStreams,
-  findLastEvent,
-  isStreamAvailable,
-  listen,
-  pingPostgres,
-  runBatchConsumeLoop,
-  runMigrations,
-  startOpsServer,
-  type Logger,
-  type RunningService,
-} from "@veriflow/platform";
+import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { connectNats, ensureConsumer, ensureStreams, findLastEvent, isStreamAvailable, runBatchConsumeLoop } from "@veriflow/nats";
+import { createNotifier } from "./notify.js";
+import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
+import { listen, startOpsServer } from "@veriflow/http";
 import type { StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
 import { createJobChanges } from "./job-changes.js";
 import { createJobLoader } from "./load-job.js";
+import { registerStatusMetrics } from "./metrics.js";
 import { createStatusApp } from "./routes.js";
 import { applyEvents } from "./store.js";
 
@@ -82,6 +71,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());
 
+  registerStatusMetrics();
   const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");

@@ -1,5 +1,5 @@
 import type { AnyEnvelope, EventType, JobType } from "@veriflow/events";
-import type { Sql } from "@veriflow/platform";
+import type { Sql } from "@veriflow/pg";
 import type { JobFilter } from "./job-filter.js";
 import { foldEvents, type JobFailure, type JobPatch, type JobStatus } from "./projection.js";
 

@@ -1,4 +1,5 @@
-import { EnvReader, readCommonConfig, readTopologyConfig, type BackoffPolicy, type CommonConfig, type Env, type TopologyConfig } from "@veriflow/platform";
+import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
+import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_RETRY_SCHEDULE_MS } from "./retry-schedule.js";
 
 export interface WebhooksConfig extends CommonConfig {

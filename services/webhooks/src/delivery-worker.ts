@@ -1,5 +1,7 @@
 import type { createGuardedAgent } from "@veriflow/adapters";
-import { errorMessage, type Logger, type Sql } from "@veriflow/platform";
+import { errorMessage } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
+import type { Sql } from "@veriflow/pg";
 import { retryDelayMs } from "./retry-schedule.js";
 import { signWebhook } from "./signature.js";
 import { cancelDelivery, claimDueDeliveries, recordAttempt, type AttemptOutcome, type ClaimedDelivery } from "./store.js";

@@ -1,5 +1,6 @@
 import type { AnyEnvelope } from "@veriflow/events";
-import type { Logger, Sql } from "@veriflow/platform";
+import type { Logger } from "@veriflow/platform";
+import type { Sql } from "@veriflow/pg";
 import { callbacksOf, planDeliveries, terminalJobIds } from "./handlers.js";
 import { findCallbacks, findSubscriptionTargets, insertDeliveries, rememberCallbacks } from "./store.js";
 

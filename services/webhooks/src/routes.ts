@@ -3,7 +3,10 @@ import { Router } from "@koa/router";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { eventTypes } from "@veriflow/events";
-import { HttpError, badRequest, errorHandler, httpMetrics, notFound, requestId, type Logger, type Sql } from "@veriflow/platform";
+import { HttpError, badRequest, notFound } from "@veriflow/errors";
+import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import type { Logger } from "@veriflow/platform";
+import type { Sql } from "@veriflow/pg";
 import { generateWebhookSecret } from "./signature.js";
 import {
   deleteSubscription,

@@ -1,23 +1,14 @@
 import { fileURLToPath } from "node:url";
 import { createGuardedAgent } from "@veriflow/adapters";
 import { consumers } from "@veriflow/events";
-import {
-  Shutdown,
-  connectNats,
-  connectPostgres,
-  ensureConsumer,
-  ensureStreams,
-  listen,
-  pingPostgres,
-  runBatchConsumeLoop,
-  runMigrations,
-  startOpsServer,
-  type Logger,
-  type RunningService,
-} from "@veriflow/platform";
+import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { connectNats, ensureConsumer, ensureStreams, runBatchConsumeLoop } from "@veriflow/nats";
+import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
+import { listen, startOpsServer } from "@veriflow/http";
 import type { WebhooksConfig } from "./config.js";
 import { startDeliveryWorker } from "./delivery-worker.js";
 import { createEventIntake } from "./event-intake.js";
+import { registerWebhooksMetrics } from "./metrics.js";
 import { createWebhooksApp } from "./routes.js";
 import { generateWebhookSecret } from "./signature.js";
 
@@ -71,6 +62,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
 
+  registerWebhooksMetrics();
   const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");

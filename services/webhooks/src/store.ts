@@ -1,4 +1,4 @@
-import type { Sql, TransactionSql } from "@veriflow/platform";
+import type { Sql, TransactionSql } from "@veriflow/pg";
 
 /** A pool or a transaction: the intake runs several of these functions in one transaction. */
 export type Db = Sql | TransactionSql;

@@ -1,5 +1,5 @@
 import type { OnchainEntry } from "@veriflow/events";
-import { PermanentError, TransientError } from "@veriflow/platform";
+import { PermanentError, TransientError } from "@veriflow/errors";
 import {
   deployRegistry,
   findFreePort,

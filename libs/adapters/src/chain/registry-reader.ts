@@ -7,7 +7,7 @@ import {
   type RegistryEntry,
 } from "@veriflow/contracts";
 import type { OnchainEntry } from "@veriflow/events";
-import { PermanentError, TransientError } from "@veriflow/platform";
+import { PermanentError, TransientError } from "@veriflow/errors";
 import type { JsonRpcApiProvider } from "ethers";
 import { createRpcProvider, isExecutionRevert, toRpcError } from "./rpc.js";
 

@@ -1,4 +1,4 @@
-import { PermanentError, TransientError } from "@veriflow/platform";
+import { PermanentError, TransientError } from "@veriflow/errors";
 import { FetchRequest, JsonRpcProvider, Network } from "ethers";
 
 export interface RpcProviderOptions {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { PermanentError, TransientError } from "@veriflow/platform";
+import { PermanentError, TransientError } from "@veriflow/errors";
 import { findFreePort, startManifestServer, type ManifestServer } from "@veriflow/testing";
 import { createManifestFetcher, type ManifestFetchConfig, type ManifestFetcher } from "./fetch-manifest.js";
 

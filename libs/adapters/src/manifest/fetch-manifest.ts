@@ -1,4 +1,5 @@
-import { PermanentError, TransientError, errorMessage, type Logger } from "@veriflow/platform";
+import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
 import { createIpfsReader } from "./ipfs-gateways.js";
 import { boundedGet, createDirectAgent, createGuardedAgent } from "./safe-http.js";
 

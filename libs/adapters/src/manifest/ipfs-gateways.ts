@@ -1,5 +1,6 @@
 import type { Dispatcher } from "undici";
-import { PermanentError, TransientError, errorMessage, type Logger } from "@veriflow/platform";
+import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
 import { parseIpfsUri, resolveIpfs, verifyBlock, type FetchBlock } from "@veriflow/verify";
 import { boundedGet } from "./safe-http.js";
 

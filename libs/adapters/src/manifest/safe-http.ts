@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent, buildConnector, type Dispatcher } from "undici";
-import { PermanentError } from "@veriflow/platform";
+import { PermanentError } from "@veriflow/errors";
 import { isPublicAddress } from "./ip-address.js";
 
 /**

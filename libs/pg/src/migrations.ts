@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "./logger.js";
+import type { Logger } from "@veriflow/platform";
 import type { Sql } from "./postgres.js";
 
 export interface Migration {

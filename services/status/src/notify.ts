@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { Logger } from "./logger.js";
+import type { Logger } from "@veriflow/platform";
 
 /**
  * Fire-and-forget notifications over core NATS (not JetStream): cheap, fan out to every

@@ -3,9 +3,9 @@ import { createServer, STATUS_CODES, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type Koa from "koa";
 import type { Middleware } from "koa";
-import { HttpError } from "./errors.js";
-import type { Logger } from "./logger.js";
-import { httpRequests, httpSeconds } from "./metrics.js";
+import { HttpError } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
+import { httpRequests, httpSeconds, registerHttpMetrics } from "./metrics.js";
 
 /** What every edge response's error body looks like. */
 export interface ErrorBody {
@@ -35,6 +35,7 @@ export function requestId(): Middleware {
  * first, so it sees the status the error handler chose.
  */
 export function httpMetrics(service: string): Middleware {
+  registerHttpMetrics();
   return async (ctx, next) => {
     const start = process.hrtime.bigint();
     try {

@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { setSha256Backend } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "./logger.js";
+import type { Logger } from "@veriflow/platform";
 
 // The object store's default SHA-256 is pure JS (browser-safe); on Node the native
 // one is many times faster, which matters for large uploads.

@@ -13,8 +13,8 @@ import {
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runConsumeLoop, type HandlerContext, type RunningLoop } from "./consume-loop.js";
-import { PermanentError, TransientError } from "./errors.js";
-import { createSilentLogger } from "./logger.js";
+import { PermanentError, TransientError } from "@veriflow/errors";
+import { createSilentLogger } from "@veriflow/platform";
 import { connectNats, type NatsClients } from "./nats.js";
 import { publishEvents } from "./publish-events.js";
 import { failedEventFor } from "./stage-service.js";

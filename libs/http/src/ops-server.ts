@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { metricsRegistry } from "./metrics.js";
+import { collectProcessMetrics, metricsRegistry } from "@veriflow/platform";
 
 export interface OpsServer {
   port: number;
@@ -12,6 +12,8 @@ export interface OpsServer {
  * and /metrics (Prometheus text). Separate from any public port.
  */
 export async function startOpsServer(port: number, isReady: () => Promise<boolean> | boolean, host = "0.0.0.0"): Promise<OpsServer> {
+  // The process metrics are what an ops port exists to report.
+  collectProcessMetrics();
   const server: Server = createServer((req, res) => {
     void (async () => {
       if (req.url === "/healthz") {

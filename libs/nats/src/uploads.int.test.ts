@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
-import { createSilentLogger } from "./logger.js";
+import { createSilentLogger } from "@veriflow/platform";
 import { connectNats, type NatsClients } from "./nats.js";
 import { openUploadsBucket, type TopologyConfig } from "./topology.js";
 import { UPLOAD_CHUNK_BYTES, deleteUpload, hashUpload, putUpload, type ObjectStore, type UploadRef } from "./uploads.js";

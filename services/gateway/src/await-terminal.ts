@@ -1,7 +1,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeEvent, subjectFor, terminalEventTypes, type Envelope } from "@veriflow/events";
-import { findLastEvent } from "./stream-lookup.js";
+import { findLastEvent } from "@veriflow/nats";
 
 /** A job's outcome: a verdict reached, or a stage that gave up. */
 export type TerminalEvent = Envelope<"verification.completed"> | Envelope<"verification.failed">;

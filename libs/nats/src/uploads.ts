@@ -4,7 +4,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { UPLOADS_BUCKET } from "@veriflow/events";
-import { PermanentError, TransientError } from "./errors.js";
+import { PermanentError, TransientError } from "@veriflow/errors";
 
 export type { ObjectStore };
 

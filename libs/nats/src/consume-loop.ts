@@ -2,9 +2,9 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstrea
 import { STREAM_NAME, decodeEvent, type AnyEnvelope, type ConsumerSpec, type Envelope, type EventType } from "@veriflow/events";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
 import { deadLetter } from "./dead-letter.js";
-import { errorCode, errorMessage, isPermanent } from "./errors.js";
-import type { Logger } from "./logger.js";
-import { handlerSeconds, messagesHandled } from "./metrics.js";
+import { errorCode, errorMessage, isPermanent } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
+import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
 import { publishEvents } from "./publish-events.js";
 
 export interface HandlerContext {
@@ -47,6 +47,7 @@ export interface RunningLoop {
  * The loop, not the server, decides what the last attempt is.
  */
 export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptions<T>): Promise<RunningLoop> {
+  registerConsumerMetrics();
   const name = opts.consumer.durable;
   const log = opts.log.child({ consumer: name });
   const consumer = await opts.js.consumers.get(STREAM_NAME, name);

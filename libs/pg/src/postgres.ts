@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import type { Logger } from "./logger.js";
+import type { Logger } from "@veriflow/platform";
 
 export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;

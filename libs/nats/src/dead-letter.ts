@@ -1,8 +1,8 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { deadLetterSubject } from "@veriflow/events";
-import type { Logger } from "./logger.js";
-import { errorMessage } from "./errors.js";
+import type { Logger } from "@veriflow/platform";
+import { errorMessage } from "@veriflow/errors";
 
 /**
  * Keeps a message the loop can't use (undecodable, unknown type) in the dead-letter

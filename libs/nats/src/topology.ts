@@ -21,7 +21,7 @@ import {
   UPLOADS_BUCKET,
   type ConsumerSpec,
 } from "@veriflow/events";
-import type { EnvReader } from "./config.js";
+import type { EnvReader } from "@veriflow/platform";
 
 export interface TopologyConfig {
   /** How long events stay in the stream. */

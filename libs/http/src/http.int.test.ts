@@ -3,9 +3,9 @@ import { Router } from "@koa/router";
 import Koa from "koa";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpError, badRequest } from "./errors.js";
+import { HttpError, badRequest } from "@veriflow/errors";
 import { errorHandler, httpMetrics, listen, requestId, type HttpServerHandle } from "./http.js";
-import { metricsRegistry } from "./metrics.js";
+import { metricsRegistry } from "@veriflow/platform";
 
 const logged: Array<{ level: number; msg: string }> = [];
 const log = pino({ level: "debug" }, { write: (line: string) => void logged.push(JSON.parse(line)) });

@@ -2,9 +2,9 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstrea
 import { STREAM_NAME, decodeEvent, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
 import { deadLetter } from "./dead-letter.js";
-import { errorMessage } from "./errors.js";
-import type { Logger } from "./logger.js";
-import { handlerSeconds, messagesHandled } from "./metrics.js";
+import { errorMessage } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
+import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
 import type { RunningLoop } from "./consume-loop.js";
 
 export interface BatchConsumeLoopOptions {
@@ -23,6 +23,7 @@ export interface BatchConsumeLoopOptions {
  * projection never gives up on an event: a database outage only delays it.
  */
 export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promise<RunningLoop> {
+  registerConsumerMetrics();
   const name = opts.consumer.durable;
   const log = opts.log.child({ consumer: name });
   const consumer = await opts.js.consumers.get(STREAM_NAME, name);

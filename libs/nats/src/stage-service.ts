@@ -1,9 +1,9 @@
 import { STREAM_NAME, createEvent, type ConsumerSpec, type Envelope, type EventType, type Stage } from "@veriflow/events";
 import type { BackoffPolicy } from "./backoff.js";
-import type { EnvReader } from "./config.js";
+import type { EnvReader } from "@veriflow/platform";
 import { runConsumeLoop, type Handler, type RunningLoop } from "./consume-loop.js";
-import { errorCode, errorMessage } from "./errors.js";
-import type { Logger } from "./logger.js";
+import { errorCode, errorMessage } from "@veriflow/errors";
+import type { Logger } from "@veriflow/platform";
 import type { NatsClients } from "./nats.js";
 import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
 

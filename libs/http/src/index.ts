@@ -1,0 +1,3 @@
+export * from "./http.js";
+export * from "./metrics.js";
+export * from "./ops-server.js";
