@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { serviceNames } from "@veriflow/events";
 import { describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -14,10 +15,10 @@ const hasCompose = await run("docker-compose", ["version"]).then(() => true, () 
 describe.skipIf(!hasCompose)("docker-compose.yml", () => {
   it("is valid and wires every service to NATS, and status to PostgreSQL", async () => {
     const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==", API_KEYS: "k1,k2" } });
-    for (const service of ["nats", "postgres", "gateway", "hashing", "manifest", "chain-check", "status", "webhooks"]) {
+    for (const service of ["nats", "postgres", ...serviceNames]) {
       expect(stdout).toMatch(new RegExp(`^  ${service}:`, "m"));
     }
-    expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(6);
+    expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(serviceNames.length);
     expect(stdout).toMatch(/DATABASE_URL: postgres:\/\/veriflow:veriflow@postgres:5432\/veriflow/);
     expect(stdout).toMatch(/RPC_URL: http:\/\/chain:8545/);
     expect(stdout).toMatch(/SERVICE: chain-check/);

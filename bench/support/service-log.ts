@@ -1,4 +1,4 @@
-import { SERVICES } from "../../deploy/local/src/service-processes.js";
+import { serviceNames } from "@veriflow/events";
 
 /**
  * The services' log lines (the bench runs them at LOG_LEVEL=warn, so warnings and errors):
@@ -8,7 +8,7 @@ import { SERVICES } from "../../deploy/local/src/service-processes.js";
 export function createServiceLog() {
   const counts = new Map<string, number>();
   const samples: string[] = [];
-  const services = new Set<string>(SERVICES);
+  const services = new Set<string>(serviceNames);
   return {
     counts,
     samples,

@@ -1,9 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type Job__Output, type JobServiceClient, type SubmissionServiceClient, type SubmitVerificationRequest } from "@veriflow/grpc";
-import { createSilentLogger, type RunningService } from "@veriflow/platform";
-import { loadConfig as loadHashingConfig } from "../../services/hashing/src/config.js";
-import { startHashingService } from "../../services/hashing/src/service.js";
 import { submit } from "../support/client.js";
 import {
   call,
@@ -23,7 +20,6 @@ const API_KEY = "grpc-test-key";
 let sys: System;
 let jobs: JobServiceClient;
 let submissions: SubmissionServiceClient;
-let restartedHashing: RunningService | undefined;
 
 beforeAll(async () => {
   sys = await startSystem({ API_KEYS: API_KEY, STATUS_WATCH_POLL_MS: "500" });
@@ -33,7 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   jobs?.close();
   submissions?.close();
-  await restartedHashing?.stop();
   await sys?.stop();
 });
 
@@ -280,7 +275,7 @@ describe("WatchJobs, deadlines and cancellation", () => {
 
     const watch = watchToEnd(accepted.jobId);
     await eventually(async () => (await openWatches("job")) === 1);
-    restartedHashing = await startHashingService(loadHashingConfig(sys.env), createSilentLogger());
+    await sys.startService("hashing");
     const { messages, error } = await watch;
     expect(error).toBeNull();
     expect(messages[0]!.status).toBe("JOB_STATUS_QUEUED");

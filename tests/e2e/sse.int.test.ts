@@ -1,21 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSilentLogger, type RunningService } from "@veriflow/platform";
-import { loadConfig as loadHashingConfig } from "../../services/hashing/src/config.js";
-import { startHashingService } from "../../services/hashing/src/service.js";
 import { submit } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
 
 // Server-Sent Events through the gateway's streaming proxy, over real HTTP.
 let sys: System;
-let restartedHashing: RunningService | undefined;
 
 beforeAll(async () => {
   // The safety-net poll is slowed to a minute: every change below arrives by notification.
   sys = await startSystem({ STATUS_SSE_HEARTBEAT_MS: "200", STATUS_WATCH_POLL_MS: "60000" });
 });
 afterAll(async () => {
-  await restartedHashing?.stop();
   await sys?.stop();
 });
 
@@ -90,7 +85,7 @@ describe("GET /api/verification-jobs/:jobId/events through the gateway", () => {
     const first = await events.next();
     expect(first).toMatchObject({ event: "job", data: { id: jobId, jobId, status: "queued", progress: 0 } });
 
-    restartedHashing = await startHashingService(loadHashingConfig(sys.env), createSilentLogger());
+    await sys.startService("hashing");
     const seen: SseEvent[] = [first!];
     for (let e = await events.next(); e; e = await events.next()) seen.push(e);
     const jobsSeen = seen.filter((e) => e.event === "job").map((e) => e.data);
@@ -102,7 +97,7 @@ describe("GET /api/verification-jobs/:jobId/events through the gateway", () => {
   });
 
   it("sends heartbeat comments while nothing changes", async () => {
-    await restartedHashing?.stop(); // keep the next job queued
+    await sys.services.hashing.stop(); // keep the next job queued
     const jobId = await submitSample("sse heartbeat");
     const res = await fetch(eventsUrl(jobId));
     const events = readEvents(res);
@@ -113,7 +108,7 @@ describe("GET /api/verification-jobs/:jobId/events through the gateway", () => {
     }, 3000);
     await events.cancel();
     await eventually(async () => (await openWatches()) === 0); // the client left: the server's watch is gone
-    restartedHashing = await startHashingService(loadHashingConfig(sys.env), createSilentLogger());
+    await sys.startService("hashing");
   });
 
   it("answers a finished job with its terminal state and `end` straight away", async () => {

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
 import { getJson, waitForJob } from "../support/client.js";
+import { submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { startSystem, type System } from "../support/system.js";
 
 // Synchronous answers (POST /api/verify, /api/proof, ?wait=) and the in-process fallback
@@ -21,11 +23,13 @@ const sha256 = (content: string | Uint8Array) => `0x${createHash("sha256").updat
 const publish: System["publish"] = (content, opts) => sys.publish(content, opts);
 
 /** A multipart POST to any gateway path, as an old client sends it. */
-async function post(path: string, fields: { file: string | Uint8Array; manifestURI: string; registryAddress?: string }) {
+async function post(path: string, fields: { file: string | Uint8Array; manifestURI: string; registryAddress?: string; callbackUrl?: string; rpcUrl?: string }) {
   const form = new FormData();
   form.append("file", new Blob([typeof fields.file === "string" ? fields.file : Buffer.from(fields.file)]), "upload.bin");
   form.append("registryAddress", fields.registryAddress ?? sys.registry);
   form.append("manifestURI", fields.manifestURI);
+  if (fields.callbackUrl) form.append("callbackUrl", fields.callbackUrl);
+  if (fields.rpcUrl) form.append("rpcUrl", fields.rpcUrl);
   const started = Date.now();
   const res = await fetch(`${sys.gatewayUrl}${path}`, { method: "POST", body: form });
   return { status: res.status, body: (await res.json()) as any, ms: Date.now() - started, headers: res.headers };
@@ -222,6 +226,33 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
     const down = await post("/api/verify", { file: ok.content, manifestURI: "http://127.0.0.1:1/manifest.json" });
     expect(down.status).toBe(502);
     expect(down.body.error.code).toBe("E_MANIFEST_UNAVAILABLE");
+  });
+
+  it("runs every stage with its own guards, and says why a callbackUrl is not called", async () => {
+    const withCallback = await post("/api/verify", { file: ok.content, manifestURI: ok.manifestUri, callbackUrl: "http://127.0.0.1:9/hook" });
+    expect(withCallback.status, JSON.stringify(withCallback.body)).toBe(200);
+    expect(withCallback.body).toEqual({
+      mode: "sync",
+      result: expect.objectContaining({ status: "OK" }),
+      callback: { sent: false, reason: expect.stringContaining("not recorded as a job") },
+    });
+  });
+
+  it("gRPC SubmitVerification falls back too: mode sync, the verdict typed and as JSON, no job", async () => {
+    const client = submissionServiceClient(sys.gatewayGrpcAddress);
+    try {
+      const metadata = { type: "JOB_TYPE_VERIFY" as const, registryAddress: sys.registry, manifestUri: ok.manifestUri, fileName: "a.txt", contentType: "text/plain" };
+      const content = Buffer.from(ok.content);
+      const res = await submitVerification(client, [{ metadata }, { chunk: content.subarray(0, 7) }, { chunk: content.subarray(7) }]);
+      expect(res).toMatchObject({ jobId: "", status: "JOB_STATUS_COMPLETED", pollUrl: "", mode: "sync", verdict: { status: "OK", fileHash: ok.contentHash } });
+      expect(JSON.parse(res.resultJson!)).toMatchObject({ status: "OK", fileHash: ok.contentHash });
+
+      const missing = await submitVerification(client, [{ metadata: { ...metadata, manifestUri: `${sys.manifests.url}/manifests/does-not-exist` } }, { chunk: content }]).catch((e: grpc.ServiceError) => e);
+      expect((missing as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect((missing as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_MANIFEST_NOT_FOUND"]);
+    } finally {
+      client.close();
+    }
   });
 
   it("stats say available: false (the status service's own view, through the gateway)", async () => {

@@ -1,16 +1,6 @@
-import { loadConfig as loadChainCheckConfig } from "../../services/chain-check/src/config.js";
-import { startChainCheckService } from "../../services/chain-check/src/service.js";
-import { loadConfig as loadGatewayConfig } from "../../services/gateway/src/config.js";
-import { startGatewayService } from "../../services/gateway/src/service.js";
-import { loadConfig as loadHashingConfig } from "../../services/hashing/src/config.js";
-import { startHashingService } from "../../services/hashing/src/service.js";
-import { loadConfig as loadManifestConfig } from "../../services/manifest/src/config.js";
-import { startManifestService } from "../../services/manifest/src/service.js";
-import { loadConfig as loadStatusConfig } from "../../services/status/src/config.js";
-import { MIGRATIONS_DIR, startStatusService } from "../../services/status/src/service.js";
-import { loadConfig as loadWebhooksConfig } from "../../services/webhooks/src/config.js";
-import { startWebhooksService } from "../../services/webhooks/src/service.js";
-import { createLogger, createSilentLogger, type Env, type RunningService } from "@veriflow/platform";
+import { pipeline, serviceNames, type ServiceName } from "@veriflow/events";
+import { MIGRATIONS_DIR } from "../../services/status/src/service.js";
+import { createLogger, createSilentLogger, type Env, type RunningService, type ServiceDefinition } from "@veriflow/platform";
 import {
   createTestDatabase,
   publishContent,
@@ -41,7 +31,12 @@ export interface System {
   registry: string;
   manifests: ManifestServerHandle;
   env: Env;
-  services: Record<"status" | "gateway" | "hashing" | "manifest" | "chainCheck" | "webhooks", RunningService>;
+  services: Record<ServiceName, RunningService>;
+  /**
+   * Starts another instance of a service with this system's env (after a test stopped one,
+   * say): it becomes `services[name]` and is stopped with the system.
+   */
+  startService(name: ServiceName): Promise<RunningService>;
   /** A creator's publication on this system's chain: signed by account 0 unless told otherwise, served over http. */
   publish(content: string | Uint8Array, opts?: Partial<PublishContentInput>): Promise<PublishedContent>;
   stop(): Promise<void>;
@@ -49,7 +44,7 @@ export interface System {
 
 /**
  * The whole system on real servers: its own nats-server, database, hardhat chain and
- * manifest server, and the five services started in-process from their composition
+ * manifest server, and every service of the pipeline descriptor started in-process from their composition
  * roots with the same config loaders their mains use.
  */
 export async function startSystem(extraEnv: Env = {}): Promise<System> {
@@ -92,15 +87,27 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
     ...extraEnv,
   };
   const log = (name: string) => (env.LOG_LEVEL === "silent" ? createSilentLogger() : createLogger(name, env.LOG_LEVEL));
-  const status = await startStatusService(loadStatusConfig(env), log("status"));
-  const [gateway, hashing, manifest, chainCheck, webhooks] = await Promise.all([
-    startGatewayService(loadGatewayConfig(env), log("gateway")),
-    startHashingService(loadHashingConfig(env), log("hashing")),
-    startManifestService(loadManifestConfig(env), log("manifest")),
-    startChainCheckService(loadChainCheckConfig(env), log("chain-check")),
-    startWebhooksService(loadWebhooksConfig(env), log("webhooks")),
-  ]);
-  const services = { status, gateway, hashing, manifest, chainCheck, webhooks };
+  const services = {} as Record<ServiceName, RunningService>;
+  const started: RunningService[] = [];
+  const startService = async (name: ServiceName) => {
+    const service = await loadService(name);
+    const running = await service.start(service.loadConfig(env), log(name));
+    started.push(running);
+    return (services[name] = running);
+  };
+  try {
+    // Every service of the pipeline descriptor, started in-process from its composition root
+    // with the config loader its main uses; observers first, so they listen before work arrives.
+    const [observers, rest] = partition(serviceNames, (name) => pipeline.observers.some((o) => o.service === name));
+    for (const group of [observers, rest]) {
+      await Promise.all(group.map(startService));
+    }
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    await Promise.allSettled([nats.stop(), db.drop(), chain.stop(), manifests.stop()]);
+    throw err;
+  }
+  const { gateway, status } = services;
   return {
     gatewayUrl: `http://127.0.0.1:${gateway.port}`,
     gatewayGrpcAddress: `127.0.0.1:${gateway.grpcPort}`,
@@ -114,6 +121,7 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
     manifests,
     env,
     services,
+    startService,
     publish: (content, opts = {}) =>
       publishContent({
         chain,
@@ -124,8 +132,19 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
         ...opts,
       }),
     async stop() {
-      await Promise.allSettled(Object.values(services).map((s) => s.stop()));
+      await Promise.allSettled(started.map((s) => s.stop()));
       await Promise.allSettled([nats.stop(), db.drop(), chain.stop(), manifests.stop()]);
     },
   };
+}
+
+/** A service's definition, from `services/<name>/src/service.ts` (its `service` export). */
+async function loadService(name: ServiceName): Promise<ServiceDefinition> {
+  const mod = (await import(`../../services/${name}/src/service.ts`)) as { service?: ServiceDefinition };
+  if (mod.service?.name !== name) throw new Error(`services/${name}/src/service.ts does not export the service definition of "${name}"`);
+  return mod.service;
+}
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((i) => !test(i))];
 }

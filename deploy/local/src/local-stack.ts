@@ -17,7 +17,8 @@ import {
 } from "@veriflow/testing";
 import { removeLocalStackFile, writeLocalStackFile } from "./local-stack-file.js";
 import { isPortFree, preferPort } from "./ports.js";
-import { SERVICES, spawnService, stopService, type ServiceName, type ServiceProcess } from "./service-processes.js";
+import { opsPortOf, serviceNames, type ServiceName } from "@veriflow/events";
+import { spawnService, stopService, type ServiceProcess } from "./service-processes.js";
 
 export interface LocalStackOptions {
   /** Where NATS, PostgreSQL and the sample keep their files. */
@@ -63,13 +64,14 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-const OPS_PORTS: Record<ServiceName, number> = { gateway: 9101, hashing: 9102, manifest: 9103, "chain-check": 9104, status: 9105, webhooks: 9106 };
+/** Each service's conventional ops port, from the pipeline descriptor. */
+const OPS_PORTS = Object.fromEntries(serviceNames.map((name) => [name, opsPortOf(name)])) as Record<ServiceName, number>;
 
 /**
  * The whole system on one machine. What is not configured is started here: nats-server
  * (from PATH) with JetStream in <dataDir>/nats, embedded PostgreSQL in <dataDir>/postgres,
  * a hardhat chain with the registry deployed, and a manifest server holding a sample
- * content registered on that chain. The five services run as processes from their
+ * content registered on that chain. Every service of the pipeline descriptor runs as processes from their
  * build output, configured only by environment, exactly as a deployment runs them.
  */
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
@@ -158,7 +160,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...freeGrpcPorts,
     };
     const services = {} as Record<ServiceName, ServiceProcess>;
-    for (const name of SERVICES) {
+    for (const name of serviceNames) {
       const p = spawnService(name, { ...serviceEnv, OPS_PORT: String(opsPorts[name]) }, print);
       services[name] = p;
       cleanups.push(() => stopService(p));
@@ -192,7 +194,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
 async function findFreeOpsPorts(): Promise<Record<ServiceName, number>> {
   const ports = {} as Record<ServiceName, number>;
-  for (const name of SERVICES) ports[name] = await findFreePort();
+  for (const name of serviceNames) ports[name] = await findFreePort();
   return ports;
 }
 

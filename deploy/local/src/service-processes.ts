@@ -1,8 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-
-export const SERVICES = ["status", "gateway", "hashing", "manifest", "chain-check", "webhooks"] as const;
-export type ServiceName = (typeof SERVICES)[number];
+import type { ServiceName } from "@veriflow/events";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 

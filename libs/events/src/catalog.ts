@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { failureSites, pipeline } from "./pipeline.js";
 
 /**
  * The event catalog: every event the pipeline publishes, with its runtime check.
@@ -111,7 +112,8 @@ export const ProofDocument = VerifyResult.extend({
 });
 export type ProofDocument = z.infer<typeof ProofDocument>;
 
-export const Stage = z.enum(["gateway", "hashing", "manifest", "chain-check"]);
+/** Where the job gave up: the gateway, or the pipeline stage that did. */
+export const Stage = z.enum(failureSites);
 export type Stage = z.infer<typeof Stage>;
 
 const attempts = z.number().int().positive();
@@ -183,4 +185,4 @@ export const eventSchemas = {
 export type EventType = keyof typeof eventSchemas;
 export type EventData<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
 export const eventTypes = Object.keys(eventSchemas) as EventType[];
-export const terminalEventTypes = ["verification.completed", "verification.failed"] as const satisfies readonly EventType[];
+export const terminalEventTypes = pipeline.terminal;

@@ -1,4 +1,5 @@
 import type { EventType } from "./catalog.js";
+import { pipeline, stageSpec, type ObserverName, type StageName } from "./pipeline.js";
 
 /**
  * Where events live. One subject per event: `veriflow.<type>.<jobId>`, so a consumer
@@ -37,31 +38,14 @@ export interface ConsumerSpec {
   description: string;
 }
 
-/** One durable pull consumer per stage, one for the status projection, one for webhooks. */
-export const consumers = {
-  hashing: {
-    durable: "hashing",
-    filterSubject: subjectsOf("verification.requested"),
-    description: "hashes uploads",
-  },
-  manifest: {
-    durable: "manifest",
-    filterSubject: subjectsOf("content.hashed"),
-    description: "fetches and checks manifests",
-  },
-  chainCheck: {
-    durable: "chain-check",
-    filterSubject: subjectsOf("manifest.checked"),
-    description: "reads the registry and reaches the verdict",
-  },
-  status: {
-    durable: "status-projection",
-    filterSubject: STREAM_SUBJECTS[0]!,
-    description: "projects every event into PostgreSQL",
-  },
-  webhooks: {
-    durable: "webhooks",
-    filterSubject: STREAM_SUBJECTS[0]!,
-    description: "turns events into webhook deliveries (job callbacks, subscriptions)",
-  },
-} as const satisfies Record<string, ConsumerSpec>;
+/** A stage's durable pull consumer: only the event type it consumes. */
+export function stageConsumer(stage: StageName): ConsumerSpec {
+  const spec = stageSpec(stage);
+  return { durable: spec.durable, filterSubject: subjectsOf(spec.consumes), description: spec.description };
+}
+
+/** An observer's durable pull consumer: every event on the stream. */
+export function observerConsumer(service: ObserverName): ConsumerSpec {
+  const spec = pipeline.observers.find((o) => o.service === service)!;
+  return { durable: spec.durable, filterSubject: STREAM_SUBJECTS[0]!, description: spec.description };
+}

@@ -3,3 +3,4 @@ export * from "./grpc-server.js";
 export * from "./proto.js";
 export * from "./rpc.js";
 export * from "./types.js";
+export * from "./verdict.js";

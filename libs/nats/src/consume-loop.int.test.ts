@@ -2,7 +2,7 @@ import {
   DEAD_LETTER_STREAM,
   STREAM_NAME,
   UPLOADS_BUCKET,
-  consumers,
+  stageConsumer,
   createEvent,
   createRequestEvent,
   deadLetterSubject,
@@ -12,12 +12,12 @@ import {
 } from "@veriflow/events";
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runConsumeLoop, type HandlerContext, type RunningLoop } from "./consume-loop.js";
+import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
+import { failedEventFor, type HandlerContext } from "@veriflow/pipeline";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
 import { connectNats, type NatsClients } from "./nats.js";
 import { publishEvents } from "./publish-events.js";
-import { failedEventFor } from "./stage-service.js";
 import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
 
 const topology: TopologyConfig = {
@@ -81,10 +81,10 @@ beforeAll(async () => {
   const log = createSilentLogger();
   nats = await connectNats({ url: server.url, name: "consume-loop-test", log });
   await ensureStreams(nats.jsm, topology);
-  await ensureConsumer(nats.jsm, consumers.hashing, topology);
+  await ensureConsumer(nats.jsm, stageConsumer("hashing"), topology);
   loop = await runConsumeLoop({
     js: nats.js,
-    consumer: consumers.hashing,
+    consumer: stageConsumer("hashing"),
     eventType: "verification.requested",
     async handle(event, ctx) {
       calls.push({ jobId: event.correlationId, attempt: ctx.attempt, at: Date.now() });
@@ -92,7 +92,7 @@ beforeAll(async () => {
       if (!behave) throw new PermanentError("E_TEST_NO_BEHAVIOR", `no behavior for ${event.correlationId}`);
       return behave(event, ctx);
     },
-    onGiveUp: failedEventFor("hashing"),
+    onGiveUp: (event, err, attempts) => [failedEventFor("hashing", event, err, attempts)],
     log,
     concurrency: 4,
     maxAttempts: MAX_ATTEMPTS,
@@ -121,7 +121,7 @@ describe("runConsumeLoop against nats-server", () => {
     await settle();
     expect(await countOn(STREAM_NAME, subjectFor("content.hashed", "ok-1"))).toBe(1);
     expect(callsOf("ok-1").map((c) => c.attempt)).toEqual([1]);
-    const info = await nats.jsm.consumers.info(STREAM_NAME, consumers.hashing.durable);
+    const info = await nats.jsm.consumers.info(STREAM_NAME, stageConsumer("hashing").durable);
     expect(info.num_ack_pending).toBe(0);
   });
 
@@ -209,7 +209,7 @@ describe("runConsumeLoop against nats-server", () => {
     const bytes = new TextEncoder().encode("{not json");
     await nats.js.publish(subject, bytes);
 
-    const dlq = deadLetterSubject(consumers.hashing.durable);
+    const dlq = deadLetterSubject(stageConsumer("hashing").durable);
     const stored = await eventually(() => lastOn(DEAD_LETTER_STREAM, dlq), "the dead-letter copy");
     expect(stored.header?.get("veriflow-dlq-reason")).toMatch(/not JSON/);
     expect(stored.header?.get("veriflow-dlq-subject")).toBe(subject);
@@ -228,7 +228,7 @@ describe("runConsumeLoop against nats-server", () => {
     const subject = subjectFor("verification.requested", "wrong-type");
     await nats.js.publish(subject, new TextEncoder().encode(JSON.stringify(hashed)));
 
-    const dlq = deadLetterSubject(consumers.hashing.durable);
+    const dlq = deadLetterSubject(stageConsumer("hashing").durable);
     await eventually(async () => (await countOn(DEAD_LETTER_STREAM, dlq)) === 2, "the second dead-letter copy");
     const stored = await lastOn(DEAD_LETTER_STREAM, dlq);
     expect(stored!.header?.get("veriflow-dlq-reason")).toMatch(/expected verification.requested, got content.hashed/);

@@ -6,15 +6,10 @@ import { errorCode, errorMessage, isPermanent } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
 import { publishEvents } from "./publish-events.js";
-
-export interface HandlerContext {
-  /** 1 on first delivery; the loop gives up after `maxAttempts`. */
-  attempt: number;
-  log: Logger;
-}
+import type { HandlerContext } from "@veriflow/pipeline";
 
 /** A handler receives one event and returns the events it causes; it publishes nothing itself. */
-export type Handler<T extends EventType> = (event: Envelope<T>, ctx: HandlerContext) => Promise<AnyEnvelope[]>;
+export type Handler<T extends EventType> = (event: Envelope<T>, ctx: HandlerContext) => Promise<readonly (AnyEnvelope | Envelope)[]>;
 
 export interface ConsumeLoopOptions<T extends EventType> {
   js: JetStreamClient;

@@ -1,11 +1,12 @@
-import { STREAM_NAME, createEvent, type ConsumerSpec, type Envelope, type EventType, type Stage } from "@veriflow/events";
+import { STREAM_NAME, opsPortOf, stageConsumer, stageSpec, type ConsumedBy, type StageName } from "@veriflow/events";
+import { startOpsServer } from "@veriflow/http";
+import { failedEventFor, type StageInstance, type StageModule, type UploadReader } from "@veriflow/pipeline";
+import { EnvReader, Shutdown, defineService, readCommonConfig, type CommonConfig, type Env, type Logger, type ServiceDefinition } from "@veriflow/platform";
 import type { BackoffPolicy } from "./backoff.js";
-import type { EnvReader } from "@veriflow/platform";
-import { runConsumeLoop, type Handler, type RunningLoop } from "./consume-loop.js";
-import { errorCode, errorMessage } from "@veriflow/errors";
-import type { Logger } from "@veriflow/platform";
-import type { NatsClients } from "./nats.js";
-import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
+import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
+import { connectNats, type NatsClients } from "./nats.js";
+import { ensureConsumer, ensureStreams, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
+import { deleteUpload, hashUpload, type ObjectStore } from "./uploads.js";
 
 /** How a pipeline stage consumes: concurrency, attempts and backoff, from env. */
 export interface StageConfig {
@@ -26,58 +27,99 @@ export function readStageConfig(r: EnvReader, prefix: string, defaults: { concur
   };
 }
 
-/** Every pipeline event carries its job type somewhere; the failed event repeats it. */
-function jobTypeOf(event: Envelope): "verify" | "proof" | null {
-  const data = event.data as { request?: { jobType?: "verify" | "proof" }; jobType?: "verify" | "proof" | null };
-  return data.request?.jobType ?? data.jobType ?? null;
-}
-
-/** The give-up policy every stage shares: one verification.failed naming the stage. */
-export function failedEventFor(stage: Stage) {
-  return (event: Envelope, err: unknown, attempts: number) => [
-    createEvent(
-      "verification.failed",
-      {
-        jobId: event.correlationId,
-        jobType: jobTypeOf(event),
-        stage,
-        code: errorCode(err),
-        message: errorMessage(err).slice(0, 2000),
-        attempts,
-      },
-      event,
-    ),
-  ];
-}
-
-export interface StartStageOptions<T extends EventType> {
+export interface StartStageOptions<S extends StageName> {
   nats: NatsClients;
   topology: TopologyConfig;
-  stage: Stage;
-  consumer: ConsumerSpec;
-  eventType: T;
-  handle: Handler<T>;
-  afterAck?: (event: Envelope<T>) => Promise<void>;
+  stage: S;
+  instance: StageInstance<S>;
   config: StageConfig;
   log: Logger;
 }
 
-/** Creates the topology a stage needs (idempotently) and starts its consume loop. */
-export async function startStage<T extends EventType>(opts: StartStageOptions<T>): Promise<RunningLoop> {
+/**
+ * Creates the topology a stage needs (idempotently) and starts its consume loop. The
+ * consumer, the event type it accepts and the give-up event all come from the stage's
+ * entry in the pipeline descriptor.
+ */
+export async function startStage<S extends StageName>(opts: StartStageOptions<S>): Promise<RunningLoop> {
+  const consumer = stageConsumer(opts.stage);
   await ensureStreams(opts.nats.jsm, opts.topology);
-  await ensureConsumer(opts.nats.jsm, opts.consumer, opts.topology);
-  opts.log.debug({ stream: STREAM_NAME, consumer: opts.consumer.durable }, "topology ready");
-  return runConsumeLoop({
+  await ensureConsumer(opts.nats.jsm, consumer, opts.topology);
+  opts.log.debug({ stream: STREAM_NAME, consumer: consumer.durable }, "topology ready");
+  return runConsumeLoop<ConsumedBy<S>>({
     js: opts.nats.js,
-    consumer: opts.consumer,
-    eventType: opts.eventType,
-    handle: opts.handle,
-    afterAck: opts.afterAck,
-    onGiveUp: failedEventFor(opts.stage),
+    consumer,
+    eventType: stageSpec(opts.stage).consumes as ConsumedBy<S>,
+    handle: opts.instance.handle,
+    afterAck: opts.instance.afterAck,
+    onGiveUp: (event, err, attempts) => [failedEventFor(opts.stage, event, err, attempts)],
     log: opts.log,
     concurrency: opts.config.concurrency,
     maxAttempts: opts.config.maxAttempts,
     backoff: opts.config.backoff,
     workingIntervalMs: Math.max(1000, Math.floor(opts.topology.ackWaitMs / 3)),
+  });
+}
+
+/** Uploads as a stage reads them in its own service: the uploads bucket. */
+export function createBucketUploads(nats: NatsClients, bucket: ObjectStore): UploadReader {
+  return {
+    hash: (upload) => hashUpload(nats.js, nats.jsm, bucket, upload),
+    release: (upload) => deleteUpload(nats.jsm, bucket, upload),
+  };
+}
+
+export interface StageServiceConfig<Settings> extends CommonConfig {
+  stage: StageConfig;
+  topology: TopologyConfig;
+  settings: Settings;
+}
+
+/** `chain-check` → `CHAIN_CHECK`: the prefix of a stage's own variables. */
+const envPrefix = (stage: string) => stage.toUpperCase().replace(/-/g, "_");
+
+export function loadStageServiceConfig<S extends StageName, Settings>(module: StageModule<S, Settings>, env: Env): StageServiceConfig<Settings> {
+  const r = new EnvReader(env);
+  const config = {
+    ...readCommonConfig(r, opsPortOf(module.stage)),
+    stage: readStageConfig(r, envPrefix(module.stage), { concurrency: module.defaultConcurrency }),
+    topology: readTopologyConfig(r),
+    settings: module.readSettings(r),
+  };
+  r.done();
+  return config;
+}
+
+/** The composition of every stage service: NATS → uploads bucket → the stage → consume loop → ops endpoints. */
+export async function startStageService<S extends StageName, Settings>(
+  module: StageModule<S, Settings>,
+  config: StageServiceConfig<Settings>,
+  log: Logger,
+): Promise<{ opsPort: number; stop(): Promise<void> }> {
+  const shutdown = new Shutdown(log);
+  try {
+    const nats = await connectNats({ url: config.natsUrl, name: `veriflow-${module.stage}`, log });
+    shutdown.add("nats", () => nats.close());
+    const uploads = createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology));
+    const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
+    shutdown.add("stage", () => instance.close());
+    const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });
+    shutdown.add("consumer", () => loop.stop());
+    const ops = await startOpsServer(config.opsPort, () => nats.isConnected());
+    shutdown.add("ops", () => ops.close());
+    log.info({ opsPort: ops.port, concurrency: config.stage.concurrency }, `${module.stage} ready`);
+    return { opsPort: ops.port, stop: () => shutdown.run() };
+  } catch (err) {
+    await shutdown.run();
+    throw err;
+  }
+}
+
+/** A stage service's definition for its main.ts and the test system. */
+export function defineStageService<S extends StageName, Settings>(module: StageModule<S, Settings>): ServiceDefinition<StageServiceConfig<Settings>> {
+  return defineService({
+    name: module.stage,
+    loadConfig: (env) => loadStageServiceConfig(module, env),
+    start: (config, log) => startStageService(module, config, log),
   });
 }

@@ -12,15 +12,22 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** A service as its main (and the test system) runs it: a name, its config loader, its composition root. */
+export interface ServiceDefinition<C extends { logLevel: string } = { logLevel: string }> {
+  name: string;
+  loadConfig: (env: Env) => C;
+  start: (config: C, log: Logger) => Promise<RunningService>;
+}
+
+export function defineService<C extends { logLevel: string }>(definition: ServiceDefinition<C>): ServiceDefinition<C> {
+  return definition;
+}
+
 /**
  * The body of every service's main.ts: config from the process env, a logger, start,
  * and a graceful stop on SIGINT/SIGTERM. The only place process.env is read.
  */
-export async function runMain<C extends { logLevel: string }>(
-  name: string,
-  loadConfig: (env: Env) => C,
-  start: (config: C, log: Logger) => Promise<RunningService>,
-): Promise<void> {
+export async function runMain<C extends { logLevel: string }>({ name, loadConfig, start }: ServiceDefinition<C>): Promise<void> {
   let config: C;
   try {
     config = loadConfig(process.env);
@@ -36,6 +43,11 @@ export async function runMain<C extends { logLevel: string }>(
   try {
     service = await start(config, log);
   } catch (err) {
+    // Some settings are read at start (the gateway reads every stage's): still a config error.
+    if (err instanceof ConfigError) {
+      console.error(`veriflow-${name}: ${err.message}`);
+      process.exit(2);
+    }
     log.fatal({ err }, "failed to start");
     process.exit(1);
   }

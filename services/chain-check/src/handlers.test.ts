@@ -10,7 +10,7 @@ import {
 } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
-import type { HandlerContext } from "@veriflow/nats";
+import type { HandlerContext } from "@veriflow/pipeline";
 import { formatDid } from "@veriflow/verify";
 import { describe, expect, it } from "vitest";
 import type { ChainAccess } from "@veriflow/verify";

@@ -1,6 +1,6 @@
-import { createEvent, type AnyEnvelope, type Envelope } from "@veriflow/events";
+import { createEvent, type Envelope } from "@veriflow/events";
 import { PermanentError } from "@veriflow/errors";
-import type { HandlerContext } from "@veriflow/nats";
+import type { HandlerContext } from "@veriflow/pipeline";
 import { decideOnChain, type ChainAccess } from "@veriflow/verify";
 
 export interface ChainCheckDeps {
@@ -12,7 +12,7 @@ export interface ChainCheckDeps {
 
 export function createHandlers(deps: ChainCheckDeps) {
   return {
-    async onManifestChecked(event: Envelope<"manifest.checked">, ctx: HandlerContext): Promise<AnyEnvelope[]> {
+    async onManifestChecked(event: Envelope<"manifest.checked">, ctx: HandlerContext): Promise<Envelope<"verification.completed">[]> {
       const { request, contentHash } = event.data;
       if (request.rpcUrl !== null && !deps.rpcUrlAllowed(request.rpcUrl)) {
         throw new PermanentError("E_RPC_URL_NOT_ALLOWED", "the job's rpcUrl is not in RPC_URL_ALLOWLIST");

@@ -1,5 +1,4 @@
 import { runMain } from "@veriflow/platform";
-import { loadConfig } from "./config.js";
-import { startChainCheckService } from "./service.js";
+import { service } from "./service.js";
 
-await runMain("chain-check", loadConfig, startChainCheckService);
+await runMain(service);

@@ -1,7 +1,6 @@
-import { readChainEndpointConfig, readManifestFetchConfig } from "@veriflow/adapters";
+import { opsPortOf } from "@veriflow/events";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type TopologyConfig } from "@veriflow/nats";
-import type { FallbackConfig } from "./fallback-verifier.js";
 
 export interface GatewayConfig extends CommonConfig {
   port: number;
@@ -25,14 +24,18 @@ export interface GatewayConfig extends CommonConfig {
   topology: TopologyConfig;
   /** How long /api/verify, /api/proof wait for the job before answering 202 (also caps `?wait=`). */
   syncTimeoutMs: number;
-  /** The in-process verification used while the queue is down: the manifest and chain-check stages' settings. */
-  fallback: FallbackConfig;
+  /**
+   * The environment the in-process fallback reads every stage's own settings from (RPC_URL,
+   * IPFS_GATEWAYS, …), exactly as each stage's service reads them: which stages exist is
+   * known only once their modules are loaded at start.
+   */
+  stageEnv: Env;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
   const r = new EnvReader(env);
   const config: GatewayConfig = {
-    ...readCommonConfig(r, 9101),
+    ...readCommonConfig(r, opsPortOf("gateway")),
     port: r.int("GATEWAY_PORT", 3001, { min: 0, max: 65535 }),
     grpcPort: r.int("GATEWAY_GRPC_PORT", 50051, { min: 0, max: 65535 }),
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
@@ -45,7 +48,7 @@ export function loadConfig(env: Env): GatewayConfig {
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     topology: readTopologyConfig(r),
     syncTimeoutMs: r.int("GATEWAY_SYNC_TIMEOUT_MS", 30_000, { min: 1 }),
-    fallback: { fetch: readManifestFetchConfig(r), chain: readChainEndpointConfig(r) },
+    stageEnv: env,
   };
   // The old system's job routes had no authentication. Open routes are fine on a laptop;
   // a production deployment must choose them explicitly, never get them by omission.

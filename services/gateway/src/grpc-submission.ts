@@ -1,14 +1,21 @@
 import { Readable } from "node:stream";
-import { newJobId, type JobType } from "@veriflow/events";
-import { invalidArgument, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output } from "@veriflow/grpc";
+import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
+import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
 import { putUpload } from "@veriflow/nats";
 import { acceptSubmission, type AcceptDeps } from "./accept-submission.js";
+import { fallbackAnswer, hashStream, type FallbackPipeline } from "./fallback-pipeline.js";
+import type { QueueHealth } from "./queue-health.js";
 import { parseSubmission } from "./submission.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
   rpc: Rpc;
   maxUploadBytes: number;
+  /** Whether submissions go through the queue or the in-process fallback (shared with REST). */
+  health: QueueHealth;
+  fallback: FallbackPipeline;
+  /** Bound of an in-process verification (GATEWAY_SYNC_TIMEOUT_MS). */
+  syncTimeoutMs: number;
 }
 
 const JOB_TYPES: Record<string, JobType> = { JOB_TYPE_VERIFY: "verify", JOB_TYPE_PROOF: "proof" };
@@ -40,12 +47,15 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       const jobType = JOB_TYPES[meta.type];
       if (!jobType) throw invalidArgument("E_INVALID_JOB_TYPE", "metadata.type must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF");
       const fields = fieldsOf(meta);
-      parseSubmission(jobType, fields, deps.policy); // refuse bad fields before taking the file
+      const request = parseSubmission(jobType, fields, deps.policy); // refuse bad fields before taking the file
+      // Decided before the file is read, as on REST: the chunks can be consumed only once.
+      if (!deps.health.usable()) return verifyInProcess(deps, request, meta, messages, ctx.signal);
 
       const jobId = newJobId();
       const counted: Counted = { size: 0, chunks: 0 };
       let info;
       try {
+        // A store that stopped answering switches later submissions to the fallback.
         info = await putUpload(deps.uploads, jobId, Readable.from(fileChunks(messages, ctx.signal, deps.maxUploadBytes, counted)), {
           fileName: meta.fileName || null,
           contentType: meta.contentType || null,
@@ -54,6 +64,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
         await deps.uploads.delete(jobId).catch(() => {});
         if (counted.error) throw counted.error; // the stream's own complaint (too large, out of order), not the store's
         if (err instanceof HttpError || ctx.signal.aborted) throw err;
+        deps.health.reportFailure(err);
         throw new HttpError(503, "E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
       }
       if (counted.chunks === 0) {
@@ -73,9 +84,44 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
           fileName: meta.fileName || null,
           contentType: meta.contentType || null,
         },
+      }).catch((err: unknown) => {
+        deps.health.reportFailure(err); // only "unreachable" errors switch later submissions to the fallback
+        throw err;
       });
-      return { jobId: accepted.jobId, status: "JOB_STATUS_QUEUED", pollUrl: accepted.pollUrl };
+      return { jobId: accepted.jobId, status: "JOB_STATUS_QUEUED", pollUrl: accepted.pollUrl, mode: "async" };
     }),
+  };
+}
+
+/**
+ * The fallback, as REST has it: the file's chunks are hashed as they arrive (never held
+ * whole), the pipeline runs in-process, and the verdict is the answer (`mode: "sync"`);
+ * a failed verification is the call's error, status by its code.
+ */
+async function verifyInProcess(
+  deps: SubmissionServiceDeps,
+  request: JobRequest,
+  meta: SubmissionMetadata__Output,
+  messages: AsyncIterator<SubmitVerificationRequest__Output>,
+  signal: AbortSignal,
+): Promise<SubmitVerificationResponse> {
+  const counted: Counted = { size: 0, chunks: 0 };
+  const hashed = await hashStream(fileChunks(messages, signal, deps.maxUploadBytes, counted)).catch((err: unknown) => {
+    throw counted.error ?? err;
+  });
+  if (counted.chunks === 0) throw invalidArgument("E_FILE_REQUIRED", "send the file as `chunk` messages after the metadata");
+  const file = { ...hashed, fileName: meta.fileName || null, contentType: meta.contentType || null };
+  const run = await deps.fallback.verify(request, file, { timeoutMs: deps.syncTimeoutMs, signal });
+  const answer = fallbackAnswer(run, request);
+  deps.log.info({ jobType: request.jobType, contentHash: hashed.contentHash, size: hashed.size, status: answer.result.status }, "verified in-process (queue unavailable)");
+  return {
+    jobId: "",
+    status: "JOB_STATUS_COMPLETED",
+    pollUrl: "",
+    mode: "sync",
+    verdict: toProtoVerdict(answer.result),
+    resultJson: JSON.stringify(answer.result),
+    ...(answer.callback ? { callbackNotSentReason: answer.callback.reason } : {}),
   };
 }
 

@@ -1,5 +1,4 @@
 import { runMain } from "@veriflow/platform";
-import { loadConfig } from "./config.js";
-import { startGatewayService } from "./service.js";
+import { service } from "./service.js";
 
-await runMain("gateway", loadConfig, startGatewayService);
+await runMain(service);

@@ -1,5 +1,4 @@
 import Router from "@koa/router";
-import multer from "@koa/multer";
 import Koa, { type Middleware } from "koa";
 import { newJobId, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
@@ -8,6 +7,7 @@ import type { Logger } from "@veriflow/platform";
 import type { ObjectStore } from "@veriflow/nats";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { acceptSubmission } from "./accept-submission.js";
+import { createMultipart, receiveUpload } from "./multipart.js";
 import { requireApiKey } from "./auth.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
 import type { SyncSupport } from "./sync-routes.js";
@@ -31,41 +31,14 @@ export interface GatewayDeps {
 
 const JOBS = "/api/verification-jobs";
 
-/** Maps multer's limit errors to 4xx answers a client can act on. */
-export function uploadError(err: unknown, maxUploadBytes: number): unknown {
-  const code = (err as { code?: string }).code;
-  if (code === "LIMIT_FILE_SIZE") return new HttpError(413, "E_FILE_TOO_LARGE", `the file is larger than the ${maxUploadBytes}-byte limit`);
-  if (code === "LIMIT_UNEXPECTED_FILE") return new HttpError(400, "E_UNEXPECTED_FILE", 'send exactly one file, in the field named "file"');
-  if (typeof code === "string" && code.startsWith("LIMIT_")) return new HttpError(400, "E_BAD_MULTIPART", `multipart limit exceeded: ${(err as Error).message}`);
-  if (err instanceof Error && /Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(err.message)) {
-    return new HttpError(400, "E_BAD_MULTIPART", `the multipart body is malformed: ${err.message}`);
-  }
-  if (err instanceof Error && /request aborted/i.test(err.message)) return new HttpError(400, "E_UPLOAD_ABORTED", "the upload was aborted before it finished");
-  return new HttpError(503, "E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
-}
-
 export function createGatewayApp(deps: GatewayDeps): Koa {
-  const upload = multer({
-    storage: createUploadStorage(deps.uploads),
-    limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 16, fieldSize: 16 * 1024, parts: 24 },
-  });
+  const upload = createMultipart(createUploadStorage(deps.uploads), deps.maxUploadBytes);
 
   const submit = (jobType: JobType): Middleware => async (ctx) => {
-    if (!ctx.is("multipart/form-data")) {
-      throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
-    }
     // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
     const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
     (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
-    try {
-      await upload.single("file")(ctx, async () => {});
-    } catch (err) {
-      throw uploadError(err, deps.maxUploadBytes);
-    }
-    const file = ctx.file as unknown as (StoredFile & { originalname: string; mimetype: string }) | undefined;
-    if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
-
-    const fields = ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
+    const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes);
     const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
     const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored });
     ctx.status = 202;

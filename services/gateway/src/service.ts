@@ -1,9 +1,9 @@
-import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureStreams, isStreamAvailable, openUploadsBucket } from "@veriflow/nats";
 import { listen, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
-import type { GatewayConfig } from "./config.js";
-import { createFallbackVerifier } from "./fallback-verifier.js";
+import { loadConfig, type GatewayConfig } from "./config.js";
+import { createFallbackPipeline } from "./fallback-pipeline.js";
 import { createSubmissionHandlers } from "./grpc-submission.js";
 import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
@@ -18,15 +18,15 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const uploads = await openUploadsBucket(nats.js, config.topology);
   if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
 
-  const verifier = createFallbackVerifier(config.fallback, log);
-  shutdown.add("fallback", () => verifier.close());
+  const fallback = await createFallbackPipeline(config.stageEnv, log);
+  shutdown.add("fallback", () => fallback.close());
   const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: () => isStreamAvailable(nats.jsm), log });
   shutdown.add("queue-health", () => health.close());
   const policy = { allowHttpManifests: config.allowHttpManifests, rpcUrlAllowlist: config.rpcUrlAllowlist, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
   const sync = createSyncSupport({
     nats,
     health,
-    verifier,
+    fallback,
     log,
     policy,
     maxUploadBytes: config.maxUploadBytes,
@@ -52,7 +52,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
-    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, uploads, log, policy, maxUploadBytes: config.maxUploadBytes }),
+    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());
@@ -61,3 +61,5 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "gateway ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
 }
+
+export const service = defineService({ name: "gateway", loadConfig, start: startGatewayService });

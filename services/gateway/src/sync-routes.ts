@@ -1,4 +1,3 @@
-import multer from "@koa/multer";
 import type { Context, Middleware, Next } from "koa";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -6,16 +5,16 @@ import { newJobId, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { watchTerminal } from "./await-terminal.js";
 import type { Logger } from "@veriflow/platform";
-import { createHashingStorage, type FallbackVerifier, type HashedFile } from "./fallback-verifier.js";
+import { createHashingStorage, fallbackAnswer, type FallbackPipeline, type HashedFile } from "./fallback-pipeline.js";
+import { createMultipart, receiveUpload } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
-import { uploadError } from "./routes.js";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import { answerOutcome, clientGone, parseWait } from "./sync-wait.js";
 
 export interface SyncDeps {
   nats: { nc: NatsConnection; jsm: JetStreamManager };
   health: QueueHealth;
-  verifier: FallbackVerifier;
+  fallback: FallbackPipeline;
   log: Logger;
   policy: SubmissionPolicy;
   maxUploadBytes: number;
@@ -37,30 +36,20 @@ export interface SyncSupport {
 }
 
 export function createSyncSupport(deps: SyncDeps): SyncSupport {
-  const hashing = multer({
-    storage: createHashingStorage(),
-    limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 16, fieldSize: 16 * 1024, parts: 24 },
-  });
+  const hashing = createMultipart(createHashingStorage(), deps.maxUploadBytes);
 
   /** The old system's answer when its queue was down: verify now, `{ mode: "sync", result }`. */
   async function verifyInProcess(ctx: Context, jobType: JobType): Promise<void> {
     ctx.set("x-veriflow-mode", "fallback"); // on errors too: they come from the in-process path
-    if (!ctx.is("multipart/form-data")) {
-      throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
-    }
-    try {
-      await hashing.single("file")(ctx, async () => {});
-    } catch (err) {
-      throw uploadError(err, deps.maxUploadBytes);
-    }
-    const file = ctx.file as unknown as HashedFile | undefined;
-    if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
-    const request = parseSubmission(jobType, ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>, deps.policy);
+    const { file, fields } = await receiveUpload<HashedFile>(ctx, hashing, deps.maxUploadBytes);
+    const request = parseSubmission(jobType, fields, deps.policy);
     const started = Date.now();
-    const result = await withDeadline(deps.verifier.verify(request, file.contentHash), deps.syncTimeoutMs);
-    deps.log.info({ jobType, contentHash: file.contentHash, size: file.size, status: result.status, ms: Date.now() - started }, "verified in-process (queue unavailable)");
+    const ingested = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
+    const run = await deps.fallback.verify(request, ingested, { timeoutMs: deps.syncTimeoutMs, signal: clientGone(ctx) });
+    const answer = fallbackAnswer(run, request);
+    deps.log.info({ jobType, contentHash: file.contentHash, size: file.size, status: answer.result.status, ms: Date.now() - started }, "verified in-process (queue unavailable)");
     ctx.status = 200;
-    ctx.body = { mode: "sync", result };
+    ctx.body = { mode: "sync", ...answer };
   }
 
   function submission(jobType: JobType, mode: "sync" | "async"): Middleware {
@@ -123,12 +112,4 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
   };
 
   return { submission, stats };
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(504, "E_VERIFY_TIMEOUT", `the verification did not finish within ${ms} ms`, { expose: true })), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

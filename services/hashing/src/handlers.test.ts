@@ -1,7 +1,7 @@
 import { UPLOADS_BUCKET, createRequestEvent, deriveEventId, type Envelope, type JobRequest } from "@veriflow/events";
 import { TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
-import type { HandlerContext } from "@veriflow/nats";
+import type { HandlerContext } from "@veriflow/pipeline";
 import { describe, expect, it } from "vitest";
 import { createHandlers, type HashingDeps } from "./handlers.js";
 

@@ -1,5 +1,4 @@
 import { runMain } from "@veriflow/platform";
-import { loadConfig } from "./config.js";
-import { startHashingService } from "./service.js";
+import { service } from "./service.js";
 
-await runMain("hashing", loadConfig, startHashingService);
+await runMain(service);

@@ -1,7 +1,7 @@
 import { createEvent, createRequestEvent, deriveEventId, type Envelope, type JobRequest } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
-import type { HandlerContext } from "@veriflow/nats";
+import type { HandlerContext } from "@veriflow/pipeline";
 import { createSignedManifest, formatDid, type Manifest } from "@veriflow/verify";
 import { Wallet } from "ethers";
 import { describe, expect, it } from "vitest";

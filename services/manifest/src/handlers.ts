@@ -1,5 +1,5 @@
-import { createEvent, type AnyEnvelope, type Envelope } from "@veriflow/events";
-import type { HandlerContext } from "@veriflow/nats";
+import { createEvent, type Envelope } from "@veriflow/events";
+import type { HandlerContext } from "@veriflow/pipeline";
 import { checkManifest } from "@veriflow/verify";
 
 export interface ManifestDeps {
@@ -10,7 +10,7 @@ export interface ManifestDeps {
 
 export function createHandlers(deps: ManifestDeps) {
   return {
-    async onContentHashed(event: Envelope<"content.hashed">, ctx: HandlerContext): Promise<AnyEnvelope[]> {
+    async onContentHashed(event: Envelope<"content.hashed">, ctx: HandlerContext): Promise<Envelope<"manifest.checked">[]> {
       const { request, contentHash } = event.data;
       const { bytes, cid } = await deps.fetchManifest(request.manifestUri);
       const { manifest, recovered, checks } = checkManifest({ bytes, cid, uri: request.manifestUri, contentHash });

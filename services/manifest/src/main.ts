@@ -1,5 +1,4 @@
 import { runMain } from "@veriflow/platform";
-import { loadConfig } from "./config.js";
-import { startManifestService } from "./service.js";
+import { service } from "./service.js";
 
-await runMain("manifest", loadConfig, startManifestService);
+await runMain(service);

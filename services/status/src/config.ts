@@ -1,3 +1,4 @@
+import { opsPortOf } from "@veriflow/events";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 
@@ -24,7 +25,7 @@ export interface StatusConfig extends CommonConfig {
 export function loadConfig(env: Env): StatusConfig {
   const r = new EnvReader(env);
   const config: StatusConfig = {
-    ...readCommonConfig(r, 9105),
+    ...readCommonConfig(r, opsPortOf("status")),
     port: r.int("STATUS_PORT", 3002, { min: 0, max: 65535 }),
     host: r.string("STATUS_HOST", "0.0.0.0"),
     databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),

@@ -1,5 +1,5 @@
 import type { JobType } from "@veriflow/events";
-import { invalidArgument, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
+import { invalidArgument, toProtoVerdict, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
 import type { JobFilter } from "./job-filter.js";
 import { jobStatuses, type JobStatus } from "./projection.js";
 import type { JobCursor, Job } from "./store.js";
@@ -18,21 +18,11 @@ const timestamp = (d: Date | null): Timestamp | null => {
   return { seconds: String(Math.floor(ms / 1000)), nanos: (((ms % 1000) + 1000) % 1000) * 1e6 };
 };
 
-interface ResultShape {
-  status?: string;
-  reasons?: string[];
-  fileHash?: string;
-  recovered?: string | null;
-  onchain?: { creator: string; timestamp: number; manifestURI: string; revoked: boolean };
-  checks?: { manifestHashOk: boolean; creatorOk: boolean; manifestOk: boolean; didOk: boolean };
-}
-
 /**
  * A job as JobService sends it: the REST job's fields, with the verdict typed and the
  * whole result (verify result or proof document) as JSON in `result_json`.
  */
 export function toProtoJob(job: Job): ProtoJob {
-  const r = job.result as ResultShape | null;
   const optional = <K extends string, V>(key: K, v: V | null) => (v === null ? {} : ({ [key]: v } as Record<K, V>));
   return {
     id: job.id,
@@ -44,18 +34,7 @@ export function toProtoJob(job: Job): ProtoJob {
     ...optional("registryAddress", job.registryAddress),
     ...optional("fileName", job.fileName),
     ...optional("fileSize", job.fileSize === null ? null : String(job.fileSize)),
-    verdict: r?.status
-      ? {
-          status: r.status,
-          reasons: r.reasons ?? [],
-          fileHash: r.fileHash ?? "",
-          ...(r.recovered ? { recovered: r.recovered } : {}),
-          onchain: r.onchain
-            ? { creator: r.onchain.creator, timestamp: String(r.onchain.timestamp), manifestUri: r.onchain.manifestURI, revoked: r.onchain.revoked }
-            : null,
-          checks: r.checks ?? null,
-        }
-      : null,
+    verdict: toProtoVerdict(job.result),
     ...optional("resultJson", job.result == null ? null : JSON.stringify(job.result)),
     failure: job.error,
     retryCount: job.retryCount,

@@ -1,5 +1,4 @@
 import { runMain } from "@veriflow/platform";
-import { loadConfig } from "./config.js";
-import { startStatusService } from "./service.js";
+import { service } from "./service.js";
 
-await runMain("status", loadConfig, startStatusService);
+await runMain(service);

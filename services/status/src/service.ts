@@ -1,12 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { consumers } from "@veriflow/events";
+import { observerConsumer } from "@veriflow/events";
 import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/grpc";
-import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, findLastEvent, isStreamAvailable, runBatchConsumeLoop } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
 import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
-import type { StatusConfig } from "./config.js";
+import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
 import { createJobChanges } from "./job-changes.js";
 import { createJobLoader } from "./load-job.js";
@@ -27,7 +27,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-status", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology);
-  await ensureConsumer(nats.jsm, consumers.status, config.topology);
+  await ensureConsumer(nats.jsm, observerConsumer("status"), config.topology);
 
   // After each committed batch, every replica hears which jobs changed (SSE, WatchJob*).
   const changes = createJobChanges({ notifier: createNotifier(nats.nc, log), sql, log, pollMs: config.watchPollMs });
@@ -35,7 +35,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
 
   const loop = await runBatchConsumeLoop({
     js: nats.js,
-    consumer: consumers.status,
+    consumer: observerConsumer("status"),
     handleBatch: async (events) => changes.announce((await applyEvents(sql, events)).jobIds),
     log,
     maxBatch: config.maxBatch,
@@ -77,3 +77,5 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
 }
+
+export const service = defineService({ name: "status", loadConfig, start: startStatusService });

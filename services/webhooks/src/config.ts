@@ -1,3 +1,4 @@
+import { opsPortOf } from "@veriflow/events";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_RETRY_SCHEDULE_MS } from "./retry-schedule.js";
@@ -42,7 +43,7 @@ export function loadConfig(env: Env): WebhooksConfig {
     r.problems.push(`WEBHOOK_SIGNING_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
   }
   const config: WebhooksConfig = {
-    ...readCommonConfig(r, 9106),
+    ...readCommonConfig(r, opsPortOf("webhooks")),
     port: r.int("WEBHOOKS_PORT", 3003, { min: 0, max: 65535 }),
     host: r.string("WEBHOOKS_HOST", "0.0.0.0"),
     databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),

@@ -1,5 +1,4 @@
 import { runMain } from "@veriflow/platform";
-import { loadConfig } from "./config.js";
-import { startWebhooksService } from "./service.js";
+import { service } from "./service.js";
 
-await runMain("webhooks", loadConfig, startWebhooksService);
+await runMain(service);

@@ -1,11 +1,11 @@
 import { fileURLToPath } from "node:url";
 import { createGuardedAgent } from "@veriflow/adapters";
-import { consumers } from "@veriflow/events";
-import { Shutdown, type Logger, type RunningService } from "@veriflow/platform";
+import { observerConsumer } from "@veriflow/events";
+import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, runBatchConsumeLoop } from "@veriflow/nats";
 import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
-import type { WebhooksConfig } from "./config.js";
+import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker } from "./delivery-worker.js";
 import { createEventIntake } from "./event-intake.js";
 import { registerWebhooksMetrics } from "./metrics.js";
@@ -47,10 +47,10 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-webhooks", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology);
-  await ensureConsumer(nats.jsm, consumers.webhooks, config.topology);
+  await ensureConsumer(nats.jsm, observerConsumer("webhooks"), config.topology);
   const loop = await runBatchConsumeLoop({
     js: nats.js,
-    consumer: consumers.webhooks,
+    consumer: observerConsumer("webhooks"),
     handleBatch: createEventIntake({ sql, log, maxAgeMs: config.maxAgeMs, onNewDeliveries: () => worker.wake() }),
     log,
     maxBatch: config.maxBatch,
@@ -68,3 +68,5 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");
   return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
 }
+
+export const service = defineService({ name: "webhooks", loadConfig, start: startWebhooksService });

@@ -1,0 +1,134 @@
+import type { EventType } from "./catalog.js";
+
+/**
+ * The pipeline, declared once. Everything that needs to know which services exist,
+ * which event each stage consumes and produces, and which durable consumer it reads
+ * through derives from this: the consumer specs, the `Stage` of a failed event, the
+ * typing of each stage's handler, the in-process runner of the gateway's fallback,
+ * the launcher behind `npm start`, the test system, and the compose file's check.
+ *
+ * Adding a stage: declare it here (in pipeline order), add `services/<service>/`
+ * with a `stage.ts` (its StageModule) and the events it introduces to the catalog.
+ */
+
+/** A stage: consumes one event type, emits the next, through its own durable consumer. */
+export interface StageSpec {
+  /** The service that runs the stage (`services/<service>/`); also its `Stage` name. */
+  readonly service: string;
+  readonly consumes: EventType;
+  readonly produces: readonly EventType[];
+  readonly durable: string;
+  readonly description: string;
+  /** The conventional port of its /healthz, /readyz and /metrics endpoints. */
+  readonly opsPort: number;
+}
+
+/** A service that reads every event (a projection, a notifier): not a step of a job. */
+export interface ObserverSpec {
+  readonly service: string;
+  readonly durable: string;
+  readonly description: string;
+  readonly opsPort: number;
+}
+
+export const pipeline = {
+  /** Accepts submissions and publishes the request that starts a job. */
+  edge: { service: "gateway", produces: "verification.requested", opsPort: 9101 },
+  /** In order: each consumes what the one before produces; the last produces the verdict. */
+  stages: [
+    {
+      service: "hashing",
+      consumes: "verification.requested",
+      produces: ["content.hashed"],
+      durable: "hashing",
+      description: "hashes uploads",
+      opsPort: 9102,
+    },
+    {
+      service: "manifest",
+      consumes: "content.hashed",
+      produces: ["manifest.checked"],
+      durable: "manifest",
+      description: "fetches and checks manifests",
+      opsPort: 9103,
+    },
+    {
+      service: "chain-check",
+      consumes: "manifest.checked",
+      produces: ["verification.completed"],
+      durable: "chain-check",
+      description: "reads the registry and reaches the verdict",
+      opsPort: 9104,
+    },
+  ],
+  /** Started first: the job routes and the projection answer before work arrives. */
+  observers: [
+    { service: "status", durable: "status-projection", description: "projects every event into PostgreSQL", opsPort: 9105 },
+    { service: "webhooks", durable: "webhooks", description: "turns events into webhook deliveries (job callbacks, subscriptions)", opsPort: 9106 },
+  ],
+  /** A job ends with exactly one of these (a stage that gives up emits `verification.failed`). */
+  terminal: ["verification.completed", "verification.failed"],
+} as const;
+
+/**
+ * Checks the descriptor against the event catalog. (Not a `satisfies` on the literal:
+ * the catalog's `Stage` enum is derived from the descriptor, and TypeScript would see
+ * a cycle.) A stage naming an event type the catalog lacks fails to compile here.
+ */
+type Descriptor = {
+  edge: { service: string; produces: EventType; opsPort: number };
+  stages: readonly StageSpec[];
+  observers: readonly ObserverSpec[];
+  terminal: readonly EventType[];
+};
+const descriptorIsValid: Descriptor = pipeline;
+void descriptorIsValid;
+
+type Stages = (typeof pipeline)["stages"];
+type Observers = (typeof pipeline)["observers"];
+
+/** A pipeline stage, by the service that runs it. */
+export type StageName = Stages[number]["service"];
+/** Where a failed job gave up: a stage, or the gateway itself (its fallback). */
+export type FailureSite = typeof pipeline.edge.service | StageName;
+/** A service that observes every event. */
+export type ObserverName = Observers[number]["service"];
+/** Every service of the system, in start order. */
+export type ServiceName = Observers[number]["service"] | typeof pipeline.edge.service | StageName;
+
+export type StageSpecOf<S extends StageName> = Extract<Stages[number], { service: S }>;
+/** The event a stage consumes. */
+export type ConsumedBy<S extends StageName> = StageSpecOf<S>["consumes"];
+/** The events a stage's handler may return. */
+export type ProducedBy<S extends StageName> = StageSpecOf<S>["produces"][number];
+
+export const stageNames = pipeline.stages.map((s) => s.service) as StageName[];
+
+/** The `stage` a verification.failed names: [gateway, …stages], for the catalog's enum. */
+export const failureSites = [pipeline.edge.service, ...stageNames] as [FailureSite, ...FailureSite[]];
+
+/** Observers first (they must be listening before work arrives), then the edge and the stages. */
+export const serviceNames = [
+  ...pipeline.observers.map((o) => o.service),
+  pipeline.edge.service,
+  ...stageNames,
+] as ServiceName[];
+
+export function stageSpec<S extends StageName>(stage: S): StageSpecOf<S> {
+  return pipeline.stages.find((s) => s.service === stage) as StageSpecOf<S>;
+}
+
+/** The stage that consumes an event type, if any (terminal events have none). */
+export function stageConsuming(type: EventType): StageSpec | undefined {
+  return pipeline.stages.find((s) => s.consumes === type);
+}
+
+export function isTerminalType(type: EventType): boolean {
+  return (pipeline.terminal as readonly EventType[]).includes(type);
+}
+
+/** The conventional ops port of a service (local stack, config defaults). */
+export function opsPortOf(service: ServiceName): number {
+  const all: readonly { service: string; opsPort: number }[] = [pipeline.edge, ...pipeline.stages, ...pipeline.observers];
+  return all.find((s) => s.service === service)!.opsPort;
+}

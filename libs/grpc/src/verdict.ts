@@ -1,0 +1,25 @@
+import type { Verdict } from "./generated/veriflow/v1/Verdict.js";
+
+/** The fields every result (verify result or proof document) has, as far as a Verdict needs them. */
+interface ResultShape {
+  status?: string;
+  reasons?: string[];
+  fileHash?: string;
+  recovered?: string | null;
+  onchain?: { creator: string; timestamp: number; manifestURI: string; revoked: boolean };
+  checks?: { manifestHashOk: boolean; creatorOk: boolean; manifestOk: boolean; didOk: boolean };
+}
+
+/** A result as the typed `Verdict` message (JobService's jobs, SubmissionService's sync answers); null without one. */
+export function toProtoVerdict(result: unknown): Verdict | null {
+  const r = result as ResultShape | null;
+  if (!r?.status) return null;
+  return {
+    status: r.status,
+    reasons: r.reasons ?? [],
+    fileHash: r.fileHash ?? "",
+    ...(r.recovered ? { recovered: r.recovered } : {}),
+    onchain: r.onchain ? { creator: r.onchain.creator, timestamp: String(r.onchain.timestamp), manifestUri: r.onchain.manifestURI, revoked: r.onchain.revoked } : null,
+    checks: r.checks ?? null,
+  };
+}

@@ -1,0 +1,27 @@
+import { createEvent, type Envelope, type FailureSite, type JobType } from "@veriflow/events";
+import { errorCode, errorMessage } from "@veriflow/errors";
+
+/** Every pipeline event carries its job type somewhere; the failed event repeats it. */
+function jobTypeOf(event: Envelope): JobType | null {
+  const data = event.data as { request?: { jobType?: JobType }; jobType?: JobType | null };
+  return data.request?.jobType ?? data.jobType ?? null;
+}
+
+/**
+ * The give-up policy every stage shares, over JetStream and in-process alike: one
+ * `verification.failed` naming where the job stopped, with the error's E_* code.
+ */
+export function failedEventFor(site: FailureSite, event: Envelope, err: unknown, attempts: number): Envelope<"verification.failed"> {
+  return createEvent(
+    "verification.failed",
+    {
+      jobId: event.correlationId,
+      jobType: jobTypeOf(event),
+      stage: site,
+      code: errorCode(err),
+      message: errorMessage(err).slice(0, 2000),
+      attempts,
+    },
+    event,
+  );
+}

@@ -1,0 +1,16 @@
+import { createChainEndpoints, readChainEndpointConfig } from "@veriflow/adapters";
+import { defineStage } from "@veriflow/pipeline";
+import { createHandlers } from "./handlers.js";
+
+/** The chain-check stage, wherever it runs: its own service, or the gateway's fallback. */
+export const stageModule = defineStage({
+  stage: "chain-check",
+  // Reads are batched: many jobs in flight make big batches, so the chain isn't the bottleneck.
+  defaultConcurrency: 256,
+  readSettings: readChainEndpointConfig,
+  create(settings, runtime) {
+    const chains = createChainEndpoints(settings);
+    const handlers = createHandlers({ chainFor: chains.chainFor, rpcUrlAllowed: chains.rpcUrlAllowed, now: runtime.now });
+    return { handle: handlers.onManifestChecked, close: () => chains.close() };
+  },
+});

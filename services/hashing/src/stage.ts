@@ -1,0 +1,19 @@
+import { defineStage } from "@veriflow/pipeline";
+import { createHandlers } from "./handlers.js";
+
+/** The hashing stage, wherever it runs: its own service, or the gateway's fallback. */
+export const stageModule = defineStage({
+  stage: "hashing",
+  // Most uploads are one direct get: many in flight hide the round trips.
+  defaultConcurrency: 32,
+  readSettings: () => ({}),
+  create(_settings, runtime) {
+    const handlers = createHandlers({ hashUpload: (upload) => runtime.uploads.hash(upload), now: runtime.now });
+    return {
+      handle: handlers.onVerificationRequested,
+      // The upload is no longer needed once its hash is safely published and acked.
+      afterAck: (event) => runtime.uploads.release(event.data.upload),
+      close: async () => {},
+    };
+  },
+});
