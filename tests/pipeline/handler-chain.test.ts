@@ -1,7 +1,7 @@
 import { Wallet } from "ethers";
 import { createRequestEvent, stageNames, type JobRequest, type OnchainEntry } from "@veriflow/events";
 import { PermanentError } from "@veriflow/errors";
-import { loadStageModules, runInProcess, type StageHandlers } from "@veriflow/pipeline";
+import { defineStage, loadStageModules, runInProcess, type StageHandlers } from "@veriflow/pipeline";
 import { createSilentLogger } from "@veriflow/platform";
 import { createSignedManifest } from "@veriflow/verify";
 import { describe, expect, it } from "vitest";
@@ -110,5 +110,21 @@ describe("stage modules, found by the pipeline descriptor", () => {
       expect(modules[name].stage).toBe(name);
       expect(modules[name].defaultConcurrency).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("the descriptor types each stage's handler", () => {
+  it("does not compile a stage whose handler takes another stage's event (checked by npm run typecheck)", () => {
+    const wrong = defineStage({
+      stage: "hashing",
+      defaultConcurrency: 1,
+      readSettings: () => ({}),
+      create: () => ({
+        // @ts-expect-error: the hashing stage consumes verification.requested, not content.hashed
+        handle: manifestHandlers({ fetchManifest: () => Promise.reject(new Error("unused")), now: () => NOW }).onContentHashed,
+        close: async () => {},
+      }),
+    });
+    expect(wrong.stage).toBe("hashing");
   });
 });
