@@ -1,11 +1,12 @@
+import type { JobStatus, JobType } from "@veriflow/events";
 import { ApiError, UnreachableError } from "./errors.js";
 import { postMultipart } from "./upload.js";
 
 /** A job as `GET /api/verification-jobs/:id` answers it (the fields the CLI reads). */
 export interface Job {
   id: string;
-  type: "verify" | "proof";
-  status: "queued" | "processing" | "completed" | "failed";
+  type: JobType;
+  status: JobStatus;
   progress: number;
   contentHash: string | null;
   manifestUri: string | null;
@@ -47,7 +48,7 @@ export interface SubmitInput {
   manifestUri: string;
   registryAddress: string;
   rpcUrl?: string;
-  type: "verify" | "proof";
+  type: JobType;
 }
 
 export interface ApiClient {

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { jobStatuses } from "@veriflow/events";
 import { UsageError } from "./errors.js";
 import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 import { HELP } from "./help.js";
@@ -36,7 +37,6 @@ const COMMON_OPTIONS: Options = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
-const STATUSES = ["queued", "processing", "completed", "failed"];
 
 /** Parses argv (without node and the script) into a command; throws UsageError for anything wrong. */
 export function parseCommand(argv: string[], env: Env = {}): Command {
@@ -137,7 +137,7 @@ function parseJobs(sub: string | undefined, args: string[], env: Env): Command {
     if (values.help) return { kind: "help", text: HELP.jobs };
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: veriflow jobs list [--status s] [--limit n] [--offset n])`);
     const status = values.status as string | undefined;
-    if (status !== undefined && !STATUSES.includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got "${status}"`);
+    if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) throw new UsageError(`--status must be one of ${jobStatuses.join(", ")}, got "${status}"`);
     const limit = integerOf("limit", values.limit, 1);
     if (limit !== undefined && limit > 100) throw new UsageError(`--limit must be at most 100, got ${limit}`);
     return { kind: "jobs-list", common: common(values, env), status, limit, offset: integerOf("offset", values.offset, 0) };

@@ -1,7 +1,7 @@
 import type { JobType } from "@veriflow/events";
 import { invalidArgument, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
 import type { JobFilter } from "./job-filter.js";
-import { jobStatuses, type JobStatus } from "./projection.js";
+import { jobStatuses, type JobStatus } from "@veriflow/events";
 import type { JobCursor, Job } from "./store.js";
 
 const STATUS_TO_PROTO: Record<JobStatus, JobStatus__Output> = {

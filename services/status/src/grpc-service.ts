@@ -1,10 +1,10 @@
 import { grpc, invalidArgument, type JobServiceHandlers, type Rpc } from "@veriflow/grpc";
+import { isTerminal } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
 import { decodePageToken, encodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
-import { isTerminal } from "./projection.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parseJobId } from "./routes.js";
 import { countByStatus, queryJobs, type Job } from "./store.js";
 

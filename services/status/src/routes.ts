@@ -1,6 +1,6 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import type { AnyEnvelope } from "@veriflow/events";
+import { jobStatuses, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
@@ -8,7 +8,7 @@ import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";
-import { jobStatuses, type JobFailure, type JobStatus } from "./projection.js";
+import type { JobFailure } from "./projection.js";
 import { streamJobEvents } from "./sse.js";
 import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
 
