@@ -14,7 +14,7 @@ export async function startChainCheckService(config: ChainCheckConfig, log: Logg
   const chains = createChainEndpoints(config.chain);
   shutdown.add("chain", () => chains.close());
 
-  const handlers = createHandlers({ chainFor: chains.chainFor, rpcUrlAllowed: chains.rpcUrlAllowed, now: () => new Date() });
+  const handlers = createHandlers({ chainFor: chains.chainFor, checkRpcUrl: chains.checkRpcUrl, now: () => new Date() });
   const loop = await startStage({
     nats,
     topology: config.topology,

@@ -16,8 +16,6 @@ export interface GatewayConfig extends CommonConfig {
   apiKeys: string[];
   /** http:// manifest URIs are refused unless this is on (tests, local use). */
   allowHttpManifests: boolean;
-  /** Per-job `rpcUrl` values allowed; "*" allows any; empty refuses them all. */
-  rpcUrlAllowlist: string[];
   /** Where the webhooks service answers the /api/webhooks routes this gateway fronts. */
   webhooksUrl: string;
   /** Private/loopback hosts a job's callbackUrl may name (local use; empty in production). */
@@ -40,7 +38,6 @@ export function loadConfig(env: Env): GatewayConfig {
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
     apiKeys: r.list("API_KEYS"),
     allowHttpManifests: r.bool("MANIFEST_ALLOW_HTTP", false),
-    rpcUrlAllowlist: r.list("RPC_URL_ALLOWLIST"),
     webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     topology: readTopologyConfig(r),

@@ -37,9 +37,8 @@ export function createFallbackVerifier(config: FallbackConfig, log: Logger): Fal
         throw toHttpError(err, "manifest");
       }
       try {
-        if (request.rpcUrl !== null && !chains.rpcUrlAllowed(request.rpcUrl)) {
-          throw new PermanentError("E_RPC_URL_NOT_ALLOWED", "the job's rpcUrl is not in RPC_URL_ALLOWLIST");
-        }
+        const rpc = request.rpcUrl === null ? null : chains.checkRpcUrl(request.rpcUrl);
+        if (rpc && !rpc.ok) throw new PermanentError(rpc.code, rpc.message);
         return await decideOnChain(chains.chainFor(request.rpcUrl), request, contentHash, check, new Date());
       } catch (err) {
         throw toHttpError(err, "chain-check");
