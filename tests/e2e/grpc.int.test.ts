@@ -4,7 +4,7 @@ import { grpc, type Job__Output, type JobServiceClient, type SubmissionServiceCl
 import { createSilentLogger, type RunningService } from "@veriflow/platform";
 import { loadConfig as loadHashingConfig } from "../../services/hashing/src/config.js";
 import { startHashingService } from "../../services/hashing/src/service.js";
-import { submit } from "../support/client.js";
+import { getJson, submit } from "../support/client.js";
 import {
   call,
   checkHealth,
@@ -180,6 +180,14 @@ describe("errors and auth", () => {
     await expect(call((cb) => jobs.getStats({}, bearer, cb))).resolves.toMatchObject({ available: true });
     const upload = await submitVerification(submissions, [{ chunk: Buffer.from("x") }]).catch((e: grpc.ServiceError) => e);
     expect(upload).toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+  });
+
+  it("the gateway's REST job routes take the same keys the same ways (one check, createApiKeyCheck)", async () => {
+    const stats = (headers: Record<string, string>) => getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`, headers);
+    expect(await stats({})).toMatchObject({ status: 401, body: { error: { code: "E_UNAUTHORIZED" } } });
+    expect(await stats({ "x-api-key": "wrong" })).toMatchObject({ status: 401, body: { error: { code: "E_UNAUTHORIZED" } } });
+    expect((await stats({ "x-api-key": API_KEY })).status).toBe(200);
+    expect((await stats({ authorization: `Bearer ${API_KEY}` })).status).toBe(200);
   });
 });
 

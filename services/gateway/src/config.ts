@@ -1,4 +1,5 @@
 import { readChainEndpointConfig, readManifestFetchConfig } from "@veriflow/adapters";
+import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type TopologyConfig } from "@veriflow/nats";
 import type { FallbackConfig } from "./fallback-verifier.js";
@@ -36,7 +37,7 @@ export function loadConfig(env: Env): GatewayConfig {
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
-    apiKeys: r.list("API_KEYS"),
+    apiKeys: readApiKeys(r),
     allowHttpManifests: r.bool("MANIFEST_ALLOW_HTTP", false),
     webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),

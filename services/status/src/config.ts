@@ -1,3 +1,4 @@
+import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 
@@ -13,7 +14,7 @@ export interface StatusConfig extends CommonConfig {
   topology: TopologyConfig;
   /** Port of the gRPC JobService (bound on `host`); 0 picks a free one. */
   grpcPort: number;
-  /** Keys accepted by the gRPC API (`x-api-key` metadata); empty leaves it open. REST is guarded by the gateway. */
+  /** Keys accepted by the gRPC API (readApiKeys, createApiKeyCheck); empty leaves it open. REST is guarded by the gateway. */
   apiKeys: string[];
   /** How often watched jobs are re-read even without a change notification (the safety net). */
   watchPollMs: number;
@@ -33,7 +34,7 @@ export function loadConfig(env: Env): StatusConfig {
     backoff: { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) },
     topology: readTopologyConfig(r),
     grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),
-    apiKeys: r.list("API_KEYS"),
+    apiKeys: readApiKeys(r),
     watchPollMs: r.int("STATUS_WATCH_POLL_MS", 3000, { min: 100, max: 60_000 }),
     sseHeartbeatMs: r.int("STATUS_SSE_HEARTBEAT_MS", 15_000, { min: 100, max: 120_000 }),
   };
