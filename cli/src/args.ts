@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { jobStatuses } from "@veriflow/events";
+import { isJobId, jobStatuses } from "@veriflow/events";
 import { UsageError } from "./errors.js";
 import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 import { HELP } from "./help.js";
@@ -34,7 +34,6 @@ const COMMON_OPTIONS: Options = {
   help: { type: "boolean", short: "h", default: false },
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
 
@@ -96,7 +95,7 @@ function integerOf(name: string, value: unknown, min: number): number | undefine
 
 function jobIdOf(positionals: string[], usage: string): string {
   const id = onePositional(positionals, "<job-id>", usage);
-  if (!UUID.test(id)) throw new UsageError(`"${id}" is not a job id (a UUID, as \`veriflow verify\` prints it)`);
+  if (!isJobId(id)) throw new UsageError(`"${id}" is not a job id (a UUID, as \`veriflow verify\` prints it)`);
   return id;
 }
 

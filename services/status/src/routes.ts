@@ -1,6 +1,6 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import { jobStatuses, type AnyEnvelope, type JobStatus } from "@veriflow/events";
+import { isJobId, jobStatuses, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
@@ -150,11 +150,9 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   return app;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Job ids are uuids; anything else is the client's mistake, not a lookup. */
 export function parseJobId(raw: string): string {
-  if (!UUID.test(raw)) {
+  if (!isJobId(raw)) {
     throw new HttpError(400, "E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
   }
   return raw.toLowerCase();
