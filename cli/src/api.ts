@@ -1,4 +1,4 @@
-import type { JobStatus, JobType } from "@veriflow/events";
+import { JOBS_PATH, jobPath, type JobStatus, type JobType } from "@veriflow/events";
 import { ApiError, UnreachableError } from "./errors.js";
 import { postMultipart } from "./upload.js";
 
@@ -61,8 +61,6 @@ export interface ApiClient {
   openEvents(id: string, signal: AbortSignal): Promise<Response | null>;
 }
 
-const JOBS = "/api/verification-jobs";
-
 export function createApiClient(opts: { url: string; apiKey?: string }): ApiClient {
   const baseUrl = opts.url.replace(/\/+$/, "");
   const auth: Record<string, string> = opts.apiKey ? { "x-api-key": opts.apiKey } : {};
@@ -99,7 +97,7 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
       let answer;
       try {
-        answer = await postMultipart(`${baseUrl}${JOBS}/${input.type}`, fields, input.file, auth);
+        answer = await postMultipart(`${baseUrl}${JOBS_PATH}/${input.type}`, fields, input.file, auth);
       } catch (err) {
         throw new UnreachableError(`${baseUrl} is not reachable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
       }
@@ -108,16 +106,16 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       return { ...(await json<Accepted>(res)), ...(fallback ? { fallback } : {}) };
     },
     async getJob(id, signal) {
-      return json<Job>(await request(`${JOBS}/${encodeURIComponent(id)}`, signal ? { signal } : {}));
+      return json<Job>(await request(jobPath(id), signal ? { signal } : {}));
     },
     async listJobs(query) {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
       const qs = params.size > 0 ? `?${params}` : "";
-      return json<JobPage>(await request(`${JOBS}${qs}`));
+      return json<JobPage>(await request(`${JOBS_PATH}${qs}`));
     },
     async openEvents(id, signal) {
-      const res = await request(`${JOBS}/${encodeURIComponent(id)}/events`, { signal, headers: { accept: "text/event-stream" } });
+      const res = await request(jobPath(id, "events"), { signal, headers: { accept: "text/event-stream" } });
       if (res.ok && (res.headers.get("content-type") ?? "").includes("text/event-stream") && res.body) return res;
       await res.body?.cancel().catch(() => {});
       if (res.status === 404 || res.status === 405 || res.ok) return null; // no SSE here: poll

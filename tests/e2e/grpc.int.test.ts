@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type Job__Output, type JobServiceClient, type SubmissionServiceClient, type SubmitVerificationRequest } from "@veriflow/grpc";
 import { createSilentLogger, type RunningService } from "@veriflow/platform";
+import { JOBS_PATH } from "@veriflow/events";
 import { loadConfig as loadHashingConfig } from "../../services/hashing/src/config.js";
 import { startHashingService } from "../../services/hashing/src/service.js";
 import { getJson, submit } from "../support/client.js";
@@ -100,7 +101,7 @@ describe("SubmitVerification → WatchJob → GetJob", () => {
     const content = new TextEncoder().encode(`grpc ok ${randomBytes(16).toString("hex")}`);
     const { contentHash, manifestUri } = await publish(content);
     const accepted = await submitFile(content, manifestUri);
-    expect(accepted).toMatchObject({ status: "JOB_STATUS_QUEUED", pollUrl: `/api/verification-jobs/${accepted.jobId}` });
+    expect(accepted).toMatchObject({ status: "JOB_STATUS_QUEUED", pollUrl: `${JOBS_PATH}/${accepted.jobId}` });
 
     const { messages, error } = await watchToEnd(accepted.jobId);
     expect(error).toBeNull();
@@ -183,7 +184,7 @@ describe("errors and auth", () => {
   });
 
   it("the gateway's REST job routes take the same keys the same ways (one check, createApiKeyCheck)", async () => {
-    const stats = (headers: Record<string, string>) => getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`, headers);
+    const stats = (headers: Record<string, string>) => getJson(`${sys.gatewayUrl}${JOBS_PATH}/stats`, headers);
     expect(await stats({})).toMatchObject({ status: 401, body: { error: { code: "E_UNAUTHORIZED" } } });
     expect(await stats({ "x-api-key": "wrong" })).toMatchObject({ status: 401, body: { error: { code: "E_UNAUTHORIZED" } } });
     expect((await stats({ "x-api-key": API_KEY })).status).toBe(200);

@@ -1,7 +1,7 @@
 import Router from "@koa/router";
 import multer from "@koa/multer";
 import Koa, { type Middleware } from "koa";
-import { newJobId, type JobType } from "@veriflow/events";
+import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { errorHandler, httpMetrics, requestId, requireApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
@@ -27,8 +27,6 @@ export interface GatewayDeps {
   /** Synchronous answers (/api/verify, ?wait=) and the in-process fallback while the queue is down. */
   sync: SyncSupport;
 }
-
-const JOBS = "/api/verification-jobs";
 
 /** Maps multer's limit errors to 4xx answers a client can act on. */
 export function uploadError(err: unknown, maxUploadBytes: number): unknown {
@@ -74,18 +72,18 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
 
   const router = new Router();
   const auth = requireApiKey(deps.apiKeys);
-  router.post(`${JOBS}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
-  router.post(`${JOBS}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
+  router.post(`${JOBS_PATH}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
+  router.post(`${JOBS_PATH}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
   router.post("/api/verify", auth, deps.sync.submission("verify", "sync"), submit("verify"));
   router.post("/api/proof", auth, deps.sync.submission("proof", "sync"), submit("proof"));
   const proxy = proxyToStatus(deps.statusUrl);
-  router.get(JOBS, auth, proxy);
-  router.get(`${JOBS}/stats`, auth, deps.sync.stats);
-  router.get(`${JOBS}/:jobId`, auth, proxy);
-  router.get(`${JOBS}/:jobId/history`, auth, proxy);
-  router.get(`${JOBS}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
+  router.get(JOBS_PATH, auth, proxy);
+  router.get(`${JOBS_PATH}/stats`, auth, deps.sync.stats);
+  router.get(`${JOBS_PATH}/:jobId`, auth, proxy);
+  router.get(`${JOBS_PATH}/:jobId/history`, auth, proxy);
+  router.get(`${JOBS_PATH}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
-  router.get(`${JOBS}/:jobId/deliveries`, auth, webhooks);
+  router.get(`${JOBS_PATH}/:jobId/deliveries`, auth, webhooks);
   router.post("/api/webhooks", auth, webhooks);
   router.get("/api/webhooks", auth, webhooks);
   router.get("/api/webhooks/:id", auth, webhooks);

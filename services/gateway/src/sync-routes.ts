@@ -2,7 +2,7 @@ import multer from "@koa/multer";
 import type { Context, Middleware, Next } from "koa";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { newJobId, type JobType } from "@veriflow/events";
+import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { watchTerminal } from "./await-terminal.js";
 import type { Logger } from "@veriflow/platform";
@@ -94,7 +94,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
   }
 
   const unknownCounts = { available: false, waiting: null, active: null, completed: null, failed: null };
-  const statsUrl = `${deps.statusUrl.replace(/\/+$/, "")}/api/verification-jobs/stats`;
+  const statsUrl = `${deps.statusUrl.replace(/\/+$/, "")}${JOBS_PATH}/stats`;
   const stats: Middleware = async (ctx) => {
     ctx.set("cache-control", "no-store");
     let res: Response;

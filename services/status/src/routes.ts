@@ -1,6 +1,6 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import { isJobId, jobStatuses, type AnyEnvelope, type JobStatus } from "@veriflow/events";
+import { isJobId, jobStatuses, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
@@ -78,7 +78,7 @@ export function toApiJob(job: Job): ApiJob {
 export function createStatusApp(deps: StatusAppDeps): Koa {
   const { sql, log } = deps;
   const app = new Koa();
-  const router = new Router({ prefix: "/api/verification-jobs" });
+  const router = new Router({ prefix: JOBS_PATH });
 
   const loadJob = createJobLoader(deps);
 

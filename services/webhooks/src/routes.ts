@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Router } from "@koa/router";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
-import { UUID_PATTERN, eventTypes } from "@veriflow/events";
+import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
 import { HttpError, badRequest, notFound } from "@veriflow/errors";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
@@ -84,7 +84,7 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
     ctx.body = { webhookId: s.id, deliveries: await withAttempts(sql, deliveries), ...page };
   });
 
-  router.get("/api/verification-jobs/:jobId/deliveries", async (ctx) => {
+  router.get(`${JOBS_PATH}/:jobId/deliveries`, async (ctx) => {
     const jobId = parseUuid(ctx.params.jobId!, "E_INVALID_JOB_ID", "job id");
     const [callbackUrl, deliveries] = await Promise.all([getCallback(sql, jobId), listJobDeliveries(sql, jobId)]);
     ctx.body = { jobId, callbackUrl, deliveries: await withAttempts(sql, deliveries) };
