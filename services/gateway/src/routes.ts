@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import multer from "@koa/multer";
-import Koa, { type Middleware } from "koa";
+import Koa, { type Context, type Middleware } from "koa";
 import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { errorHandler, httpMetrics, requestId, requireApiKey } from "@veriflow/http";
@@ -41,26 +41,37 @@ export function uploadError(err: unknown, maxUploadBytes: number): unknown {
   return new HttpError(503, "E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
 }
 
+/** The multipart limits of every upload route: one file part and a few small text fields. */
+export function uploadLimits(maxUploadBytes: number): multer.Options["limits"] {
+  return { fileSize: maxUploadBytes, files: 1, fields: 16, fieldSize: 16 * 1024, parts: 24 };
+}
+
+/**
+ * Reads a submission's multipart body through `upload` (whose storage decides where the
+ * file goes): 415 for any other body, multer's limits as 4xx, 400 without a "file" part.
+ */
+export async function receiveFile<F>(ctx: Context, upload: multer.Instance, maxUploadBytes: number): Promise<F> {
+  if (!ctx.is("multipart/form-data")) {
+    throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
+  }
+  try {
+    await upload.single("file")(ctx, async () => {});
+  } catch (err) {
+    throw uploadError(err, maxUploadBytes);
+  }
+  const file = ctx.file as unknown as F | undefined;
+  if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
+  return file;
+}
+
 export function createGatewayApp(deps: GatewayDeps): Koa {
-  const upload = multer({
-    storage: createUploadStorage(deps.uploads),
-    limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 16, fieldSize: 16 * 1024, parts: 24 },
-  });
+  const upload = multer({ storage: createUploadStorage(deps.uploads), limits: uploadLimits(deps.maxUploadBytes) });
 
   const submit = (jobType: JobType): Middleware => async (ctx) => {
-    if (!ctx.is("multipart/form-data")) {
-      throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
-    }
     // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
     const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
     (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
-    try {
-      await upload.single("file")(ctx, async () => {});
-    } catch (err) {
-      throw uploadError(err, deps.maxUploadBytes);
-    }
-    const file = ctx.file as unknown as (StoredFile & { originalname: string; mimetype: string }) | undefined;
-    if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
+    const file = await receiveFile<StoredFile & { originalname: string; mimetype: string }>(ctx, upload, deps.maxUploadBytes);
 
     const fields = ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
     const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };

@@ -8,7 +8,7 @@ import { watchTerminal } from "./await-terminal.js";
 import type { Logger } from "@veriflow/platform";
 import { createHashingStorage, type FallbackVerifier, type HashedFile } from "./fallback-verifier.js";
 import type { QueueHealth } from "./queue-health.js";
-import { uploadError } from "./routes.js";
+import { receiveFile, uploadLimits } from "./routes.js";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import { answerOutcome, clientGone, parseWait } from "./sync-wait.js";
 
@@ -37,24 +37,12 @@ export interface SyncSupport {
 }
 
 export function createSyncSupport(deps: SyncDeps): SyncSupport {
-  const hashing = multer({
-    storage: createHashingStorage(),
-    limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 16, fieldSize: 16 * 1024, parts: 24 },
-  });
+  const hashing = multer({ storage: createHashingStorage(), limits: uploadLimits(deps.maxUploadBytes) });
 
   /** The old system's answer when its queue was down: verify now, `{ mode: "sync", result }`. */
   async function verifyInProcess(ctx: Context, jobType: JobType): Promise<void> {
     ctx.set("x-veriflow-mode", "fallback"); // on errors too: they come from the in-process path
-    if (!ctx.is("multipart/form-data")) {
-      throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
-    }
-    try {
-      await hashing.single("file")(ctx, async () => {});
-    } catch (err) {
-      throw uploadError(err, deps.maxUploadBytes);
-    }
-    const file = ctx.file as unknown as HashedFile | undefined;
-    if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
+    const file = await receiveFile<HashedFile>(ctx, hashing, deps.maxUploadBytes);
     const request = parseSubmission(jobType, ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>, deps.policy);
     const started = Date.now();
     const result = await withDeadline(deps.verifier.verify(request, file.contentHash), deps.syncTimeoutMs);
