@@ -8,3 +8,4 @@ export * from "./manifest/ip-address.js";
 export * from "./manifest/safe-http.js";
 export * from "./webhook/webhook-url.js";
 export * from "./config.js";
+export * from "./url-length.js";

@@ -1,7 +1,7 @@
 import { getAddress, isAddress } from "ethers";
 import type { JobRequest, JobType } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
-import { checkRpcUrl, createWebhookUrlCheck, type RpcUrlPolicy } from "@veriflow/adapters";
+import { MAX_URL_LENGTH, checkRpcUrl, createWebhookUrlCheck, type RpcUrlPolicy } from "@veriflow/adapters";
 import { parseIpfsUri } from "@veriflow/verify";
 
 export interface SubmissionPolicy {
@@ -11,8 +11,6 @@ export interface SubmissionPolicy {
   /** Hosts a job's callbackUrl may name although private/loopback (WEBHOOK_ALLOWED_PRIVATE_HOSTS). */
   webhookAllowedPrivateHosts?: string[];
 }
-
-const MAX_URI_LENGTH = 2048;
 
 function field(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
@@ -56,7 +54,7 @@ function checkCallbackUrl(raw: string, policy: SubmissionPolicy): string {
 }
 
 function checkManifestUri(uri: string, policy: SubmissionPolicy): void {
-  if (uri.length > MAX_URI_LENGTH) throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is longer than ${MAX_URI_LENGTH} characters`);
+  if (uri.length > MAX_URL_LENGTH) throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is longer than ${MAX_URL_LENGTH} characters`);
   if (uri.startsWith("ipfs://")) {
     try {
       parseIpfsUri(uri);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { EnvReader } from "@veriflow/platform";
 import { readChainEndpointConfig } from "../config.js";
-import { MAX_RPC_URL_LENGTH, checkRpcUrl, normalizeRpcUrl, type RpcUrlPolicy } from "./rpc-url.js";
+import { MAX_URL_LENGTH } from "../url-length.js";
+import { checkRpcUrl, normalizeRpcUrl, type RpcUrlPolicy } from "./rpc-url.js";
 
 const configured = "http://127.0.0.1:8545";
 const policy = (...rpcUrlAllowlist: string[]): RpcUrlPolicy => ({ rpcUrl: configured, rpcUrlAllowlist });
@@ -41,7 +42,7 @@ describe("checkRpcUrl: the one rule for a job's own rpcUrl", () => {
     [["*"], "file:///etc/passwd", "E_INVALID_RPC_URL"],
     [["*"], "https://rpc.example.com/#frag", "E_INVALID_RPC_URL"],
     [["*"], "https://rpc.example.com/#", "E_INVALID_RPC_URL"],
-    [["*"], `https://rpc.example.com/${"a".repeat(MAX_RPC_URL_LENGTH)}`, "E_INVALID_RPC_URL"],
+    [["*"], `https://rpc.example.com/${"a".repeat(MAX_URL_LENGTH)}`, "E_INVALID_RPC_URL"],
   ];
 
   it.each(table)("allow-list %j, rpcUrl %s: %s", (allowlist, rpcUrl, outcome) => {

@@ -1,5 +1,4 @@
-/** Longest per-job rpcUrl accepted. */
-export const MAX_RPC_URL_LENGTH = 2048;
+import { MAX_URL_LENGTH } from "../url-length.js";
 
 /** Which RPC endpoints a job may name (RPC_URL and RPC_URL_ALLOWLIST, see readChainEndpointConfig). */
 export interface RpcUrlPolicy {
@@ -22,7 +21,7 @@ export type RpcUrlCheck =
  * sent, so it would only make two spellings of one endpoint).
  */
 export function normalizeRpcUrl(raw: string): string | null {
-  if (raw.length > MAX_RPC_URL_LENGTH) return null;
+  if (raw.length > MAX_URL_LENGTH) return null;
   let url: URL;
   try {
     url = new URL(raw);
@@ -46,7 +45,7 @@ export function checkRpcUrl(raw: string, policy: RpcUrlPolicy): RpcUrlCheck {
     return {
       ok: false,
       code: "E_INVALID_RPC_URL",
-      message: `"rpcUrl" must be an http(s) URL without a #fragment, at most ${MAX_RPC_URL_LENGTH} characters: ${raw.slice(0, 100)}`,
+      message: `"rpcUrl" must be an http(s) URL without a #fragment, at most ${MAX_URL_LENGTH} characters: ${raw.slice(0, 100)}`,
     };
   }
   const allowed =
