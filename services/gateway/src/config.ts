@@ -15,8 +15,6 @@ export interface GatewayConfig extends CommonConfig {
   statusUrl: string;
   /** Accepted API keys; empty means the job routes are open (logged loudly at start). */
   apiKeys: string[];
-  /** http:// manifest URIs are refused unless this is on (tests, local use). */
-  allowHttpManifests: boolean;
   /** Where the webhooks service answers the /api/webhooks routes this gateway fronts. */
   webhooksUrl: string;
   /** Private/loopback hosts a job's callbackUrl may name (local use; empty in production). */
@@ -24,7 +22,11 @@ export interface GatewayConfig extends CommonConfig {
   topology: TopologyConfig;
   /** How long /api/verify, /api/proof wait for the job before answering 202 (also caps `?wait=`). */
   syncTimeoutMs: number;
-  /** The in-process verification used while the queue is down: the manifest and chain-check stages' settings. */
+  /**
+   * The in-process verification used while the queue is down: the manifest and chain-check
+   * stages' settings. Submissions are checked against the same values (MANIFEST_ALLOW_HTTP,
+   * RPC_URL, RPC_URL_ALLOWLIST), read once here.
+   */
   fallback: FallbackConfig;
 }
 
@@ -38,7 +40,6 @@ export function loadConfig(env: Env): GatewayConfig {
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
     apiKeys: readApiKeys(r),
-    allowHttpManifests: r.bool("MANIFEST_ALLOW_HTTP", false),
     webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     topology: readTopologyConfig(r),

@@ -22,7 +22,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   shutdown.add("fallback", () => verifier.close());
   const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: () => isStreamAvailable(nats.jsm), log });
   shutdown.add("queue-health", () => health.close());
-  const policy = { allowHttpManifests: config.allowHttpManifests, rpcUrls: config.fallback.chain, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
+  const policy = { allowHttpManifests: config.fallback.fetch.allowHttp, rpcUrls: config.fallback.chain, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
   const sync = createSyncSupport({
     nats,
     health,
