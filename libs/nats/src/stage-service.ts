@@ -1,5 +1,5 @@
 import { STREAM_NAME, createEvent, type ConsumerSpec, type Envelope, type EventType, type Stage } from "@veriflow/events";
-import type { BackoffPolicy } from "./backoff.js";
+import { readBackoffPolicy, type BackoffPolicy } from "./backoff.js";
 import type { EnvReader } from "@veriflow/platform";
 import { runConsumeLoop, type Handler, type RunningLoop } from "./consume-loop.js";
 import { errorCode, errorMessage } from "@veriflow/errors";
@@ -19,10 +19,7 @@ export function readStageConfig(r: EnvReader, prefix: string, defaults: { concur
   return {
     concurrency: r.int(`${prefix}_CONCURRENCY`, defaults.concurrency, { min: 1, max: 10_000 }),
     maxAttempts: r.int(`${prefix}_MAX_ATTEMPTS`, 5, { min: 1, max: 100 }),
-    backoff: {
-      baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }),
-      maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }),
-    },
+    backoff: readBackoffPolicy(r),
   };
 }
 

@@ -1,6 +1,6 @@
 import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
-import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
+import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 
 export interface StatusConfig extends CommonConfig {
   port: number;
@@ -31,7 +31,7 @@ export function loadConfig(env: Env): StatusConfig {
     databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),
     databasePoolMax: r.int("DATABASE_POOL_MAX", 10, { min: 1, max: 200 }),
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
-    backoff: { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) },
+    backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),
     grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),
     apiKeys: readApiKeys(r),
