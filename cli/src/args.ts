@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { isJobId, jobStatuses } from "@veriflow/events";
+import { isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { UsageError } from "./errors.js";
 import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 import { HELP } from "./help.js";
@@ -138,7 +138,7 @@ function parseJobs(sub: string | undefined, args: string[], env: Env): Command {
     const status = values.status as string | undefined;
     if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) throw new UsageError(`--status must be one of ${jobStatuses.join(", ")}, got "${status}"`);
     const limit = integerOf("limit", values.limit, 1);
-    if (limit !== undefined && limit > 100) throw new UsageError(`--limit must be at most 100, got ${limit}`);
+    if (limit !== undefined && limit > JOBS_PAGE_SIZE.max) throw new UsageError(`--limit must be at most ${JOBS_PAGE_SIZE.max}, got ${limit}`);
     return { kind: "jobs-list", common: common(values, env), status, limit, offset: integerOf("offset", values.offset, 0) };
   }
   if (sub === "get") {

@@ -1,5 +1,5 @@
 export * from "./catalog.js";
 export * from "./envelope.js";
 export * from "./job-status.js";
-export * from "./jobs-path.js";
+export * from "./jobs-api.js";
 export * from "./topology.js";

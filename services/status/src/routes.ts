@@ -1,6 +1,6 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import { isJobId, jobStatuses, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
+import { isJobId, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
@@ -24,9 +24,6 @@ export interface StatusAppDeps {
   /** SSE heartbeat comment interval (default 15 s). */
   sseHeartbeatMs?: number;
 }
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
 
 /** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
 export interface ApiJob {
@@ -191,7 +188,7 @@ export function parseListQuery(query: Query): ListQuery {
   if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) {
     problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
   }
-  const limit = Math.min(count("limit", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
+  const limit = Math.min(count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
   const offset = count("offset", 0);
   if (problems.length > 0) {
     throw new HttpError(400, "E_INVALID_QUERY", problems.join("; "), { details: { problems } });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { JOBS_PATH, jobPath } from "./jobs-path.js";
+import { JOBS_PATH, jobPath } from "./jobs-api.js";
 
 describe("JOBS_PATH", () => {
   // Written out once here on purpose: clients of the old queue call this path, so
