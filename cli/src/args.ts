@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
+import { ADDRESS_PATTERN, isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { UsageError } from "./errors.js";
 import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 import { HELP } from "./help.js";
@@ -34,7 +34,6 @@ const COMMON_OPTIONS: Options = {
   help: { type: "boolean", short: "h", default: false },
 };
 
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
 
 /** Parses argv (without node and the script) into a command; throws UsageError for anything wrong. */
@@ -115,7 +114,7 @@ function parseVerify(args: string[], env: Env): Command {
   if (!manifestUri) throw new UsageError(`--manifest <uri> is required (usage: ${usage})`);
   const registry = values.registry as string | undefined;
   if (!registry) throw new UsageError(`--registry <address> is required (usage: ${usage})`);
-  if (!ADDRESS.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  if (!ADDRESS_PATTERN.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
   return {
     kind: "verify",
     common: common(values, env),
@@ -168,7 +167,7 @@ function parseDevPublish(args: string[], env: Env): Command {
   const key = (values.key as string | undefined) ?? (env.VERIFLOW_DEV_KEY || DEV_KEY);
   if (!PRIVATE_KEY.test(key)) throw new UsageError("--key must be a 0x-prefixed 32-byte hex private key");
   const registry = values.registry as string | undefined;
-  if (registry !== undefined && !ADDRESS.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  if (registry !== undefined && !ADDRESS_PATTERN.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
   return {
     kind: "dev-publish",
     common: common(values, env),
