@@ -1,5 +1,7 @@
 /** The few REST calls the bench makes on the gateway (no API key: the bench's stack sets none). */
 
+import { JOBS_PATH } from "@veriflow/events";
+
 export interface JobStats {
   waiting: number;
   active: number;
@@ -25,15 +27,15 @@ export interface JobEvent {
 }
 
 export async function getStats(gatewayUrl: string): Promise<JobStats> {
-  return (await (await fetch(`${gatewayUrl}/api/verification-jobs/stats`)).json()) as JobStats;
+  return (await (await fetch(`${gatewayUrl}${JOBS_PATH}/stats`)).json()) as JobStats;
 }
 
 export async function getJob(gatewayUrl: string, jobId: string): Promise<Job> {
-  return (await (await fetch(`${gatewayUrl}/api/verification-jobs/${jobId}`)).json()) as Job;
+  return (await (await fetch(`${gatewayUrl}${JOBS_PATH}/${jobId}`)).json()) as Job;
 }
 
 export async function getHistory(gatewayUrl: string, jobId: string): Promise<JobEvent[]> {
-  const body = (await (await fetch(`${gatewayUrl}/api/verification-jobs/${jobId}/history`)).json()) as { events: JobEvent[] };
+  const body = (await (await fetch(`${gatewayUrl}${JOBS_PATH}/${jobId}/history`)).json()) as { events: JobEvent[] };
   return body.events;
 }
 
@@ -41,7 +43,7 @@ export async function getHistory(gatewayUrl: string, jobId: string): Promise<Job
 export async function listAllJobs(gatewayUrl: string): Promise<Map<string, Job>> {
   const jobs = new Map<string, Job>();
   for (let offset = 0; ; offset += 100) {
-    const r = await fetch(`${gatewayUrl}/api/verification-jobs?limit=100&offset=${offset}`);
+    const r = await fetch(`${gatewayUrl}${JOBS_PATH}?limit=100&offset=${offset}`);
     const body = (await r.json()) as { jobs: Job[]; total: number };
     for (const j of body.jobs) jobs.set(j.id, j);
     if (body.jobs.length < 100 || offset + 100 >= body.total) break;

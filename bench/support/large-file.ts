@@ -5,6 +5,7 @@ import { readFile, rm, stat } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { JOBS_PATH } from "@veriflow/events";
 import type { BenchStack } from "./bench-stack.js";
 import { getHistory, getJob, type Job } from "./gateway.js";
 import { fmt, out } from "./output.js";
@@ -145,7 +146,7 @@ function uploadFile(stack: BenchStack, path: string, size: number, manifestURI: 
       `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="large.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const url = new URL(`${stack.gatewayUrl}/api/verification-jobs/verify`);
+  const url = new URL(`${stack.gatewayUrl}${JOBS_PATH}/verify`);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {

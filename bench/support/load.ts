@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { JOBS_PATH } from "@veriflow/events";
 import type { BenchStack } from "./bench-stack.js";
 import type { Content } from "./contents.js";
 import { analyseRun, printRun, printStageGaps, type RunFigures, type Submitted } from "./figures.js";
@@ -18,7 +19,7 @@ export async function submitOne(stack: BenchStack, c: Content): Promise<Submitte
   const submitStart = Date.now();
   const t = performance.now();
   try {
-    const res = await fetch(`${stack.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: form });
+    const res = await fetch(`${stack.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: form });
     const body = (await res.json()) as { jobId?: string };
     const acceptMs = performance.now() - t;
     if (res.status !== 202 || !body.jobId) throw new Error(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);

@@ -1,11 +1,12 @@
+import { JOBS_PATH, jobPath, type JobStatus, type JobType } from "@veriflow/events";
 import { ApiError, UnreachableError } from "./errors.js";
 import { postMultipart } from "./upload.js";
 
 /** A job as `GET /api/verification-jobs/:id` answers it (the fields the CLI reads). */
 export interface Job {
   id: string;
-  type: "verify" | "proof";
-  status: "queued" | "processing" | "completed" | "failed";
+  type: JobType;
+  status: JobStatus;
   progress: number;
   contentHash: string | null;
   manifestUri: string | null;
@@ -47,7 +48,7 @@ export interface SubmitInput {
   manifestUri: string;
   registryAddress: string;
   rpcUrl?: string;
-  type: "verify" | "proof";
+  type: JobType;
 }
 
 export interface ApiClient {
@@ -59,8 +60,6 @@ export interface ApiClient {
   /** `GET …/:id/events` as an open response, or null when the server has no such route. */
   openEvents(id: string, signal: AbortSignal): Promise<Response | null>;
 }
-
-const JOBS = "/api/verification-jobs";
 
 export function createApiClient(opts: { url: string; apiKey?: string }): ApiClient {
   const baseUrl = opts.url.replace(/\/+$/, "");
@@ -98,7 +97,7 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
       let answer;
       try {
-        answer = await postMultipart(`${baseUrl}${JOBS}/${input.type}`, fields, input.file, auth);
+        answer = await postMultipart(`${baseUrl}${JOBS_PATH}/${input.type}`, fields, input.file, auth);
       } catch (err) {
         throw new UnreachableError(`${baseUrl} is not reachable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
       }
@@ -107,16 +106,16 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       return { ...(await json<Accepted>(res)), ...(fallback ? { fallback } : {}) };
     },
     async getJob(id, signal) {
-      return json<Job>(await request(`${JOBS}/${encodeURIComponent(id)}`, signal ? { signal } : {}));
+      return json<Job>(await request(jobPath(id), signal ? { signal } : {}));
     },
     async listJobs(query) {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
       const qs = params.size > 0 ? `?${params}` : "";
-      return json<JobPage>(await request(`${JOBS}${qs}`));
+      return json<JobPage>(await request(`${JOBS_PATH}${qs}`));
     },
     async openEvents(id, signal) {
-      const res = await request(`${JOBS}/${encodeURIComponent(id)}/events`, { signal, headers: { accept: "text/event-stream" } });
+      const res = await request(jobPath(id, "events"), { signal, headers: { accept: "text/event-stream" } });
       if (res.ok && (res.headers.get("content-type") ?? "").includes("text/event-stream") && res.body) return res;
       await res.body?.cancel().catch(() => {});
       if (res.status === 404 || res.status === 405 || res.ok) return null; // no SSE here: poll

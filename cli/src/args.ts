@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ADDRESS_PATTERN, isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { UsageError } from "./errors.js";
 import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 import { HELP } from "./help.js";
@@ -33,10 +34,7 @@ const COMMON_OPTIONS: Options = {
   help: { type: "boolean", short: "h", default: false },
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
-const STATUSES = ["queued", "processing", "completed", "failed"];
 
 /** Parses argv (without node and the script) into a command; throws UsageError for anything wrong. */
 export function parseCommand(argv: string[], env: Env = {}): Command {
@@ -96,7 +94,7 @@ function integerOf(name: string, value: unknown, min: number): number | undefine
 
 function jobIdOf(positionals: string[], usage: string): string {
   const id = onePositional(positionals, "<job-id>", usage);
-  if (!UUID.test(id)) throw new UsageError(`"${id}" is not a job id (a UUID, as \`veriflow verify\` prints it)`);
+  if (!isJobId(id)) throw new UsageError(`"${id}" is not a job id (a UUID, as \`veriflow verify\` prints it)`);
   return id;
 }
 
@@ -116,7 +114,7 @@ function parseVerify(args: string[], env: Env): Command {
   if (!manifestUri) throw new UsageError(`--manifest <uri> is required (usage: ${usage})`);
   const registry = values.registry as string | undefined;
   if (!registry) throw new UsageError(`--registry <address> is required (usage: ${usage})`);
-  if (!ADDRESS.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  if (!ADDRESS_PATTERN.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
   return {
     kind: "verify",
     common: common(values, env),
@@ -137,9 +135,9 @@ function parseJobs(sub: string | undefined, args: string[], env: Env): Command {
     if (values.help) return { kind: "help", text: HELP.jobs };
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: veriflow jobs list [--status s] [--limit n] [--offset n])`);
     const status = values.status as string | undefined;
-    if (status !== undefined && !STATUSES.includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got "${status}"`);
+    if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) throw new UsageError(`--status must be one of ${jobStatuses.join(", ")}, got "${status}"`);
     const limit = integerOf("limit", values.limit, 1);
-    if (limit !== undefined && limit > 100) throw new UsageError(`--limit must be at most 100, got ${limit}`);
+    if (limit !== undefined && limit > JOBS_PAGE_SIZE.max) throw new UsageError(`--limit must be at most ${JOBS_PAGE_SIZE.max}, got ${limit}`);
     return { kind: "jobs-list", common: common(values, env), status, limit, offset: integerOf("offset", values.offset, 0) };
   }
   if (sub === "get") {
@@ -169,7 +167,7 @@ function parseDevPublish(args: string[], env: Env): Command {
   const key = (values.key as string | undefined) ?? (env.VERIFLOW_DEV_KEY || DEV_KEY);
   if (!PRIVATE_KEY.test(key)) throw new UsageError("--key must be a 0x-prefixed 32-byte hex private key");
   const registry = values.registry as string | undefined;
-  if (registry !== undefined && !ADDRESS.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  if (registry !== undefined && !ADDRESS_PATTERN.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
   return {
     kind: "dev-publish",
     common: common(values, env),

@@ -1,4 +1,5 @@
 import { ApiError, InterruptedError, UnreachableError, UsageError, WaitTimeoutError } from "./errors.js";
+import { isTerminal as isTerminalStatus } from "@veriflow/events";
 import type { Job } from "./api.js";
 
 /**
@@ -38,9 +39,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   70   internal error (a bug in the CLI)
   130  interrupted while waiting (the job goes on)`;
 
-const TERMINAL = new Set(["completed", "failed"]);
-
-export const isTerminal = (job: Pick<Job, "status">): boolean => TERMINAL.has(job.status);
+export const isTerminal = (job: Pick<Job, "status">): boolean => isTerminalStatus(job.status);
 
 /** The exit code a finished job stands for: its verdict, or 4 for a failed job. */
 export function exitCodeForJob(job: Pick<Job, "status" | "result">): number {

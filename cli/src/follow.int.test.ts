@@ -1,6 +1,7 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { JOBS_PATH } from "@veriflow/events";
 import { createApiClient, type Job } from "./api.js";
 import { WaitTimeoutError } from "./errors.js";
 import { followJob } from "./follow.js";
@@ -29,11 +30,11 @@ interface Fake {
 async function serve(fake: Fake): Promise<string> {
   server = createServer((req, res) => {
     const path = req.url ?? "";
-    if (path === `/api/verification-jobs/${ID}`) {
+    if (path === `${JOBS_PATH}/${ID}`) {
       fake.gets++;
       return json(res, 200, fake.current);
     }
-    if (path === `/api/verification-jobs/${ID}/events` && fake.events !== "none") {
+    if (path === `${JOBS_PATH}/${ID}/events` && fake.events !== "none") {
       res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
       res.write("retry: 5000\n\n");
       if (fake.events === "silent") return void res.write(": heartbeat\n\n");

@@ -1,3 +1,4 @@
+import { JOBS_PAGE_SIZE } from "@veriflow/events";
 import { DEFAULT_TIMEOUT_S, DEFAULT_URL } from "./defaults.js";
 import { EXIT_CODES_HELP } from "./exit-codes.js";
 
@@ -43,7 +44,7 @@ ${COMMON_HELP}
 ${EXIT_CODES_HELP}
 `,
   jobs: `Usage:
-  veriflow jobs list [--status <s>] [--limit <n>] [--offset <n>]   newest first (limit 1-100, default 20)
+  veriflow jobs list [--status <s>] [--limit <n>] [--offset <n>]   newest first (limit 1-${JOBS_PAGE_SIZE.max}, default ${JOBS_PAGE_SIZE.default})
   veriflow jobs get <job-id>                                       one job; exit 0 when it was read
   veriflow jobs watch <job-id> [--timeout <s>]                     one line per change until it finishes
                                                                    (--json: one JSON job per line); exits with the verdict

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type Job__Output, type JobServiceClient, type SubmissionServiceClient, type SubmitVerificationRequest } from "@veriflow/grpc";
-import { submit } from "../support/client.js";
+import { JOBS_PATH } from "@veriflow/events";
+import { getJson, submit } from "../support/client.js";
 import {
   call,
   checkHealth,
@@ -95,7 +96,7 @@ describe("SubmitVerification → WatchJob → GetJob", () => {
     const content = new TextEncoder().encode(`grpc ok ${randomBytes(16).toString("hex")}`);
     const { contentHash, manifestUri } = await publish(content);
     const accepted = await submitFile(content, manifestUri);
-    expect(accepted).toMatchObject({ status: "JOB_STATUS_QUEUED", pollUrl: `/api/verification-jobs/${accepted.jobId}` });
+    expect(accepted).toMatchObject({ status: "JOB_STATUS_QUEUED", pollUrl: `${JOBS_PATH}/${accepted.jobId}` });
 
     const { messages, error } = await watchToEnd(accepted.jobId);
     expect(error).toBeNull();
@@ -175,6 +176,14 @@ describe("errors and auth", () => {
     await expect(call((cb) => jobs.getStats({}, bearer, cb))).resolves.toMatchObject({ available: true });
     const upload = await submitVerification(submissions, [{ chunk: Buffer.from("x") }]).catch((e: grpc.ServiceError) => e);
     expect(upload).toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+  });
+
+  it("the gateway's REST job routes take the same keys the same ways (one check, createApiKeyCheck)", async () => {
+    const stats = (headers: Record<string, string>) => getJson(`${sys.gatewayUrl}${JOBS_PATH}/stats`, headers);
+    expect(await stats({})).toMatchObject({ status: 401, body: { error: { code: "E_UNAUTHORIZED" } } });
+    expect(await stats({ "x-api-key": "wrong" })).toMatchObject({ status: 401, body: { error: { code: "E_UNAUTHORIZED" } } });
+    expect((await stats({ "x-api-key": API_KEY })).status).toBe(200);
+    expect((await stats({ authorization: `Bearer ${API_KEY}` })).status).toBe(200);
   });
 });
 

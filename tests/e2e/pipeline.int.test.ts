@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { revokeContent, updateManifest } from "@veriflow/testing";
+import { JOBS_PATH } from "@veriflow/events";
 import { getJson, submit, waitForJob } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -33,7 +34,7 @@ describe("verdicts", () => {
     const { contentHash, manifestUri } = await publish(content);
     const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri, fileName: "ok.txt" });
     expect(accepted.status).toBe(202);
-    expect(accepted.body).toMatchObject({ mode: "async", status: "queued", pollUrl: `/api/verification-jobs/${accepted.body.jobId}` });
+    expect(accepted.body).toMatchObject({ mode: "async", status: "queued", pollUrl: `${JOBS_PATH}/${accepted.body.jobId}` });
     expect(accepted.body.message).toEqual(expect.any(String));
 
     const job = await waitForJob(sys.gatewayUrl, accepted.body.jobId);
@@ -222,7 +223,7 @@ describe("the REST surface", () => {
     for (const [input, status, code] of cases) {
       const res =
         input === "json"
-          ? await fetch(`${sys.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } }).then(async (r) => ({ status: r.status, body: await r.json() }))
+          ? await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } }).then(async (r) => ({ status: r.status, body: await r.json() }))
           : await submit(sys.gatewayUrl, input);
       expect(res.status, code).toBe(status);
       expect(res.body.error.code).toBe(code);
@@ -233,17 +234,17 @@ describe("the REST surface", () => {
     const noFile = new FormData();
     noFile.append("registryAddress", sys.registry);
     noFile.append("manifestURI", manifestURI);
-    const res = await fetch(`${sys.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: noFile });
+    const res = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: noFile });
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe("E_FILE_REQUIRED");
 
-    expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs/7d3f0c1e-0000-4000-8000-000000000000`)).status).toBe(404);
-    expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs/not-a-job`)).status).toBe(400);
-    expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs?status=bogus`)).status).toBe(400);
+    expect((await getJson(`${sys.gatewayUrl}${JOBS_PATH}/7d3f0c1e-0000-4000-8000-000000000000`)).status).toBe(404);
+    expect((await getJson(`${sys.gatewayUrl}${JOBS_PATH}/not-a-job`)).status).toBe(400);
+    expect((await getJson(`${sys.gatewayUrl}${JOBS_PATH}?status=bogus`)).status).toBe(400);
   });
 
   it("lists newest first with the true total and a capped limit, and counts by status", async () => {
-    const page = await getJson(`${sys.gatewayUrl}/api/verification-jobs?limit=1000&offset=0`);
+    const page = await getJson(`${sys.gatewayUrl}${JOBS_PATH}?limit=1000&offset=0`);
     expect(page.status).toBe(200);
     expect(page.body.limit).toBe(100);
     expect(page.body.total).toBeGreaterThanOrEqual(page.body.jobs.length);
@@ -251,11 +252,11 @@ describe("the REST surface", () => {
     const created = page.body.jobs.map((j: any) => Date.parse(j.createdAt));
     expect(created).toEqual([...created].sort((a, b) => b - a));
 
-    const completed = await getJson(`${sys.gatewayUrl}/api/verification-jobs?status=completed&limit=2`);
+    const completed = await getJson(`${sys.gatewayUrl}${JOBS_PATH}?status=completed&limit=2`);
     expect(completed.body.jobs.length).toBeLessThanOrEqual(2);
     expect(completed.body.jobs.every((j: any) => j.status === "completed")).toBe(true);
 
-    const stats = await getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`);
+    const stats = await getJson(`${sys.gatewayUrl}${JOBS_PATH}/stats`);
     expect(stats.body).toMatchObject({ available: true, waiting: expect.any(Number), active: expect.any(Number), failed: expect.any(Number) });
     expect(stats.body.completed).toBe(completed.body.total);
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JOBS_PATH } from "@veriflow/events";
 import { submit } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -69,9 +70,9 @@ async function submitSample(label: string) {
   return accepted.body.jobId as string;
 }
 
-const eventsUrl = (jobId: string) => `${sys.gatewayUrl}/api/verification-jobs/${jobId}/events`;
+const eventsUrl = (jobId: string) => `${sys.gatewayUrl}${JOBS_PATH}/${jobId}/events`;
 
-describe("GET /api/verification-jobs/:jobId/events through the gateway", () => {
+describe(`GET ${JOBS_PATH}/:jobId/events through the gateway`, () => {
   it("streams the current state at once, then each change, then `end` when the job is terminal", async () => {
     await sys.services.hashing.stop(); // the job waits in the queue until hashing is back
     const jobId = await submitSample("sse");

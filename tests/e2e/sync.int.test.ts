@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
+import { JOBS_PATH } from "@veriflow/events";
 import { getJson, waitForJob } from "../support/client.js";
 import { submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { startSystem, type System } from "../support/system.js";
@@ -83,7 +84,7 @@ describe("synchronous mode through the pipeline", () => {
       mode: "sync",
       result: { status: "OK", proofVersion: "veriflow.proof/1", chainId: sys.chain.chainId, txHash: registration!.txHash, registryAddress: sys.registry },
     });
-    const job = await getJson(`${sys.gatewayUrl}/api/verification-jobs/${res.body.jobId}`);
+    const job = await getJson(`${sys.gatewayUrl}${JOBS_PATH}/${res.body.jobId}`);
     expect(job.body.type).toBe("proof");
   });
 
@@ -102,7 +103,7 @@ describe("synchronous mode through the pipeline", () => {
       error: {
         code: "E_MANIFEST_NOT_FOUND",
         message: expect.any(String),
-        details: { jobId: expect.any(String), stage: "manifest", attempts: 1, pollUrl: `/api/verification-jobs/${res.body.error.details.jobId}` },
+        details: { jobId: expect.any(String), stage: "manifest", attempts: 1, pollUrl: `${JOBS_PATH}/${res.body.error.details.jobId}` },
       },
       requestId: expect.any(String),
     });
@@ -121,7 +122,7 @@ describe("synchronous mode through the pipeline", () => {
   it("past GATEWAY_SYNC_TIMEOUT_MS: 202 with the usual async body and pollUrl", async () => {
     const res = await post("/api/verify", { file: uniqueContent("sync stall"), manifestURI: `${sys.manifests.url}/stall` });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ mode: "async", jobId: expect.any(String), status: "queued", message: expect.any(String), pollUrl: `/api/verification-jobs/${res.body.jobId}` });
+    expect(res.body).toEqual({ mode: "async", jobId: expect.any(String), status: "queued", message: expect.any(String), pollUrl: `${JOBS_PATH}/${res.body.jobId}` });
     expect(res.ms).toBeGreaterThanOrEqual(SYNC_TIMEOUT_MS - 50);
     expect(res.ms).toBeLessThan(SYNC_TIMEOUT_MS + 3000);
   });
@@ -131,23 +132,23 @@ describe("?wait= on the async routes", () => {
   it("waits for the outcome: 200 { mode: sync, jobId, result }", async () => {
     const content = uniqueContent("wait ok");
     const { manifestUri } = await publish(content);
-    const res = await post("/api/verification-jobs/verify?wait=10", { file: content, manifestURI: manifestUri });
+    const res = await post(`${JOBS_PATH}/verify?wait=10`, { file: content, manifestURI: manifestUri });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ mode: "sync", jobId: expect.any(String), result: { status: "OK" } });
-    const proof = await post("/api/verification-jobs/proof?wait=10", { file: content, manifestURI: manifestUri });
+    const proof = await post(`${JOBS_PATH}/proof?wait=10`, { file: content, manifestURI: manifestUri });
     expect(proof.body).toMatchObject({ mode: "sync", result: { proofVersion: "veriflow.proof/1" } });
   });
 
   it("answers 202 when the wait runs out, and without ?wait= (or wait=0) as before", async () => {
-    const stalled = await post("/api/verification-jobs/verify?wait=0.5", { file: uniqueContent("wait stall"), manifestURI: `${sys.manifests.url}/stall` });
+    const stalled = await post(`${JOBS_PATH}/verify?wait=0.5`, { file: uniqueContent("wait stall"), manifestURI: `${sys.manifests.url}/stall` });
     expect(stalled.status).toBe(202);
-    expect(stalled.body).toMatchObject({ mode: "async", status: "queued", pollUrl: `/api/verification-jobs/${stalled.body.jobId}` });
+    expect(stalled.body).toMatchObject({ mode: "async", status: "queued", pollUrl: `${JOBS_PATH}/${stalled.body.jobId}` });
     expect(stalled.ms).toBeGreaterThanOrEqual(450);
     expect(stalled.ms).toBeLessThan(SYNC_TIMEOUT_MS);
 
     const content = uniqueContent("nowait");
     const { manifestUri } = await publish(content);
-    for (const path of ["/api/verification-jobs/verify", "/api/verification-jobs/verify?wait=0"]) {
+    for (const path of [`${JOBS_PATH}/verify`, `${JOBS_PATH}/verify?wait=0`]) {
       const res = await post(path, { file: content, manifestURI: manifestUri });
       expect(res.status).toBe(202);
       expect(res.body.mode).toBe("async");
@@ -155,14 +156,14 @@ describe("?wait= on the async routes", () => {
   });
 
   it("caps the wait at the sync timeout", async () => {
-    const res = await post("/api/verification-jobs/verify?wait=3600", { file: uniqueContent("wait cap"), manifestURI: `${sys.manifests.url}/stall` });
+    const res = await post(`${JOBS_PATH}/verify?wait=3600`, { file: uniqueContent("wait cap"), manifestURI: `${sys.manifests.url}/stall` });
     expect(res.status).toBe(202);
     expect(res.ms).toBeLessThan(SYNC_TIMEOUT_MS + 3000);
   });
 
   it("an invalid wait is a 400", async () => {
     for (const wait of ["abc", "-1", "1e3", ""]) {
-      const res = await post(`/api/verification-jobs/verify?wait=${wait}`, { file: "x", manifestURI: `${sys.manifests.url}/manifests/x` });
+      const res = await post(`${JOBS_PATH}/verify?wait=${wait}`, { file: "x", manifestURI: `${sys.manifests.url}/manifests/x` });
       expect(res.status, wait).toBe(400);
       expect(res.body.error.code).toBe("E_INVALID_WAIT");
     }
@@ -183,7 +184,7 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
   });
 
   it("the async route answers { mode: sync, result } exactly as the old system did", async () => {
-    const res = await post("/api/verification-jobs/verify", { file: ok.content, manifestURI: ok.manifestUri });
+    const res = await post(`${JOBS_PATH}/verify`, { file: ok.content, manifestURI: ok.manifestUri });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(Object.keys(res.body).sort()).toEqual(["mode", "result"]);
     expect(res.body.mode).toBe("sync");
@@ -192,11 +193,11 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
   });
 
   it("FAIL verdicts, proofs and /api/verify too, with ?wait= ignored", async () => {
-    const fail = await post("/api/verification-jobs/verify?wait=5", { file: unregistered.content, manifestURI: unregistered.manifestUri });
+    const fail = await post(`${JOBS_PATH}/verify?wait=5`, { file: unregistered.content, manifestURI: unregistered.manifestUri });
     expect(fail.status).toBe(200);
     expect(fail.body).toEqual({ mode: "sync", result: expect.objectContaining({ status: "FAIL", reasons: ["not_registered"] }) });
 
-    const proof = await post("/api/verification-jobs/proof", { file: ok.content, manifestURI: ok.manifestUri });
+    const proof = await post(`${JOBS_PATH}/proof`, { file: ok.content, manifestURI: ok.manifestUri });
     expect(proof.status).toBe(200);
     expect(proof.body).toEqual({ mode: "sync", result: expect.objectContaining({ status: "OK", proofVersion: "veriflow.proof/1", chainId: sys.chain.chainId }) });
     expect(proof.body.result.txHash).toMatch(/^0x[0-9a-f]{64}$/);
@@ -209,17 +210,17 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
 
   it("hashes a large upload as it streams in", async () => {
     const big = randomBytes(8 * 1024 * 1024);
-    const res = await post("/api/verification-jobs/verify", { file: big, manifestURI: ok.manifestUri });
+    const res = await post(`${JOBS_PATH}/verify`, { file: big, manifestURI: ok.manifestUri });
     expect(res.status).toBe(200);
     expect(res.body.result).toMatchObject({ status: "FAIL", fileHash: sha256(big), checks: { manifestHashOk: false } });
   });
 
   it("errors get the same 4xx/5xx mapping as failed jobs", async () => {
-    const missing = await post("/api/verification-jobs/verify", { file: "x", manifestURI: `${sys.manifests.url}/manifests/does-not-exist` });
+    const missing = await post(`${JOBS_PATH}/verify`, { file: "x", manifestURI: `${sys.manifests.url}/manifests/does-not-exist` });
     expect(missing.status).toBe(422);
     expect(missing.body.error).toMatchObject({ code: "E_MANIFEST_NOT_FOUND", details: { stage: "manifest" } });
 
-    const bad = await post("/api/verification-jobs/verify", { file: "x", manifestURI: ok.manifestUri, registryAddress: "0x1234" });
+    const bad = await post(`${JOBS_PATH}/verify`, { file: "x", manifestURI: ok.manifestUri, registryAddress: "0x1234" });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("E_INVALID_REGISTRY_ADDRESS");
 
@@ -256,9 +257,9 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
   });
 
   it("stats say available: false (the status service's own view, through the gateway)", async () => {
-    const own = await getJson(`${sys.statusUrl}/api/verification-jobs/stats`);
+    const own = await getJson(`${sys.statusUrl}${JOBS_PATH}/stats`);
     expect(own.body.available).toBe(false);
-    const stats = await getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`);
+    const stats = await getJson(`${sys.gatewayUrl}${JOBS_PATH}/stats`);
     expect(stats.status).toBe(200);
     expect(stats.body).toMatchObject({ available: false, waiting: expect.any(Number), active: expect.any(Number), completed: expect.any(Number), failed: expect.any(Number) });
   });
@@ -268,7 +269,7 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
     await until("the gateway to reconnect", gatewayReady);
     const content = uniqueContent("resumed");
     const { manifestUri } = await publish(content);
-    const accepted = await post("/api/verification-jobs/verify", { file: content, manifestURI: manifestUri });
+    const accepted = await post(`${JOBS_PATH}/verify`, { file: content, manifestURI: manifestUri });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
     expect(accepted.body.mode).toBe("async");
     const job = await waitForJob(sys.gatewayUrl, accepted.body.jobId, 30_000);
@@ -276,7 +277,7 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
 
     const sync = await post("/api/verify", { file: content, manifestURI: manifestUri });
     expect(sync.body).toMatchObject({ mode: "sync", jobId: expect.any(String), result: { status: "OK" } });
-    const stats = await getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`);
+    const stats = await getJson(`${sys.gatewayUrl}${JOBS_PATH}/stats`);
     expect(stats.body.available).toBe(true);
   });
 });
@@ -303,7 +304,7 @@ describe("NATS drops in the middle of an upload", () => {
       },
     });
     try {
-      const res = await fetch(`${sys.gatewayUrl}/api/verification-jobs/verify`, {
+      const res = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, {
         method: "POST",
         body,
         duplex: "half",
@@ -312,15 +313,15 @@ describe("NATS drops in the middle of an upload", () => {
       expect(res.status).toBe(503);
       expect(["E_STORAGE_UNAVAILABLE", "E_QUEUE_UNAVAILABLE"]).toContain(((await res.json()) as any).error.code);
 
-      const next = await post("/api/verification-jobs/verify", { file: "after the drop", manifestURI: `${sys.manifests.url}/manifests/does-not-exist` });
+      const next = await post(`${JOBS_PATH}/verify`, { file: "after the drop", manifestURI: `${sys.manifests.url}/manifests/does-not-exist` });
       expect(next.headers.get("x-veriflow-mode"), `${next.status} ${JSON.stringify(next.body)}`).toBe("fallback");
       expect(next.status).toBe(422);
     } finally {
       if (!(await gatewayReady().catch(() => false))) await sys.nats.restart();
     }
     // The failed write tripped the switch: the gateway probes JetStream (every second) before using it again.
-    await until("stats to say available again", async () => (await getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`)).body.available === true);
-    const res = await post("/api/verification-jobs/verify", { file: "queue again", manifestURI: `${sys.manifests.url}/manifests/x` });
+    await until("stats to say available again", async () => (await getJson(`${sys.gatewayUrl}${JOBS_PATH}/stats`)).body.available === true);
+    const res = await post(`${JOBS_PATH}/verify`, { file: "queue again", manifestURI: `${sys.manifests.url}/manifests/x` });
     expect(res.status).toBe(202);
   });
 });
@@ -328,7 +329,7 @@ describe("NATS drops in the middle of an upload", () => {
 describe("stats without the status service", () => {
   it("answers available: false and null counts", async () => {
     await sys.services.status.stop();
-    const stats = await getJson(`${sys.gatewayUrl}/api/verification-jobs/stats`);
+    const stats = await getJson(`${sys.gatewayUrl}${JOBS_PATH}/stats`);
     expect(stats.status).toBe(200);
     expect(stats.body).toEqual({ available: false, waiting: null, active: null, completed: null, failed: null });
   });

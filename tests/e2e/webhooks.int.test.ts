@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JOBS_PATH } from "@veriflow/events";
 import { verifyWebhookSignature } from "../../services/webhooks/src/signature.js";
 import { getJson, waitForJob } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
@@ -74,7 +75,7 @@ async function submitJob(fields: { content: string; manifestURI: string; callbac
   form.append("registryAddress", sys.registry);
   form.append("manifestURI", fields.manifestURI);
   if (fields.callbackUrl !== undefined) form.append("callbackUrl", fields.callbackUrl);
-  const res = await fetch(`${sys.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: form });
+  const res = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: form });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -90,7 +91,7 @@ async function postJson(path: string, body: unknown) {
   return { status: res.status, body: (await res.json()) as any };
 }
 
-const jobDeliveries = async (jobId: string) => (await getJson(`${sys.gatewayUrl}/api/verification-jobs/${jobId}/deliveries`)).body;
+const jobDeliveries = async (jobId: string) => (await getJson(`${sys.gatewayUrl}${JOBS_PATH}/${jobId}/deliveries`)).body;
 
 describe("job callbacks", () => {
   it("POSTs the signed verification.completed envelope to the job's callbackUrl", async () => {
@@ -179,10 +180,10 @@ describe("job callbacks", () => {
   });
 
   it("answers an empty list for a job without a callback, 400 for a job id that is not a uuid", async () => {
-    const none = await getJson(`${sys.gatewayUrl}/api/verification-jobs/${crypto.randomUUID()}/deliveries`);
+    const none = await getJson(`${sys.gatewayUrl}${JOBS_PATH}/${crypto.randomUUID()}/deliveries`);
     expect(none.status).toBe(200);
     expect(none.body).toMatchObject({ callbackUrl: null, deliveries: [] });
-    const bad = await getJson(`${sys.gatewayUrl}/api/verification-jobs/nope/deliveries`);
+    const bad = await getJson(`${sys.gatewayUrl}${JOBS_PATH}/nope/deliveries`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("E_INVALID_JOB_ID");
   });

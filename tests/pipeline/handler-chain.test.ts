@@ -1,4 +1,5 @@
 import { Wallet } from "ethers";
+import { checkRpcUrl } from "@veriflow/adapters";
 import { createRequestEvent, stageNames, type JobRequest, type OnchainEntry } from "@veriflow/events";
 import { PermanentError } from "@veriflow/errors";
 import { defineStage, loadStageModules, runInProcess, type StageHandlers } from "@veriflow/pipeline";
@@ -48,7 +49,7 @@ function handlers(opts: { entry?: OnchainEntry; fetchManifest?: () => Promise<{ 
       fetchManifest: opts.fetchManifest ?? (async () => ({ bytes: new TextEncoder().encode(JSON.stringify(manifest)), cid: null })),
       now: () => NOW,
     }).onContentHashed,
-    "chain-check": chainCheckHandlers({ chainFor: () => chain, rpcUrlAllowed: () => false, now: () => NOW }).onManifestChecked,
+    "chain-check": chainCheckHandlers({ chainFor: () => chain, checkRpcUrl: (url) => checkRpcUrl(url, { rpcUrl: "http://127.0.0.1:8545", rpcUrlAllowlist: [] }), now: () => NOW }).onManifestChecked,
   };
 }
 

@@ -1,5 +1,7 @@
 /** A REST client of the old queue's API, as any HTTP client would call it. */
 
+import { JOBS_PATH } from "@veriflow/events";
+
 export interface SubmitInput {
   file: Uint8Array | string;
   fileName?: string;
@@ -16,7 +18,7 @@ export async function submit(baseUrl: string, input: SubmitInput): Promise<{ sta
   if (input.registryAddress !== undefined) form.append("registryAddress", input.registryAddress);
   if (input.manifestURI !== undefined) form.append("manifestURI", input.manifestURI);
   if (input.rpcUrl !== undefined) form.append("rpcUrl", input.rpcUrl);
-  const res = await fetch(`${baseUrl}/api/verification-jobs/${input.type ?? "verify"}`, { method: "POST", body: form, headers: input.headers });
+  const res = await fetch(`${baseUrl}${JOBS_PATH}/${input.type ?? "verify"}`, { method: "POST", body: form, headers: input.headers });
   return { status: res.status, body: await res.json() };
 }
 
@@ -29,7 +31,7 @@ export async function getJson(url: string, headers: Record<string, string> = {})
 export async function waitForJob(baseUrl: string, jobId: string, timeoutMs = 20_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { status, body } = await getJson(`${baseUrl}/api/verification-jobs/${jobId}`);
+    const { status, body } = await getJson(`${baseUrl}${JOBS_PATH}/${jobId}`);
     if (status !== 200) throw new Error(`GET job ${jobId} answered ${status}: ${JSON.stringify(body)}`);
     if (body.status === "completed" || body.status === "failed") return body;
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);

@@ -15,6 +15,7 @@ import {
   type ManifestServer,
   type NatsServerHandle,
 } from "@veriflow/testing";
+import { JOBS_PATH } from "@veriflow/events";
 import { removeLocalStackFile, writeLocalStackFile } from "./local-stack-file.js";
 import { isPortFree, preferPort } from "./ports.js";
 import { opsPortOf, serviceNames, type ServiceName } from "@veriflow/events";
@@ -166,7 +167,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       cleanups.push(() => stopService(p));
     }
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-    await waitUntilReady(`${gatewayUrl}/api/verification-jobs/stats`, services, env.API_KEYS?.split(",")[0]);
+    await waitUntilReady(`${gatewayUrl}${JOBS_PATH}/stats`, services, env.API_KEYS?.split(",")[0]);
     const stackFile = await writeLocalStackFile(dataDir, { gatewayUrl, rpcUrl, chainId, registry, manifestServerUrl: manifests.url });
     cleanups.push(() => removeLocalStackFile(dataDir));
     return {

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { NATS_INSTALL_HINT } from "@veriflow/testing";
+import { JOBS_PATH } from "@veriflow/events";
 import { startLocalStack } from "./local-stack.js";
 
 // `npm start`: the whole system on one machine, on embedded defaults where nothing is configured.
@@ -20,8 +21,8 @@ const key = process.env.API_KEYS?.split(",")[0];
 const auth = key ? ` -H 'x-api-key: ${key}'` : "";
 console.log(`
 veriflow is running
-  REST API (gateway)   ${stack.gatewayUrl}/api/verification-jobs
-  live updates (SSE)   ${stack.gatewayUrl}/api/verification-jobs/<jobId>/events
+  REST API (gateway)   ${stack.gatewayUrl}${JOBS_PATH}
+  live updates (SSE)   ${stack.gatewayUrl}${JOBS_PATH}/<jobId>/events
   webhooks             ${stack.gatewayUrl}/api/webhooks
   gRPC                 submissions 127.0.0.1:${process.env.GATEWAY_GRPC_PORT ?? 50051}, jobs 127.0.0.1:${process.env.STATUS_GRPC_PORT ?? 50052} (reflection on)
   status service       ${stack.statusUrl}
@@ -33,9 +34,9 @@ if (stack.sample) {
   const s = stack.sample;
   console.log(`Verify the sample (registered on the local chain, manifest on the local IPFS gateway):
 
-  curl -s${auth} -F file=@${s.file} -F registryAddress=${s.registry} -F manifestURI=${s.manifestUri} ${stack.gatewayUrl}/api/verification-jobs/verify
+  curl -s${auth} -F file=@${s.file} -F registryAddress=${s.registry} -F manifestURI=${s.manifestUri} ${stack.gatewayUrl}${JOBS_PATH}/verify
 
-then poll the pollUrl it answers:  curl -s${auth} ${stack.gatewayUrl}/api/verification-jobs/<jobId>
+then poll the pollUrl it answers:  curl -s${auth} ${stack.gatewayUrl}${JOBS_PATH}/<jobId>
 
 or with the CLI (\`npx veriflow --help\`), which waits for the verdict:
 

@@ -1,5 +1,6 @@
 import type { EnvReader } from "@veriflow/platform";
 import type { ChainEndpointConfig } from "./chain/chain-access.js";
+import { rpcUrlAllowlistProblems } from "./chain/rpc-url.js";
 import type { ManifestFetchConfig } from "./manifest/fetch-manifest.js";
 
 /**
@@ -30,9 +31,11 @@ export function readManifestFetchConfig(r: EnvReader): ManifestFetchConfig {
 
 /** RPC_URL, RPC_URL_ALLOWLIST, RPC_TIMEOUT_MS, CHAIN_MAX_BATCH, CHAIN_MAX_IN_FLIGHT, CHAIN_LOGS_*. */
 export function readChainEndpointConfig(r: EnvReader): ChainEndpointConfig {
+  const rpcUrlAllowlist = r.list("RPC_URL_ALLOWLIST");
+  r.problems.push(...rpcUrlAllowlistProblems(rpcUrlAllowlist));
   return {
     rpcUrl: r.url("RPC_URL", "http://127.0.0.1:8545")!,
-    rpcUrlAllowlist: r.list("RPC_URL_ALLOWLIST"),
+    rpcUrlAllowlist,
     rpcTimeoutMs: r.int("RPC_TIMEOUT_MS", 10_000, { min: 100 }),
     maxBatch: r.int("CHAIN_MAX_BATCH", 100, { min: 1, max: 1000 }),
     maxInFlight: r.int("CHAIN_MAX_IN_FLIGHT", 4, { min: 1, max: 64 }),

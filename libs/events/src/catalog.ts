@@ -9,11 +9,13 @@ import { failureSites, pipeline } from "./pipeline.js";
  * needs nothing but the event it consumes: no lookups, no shared tables.
  */
 
-const hex32 = /^0x[0-9a-fA-F]{64}$/;
-const address = /^0x[0-9a-fA-F]{40}$/;
+/** A content hash as written anywhere (DOMAIN.md): 0x and 64 hex digits, any case; emitted lower-case. */
+export const CONTENT_HASH_PATTERN = /^0x[0-9a-fA-F]{64}$/;
+/** An EVM address: 0x and 40 hex digits, any case (the checksum is not checked here). */
+export const ADDRESS_PATTERN = /^0x[0-9a-fA-F]{40}$/;
 
-export const ContentHash = z.string().regex(hex32, "a 0x-prefixed 32-byte hex string");
-export const Address = z.string().regex(address, "a 0x-prefixed 20-byte hex address");
+export const ContentHash = z.string().regex(CONTENT_HASH_PATTERN, "a 0x-prefixed 32-byte hex string");
+export const Address = z.string().regex(ADDRESS_PATTERN, "a 0x-prefixed 20-byte hex address");
 export const JobType = z.enum(["verify", "proof"]);
 export type JobType = z.infer<typeof JobType>;
 

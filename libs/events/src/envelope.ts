@@ -80,8 +80,20 @@ export function createEvent<T extends EventType>(
   };
 }
 
+/** A new job's id: a random UUID, lower-case. */
 export function newJobId(): string {
   return randomUUID();
+}
+
+/**
+ * A UUID in any case: the form of a job id (newJobId) and of every other id this system
+ * mints (derived event ids, webhook ids). The job routes, the gRPC API and the CLI refuse
+ * anything else before a lookup.
+ */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isJobId(value: string): boolean {
+  return UUID_PATTERN.test(value);
 }
 
 const encoder = new TextEncoder();

@@ -1,12 +1,11 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { HttpError } from "@veriflow/errors";
+import { createApiKeyCheck } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
 
 export interface RpcOptions {
   log: Logger;
-  /** Accepted API keys (`x-api-key` or `authorization: Bearer <key>` metadata); empty: open. */
+  /** Accepted API keys (createApiKeyCheck, @veriflow/http: `x-api-key` or `authorization: Bearer` metadata); empty: open. */
   apiKeys: string[];
   /** Aborted when the server stops: open server streams end with UNAVAILABLE at once. */
   shutdownSignal?: AbortSignal;
@@ -28,28 +27,18 @@ interface SurfaceCall {
   once(event: "cancelled", listener: () => void): unknown;
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
-
 /**
  * Wraps handlers written as async functions into grpc-js handlers: the API-key check,
  * an AbortSignal tied to the call's cancellation (client cancel, deadline), and every
  * thrown error mapped to a gRPC status by toGrpcStatus.
  */
 export function createRpc(opts: RpcOptions) {
-  const wanted = opts.apiKeys.map(digest);
-
-  const authenticate = (metadata: grpc.Metadata): void => {
-    if (wanted.length === 0) return;
-    const header = (key: string) => {
+  const checkApiKey = createApiKeyCheck(opts.apiKeys);
+  const authenticate = (metadata: grpc.Metadata): void =>
+    checkApiKey((key) => {
       const v = metadata.get(key)[0];
       return typeof v === "string" ? v : v?.toString("utf8");
-    };
-    const bearer = /^Bearer\s+(.+)$/i.exec(header("authorization") ?? "")?.[1];
-    const given = header("x-api-key") || bearer;
-    if (!given) throw new HttpError(401, "E_UNAUTHORIZED", "an API key is required: send it in the x-api-key metadata");
-    const d = digest(given);
-    if (!wanted.some((w) => timingSafeEqual(w, d))) throw new HttpError(401, "E_UNAUTHORIZED", "the API key is not valid");
-  };
+    });
 
   const contextFor = (call: SurfaceCall): RpcContext & { controller: AbortController } => {
     const controller = new AbortController();

@@ -1,3 +1,4 @@
+export * from "./api-key.js";
 export * from "./http.js";
 export * from "./metrics.js";
 export * from "./ops-server.js";

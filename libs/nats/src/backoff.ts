@@ -1,6 +1,13 @@
+import type { EnvReader } from "@veriflow/platform";
+
 export interface BackoffPolicy {
   baseMs: number;
   maxMs: number;
+}
+
+/** RETRY_BASE_MS (500) and RETRY_MAX_MS (30000): the retry backoff of every consumer. */
+export function readBackoffPolicy(r: EnvReader): BackoffPolicy {
+  return { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) };
 }
 
 /**

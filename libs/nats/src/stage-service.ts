@@ -2,7 +2,7 @@ import { STREAM_NAME, opsPortOf, stageConsumer, stageSpec, type ConsumedBy, type
 import { startOpsServer } from "@veriflow/http";
 import { failedEventFor, type StageInstance, type StageModule, type UploadReader } from "@veriflow/pipeline";
 import { EnvReader, Shutdown, defineService, readCommonConfig, type CommonConfig, type Env, type Logger, type ServiceDefinition } from "@veriflow/platform";
-import type { BackoffPolicy } from "./backoff.js";
+import { readBackoffPolicy, type BackoffPolicy } from "./backoff.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { ensureConsumer, ensureStreams, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
@@ -20,10 +20,7 @@ export function readStageConfig(r: EnvReader, prefix: string, defaults: { concur
   return {
     concurrency: r.int(`${prefix}_CONCURRENCY`, defaults.concurrency, { min: 1, max: 10_000 }),
     maxAttempts: r.int(`${prefix}_MAX_ATTEMPTS`, 5, { min: 1, max: 100 }),
-    backoff: {
-      baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }),
-      maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }),
-    },
+    backoff: readBackoffPolicy(r),
   };
 }
 

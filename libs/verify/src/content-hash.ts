@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { CONTENT_HASH_PATTERN } from "@veriflow/events";
 
 /**
  * The content hash of DOMAIN.md: "0x" + lowercase hex of SHA-256 over the raw bytes.
@@ -29,20 +30,18 @@ export function createContentHasher(): ContentHasher {
   return hasher;
 }
 
-const HASH = /^0x[0-9a-fA-F]{64}$/;
-
 /** True for a 0x-prefixed 32-byte hex string, in any letter case. */
 export function isContentHash(value: string): boolean {
-  return HASH.test(value);
+  return CONTENT_HASH_PATTERN.test(value);
 }
 
 /** Lower-cases a content hash; throws a TypeError for anything that is not one. */
 export function normalizeHash(hash: string): string {
-  if (!HASH.test(hash)) throw new TypeError(`not a content hash (0x + 64 hex characters): ${JSON.stringify(hash)}`);
+  if (!CONTENT_HASH_PATTERN.test(hash)) throw new TypeError(`not a content hash (0x + 64 hex characters): ${JSON.stringify(hash)}`);
   return hash.toLowerCase();
 }
 
 /** Compares two content hashes case-insensitively (false when either is not a hash). */
 export function sameHash(a: string, b: string): boolean {
-  return HASH.test(a) && HASH.test(b) && a.toLowerCase() === b.toLowerCase();
+  return CONTENT_HASH_PATTERN.test(a) && CONTENT_HASH_PATTERN.test(b) && a.toLowerCase() === b.toLowerCase();
 }

@@ -1,7 +1,7 @@
 import { getAddress } from "ethers";
 import { z } from "zod";
 import { PermanentError } from "@veriflow/errors";
-import type { ManifestSummary } from "@veriflow/events";
+import { CONTENT_HASH_PATTERN, type ManifestSummary } from "@veriflow/events";
 
 /**
  * The signed manifest of DOMAIN.md. Unknown fields are kept (a newer writer may add
@@ -28,7 +28,7 @@ export const ManifestSchema = z.looseObject({
   algorithm: z.literal("sha256", { error: required('"sha256"') }),
   content_hash: z
     .string({ error: required("a string") })
-    .regex(/^0x[0-9a-fA-F]{64}$/, { error: "must be 0x followed by 64 hex characters" }),
+    .regex(CONTENT_HASH_PATTERN, { error: "must be 0x followed by 64 hex characters" }),
   content_uri: contentUriField.nullish(),
   creator_did: didField,
   created_at: z

@@ -1,3 +1,4 @@
+import { checkRpcUrl } from "@veriflow/adapters";
 import {
   createEvent,
   createRequestEvent,
@@ -57,7 +58,7 @@ function checkedEvent(jobType: JobType, rpcUrl: string | null = null, jobId = "j
 
 const ctx = (attempt = 1): HandlerContext => ({ attempt, log: createSilentLogger() });
 
-function fakeDeps(opts: { entry?: OnchainEntry; allowed?: (url: string) => boolean; chain?: Partial<ChainAccess> } = {}) {
+function fakeDeps(opts: { entry?: OnchainEntry; rpcUrlAllowlist?: string[]; chain?: Partial<ChainAccess> } = {}) {
   const calls = { chainFor: [] as (string | null)[], readEntry: [] as [string, string][], findRegistration: [] as [string, string][], chainId: 0 };
   const chain: ChainAccess = {
     async readEntry(registry, contentHash) {
@@ -79,7 +80,7 @@ function fakeDeps(opts: { entry?: OnchainEntry; allowed?: (url: string) => boole
       calls.chainFor.push(rpcUrl);
       return chain;
     },
-    rpcUrlAllowed: opts.allowed ?? (() => true),
+    checkRpcUrl: (url) => checkRpcUrl(url, { rpcUrl: "http://127.0.0.1:8545", rpcUrlAllowlist: opts.rpcUrlAllowlist ?? ["*"] }),
     now: () => NOW,
   };
   return { deps, calls };
@@ -155,15 +156,13 @@ describe("chain-check onManifestChecked", () => {
   });
 
   it("passes an allowed per-job rpcUrl to chainFor", async () => {
-    const asked: string[] = [];
-    const { deps, calls } = fakeDeps({ allowed: (u) => (asked.push(u), true) });
+    const { deps, calls } = fakeDeps({ rpcUrlAllowlist: ["https://RPC.example.com"] });
     await run(checkedEvent("verify", "https://rpc.example.com/"), deps);
-    expect(asked).toEqual(["https://rpc.example.com/"]);
     expect(calls.chainFor).toEqual(["https://rpc.example.com/"]);
   });
 
   it("refuses a per-job rpcUrl that is not allowed: PermanentError E_RPC_URL_NOT_ALLOWED, no chain access", async () => {
-    const { deps, calls } = fakeDeps({ allowed: () => false });
+    const { deps, calls } = fakeDeps({ rpcUrlAllowlist: ["https://rpc.example.com/"] });
     const p = createHandlers(deps).onManifestChecked(checkedEvent("verify", "https://evil.example.com/"), ctx());
     await expect(p).rejects.toBeInstanceOf(PermanentError);
     await expect(p).rejects.toMatchObject({ code: "E_RPC_URL_NOT_ALLOWED" });

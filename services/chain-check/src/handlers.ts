@@ -1,3 +1,4 @@
+import type { RpcUrlCheck } from "@veriflow/adapters";
 import { createEvent, type Envelope } from "@veriflow/events";
 import { PermanentError } from "@veriflow/errors";
 import type { HandlerContext } from "@veriflow/pipeline";
@@ -6,7 +7,8 @@ import { decideOnChain, type ChainAccess } from "@veriflow/verify";
 export interface ChainCheckDeps {
   /** The configured chain for null; a per-job endpoint only where allowed. */
   chainFor(rpcUrl: string | null): ChainAccess;
-  rpcUrlAllowed(rpcUrl: string): boolean;
+  /** Whether the job may name its own endpoint (checkRpcUrl, @veriflow/adapters). */
+  checkRpcUrl(rpcUrl: string): RpcUrlCheck;
   now(): Date;
 }
 
@@ -14,9 +16,8 @@ export function createHandlers(deps: ChainCheckDeps) {
   return {
     async onManifestChecked(event: Envelope<"manifest.checked">, ctx: HandlerContext): Promise<Envelope<"verification.completed">[]> {
       const { request, contentHash } = event.data;
-      if (request.rpcUrl !== null && !deps.rpcUrlAllowed(request.rpcUrl)) {
-        throw new PermanentError("E_RPC_URL_NOT_ALLOWED", "the job's rpcUrl is not in RPC_URL_ALLOWLIST");
-      }
+      const rpc = request.rpcUrl === null ? null : deps.checkRpcUrl(request.rpcUrl);
+      if (rpc && !rpc.ok) throw new PermanentError(rpc.code, rpc.message);
       const result = await decideOnChain(deps.chainFor(request.rpcUrl), request, contentHash, event.data, deps.now());
       ctx.log.debug({ contentHash, status: result.status, reasons: result.reasons }, "verdict");
       return [

@@ -10,7 +10,7 @@ export const stageModule = defineStage({
   readSettings: readChainEndpointConfig,
   create(settings, runtime) {
     const chains = createChainEndpoints(settings);
-    const handlers = createHandlers({ chainFor: chains.chainFor, rpcUrlAllowed: chains.rpcUrlAllowed, now: runtime.now });
+    const handlers = createHandlers({ chainFor: chains.chainFor, checkRpcUrl: chains.checkRpcUrl, now: runtime.now });
     return { handle: handlers.onManifestChecked, close: () => chains.close() };
   },
 });

@@ -1,12 +1,10 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { createRequestEvent, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
+import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { publishEvents, type ObjectStore } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
-
-export const JOBS_PATH = "/api/verification-jobs";
 
 export interface AcceptDeps {
   js: JetStreamClient;
@@ -67,6 +65,6 @@ export async function acceptSubmission(
     jobId,
     status: "queued",
     message: `${jobType === "proof" ? "Proof" : "Verification"} job queued successfully`,
-    pollUrl: `${JOBS_PATH}/${jobId}`,
+    pollUrl: jobPath(jobId),
   };
 }

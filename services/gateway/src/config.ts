@@ -1,4 +1,6 @@
 import { opsPortOf } from "@veriflow/events";
+import { readChainEndpointConfig, readManifestFetchConfig, type RpcUrlPolicy } from "@veriflow/adapters";
+import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type TopologyConfig } from "@veriflow/nats";
 
@@ -13,10 +15,6 @@ export interface GatewayConfig extends CommonConfig {
   statusUrl: string;
   /** Accepted API keys; empty means the job routes are open (logged loudly at start). */
   apiKeys: string[];
-  /** http:// manifest URIs are refused unless this is on (tests, local use). */
-  allowHttpManifests: boolean;
-  /** Per-job `rpcUrl` values allowed; "*" allows any; empty refuses them all. */
-  rpcUrlAllowlist: string[];
   /** Where the webhooks service answers the /api/webhooks routes this gateway fronts. */
   webhooksUrl: string;
   /** Private/loopback hosts a job's callbackUrl may name (local use; empty in production). */
@@ -30,6 +28,11 @@ export interface GatewayConfig extends CommonConfig {
    * known only once their modules are loaded at start.
    */
   stageEnv: Env;
+  /**
+   * What submissions are checked against: the values the stages themselves read
+   * (MANIFEST_ALLOW_HTTP, RPC_URL, RPC_URL_ALLOWLIST), through the same readers.
+   */
+  submission: { allowHttpManifests: boolean; rpcUrls: RpcUrlPolicy };
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -41,14 +44,13 @@ export function loadConfig(env: Env): GatewayConfig {
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
-    apiKeys: r.list("API_KEYS"),
-    allowHttpManifests: r.bool("MANIFEST_ALLOW_HTTP", false),
-    rpcUrlAllowlist: r.list("RPC_URL_ALLOWLIST"),
+    apiKeys: readApiKeys(r),
     webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     topology: readTopologyConfig(r),
     syncTimeoutMs: r.int("GATEWAY_SYNC_TIMEOUT_MS", 30_000, { min: 1 }),
     stageEnv: env,
+    submission: { allowHttpManifests: readManifestFetchConfig(r).allowHttp, rpcUrls: readChainEndpointConfig(r) },
   };
   // The old system's job routes had no authentication. Open routes are fine on a laptop;
   // a production deployment must choose them explicitly, never get them by omission.

@@ -1,14 +1,12 @@
 import Router from "@koa/router";
 import Koa, { type Middleware } from "koa";
-import { newJobId, type JobType } from "@veriflow/events";
-import { HttpError } from "@veriflow/errors";
-import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
+import { errorHandler, httpMetrics, requestId, requireApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import type { ObjectStore } from "@veriflow/nats";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { acceptSubmission } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
-import { requireApiKey } from "./auth.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
 import type { SyncSupport } from "./sync-routes.js";
 import { proxyToWebhooks } from "./webhooks-proxy.js";
@@ -29,8 +27,6 @@ export interface GatewayDeps {
   sync: SyncSupport;
 }
 
-const JOBS = "/api/verification-jobs";
-
 export function createGatewayApp(deps: GatewayDeps): Koa {
   const upload = createMultipart(createUploadStorage(deps.uploads), deps.maxUploadBytes);
 
@@ -48,18 +44,18 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
 
   const router = new Router();
   const auth = requireApiKey(deps.apiKeys);
-  router.post(`${JOBS}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
-  router.post(`${JOBS}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
+  router.post(`${JOBS_PATH}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
+  router.post(`${JOBS_PATH}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
   router.post("/api/verify", auth, deps.sync.submission("verify", "sync"), submit("verify"));
   router.post("/api/proof", auth, deps.sync.submission("proof", "sync"), submit("proof"));
   const proxy = proxyToStatus(deps.statusUrl);
-  router.get(JOBS, auth, proxy);
-  router.get(`${JOBS}/stats`, auth, deps.sync.stats);
-  router.get(`${JOBS}/:jobId`, auth, proxy);
-  router.get(`${JOBS}/:jobId/history`, auth, proxy);
-  router.get(`${JOBS}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
+  router.get(JOBS_PATH, auth, proxy);
+  router.get(`${JOBS_PATH}/stats`, auth, deps.sync.stats);
+  router.get(`${JOBS_PATH}/:jobId`, auth, proxy);
+  router.get(`${JOBS_PATH}/:jobId/history`, auth, proxy);
+  router.get(`${JOBS_PATH}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
-  router.get(`${JOBS}/:jobId/deliveries`, auth, webhooks);
+  router.get(`${JOBS_PATH}/:jobId/deliveries`, auth, webhooks);
   router.post("/api/webhooks", auth, webhooks);
   router.get("/api/webhooks", auth, webhooks);
   router.get("/api/webhooks/:id", auth, webhooks);

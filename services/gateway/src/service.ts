@@ -22,7 +22,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   shutdown.add("fallback", () => fallback.close());
   const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: () => isStreamAvailable(nats.jsm), log });
   shutdown.add("queue-health", () => health.close());
-  const policy = { allowHttpManifests: config.allowHttpManifests, rpcUrlAllowlist: config.rpcUrlAllowlist, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
+  const policy = { ...config.submission, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
   const sync = createSyncSupport({
     nats,
     health,

@@ -1,17 +1,16 @@
 import { getAddress, isAddress } from "ethers";
 import type { JobRequest, JobType } from "@veriflow/events";
-import { HttpError, badRequest } from "@veriflow/errors";
-import { createWebhookUrlCheck } from "@veriflow/adapters";
+import { badRequest } from "@veriflow/errors";
+import { MAX_URL_LENGTH, checkRpcUrl, createWebhookUrlCheck, type RpcUrlPolicy } from "@veriflow/adapters";
 import { parseIpfsUri } from "@veriflow/verify";
 
 export interface SubmissionPolicy {
   allowHttpManifests: boolean;
-  rpcUrlAllowlist: string[];
+  /** Which per-job rpcUrl values are accepted: the chain configuration the fallback and chain-check use. */
+  rpcUrls: RpcUrlPolicy;
   /** Hosts a job's callbackUrl may name although private/loopback (WEBHOOK_ALLOWED_PRIVATE_HOSTS). */
   webhookAllowedPrivateHosts?: string[];
 }
-
-const MAX_URI_LENGTH = 2048;
 
 function field(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
@@ -32,7 +31,10 @@ export function parseSubmission(jobType: JobType, body: Record<string, unknown>,
   checkManifestUri(manifestUri, policy);
 
   const rpcUrl = field(body, "rpcUrl") ?? null;
-  if (rpcUrl !== null) checkRpcUrl(rpcUrl, policy);
+  if (rpcUrl !== null) {
+    const r = checkRpcUrl(rpcUrl, policy.rpcUrls);
+    if (!r.ok) throw badRequest(r.code, r.message);
+  }
 
   const rawCallbackUrl = field(body, "callbackUrl") ?? null;
   const callbackUrl = rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy);
@@ -52,7 +54,7 @@ function checkCallbackUrl(raw: string, policy: SubmissionPolicy): string {
 }
 
 function checkManifestUri(uri: string, policy: SubmissionPolicy): void {
-  if (uri.length > MAX_URI_LENGTH) throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is longer than ${MAX_URI_LENGTH} characters`);
+  if (uri.length > MAX_URL_LENGTH) throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is longer than ${MAX_URL_LENGTH} characters`);
   if (uri.startsWith("ipfs://")) {
     try {
       parseIpfsUri(uri);
@@ -73,18 +75,4 @@ function checkManifestUri(uri: string, policy: SubmissionPolicy): void {
     throw badRequest("E_MANIFEST_URI_NOT_ALLOWED", "http:// manifest URIs are not allowed here; use https:// or ipfs://");
   }
   throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" must be ipfs://, https:// (or http:// where allowed), got ${url.protocol}`);
-}
-
-function checkRpcUrl(rpcUrl: string, policy: SubmissionPolicy): void {
-  let url: URL;
-  try {
-    url = new URL(rpcUrl);
-  } catch {
-    throw badRequest("E_INVALID_RPC_URL", `"rpcUrl" is not a URL: ${rpcUrl.slice(0, 100)}`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw badRequest("E_INVALID_RPC_URL", '"rpcUrl" must be an http(s) URL');
-  const allowed = policy.rpcUrlAllowlist.includes("*") || policy.rpcUrlAllowlist.includes(rpcUrl);
-  if (!allowed) {
-    throw new HttpError(400, "E_RPC_URL_NOT_ALLOWED", "a per-job rpcUrl is not allowed by this server's configuration (RPC_URL_ALLOWLIST); omit it to use the configured chain");
-  }
 }

@@ -1,7 +1,7 @@
 import type { Context, Middleware, Next } from "koa";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { newJobId, type JobType } from "@veriflow/events";
+import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { watchTerminal } from "./await-terminal.js";
 import type { Logger } from "@veriflow/platform";
@@ -83,7 +83,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
   }
 
   const unknownCounts = { available: false, waiting: null, active: null, completed: null, failed: null };
-  const statsUrl = `${deps.statusUrl.replace(/\/+$/, "")}/api/verification-jobs/stats`;
+  const statsUrl = `${deps.statusUrl.replace(/\/+$/, "")}${JOBS_PATH}/stats`;
   const stats: Middleware = async (ctx) => {
     ctx.set("cache-control", "no-store");
     let res: Response;

@@ -1,4 +1,5 @@
 import type { Context } from "koa";
+import { jobPath } from "@veriflow/events";
 import { HttpError, badRequest } from "@veriflow/errors";
 import type { TerminalEvent } from "./await-terminal.js";
 import { statusForFailure } from "./failure-status.js";
@@ -44,6 +45,6 @@ export function answerOutcome(ctx: Context, jobId: string, outcome: TerminalEven
   // The message is the job's own `error`, which GET /api/verification-jobs/:jobId shows anyway.
   throw new HttpError(statusForFailure(code), code, message, {
     expose: true,
-    details: { jobId, stage, attempts, pollUrl: `/api/verification-jobs/${jobId}` },
+    details: { jobId, stage, attempts, pollUrl: jobPath(jobId) },
   });
 }

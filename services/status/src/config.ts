@@ -1,6 +1,7 @@
 import { opsPortOf } from "@veriflow/events";
+import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
-import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
+import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 
 export interface StatusConfig extends CommonConfig {
   port: number;
@@ -14,7 +15,7 @@ export interface StatusConfig extends CommonConfig {
   topology: TopologyConfig;
   /** Port of the gRPC JobService (bound on `host`); 0 picks a free one. */
   grpcPort: number;
-  /** Keys accepted by the gRPC API (`x-api-key` metadata); empty leaves it open. REST is guarded by the gateway. */
+  /** Keys accepted by the gRPC API (readApiKeys, createApiKeyCheck); empty leaves it open. REST is guarded by the gateway. */
   apiKeys: string[];
   /** How often watched jobs are re-read even without a change notification (the safety net). */
   watchPollMs: number;
@@ -31,10 +32,10 @@ export function loadConfig(env: Env): StatusConfig {
     databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),
     databasePoolMax: r.int("DATABASE_POOL_MAX", 10, { min: 1, max: 200 }),
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
-    backoff: { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) },
+    backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),
     grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),
-    apiKeys: r.list("API_KEYS"),
+    apiKeys: readApiKeys(r),
     watchPollMs: r.int("STATUS_WATCH_POLL_MS", 3000, { min: 100, max: 60_000 }),
     sseHeartbeatMs: r.int("STATUS_SSE_HEARTBEAT_MS", 15_000, { min: 100, max: 120_000 }),
   };

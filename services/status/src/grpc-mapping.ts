@@ -1,7 +1,6 @@
-import type { JobType } from "@veriflow/events";
+import { CONTENT_HASH_PATTERN, jobStatuses, type JobStatus, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
 import type { JobFilter } from "./job-filter.js";
-import { jobStatuses, type JobStatus } from "./projection.js";
 import type { JobCursor, Job } from "./store.js";
 
 const STATUS_TO_PROTO: Record<JobStatus, JobStatus__Output> = {
@@ -66,7 +65,7 @@ export function parseFilter(f: JobFilter__Output | null): JobFilter {
     filter.type = type;
   }
   if (f.contentHash) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(f.contentHash)) {
+    if (!CONTENT_HASH_PATTERN.test(f.contentHash)) {
       throw invalidArgument("E_INVALID_FILTER", "filter.content_hash must be 0x followed by 64 hex digits");
     }
     filter.contentHash = f.contentHash.toLowerCase();

@@ -1,11 +1,11 @@
 import { grpc, invalidArgument, type JobServiceHandlers, type Rpc } from "@veriflow/grpc";
+import { isTerminal, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
 import { decodePageToken, encodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
-import { isTerminal } from "./projection.js";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parseJobId } from "./routes.js";
+import { parseJobId } from "./routes.js";
 import { countByStatus, queryJobs, type Job } from "./store.js";
 
 export interface JobServiceDeps {
@@ -36,7 +36,7 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
     ListJobs: rpc.unary(async (req) => {
       const filter = parseFilter(req.filter);
       if (req.pageSize < 0) throw invalidArgument("E_INVALID_PAGE_SIZE", "page_size must not be negative");
-      const pageSize = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+      const pageSize = Math.min(req.pageSize || JOBS_PAGE_SIZE.default, JOBS_PAGE_SIZE.max);
       const jobs = await queryJobs(sql, filter, pageSize + 1, decodePageToken(req.pageToken));
       const page = jobs.slice(0, pageSize);
       const last = page[page.length - 1];

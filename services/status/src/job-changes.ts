@@ -2,7 +2,7 @@ import { watchStreams } from "./metrics.js";
 import type { Logger } from "@veriflow/platform";
 import type { Notifier } from "./notify.js";
 import type { Sql } from "@veriflow/pg";
-import { isTerminal } from "./projection.js";
+import { isTerminal } from "@veriflow/events";
 import { getJobs, getTerminalJobsSince, type Job } from "./store.js";
 
 /** Core-NATS subject announcing that a job's row changed: `veriflow-status.changed.<jobId>`. */

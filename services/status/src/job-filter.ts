@@ -1,5 +1,4 @@
-import type { JobType } from "@veriflow/events";
-import { isTerminal, type JobStatus } from "./projection.js";
+import { isTerminal, statusRank, type JobStatus, type JobType } from "@veriflow/events";
 import type { Job } from "./store.js";
 
 /** Which jobs a gRPC list or watch covers; every field set narrows it. */
@@ -26,8 +25,8 @@ export function matchesFilter(job: Job, f: JobFilter): boolean {
 
 /** Whether `next` may follow `prev` on a watch: never backwards, never a repeat. */
 export function isNewer(prev: Job, next: Job): boolean {
-  const rank = (j: Job) => (j.status === "queued" ? 0 : j.status === "processing" ? 1 : 2);
-  if (rank(next) !== rank(prev)) return rank(next) > rank(prev);
+  const [from, to] = [statusRank(prev.status), statusRank(next.status)];
+  if (to !== from) return to > from;
   if (isTerminal(prev.status)) return false; // the first terminal state is final
   if (next.progress !== prev.progress) return next.progress > prev.progress;
   return next.retryCount !== prev.retryCount || next.updatedAt > prev.updatedAt;

@@ -1,4 +1,4 @@
-import { isTerminal } from "./projection.js";
+import { isTerminal } from "@veriflow/events";
 import { isNewer, matchesFilter, type JobFilter } from "./job-filter.js";
 import type { JobChanges } from "./job-changes.js";
 import type { Job } from "./store.js";

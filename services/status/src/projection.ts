@@ -1,19 +1,16 @@
-import type { AnyEnvelope, JobRequest, JobType, Stage } from "@veriflow/events";
+import { isTerminal, statusRank, type AnyEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
 
 /**
  * How events move a job: pure logic, no I/O. store.ts applies the same rules in SQL
  * against the stored row, so a batch folded here and a row folded there agree.
  *
- * - Monotonic: status only climbs queued < processing < completed|failed, progress only
- *   grows, and the first terminal event is final (a later one changes neither status,
- *   progress, result, error nor completedAt).
+ * - Monotonic: status only climbs queued < processing < completed|failed (statusRank,
+ *   @veriflow/events), progress only grows, and the first terminal event is final (a later
+ *   one changes neither status, progress, result, error nor completedAt).
  * - Any event may come first: facts (type, content hash, request fields) fill gaps
  *   whatever their order; createdAt is the earliest event's time.
  * - Idempotence is the events table's job: only newly recorded events reach here.
  */
-
-export const jobStatuses = ["queued", "processing", "completed", "failed"] as const;
-export type JobStatus = (typeof jobStatuses)[number];
 
 export interface JobFailure {
   stage: Stage;
@@ -53,14 +50,6 @@ export const PROGRESS = {
   manifestChecked: 50,
   completed: 100,
 } as const;
-
-export function statusRank(status: JobStatus): number {
-  return status === "queued" ? 0 : status === "processing" ? 1 : 2;
-}
-
-export function isTerminal(status: JobStatus): boolean {
-  return status === "completed" || status === "failed";
-}
 
 function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch {
   const at = new Date(event.occurredAt);

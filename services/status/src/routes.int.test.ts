@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { AnyEnvelope } from "@veriflow/events";
+import { JOBS_PATH, type AnyEnvelope } from "@veriflow/events";
 import { connectPostgres } from "@veriflow/pg";
 import { createSilentLogger } from "@veriflow/platform";
 import { listen, type HttpServerHandle } from "@veriflow/http";
@@ -30,7 +30,7 @@ beforeAll(async () => {
     isStreamAvailable: async () => stream.available,
   });
   server = await listen(app, 0, "127.0.0.1");
-  base = `http://127.0.0.1:${server.port}/api/verification-jobs`;
+  base = `http://127.0.0.1:${server.port}${JOBS_PATH}`;
 });
 afterAll(async () => {
   await server?.close();
@@ -47,7 +47,7 @@ async function get(path: string, init?: RequestInit) {
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
-describe("GET /api/verification-jobs/:jobId", () => {
+describe(`GET ${JOBS_PATH}/:jobId`, () => {
   it("answers a completed job in the old API's shape", async () => {
     const j = jobEvents({ attempts: 2 });
     await applyEvents(db.sql, [j.requested, j.hashed, j.checked, j.completed]);
@@ -137,7 +137,7 @@ describe("GET /api/verification-jobs/:jobId", () => {
   });
 });
 
-describe("GET /api/verification-jobs/:jobId/history", () => {
+describe(`GET ${JOBS_PATH}/:jobId/history`, () => {
   it("lists the job's events in order", async () => {
     const j = jobEvents();
     await applyEvents(db.sql, [j.checked, j.requested, j.hashed]);
@@ -161,7 +161,7 @@ describe("GET /api/verification-jobs/:jobId/history", () => {
   });
 });
 
-describe("GET /api/verification-jobs", () => {
+describe(`GET ${JOBS_PATH}`, () => {
   async function seed(n: number) {
     const jobs = Array.from({ length: n }, (_, i) => jobEvents({ t0: new Date(Date.UTC(2025, 0, 1, 0, 0, i)) }));
     await applyEvents(db.sql, jobs.map((j) => j.requested));
@@ -218,7 +218,7 @@ describe("GET /api/verification-jobs", () => {
   });
 });
 
-describe("GET /api/verification-jobs/stats", () => {
+describe(`GET ${JOBS_PATH}/stats`, () => {
   it("counts jobs by status and reports the stream's availability", async () => {
     const [a, b, c, d] = [jobEvents(), jobEvents(), jobEvents(), jobEvents()];
     await applyEvents(db.sql, [a.requested, b.requested, b.hashed, c.completed, d.failed()]);
@@ -258,7 +258,7 @@ describe("HTTP edges", () => {
     };
     const s = await listen(createStatusApp(deps), 0, "127.0.0.1");
     try {
-      const res = await fetch(`http://127.0.0.1:${s.port}/api/verification-jobs/${UNKNOWN}`);
+      const res = await fetch(`http://127.0.0.1:${s.port}${JOBS_PATH}/${UNKNOWN}`);
       expect(res.status).toBe(500);
       const body = (await res.json()) as { error: unknown; requestId: unknown };
       expect(body.error).toEqual({ code: "E_INTERNAL", message: "internal server error" });

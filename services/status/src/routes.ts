@@ -1,6 +1,6 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import type { AnyEnvelope } from "@veriflow/events";
+import { isJobId, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
@@ -8,7 +8,7 @@ import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";
-import { jobStatuses, type JobFailure, type JobStatus } from "./projection.js";
+import type { JobFailure } from "./projection.js";
 import { streamJobEvents } from "./sse.js";
 import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
 
@@ -24,9 +24,6 @@ export interface StatusAppDeps {
   /** SSE heartbeat comment interval (default 15 s). */
   sseHeartbeatMs?: number;
 }
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
 
 /** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
 export interface ApiJob {
@@ -78,7 +75,7 @@ export function toApiJob(job: Job): ApiJob {
 export function createStatusApp(deps: StatusAppDeps): Koa {
   const { sql, log } = deps;
   const app = new Koa();
-  const router = new Router({ prefix: "/api/verification-jobs" });
+  const router = new Router({ prefix: JOBS_PATH });
 
   const loadJob = createJobLoader(deps);
 
@@ -150,11 +147,9 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   return app;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Job ids are uuids; anything else is the client's mistake, not a lookup. */
 export function parseJobId(raw: string): string {
-  if (!UUID.test(raw)) {
+  if (!isJobId(raw)) {
     throw new HttpError(400, "E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
   }
   return raw.toLowerCase();
@@ -193,7 +188,7 @@ export function parseListQuery(query: Query): ListQuery {
   if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) {
     problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
   }
-  const limit = Math.min(count("limit", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
+  const limit = Math.min(count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
   const offset = count("offset", 0);
   if (problems.length > 0) {
     throw new HttpError(400, "E_INVALID_QUERY", problems.join("; "), { details: { problems } });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { AnyEnvelope } from "@veriflow/events";
+import { JobType, jobStatuses, statusRank, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
@@ -196,5 +196,27 @@ describe("queries", () => {
     expect(events[0]!.occurredAt.toISOString()).toBe(j.requested.occurredAt);
     expect(await getJob(db.sql, "00000000-0000-4000-8000-000000000000")).toBeNull();
     expect(await getJobEvents(db.sql, "00000000-0000-4000-8000-000000000000")).toEqual([]);
+  });
+});
+
+/**
+ * SQL cannot import the TypeScript definitions, and a migration cannot follow them (it is
+ * checksummed once applied), so the migrated database is checked against them instead:
+ * change jobStatuses or statusRank without a migration that matches, and this fails.
+ */
+describe("the migrated schema agrees with @veriflow/events", () => {
+  it("ranks every status as statusRank does (the order the upsert keeps)", async () => {
+    const rows = await db.sql<{ status: JobStatus; rank: number }[]>`
+      select s as status, verification_job_status_rank(s) as rank from unnest(${db.sql.array([...jobStatuses])}::text[]) as s`;
+    expect(Object.fromEntries(rows.map((r) => [r.status, r.rank]))).toEqual(Object.fromEntries(jobStatuses.map((s) => [s, statusRank(s)])));
+  });
+
+  it("stores every status and job type, and nothing else", async () => {
+    const insert = (id: string, status: string, type: string | null) => db.sql`
+      insert into verification_jobs (id, type, status, created_at, last_event_at) values (${id}, ${type}, ${status}, now(), now())`;
+    for (const s of jobStatuses) await insert(`status-${s}`, s, null);
+    for (const t of JobType.options) await insert(`type-${t}`, "queued", t);
+    await expect(insert("status-unknown", "running", null)).rejects.toMatchObject({ code: "23514" });
+    await expect(insert("type-unknown", "queued", "audit")).rejects.toMatchObject({ code: "23514" });
   });
 });

@@ -1,7 +1,7 @@
-import type { AnyEnvelope, EventType, JobType } from "@veriflow/events";
+import { TERMINAL_RANK, type AnyEnvelope, type EventType, type JobStatus, type JobType } from "@veriflow/events";
 import type { Sql } from "@veriflow/pg";
 import type { JobFilter } from "./job-filter.js";
-import { foldEvents, type JobFailure, type JobPatch, type JobStatus } from "./projection.js";
+import { foldEvents, type JobFailure, type JobPatch } from "./projection.js";
 
 /** A job as stored by the projection: what its events established, plus when the row last changed. */
 export interface Job extends JobPatch {
@@ -76,7 +76,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
           when verification_job_status_rank(excluded.status) > verification_job_status_rank(j.status)
           then excluded.status else j.status end,
         progress = case
-          when verification_job_status_rank(j.status) = 2 then j.progress
+          when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.progress
           else greatest(j.progress, excluded.progress) end,
         content_hash = coalesce(j.content_hash, excluded.content_hash),
         manifest_uri = coalesce(j.manifest_uri, excluded.manifest_uri),
@@ -84,10 +84,10 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         rpc_url = coalesce(j.rpc_url, excluded.rpc_url),
         file_name = coalesce(j.file_name, excluded.file_name),
         file_size = coalesce(j.file_size, excluded.file_size),
-        result = case when verification_job_status_rank(j.status) = 2 then j.result else excluded.result end,
-        error = case when verification_job_status_rank(j.status) = 2 then j.error else excluded.error end,
+        result = case when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.result else excluded.result end,
+        error = case when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.error else excluded.error end,
         completed_at = case
-          when verification_job_status_rank(j.status) = 2 then j.completed_at else excluded.completed_at end,
+          when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.completed_at else excluded.completed_at end,
         retry_count = j.retry_count + excluded.retry_count,
         created_at = least(j.created_at, excluded.created_at),
         started_at = least(j.started_at, excluded.started_at),

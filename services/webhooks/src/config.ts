@@ -1,6 +1,6 @@
 import { opsPortOf } from "@veriflow/events";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
-import { readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
+import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_RETRY_SCHEDULE_MS } from "./retry-schedule.js";
 
 export interface WebhooksConfig extends CommonConfig {
@@ -56,7 +56,7 @@ export function loadConfig(env: Env): WebhooksConfig {
     retryScheduleMs: readSchedule(r),
     pollIntervalMs: r.int("WEBHOOK_POLL_INTERVAL_MS", 1000, { min: 10, max: 60_000 }),
     maxBatch: r.int("WEBHOOK_MAX_BATCH", 200, { min: 1, max: 5000 }),
-    backoff: { baseMs: r.int("RETRY_BASE_MS", 500, { min: 1 }), maxMs: r.int("RETRY_MAX_MS", 30_000, { min: 1 }) },
+    backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),
   };
   r.done();

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Router } from "@koa/router";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
-import { eventTypes } from "@veriflow/events";
+import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
 import { HttpError, badRequest, notFound } from "@veriflow/errors";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
@@ -30,7 +30,6 @@ export interface WebhooksAppDeps {
 
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_PAGE_SIZE = 100;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The webhooks REST API: subscriptions, their deliveries, and a job's callback deliveries. */
 export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
@@ -85,7 +84,7 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
     ctx.body = { webhookId: s.id, deliveries: await withAttempts(sql, deliveries), ...page };
   });
 
-  router.get("/api/verification-jobs/:jobId/deliveries", async (ctx) => {
+  router.get(`${JOBS_PATH}/:jobId/deliveries`, async (ctx) => {
     const jobId = parseUuid(ctx.params.jobId!, "E_INVALID_JOB_ID", "job id");
     const [callbackUrl, deliveries] = await Promise.all([getCallback(sql, jobId), listJobDeliveries(sql, jobId)]);
     ctx.body = { jobId, callbackUrl, deliveries: await withAttempts(sql, deliveries) };
@@ -176,7 +175,7 @@ export function parseSubscriptionInput(body: unknown, checkUrl: ReturnType<typeo
 }
 
 function parseUuid(raw: string, code: string, what: string): string {
-  if (!UUID.test(raw)) throw badRequest(code, `${what} must be a uuid, got "${raw.slice(0, 64)}"`);
+  if (!UUID_PATTERN.test(raw)) throw badRequest(code, `${what} must be a uuid, got "${raw.slice(0, 64)}"`);
   return raw.toLowerCase();
 }
 

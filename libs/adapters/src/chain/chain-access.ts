@@ -3,11 +3,9 @@ import type { ChainAccess } from "@veriflow/verify";
 import { findRegistration } from "./find-registration.js";
 import { createRegistryReader, type RegistryReader } from "./registry-reader.js";
 import { createRpcProvider, toRpcError } from "./rpc.js";
+import { checkRpcUrl, normalizeRpcUrl, type RpcUrlPolicy } from "./rpc-url.js";
 
-export interface ChainEndpointConfig {
-  rpcUrl: string;
-  /** Per-job rpcUrl values allowed; "*" allows any; empty refuses them all. */
-  rpcUrlAllowlist: string[];
+export interface ChainEndpointConfig extends RpcUrlPolicy {
   rpcTimeoutMs: number;
   /** Largest number of entries() read in one batched eth_call. */
   maxBatch: number;
@@ -54,16 +52,19 @@ export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig): C
 }
 
 /**
- * The configured endpoint, plus per-job endpoints (only allow-listed ones reach here),
- * kept in a small bounded cache so a stream of distinct URLs can't grow memory.
+ * The configured endpoint, plus per-job endpoints (only ones checkRpcUrl allows reach here),
+ * kept by their normalised URL in a small bounded cache so a stream of distinct URLs can't
+ * grow memory.
  */
 export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
   const main = createChainEndpoint(cfg.rpcUrl, cfg);
+  const mainUrl = normalizeRpcUrl(cfg.rpcUrl);
   const custom = new Map<string, ChainEndpoint>();
   return {
     main,
-    chainFor(rpcUrl: string | null): ChainAccess {
-      if (rpcUrl === null || rpcUrl === cfg.rpcUrl) return main;
+    chainFor(raw: string | null): ChainAccess {
+      const rpcUrl = raw === null ? null : (normalizeRpcUrl(raw) ?? raw);
+      if (rpcUrl === null || rpcUrl === mainUrl) return main;
       let endpoint = custom.get(rpcUrl);
       if (!endpoint) {
         if (custom.size >= maxCustom) {
@@ -76,7 +77,8 @@ export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
       }
       return endpoint;
     },
-    rpcUrlAllowed: (rpcUrl: string) => cfg.rpcUrlAllowlist.includes("*") || cfg.rpcUrlAllowlist.includes(rpcUrl) || rpcUrl === cfg.rpcUrl,
+    /** Whether a job may name `rpcUrl` (checkRpcUrl with this configuration). */
+    checkRpcUrl: (rpcUrl: string) => checkRpcUrl(rpcUrl, cfg),
     async close() {
       await Promise.allSettled([main.close(), ...[...custom.values()].map((e) => e.close())]);
     },

@@ -6,7 +6,7 @@ import {
   encodeEntriesBatchRead,
   type RegistryEntry,
 } from "@veriflow/contracts";
-import type { OnchainEntry } from "@veriflow/events";
+import { ADDRESS_PATTERN, CONTENT_HASH_PATTERN, type OnchainEntry } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import type { JsonRpcApiProvider } from "ethers";
 import { createRpcProvider, isExecutionRevert, toRpcError } from "./rpc.js";
@@ -40,9 +40,6 @@ interface Waiter {
 }
 /** contentHash → the reads waiting for it (one hash read once per batch). */
 type Queue = Map<string, Waiter[]>;
-
-const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const HASH = /^0x[0-9a-fA-F]{64}$/;
 
 /**
  * Reads registry entries with natural batching: a read is sent at once (on the next microtask) when
@@ -147,10 +144,10 @@ export function createRegistryReader(opts: RegistryReaderOptions): RegistryReade
 
   return {
     readEntry(registry, contentHash) {
-      if (!ADDRESS.test(registry)) {
+      if (!ADDRESS_PATTERN.test(registry)) {
         return Promise.reject(new PermanentError("E_INVALID_ARGUMENT", `registry is not an address: ${registry}`));
       }
-      if (!HASH.test(contentHash)) {
+      if (!CONTENT_HASH_PATTERN.test(contentHash)) {
         return Promise.reject(new PermanentError("E_INVALID_ARGUMENT", `content hash is not 32 bytes: ${contentHash}`));
       }
       if (closed) return Promise.reject(closedError());

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MAX_WEBHOOK_URL_LENGTH, createWebhookUrlCheck } from "./webhook-url.js";
+import { MAX_URL_LENGTH } from "../url-length.js";
+import { createWebhookUrlCheck } from "./webhook-url.js";
 
 describe("createWebhookUrlCheck", () => {
   const check = createWebhookUrlCheck([]);
@@ -13,7 +14,7 @@ describe("createWebhookUrlCheck", () => {
     expect(check("not a url")).toMatchObject({ ok: false, code: "E_INVALID_WEBHOOK_URL" });
     expect(check("ftp://example.com/x")).toMatchObject({ ok: false, code: "E_INVALID_WEBHOOK_URL" });
     expect(check("https://example.com/#x")).toMatchObject({ ok: false, code: "E_INVALID_WEBHOOK_URL" });
-    expect(check(`https://example.com/${"a".repeat(MAX_WEBHOOK_URL_LENGTH)}`)).toMatchObject({ ok: false, code: "E_INVALID_WEBHOOK_URL" });
+    expect(check(`https://example.com/${"a".repeat(MAX_URL_LENGTH)}`)).toMatchObject({ ok: false, code: "E_INVALID_WEBHOOK_URL" });
   });
 
   it("refuses private, loopback and link-local literals and localhost", () => {

@@ -1,9 +1,7 @@
 import { isIP } from "node:net";
 import { isPublicAddress } from "../manifest/ip-address.js";
 import { createHostAllowList } from "../manifest/safe-http.js";
-
-/** Longest webhook URL accepted (a job's callbackUrl or a subscription's url). */
-export const MAX_WEBHOOK_URL_LENGTH = 2048;
+import { MAX_URL_LENGTH } from "../url-length.js";
 
 export type WebhookUrlCheck =
   | { ok: true; url: string }
@@ -11,7 +9,7 @@ export type WebhookUrlCheck =
 
 /**
  * Checks a webhook target before it is accepted: an http(s) URL without a fragment, at
- * most MAX_WEBHOOK_URL_LENGTH characters, whose host is not a private, loopback or
+ * most MAX_URL_LENGTH characters, whose host is not a private, loopback or
  * otherwise non-public address literal (nor `localhost`) unless it is allow-listed
  * (entries as in ALLOWED_PRIVATE_HOSTS: "name", "ip", "name:port", "[v6]:port").
  *
@@ -23,7 +21,7 @@ export function createWebhookUrlCheck(allowedPrivateHosts: readonly string[]): (
   const isAllowed = createHostAllowList(allowedPrivateHosts);
   return (raw, field = "url") => {
     const invalid = (message: string): WebhookUrlCheck => ({ ok: false, code: "E_INVALID_WEBHOOK_URL", message });
-    if (raw.length > MAX_WEBHOOK_URL_LENGTH) return invalid(`"${field}" is longer than ${MAX_WEBHOOK_URL_LENGTH} characters`);
+    if (raw.length > MAX_URL_LENGTH) return invalid(`"${field}" is longer than ${MAX_URL_LENGTH} characters`);
     let url: URL;
     try {
       url = new URL(raw);

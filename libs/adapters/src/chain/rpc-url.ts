@@ -1,0 +1,70 @@
+import { MAX_URL_LENGTH } from "../url-length.js";
+
+/** Which RPC endpoints a job may name (RPC_URL and RPC_URL_ALLOWLIST, see readChainEndpointConfig). */
+export interface RpcUrlPolicy {
+  /** The configured endpoint: a job may always name it. */
+  rpcUrl: string;
+  /** Other endpoints a job may name; "*" allows any; empty allows none but `rpcUrl`. */
+  rpcUrlAllowlist: readonly string[];
+}
+
+export type RpcUrlCheck =
+  | { ok: true; url: string }
+  | { ok: false; code: "E_INVALID_RPC_URL" | "E_RPC_URL_NOT_ALLOWED"; message: string };
+
+/**
+ * The endpoint a URL names, in the form URLs are compared in: the WHATWG serialisation,
+ * which lower-cases the scheme and host (IDNs in punycode, IPv4 in dotted form), drops a
+ * default port and writes an empty path as "/". Path and query are kept exactly: servers
+ * tell `/v3/key` from `/v3/key/` and `/Key`, so they are different endpoints.
+ * Null for anything that is not an http(s) URL without a #fragment (a fragment is never
+ * sent, so it would only make two spellings of one endpoint).
+ */
+export function normalizeRpcUrl(raw: string): string | null {
+  if (raw.length > MAX_URL_LENGTH) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || raw.includes("#")) return null;
+  return url.href;
+}
+
+/**
+ * The one rule for a job's own rpcUrl, applied where it is submitted (gateway, REST and
+ * gRPC), where it is used (the chain-check stage) and in the gateway's in-process fallback,
+ * so a URL accepted at one is never refused at another. Allowed: the configured RPC_URL,
+ * an RPC_URL_ALLOWLIST entry, or anything with "*"; all compared as normalizeRpcUrl
+ * writes them. On success `url` is that normalised form.
+ */
+export function checkRpcUrl(raw: string, policy: RpcUrlPolicy): RpcUrlCheck {
+  const url = normalizeRpcUrl(raw);
+  if (url === null) {
+    return {
+      ok: false,
+      code: "E_INVALID_RPC_URL",
+      message: `"rpcUrl" must be an http(s) URL without a #fragment, at most ${MAX_URL_LENGTH} characters: ${raw.slice(0, 100)}`,
+    };
+  }
+  const allowed =
+    policy.rpcUrlAllowlist.includes("*") ||
+    url === normalizeRpcUrl(policy.rpcUrl) ||
+    policy.rpcUrlAllowlist.some((entry) => normalizeRpcUrl(entry) === url);
+  if (!allowed) {
+    return {
+      ok: false,
+      code: "E_RPC_URL_NOT_ALLOWED",
+      message: "this rpcUrl is not allowed by the server's configuration (RPC_URL_ALLOWLIST); omit it to use the configured chain",
+    };
+  }
+  return { ok: true, url };
+}
+
+/** RPC_URL_ALLOWLIST entries that are neither "*" nor an endpoint URL, as config problems. */
+export function rpcUrlAllowlistProblems(entries: readonly string[]): string[] {
+  return entries
+    .filter((entry) => entry !== "*" && normalizeRpcUrl(entry) === null)
+    .map((entry) => `RPC_URL_ALLOWLIST: "${entry.slice(0, 100)}" is not "*" or an http(s) URL without a #fragment`);
+}

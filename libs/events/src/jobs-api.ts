@@ -1,0 +1,15 @@
+/**
+ * The jobs REST API as its servers and clients share it. The path is the old queue's,
+ * which clients already call (DOMAIN.md): the gateway answers it, the status and webhooks
+ * services answer it behind the gateway, and the CLI, tests and benchmarks call it.
+ */
+export const JOBS_PATH = "/api/verification-jobs";
+
+/** A job list's page (REST `limit`, gRPC `page_size`): 20 unless asked, never more than 100. */
+export const JOBS_PAGE_SIZE = { default: 20, max: 100 } as const;
+
+/** A job's path (its `pollUrl`), or one of its sub-resources: `jobPath(id, "events")`. */
+export function jobPath(jobId: string, sub?: "events" | "history" | "deliveries"): string {
+  const path = `${JOBS_PATH}/${encodeURIComponent(jobId)}`;
+  return sub === undefined ? path : `${path}/${sub}`;
+}
