@@ -46,9 +46,9 @@ export function createRpc(opts: RpcOptions) {
     };
     const bearer = /^Bearer\s+(.+)$/i.exec(header("authorization") ?? "")?.[1];
     const given = header("x-api-key") || bearer;
-    if (!given) throw new HttpError(401, "E_UNAUTHORIZED", "an API key is required: send it in the x-api-key metadata");
+    if (!given) throw new HttpError("E_UNAUTHORIZED", "an API key is required: send it in the x-api-key metadata");
     const d = digest(given);
-    if (!wanted.some((w) => timingSafeEqual(w, d))) throw new HttpError(401, "E_UNAUTHORIZED", "the API key is not valid");
+    if (!wanted.some((w) => timingSafeEqual(w, d))) throw new HttpError("E_UNAUTHORIZED", "the API key is not valid");
   };
 
   const contextFor = (call: SurfaceCall): RpcContext & { controller: AbortController } => {

@@ -14,9 +14,9 @@ export function requireApiKey(keys: string[]): Middleware {
     if (wanted.length === 0) return next();
     const bearer = /^Bearer\s+(.+)$/i.exec(ctx.get("authorization"))?.[1];
     const given = ctx.get("x-api-key") || bearer;
-    if (!given) throw new HttpError(401, "E_UNAUTHORIZED", "an API key is required: send it in the x-api-key header");
+    if (!given) throw new HttpError("E_UNAUTHORIZED", "an API key is required: send it in the x-api-key header");
     const d = digest(given);
-    if (!wanted.some((w) => timingSafeEqual(w, d))) throw new HttpError(401, "E_UNAUTHORIZED", "the API key is not valid");
+    if (!wanted.some((w) => timingSafeEqual(w, d))) throw new HttpError("E_UNAUTHORIZED", "the API key is not valid");
     await next();
   };
 }

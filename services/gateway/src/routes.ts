@@ -34,14 +34,14 @@ const JOBS = "/api/verification-jobs";
 /** Maps multer's limit errors to 4xx answers a client can act on. */
 export function uploadError(err: unknown, maxUploadBytes: number): unknown {
   const code = (err as { code?: string }).code;
-  if (code === "LIMIT_FILE_SIZE") return new HttpError(413, "E_FILE_TOO_LARGE", `the file is larger than the ${maxUploadBytes}-byte limit`);
-  if (code === "LIMIT_UNEXPECTED_FILE") return new HttpError(400, "E_UNEXPECTED_FILE", 'send exactly one file, in the field named "file"');
-  if (typeof code === "string" && code.startsWith("LIMIT_")) return new HttpError(400, "E_BAD_MULTIPART", `multipart limit exceeded: ${(err as Error).message}`);
+  if (code === "LIMIT_FILE_SIZE") return new HttpError("E_FILE_TOO_LARGE", `the file is larger than the ${maxUploadBytes}-byte limit`);
+  if (code === "LIMIT_UNEXPECTED_FILE") return new HttpError("E_UNEXPECTED_FILE", 'send exactly one file, in the field named "file"');
+  if (typeof code === "string" && code.startsWith("LIMIT_")) return new HttpError("E_BAD_MULTIPART", `multipart limit exceeded: ${(err as Error).message}`);
   if (err instanceof Error && /Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(err.message)) {
-    return new HttpError(400, "E_BAD_MULTIPART", `the multipart body is malformed: ${err.message}`);
+    return new HttpError("E_BAD_MULTIPART", `the multipart body is malformed: ${err.message}`);
   }
-  if (err instanceof Error && /request aborted/i.test(err.message)) return new HttpError(400, "E_UPLOAD_ABORTED", "the upload was aborted before it finished");
-  return new HttpError(503, "E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
+  if (err instanceof Error && /request aborted/i.test(err.message)) return new HttpError("E_UPLOAD_ABORTED", "the upload was aborted before it finished");
+  return new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
@@ -52,7 +52,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
 
   const submit = (jobType: JobType): Middleware => async (ctx) => {
     if (!ctx.is("multipart/form-data")) {
-      throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
+      throw new HttpError("E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
     }
     // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
     const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
@@ -63,7 +63,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       throw uploadError(err, deps.maxUploadBytes);
     }
     const file = ctx.file as unknown as (StoredFile & { originalname: string; mimetype: string }) | undefined;
-    if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
+    if (!file) throw new HttpError("E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
 
     const fields = ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>;
     const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };

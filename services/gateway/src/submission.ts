@@ -85,6 +85,6 @@ function checkRpcUrl(rpcUrl: string, policy: SubmissionPolicy): void {
   if (url.protocol !== "https:" && url.protocol !== "http:") throw badRequest("E_INVALID_RPC_URL", '"rpcUrl" must be an http(s) URL');
   const allowed = policy.rpcUrlAllowlist.includes("*") || policy.rpcUrlAllowlist.includes(rpcUrl);
   if (!allowed) {
-    throw new HttpError(400, "E_RPC_URL_NOT_ALLOWED", "a per-job rpcUrl is not allowed by this server's configuration (RPC_URL_ALLOWLIST); omit it to use the configured chain");
+    throw new HttpError("E_RPC_URL_NOT_ALLOWED", "a per-job rpcUrl is not allowed by this server's configuration (RPC_URL_ALLOWLIST); omit it to use the configured chain");
   }
 }

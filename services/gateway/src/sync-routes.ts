@@ -46,7 +46,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
   async function verifyInProcess(ctx: Context, jobType: JobType): Promise<void> {
     ctx.set("x-veriflow-mode", "fallback"); // on errors too: they come from the in-process path
     if (!ctx.is("multipart/form-data")) {
-      throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
+      throw new HttpError("E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
     }
     try {
       await hashing.single("file")(ctx, async () => {});
@@ -54,7 +54,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
       throw uploadError(err, deps.maxUploadBytes);
     }
     const file = ctx.file as unknown as HashedFile | undefined;
-    if (!file) throw new HttpError(400, "E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
+    if (!file) throw new HttpError("E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
     const request = parseSubmission(jobType, ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown>, deps.policy);
     const started = Date.now();
     const result = await withDeadline(deps.verifier.verify(request, file.contentHash), deps.syncTimeoutMs);
@@ -128,7 +128,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(504, "E_VERIFY_TIMEOUT", `the verification did not finish within ${ms} ms`, { expose: true })), ms);
+    timer = setTimeout(() => reject(new HttpError("E_VERIFY_TIMEOUT", `the verification did not finish within ${ms} ms`, { expose: true })), ms);
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

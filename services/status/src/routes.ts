@@ -85,7 +85,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   const requireJob = async (raw: string): Promise<Job> => {
     const jobId = parseJobId(raw);
     const job = await loadJob(jobId);
-    if (!job) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+    if (!job) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
     return job;
   };
 
@@ -121,7 +121,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
       const jobId = parseJobId(ctx.params.jobId!);
       const controller = new AbortController();
       const updates = await openJobWatch(changes, () => loadJob(jobId), jobId, controller.signal);
-      if (!updates) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+      if (!updates) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
       streamJobEvents(ctx, updates, controller, { heartbeatMs: deps.sseHeartbeatMs ?? 15_000, toData: toApiJob, log });
     });
   }
@@ -155,7 +155,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Job ids are uuids; anything else is the client's mistake, not a lookup. */
 export function parseJobId(raw: string): string {
   if (!UUID.test(raw)) {
-    throw new HttpError(400, "E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
+    throw new HttpError("E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
   }
   return raw.toLowerCase();
 }
@@ -196,7 +196,7 @@ export function parseListQuery(query: Query): ListQuery {
   const limit = Math.min(count("limit", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE);
   const offset = count("offset", 0);
   if (problems.length > 0) {
-    throw new HttpError(400, "E_INVALID_QUERY", problems.join("; "), { details: { problems } });
+    throw new HttpError("E_INVALID_QUERY", problems.join("; "), { details: { problems } });
   }
   return { ...(status ? { status: status as JobStatus } : {}), limit, offset };
 }
