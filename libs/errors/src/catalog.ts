@@ -3,21 +3,19 @@
  * statuses, the gateway's answer for a failed job and docs/errors.md all derive from here
  * (`npm run generate:errors-doc`). A code that is not a key here does not compile where
  * an error is made.
- *
- * Kinds (what the caller can do about it):
- * - `client`: the request is wrong as sent; change it and send again. HTTP 4xx (and 501 for
- *   a request method this server never implements).
- * - `permanent`: the request is well-formed, but what it names cannot be verified (the
- *   manifest is missing or invalid, the IPFS bytes do not match their CID, the registry is
- *   not a ContentRegistry). Sending it again does not help until that remote content
- *   changes. HTTP 422; in the pipeline the job fails at once.
- * - `transient`: someone did not answer in time or at all; the same request may succeed
- *   later. HTTP 502 when a remote party (manifest host, IPFS gateway, chain RPC) failed,
- *   503 when one of ours (queue, storage, status service) did, 504 past our own deadline.
- * - `internal`: a fault of ours. HTTP 500, gRPC INTERNAL. Only E_INTERNAL.
  */
 
-export type ErrorKind = "client" | "permanent" | "transient" | "internal";
+/** What the caller can do about an error. */
+export const errorKinds = {
+  client: "The request is wrong as sent: change it and send again. HTTP 4xx (and 501 for a request method this server never implements).",
+  permanent:
+    "The request is well-formed, but what it names cannot be verified: the manifest is missing or invalid, the IPFS bytes do not match their CID, the registry is not a ContentRegistry. Sending it again does not help until that content changes. HTTP 422; in the pipeline the job fails at once.",
+  transient:
+    "Someone did not answer in time or at all: the same request may succeed later. HTTP 502 when a remote party (manifest host, IPFS gateway, chain RPC) failed, 503 when one of ours (queue, storage, status service) did, 504 past our own deadline. The pipeline retries these with backoff before the job fails (all but E_UPLOAD_NOT_FOUND: no retry brings a lost upload back).",
+  internal: "A fault of ours: HTTP 500, gRPC INTERNAL, with a generic message; the request id finds it in the logs. Only E_INTERNAL.",
+} as const;
+
+export type ErrorKind = keyof typeof errorKinds;
 
 /** A gRPC status by name (`grpc.status[name]` in @grpc/grpc-js); names keep this package free of dependencies. */
 export type GrpcStatusName =
