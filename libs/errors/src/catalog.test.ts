@@ -3,7 +3,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { errorCatalog, errorCodes, errorSpec, isErrorCode, type ErrorKind, type GrpcStatusName } from "./catalog.js";
-import { HttpError } from "./errors.js";
+import { HttpError, PermanentError, TransientError } from "./errors.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CATALOG = fileURLToPath(new URL("./catalog.ts", import.meta.url));
@@ -46,6 +46,9 @@ describe("the error catalog", () => {
       const err = new HttpError(code, "m", { cause: "why" });
       expect(err).toMatchObject({ name: "HttpError", code, status: errorCatalog[code].http, expose: errorCatalog[code].http < 500, cause: "why" });
     }
+    // Every class names itself and keeps its cause (nats.js style).
+    expect(new PermanentError("E_MANIFEST_INVALID", "m", { cause: "why" })).toMatchObject({ name: "PermanentError", code: "E_MANIFEST_INVALID", cause: "why" });
+    expect(new TransientError("E_RPC_UNAVAILABLE", "m", { cause: "why" })).toMatchObject({ name: "TransientError", code: "E_RPC_UNAVAILABLE", cause: "why" });
     expect(isErrorCode("E_INTERNAL")).toBe(true);
     expect(isErrorCode("E_FROM_A_NEWER_STAGE")).toBe(false);
     expect(isErrorCode("toString")).toBe(false);
