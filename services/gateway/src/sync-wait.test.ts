@@ -21,19 +21,21 @@ describe("parseWait", () => {
 
 describe("failureError", () => {
   it("answers a failed job with its code and the catalog's status for it", () => {
-    const status = (code: string) => failureError(code, "m", {}).status;
-    expect(status("E_MANIFEST_NOT_FOUND")).toBe(422);
-    expect(status("E_MANIFEST_INVALID")).toBe(422);
-    expect(status("E_CID_MISMATCH")).toBe(422);
-    expect(status("E_IPFS_PATH_NOT_FOUND")).toBe(422);
-    expect(status("E_REGISTRY_NOT_CONTRACT")).toBe(422);
-    expect(status("E_REGISTRY_INCOMPATIBLE")).toBe(422);
-    expect(status("E_RPC_URL_NOT_ALLOWED")).toBe(400);
-    expect(status("E_MANIFEST_UNAVAILABLE")).toBe(502);
-    expect(status("E_IPFS_UNAVAILABLE")).toBe(502);
-    expect(status("E_RPC_UNAVAILABLE")).toBe(502);
-    expect(status("E_UPLOAD_NOT_FOUND")).toBe(503);
-    expect(status("E_INTERNAL")).toBe(500);
+    const expected: Record<string, number> = {
+      E_MANIFEST_NOT_FOUND: 422,
+      E_MANIFEST_INVALID: 422,
+      E_CID_MISMATCH: 422,
+      E_IPFS_PATH_NOT_FOUND: 422,
+      E_REGISTRY_NOT_CONTRACT: 422,
+      E_REGISTRY_INCOMPATIBLE: 422,
+      E_RPC_URL_NOT_ALLOWED: 400,
+      E_MANIFEST_UNAVAILABLE: 502,
+      E_IPFS_UNAVAILABLE: 502,
+      E_RPC_UNAVAILABLE: 502,
+      E_UPLOAD_NOT_FOUND: 503,
+      E_INTERNAL: 500,
+    };
+    for (const [code, status] of Object.entries(expected)) expect(failureError(code, "m", {}).status, code).toBe(status);
     expect(failureError("E_MANIFEST_INVALID", "bad json", { jobId: "j" })).toMatchObject({ code: "E_MANIFEST_INVALID", message: "bad json", expose: true, details: { jobId: "j" } });
   });
 
