@@ -238,6 +238,23 @@ describe("the REST surface", () => {
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe("E_FILE_REQUIRED");
 
+    // Bodies multer or busboy refuse: a client's mistake (400), never the storage's (503).
+    const part = (name: string, value: string, fileName?: string) =>
+      `--B\r\nContent-Disposition: form-data; name="${name}"${fileName ? `; filename="${fileName}"` : ""}\r\n\r\n${value}\r\n`;
+    const fields = part("registryAddress", sys.registry) + part("manifestURI", manifestURI);
+    const multipart: [string, string, string, string][] = [
+      ["cut short", "multipart/form-data; boundary=B", `${fields}--B\r\nContent-Disposition: form-data; name="manifestURI"\r\n\r\nhttp`, "E_BAD_MULTIPART"],
+      ["file cut short", "multipart/form-data; boundary=B", `${fields}--B\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nsome bytes`, "E_BAD_MULTIPART"],
+      ["no boundary", "multipart/form-data", `${fields}--B--\r\n`, "E_BAD_MULTIPART"],
+      ["too many fields", "multipart/form-data; boundary=B", `${Array.from({ length: 17 }, (_, i) => part(`f${i}`, "x")).join("")}--B--\r\n`, "E_BAD_MULTIPART"],
+      ["a file in another field", "multipart/form-data; boundary=B", `${fields}${part("attachment", "bytes", "a.txt")}--B--\r\n`, "E_UNEXPECTED_FILE"],
+    ];
+    for (const [what, type, body, code] of multipart) {
+      const r = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body, headers: { "content-type": type } });
+      expect(r.status, what).toBe(400);
+      expect((await r.json()).error.code, what).toBe(code);
+    }
+
     expect((await getJson(`${sys.gatewayUrl}${JOBS_PATH}/7d3f0c1e-0000-4000-8000-000000000000`)).status).toBe(404);
     expect((await getJson(`${sys.gatewayUrl}${JOBS_PATH}/not-a-job`)).status).toBe(400);
     expect((await getJson(`${sys.gatewayUrl}${JOBS_PATH}?status=bogus`)).status).toBe(400);

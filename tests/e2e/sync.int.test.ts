@@ -10,11 +10,16 @@ import { startSystem, type System } from "../support/system.js";
 // while NATS is down, on the whole system: real nats-server, PostgreSQL, chain, manifest
 // server and the five services.
 const SYNC_TIMEOUT_MS = 5000;
+/** A contract that is not a ContentRegistry: its code reverts every call, entries() included. */
+const NOT_A_REGISTRY = "0x00000000000000000000000000000000000000e1";
 let sys: System;
 
 beforeAll(async () => {
   // gRPC ports 0: free ports, so test files running in parallel don't collide.
   sys = await startSystem({ GATEWAY_SYNC_TIMEOUT_MS: String(SYNC_TIMEOUT_MS), STATUS_GRPC_PORT: "0", GATEWAY_GRPC_PORT: "0" });
+  const setCode = { jsonrpc: "2.0", id: 1, method: "hardhat_setCode", params: [NOT_A_REGISTRY, "0x60006000fd"] }; // revert(0, 0)
+  const rpc = await fetch(sys.chain.rpcUrl, { method: "POST", body: JSON.stringify(setCode), headers: { "content-type": "application/json" } });
+  expect(await rpc.json()).toMatchObject({ result: true });
 });
 afterAll(async () => sys?.stop());
 
@@ -117,6 +122,18 @@ describe("synchronous mode through the pipeline", () => {
     const res = await post("/api/verify", { file: content, manifestURI: manifestUri, registryAddress: sys.chain.accounts[5]!.address });
     expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ code: "E_REGISTRY_NOT_CONTRACT", details: { stage: "chain-check" } });
+  });
+
+  it("a registry contract without entries() fails at chain-check: 422 E_REGISTRY_INCOMPATIBLE, never a 500", async () => {
+    const content = uniqueContent("sync incompatible");
+    const { manifestUri } = await publish(content, { registrantKey: null });
+    for (const path of ["/api/verify", "/api/verification-jobs/verify?wait=10"]) {
+      const res = await post(path, { file: content, manifestURI: manifestUri, registryAddress: NOT_A_REGISTRY });
+      expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(422);
+      expect(res.body.error).toMatchObject({ code: "E_REGISTRY_INCOMPATIBLE", details: { stage: "chain-check", jobId: expect.any(String) } });
+      const job = await waitForJob(sys.gatewayUrl, res.body.error.details.jobId);
+      expect(job).toMatchObject({ status: "failed", failure: { stage: "chain-check", code: "E_REGISTRY_INCOMPATIBLE" } });
+    }
   });
 
   it("past GATEWAY_SYNC_TIMEOUT_MS: 202 with the usual async body and pollUrl", async () => {
@@ -227,6 +244,10 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
     const down = await post("/api/verify", { file: ok.content, manifestURI: "http://127.0.0.1:1/manifest.json" });
     expect(down.status).toBe(502);
     expect(down.body.error.code).toBe("E_MANIFEST_UNAVAILABLE");
+
+    const incompatible = await post("/api/verify", { file: unregistered.content, manifestURI: unregistered.manifestUri, registryAddress: NOT_A_REGISTRY });
+    expect(incompatible.status, JSON.stringify(incompatible.body)).toBe(422);
+    expect(incompatible.body.error).toMatchObject({ code: "E_REGISTRY_INCOMPATIBLE", details: { stage: "chain-check" } });
   });
 
   it("runs every stage with its own guards, and says why a callbackUrl is not called", async () => {
@@ -249,7 +270,7 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
       expect(JSON.parse(res.resultJson!)).toMatchObject({ status: "OK", fileHash: ok.contentHash });
 
       const missing = await submitVerification(client, [{ metadata: { ...metadata, manifestUri: `${sys.manifests.url}/manifests/does-not-exist` } }, { chunk: content }]).catch((e: grpc.ServiceError) => e);
-      expect((missing as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect((missing as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
       expect((missing as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_MANIFEST_NOT_FOUND"]);
     } finally {
       client.close();

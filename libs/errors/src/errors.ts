@@ -1,24 +1,27 @@
+import { errorCatalog, type CodeWhere, type ErrorCode } from "./catalog.js";
+
 /**
  * Two families of errors:
  * - inside the pipeline, PermanentError (dead-letter at once) versus anything else (retry);
  * - at the edges (HTTP, gRPC), HttpError with a stable E_* code, a status and an `expose` flag.
+ * Every code is a key of the catalog (catalog.ts): a code not declared there does not compile.
  */
 
-/** A failure no retry can fix: bad input, a document that will never parse. */
+/** A failure no retry of the same job can fix: bad input, a document that will never parse. */
 export class PermanentError extends Error {
   override name = "PermanentError";
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
 }
 
-/** A failure worth retrying: network, timeouts, 5xx. The code names it in the failed event. */
+/** A failure worth retrying: network, timeouts, 5xx. Only codes of kind `transient`. */
 export class TransientError extends Error {
   override name = "TransientError";
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: CodeWhere<"kind", "transient">;
+  constructor(code: CodeWhere<"kind", "transient">, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -29,7 +32,7 @@ export function isPermanent(err: unknown): err is PermanentError {
 }
 
 /** The E_* code of any error, for failed events and logs. */
-export function errorCode(err: unknown): string {
+export function errorCode(err: unknown): ErrorCode {
   if (err instanceof PermanentError || err instanceof TransientError || err instanceof HttpError) return err.code;
   return "E_INTERNAL";
 }
@@ -38,22 +41,34 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** An error answered at an edge. `expose` says whether its message may reach the client. */
+export interface HttpErrorOptions {
+  cause?: unknown;
+  /** Whether the message may reach the client; by default for a status below 500. */
+  expose?: boolean;
+  details?: unknown;
+}
+
+/**
+ * An error answered at an edge. Its HTTP status is the catalog's for its code (one source
+ * of truth); `expose` says whether its message may reach the client.
+ */
 export class HttpError extends Error {
   override name = "HttpError";
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly expose: boolean;
   readonly details?: unknown;
-  constructor(status: number, code: string, message: string, options?: { cause?: unknown; expose?: boolean; details?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: HttpErrorOptions) {
     super(message, options);
-    this.status = status;
     this.code = code;
-    this.expose = options?.expose ?? status < 500;
+    this.status = errorCatalog[code].http;
+    this.expose = options?.expose ?? this.status < 500;
     this.details = options?.details;
   }
 }
 
-export const badRequest = (code: string, message: string, details?: unknown) =>
-  new HttpError(400, code, message, { details });
-export const notFound = (code: string, message: string) => new HttpError(404, code, message);
+/** A 400 for a bad request field: only codes the catalog answers with 400. */
+export const badRequest = (code: CodeWhere<"http", 400>, message: string, details?: unknown) =>
+  new HttpError(code, message, { details });
+/** A 404: only codes the catalog answers with 404. */
+export const notFound = (code: CodeWhere<"http", 404>, message: string) => new HttpError(code, message);

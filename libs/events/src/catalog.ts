@@ -178,6 +178,7 @@ export const eventSchemas = {
     jobId: z.string().min(1),
     jobType: JobType.nullable(),
     stage: Stage,
+    /** The stable reason: one of the codes of a failed job in docs/errors.md (the catalog in libs/errors); treat an unknown one like E_INTERNAL. */
     code: z.string().regex(/^E_[A-Z0-9_]+$/),
     message: z.string(),
     attempts,

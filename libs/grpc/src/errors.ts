@@ -1,24 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
-import { HttpError } from "@veriflow/errors";
+import { HttpError, errorCatalog, type CodeWhere, type GrpcStatusName } from "@veriflow/errors";
 import { renderError } from "@veriflow/http";
 
-/** The gRPC status for each HTTP status an edge error may carry. */
-const CODE_BY_HTTP_STATUS: Record<number, grpc.status> = {
-  400: grpc.status.INVALID_ARGUMENT,
-  401: grpc.status.UNAUTHENTICATED,
-  403: grpc.status.PERMISSION_DENIED,
-  404: grpc.status.NOT_FOUND,
-  408: grpc.status.DEADLINE_EXCEEDED,
-  409: grpc.status.ALREADY_EXISTS,
-  412: grpc.status.FAILED_PRECONDITION,
-  413: grpc.status.RESOURCE_EXHAUSTED,
-  415: grpc.status.INVALID_ARGUMENT,
-  422: grpc.status.INVALID_ARGUMENT,
-  429: grpc.status.RESOURCE_EXHAUSTED,
-  501: grpc.status.UNIMPLEMENTED,
-  503: grpc.status.UNAVAILABLE,
-  504: grpc.status.DEADLINE_EXCEEDED,
-};
+/** The catalog's gRPC status names as grpc-js values (fails to compile if a name is not a grpc.status). */
+const GRPC_STATUS: Record<GrpcStatusName, grpc.status> = grpc.status;
 
 /** Trailing metadata key holding the stable E_* code (the REST body's `error.code`). */
 export const ERROR_CODE_KEY = "x-error-code";
@@ -31,16 +16,16 @@ export interface RenderedGrpcError {
 
 /**
  * Maps anything thrown to a gRPC status: an HttpError keeps its E_* code (in the
- * `x-error-code` trailer) and its exposed message; anything else is INTERNAL with a
- * generic message, like a 500 at the REST edge.
+ * `x-error-code` trailer), its exposed message and the catalog's gRPC status for the code;
+ * anything else is INTERNAL with a generic message, like a 500 at the REST edge.
  */
 export function toGrpcStatus(err: unknown): RenderedGrpcError {
   const rendered = renderError(err);
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_KEY, rendered.body.code);
-  const code = CODE_BY_HTTP_STATUS[rendered.status] ?? (rendered.status < 500 ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL);
+  const code = GRPC_STATUS[errorCatalog[rendered.body.code].grpc];
   return { status: { code, details: rendered.body.message, metadata }, internal: rendered.internal };
 }
 
-/** The error a handler throws for a bad request field. */
-export const invalidArgument = (code: string, message: string) => new HttpError(400, code, message);
+/** The error a handler throws for a bad request field: only codes the catalog answers with INVALID_ARGUMENT. */
+export const invalidArgument = (code: CodeWhere<"grpc", "INVALID_ARGUMENT">, message: string) => new HttpError(code, message);

@@ -40,12 +40,12 @@ export function createApiKeyCheck(keys: readonly string[]): (header: HeaderReade
     if (wanted.length === 0) return;
     const given = presentedApiKey(header);
     if (!given) {
-      throw new HttpError(401, "E_UNAUTHORIZED", `an API key is required: send it as ${API_KEY_HEADER}: <key> or authorization: Bearer <key>`);
+      throw new HttpError("E_UNAUTHORIZED", `an API key is required: send it as ${API_KEY_HEADER}: <key> or authorization: Bearer <key>`);
     }
     const d = digest(given);
     let valid = false;
     for (const w of wanted) valid = timingSafeEqual(w, d) || valid;
-    if (!valid) throw new HttpError(401, "E_UNAUTHORIZED", "the API key is not valid");
+    if (!valid) throw new HttpError("E_UNAUTHORIZED", "the API key is not valid");
   };
 }
 

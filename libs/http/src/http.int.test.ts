@@ -17,10 +17,10 @@ function createApp() {
     ctx.body = { ok: true };
   });
   router.get("/bad", () => {
-    throw badRequest("E_WIDGET", "widget must be blue", { field: "widget" });
+    throw badRequest("E_INVALID_QUERY", "widget must be blue", { field: "widget" });
   });
   router.get("/hidden", () => {
-    throw new HttpError(502, "E_UPSTREAM", "upstream at 10.0.0.7 refused");
+    throw new HttpError("E_RPC_UNAVAILABLE", "upstream at 10.0.0.7 refused");
   });
   router.get("/crash", () => {
     throw new Error("secret connection string postgres://u:p@db");
@@ -62,7 +62,7 @@ describe("errorHandler", () => {
     const r = await call("/bad");
     expect(r.status).toBe(400);
     expect(r.body).toEqual({
-      error: { code: "E_WIDGET", message: "widget must be blue", details: { field: "widget" } },
+      error: { code: "E_INVALID_QUERY", message: "widget must be blue", details: { field: "widget" } },
       requestId: r.headers.get("x-request-id"),
     });
   });
@@ -70,7 +70,7 @@ describe("errorHandler", () => {
   it("hides the message of an HttpError that is not exposed", async () => {
     const r = await call("/hidden");
     expect(r.status).toBe(502);
-    expect(r.body.error).toEqual({ code: "E_UPSTREAM", message: "Bad Gateway" });
+    expect(r.body.error).toEqual({ code: "E_RPC_UNAVAILABLE", message: "Bad Gateway" });
   });
 
   it("turns any other error into a logged 500 with a generic message", async () => {

@@ -3,13 +3,13 @@ import { createServer, STATUS_CODES, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type Koa from "koa";
 import type { Middleware } from "koa";
-import { HttpError } from "@veriflow/errors";
+import { HttpError, errorCatalog, type ErrorCode } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { httpRequests, httpSeconds, registerHttpMetrics } from "./metrics.js";
 
 /** What every edge response's error body looks like. */
 export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
+  error: { code: ErrorCode; message: string; details?: unknown };
   requestId: string | undefined;
 }
 
@@ -49,28 +49,29 @@ export function httpMetrics(service: string): Middleware {
   };
 }
 
-/** Stable codes for the statuses Koa, routers and body parsers raise. */
-const CODE_BY_STATUS: Record<number, string> = {
-  400: "E_BAD_REQUEST",
-  401: "E_UNAUTHORIZED",
-  403: "E_FORBIDDEN",
-  404: "E_NOT_FOUND",
-  405: "E_METHOD_NOT_ALLOWED",
-  406: "E_NOT_ACCEPTABLE",
-  408: "E_REQUEST_TIMEOUT",
-  409: "E_CONFLICT",
-  411: "E_LENGTH_REQUIRED",
-  413: "E_PAYLOAD_TOO_LARGE",
-  414: "E_URI_TOO_LONG",
-  415: "E_UNSUPPORTED_MEDIA_TYPE",
-  422: "E_UNPROCESSABLE",
-  429: "E_TOO_MANY_REQUESTS",
-  501: "E_NOT_IMPLEMENTED",
-  503: "E_UNAVAILABLE",
-};
+/** The codes answered for a bare status that Koa, routers and body parsers raise; their statuses come from the catalog. */
+const STATUS_CODES_FOR = [
+  "E_BAD_REQUEST",
+  "E_UNAUTHORIZED",
+  "E_FORBIDDEN",
+  "E_NOT_FOUND",
+  "E_METHOD_NOT_ALLOWED",
+  "E_NOT_ACCEPTABLE",
+  "E_REQUEST_TIMEOUT",
+  "E_CONFLICT",
+  "E_LENGTH_REQUIRED",
+  "E_PAYLOAD_TOO_LARGE",
+  "E_URI_TOO_LONG",
+  "E_UNSUPPORTED_MEDIA_TYPE",
+  "E_UNPROCESSABLE",
+  "E_TOO_MANY_REQUESTS",
+  "E_NOT_IMPLEMENTED",
+  "E_UNAVAILABLE",
+] as const satisfies readonly ErrorCode[];
+const CODE_BY_STATUS = new Map<number, ErrorCode>(STATUS_CODES_FOR.map((code) => [errorCatalog[code].http, code]));
 
-function codeForStatus(status: number): string {
-  return CODE_BY_STATUS[status] ?? (status < 500 ? "E_BAD_REQUEST" : "E_INTERNAL");
+function codeForStatus(status: number): ErrorCode {
+  return CODE_BY_STATUS.get(status) ?? (status < 500 ? "E_BAD_REQUEST" : "E_INTERNAL");
 }
 
 interface Rendered {

@@ -89,7 +89,7 @@ beforeAll(async () => {
     async handle(event, ctx) {
       calls.push({ jobId: event.correlationId, attempt: ctx.attempt, at: Date.now() });
       const behave = behaviors.get(event.correlationId);
-      if (!behave) throw new PermanentError("E_TEST_NO_BEHAVIOR", `no behavior for ${event.correlationId}`);
+      if (!behave) throw new PermanentError("E_INTERNAL", `no behavior for ${event.correlationId}`);
       return behave(event, ctx);
     },
     onGiveUp: (event, err, attempts) => [failedEventFor("hashing", event, err, attempts)],
@@ -189,7 +189,7 @@ describe("runConsumeLoop against nats-server", () => {
 
   it("gives up on a PermanentError at the first attempt", async () => {
     behaviors.set("permanent-1", async () => {
-      throw new PermanentError("E_UPLOAD_MISSING", "no such upload");
+      throw new PermanentError("E_UPLOAD_NOT_FOUND", "no such upload");
     });
     await publishEvents(nats.js, [requestFor("permanent-1")]);
 
@@ -197,7 +197,7 @@ describe("runConsumeLoop against nats-server", () => {
     await settle();
     expect(stored.json<Envelope<"verification.failed">>().data).toMatchObject({
       stage: "hashing",
-      code: "E_UPLOAD_MISSING",
+      code: "E_UPLOAD_NOT_FOUND",
       attempts: 1,
     });
     expect(callsOf("permanent-1")).toHaveLength(1);

@@ -4,7 +4,7 @@ export * from "./consume-loop.js";
 export * from "./dead-letter.js";
 export * from "./metrics.js";
 export * from "./nats.js";
-export * from "./nats-unavailable.js";
+export * from "./nats-errors.js";
 export * from "./publish-events.js";
 export * from "./stage-service.js";
 export * from "./stream-lookup.js";

@@ -22,6 +22,7 @@ import {
   type ConsumerSpec,
 } from "@veriflow/events";
 import type { EnvReader } from "@veriflow/platform";
+import { isAlreadyExists, isNotFound } from "./nats-errors.js";
 
 export interface TopologyConfig {
   /** How long events stay in the stream. */
@@ -54,20 +55,17 @@ export function readTopologyConfig(r: EnvReader): TopologyConfig {
   return config;
 }
 
-function isAlreadyInUse(err: unknown): boolean {
-  return err instanceof Error && /already in use|already exists/i.test(err.message);
-}
-
 /** Creates or updates a stream to the wanted config; safe when replicas race to do it. */
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
   try {
     await jsm.streams.info(cfg.name);
-  } catch {
+  } catch (err) {
+    if (!isNotFound(err, "stream")) throw err;
     try {
       await jsm.streams.add(cfg);
       return;
-    } catch (err) {
-      if (!isAlreadyInUse(err)) throw err;
+    } catch (e) {
+      if (!isAlreadyExists(e, "stream")) throw e;
     }
   }
   await jsm.streams.update(cfg.name, cfg);
@@ -117,9 +115,9 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, 
       max_ack_pending: config.max_ack_pending,
     });
   } catch (err) {
-    if (err instanceof Error && /consumer not found/i.test(err.message)) {
+    if (isNotFound(err, "consumer")) {
       await jsm.consumers.add(STREAM_NAME, config).catch((e: unknown) => {
-        if (!isAlreadyInUse(e)) throw e;
+        if (!isAlreadyExists(e, "consumer")) throw e;
       });
     } else throw err;
   }

@@ -5,6 +5,7 @@ import { Base64UrlPaddedCodec, type ObjectInfo, type ObjectStore } from "@nats-i
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { UPLOADS_BUCKET } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
+import { isNotFound } from "./nats-errors.js";
 
 export type { ObjectStore };
 
@@ -85,10 +86,6 @@ const STREAM = `OBJ_${UPLOADS_BUCKET}`;
 const chunkSubject = (nuid: string) => `$O.${UPLOADS_BUCKET}.C.${nuid}`;
 const metaSubject = (name: string) => `$O.${UPLOADS_BUCKET}.M.${Base64UrlPaddedCodec.encode(name)}`;
 
-function isMissing(err: unknown): boolean {
-  return err instanceof Error && /no message found|not found/i.test(err.message);
-}
-
 /**
  * Reads an upload's chunks off the bucket's stream and hashes them once, in order, with
  * back-pressure. A single-chunk upload (most of them) is one direct get; larger ones
@@ -111,7 +108,7 @@ export async function hashUpload(js: JetStreamClient, jsm: JetStreamManager, buc
   let size = 0;
   if (chunks === 1) {
     const m = await jsm.direct.getMessage(STREAM, { last_by_subj: chunkSubject(nuid) }).catch((err: unknown) => {
-      if (isMissing(err)) return null;
+      if (isNotFound(err, "message")) return null;
       throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });
     });
     if (m === null) throw notFound(ref.name);

@@ -37,11 +37,14 @@ export async function runInProcess(
     const stage = spec.service as StageName;
     // The descriptor pairs each stage with the event type it consumes; the map's type pairs each handler with its stage.
     const handle = handlers[stage] as unknown as (e: AnyEnvelope, ctx: HandlerContext) => Promise<AnyEnvelope[]>;
+    const log = opts.log.child({ stage, jobId: event.correlationId });
     let outputs: AnyEnvelope[];
     try {
-      outputs = await handle(event, { attempt: 1, log: opts.log.child({ stage, jobId: event.correlationId }) });
+      outputs = await handle(event, { attempt: 1, log });
     } catch (err) {
-      outputs = [failedEventFor(stage, event, err, 1)];
+      const failed = failedEventFor(stage, event, err, 1);
+      log.warn({ err, code: failed.data.code }, "stage failed in-process");
+      outputs = [failed];
     }
     events.push(...outputs);
     pending.push(...outputs);

@@ -58,7 +58,7 @@ export async function acceptSubmission(
   } catch (err) {
     await deps.uploads.delete(upload.objectName).catch(() => {});
     if (err instanceof HttpError) throw err;
-    throw new HttpError(503, "E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
+    throw new HttpError("E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
   }
   deps.log.info({ jobId, jobType, size: upload.size }, "accepted");
   return {

@@ -5,7 +5,7 @@ import { HttpError, PermanentError } from "@veriflow/errors";
 import { createInProcessStages, runInProcess, type PipelineRun, type StageModules, type UploadReader } from "@veriflow/pipeline";
 import type { Env, Logger } from "@veriflow/platform";
 import { createContentHasher } from "@veriflow/verify";
-import { statusForFailure } from "./failure-status.js";
+import { failureError } from "./failure-status.js";
 
 /**
  * The synchronous fallback: while the queue (NATS JetStream) is unreachable the gateway
@@ -81,7 +81,7 @@ export function fallbackAnswer(run: PipelineRun, request: JobRequest): FallbackA
   const { outcome } = run;
   if (outcome.type === "verification.failed") {
     const { code, message, stage } = outcome.data;
-    throw new HttpError(statusForFailure(code), code, message, { expose: true, details: { stage } });
+    throw failureError(code, message, { stage });
   }
   return { result: outcome.data.result, ...(request.callbackUrl ? { callback: { sent: false, reason: FALLBACK_CALLBACK_REASON } } : {}) };
 }
@@ -89,7 +89,7 @@ export function fallbackAnswer(run: PipelineRun, request: JobRequest): FallbackA
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(504, "E_VERIFY_TIMEOUT", `the verification did not finish within ${ms} ms`, { expose: true })), ms);
+    timer = setTimeout(() => reject(new HttpError("E_VERIFY_TIMEOUT", `the verification did not finish within ${ms} ms`, { expose: true })), ms);
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

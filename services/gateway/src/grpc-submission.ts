@@ -65,7 +65,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
         if (counted.error) throw counted.error; // the stream's own complaint (too large, out of order), not the store's
         if (err instanceof HttpError || ctx.signal.aborted) throw err;
         deps.health.reportFailure(err);
-        throw new HttpError(503, "E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
+        throw new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
       }
       if (counted.chunks === 0) {
         await deps.uploads.delete(jobId).catch(() => {});
@@ -171,7 +171,7 @@ async function* fileChunks(
     const chunk = r.value.chunk ?? Buffer.alloc(0);
     counted.chunks += 1;
     counted.size += chunk.length;
-    if (counted.size > maxBytes) throw refuse(new HttpError(413, "E_FILE_TOO_LARGE", `the file is larger than the ${maxBytes}-byte limit`));
+    if (counted.size > maxBytes) throw refuse(new HttpError("E_FILE_TOO_LARGE", `the file is larger than the ${maxBytes}-byte limit`));
     if (chunk.length > 0) yield chunk;
   }
 }

@@ -1,8 +1,10 @@
+import { errors } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { createSilentLogger } from "@veriflow/platform";
 import { createQueueHealth } from "./queue-health.js";
 
-const noResponders = Object.assign(new Error("no responders"), { name: "NoRespondersError" });
+// What nats.js throws when nothing answers a JetStream request (libs/nats classifies by class).
+const noResponders = new errors.RequestError("no responders", { cause: new errors.NoRespondersError("$JS.API.STREAM.INFO.VERIFLOW") });
 const wrapped = (cause: unknown) => new Error("the upload could not be stored", { cause });
 
 describe("createQueueHealth", () => {

@@ -17,7 +17,7 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
-      throw new HttpError(503, "E_STATUS_UNAVAILABLE", "the job status service is not reachable; try again shortly", { cause, expose: true });
+      throw new HttpError("E_STATUS_UNAVAILABLE", "the job status service is not reachable; try again shortly", { cause, expose: true });
     }
     ctx.status = res.status;
     ctx.type = res.headers.get("content-type") ?? "application/json";
@@ -48,7 +48,7 @@ export function proxyStreamToStatus(statusUrl: string, connectTimeoutMs = 10_000
         signal: upstream.signal,
       });
     } catch (cause) {
-      throw new HttpError(503, "E_STATUS_UNAVAILABLE", "the job status service is not reachable; try again shortly", { cause, expose: true });
+      throw new HttpError("E_STATUS_UNAVAILABLE", "the job status service is not reachable; try again shortly", { cause, expose: true });
     } finally {
       clearTimeout(connectTimer);
     }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HttpError, PermanentError, TransientError } from "@veriflow/errors";
-import { statusForFailure, toHttpError } from "./failure-status.js";
+import { failureError } from "./failure-status.js";
 import { parseWait } from "./sync-wait.js";
 
 describe("parseWait", () => {
@@ -19,26 +18,27 @@ describe("parseWait", () => {
   });
 });
 
-describe("statusForFailure", () => {
-  it("maps a failure code to the status that answers it", () => {
-    expect(statusForFailure("E_MANIFEST_NOT_FOUND")).toBe(422);
-    expect(statusForFailure("E_MANIFEST_INVALID")).toBe(422);
-    expect(statusForFailure("E_CID_MISMATCH")).toBe(422);
-    expect(statusForFailure("E_IPFS_PATH_NOT_FOUND")).toBe(422);
-    expect(statusForFailure("E_REGISTRY_NOT_CONTRACT")).toBe(422);
-    expect(statusForFailure("E_RPC_URL_NOT_ALLOWED")).toBe(400);
-    expect(statusForFailure("E_MANIFEST_UNAVAILABLE")).toBe(502);
-    expect(statusForFailure("E_IPFS_UNAVAILABLE")).toBe(502);
-    expect(statusForFailure("E_RPC_UNAVAILABLE")).toBe(502);
-    expect(statusForFailure("E_UPLOAD_NOT_FOUND")).toBe(503);
-    expect(statusForFailure("E_INTERNAL")).toBe(500);
+describe("failureError", () => {
+  it("answers a failed job with its code and the catalog's status for it", () => {
+    const expected: Record<string, number> = {
+      E_MANIFEST_NOT_FOUND: 422,
+      E_MANIFEST_INVALID: 422,
+      E_CID_MISMATCH: 422,
+      E_IPFS_PATH_NOT_FOUND: 422,
+      E_REGISTRY_NOT_CONTRACT: 422,
+      E_REGISTRY_INCOMPATIBLE: 422,
+      E_RPC_URL_NOT_ALLOWED: 400,
+      E_MANIFEST_UNAVAILABLE: 502,
+      E_IPFS_UNAVAILABLE: 502,
+      E_RPC_UNAVAILABLE: 502,
+      E_UPLOAD_NOT_FOUND: 503,
+      E_INTERNAL: 500,
+    };
+    for (const [code, status] of Object.entries(expected)) expect(failureError(code, "m", {}).status, code).toBe(status);
+    expect(failureError("E_MANIFEST_INVALID", "bad json", { jobId: "j" })).toMatchObject({ code: "E_MANIFEST_INVALID", message: "bad json", expose: true, details: { jobId: "j" } });
   });
 
-  it("exposes pipeline errors with their code and stage, hides anything else", () => {
-    expect(toHttpError(new PermanentError("E_MANIFEST_INVALID", "bad json"), "manifest")).toMatchObject({ status: 422, code: "E_MANIFEST_INVALID", expose: true, details: { stage: "manifest" } });
-    expect(toHttpError(new TransientError("E_RPC_UNAVAILABLE", "down"), "chain-check")).toMatchObject({ status: 502, expose: true });
-    const given = new HttpError(400, "E_X", "x");
-    expect(toHttpError(given, "manifest")).toBe(given);
-    expect(toHttpError(new Error("secret"), "manifest")).toMatchObject({ status: 500, code: "E_INTERNAL", expose: false });
+  it("answers a code this build does not know as E_INTERNAL, keeping the stage's code", () => {
+    expect(failureError("E_FROM_A_NEWER_STAGE", "m", { jobId: "j" })).toMatchObject({ status: 500, code: "E_INTERNAL", details: { jobId: "j", failureCode: "E_FROM_A_NEWER_STAGE" } });
   });
 });

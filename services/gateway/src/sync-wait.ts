@@ -1,8 +1,8 @@
 import type { Context } from "koa";
 import { jobPath } from "@veriflow/events";
-import { HttpError, badRequest } from "@veriflow/errors";
+import { badRequest } from "@veriflow/errors";
 import type { TerminalEvent } from "./await-terminal.js";
-import { statusForFailure } from "./failure-status.js";
+import { failureError } from "./failure-status.js";
 
 /**
  * `?wait=<seconds>` on the async routes: how long to wait for the job's outcome before
@@ -43,8 +43,5 @@ export function answerOutcome(ctx: Context, jobId: string, outcome: TerminalEven
   const { stage, code, message, attempts } = outcome.data;
   ctx.remove("location");
   // The message is the job's own `error`, which GET /api/verification-jobs/:jobId shows anyway.
-  throw new HttpError(statusForFailure(code), code, message, {
-    expose: true,
-    details: { jobId, stage, attempts, pollUrl: jobPath(jobId) },
-  });
+  throw failureError(code, message, { jobId, stage, attempts, pollUrl: jobPath(jobId) });
 }

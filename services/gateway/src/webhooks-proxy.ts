@@ -27,7 +27,7 @@ export function proxyToWebhooks(webhooksUrl: string, timeoutMs = 10_000): Middle
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
-      throw new HttpError(503, "E_WEBHOOKS_UNAVAILABLE", "the webhooks service is not reachable; try again shortly", { cause, expose: true });
+      throw new HttpError("E_WEBHOOKS_UNAVAILABLE", "the webhooks service is not reachable; try again shortly", { cause, expose: true });
     }
     ctx.status = res.status;
     if (res.status === 204) return;
@@ -41,7 +41,7 @@ async function readBody(stream: AsyncIterable<Buffer>): Promise<Buffer> {
   let total = 0;
   for await (const chunk of stream) {
     total += chunk.length;
-    if (total > MAX_FORWARDED_BODY) throw new HttpError(413, "E_PAYLOAD_TOO_LARGE", `the request body is larger than ${MAX_FORWARDED_BODY} bytes`);
+    if (total > MAX_FORWARDED_BODY) throw new HttpError("E_PAYLOAD_TOO_LARGE", `the request body is larger than ${MAX_FORWARDED_BODY} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, total);

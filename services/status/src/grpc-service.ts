@@ -29,7 +29,7 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
     GetJob: rpc.unary(async (req) => {
       const jobId = requireJobId(req.jobId);
       const job = await deps.loadJob(jobId);
-      if (!job) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+      if (!job) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
       return toProtoJob(job);
     }),
 
@@ -56,7 +56,7 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
       const updates = await openJobWatch(deps.changes, () => deps.loadJob(jobId), jobId, ctx.signal);
       if (!updates) {
         if (ctx.signal.aborted) return;
-        throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+        throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
       }
       for await (const job of updates) await write(call, toProtoJob(job), ctx.signal);
     }),

@@ -27,7 +27,7 @@ export function createJobLoader(deps: JobLoaderDeps): (jobId: string) => Promise
       requested = await deps.findRequestedEvent(jobId);
     } catch (err) {
       log.warn({ err, jobId }, "request lookup failed");
-      throw new HttpError(503, "E_STREAM_UNAVAILABLE", `job ${jobId} is not known yet and the event stream cannot be read; retry shortly`, { expose: true });
+      throw new HttpError("E_STREAM_UNAVAILABLE", `job ${jobId} is not known yet and the event stream cannot be read; retry shortly`, { expose: true });
     }
     if (!requested || requested.type !== "verification.requested" || requested.data.jobId !== jobId) return null;
     await applyEvents(sql, [requested]);

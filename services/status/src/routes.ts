@@ -82,7 +82,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   const requireJob = async (raw: string): Promise<Job> => {
     const jobId = parseJobId(raw);
     const job = await loadJob(jobId);
-    if (!job) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+    if (!job) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
     return job;
   };
 
@@ -118,7 +118,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
       const jobId = parseJobId(ctx.params.jobId!);
       const controller = new AbortController();
       const updates = await openJobWatch(changes, () => loadJob(jobId), jobId, controller.signal);
-      if (!updates) throw new HttpError(404, "E_JOB_NOT_FOUND", `no job ${jobId}`);
+      if (!updates) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
       streamJobEvents(ctx, updates, controller, { heartbeatMs: deps.sseHeartbeatMs ?? 15_000, toData: toApiJob, log });
     });
   }
@@ -150,7 +150,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
 /** Job ids are uuids; anything else is the client's mistake, not a lookup. */
 export function parseJobId(raw: string): string {
   if (!isJobId(raw)) {
-    throw new HttpError(400, "E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
+    throw new HttpError("E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
   }
   return raw.toLowerCase();
 }
@@ -191,7 +191,7 @@ export function parseListQuery(query: Query): ListQuery {
   const limit = Math.min(count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
   const offset = count("offset", 0);
   if (problems.length > 0) {
-    throw new HttpError(400, "E_INVALID_QUERY", problems.join("; "), { details: { problems } });
+    throw new HttpError("E_INVALID_QUERY", problems.join("; "), { details: { problems } });
   }
   return { ...(status ? { status: status as JobStatus } : {}), limit, offset };
 }

@@ -3,7 +3,7 @@ import { Router } from "@koa/router";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
-import { HttpError, badRequest, notFound } from "@veriflow/errors";
+import { HttpError, badRequest, notFound, type CodeWhere } from "@veriflow/errors";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
@@ -174,7 +174,7 @@ export function parseSubscriptionInput(body: unknown, checkUrl: ReturnType<typeo
   return { url: url.url, eventTypes: [...new Set(types as string[])], secret, description };
 }
 
-function parseUuid(raw: string, code: string, what: string): string {
+function parseUuid(raw: string, code: CodeWhere<"http", 400>, what: string): string {
   if (!UUID_PATTERN.test(raw)) throw badRequest(code, `${what} must be a uuid, got "${raw.slice(0, 64)}"`);
   return raw.toLowerCase();
 }
@@ -192,12 +192,12 @@ function parsePage(query: Query): { limit: number; offset: number } {
 }
 
 async function readJson(ctx: Koa.Context): Promise<unknown> {
-  if (!ctx.is("application/json")) throw new HttpError(415, "E_UNSUPPORTED_MEDIA_TYPE", "send application/json");
+  if (!ctx.is("application/json")) throw new HttpError("E_UNSUPPORTED_MEDIA_TYPE", "send application/json");
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > MAX_BODY_BYTES) throw new HttpError(413, "E_PAYLOAD_TOO_LARGE", `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (total > MAX_BODY_BYTES) throw new HttpError("E_PAYLOAD_TOO_LARGE", `the body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   try {

@@ -26,7 +26,9 @@ export interface IpfsGatewayOptions {
 }
 
 /** A gateway that could not serve a block (down, slow, 4xx/5xx, not a raw block). */
-class GatewayFailure extends Error {}
+class GatewayFailure extends Error {
+  override name = "GatewayFailure";
+}
 
 export function createIpfsReader(opts: IpfsGatewayOptions) {
   const gateways = opts.gateways.map((g) => g.replace(/\/+$/, ""));

@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent, buildConnector, type Dispatcher } from "undici";
-import { PermanentError } from "@veriflow/errors";
+import { PermanentError, type ErrorCode } from "@veriflow/errors";
 import { isPublicAddress } from "./ip-address.js";
 
 /**
@@ -107,7 +107,7 @@ export interface BoundedGetOptions {
   timeoutMs: number;
   maxBytes: number;
   /** Error code used when the body exceeds maxBytes. */
-  tooLargeCode: string;
+  tooLargeCode: ErrorCode;
   headers: Record<string, string>;
 }
 

@@ -1,0 +1,32 @@
+import { createRequire } from "node:module";
+import { errors } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import { uploadError } from "./multipart.js";
+
+// multer's real error class (its typings are not installed, so it is loaded untyped).
+const { MulterError } = createRequire(import.meta.url)("multer") as { MulterError: new (code: string, field?: string) => Error };
+
+describe("uploadError", () => {
+  it("answers multer's errors by their code", () => {
+    const cases: [string, number, string][] = [
+      ["LIMIT_FILE_SIZE", 413, "E_FILE_TOO_LARGE"],
+      ["LIMIT_UNEXPECTED_FILE", 400, "E_UNEXPECTED_FILE"],
+      ["LIMIT_FIELD_COUNT", 400, "E_BAD_MULTIPART"],
+      ["LIMIT_PART_COUNT", 400, "E_BAD_MULTIPART"],
+      ["MISSING_FIELD_NAME", 400, "E_BAD_MULTIPART"],
+      ["STREAM_DESTROYED", 400, "E_UPLOAD_ABORTED"],
+    ];
+    for (const [code, status, answer] of cases) expect(uploadError(new MulterError(code), 100), code).toMatchObject({ status, code: answer });
+  });
+
+  it("answers busboy's malformed bodies and multer's early ends as the client's, anything else as the storage's", () => {
+    expect(uploadError(new Error("Unexpected end of form"), 100)).toMatchObject({ status: 400, code: "E_BAD_MULTIPART" });
+    expect(uploadError(new Error("Multipart: Boundary not found"), 100)).toMatchObject({ status: 400, code: "E_BAD_MULTIPART" });
+    expect(uploadError(new Error("Request aborted"), 100)).toMatchObject({ status: 400, code: "E_UPLOAD_ABORTED" });
+    expect(uploadError(new Error("Request closed"), 100)).toMatchObject({ status: 400, code: "E_UPLOAD_ABORTED" });
+    const stored = new errors.TimeoutError();
+    expect(uploadError(stored, 100)).toMatchObject({ status: 503, code: "E_STORAGE_UNAVAILABLE", cause: stored });
+    // A look-alike code on another error is not multer's.
+    expect(uploadError(Object.assign(new Error("disk"), { code: "LIMIT_FILE_SIZE" }), 100)).toMatchObject({ status: 503, code: "E_STORAGE_UNAVAILABLE" });
+  });
+});
