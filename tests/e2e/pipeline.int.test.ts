@@ -235,7 +235,7 @@ describe("the REST surface", () => {
     noFile.append("manifestURI", manifestURI);
     const res = await fetch(`${sys.gatewayUrl}/api/verification-jobs/verify`, { method: "POST", body: noFile });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe("E_FILE_REQUIRED");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("E_FILE_REQUIRED");
 
     expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs/7d3f0c1e-0000-4000-8000-000000000000`)).status).toBe(404);
     expect((await getJson(`${sys.gatewayUrl}/api/verification-jobs/not-a-job`)).status).toBe(400);

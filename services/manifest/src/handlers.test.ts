@@ -24,7 +24,7 @@ const request: JobRequest = { jobType: "verify", manifestUri: URI, registryAddre
 function hashedEvent(contentHash = HASH, jobId = "job-1"): Envelope<"content.hashed"> {
   const req = createRequestEvent(
     jobId,
-    { jobId, request, upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null } },
+    { jobId, request, upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } },
     T0,
   );
   return createEvent("content.hashed", { jobId, request, contentHash, size: 1, startedAt: T0.toISOString(), attempts: 1 }, req, T0);
