@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { revokeContent, updateManifest } from "@veriflow/testing";
 import { getJson, submit, waitForJob } from "../support/client.js";
-import { startSystem, type System } from "../support/system.js";
+import { systemTest } from "../support/shared-system.js";
+import type { System } from "../support/system.js";
 
 // The whole pipeline on real servers: nats-server, PostgreSQL, a hardhat chain with the
 // registry deployed, a manifest server (HTTP + IPFS trustless gateway), five services.
@@ -10,12 +11,11 @@ let sys: System;
 let key: (i: number) => string;
 let address: (i: number) => string;
 
-beforeAll(async () => {
-  sys = await startSystem();
+systemTest.beforeAll(({ system }) => {
+  sys = system;
   key = (i) => sys.chain.accounts[i]!.privateKey;
   address = (i) => sys.chain.accounts[i]!.address;
 });
-afterAll(async () => sys?.stop());
 
 const uniqueContent = (label: string) => `${label} ${randomBytes(16).toString("hex")}`;
 
