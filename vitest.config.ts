@@ -1,9 +1,24 @@
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Tests run from source: each @veriflow/* library resolves to its src/index.ts,
 // so `npm test` never tests a stale build of a library.
 const libs = ["events", "errors", "platform", "pipeline", "nats", "http", "pg", "verify", "adapters", "testing", "contracts", "grpc"];
+
+const roots = ["libs/*/src", "services/*/src", "tests", "deploy", "cli/src", "examples"];
+const filesEndingIn = (suffix: string) => roots.map((root) => `${root}/**/*${suffix}`);
+
+// Integration files that only need the whole system with its default env (systemTest from
+// tests/support/shared-system.ts) and leave it as they found it. The "system" project runs them
+// one after another in one worker without isolation, so they share one system instead of
+// booting one each. A file that stops or restarts a server, or needs other env, starts its own
+// (startSystem(env)) and belongs in "integration".
+const sharedSystemFiles = [
+  "tests/e2e/pipeline.int.test.ts",
+  "tests/e2e/webhooks.int.test.ts",
+  "cli/src/cli.int.test.ts",
+  "examples/completion-subscriber/src/subscriber.int.test.ts",
+];
 
 export default defineConfig({
   resolve: {
@@ -14,11 +29,17 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "tests/**/*.test.ts", "deploy/**/*.test.ts", "cli/src/**/*.test.ts", "examples/**/*.test.ts"],
     // Integration tests start real servers (nats-server, PostgreSQL, a chain): give them room.
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: "forks",
     maxWorkers: 2,
+    projects: [
+      // *.test.ts: handlers and domain logic with plain fakes, no I/O, no build needed.
+      { extends: true, test: { name: "unit", include: filesEndingIn(".test.ts"), exclude: [...configDefaults.exclude, "**/*.int.test.ts"] } },
+      // *.int.test.ts: real nats-server, PostgreSQL, chain and HTTP, one set per file.
+      { extends: true, test: { name: "integration", include: filesEndingIn(".int.test.ts"), exclude: [...configDefaults.exclude, ...sharedSystemFiles] } },
+      { extends: true, test: { name: "system", include: sharedSystemFiles, isolate: false } },
+    ],
   },
 });

@@ -74,7 +74,7 @@ export async function runLargeFile(stack: BenchStack, sizeMiB: number): Promise<
     opensslS,
     opensslMBs: sizeMB / opensslS,
     ratio: sizeMB / hashS / (sizeMB / opensslS),
-    status: `${job.status}${job.result?.status ? `:${job.result.status}` : ""}${job.error ? ` (${String(job.error).slice(0, 120)})` : ""}`,
+    status: `${job.status}${job.result?.status ? `:${job.result.status}` : ""}${job.error ? ` (${(typeof job.error === "string" ? job.error : JSON.stringify(job.error)).slice(0, 120)})` : ""}`,
     hashOk,
     peak,
   };
@@ -113,7 +113,7 @@ async function startRssSampler(watched: Record<string, number>) {
   const peak: Record<string, PeakRss> = {};
   for (const [n, pid] of Object.entries(watched)) {
     baseline[n] = await readProcMemory(pid, "VmRSS");
-    peak[n] = { sampled: baseline[n]!, hwm: NaN };
+    peak[n] = { sampled: baseline[n], hwm: NaN };
   }
   let sampling = true;
   const loop = (async () => {

@@ -111,7 +111,7 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
     async listJobs(query) {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
-      const qs = params.size > 0 ? `?${params}` : "";
+      const qs = params.size > 0 ? `?${params.toString()}` : "";
       return json<JobPage>(await request(`${JOBS_PATH}${qs}`));
     },
     async openEvents(id, signal) {

@@ -81,14 +81,14 @@ function onePositional(positionals: string[], what: string, usage: string): stri
 function timeoutOf(value: unknown): number {
   if (value === undefined) return DEFAULT_TIMEOUT_S * 1000;
   const s = Number(value);
-  if (!Number.isFinite(s) || s < 0) throw new UsageError(`--timeout must be a number of seconds (0: no limit), got "${value}"`);
+  if (!Number.isFinite(s) || s < 0) throw new UsageError(`--timeout must be a number of seconds (0: no limit), got ${JSON.stringify(value)}`);
   return Math.round(s * 1000);
 }
 
 function integerOf(name: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 

@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { findFreePort, updateManifest } from "@veriflow/testing";
-import { startSystem, type System } from "../../tests/support/system.js";
+import { systemTest } from "../../tests/support/shared-system.js";
+import type { System } from "../../tests/support/system.js";
 
 // The built CLI, spawned as a user runs it, against the whole system on real servers.
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -17,10 +18,10 @@ let sys: System;
 let dir: string;
 let dataDir: string;
 
-beforeAll(async () => {
-  // Build the CLI (incremental: a no-op when `npm test` just built it).
+systemTest.beforeAll(async ({ system }) => {
+  // Build the CLI (incremental: a no-op when it is up to date).
   await promisify(execFile)(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-b", join(root, "cli")], { cwd: root });
-  sys = await startSystem();
+  sys = system;
   dir = await mkdtemp(join(tmpdir(), "veriflow-cli-"));
   // What `npm start` writes for its stack, here for the test's system.
   dataDir = join(dir, "data");
@@ -29,7 +30,6 @@ beforeAll(async () => {
   await writeFile(join(dataDir, "local-stack.json"), JSON.stringify(stack));
 });
 afterAll(async () => {
-  await sys?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -54,7 +54,7 @@ async function serve(fake: Fake): Promise<string> {
     json(res, 404, { error: { code: "E_NOT_FOUND", message: "no such route" }, requestId: "r" });
   });
   await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
-  return `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

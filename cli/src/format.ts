@@ -1,6 +1,6 @@
 import type { Job, JobPage } from "./api.js";
 
-const row = (label: string, value: unknown) => `  ${label.padEnd(16)}${value}`;
+const row = (label: string, value: string | number) => `  ${label.padEnd(16)}${value}`;
 const mark = (ok: unknown) => (ok === true ? "yes" : ok === false ? "NO" : "-");
 
 /** A job as a person reads it: the verdict, its reasons and checks; for proofs the registration. */

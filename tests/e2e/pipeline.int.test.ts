@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { revokeContent, updateManifest } from "@veriflow/testing";
 import { JOBS_PATH } from "@veriflow/events";
 import { getJson, submit, waitForJob } from "../support/client.js";
-import { startSystem, type System } from "../support/system.js";
+import { systemTest } from "../support/shared-system.js";
+import type { System } from "../support/system.js";
 
 // The whole pipeline on real servers: nats-server, PostgreSQL, a hardhat chain with the
 // registry deployed, a manifest server (HTTP + IPFS trustless gateway), five services.
@@ -11,12 +12,11 @@ let sys: System;
 let key: (i: number) => string;
 let address: (i: number) => string;
 
-beforeAll(async () => {
-  sys = await startSystem();
+systemTest.beforeAll(({ system }) => {
+  sys = system;
   key = (i) => sys.chain.accounts[i]!.privateKey;
   address = (i) => sys.chain.accounts[i]!.address;
 });
-afterAll(async () => sys?.stop());
 
 const uniqueContent = (label: string) => `${label} ${randomBytes(16).toString("hex")}`;
 
@@ -236,7 +236,7 @@ describe("the REST surface", () => {
     noFile.append("manifestURI", manifestURI);
     const res = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: noFile });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe("E_FILE_REQUIRED");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("E_FILE_REQUIRED");
 
     // Bodies multer or busboy refuse: a client's mistake (400), never the storage's (503).
     const part = (name: string, value: string, fileName?: string) =>
@@ -252,7 +252,7 @@ describe("the REST surface", () => {
     for (const [what, type, body, code] of multipart) {
       const r = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body, headers: { "content-type": type } });
       expect(r.status, what).toBe(400);
-      expect((await r.json()).error.code, what).toBe(code);
+      expect(((await r.json()) as { error: { code: string } }).error.code, what).toBe(code);
     }
 
     expect((await getJson(`${sys.gatewayUrl}${JOBS_PATH}/7d3f0c1e-0000-4000-8000-000000000000`)).status).toBe(404);

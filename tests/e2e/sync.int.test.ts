@@ -330,7 +330,7 @@ describe("NATS drops in the middle of an upload", () => {
         body,
         duplex: "half",
         headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
-      } as RequestInit);
+      });
       expect(res.status).toBe(503);
       expect(["E_STORAGE_UNAVAILABLE", "E_QUEUE_UNAVAILABLE"]).toContain(((await res.json()) as any).error.code);
 

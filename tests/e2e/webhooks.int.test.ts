@@ -1,23 +1,23 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { JOBS_PATH } from "@veriflow/events";
 import { verifyWebhookSignature } from "../../services/webhooks/src/signature.js";
 import { getJson, waitForJob } from "../support/client.js";
-import { startSystem, type System } from "../support/system.js";
+import { systemTest } from "../support/shared-system.js";
+import type { System } from "../support/system.js";
 
 // Webhooks end to end: the whole system on real servers, and real HTTP receivers on
 // loopback (allow-listed through WEBHOOK_ALLOWED_PRIVATE_HOSTS=127.0.0.1 in the test system).
 let sys: System;
 const receivers: Receiver[] = [];
 
-beforeAll(async () => {
-  sys = await startSystem();
+systemTest.beforeAll(({ system }) => {
+  sys = system;
 });
 afterAll(async () => {
   await Promise.allSettled(receivers.map((r) => r.close()));
-  await sys?.stop();
 });
 
 interface Received {

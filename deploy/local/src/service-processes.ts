@@ -18,7 +18,7 @@ function formatLine(name: string, line: string): string {
     const fields = Object.entries(rest)
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(" ");
-    return `${name.padEnd(11)} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${String(msg ?? "")} ${fields}`.trimEnd();
+    return `${name.padEnd(11)} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${msg === undefined ? "" : typeof msg === "string" ? msg : JSON.stringify(msg)} ${fields}`.trimEnd();
   } catch {
     return `${name.padEnd(11)} ${line}`;
   }
@@ -27,7 +27,7 @@ function formatLine(name: string, line: string): string {
 /** Starts one service from its build output, as a deployment would, with its log prefixed. */
 export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (line: string) => void): ServiceProcess {
   const child = spawn(process.execPath, [`services/${name}/dist/main.js`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-  for (const stream of [child.stdout!, child.stderr!]) {
+  for (const stream of [child.stdout, child.stderr]) {
     let buf = "";
     stream.on("data", (d: Buffer) => {
       buf += d.toString();

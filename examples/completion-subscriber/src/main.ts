@@ -42,9 +42,14 @@ if (env.SUBSCRIBE_FAILURES !== "false") {
   );
 }
 
-const stop = async () => {
-  await Promise.all(running.map((r) => r.stop()));
-  process.exit(0);
-};
+// A signal handler cannot await: stop in the background, exiting 1 if a subscriber fails to.
+const stop = () =>
+  void Promise.all(running.map((r) => r.stop())).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      print("stop failed", { err: String(err) });
+      process.exit(1);
+    },
+  );
 process.once("SIGINT", stop);
 process.once("SIGTERM", stop);

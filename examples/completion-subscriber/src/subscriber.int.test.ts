@@ -1,18 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { submit } from "../../../tests/support/client.js";
-import { startSystem, type System } from "../../../tests/support/system.js";
+import { systemTest } from "../../../tests/support/shared-system.js";
+import type { System } from "../../../tests/support/system.js";
 import type { CompletionData, FailureData, InvalidEventError, VeriflowEvent } from "./contract.js";
 import { COMPLETIONS, FAILURES, startSubscriber, type DeliveryInfo, type RunningSubscriber } from "./subscriber.js";
 
 // The whole system on real servers, and the example subscriber as an outsider would run
 // it: its own durable consumers, the JSON Schemas of docs/events, nothing of veriflow's code.
 let sys: System;
-beforeAll(async () => {
-  sys = await startSystem();
+systemTest.beforeAll(({ system }) => {
+  sys = system;
 });
-afterAll(async () => sys?.stop());
 
 interface Recorder {
   events: VeriflowEvent[];

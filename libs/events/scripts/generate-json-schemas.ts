@@ -63,7 +63,7 @@ function objectLiteralOf(expr: ts.Expression): ts.ObjectLiteralExpression | unde
 }
 
 const shapeOf = (s: unknown): Record<string, z.ZodType> | undefined =>
-  s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
+  s instanceof z.ZodObject ? s.shape : undefined;
 
 /** Records each documented property of an object literal against the schema it built. */
 function describeProperties(obj: ts.ObjectLiteralExpression, text: string, fields: Record<string, unknown>, reg: z.core.$ZodRegistry<Meta>) {

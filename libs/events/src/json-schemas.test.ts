@@ -11,7 +11,7 @@ import { createEvent, createRequestEvent, decodeEvent, encodeEvent, type Envelop
 const validators = {} as Record<EventType | "envelope", ValidateFunction>;
 beforeAll(async () => {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
-  addFormats(ajv);
+  addFormats.default(ajv); // CommonJS: under NodeNext the default import is module.exports
   for (const name of ["envelope", ...eventTypes] as const) {
     validators[name] = ajv.compile(JSON.parse(await readFile(`${SCHEMAS_DIR}${schemaFileName(name)}`, "utf8")));
   }
@@ -42,7 +42,7 @@ const request = { jobType: "verify" as const, manifestUri: "ipfs://bafy", regist
 /** One job's events, built with the library's own constructors. */
 function jobEvents() {
   const jobId = "9f1d2c3b-0000-4000-8000-000000000001";
-  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: "veriflow-uploads", name: jobId, size: 5, fileName: "a.txt", contentType: "text/plain" } });
+  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: "veriflow-uploads", name: jobId, size: 5, fileName: "a.txt", contentType: "text/plain", nuid: null, chunks: null, digest: null } });
   const hashed = createEvent("content.hashed", { jobId, request, contentHash: hash, size: 5, startedAt: new Date().toISOString(), attempts: 1 }, requested);
   const checked = createEvent("manifest.checked", { jobId, request, contentHash: hash, manifest, recovered: addr, checks: { manifestHashOk: true, signatureOk: true, didOk: true }, attempts: 1 }, hashed);
   const completed = createEvent("verification.completed", { jobId, jobType: "verify", contentHash: hash, result: verifyResult, attempts: 1 }, checked);

@@ -102,7 +102,7 @@ export type ConsumedBy<S extends StageName> = StageSpecOf<S>["consumes"];
 /** The events a stage's handler may return. */
 export type ProducedBy<S extends StageName> = StageSpecOf<S>["produces"][number];
 
-export const stageNames = pipeline.stages.map((s) => s.service) as StageName[];
+export const stageNames: StageName[] = pipeline.stages.map((s) => s.service);
 
 /** The `stage` a verification.failed names: [gateway, …stages], for the catalog's enum. */
 export const failureSites = [pipeline.edge.service, ...stageNames] as [FailureSite, ...FailureSite[]];

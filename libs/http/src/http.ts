@@ -156,7 +156,9 @@ export interface HttpServerHandle {
 
 /** Serves a Koa app; resolves once the port is bound. */
 export async function listen(app: Koa<any, any>, port: number, host = "0.0.0.0"): Promise<HttpServerHandle> {
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  // Koa settles each request itself (a throwing middleware ends in ctx.onerror): nothing to await.
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

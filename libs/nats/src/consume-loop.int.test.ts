@@ -46,7 +46,7 @@ function requestFor(jobId: string) {
   return createRequestEvent(jobId, {
     jobId,
     request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null },
-    upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null },
+    upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null },
   });
 }
 

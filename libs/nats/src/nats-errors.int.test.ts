@@ -66,7 +66,7 @@ describe("findLastEvent against nats-server", () => {
     await ensureStreams(nats.jsm, topology);
     expect(await findLastEvent(nats.jsm, "verification.requested", jobId)).toBeNull();
     const request = { jobType: "verify" as const, manifestUri: "ipfs://bafy", registryAddress: `0x${"12".repeat(20)}`, rpcUrl: null, callbackUrl: null };
-    const event = createRequestEvent(jobId, { jobId, request, upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null } });
+    const event = createRequestEvent(jobId, { jobId, request, upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } });
     await publishEvents(nats.js, [event]);
     expect(await findLastEvent(nats.jsm, "verification.requested", jobId)).toMatchObject({ id: event.id });
     await nats.jsm.streams.delete(STREAM_NAME);

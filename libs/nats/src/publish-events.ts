@@ -21,7 +21,7 @@ export async function publishEvents(js: JetStreamClient, events: readonly AnyEnv
       h.set("ce-id", event.id);
       h.set("ce-time", event.occurredAt);
       h.set("ce-subject", event.correlationId);
-      return js.publish(subjectFor(event.type, event.correlationId), encodeEvent(event as Envelope), {
+      return js.publish(subjectFor(event.type, event.correlationId), encodeEvent(event), {
         msgID: event.id,
         headers: h,
       });

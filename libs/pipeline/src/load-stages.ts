@@ -1,6 +1,6 @@
 import { stageNames, type StageName } from "@veriflow/events";
 import { EnvReader, type Env } from "@veriflow/platform";
-import type { StageHandlers, StageInstance, StageModule, StageRuntime } from "./stage-module.js";
+import type { StageHandlers, StageModule, StageRuntime } from "./stage-module.js";
 
 export type StageModules = { [S in StageName]: StageModule<S> };
 
@@ -40,7 +40,7 @@ export async function createInProcessStages(env: Env, runtime: StageRuntime, mod
   return {
     handlers: Object.fromEntries(instances.map(([stage, i]) => [stage, i.handle])) as unknown as StageHandlers,
     async close() {
-      await Promise.allSettled(instances.map(([, i]) => (i as StageInstance<StageName>).close()));
+      await Promise.allSettled(instances.map(([, i]) => i.close()));
     },
   };
 }

@@ -36,7 +36,7 @@ const anyBase: MultibaseDecoder<string> = {
   decode(multibase) {
     const codec = Object.values(bases).find((b) => multibase.startsWith(b.prefix));
     if (!codec) throw new Error("unknown multibase prefix");
-    return codec.decoder.decode(multibase as never);
+    return codec.decoder.decode(multibase);
   },
 };
 

@@ -35,13 +35,14 @@ export const INGEST_HASHED = "in-process";
 export async function createFallbackPipeline(env: Env, log: Logger, modules?: StageModules): Promise<FallbackPipeline> {
   const ingested = new Map<string, IngestedFile>();
   const uploads: UploadReader = {
-    async hash(upload) {
+    hash(upload) {
       const file = ingested.get(upload.name);
-      if (!file) throw new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${upload.name} is not in this process`);
-      return { sha256Hex: file.contentHash, size: file.size };
+      if (!file) return Promise.reject(new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${upload.name} is not in this process`));
+      return Promise.resolve({ sha256Hex: file.contentHash, size: file.size });
     },
-    async release(upload) {
+    release(upload) {
       ingested.delete(upload.name);
+      return Promise.resolve();
     },
   };
   const stages = await createInProcessStages(env, { log, uploads, now: () => new Date() }, modules);

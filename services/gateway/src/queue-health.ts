@@ -27,15 +27,22 @@ export function createQueueHealth(opts: {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
+  const probeOnce = async () => {
+    const ok = opts.isConnected() && (await opts.probe().catch(() => false));
+    if (ok) {
+      tripped = false;
+      timer = undefined;
+      opts.log.info("queue answers again: submissions go through the pipeline");
+    } else schedule();
+  };
   const schedule = () => {
     if (closed) return;
-    timer = setTimeout(async () => {
-      const ok = opts.isConnected() && (await opts.probe().catch(() => false));
-      if (ok) {
-        tripped = false;
-        timer = undefined;
-        opts.log.info("queue answers again: submissions go through the pipeline");
-      } else schedule();
+    // A timer cannot await: whatever probeOnce throws is logged and the probe goes on.
+    timer = setTimeout(() => {
+      probeOnce().catch((err: unknown) => {
+        opts.log.error({ err }, "queue probe failed");
+        schedule();
+      });
     }, every);
     timer.unref();
   };

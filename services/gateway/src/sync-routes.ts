@@ -2,7 +2,6 @@ import type { Context, Middleware, Next } from "koa";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
-import { HttpError } from "@veriflow/errors";
 import { watchTerminal } from "./await-terminal.js";
 import type { Logger } from "@veriflow/platform";
 import { createHashingStorage, fallbackAnswer, type FallbackPipeline, type HashedFile } from "./fallback-pipeline.js";

@@ -34,7 +34,7 @@ export function jobEvents(opts: { jobId?: string; jobType?: JobType; t0?: Date; 
     {
       jobId,
       request,
-      upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1234, fileName: "photo.jpg", contentType: "image/jpeg" },
+      upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1234, fileName: "photo.jpg", contentType: "image/jpeg", nuid: null, chunks: null, digest: null },
     },
     at(0),
   );

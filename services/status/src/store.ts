@@ -1,7 +1,7 @@
-import { TERMINAL_RANK, type AnyEnvelope, type EventType, type JobStatus, type JobType } from "@veriflow/events";
+import { TERMINAL_RANK, type AnyEnvelope, type EventType, type JobStatus } from "@veriflow/events";
 import type { Sql } from "@veriflow/pg";
 import type { JobFilter } from "./job-filter.js";
-import { foldEvents, type JobFailure, type JobPatch } from "./projection.js";
+import { foldEvents, type JobPatch } from "./projection.js";
 
 /** A job as stored by the projection: what its events established, plus when the row last changed. */
 export interface Job extends JobPatch {
@@ -49,7 +49,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
     const inserted = await tx<{ eventId: string }[]>`
       insert into verification_job_events (event_id, job_id, type, occurred_at, causation_id, data)
       select e.event_id, e.job_id, e.type, e.occurred_at, e.causation_id, e.data
-      from jsonb_to_recordset(${tx.json(eventRows as never)}) as e(
+      from jsonb_to_recordset(${tx.json(eventRows)}) as e(
         event_id text, job_id text, type text, occurred_at timestamptz, causation_id text, data jsonb)
       on conflict (event_id) do nothing
       returning event_id`;

@@ -103,7 +103,7 @@ describe("delivery worker", () => {
     const ds = [delivery(), delivery(), delivery()];
     await insertDeliveries(db.sql, ds, 60_000);
     const [a, b] = await Promise.all([claimDueDeliveries(db.sql, 2, 300), claimDueDeliveries(db.sql, 2, 300)]);
-    const ids = [...a!, ...b!].map((d) => d.id);
+    const ids = [...a, ...b].map((d) => d.id);
     expect(ids.sort()).toEqual(ds.map((d) => d.id).sort());
     expect(await claimDueDeliveries(db.sql, 10, 300)).toEqual([]);
     await new Promise((r) => setTimeout(r, 400));

@@ -8,7 +8,7 @@ const at = (s: number) => new Date(t0.getTime() + s * 1000);
 function job(callbackUrl: string | null) {
   const jobId = newJobId();
   const request = { jobType: "verify" as const, manifestUri: "https://m.example/x.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl };
-  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null } }, at(0));
+  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } }, at(0));
   const hashed = createEvent("content.hashed", { jobId, request, contentHash: "0x" + "a".repeat(64), size: 1, startedAt: at(1).toISOString(), attempts: 1 }, requested, at(1));
   const failed = createEvent("verification.failed", { jobId, jobType: "verify", stage: "manifest", code: "E_MANIFEST_NOT_FOUND", message: "404", attempts: 1 }, hashed, at(2));
   return { jobId, requested, hashed, failed };

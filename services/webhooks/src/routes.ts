@@ -171,7 +171,7 @@ export function parseSubscriptionInput(body: unknown, checkUrl: ReturnType<typeo
     if (typeof b.description !== "string" || b.description.length > 500) throw badRequest("E_INVALID_DESCRIPTION", '"description" must be a string of at most 500 characters');
     description = b.description;
   }
-  return { url: url.url, eventTypes: [...new Set(types as string[])], secret, description };
+  return { url: url.url, eventTypes: [...new Set(types)], secret, description };
 }
 
 function parseUuid(raw: string, code: CodeWhere<"http", 400>, what: string): string {

@@ -37,7 +37,7 @@ export function signWebhook(secret: string, id: string, body: string, now: Date 
   return { "webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": `v1,${sign(secret, id, timestamp, body)}` };
 }
 
-type HeaderSource = Headers | Record<string, string | string[] | undefined>;
+type HeaderSource = Headers | WebhookHeaders | Record<string, string | string[] | undefined>;
 
 function header(headers: HeaderSource, name: string): string | undefined {
   if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;

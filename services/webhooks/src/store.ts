@@ -113,7 +113,7 @@ export async function rememberCallbacks(sql: Db, callbacks: readonly JobCallback
   if (callbacks.length === 0) return;
   await sql`
     insert into webhook_job_callbacks (job_id, url)
-    select c.job_id, c.url from jsonb_to_recordset(${sql.json(callbacks.map((c) => ({ job_id: c.jobId, url: c.url })) as never)}) as c(job_id text, url text)
+    select c.job_id, c.url from jsonb_to_recordset(${sql.json(callbacks.map((c) => ({ job_id: c.jobId, url: c.url })))}) as c(job_id text, url text)
     on conflict (job_id) do nothing`;
 }
 
@@ -140,7 +140,7 @@ export async function insertDeliveries(sql: Db, deliveries: readonly NewDelivery
     insert into webhook_deliveries (id, event_id, event_type, job_id, target, subscription_id, url, body, next_attempt_at, expires_at)
     select d.id, d.event_id, d.event_type, d.job_id, d.target, d.subscription_id, d.url, d.body, now(),
       now() + ${maxAgeMs}::float8 * interval '1 millisecond'
-    from jsonb_to_recordset(${sql.json(rows as never)}) as d(
+    from jsonb_to_recordset(${sql.json(rows)}) as d(
       id uuid, event_id text, event_type text, job_id text, target text, subscription_id uuid, url text, body text)
     order by d.event_id, d.target
     on conflict (event_id, target) do nothing

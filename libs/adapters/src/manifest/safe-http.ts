@@ -26,7 +26,7 @@ export interface GuardedAgentOptions {
 /** A keep-alive agent that refuses connections to non-public addresses. */
 export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
   const allowed = new Set(opts.allowedPrivateHosts.map(normalizeAllowEntry).filter((e) => e !== ""));
-  const lookup = opts.lookup ?? (dnsLookup as LookupFunction);
+  const lookup = opts.lookup ?? dnsLookup;
   const connectOpts = { timeout: opts.connectTimeoutMs, keepAlive: true };
   const direct = buildConnector({ ...connectOpts, lookup });
   const guarded = buildConnector({ ...connectOpts, lookup: guardLookup(lookup) });
@@ -39,12 +39,12 @@ export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
     guarded(options, (...args) => {
       const [err, socket] = args;
       if (err) return callback(err, null);
-      const peer = socket!.remoteAddress;
+      const peer = socket.remoteAddress;
       if (peer === undefined || !isPublicAddress(peer)) {
-        socket!.destroy();
+        socket.destroy();
         return callback(hostNotAllowed(host, peer ?? "an unknown address"), null);
       }
-      callback(null, socket!);
+      callback(null, socket);
     });
   };
   return createAgent(connect);
