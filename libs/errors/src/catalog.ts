@@ -82,6 +82,9 @@ export const errorCatalog = {
   E_INVALID_WAIT: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`wait` must be a number of seconds (0 up to the sync timeout)." },
   E_METADATA_REQUIRED: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The first SubmitVerification message must be `metadata`." },
   E_UNEXPECTED_METADATA: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "Send `metadata` once, as the first message; then only `chunk` messages." },
+  E_INVALID_IDEMPOTENCY_KEY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`Idempotency-Key` must be 1 to 255 printable ASCII characters (gRPC: the `idempotency-key` metadata)." },
+  E_IDEMPOTENCY_KEY_REUSED: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "This `Idempotency-Key` was used for a different request (another file or other fields); use a new key for a new request." },
+  E_IDEMPOTENCY_KEY_IN_PROGRESS: { kind: "client", http: 409, grpc: "ABORTED", description: "A request with this `Idempotency-Key` is still being received; send it again after `Retry-After` to get its job." },
   E_INVALID_JOB_TYPE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`metadata.type` must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF." },
 
   // Reading jobs (REST, SSE, gRPC).
