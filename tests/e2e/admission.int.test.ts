@@ -5,13 +5,15 @@ import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { submit, waitForJob } from "../support/client.js";
-import { submissionServiceClient, submitVerification } from "../support/grpc.js";
+import { collect, jobServiceClient, submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { openUpload } from "../support/raw-upload.js";
 import { startSystem, type System } from "../support/system.js";
 
 // Admission control on the whole system: a backlog bound (3 unfinished jobs), fields
-// refused before the file is stored, and a bound on in-process verifications (1).
+// refused before the file is stored, open watches (2 per status replica), and a bound on
+// in-process verifications (1).
 const MAX_BACKLOG = 3;
+const MAX_WATCHES = 2;
 let sys: System;
 let nats: NatsClients;
 let grpcClient: SubmissionServiceClient;
@@ -19,7 +21,7 @@ let manifestURI: string;
 let content: string;
 
 beforeAll(async () => {
-  sys = await startSystem({ GATEWAY_MAX_BACKLOG: String(MAX_BACKLOG), GATEWAY_FALLBACK_CONCURRENCY: "1" });
+  sys = await startSystem({ GATEWAY_MAX_BACKLOG: String(MAX_BACKLOG), GATEWAY_FALLBACK_CONCURRENCY: "1", STATUS_MAX_WATCHES: String(MAX_WATCHES) });
   nats = await connectNats({ url: sys.nats.url, name: "admission-test", log: createSilentLogger() });
   grpcClient = submissionServiceClient(sys.gatewayGrpcAddress);
   content = `admission ${randomBytes(8).toString("hex")}`;
@@ -124,6 +126,42 @@ describe("fields before the file", () => {
   });
 });
 
+describe("open watches", () => {
+  it("refuses one past STATUS_MAX_WATCHES: SSE 503 E_TOO_MANY_WATCHES with Retry-After, gRPC RESOURCE_EXHAUSTED; a closed one frees its slot", async () => {
+    await sys.services.hashing.stop(); // the job stays queued: its watches stay open
+    const queued = await submitOk();
+    expect(queued.status).toBe(202);
+    const sse = () => {
+      const ac = new AbortController();
+      return { ac, res: fetch(`${sys.gatewayUrl}${JOBS_PATH}/${queued.body.jobId}/events`, { signal: ac.signal }) };
+    };
+    const open = [sse(), sse()];
+    for (const w of open) expect((await w.res).status).toBe(200);
+
+    const third = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/${queued.body.jobId}/events`);
+    expect(third.status).toBe(503);
+    expect(third.headers.get("retry-after")).toBe("5");
+    expect(((await third.json()) as any).error.code).toBe("E_TOO_MANY_WATCHES");
+    const jobs = jobServiceClient(sys.statusGrpcAddress);
+    const { error } = await collect(jobs.watchJobs({}));
+    jobs.close();
+    expect(error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(error?.metadata.get("x-error-code")).toEqual(["E_TOO_MANY_WATCHES"]);
+
+    open[0]!.ac.abort();
+    const next = await until("a watch slot to free up", async () => {
+      const r = sse();
+      const res = await r.res;
+      if (res.status === 200) return r;
+      await res.body?.cancel();
+      return undefined;
+    });
+    next.ac.abort();
+    open[1]!.ac.abort();
+    await sys.startService("hashing");
+  });
+});
+
 describe("the in-process fallback's bound", () => {
   beforeAll(async () => {
     await sys.nats.stop({ keepStore: true });
@@ -137,6 +175,8 @@ describe("the in-process fallback's bound", () => {
     // Holds the slot: its body arrives slowly.
     const slow = openUpload(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { fields: { registryAddress: sys.registry, manifestURI }, fileSize: 4096 });
     await slow.send(1024);
+    // Its request reaches the gateway first: the checks below go out after it is in.
+    await new Promise((r) => setTimeout(r, 300));
     const busy = await until("the slow upload to take the slot", async () => {
       const res = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: form() });
       return res.status === 503 ? { body: (await res.json()) as any, headers: res.headers } : undefined;
