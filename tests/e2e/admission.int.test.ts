@@ -4,7 +4,7 @@ import { grpc, type SubmissionServiceClient } from "@veriflow/grpc";
 import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
-import { submit, waitForJob } from "../support/client.js";
+import { eventually, submit, waitForJob } from "../support/client.js";
 import { collect, jobServiceClient, submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { openUpload } from "../support/raw-upload.js";
 import { startSystem, type System } from "../support/system.js";
@@ -41,17 +41,7 @@ const submitGrpc = () =>
   ]).catch((e: grpc.ServiceError) => e);
 const uploadsInBucket = async () => (await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`)).state.messages;
 /** Waits until every earlier job's upload is hashed and deleted, so what the bucket holds next is the test's. */
-const emptyBucket = () => until("an empty uploads bucket", async () => ((await uploadsInBucket()) === 0 ? 0 : undefined));
-
-async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await attempt().catch(() => undefined);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const emptyBucket = () => eventually("an empty uploads bucket", async () => ((await uploadsInBucket()) === 0 ? 0 : undefined));
 
 describe("the backlog bound", () => {
   it("answers 503 E_QUEUE_BACKLOG with Retry-After past it (REST and gRPC), loses nothing, and takes work again once it drains", async () => {
@@ -82,7 +72,7 @@ describe("the backlog bound", () => {
 
     await sys.startService("hashing");
     for (const jobId of accepted) expect((await waitForJob(sys.gatewayUrl, jobId)).status).toBe("completed");
-    const again = await until("a submission accepted again", async () => ((await submitOk()).status === 202 ? true : undefined));
+    const again = await eventually("a submission accepted again", async () => ((await submitOk()).status === 202 ? true : undefined));
     expect(again).toBe(true);
   });
 });
@@ -149,7 +139,7 @@ describe("open watches", () => {
     expect(error?.metadata.get("x-error-code")).toEqual(["E_TOO_MANY_WATCHES"]);
 
     open[0]!.ac.abort();
-    const next = await until("a watch slot to free up", async () => {
+    const next = await eventually("a watch slot to free up", async () => {
       const r = sse();
       const res = await r.res;
       if (res.status === 200) return r;
@@ -165,7 +155,7 @@ describe("open watches", () => {
 describe("the in-process fallback's bound", () => {
   beforeAll(async () => {
     await sys.nats.stop({ keepStore: true });
-    await until("the gateway to notice NATS is down", async () => ((await fetch(`http://127.0.0.1:${sys.services.gateway.opsPort}/readyz`)).status === 503 ? true : undefined));
+    await eventually("the gateway to notice NATS is down", async () => ((await fetch(`http://127.0.0.1:${sys.services.gateway.opsPort}/readyz`)).status === 503 ? true : undefined));
   });
   afterAll(async () => {
     await sys.nats.restart();
@@ -177,7 +167,7 @@ describe("the in-process fallback's bound", () => {
     await slow.send(1024);
     // Its request reaches the gateway first: the checks below go out after it is in.
     await new Promise((r) => setTimeout(r, 300));
-    const busy = await until("the slow upload to take the slot", async () => {
+    const busy = await eventually("the slow upload to take the slot", async () => {
       const res = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: form() });
       return res.status === 503 ? { body: (await res.json()) as any, headers: res.headers } : undefined;
     });

@@ -5,7 +5,7 @@ import { grpc, type SubmissionServiceClient } from "@veriflow/grpc";
 import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
-import { getJson, submit, waitForJob } from "../support/client.js";
+import { eventually, getJson, submit, waitForJob } from "../support/client.js";
 import { submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -31,16 +31,6 @@ afterAll(async () => {
 
 const post = (file: Uint8Array | string) => submit(sys.gatewayUrl, { file, registryAddress: sys.registry, manifestURI });
 const bucketBytes = async () => (await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`)).state.bytes;
-
-async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await attempt().catch(() => undefined);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every accepted job reaches `completed` (a FAIL verdict is a completed job): none lost, none stuck. */
 async function expectAllCompleted(jobIds: string[]): Promise<void> {
@@ -90,7 +80,7 @@ describe("a full uploads bucket", () => {
 
     await sys.startService("hashing");
     await expectAllCompleted(accepted);
-    const again = await until("an upload accepted again", async () => {
+    const again = await eventually("an upload accepted again", async () => {
       const r = await post(randomBytes(300 * KiB));
       return r.status === 202 ? r : undefined;
     });
@@ -116,7 +106,7 @@ describe("an events stream nearly full of unprocessed events", () => {
 
     await sys.startService("hashing");
     await expectAllCompleted(accepted);
-    const again = await until("a submission accepted again", async () => {
+    const again = await eventually("a submission accepted again", async () => {
       const r = await post("after the drain");
       return r.status === 202 ? r : undefined;
     });
