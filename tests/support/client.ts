@@ -38,3 +38,14 @@ export async function waitForJob(baseUrl: string, jobId: string, timeoutMs = 20_
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Calls `attempt` until it returns something other than undefined (errors count as undefined); throws past `timeoutMs`. */
+export async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await attempt().catch(() => undefined);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -34,7 +34,7 @@ if (stack.sample) {
   const s = stack.sample;
   console.log(`Verify the sample (registered on the local chain, manifest on the local IPFS gateway):
 
-  curl -s${auth} -F file=@${s.file} -F registryAddress=${s.registry} -F manifestURI=${s.manifestUri} ${stack.gatewayUrl}${JOBS_PATH}/verify
+  curl -s${auth} -F registryAddress=${s.registry} -F manifestURI=${s.manifestUri} -F file=@${s.file} ${stack.gatewayUrl}${JOBS_PATH}/verify
 
 then poll the pollUrl it answers:  curl -s${auth} ${stack.gatewayUrl}${JOBS_PATH}/<jobId>
 

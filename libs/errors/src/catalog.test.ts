@@ -13,10 +13,11 @@ const allowed: Record<ErrorKind, { http: (s: number) => boolean; grpc: GrpcStatu
   // 4xx; 501 is the one 5xx a client causes: a request method this server never implements.
   client: {
     http: (s) => (s >= 400 && s < 500) || s === 501,
-    grpc: ["INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "ALREADY_EXISTS", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "CANCELLED"],
+    grpc: ["INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "ALREADY_EXISTS", "ABORTED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "CANCELLED"],
   },
   permanent: { http: (s) => s === 422, grpc: ["FAILED_PRECONDITION", "INVALID_ARGUMENT"] },
-  transient: { http: (s) => s === 502 || s === 503 || s === 504, grpc: ["UNAVAILABLE", "DEADLINE_EXCEEDED"] },
+  // 507: a store of ours is full; RESOURCE_EXHAUSTED for a full store or a bound of ours reached.
+  transient: { http: (s) => s === 502 || s === 503 || s === 504 || s === 507, grpc: ["UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"] },
   internal: { http: (s) => s === 500, grpc: ["INTERNAL"] },
 };
 
@@ -27,6 +28,7 @@ describe("the error catalog", () => {
     expect(allowed[spec.kind].http(spec.http), `${spec.kind} answering HTTP ${spec.http}`).toBe(true);
     expect(allowed[spec.kind].grpc, `${spec.kind} answering gRPC ${spec.grpc}`).toContain(spec.grpc);
     if (spec.http === 504) expect(spec.grpc).toBe("DEADLINE_EXCEEDED");
+    if (spec.http === 507) expect(spec.grpc).toBe("RESOURCE_EXHAUSTED");
     if (spec.http === 501 || spec.http === 405) expect(spec.grpc).toBe("UNIMPLEMENTED");
     expect(spec.description).toMatch(/^\S.*[.)]$/);
     expect(spec.description).not.toMatch(/\n/);

@@ -11,7 +11,7 @@ export const errorKinds = {
   permanent:
     "The request is well-formed, but what it names cannot be verified: the manifest is missing or invalid, the IPFS bytes do not match their CID, the registry is not a ContentRegistry. Sending it again does not help until that content changes. HTTP 422; in the pipeline the job fails at once.",
   transient:
-    "Someone did not answer in time or at all: the same request may succeed later. HTTP 502 when a remote party (manifest host, IPFS gateway, chain RPC) failed, 503 when one of ours (queue, storage, status service) did, 504 past our own deadline. The pipeline retries these with backoff before the job fails (all but E_UPLOAD_NOT_FOUND: no retry brings a lost upload back).",
+    "Someone did not answer in time or at all, or we are full: the same request may succeed later. HTTP 502 when a remote party (manifest host, IPFS gateway, chain RPC) failed, 503 when one of ours (queue, storage, status service) did or is over its bound, 507 when a store is full, 504 past our own deadline; 503 and 507 carry `Retry-After` (gRPC: the `retry-after` trailer, seconds). The pipeline retries these with backoff before the job fails (all but E_UPLOAD_NOT_FOUND: no retry brings a lost upload back).",
   internal: "A fault of ours: HTTP 500, gRPC INTERNAL, with a generic message; the request id finds it in the logs. Only E_INTERNAL.",
 } as const;
 
@@ -24,6 +24,7 @@ export type GrpcStatusName =
   | "DEADLINE_EXCEEDED"
   | "NOT_FOUND"
   | "ALREADY_EXISTS"
+  | "ABORTED"
   | "PERMISSION_DENIED"
   | "RESOURCE_EXHAUSTED"
   | "FAILED_PRECONDITION"
@@ -81,6 +82,9 @@ export const errorCatalog = {
   E_INVALID_WAIT: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`wait` must be a number of seconds (0 up to the sync timeout)." },
   E_METADATA_REQUIRED: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The first SubmitVerification message must be `metadata`." },
   E_UNEXPECTED_METADATA: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "Send `metadata` once, as the first message; then only `chunk` messages." },
+  E_INVALID_IDEMPOTENCY_KEY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`Idempotency-Key` must be 1 to 255 printable ASCII characters (gRPC: the `idempotency-key` metadata)." },
+  E_IDEMPOTENCY_KEY_REUSED: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "This `Idempotency-Key` was used for a different request (another file or other fields); use a new key for a new request." },
+  E_IDEMPOTENCY_KEY_IN_PROGRESS: { kind: "client", http: 409, grpc: "ABORTED", description: "A request with this `Idempotency-Key` is still being received; send it again after `Retry-After` to get its job." },
   E_INVALID_JOB_TYPE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`metadata.type` must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF." },
 
   // Reading jobs (REST, SSE, gRPC).
@@ -133,6 +137,11 @@ export const errorCatalog = {
   E_UPLOAD_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", jobFailure: true, description: "The uploads bucket could not be read after the retries." },
   E_UPLOAD_CORRUPT: { kind: "transient", http: 503, grpc: "UNAVAILABLE", jobFailure: true, description: "The stored upload did not match its digest or size after the retries; submit it again." },
   E_STORAGE_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The upload could not be stored; send it again shortly." },
+  E_STORAGE_FULL: { kind: "transient", http: 507, grpc: "RESOURCE_EXHAUSTED", description: "A store is full (the uploads bucket, the events stream's unprocessed part, or JetStream's storage): nothing was accepted; send it again after `Retry-After`." },
+  E_QUEUE_BACKLOG: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The queue holds more unfinished work than `GATEWAY_MAX_BACKLOG`: nothing was accepted; send it again after `Retry-After`." },
+  E_FALLBACK_BUSY: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The queue is down and the in-process fallback is running `GATEWAY_FALLBACK_CONCURRENCY` verifications already; send it again after `Retry-After`." },
+  E_TOO_MANY_WATCHES: { kind: "transient", http: 503, grpc: "RESOURCE_EXHAUSTED", description: "This status replica has `STATUS_MAX_WATCHES` watches (SSE, WatchJob, WatchJobs) open; reconnect after `Retry-After`." },
+  E_WATCH_TOO_SLOW: { kind: "transient", http: 503, grpc: "RESOURCE_EXHAUSTED", description: "A watch fell `STATUS_WATCH_MAX_BUFFERED` jobs behind (the client reads too slowly) and was closed; reconnect and read faster, or page with ListJobs." },
   E_QUEUE_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The verification queue (NATS JetStream) did not take the job; send it again shortly." },
   E_STREAM_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The job is not projected yet and the event stream cannot be read; ask again shortly." },
   E_STATUS_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The gateway could not reach the status service; ask again shortly." },

@@ -46,7 +46,13 @@ export interface HttpErrorOptions {
   /** Whether the message may reach the client; by default for a status below 500. */
   expose?: boolean;
   details?: unknown;
+  /** Seconds a client should wait before sending again (`Retry-After`); see retryAfterOf. */
+  retryAfterSeconds?: number;
 }
+
+/** The `Retry-After` of a 429, 503 or 507 that names none: every "full" or "busy" answer says when to come back. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+const RETRYABLE_STATUSES = new Set([429, 503, 507]);
 
 /**
  * An error answered at an edge. Its HTTP status is the catalog's for its code (one source
@@ -58,12 +64,16 @@ export class HttpError extends Error {
   readonly status: number;
   readonly expose: boolean;
   readonly details?: unknown;
+  /** Seconds to wait before sending again: given, or DEFAULT_RETRY_AFTER_SECONDS for a 429, 503 or 507. */
+  readonly retryAfterSeconds?: number;
   constructor(code: ErrorCode, message: string, options?: HttpErrorOptions) {
     super(message, options);
     this.code = code;
     this.status = errorCatalog[code].http;
     this.expose = options?.expose ?? this.status < 500;
     this.details = options?.details;
+    const retryAfter = options?.retryAfterSeconds ?? (RETRYABLE_STATUSES.has(this.status) ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
+    if (retryAfter !== undefined) this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfter));
   }
 }
 

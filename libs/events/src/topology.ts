@@ -17,6 +17,9 @@ export const DEAD_LETTER_ROOT = "veriflow-dlq";
 /** Uploaded files wait here until hashed; the bucket's max age removes leftovers. */
 export const UPLOADS_BUCKET = "veriflow-uploads";
 
+/** Idempotency-Key records (the gateway's): one per key, kept for the bucket's max age. */
+export const IDEMPOTENCY_BUCKET = "veriflow-idempotency";
+
 /** The duplicate window must outlast a crash-and-redeliver cycle; 2 minutes at least. */
 export const MIN_DUPLICATE_WINDOW_MS = 2 * 60_000;
 

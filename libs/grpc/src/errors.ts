@@ -7,6 +7,8 @@ const GRPC_STATUS: Record<GrpcStatusName, grpc.status> = grpc.status;
 
 /** Trailing metadata key holding the stable E_* code (the REST body's `error.code`). */
 export const ERROR_CODE_KEY = "x-error-code";
+/** Trailing metadata key holding the seconds to wait before calling again (the REST `Retry-After`). */
+export const RETRY_AFTER_KEY = "retry-after";
 
 export interface RenderedGrpcError {
   status: grpc.StatusObject;
@@ -23,6 +25,11 @@ export function toGrpcStatus(err: unknown): RenderedGrpcError {
   const rendered = renderError(err);
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_KEY, rendered.body.code);
+  if (rendered.retryAfterSeconds !== undefined) {
+    metadata.set(RETRY_AFTER_KEY, String(rendered.retryAfterSeconds));
+    // gRPC's own retry pushback (A6), which a client's retry policy honours.
+    metadata.set("grpc-retry-pushback-ms", String(rendered.retryAfterSeconds * 1000));
+  }
   const code = GRPC_STATUS[errorCatalog[rendered.body.code].grpc];
   return { status: { code, details: rendered.body.message, metadata }, internal: rendered.internal };
 }

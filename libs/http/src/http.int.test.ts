@@ -22,6 +22,9 @@ function createApp() {
   router.get("/hidden", () => {
     throw new HttpError("E_RPC_UNAVAILABLE", "upstream at 10.0.0.7 refused");
   });
+  router.get("/full", () => {
+    throw new HttpError("E_STORAGE_FULL", "the uploads bucket is full", { retryAfterSeconds: 30, expose: true });
+  });
   router.get("/crash", () => {
     throw new Error("secret connection string postgres://u:p@db");
   });
@@ -71,6 +74,16 @@ describe("errorHandler", () => {
     const r = await call("/hidden");
     expect(r.status).toBe(502);
     expect(r.body.error).toEqual({ code: "E_RPC_UNAVAILABLE", message: "Bad Gateway" });
+  });
+
+  it("answers a full store 507 with Retry-After, logged below error level", async () => {
+    logged.length = 0;
+    const r = await call("/full");
+    expect(r.status).toBe(507);
+    expect(r.headers.get("retry-after")).toBe("30");
+    expect(r.body.error).toEqual({ code: "E_STORAGE_FULL", message: "the uploads bucket is full" });
+    expect(logged.filter((l) => l.level >= 50)).toEqual([]);
+    expect((await call("/bad")).headers.get("retry-after")).toBeNull();
   });
 
   it("turns any other error into a logged 500 with a generic message", async () => {

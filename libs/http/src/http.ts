@@ -74,9 +74,14 @@ function codeForStatus(status: number): ErrorCode {
   return CODE_BY_STATUS.get(status) ?? (status < 500 ? "E_BAD_REQUEST" : "E_INTERNAL");
 }
 
+/** A bound of ours reached: answered (with `Retry-After`) by design, not a fault to log as an error. */
+const BOUND_REACHED = new Set<ErrorCode>(["E_STORAGE_FULL", "E_QUEUE_BACKLOG", "E_FALLBACK_BUSY", "E_TOO_MANY_WATCHES", "E_WATCH_TOO_SLOW"]);
+
 interface Rendered {
   status: number;
   body: ErrorBody["error"];
+  /** Seconds for the `Retry-After` header (gRPC: the `retry-after` trailer). */
+  retryAfterSeconds?: number;
   /** A server-side failure that deserves an error log. */
   internal: boolean;
 }
@@ -91,7 +96,8 @@ export function renderError(err: unknown): Rendered {
       message: err.expose ? err.message : (STATUS_CODES[err.status] ?? "Error"),
     };
     if (err.expose && err.details !== undefined) body.details = err.details;
-    return { status: err.status, body, internal: err.status >= 500 };
+    const internal = err.status >= 500 && !BOUND_REACHED.has(err.code);
+    return { status: err.status, body, internal, ...(err.retryAfterSeconds !== undefined ? { retryAfterSeconds: err.retryAfterSeconds } : {}) };
   }
   const e = (err ?? {}) as Loose;
   // multer / busboy limits carry a code, not a status.
@@ -135,6 +141,7 @@ export function errorHandler(log: Logger): Middleware {
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = r.status;
       ctx.body = { error: r.body, requestId: ctx.state.requestId } satisfies ErrorBody;
+      if (r.retryAfterSeconds !== undefined) ctx.set("retry-after", String(r.retryAfterSeconds));
       if (r.status === 405 && err && typeof err === "object" && "headers" in err) {
         const allow = (err as { headers?: Record<string, string> }).headers?.Allow;
         if (allow) ctx.set("Allow", allow);

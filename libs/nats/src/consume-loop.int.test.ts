@@ -27,6 +27,9 @@ const topology: TopologyConfig = {
   uploadsMaxAgeMs: 60_000,
   ackWaitMs: 5_000,
   maxAckPending: 100,
+  streamMaxBytes: 64 * 1024 ** 2,
+  deadLetterMaxBytes: 16 * 1024 ** 2,
+  uploadsMaxBytes: 64 * 1024 ** 2,
 };
 const MAX_ATTEMPTS = 3;
 const HASH = "0x" + "ab".repeat(32);

@@ -11,7 +11,7 @@ import { ensureStreams, type TopologyConfig } from "./topology.js";
 
 // Every case is what a real nats-server answers: the classification must not depend on
 // message text, so it is checked against the errors nats.js actually throws.
-const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100 };
+const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
 let server: NatsServerHandle;
 let nats: NatsClients;
 

@@ -17,7 +17,19 @@ const API = {
   ConsumerExistingActive: 10105,
   /** JSConsumerAlreadyExists: a create of an existing consumer with a different config (2.10+). */
   ConsumerAlreadyExists: 10148,
+  /** JSInsufficientResourcesErr: a publish found JetStream's storage (max_file_store, the disk) full. */
+  InsufficientResources: 10023,
+  /** JSStorageResourcesExceededErr: a stream's max_bytes cannot be reserved in JetStream's storage. */
+  StorageResourcesExceeded: 10047,
+  /**
+   * JSStreamStoreFailedF: the stream's store refused the message. A discard-new stream (the
+   * uploads bucket, a KV bucket) at its max_bytes or max_msgs answers this ("maximum bytes
+   * exceeded" on 2.9); so does a store that could not write.
+   */
+  StreamStoreFailed: 10077,
 } as const;
+
+const STORAGE_FULL: readonly number[] = [API.InsufficientResources, API.StorageResourcesExceeded, API.StreamStoreFailed];
 
 /** The things JetStream says may not exist. */
 export type JetStreamResource = "stream" | "consumer" | "message";
@@ -47,6 +59,31 @@ export function isAlreadyExists(err: unknown, what: "stream" | "consumer"): bool
   return err instanceof JetStreamApiError && EXISTS[what].includes(err.code);
 }
 
+/** One error (or any error in its `cause` chain) that satisfies `test`. */
+function inCauseChain(err: unknown, test: (e: unknown) => boolean): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (test(e)) return true;
+  }
+  return false;
+}
+
+const saysStorageFull = (e: unknown) => e instanceof JetStreamApiError && STORAGE_FULL.includes(e.code);
+
+/**
+ * True when JetStream refused to store something because a store is full: a bounded stream
+ * or bucket (discard new) at its max_bytes, JetStream's storage at its limit, or a stream
+ * whose max_bytes no longer fits. Not "unreachable": the server answered, and the same
+ * request may succeed once space is freed (the gateway answers 507 with Retry-After).
+ */
+export function isStorageFullError(err: unknown): boolean {
+  return inCauseChain(err, saysStorageFull);
+}
+
+/** True when a write expecting a subject's last sequence lost the race (a KV `create` of a key that exists). */
+export function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === API.StreamWrongLastSequence || err.code === API.StreamWrongLastSequenceUnknown);
+}
+
 /** One error, not its causes: does it say that NATS or JetStream is not answering? */
 function saysUnavailable(e: unknown): boolean {
   if (
@@ -58,9 +95,9 @@ function saysUnavailable(e: unknown): boolean {
   ) {
     return true;
   }
-  // JetStream answered, but cannot serve: "JetStream system temporarily unavailable",
-  // insufficient resources, not enabled for the account.
-  if (e instanceof JetStreamApiError) return e.status === 503 || e.code === API.JetStreamNotEnabledForAccount;
+  // JetStream answered, but cannot serve: "JetStream system temporarily unavailable", not
+  // enabled for the account. A full store answers 503 too, but it is reachable: isStorageFullError.
+  if (e instanceof JetStreamApiError) return (e.status === 503 && !saysStorageFull(e)) || e.code === API.JetStreamNotEnabledForAccount;
   // A direct get or pull answered with a status instead of a message (JetStreamStatusError: 503 no responders, 408).
   if (e instanceof JetStreamError) {
     const status = (e as { code?: unknown }).code;
@@ -79,8 +116,5 @@ function saysUnavailable(e: unknown): boolean {
  * queue answers again.
  */
 export function isNatsUnavailableError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if (saysUnavailable(e)) return true;
-  }
-  return false;
+  return inCauseChain(err, saysUnavailable);
 }

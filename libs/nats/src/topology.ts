@@ -9,12 +9,14 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 /** JetStream durations are nanoseconds. */
 const nanos = (ms: number): number => ms * 1_000_000;
 import {
   DEAD_LETTER_ROOT,
   DEAD_LETTER_STREAM,
+  IDEMPOTENCY_BUCKET,
   MIN_DUPLICATE_WINDOW_MS,
   STREAM_NAME,
   STREAM_SUBJECTS,
@@ -22,15 +24,27 @@ import {
   type ConsumerSpec,
 } from "@veriflow/events";
 import type { EnvReader } from "@veriflow/platform";
-import { isAlreadyExists, isNotFound } from "./nats-errors.js";
+import { isAlreadyExists, isNotFound, isStorageFullError } from "./nats-errors.js";
 
 export interface TopologyConfig {
   /** How long events stay in the stream. */
   streamMaxAgeMs: number;
   replicas: number;
   duplicateWindowMs: number;
-  /** How long an upload may wait in the bucket before the server removes it. */
+  /**
+   * Most bytes the events stream keeps. It discards its oldest events past this, so the
+   * gateway refuses new work (507) before the unprocessed part could reach them.
+   */
+  streamMaxBytes: number;
+  /** Most bytes the dead-letter stream keeps; the oldest dead letters go first. */
+  deadLetterMaxBytes: number;
+  /**
+   * How long an upload may wait in the bucket before the server removes it: never shorter
+   * than the stream's max age, the longest a request event (so a job) can wait.
+   */
   uploadsMaxAgeMs: number;
+  /** Most bytes of uploads waiting to be hashed; a put past it fails (the gateway answers 507). */
+  uploadsMaxBytes: number;
   /** Redelivery deadline; handlers that run longer signal progress (`working()`). */
   ackWaitMs: number;
   /** Messages a consumer may have in flight unacknowledged. */
@@ -38,13 +52,30 @@ export interface TopologyConfig {
 }
 
 const DAY = 86_400_000;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/**
+ * The storage bounds' defaults. JetStream reserves each stream's max_bytes in its store
+ * (max_file_store) when the stream is created, so together they must fit there:
+ * 1 GiB + 128 MiB + 4 GiB (+ the gateway's 64 MiB idempotency bucket).
+ */
+export const STORAGE_DEFAULTS = { streamMaxBytes: GiB, deadLetterMaxBytes: 128 * MiB, uploadsMaxBytes: 4 * GiB } as const;
+/** The least a bounded stream may be given: room for a few events or one small upload. */
+const MIN_STORE_BYTES = 64 * KiB;
 
 export function readTopologyConfig(r: EnvReader): TopologyConfig {
+  const streamMaxAgeMs = r.int("STREAM_MAX_AGE_MS", 7 * DAY, { min: 60_000 });
   const config: TopologyConfig = {
-    streamMaxAgeMs: r.int("STREAM_MAX_AGE_MS", 7 * DAY, { min: 60_000 }),
+    streamMaxAgeMs,
     replicas: r.int("STREAM_REPLICAS", 1, { min: 1, max: 5 }),
     duplicateWindowMs: r.int("STREAM_DUPLICATE_WINDOW_MS", 5 * 60_000, { min: MIN_DUPLICATE_WINDOW_MS }),
-    uploadsMaxAgeMs: r.int("UPLOADS_MAX_AGE_MS", DAY, { min: 60_000 }),
+    streamMaxBytes: r.int("STREAM_MAX_BYTES", STORAGE_DEFAULTS.streamMaxBytes, { min: MIN_STORE_BYTES }),
+    deadLetterMaxBytes: r.int("DEAD_LETTER_MAX_BYTES", STORAGE_DEFAULTS.deadLetterMaxBytes, { min: MIN_STORE_BYTES }),
+    // By default as long as the events: a job waits at most that long for its hashing.
+    uploadsMaxAgeMs: r.int("UPLOADS_MAX_AGE_MS", streamMaxAgeMs, { min: 60_000 }),
+    uploadsMaxBytes: r.int("UPLOADS_MAX_BYTES", STORAGE_DEFAULTS.uploadsMaxBytes, { min: MIN_STORE_BYTES }),
     ackWaitMs: r.int("CONSUMER_ACK_WAIT_MS", 30_000, { min: 1000 }),
     maxAckPending: r.int("CONSUMER_MAX_ACK_PENDING", 2000, { min: 1 }),
   };
@@ -52,23 +83,55 @@ export function readTopologyConfig(r: EnvReader): TopologyConfig {
   if (config.streamMaxAgeMs < config.duplicateWindowMs) {
     r.problems.push(`STREAM_MAX_AGE_MS (${config.streamMaxAgeMs}) must be >= STREAM_DUPLICATE_WINDOW_MS (${config.duplicateWindowMs})`);
   }
+  // An upload removed while its request event still waits is a job that cannot be hashed.
+  if (config.uploadsMaxAgeMs < config.streamMaxAgeMs) {
+    r.problems.push(`UPLOADS_MAX_AGE_MS (${config.uploadsMaxAgeMs}) must be >= STREAM_MAX_AGE_MS (${config.streamMaxAgeMs}): a queued job's upload must not expire before its request event`);
+  }
   return config;
+}
+
+/**
+ * Runs a stream create or update; a max_bytes JetStream cannot reserve becomes an error
+ * that names the variable to change (the server says only "insufficient storage resources").
+ */
+async function reserving<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!isStorageFullError(err)) throw err;
+    throw new Error(
+      `JetStream cannot reserve ${what}: its store (nats-server max_file_store, or the disk) has less room. ` +
+        "Lower STREAM_MAX_BYTES, DEAD_LETTER_MAX_BYTES, UPLOADS_MAX_BYTES or IDEMPOTENCY_MAX_BYTES, or give JetStream more storage.",
+      { cause: err },
+    );
+  }
 }
 
 /** Creates or updates a stream to the wanted config; safe when replicas race to do it. */
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const what = `${cfg.max_bytes} bytes for stream ${cfg.name}`;
   try {
     await jsm.streams.info(cfg.name);
   } catch (err) {
     if (!isNotFound(err, "stream")) throw err;
     try {
-      await jsm.streams.add(cfg);
+      await reserving(what, () => jsm.streams.add(cfg));
       return;
     } catch (e) {
       if (!isAlreadyExists(e, "stream")) throw e;
     }
   }
-  await jsm.streams.update(cfg.name, cfg);
+  await reserving(what, () => jsm.streams.update(cfg.name, cfg));
+}
+
+/**
+ * Brings an existing bucket's stream to the wanted limits: Objm and Kvm create a bucket's
+ * stream with them, but leave an existing one as it is (a bucket made before it had limits).
+ */
+async function ensureBucketLimits(jsm: JetStreamManager, stream: string, limits: { max_bytes: number; max_age: number }): Promise<void> {
+  const { config } = await jsm.streams.info(stream);
+  if (config.max_bytes === limits.max_bytes && config.max_age === limits.max_age) return;
+  await reserving(`${limits.max_bytes} bytes for stream ${stream}`, () => jsm.streams.update(stream, { ...config, ...limits }));
 }
 
 /** The events stream and the dead-letter stream, file-backed with limits retention. */
@@ -80,6 +143,7 @@ export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig):
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     max_age: nanos(cfg.streamMaxAgeMs),
+    max_bytes: cfg.streamMaxBytes,
     num_replicas: cfg.replicas,
     duplicate_window: nanos(cfg.duplicateWindowMs),
     // Lets the status service read one job's request by subject without a consumer.
@@ -90,7 +154,9 @@ export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig):
     subjects: [`${DEAD_LETTER_ROOT}.>`],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
+    discard: DiscardPolicy.Old,
     max_age: nanos(cfg.streamMaxAgeMs),
+    max_bytes: cfg.deadLetterMaxBytes,
     num_replicas: cfg.replicas,
   });
 }
@@ -123,11 +189,36 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, 
   }
 }
 
-/** The uploads bucket, with a max age so an upload never outlives its usefulness. */
+/**
+ * The uploads bucket: a max age so an upload never outlives its usefulness, and a max
+ * size past which a put fails (the object store's stream discards new messages), so a
+ * stalled hashing stage fills this bucket, not the disk.
+ */
 export async function openUploadsBucket(js: JetStreamClient, cfg: TopologyConfig): Promise<ObjectStore> {
-  return new Objm(js).create(UPLOADS_BUCKET, {
-    storage: StorageType.File,
-    replicas: cfg.replicas,
-    ttl: nanos(cfg.uploadsMaxAgeMs),
-  });
+  const limits = { max_age: nanos(cfg.uploadsMaxAgeMs), max_bytes: cfg.uploadsMaxBytes };
+  const bucket = await reserving(`${cfg.uploadsMaxBytes} bytes for the uploads bucket`, () =>
+    new Objm(js).create(UPLOADS_BUCKET, { storage: StorageType.File, replicas: cfg.replicas, ttl: limits.max_age, max_bytes: limits.max_bytes }),
+  );
+  await ensureBucketLimits(await js.jetstreamManager(), `OBJ_${UPLOADS_BUCKET}`, limits);
+  return bucket;
+}
+
+export interface IdempotencyBucketConfig {
+  /** How long a key's record lives (the bucket's max age). */
+  ttlMs: number;
+  maxBytes: number;
+  replicas: number;
+}
+
+/**
+ * The idempotency keys' bucket: one record per key, removed by the bucket's max age; a
+ * write past max_bytes fails (discard new), which the gateway answers with 507.
+ */
+export async function openIdempotencyBucket(js: JetStreamClient, cfg: IdempotencyBucketConfig): Promise<KV> {
+  const limits = { max_age: nanos(cfg.ttlMs), max_bytes: cfg.maxBytes };
+  const kv = await reserving(`${cfg.maxBytes} bytes for the idempotency bucket`, () =>
+    new Kvm(js).create(IDEMPOTENCY_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.ttlMs, max_bytes: cfg.maxBytes }),
+  );
+  await ensureBucketLimits(await js.jetstreamManager(), `KV_${IDEMPOTENCY_BUCKET}`, limits);
+  return kv;
 }

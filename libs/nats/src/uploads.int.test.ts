@@ -7,7 +7,7 @@ import { connectNats, type NatsClients } from "./nats.js";
 import { openUploadsBucket, type TopologyConfig } from "./topology.js";
 import { UPLOAD_CHUNK_BYTES, deleteUpload, hashUpload, putUpload, type ObjectStore, type UploadRef } from "./uploads.js";
 
-const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100 };
+const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
 let server: NatsServerHandle;
 let nats: NatsClients;
 let bucket: ObjectStore;
@@ -59,5 +59,13 @@ describe("uploads", () => {
     expect(await bucket.info("short-lived")).toBeNull();
     await expect(hashUpload(nats.js, nats.jsm, bucket, ref)).rejects.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
     await expect(hashUpload(nats.js, nats.jsm, bucket, { ...ref, nuid: null, chunks: null, digest: null })).rejects.toMatchObject({ code: "E_UPLOAD_NOT_FOUND" });
+  });
+
+  it("fails a several-chunk upload that is gone at once, instead of waiting for chunks that never come", async () => {
+    const ref = await store("gone-large", Buffer.alloc(UPLOAD_CHUNK_BYTES * 2 + 5, 1));
+    await deleteUpload(nats.jsm, bucket, ref);
+    const started = Date.now();
+    await expect(hashUpload(nats.js, nats.jsm, bucket, ref)).rejects.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });

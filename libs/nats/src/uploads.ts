@@ -115,6 +115,12 @@ export async function hashUpload(js: JetStreamClient, jsm: JetStreamManager, buc
     hash.update(m.data);
     size = m.data.length;
   } else if (chunks > 1) {
+    // An ordered consumer on chunks that are gone (expired, deleted) would wait forever: look first.
+    const first = await jsm.direct.getMessage(STREAM, { next_by_subj: chunkSubject(nuid), seq: 0 }).catch((err: unknown) => {
+      if (isNotFound(err, "message")) return null;
+      throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });
+    });
+    if (first === null) throw notFound(ref.name);
     const consumer = await js.consumers.getPushConsumer(STREAM, {
       filter_subject: chunkSubject(nuid),
       idle_heartbeat: 30_000_000_000,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findFreePort, waitForPort } from "./free-port.js";
@@ -20,6 +20,8 @@ export interface StartNatsOptions {
   /** Path of the nats-server binary; defaults to the one on PATH. */
   binary?: string;
   maxPayload?: number;
+  /** JetStream's file store limit in bytes (max_file_store), to provoke a full store; unset: the server's default. */
+  maxFileStore?: number;
 }
 
 export const NATS_INSTALL_HINT =
@@ -34,7 +36,14 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
   let child: ChildProcess | undefined;
 
   const launch = async () => {
-    const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
+    const args = ["-a", "127.0.0.1", "-p", String(port)];
+    if (opts.maxFileStore === undefined) args.push("-js", "-sd", storeDir);
+    else {
+      // The store limit has no command-line flag: JetStream is configured in a file then.
+      const conf = join(storeDir, "nats-server.conf");
+      await writeFile(conf, `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_file_store: ${opts.maxFileStore} }\n`);
+      args.push("-c", conf);
+    }
     if (opts.maxPayload) args.push("--max_payload", String(opts.maxPayload));
     const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";

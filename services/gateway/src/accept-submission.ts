@@ -1,7 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
-import { publishEvents, type ObjectStore } from "@veriflow/nats";
+import { isStorageFullError, publishEvents, type ObjectStore } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
@@ -58,6 +58,9 @@ export async function acceptSubmission(
   } catch (err) {
     await deps.uploads.delete(upload.objectName).catch(() => {});
     if (err instanceof HttpError) throw err;
+    if (isStorageFullError(err)) {
+      throw new HttpError("E_STORAGE_FULL", "JetStream's storage is full: the job was not queued; send it again later", { cause: err, expose: true, retryAfterSeconds: 30 });
+    }
     throw new HttpError("E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
   }
   deps.log.info({ jobId, jobType, size: upload.size }, "accepted");

@@ -22,4 +22,11 @@ describe("gateway config", () => {
       expect((err as ConfigError).problems).toHaveLength(3);
     }
   });
+
+  it("bounds admission and the idempotency records, and refuses an uploads bucket smaller than the largest upload", () => {
+    expect(loadConfig({})).toMatchObject({ maxBacklog: 10_000, fallbackConcurrency: 16, idempotency: { ttlMs: 86_400_000, maxBytes: 64 * 1024 ** 2, replicas: 1 } });
+    expect(() => loadConfig({ GATEWAY_MAX_UPLOAD_BYTES: "2000000", UPLOADS_MAX_BYTES: "1000000" })).toThrow(/UPLOADS_MAX_BYTES \(1000000\) must be >= GATEWAY_MAX_UPLOAD_BYTES/);
+    // Keys are promised for 24 h: a shorter lifetime is refused.
+    expect(() => loadConfig({ IDEMPOTENCY_TTL_MS: "3600000" })).toThrow(/IDEMPOTENCY_TTL_MS must be >= 86400000/);
+  });
 });

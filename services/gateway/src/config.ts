@@ -2,7 +2,8 @@ import { opsPortOf } from "@veriflow/events";
 import { readChainEndpointConfig, readManifestFetchConfig, type RpcUrlPolicy } from "@veriflow/adapters";
 import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
-import { readTopologyConfig, type TopologyConfig } from "@veriflow/nats";
+import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
+import { DEFAULT_FALLBACK_CONCURRENCY } from "./fallback-pipeline.js";
 
 export interface GatewayConfig extends CommonConfig {
   port: number;
@@ -22,6 +23,12 @@ export interface GatewayConfig extends CommonConfig {
   topology: TopologyConfig;
   /** How long /api/verify, /api/proof wait for the job before answering 202 (also caps `?wait=`). */
   syncTimeoutMs: number;
+  /** Unfinished jobs (pending + ack-pending of the stage consumers) past which submissions get 503. */
+  maxBacklog: number;
+  /** In-process verifications at once while the queue is down; more get 503. */
+  fallbackConcurrency: number;
+  /** The Idempotency-Key records' bucket: how long a key is honoured, and its size. */
+  idempotency: IdempotencyBucketConfig;
   /**
    * The environment the in-process fallback reads every stage's own settings from (RPC_URL,
    * IPFS_GATEWAYS, …), exactly as each stage's service reads them: which stages exist is
@@ -35,8 +42,11 @@ export interface GatewayConfig extends CommonConfig {
   submission: { allowHttpManifests: boolean; rpcUrls: RpcUrlPolicy };
 }
 
+const DAY = 86_400_000;
+
 export function loadConfig(env: Env): GatewayConfig {
   const r = new EnvReader(env);
+  const topology = readTopologyConfig(r);
   const config: GatewayConfig = {
     ...readCommonConfig(r, opsPortOf("gateway")),
     port: r.int("GATEWAY_PORT", 3001, { min: 0, max: 65535 }),
@@ -47,11 +57,23 @@ export function loadConfig(env: Env): GatewayConfig {
     apiKeys: readApiKeys(r),
     webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
-    topology: readTopologyConfig(r),
+    topology,
     syncTimeoutMs: r.int("GATEWAY_SYNC_TIMEOUT_MS", 30_000, { min: 1 }),
+    maxBacklog: r.int("GATEWAY_MAX_BACKLOG", 10_000, { min: 1 }),
+    fallbackConcurrency: r.int("GATEWAY_FALLBACK_CONCURRENCY", DEFAULT_FALLBACK_CONCURRENCY, { min: 1, max: 10_000 }),
+    idempotency: {
+      // Promised to clients: a key answers the same job for 24 h at least.
+      ttlMs: r.int("IDEMPOTENCY_TTL_MS", DAY, { min: DAY }),
+      maxBytes: r.int("IDEMPOTENCY_MAX_BYTES", 64 * 1024 ** 2, { min: 64 * 1024 }),
+      replicas: topology.replicas,
+    },
     stageEnv: env,
     submission: { allowHttpManifests: readManifestFetchConfig(r).allowHttp, rpcUrls: readChainEndpointConfig(r) },
   };
+  // A bucket smaller than the largest upload would refuse that upload whatever else it holds.
+  if (config.topology.uploadsMaxBytes < config.maxUploadBytes) {
+    r.problems.push(`UPLOADS_MAX_BYTES (${config.topology.uploadsMaxBytes}) must be >= GATEWAY_MAX_UPLOAD_BYTES (${config.maxUploadBytes})`);
+  }
   // The old system's job routes had no authentication. Open routes are fine on a laptop;
   // a production deployment must choose them explicitly, never get them by omission.
   if (env.NODE_ENV === "production" && config.apiKeys.length === 0 && !r.bool("GATEWAY_ALLOW_ANONYMOUS", false)) {

@@ -6,6 +6,7 @@ import { createInProcessStages, runInProcess, type PipelineRun, type StageModule
 import type { Env, Logger } from "@veriflow/platform";
 import { createContentHasher } from "@veriflow/verify";
 import { failureError } from "./failure-status.js";
+import { checkFieldsAtFileStart } from "./multipart.js";
 
 /**
  * The synchronous fallback: while the queue (NATS JetStream) is unreachable the gateway
@@ -16,6 +17,12 @@ import { failureError } from "./failure-status.js";
  * uploads bucket, so the hashing stage reads the digest taken at ingest.
  */
 export interface FallbackPipeline {
+  /**
+   * Takes one of the `maxConcurrent` slots for an in-process verification, before its body
+   * is read; throws 503 E_FALLBACK_BUSY (with Retry-After) when none is free. Call the
+   * returned function when the request is answered.
+   */
+  admit(): () => void;
   /** Runs one submission to its terminal event within `timeoutMs` (504 E_VERIFY_TIMEOUT past it). */
   verify(request: JobRequest, file: IngestedFile, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PipelineRun>;
   close(): Promise<void>;
@@ -32,7 +39,11 @@ export interface IngestedFile {
 /** The `bucket` an in-process job's upload names: none, the bytes were hashed at ingest. */
 export const INGEST_HASHED = "in-process";
 
-export async function createFallbackPipeline(env: Env, log: Logger, modules?: StageModules): Promise<FallbackPipeline> {
+/** How many in-process verifications run at once (GATEWAY_FALLBACK_CONCURRENCY). */
+export const DEFAULT_FALLBACK_CONCURRENCY = 16;
+
+export async function createFallbackPipeline(env: Env, log: Logger, modules?: StageModules, maxConcurrent = DEFAULT_FALLBACK_CONCURRENCY): Promise<FallbackPipeline> {
+  let running = 0;
   const ingested = new Map<string, IngestedFile>();
   const uploads: UploadReader = {
     hash(upload) {
@@ -47,6 +58,21 @@ export async function createFallbackPipeline(env: Env, log: Logger, modules?: St
   };
   const stages = await createInProcessStages(env, { log, uploads, now: () => new Date() }, modules);
   return {
+    admit() {
+      // No queue in front of the slots: a request waiting here would hold its upload open for nothing.
+      if (running >= maxConcurrent) {
+        throw new HttpError("E_FALLBACK_BUSY", `the queue is unavailable and ${maxConcurrent} verifications are running in-process; send it again shortly`, {
+          expose: true,
+          retryAfterSeconds: 2,
+        });
+      }
+      running += 1;
+      let released = false;
+      return () => {
+        if (!released) running -= 1;
+        released = true;
+      };
+    },
     async verify(request, file, opts) {
       const jobId = newJobId();
       ingested.set(jobId, file);
@@ -115,7 +141,12 @@ export async function hashStream(chunks: AsyncIterable<Uint8Array>): Promise<Has
 /** A multer storage engine that hashes the file part as it arrives and keeps nothing. */
 export function createHashingStorage(): multer.StorageEngine {
   return {
-    _handleFile(_req, file, cb) {
+    _handleFile(req, file, cb) {
+      try {
+        checkFieldsAtFileStart(req);
+      } catch (err) {
+        return cb(err);
+      }
       hashStream((file as multer.File & { stream: Readable }).stream).then(
         (hashed) => cb(null, hashed as unknown as multer.File),
         (err: unknown) => cb(err as Error),

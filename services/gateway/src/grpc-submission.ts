@@ -2,14 +2,22 @@ import { Readable } from "node:stream";
 import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
-import { putUpload } from "@veriflow/nats";
-import { acceptSubmission, type AcceptDeps } from "./accept-submission.js";
-import { fallbackAnswer, hashStream, type FallbackPipeline } from "./fallback-pipeline.js";
+import { presentedApiKey } from "@veriflow/http";
+import { isStorageFullError, putUpload } from "@veriflow/nats";
+import { acceptSubmission, type AcceptDeps, type Accepted } from "./accept-submission.js";
+import type { Admission } from "./admission.js";
+import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } from "./fallback-pipeline.js";
+import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
+import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
 import { parseSubmission } from "./submission.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
   rpc: Rpc;
+  /** Whether the queue can take a job now (backlog, full stores), shared with REST. */
+  admission: Admission;
+  /** Idempotency-Key records (the `idempotency-key` metadata), shared with REST. */
+  idempotency: Idempotency;
   maxUploadBytes: number;
   /** Whether submissions go through the queue or the in-process fallback (shared with REST). */
   health: QueueHealth;
@@ -49,48 +57,101 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       const fields = fieldsOf(meta);
       const request = parseSubmission(jobType, fields, deps.policy); // refuse bad fields before taking the file
       // Decided before the file is read, as on REST: the chunks can be consumed only once.
-      if (!deps.health.usable()) return verifyInProcess(deps, request, meta, messages, ctx.signal);
+      if (!deps.health.usable()) {
+        const release = deps.fallback.admit();
+        try {
+          return await verifyInProcess(deps, request, meta, messages, ctx.signal);
+        } finally {
+          release();
+        }
+      }
 
-      const jobId = newJobId();
-      const counted: Counted = { size: 0, chunks: 0 };
-      let info;
-      try {
-        // A store that stopped answering switches later submissions to the fallback.
-        info = await putUpload(deps.uploads, jobId, Readable.from(fileChunks(messages, ctx.signal, deps.maxUploadBytes, counted)), {
-          fileName: meta.fileName || null,
-          contentType: meta.contentType || null,
-        });
-      } catch (err) {
-        await deps.uploads.delete(jobId).catch(() => {});
-        if (counted.error) throw counted.error; // the stream's own complaint (too large, out of order), not the store's
-        if (err instanceof HttpError || ctx.signal.aborted) throw err;
+      const header = (name: string) => {
+        const v = ctx.metadata.get(name)[0];
+        return typeof v === "string" ? v : v?.toString("utf8");
+      };
+      const key = readIdempotencyKey(header(IDEMPOTENCY_KEY_HEADER));
+      const slot = key === undefined ? undefined : await deps.idempotency.begin(presentedApiKey(header), key).catch((err: unknown) => {
         deps.health.reportFailure(err);
-        throw new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
-      }
-      if (counted.chunks === 0) {
-        await deps.uploads.delete(jobId).catch(() => {});
-        throw invalidArgument("E_FILE_REQUIRED", "send the file as `chunk` messages after the metadata");
-      }
-      const accepted = await acceptSubmission(deps, {
-        jobId,
-        jobType,
-        fields,
-        upload: {
-          objectName: jobId,
-          size: info.size,
-          nuid: info.nuid,
-          chunks: info.chunks,
-          digest: info.digest,
-          fileName: meta.fileName || null,
-          contentType: meta.contentType || null,
-        },
-      }).catch((err: unknown) => {
-        deps.health.reportFailure(err); // only "unreachable" errors switch later submissions to the fallback
         throw err;
       });
-      return { jobId: accepted.jobId, status: "JOB_STATUS_QUEUED", pollUrl: accepted.pollUrl, mode: "async" };
+      if (slot?.kind === "done") {
+        // The same key again: the same job, if it is the same request (its chunks only hashed, never stored).
+        const hashed = await hashChunks(messages, ctx.signal, deps.maxUploadBytes);
+        if (requestFingerprint(request, hashed) !== slot.record.fingerprint) throw keyReused();
+        return asResponse(slot.record.accepted);
+      }
+      try {
+        await deps.admission.check();
+        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal });
+        deps.admission.accepted();
+        if (slot) await slot.complete(requestFingerprint(request, accepted.file), accepted.accepted);
+        return asResponse(accepted.accepted);
+      } catch (err) {
+        await slot?.release(); // only an accepted job holds a key: a retry may succeed
+        throw err;
+      }
     }),
   };
+}
+
+const asResponse = (accepted: Accepted): SubmitVerificationResponse => ({ jobId: accepted.jobId, status: "JOB_STATUS_QUEUED", pollUrl: accepted.pollUrl, mode: "async" });
+
+/** Streams the chunks into the uploads bucket and queues the job; the file's hash and size come back for the idempotency record. */
+async function storeAndAccept(
+  deps: SubmissionServiceDeps,
+  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal },
+): Promise<{ accepted: Accepted; file: { contentHash: string; size: number } }> {
+  const { jobType, fields, meta, messages, signal } = input;
+  const jobId = newJobId();
+  const counted: Counted = { size: 0, chunks: 0 };
+  let info;
+  try {
+    // A store that stopped answering switches later submissions to the fallback.
+    info = await putUpload(deps.uploads, jobId, Readable.from(fileChunks(messages, signal, deps.maxUploadBytes, counted)), {
+      fileName: meta.fileName || null,
+      contentType: meta.contentType || null,
+    });
+  } catch (err) {
+    await deps.uploads.delete(jobId).catch(() => {});
+    if (counted.error) throw counted.error; // the stream's own complaint (too large, out of order), not the store's
+    if (err instanceof HttpError || signal.aborted) throw err;
+    if (isStorageFullError(err)) throw storageFull(err);
+    deps.health.reportFailure(err);
+    throw new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
+  }
+  if (counted.chunks === 0) {
+    await deps.uploads.delete(jobId).catch(() => {});
+    throw invalidArgument("E_FILE_REQUIRED", "send the file as `chunk` messages after the metadata");
+  }
+  const accepted = await acceptSubmission(deps, {
+    jobId,
+    jobType,
+    fields,
+    upload: {
+      objectName: jobId,
+      size: info.size,
+      nuid: info.nuid,
+      chunks: info.chunks,
+      digest: info.digest,
+      fileName: meta.fileName || null,
+      contentType: meta.contentType || null,
+    },
+  }).catch((err: unknown) => {
+    deps.health.reportFailure(err); // only "unreachable" errors switch later submissions to the fallback
+    throw err;
+  });
+  return { accepted, file: { contentHash: contentHashOfDigest(info.digest), size: info.size } };
+}
+
+/** The file's chunks hashed and dropped, as the fallback and a repeated Idempotency-Key take them. */
+async function hashChunks(messages: AsyncIterator<SubmitVerificationRequest__Output>, signal: AbortSignal, maxBytes: number): Promise<HashedFile> {
+  const counted: Counted = { size: 0, chunks: 0 };
+  const hashed = await hashStream(fileChunks(messages, signal, maxBytes, counted)).catch((err: unknown) => {
+    throw counted.error ?? err;
+  });
+  if (counted.chunks === 0) throw invalidArgument("E_FILE_REQUIRED", "send the file as `chunk` messages after the metadata");
+  return hashed;
 }
 
 /**
@@ -105,11 +166,7 @@ async function verifyInProcess(
   messages: AsyncIterator<SubmitVerificationRequest__Output>,
   signal: AbortSignal,
 ): Promise<SubmitVerificationResponse> {
-  const counted: Counted = { size: 0, chunks: 0 };
-  const hashed = await hashStream(fileChunks(messages, signal, deps.maxUploadBytes, counted)).catch((err: unknown) => {
-    throw counted.error ?? err;
-  });
-  if (counted.chunks === 0) throw invalidArgument("E_FILE_REQUIRED", "send the file as `chunk` messages after the metadata");
+  const hashed = await hashChunks(messages, signal, deps.maxUploadBytes);
   const file = { ...hashed, fileName: meta.fileName || null, contentType: meta.contentType || null };
   const run = await deps.fallback.verify(request, file, { timeoutMs: deps.syncTimeoutMs, signal });
   const answer = fallbackAnswer(run, request);

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from "node:http";
 import multer from "@koa/multer";
 import type { Context } from "koa";
 import { HttpError } from "@veriflow/errors";
+import { isStorageFullError } from "@veriflow/nats";
 
 /**
  * Receiving a submission's multipart body, the same way on every path (queued or
@@ -19,14 +21,53 @@ export interface ReceivedUpload<F> {
   fields: Record<string, unknown>;
 }
 
+/** Checks the fields received so far; throws the answer that refuses the upload. */
+export type FieldsCheck = (fieldsSoFar: Record<string, unknown>) => void;
+
+const FIELDS_CHECK = Symbol("veriflow.fieldsCheck");
+const REFUSE = Symbol("veriflow.refuseUpload");
+type ReceivingRequest = IncomingMessage & { [FIELDS_CHECK]?: FieldsCheck; [REFUSE]?: (err: unknown) => void; body?: Record<string, unknown> };
+
+/**
+ * Called by a storage engine when the file part starts, before it stores or hashes a
+ * byte: multer has put the fields sent before the file part in `req.body`. A bad field
+ * refuses the upload now, not after the whole file is stored. Fields sent after the file
+ * are checked once the body is read.
+ */
+export function checkFieldsAtFileStart(req: IncomingMessage): void {
+  const r = req as ReceivingRequest;
+  try {
+    r[FIELDS_CHECK]?.(r.body ?? {});
+  } catch (err) {
+    refuseUpload(req, err);
+    throw err;
+  }
+}
+
+/**
+ * A storage engine gave up on the file part (a field refused, the bucket full): answer now.
+ * multer itself would first read the rest of the body, however large, and only then report.
+ */
+export function refuseUpload(req: IncomingMessage, err: unknown): void {
+  (req as ReceivingRequest)[REFUSE]?.(err);
+}
+
 /** Reads the body through `upload`: the one `file` part and the text fields. */
-export async function receiveUpload<F>(ctx: Context, upload: multer.Instance, maxUploadBytes: number): Promise<ReceivedUpload<F>> {
+export async function receiveUpload<F>(ctx: Context, upload: multer.Instance, maxUploadBytes: number, checkFields?: FieldsCheck): Promise<ReceivedUpload<F>> {
   if (!ctx.is("multipart/form-data")) {
     throw new HttpError("E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
   }
+  const req = ctx.req as ReceivingRequest;
+  req[FIELDS_CHECK] = checkFields;
+  const refused = new Promise<never>((_, reject) => (req[REFUSE] = reject));
+  const parsing = upload.single("file")(ctx, async () => {});
+  parsing.catch(() => {}); // when refused early, multer reports the same error once the body is drained
   try {
-    await upload.single("file")(ctx, async () => {});
+    await Promise.race([parsing, refused]);
   } catch (err) {
+    // Refused before the body ended (a bad field, a full bucket): close the connection after
+    // the answer instead of reading the rest of a body nobody will store.
+    if (!ctx.req.complete) ctx.set("connection", "close");
     throw uploadError(err, maxUploadBytes);
   }
   const file = ctx.file as unknown as ReceivedUpload<F>["file"] | undefined;
@@ -61,6 +102,7 @@ const MULTER_ABORTED = new Set(["Request aborted", "Request closed"]);
 
 /** Maps what multer, busboy or the storage engine rejected an upload with to an answer a client can act on. */
 export function uploadError(err: unknown, maxUploadBytes: number): unknown {
+  if (err instanceof HttpError) return err; // a storage engine's own answer (a field refused at the file's start)
   const code = multerCode(err);
   if (code === "LIMIT_FILE_SIZE") return new HttpError("E_FILE_TOO_LARGE", `the file is larger than the ${maxUploadBytes}-byte limit`);
   if (code === "LIMIT_UNEXPECTED_FILE") return new HttpError("E_UNEXPECTED_FILE", 'send exactly one file, in the field named "file"');
@@ -71,5 +113,11 @@ export function uploadError(err: unknown, maxUploadBytes: number): unknown {
     return new HttpError("E_BAD_MULTIPART", `the multipart body is malformed: ${err.message}`);
   }
   if (err instanceof Error && MULTER_ABORTED.has(err.message)) return new HttpError("E_UPLOAD_ABORTED", "the upload was aborted before it finished");
+  if (isStorageFullError(err)) return storageFull(err);
   return new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
+}
+
+/** The uploads bucket (or JetStream's store) is full: nothing was kept; hashing frees room as it goes. */
+export function storageFull(cause: unknown): HttpError {
+  return new HttpError("E_STORAGE_FULL", "the uploads bucket is full; send it again later", { cause, expose: true, retryAfterSeconds: 10 });
 }

@@ -1,17 +1,20 @@
 import Router from "@koa/router";
-import Koa, { type Middleware } from "koa";
+import Koa, { type Context, type Middleware } from "koa";
 import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
-import { errorHandler, httpMetrics, requestId, requireApiKey } from "@veriflow/http";
+import { errorHandler, httpMetrics, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import type { ObjectStore } from "@veriflow/nats";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { acceptSubmission } from "./accept-submission.js";
+import { acceptSubmission, type Accepted } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
 import type { SyncSupport } from "./sync-routes.js";
 import { proxyToWebhooks } from "./webhooks-proxy.js";
-import type { SubmissionPolicy } from "./submission.js";
+import { checkFieldsSoFar, parseSubmission, type SubmissionPolicy } from "./submission.js";
 import { UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
+import type { Admission } from "./admission.js";
+import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
+import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
 export interface GatewayDeps {
   js: JetStreamClient;
@@ -25,21 +28,49 @@ export interface GatewayDeps {
   apiKeys: string[];
   /** Synchronous answers (/api/verify, ?wait=) and the in-process fallback while the queue is down. */
   sync: SyncSupport;
+  /** Whether the queue can take a job now (backlog, full stores): 503/507 before the body is read. */
+  admission: Admission;
+  /** Idempotency-Key records. */
+  idempotency: Idempotency;
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
   const upload = createMultipart(createUploadStorage(deps.uploads), deps.maxUploadBytes);
+  // A repeat of an Idempotency-Key is hashed to compare it, never stored.
+  const hashOnly = createMultipart(createHashingStorage(), deps.maxUploadBytes);
 
   const submit = (jobType: JobType): Middleware => async (ctx) => {
-    // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
-    const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
-    (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
-    const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes);
-    const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-    const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored });
-    ctx.status = 202;
-    ctx.set("location", accepted.pollUrl);
-    ctx.body = { mode: "async", ...accepted };
+    const checkFields = (fields: Record<string, unknown>) => checkFieldsSoFar(jobType, fields, deps.policy);
+    const key = readIdempotencyKey(ctx.get(IDEMPOTENCY_KEY_HEADER));
+    const slot = key === undefined ? undefined : await deps.idempotency.begin(presentedApiKey((name) => ctx.get(name)), key);
+    if (slot?.kind === "done") {
+      // The same key again: the same job, if it is the same request (its file only hashed, never stored).
+      const { file, fields } = await receiveUpload<HashedFile>(ctx, hashOnly, deps.maxUploadBytes, checkFields);
+      const request = parseSubmission(jobType, fields, deps.policy);
+      if (requestFingerprint(request, file) !== slot.record.fingerprint) throw keyReused();
+      ctx.state.jobId = slot.record.accepted.jobId; // the sync middleware waits for this job
+      ctx.set("idempotent-replayed", "true");
+      answerAccepted(ctx, slot.record.accepted);
+      return;
+    }
+    try {
+      await deps.admission.check(uploadSizeOf(ctx));
+      // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
+      const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
+      (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
+      const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
+      const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored });
+      deps.admission.accepted();
+      if (slot) {
+        const request = parseSubmission(jobType, fields, deps.policy);
+        await slot.complete(requestFingerprint(request, { contentHash: contentHashOfDigest(stored.digest), size: stored.size }), accepted);
+      }
+      answerAccepted(ctx, accepted);
+    } catch (err) {
+      await slot?.release(); // only an accepted job holds a key: a retry may succeed
+      throw err;
+    }
   };
 
   const router = new Router();
@@ -69,4 +100,16 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;
+}
+
+function answerAccepted(ctx: Context, accepted: Accepted): void {
+  ctx.status = 202;
+  ctx.set("location", accepted.pollUrl);
+  ctx.body = { mode: "async", ...accepted };
+}
+
+/** The body's declared length (the file plus a little multipart framing), to refuse what cannot fit before reading it. */
+function uploadSizeOf(ctx: Context): number | undefined {
+  const n = Number(ctx.get("content-length"));
+  return ctx.get("content-length") !== "" && Number.isSafeInteger(n) ? n : undefined;
 }

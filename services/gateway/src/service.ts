@@ -1,10 +1,12 @@
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureStreams, isStreamAvailable, openUploadsBucket } from "@veriflow/nats";
+import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openUploadsBucket } from "@veriflow/nats";
 import { listen, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
 import { loadConfig, type GatewayConfig } from "./config.js";
+import { createAdmission } from "./admission.js";
 import { createFallbackPipeline } from "./fallback-pipeline.js";
 import { createSubmissionHandlers } from "./grpc-submission.js";
+import { createIdempotency } from "./idempotency.js";
 import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
 import { createSyncSupport } from "./sync-routes.js";
@@ -16,9 +18,11 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology);
   const uploads = await openUploadsBucket(nats.js, config.topology);
+  const idempotency = createIdempotency(await openIdempotencyBucket(nats.js, config.idempotency), log);
+  const admission = createAdmission({ jsm: nats.jsm, maxBacklog: config.maxBacklog, log });
   if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
 
-  const fallback = await createFallbackPipeline(config.stageEnv, log);
+  const fallback = await createFallbackPipeline(config.stageEnv, log, undefined, config.fallbackConcurrency);
   shutdown.add("fallback", () => fallback.close());
   const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: () => isStreamAvailable(nats.jsm), log });
   shutdown.add("queue-health", () => health.close());
@@ -44,6 +48,8 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     webhooksUrl: config.webhooksUrl,
     apiKeys: config.apiKeys,
     sync,
+    admission,
+    idempotency,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
@@ -52,7 +58,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
-    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs }),
+    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());

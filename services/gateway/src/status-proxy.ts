@@ -55,6 +55,8 @@ export function proxyStreamToStatus(statusUrl: string, connectTimeoutMs = 10_000
     ctx.status = res.status;
     ctx.type = res.headers.get("content-type") ?? "application/json";
     if (!res.body || !ctx.type.startsWith("text/event-stream")) {
+      const retryAfter = res.headers.get("retry-after"); // too many watches open: when to come back
+      if (retryAfter) ctx.set("retry-after", retryAfter);
       ctx.body = Buffer.from(await res.arrayBuffer()); // an error answer: JSON, small
       return;
     }

@@ -20,15 +20,28 @@ function field(body: Record<string, unknown>, name: string): string | undefined 
 
 /** Checks the multipart fields of a submission; every problem is a 400 a person can act on. */
 export function parseSubmission(jobType: JobType, body: Record<string, unknown>, policy: SubmissionPolicy): JobRequest {
+  return readSubmission(jobType, body, policy, false)!;
+}
+
+/**
+ * Checks the fields that arrived so far (those sent before the file part), as
+ * parseSubmission would, without requiring the ones still to come: a bad field refuses
+ * the upload before its file is stored.
+ */
+export function checkFieldsSoFar(jobType: JobType, body: Record<string, unknown>, policy: SubmissionPolicy): void {
+  readSubmission(jobType, body, policy, true);
+}
+
+function readSubmission(jobType: JobType, body: Record<string, unknown>, policy: SubmissionPolicy, partial: boolean): JobRequest | null {
   const registry = field(body, "registryAddress");
-  if (!registry) throw badRequest("E_REGISTRY_ADDRESS_REQUIRED", 'field "registryAddress" is required (a 0x-prefixed contract address)');
-  if (!isAddress(registry)) {
+  if (!registry && !partial) throw badRequest("E_REGISTRY_ADDRESS_REQUIRED", 'field "registryAddress" is required (a 0x-prefixed contract address)');
+  if (registry && !isAddress(registry)) {
     throw badRequest("E_INVALID_REGISTRY_ADDRESS", `"registryAddress" is not a valid address (40 hex digits after 0x, correct checksum if mixed-case): ${String(registry).slice(0, 100)}`);
   }
 
   const manifestUri = field(body, "manifestURI") ?? field(body, "manifestUri");
-  if (!manifestUri) throw badRequest("E_MANIFEST_URI_REQUIRED", 'field "manifestURI" is required (ipfs://<CID>[/path] or https://…)');
-  checkManifestUri(manifestUri, policy);
+  if (!manifestUri && !partial) throw badRequest("E_MANIFEST_URI_REQUIRED", 'field "manifestURI" is required (ipfs://<CID>[/path] or https://…)');
+  if (manifestUri) checkManifestUri(manifestUri, policy);
 
   const rpcUrl = field(body, "rpcUrl") ?? null;
   if (rpcUrl !== null) {
@@ -39,6 +52,7 @@ export function parseSubmission(jobType: JobType, body: Record<string, unknown>,
   const rawCallbackUrl = field(body, "callbackUrl") ?? null;
   const callbackUrl = rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy);
 
+  if (!registry || !manifestUri) return null;
   return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl };
 }
 

@@ -2,12 +2,12 @@ import type { Context, Middleware, Next } from "koa";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
-import { watchTerminal } from "./await-terminal.js";
+import { findTerminalEvent, watchTerminal } from "./await-terminal.js";
 import type { Logger } from "@veriflow/platform";
 import { createHashingStorage, fallbackAnswer, type FallbackPipeline, type HashedFile } from "./fallback-pipeline.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
-import { parseSubmission, type SubmissionPolicy } from "./submission.js";
+import { checkFieldsSoFar, parseSubmission, type SubmissionPolicy } from "./submission.js";
 import { answerOutcome, clientGone, parseWait } from "./sync-wait.js";
 
 export interface SyncDeps {
@@ -40,7 +40,17 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
   /** The old system's answer when its queue was down: verify now, `{ mode: "sync", result }`. */
   async function verifyInProcess(ctx: Context, jobType: JobType): Promise<void> {
     ctx.set("x-veriflow-mode", "fallback"); // on errors too: they come from the in-process path
-    const { file, fields } = await receiveUpload<HashedFile>(ctx, hashing, deps.maxUploadBytes);
+    const release = deps.fallback.admit();
+    try {
+      await verifyAdmitted(ctx, jobType);
+    } finally {
+      release();
+    }
+  }
+
+  async function verifyAdmitted(ctx: Context, jobType: JobType): Promise<void> {
+    const checkFields = (fields: Record<string, unknown>) => checkFieldsSoFar(jobType, fields, deps.policy);
+    const { file, fields } = await receiveUpload<HashedFile>(ctx, hashing, deps.maxUploadBytes, checkFields);
     const request = parseSubmission(jobType, fields, deps.policy);
     const started = Date.now();
     const ingested = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
@@ -60,11 +70,19 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
       const jobId = newJobId();
       ctx.state.jobId = jobId;
       // Subscribed before the request is published: the outcome can't slip past.
-      const watch = watchTerminal(deps.nats, jobId);
+      let watch = watchTerminal(deps.nats, jobId);
       try {
         await guard(next);
         if (ctx.status !== 202) return;
-        answerOutcome(ctx, jobId, await watch.wait({ timeoutMs: waitMs, signal: clientGone(ctx) }));
+        // An Idempotency-Key repeat answers an earlier job: wait for that one, which may be done already.
+        const answeredId = ctx.state.jobId as string;
+        if (answeredId !== jobId) {
+          watch.close();
+          watch = watchTerminal(deps.nats, answeredId);
+          const done = await findTerminalEvent(deps.nats.jsm, answeredId);
+          if (done) return answerOutcome(ctx, answeredId, done);
+        }
+        answerOutcome(ctx, answeredId, await watch.wait({ timeoutMs: waitMs, signal: clientGone(ctx) }));
       } finally {
         watch.close();
       }

@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
+import { JetStreamApiError } from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
+import { HttpError } from "@veriflow/errors";
 import { describe, expect, it } from "vitest";
 import { uploadError } from "./multipart.js";
 
@@ -28,5 +30,13 @@ describe("uploadError", () => {
     expect(uploadError(stored, 100)).toMatchObject({ status: 503, code: "E_STORAGE_UNAVAILABLE", cause: stored });
     // A look-alike code on another error is not multer's.
     expect(uploadError(Object.assign(new Error("disk"), { code: "LIMIT_FILE_SIZE" }), 100)).toMatchObject({ status: 503, code: "E_STORAGE_UNAVAILABLE" });
+  });
+
+  it("keeps a storage engine's own answer, and answers a full bucket 507 with Retry-After", () => {
+    const refused = new HttpError("E_INVALID_REGISTRY_ADDRESS", "bad");
+    expect(uploadError(refused, 100)).toBe(refused);
+    // What nats-server 2.9 answers a put into a discard-new bucket at its max_bytes.
+    const full = new JetStreamApiError({ code: 503, err_code: 10077, description: "maximum bytes exceeded" });
+    expect(uploadError(full, 100)).toMatchObject({ status: 507, code: "E_STORAGE_FULL", retryAfterSeconds: 10, cause: full });
   });
 });

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type multer from "@koa/multer";
 import { putUpload, type ObjectStore } from "@veriflow/nats";
+import { checkFieldsAtFileStart, refuseUpload } from "./multipart.js";
 
 /** The object name an upload is stored under: set on the request before multer runs. */
 export const UPLOAD_NAME = Symbol("veriflow.uploadName");
@@ -26,9 +27,17 @@ export function createUploadStorage(bucket: ObjectStore): multer.StorageEngine {
     _handleFile(req, file, cb) {
       const name = (req as RequestWithUpload)[UPLOAD_NAME];
       if (!name) return cb(new Error("upload name not set"));
+      try {
+        checkFieldsAtFileStart(req);
+      } catch (err) {
+        return cb(err);
+      }
       putUpload(bucket, name, (file as multer.File & { stream: Readable }).stream, { fileName: file.originalname, contentType: file.mimetype })
         .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest } satisfies StoredFile as unknown as multer.File))
-        .catch((err: unknown) => cb(err as Error));
+        .catch((err: unknown) => {
+          refuseUpload(req, err);
+          cb(err);
+        });
     },
     _removeFile(_req, file, cb) {
       const name = (file as unknown as StoredFile).objectName;

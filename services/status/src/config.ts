@@ -2,6 +2,7 @@ import { opsPortOf } from "@veriflow/events";
 import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
+import { DEFAULT_WATCH_MAX_BUFFERED } from "./job-watch.js";
 
 export interface StatusConfig extends CommonConfig {
   port: number;
@@ -21,6 +22,10 @@ export interface StatusConfig extends CommonConfig {
   watchPollMs: number;
   /** How often an idle SSE stream sends a heartbeat comment. */
   sseHeartbeatMs: number;
+  /** Most watches (SSE, WatchJob, WatchJobs) open at once on this replica. */
+  maxWatches: number;
+  /** How many jobs a WatchJobs reader may fall behind before its stream is closed. */
+  watchMaxBuffered: number;
 }
 
 export function loadConfig(env: Env): StatusConfig {
@@ -38,6 +43,8 @@ export function loadConfig(env: Env): StatusConfig {
     apiKeys: readApiKeys(r),
     watchPollMs: r.int("STATUS_WATCH_POLL_MS", 3000, { min: 100, max: 60_000 }),
     sseHeartbeatMs: r.int("STATUS_SSE_HEARTBEAT_MS", 15_000, { min: 100, max: 120_000 }),
+    maxWatches: r.int("STATUS_MAX_WATCHES", 10_000, { min: 1 }),
+    watchMaxBuffered: r.int("STATUS_WATCH_MAX_BUFFERED", DEFAULT_WATCH_MAX_BUFFERED, { min: 1, max: 1_000_000 }),
   };
   r.done();
   return config;

@@ -15,6 +15,8 @@ export interface JobServiceDeps {
   /** Read-your-write job lookup (load-job.ts), shared with REST. */
   loadJob: (jobId: string) => Promise<Job | null>;
   isStreamAvailable: () => Promise<boolean>;
+  /** How far a WatchJobs reader may fall behind before its stream is closed (E_WATCH_TOO_SLOW). */
+  watchMaxBuffered?: number;
 }
 
 /** veriflow.v1.JobService over the projection and the change feed. */
@@ -68,7 +70,11 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
       }
       // Headers now: the client knows the watch is open before the first job finishes.
       call.sendMetadata(new grpc.Metadata());
-      for await (const job of watchTerminalJobs(deps.changes, filter, ctx.signal)) await write(call, toProtoJob(job), ctx.signal);
+      // A reader too slow for the jobs finishing: stop waiting on its transport, end with E_WATCH_TOO_SLOW.
+      const behind = new AbortController();
+      const writing = AbortSignal.any([ctx.signal, behind.signal]);
+      const jobs = watchTerminalJobs(deps.changes, filter, ctx.signal, { maxBuffered: deps.watchMaxBuffered, onOverflow: () => behind.abort() });
+      for await (const job of jobs) await write(call, toProtoJob(job), writing);
     }),
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from "@veriflow/platform";
 import type { Notifier } from "./notify.js";
 import type { Sql } from "@veriflow/pg";
 import { isTerminal } from "@veriflow/events";
+import { HttpError } from "@veriflow/errors";
 import { getJobs, getTerminalJobsSince, type Job } from "./store.js";
 
 /** Core-NATS subject announcing that a job's row changed: `veriflow-status.changed.<jobId>`. */
@@ -17,12 +18,17 @@ export interface JobChangesOptions {
   log: Logger;
   /** The safety net: watched jobs are re-read this often even without a notification. */
   pollMs: number;
+  /** Most watches (SSE, WatchJob, WatchJobs) open at once on this replica; more are refused. */
+  maxWatches?: number;
 }
 
 export interface JobChanges {
   /** After a batch is committed: tells every status replica (this one too) which jobs changed. */
   announce(jobIds: readonly string[]): void;
-  /** Calls `listener` with the job's row whenever it may have changed; returns the unsubscribe. */
+  /**
+   * Calls `listener` with the job's row whenever it may have changed; returns the unsubscribe.
+   * Throws 503 E_TOO_MANY_WATCHES (Retry-After) when `maxWatches` are open (onTerminal too).
+   */
   onJob(jobId: string, listener: (job: Job) => void): () => void;
   /** Calls `listener` once with each job that turns completed or failed from now on. */
   onTerminal(listener: (job: Job) => void): () => void;
@@ -48,6 +54,14 @@ export function createJobChanges(opts: JobChangesOptions): JobChanges {
   let reads: Promise<void> = Promise.resolve();
   let flushQueued = false;
   let stopped = false;
+  let open = 0;
+  const maxWatches = opts.maxWatches ?? Number.POSITIVE_INFINITY;
+  const admit = () => {
+    if (open >= maxWatches) {
+      throw new HttpError("E_TOO_MANY_WATCHES", `this status replica has ${maxWatches} watches open; reconnect shortly`, { expose: true, retryAfterSeconds: 5 });
+    }
+    open += 1;
+  };
 
   const run = (what: string, read: () => Promise<void>) => {
     reads = reads.then(read).catch((err: unknown) => opts.log.warn({ err }, `${what} failed`));
@@ -104,6 +118,7 @@ export function createJobChanges(opts: JobChangesOptions): JobChanges {
       for (const id of jobIds) opts.notifier.notify(`${JOB_CHANGED_SUBJECT}.${id}`);
     },
     onJob(jobId, listener) {
+      admit();
       let set = byJob.get(jobId);
       if (!set) byJob.set(jobId, (set = new Set()));
       set.add(listener);
@@ -113,11 +128,13 @@ export function createJobChanges(opts: JobChangesOptions): JobChanges {
         if (done) return;
         done = true;
         watchStreams.dec({ kind: "job" });
+        open -= 1;
         set.delete(listener);
         if (set.size === 0 && byJob.get(jobId) === set) byJob.delete(jobId);
       };
     },
     onTerminal(listener) {
+      admit();
       if (terminalListeners.size === 0) lastPoll = new Date();
       terminalListeners.set(listener, Date.now());
       watchStreams.inc({ kind: "terminal" });
@@ -126,6 +143,7 @@ export function createJobChanges(opts: JobChangesOptions): JobChanges {
         if (done) return;
         done = true;
         watchStreams.dec({ kind: "terminal" });
+        open -= 1;
         terminalListeners.delete(listener);
         if (terminalListeners.size === 0) terminalSeen.clear();
       };

@@ -1,24 +1,36 @@
 import { isTerminal } from "@veriflow/events";
+import { HttpError } from "@veriflow/errors";
 import { isNewer, matchesFilter, type JobFilter } from "./job-filter.js";
 import type { JobChanges } from "./job-changes.js";
 import type { Job } from "./store.js";
 
 /**
  * Waits for values pushed from callbacks; keeps only what the consumer has not taken
- * (`latest: true` keeps just the newest, for state that supersedes itself).
+ * (`latest: true` keeps just the newest, for state that supersedes itself). Otherwise it
+ * keeps at most `maxItems`: a consumer that falls further behind is told so by `take`
+ * (503 E_WATCH_TOO_SLOW), instead of the inbox growing without bound.
  */
 class Inbox<T> {
   private items: T[] = [];
   private wake: (() => void) | undefined;
-  constructor(private readonly latest: boolean) {}
+  private overflowed = false;
+  constructor(
+    private readonly latest: boolean,
+    private readonly maxItems = Number.POSITIVE_INFINITY,
+    private readonly onOverflow?: () => void,
+  ) {}
   push(item: T) {
     if (this.latest) this.items = [item];
-    else this.items.push(item);
+    else if (this.items.length < this.maxItems) this.items.push(item);
+    else if (!this.overflowed) {
+      this.overflowed = true;
+      this.onOverflow?.();
+    }
     this.wake?.();
   }
-  /** The next item, or undefined once `signal` aborts. */
+  /** The next item, or undefined once `signal` aborts; throws once items were dropped. */
   async take(signal: AbortSignal): Promise<T | undefined> {
-    while (this.items.length === 0) {
+    while (this.items.length === 0 && !this.overflowed) {
       if (signal.aborted) return undefined;
       await new Promise<void>((resolve) => {
         const onAbort = () => resolve();
@@ -29,6 +41,9 @@ class Inbox<T> {
         };
       });
       this.wake = undefined;
+    }
+    if (this.overflowed) {
+      throw new HttpError("E_WATCH_TOO_SLOW", `the watch fell ${this.maxItems} jobs behind and was closed; read faster, or page through ListJobs`, { expose: true });
     }
     return signal.aborted ? undefined : this.items.shift();
   }
@@ -78,9 +93,21 @@ export async function openJobWatch(
   })();
 }
 
-/** Jobs turning completed or failed that match `filter`, as they happen, until `signal` aborts. */
-export async function* watchTerminalJobs(changes: JobChanges, filter: JobFilter, signal: AbortSignal): AsyncGenerator<Job, void> {
-  const inbox = new Inbox<Job>(false);
+/** How many jobs a WatchJobs stream may fall behind its client before it is closed (STATUS_WATCH_MAX_BUFFERED). */
+export const DEFAULT_WATCH_MAX_BUFFERED = 1000;
+
+/**
+ * Jobs turning completed or failed that match `filter`, as they happen, until `signal`
+ * aborts. Once the reader is `maxBuffered` jobs behind, `onOverflow` is called (to stop
+ * waiting on a stalled transport) and the next read throws 503 E_WATCH_TOO_SLOW.
+ */
+export async function* watchTerminalJobs(
+  changes: JobChanges,
+  filter: JobFilter,
+  signal: AbortSignal,
+  opts: { maxBuffered?: number; onOverflow?: () => void } = {},
+): AsyncGenerator<Job, void> {
+  const inbox = new Inbox<Job>(false, opts.maxBuffered ?? DEFAULT_WATCH_MAX_BUFFERED, opts.onOverflow);
   const off = changes.onTerminal((job) => {
     if (matchesFilter(job, filter)) inbox.push(job);
   });

@@ -30,7 +30,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   await ensureConsumer(nats.jsm, observerConsumer("status"), config.topology);
 
   // After each committed batch, every replica hears which jobs changed (SSE, WatchJob*).
-  const changes = createJobChanges({ notifier: createNotifier(nats.nc, log), sql, log, pollMs: config.watchPollMs });
+  const changes = createJobChanges({ notifier: createNotifier(nats.nc, log), sql, log, pollMs: config.watchPollMs, maxWatches: config.maxWatches });
   shutdown.add("job changes", () => changes.stop());
 
   const loop = await runBatchConsumeLoop({
@@ -66,7 +66,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   });
   grpcServer.addService(
     proto.veriflow.v1.JobService.service,
-    createJobServiceHandlers({ rpc: grpcServer.rpc, sql, changes, loadJob: createJobLoader({ sql, log, findRequestedEvent }), isStreamAvailable: streamAvailable }),
+    createJobServiceHandlers({ rpc: grpcServer.rpc, sql, changes, loadJob: createJobLoader({ sql, log, findRequestedEvent }), isStreamAvailable: streamAvailable, watchMaxBuffered: config.watchMaxBuffered }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());

@@ -1,0 +1,143 @@
+import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
+import { pipeline, STREAM_NAME, UPLOADS_BUCKET } from "@veriflow/events";
+import { HttpError } from "@veriflow/errors";
+import { isNotFound } from "@veriflow/nats";
+import type { Logger } from "@veriflow/platform";
+
+/**
+ * Admission control: whether the queue can take one more job now. Read from JetStream
+ * (stream and consumer infos), at most once per `refreshMs` whatever the request rate;
+ * requests are judged against the last reading plus the jobs this replica accepted since.
+ *
+ * - backlog: pending + ack-pending messages of the stage consumers. Past `maxBacklog` a
+ *   job would wait longer than anyone wants: 503 E_QUEUE_BACKLOG.
+ * - events stream: it keeps at most max_bytes and discards its oldest events past that.
+ *   What some pipeline consumer has not acknowledged, plus what the unfinished jobs will
+ *   still publish, must never reach those: past HIGH_WATER of max_bytes, 507
+ *   E_STORAGE_FULL. Everything older is processed, so discarding it loses nothing.
+ * - uploads bucket: a body larger than its free room (by Content-Length) would fail
+ *   half-way; it is refused before a byte is read: 507 E_STORAGE_FULL.
+ */
+export interface Admission {
+  /** Throws the 503/507 answer (with Retry-After) when the queue cannot take a job of about `uploadBytes` now. */
+  check(uploadBytes?: number): Promise<void>;
+  /** Counts a job this replica accepted, until the next reading includes it. */
+  accepted(): void;
+}
+
+/** Share of the events stream's max_bytes that unprocessed events may fill. */
+export const HIGH_WATER = 0.8;
+/** The least an event is counted for: a verdict or a proof is larger than the request before it. */
+const MIN_EVENT_BYTES = 2048;
+/** A reading older than this is not trusted to refuse anything (JetStream stopped answering). */
+const STALE_AFTER_READINGS = 10;
+const RETRY_AFTER = { min: 1, max: 60, unknown: 5 } as const;
+
+interface Reading {
+  at: number;
+  backlog: number;
+  /** Jobs the last stage finished (its ack floor), for the drain rate. */
+  finished: number;
+  /** Estimated bytes of events some pipeline consumer has not acknowledged, and the bound. */
+  unprocessedBytes: number;
+  averageEventBytes: number;
+  streamMaxBytes: number;
+  uploadsFreeBytes: number;
+}
+
+export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: number; log: Logger; refreshMs?: number }): Admission {
+  const refreshMs = opts.refreshMs ?? 1000;
+  let last: Reading | undefined;
+  let previous: Reading | undefined;
+  let acceptedSince = 0;
+  let refreshing: Promise<void> | undefined;
+
+  const refresh = () =>
+    (refreshing ??= read(opts.jsm)
+      .then((r) => {
+        previous = last;
+        last = r;
+        acceptedSince = 0;
+      })
+      .catch((err: unknown) => opts.log.debug({ err }, "admission: queue state not read"))
+      .finally(() => (refreshing = undefined)));
+
+  /** Seconds until the backlog is likely back under the bound, from the last stage's pace. */
+  const retryAfter = (excess: number): number => {
+    if (!last || !previous || last.at <= previous.at) return RETRY_AFTER.unknown;
+    const perSecond = ((last.finished - previous.finished) * 1000) / (last.at - previous.at);
+    if (perSecond <= 0) return RETRY_AFTER.unknown;
+    return Math.min(RETRY_AFTER.max, Math.max(RETRY_AFTER.min, Math.ceil(excess / perSecond)));
+  };
+
+  return {
+    async check(uploadBytes) {
+      if (!last || Date.now() - last.at >= refreshMs) await refresh();
+      const r = last;
+      if (!r || Date.now() - r.at > refreshMs * STALE_AFTER_READINGS) return; // unknown: the publish will tell
+      const backlog = r.backlog + acceptedSince;
+      if (backlog >= opts.maxBacklog) {
+        throw new HttpError("E_QUEUE_BACKLOG", `the queue holds ${backlog} unfinished jobs (limit ${opts.maxBacklog}); send it again later`, {
+          expose: true,
+          retryAfterSeconds: retryAfter(backlog - opts.maxBacklog + 1),
+        });
+      }
+      // What the stream must hold without discarding anything unprocessed: the events waiting,
+      // and the events the unfinished jobs will still publish (one per stage, at most).
+      const needed = r.unprocessedBytes + backlog * pipeline.stages.length * Math.max(r.averageEventBytes, MIN_EVENT_BYTES);
+      if (needed >= r.streamMaxBytes * HIGH_WATER) {
+        throw new HttpError("E_STORAGE_FULL", "the events stream is nearly full of unprocessed events; send it again later", {
+          expose: true,
+          retryAfterSeconds: retryAfter(backlog / 2),
+        });
+      }
+      if (uploadBytes !== undefined && uploadBytes > r.uploadsFreeBytes) {
+        throw new HttpError("E_STORAGE_FULL", `the uploads bucket has room for ${Math.max(0, r.uploadsFreeBytes)} more bytes, not ${uploadBytes}; send it again later`, {
+          expose: true,
+          retryAfterSeconds: retryAfter(backlog),
+        });
+      }
+    },
+    accepted() {
+      acceptedSince += 1;
+    },
+  };
+}
+
+const consumerInfo = (jsm: JetStreamManager, durable: string): Promise<ConsumerInfo | null> =>
+  jsm.consumers.info(STREAM_NAME, durable).catch((err: unknown) => {
+    // Not created yet (its service has not started): it holds no backlog of its own.
+    if (isNotFound(err, "consumer")) return null;
+    throw err;
+  });
+
+async function read(jsm: JetStreamManager): Promise<Reading> {
+  const stageDurables = pipeline.stages.map((s) => s.durable);
+  const durables = [...stageDurables, ...pipeline.observers.map((o) => o.durable)];
+  const [stream, uploads, ...consumers] = await Promise.all([
+    jsm.streams.info(STREAM_NAME),
+    jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`),
+    ...durables.map((d) => consumerInfo(jsm, d)),
+  ]);
+  const stages = consumers.slice(0, stageDurables.length);
+  const backlog = stages.reduce((n, c) => n + (c ? c.num_pending + c.num_ack_pending : 0), 0);
+  const lastStage = stages[stages.length - 1];
+  const { state, config } = stream;
+  // The oldest event some pipeline consumer still needs; everything from there on is counted as
+  // unprocessed (a filtered consumer's floor lags behind events it never takes: the estimate errs high).
+  const busy = consumers.filter((c): c is ConsumerInfo => c !== null && c.num_pending + c.num_ack_pending > 0);
+  const floors = busy.map((c) => c.ack_floor.stream_seq);
+  const oldestNeeded = floors.length > 0 ? Math.max(state.first_seq, Math.min(...floors) + 1) : state.last_seq + 1;
+  const unprocessedMessages = Math.max(0, state.last_seq - oldestNeeded + 1);
+  const averageBytes = state.messages > 0 ? state.bytes / state.messages : 0;
+  const uploadsMax = uploads.config.max_bytes > 0 ? uploads.config.max_bytes : Number.POSITIVE_INFINITY;
+  return {
+    at: Date.now(),
+    backlog,
+    finished: lastStage?.ack_floor.consumer_seq ?? 0,
+    unprocessedBytes: Math.min(state.bytes, unprocessedMessages * averageBytes),
+    averageEventBytes: averageBytes,
+    streamMaxBytes: config.max_bytes > 0 ? config.max_bytes : Number.POSITIVE_INFINITY,
+    uploadsFreeBytes: uploadsMax - uploads.state.bytes,
+  };
+}
