@@ -137,6 +137,7 @@ export const errorCatalog = {
   E_STREAM_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The job is not projected yet and the event stream cannot be read; ask again shortly." },
   E_STATUS_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The gateway could not reach the status service; ask again shortly." },
   E_WEBHOOKS_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The gateway could not reach the webhooks service; ask again shortly." },
+  E_DATABASE_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "PostgreSQL is not reachable or did not answer in time (the service keeps running and catches up when it returns); wait `Retry-After` seconds and ask again." },
   E_WATCH_FAILED: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "An SSE watch stopped (sent as an `error` event); reconnect to resume." },
   E_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The service cannot answer right now; ask again shortly." },
   E_VERIFY_TIMEOUT: { kind: "transient", http: 504, grpc: "DEADLINE_EXCEEDED", description: "The in-process verification did not finish within `GATEWAY_SYNC_TIMEOUT_MS`; submit again." },

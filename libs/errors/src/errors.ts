@@ -46,6 +46,8 @@ export interface HttpErrorOptions {
   /** Whether the message may reach the client; by default for a status below 500. */
   expose?: boolean;
   details?: unknown;
+  /** Response headers that go with the answer (as http-errors' `headers`), e.g. `retry-after`. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -58,12 +60,14 @@ export class HttpError extends Error {
   readonly status: number;
   readonly expose: boolean;
   readonly details?: unknown;
+  readonly headers?: Record<string, string>;
   constructor(code: ErrorCode, message: string, options?: HttpErrorOptions) {
     super(message, options);
     this.code = code;
     this.status = errorCatalog[code].http;
     this.expose = options?.expose ?? this.status < 500;
     this.details = options?.details;
+    if (options?.headers) this.headers = options.headers;
   }
 }
 

@@ -135,6 +135,7 @@ export function errorHandler(log: Logger): Middleware {
       if (ctx.headerSent || !ctx.writable) return;
       ctx.status = r.status;
       ctx.body = { error: r.body, requestId: ctx.state.requestId } satisfies ErrorBody;
+      if (err instanceof HttpError && err.headers) ctx.set(err.headers);
       if (r.status === 405 && err && typeof err === "object" && "headers" in err) {
         const allow = (err as { headers?: Record<string, string> }).headers?.Allow;
         if (allow) ctx.set("Allow", allow);

@@ -20,9 +20,16 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
       throw new HttpError("E_STATUS_UNAVAILABLE", "the job status service is not reachable; try again shortly", { cause, expose: true });
     }
     ctx.status = res.status;
+    passRetryAfter(res, ctx);
     ctx.type = res.headers.get("content-type") ?? "application/json";
     ctx.body = Buffer.from(await res.arrayBuffer());
   };
+}
+
+/** An upstream's Retry-After (a 503 while its database is down) reaches the client unchanged. */
+export function passRetryAfter(res: Response, ctx: { set(name: string, value: string): void }): void {
+  const retryAfter = res.headers.get("retry-after");
+  if (retryAfter) ctx.set("retry-after", retryAfter);
 }
 
 /**
@@ -53,6 +60,7 @@ export function proxyStreamToStatus(statusUrl: string, connectTimeoutMs = 10_000
       clearTimeout(connectTimer);
     }
     ctx.status = res.status;
+    passRetryAfter(res, ctx);
     ctx.type = res.headers.get("content-type") ?? "application/json";
     if (!res.body || !ctx.type.startsWith("text/event-stream")) {
       ctx.body = Buffer.from(await res.arrayBuffer()); // an error answer: JSON, small

@@ -4,7 +4,7 @@ import { isJobId, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
-import type { Sql } from "@veriflow/pg";
+import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";
@@ -23,6 +23,8 @@ export interface StatusAppDeps {
   changes?: JobChanges;
   /** SSE heartbeat comment interval (default 15 s). */
   sseHeartbeatMs?: number;
+  /** Whether the migrations are applied: until then every job route answers 503 E_DATABASE_UNAVAILABLE. */
+  database?: DatabaseReadiness;
 }
 
 /** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
@@ -90,6 +92,8 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
     ctx.set("cache-control", "no-store");
     await next();
   });
+  // PostgreSQL down (or not migrated yet): 503 with Retry-After, never a 500.
+  router.use(databaseErrors(deps.database));
 
   router.get("/stats", async (ctx) => {
     const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql)]);

@@ -4,7 +4,7 @@ import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/gr
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, findLastEvent, isStreamAvailable, runBatchConsumeLoop } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
-import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
+import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, translateDatabaseError } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
@@ -17,12 +17,18 @@ import { applyEvents } from "./store.js";
 /** Migrations ship beside the build output: services/status/migrations. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
 
-/** The composition: Postgres (migrated) → NATS → projection loop → REST → ops endpoints. */
+/**
+ * The composition: Postgres (migrated, or migrating once it answers) → NATS → projection
+ * loop → REST → ops endpoints. PostgreSQL being down does not stop the start: the edges
+ * answer 503 E_DATABASE_UNAVAILABLE and the projection waits until it is back.
+ */
 export async function startStatusService(config: StatusConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
-  const sql = connectPostgres(config.databaseUrl, { max: config.databasePoolMax, log });
+  const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-status" });
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
-  await runMigrations(sql, MIGRATIONS_DIR);
+  const db = await startMigrations(sql, MIGRATIONS_DIR, { log });
+  shutdown.add("migrations", () => db.stop());
+  const databaseReady = async () => db.isReady() && (await pingPostgres(sql));
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-status", log });
   shutdown.add("nats", () => nats.close());
@@ -36,7 +42,15 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const loop = await runBatchConsumeLoop({
     js: nats.js,
     consumer: observerConsumer("status"),
-    handleBatch: async (events) => changes.announce((await applyEvents(sql, events)).jobIds),
+    // While PostgreSQL is away the batch fails as transient and comes back after the backoff.
+    handleBatch: async (events) => {
+      try {
+        db.assertReady();
+        changes.announce((await applyEvents(sql, events)).jobIds);
+      } catch (err) {
+        throw asTransientDatabaseError(err);
+      }
+    },
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
@@ -52,6 +66,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     isStreamAvailable: streamAvailable,
     changes,
     sseHeartbeatMs: config.sseHeartbeatMs,
+    database: db,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
@@ -62,7 +77,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     apiKeys: config.apiKeys,
     packageDefinition,
     serviceNames: [JOB_SERVICE],
-    isReady: async () => nats.isConnected() && (await pingPostgres(sql)),
+    isReady: async () => nats.isConnected() && (await databaseReady()),
+    translateError: (err) => translateDatabaseError(err, db),
   });
   grpcServer.addService(
     proto.veriflow.v1.JobService.service,
@@ -72,7 +88,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("grpc", () => grpcHandle.close());
 
   registerStatusMetrics();
-  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
+  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await databaseReady()));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
