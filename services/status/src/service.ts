@@ -4,7 +4,7 @@ import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/gr
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, findLastEvent, isStreamAvailable, runBatchConsumeLoop } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
-import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, translateDatabaseError } from "@veriflow/pg";
+import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
@@ -12,6 +12,7 @@ import { createJobChanges } from "./job-changes.js";
 import { createJobLoader } from "./load-job.js";
 import { registerStatusMetrics } from "./metrics.js";
 import { createStatusApp } from "./routes.js";
+import { statusPruneSteps } from "./retention.js";
 import { applyEvents } from "./store.js";
 
 /** Migrations ship beside the build output: services/status/migrations. */
@@ -29,6 +30,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const db = await startMigrations(sql, MIGRATIONS_DIR, { log });
   shutdown.add("migrations", () => db.stop());
   const databaseReady = async () => db.isReady() && (await pingPostgres(sql));
+  const retention = startRetention({ ...config.retention, steps: statusPruneSteps(sql, config.retention), log, isReady: db.isReady });
+  shutdown.add("retention", () => retention.stop());
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-status", log });
   shutdown.add("nats", () => nats.close());

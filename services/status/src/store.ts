@@ -207,3 +207,32 @@ export async function getTerminalJobsSince(sql: Sql, since: Date, limit: number)
     limit ${limit}`;
   return rows.map(toJob);
 }
+
+/** What one prune batch deleted. */
+export interface PrunedJobs {
+  jobs: number;
+  events: number;
+}
+
+/**
+ * Deletes up to `limit` jobs that reached `status` more than `maxAgeMs` ago, oldest first,
+ * with their recorded events, in one statement. The rows are picked FOR UPDATE SKIP LOCKED:
+ * replicas pruning together take different rows, and a row the projection is writing is
+ * left for the next pass.
+ */
+export async function pruneJobs(sql: Sql, status: "completed" | "failed", maxAgeMs: number, limit: number): Promise<PrunedJobs> {
+  const [row] = await sql<PrunedJobs[]>`
+    with doomed as (
+      select id from verification_jobs
+      where status = ${status} and completed_at < now() - ${maxAgeMs}::float8 * interval '1 millisecond'
+      order by completed_at
+      limit ${limit}
+      for update skip locked
+    ), events as (
+      delete from verification_job_events e using doomed where e.job_id = doomed.id returning 1
+    ), jobs as (
+      delete from verification_jobs j using doomed where j.id = doomed.id returning 1
+    )
+    select (select count(*) from jobs)::integer as jobs, (select count(*) from events)::integer as events`;
+  return row ?? { jobs: 0, events: 0 };
+}

@@ -3,13 +3,14 @@ import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, runBatchConsumeLoop } from "@veriflow/nats";
-import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, type MigratedDatabase } from "@veriflow/pg";
+import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
 import { createEventIntake } from "./event-intake.js";
 import { registerWebhooksMetrics } from "./metrics.js";
 import { createWebhooksApp } from "./routes.js";
+import { webhooksPruneSteps } from "./retention.js";
 import { generateWebhookSecret } from "./signature.js";
 
 /** Migrations ship beside the build output: services/webhooks/migrations. */
@@ -35,6 +36,8 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
   const db = await startMigrations(sql, MIGRATIONS_DIR, { log, table: MIGRATIONS_TABLE });
   shutdown.add("migrations", () => db.stop());
+  const retention = startRetention({ ...config.retention, steps: webhooksPruneSteps(sql, config.retention), log, isReady: db.isReady });
+  shutdown.add("retention", () => retention.stop());
 
   const agent = createGuardedAgent({ allowedPrivateHosts: config.allowedPrivateHosts, connectTimeoutMs: Math.min(config.timeoutMs, 10_000) });
   shutdown.add("http agent", () => agent.close());
