@@ -57,6 +57,7 @@ describe(`GET ${JOBS_PATH}/:jobId`, () => {
     expect(body).toEqual({
       id: j.jobId,
       jobId: j.jobId,
+      run: 1,
       type: "verify",
       status: "completed",
       progress: 100,
@@ -148,6 +149,7 @@ describe(`GET ${JOBS_PATH}/:jobId/history`, () => {
     expect(body.events[0]).toEqual({
       id: j.requested.id,
       type: "verification.requested",
+      run: 1,
       occurredAt: j.requested.occurredAt,
       causationId: null,
       data: j.requested.data,

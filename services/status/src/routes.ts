@@ -31,6 +31,8 @@ export interface StatusAppDeps {
 export interface ApiJob {
   id: string;
   jobId: string;
+  /** 1, or n + 1 after the job was retried n times (POST …/retry). */
+  run: number;
   type: Job["type"];
   status: JobStatus;
   progress: number;
@@ -54,6 +56,7 @@ export function toApiJob(job: Job): ApiJob {
   return {
     id: job.id,
     jobId: job.id,
+    run: job.run,
     type: job.type,
     status: job.status,
     progress: job.progress,
@@ -135,6 +138,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
       events: events.map((e) => ({
         id: e.id,
         type: e.type,
+        run: e.run,
         occurredAt: e.occurredAt.toISOString(),
         causationId: e.causationId,
         data: e.data,
