@@ -5,6 +5,8 @@ import { postMultipart } from "./upload.js";
 /** A job as `GET /api/verification-jobs/:id` answers it (the fields the CLI reads). */
 export interface Job {
   id: string;
+  /** 1, or n + 1 after n retries (absent from servers without retries). */
+  run?: number;
   type: JobType;
   status: JobStatus;
   progress: number;
@@ -35,6 +37,17 @@ export interface Accepted {
   [field: string]: unknown;
 }
 
+/** The answer to `POST …/:id/retry`: the job in its new run, and where that run resumes. */
+export interface RetryAnswer {
+  jobId: string;
+  run: number;
+  stage: string;
+  status: JobStatus;
+  message: string;
+  pollUrl: string;
+  job: Job;
+}
+
 export interface JobPage {
   jobs: Job[];
   count: number;
@@ -59,6 +72,8 @@ export interface ApiClient {
   listJobs(query: { status?: string; limit?: number; offset?: number }): Promise<JobPage>;
   /** `GET …/:id/events` as an open response, or null when the server has no such route. */
   openEvents(id: string, signal: AbortSignal): Promise<Response | null>;
+  /** `POST …/:id/retry`: a failed job's new run. */
+  retryJob(id: string): Promise<RetryAnswer>;
 }
 
 export function createApiClient(opts: { url: string; apiKey?: string }): ApiClient {
@@ -113,6 +128,9 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
       const qs = params.size > 0 ? `?${params}` : "";
       return json<JobPage>(await request(`${JOBS_PATH}${qs}`));
+    },
+    async retryJob(id) {
+      return json<RetryAnswer>(await request(jobPath(id, "retry"), { method: "POST" }));
     },
     async openEvents(id, signal) {
       const res = await request(jobPath(id, "events"), { signal, headers: { accept: "text/event-stream" } });

@@ -48,6 +48,14 @@ describe("parseCommand", () => {
     expect(parseCommand(["jobs", "watch", ID, "--timeout", "3"])).toMatchObject({ kind: "jobs-watch", id: ID, timeoutMs: 3000 });
   });
 
+  it("jobs retry: no wait by default; --wait or --timeout follows the new run", () => {
+    expect(parseCommand(["jobs", "retry", ID])).toMatchObject({ kind: "jobs-retry", id: ID, wait: false });
+    expect(parseCommand(["jobs", "retry", ID, "--wait"])).toMatchObject({ kind: "jobs-retry", wait: true, timeoutMs: DEFAULT_TIMEOUT_S * 1000 });
+    expect(parseCommand(["jobs", "retry", "--timeout", "5", ID])).toMatchObject({ kind: "jobs-retry", wait: true, timeoutMs: 5000 });
+    usageError(["jobs", "retry"], /missing <job-id>/);
+    usageError(["jobs", "retry", "nope"], /is not a job id/);
+  });
+
   it("dev publish: the public dev key and ./data by default; env and options override", () => {
     expect(parseCommand(["dev", "publish", "f.txt"])).toMatchObject({ kind: "dev-publish", file: "f.txt", ipfs: false, key: DEV_KEY, dataDir: "data" });
     const key = `0x${"11".repeat(32)}`;

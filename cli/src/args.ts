@@ -21,6 +21,7 @@ export type Command =
   | { kind: "jobs-list"; common: Common; status: string | undefined; limit: number | undefined; offset: number | undefined }
   | { kind: "jobs-get"; common: Common; id: string }
   | { kind: "jobs-watch"; common: Common; id: string; timeoutMs: number }
+  | { kind: "jobs-retry"; common: Common; id: string; wait: boolean; timeoutMs: number }
   | { kind: "dev-publish"; common: Common; file: string; ipfs: boolean; key: string; dataDir: string; rpcUrl: string | undefined; registry: string | undefined; manifestServer: string | undefined };
 
 export { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
@@ -150,7 +151,18 @@ function parseJobs(sub: string | undefined, args: string[], env: Env): Command {
     if (values.help) return { kind: "help", text: HELP.jobs };
     return { kind: "jobs-watch", common: common(values, env), id: jobIdOf(positionals, "veriflow jobs watch <job-id>"), timeoutMs: timeoutOf(values.timeout) };
   }
-  throw new UsageError(`unknown command "jobs ${sub}" (jobs list, jobs get <id>, jobs watch <id>)`);
+  if (sub === "retry") {
+    const { values, positionals } = parse(args, { wait: { type: "boolean", default: false }, timeout: { type: "string" } });
+    if (values.help) return { kind: "help", text: HELP.jobs };
+    return {
+      kind: "jobs-retry",
+      common: common(values, env),
+      id: jobIdOf(positionals, "veriflow jobs retry <job-id> [--wait]"),
+      wait: values.wait === true || values.timeout !== undefined,
+      timeoutMs: timeoutOf(values.timeout),
+    };
+  }
+  throw new UsageError(`unknown command "jobs ${sub}" (jobs list, jobs get <id>, jobs watch <id>, jobs retry <id>)`);
 }
 
 function parseDevPublish(args: string[], env: Env): Command {

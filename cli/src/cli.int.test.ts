@@ -209,6 +209,28 @@ describe("veriflow jobs", () => {
   });
 });
 
+describe("veriflow jobs retry", () => {
+  it("runs a failed job again once what failed is fixed: --wait follows the new run and exits with its verdict", async () => {
+    const { path, content } = await fileWith("retry");
+    const { manifestUri } = await publish(content);
+    sys.manifests.failNext(manifestUri, 1, 404);
+    const failed = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--wait", "--json"]);
+    expect(failed.code, failed.stderr).toBe(4);
+    const id = json(failed).id as string;
+    const human = await cli(["jobs", "get", id]);
+    expect(human.stdout).toContain(`veriflow jobs retry ${id}`);
+
+    const retried = await cli(["jobs", "retry", id, "--wait", "--json"]);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(json(retried)).toMatchObject({ id, run: 2, status: "completed", result: { status: "OK" } });
+    expect(retried.stderr).toContain(`job ${id}: run 2 resumes at the manifest stage`);
+
+    const again = await cli(["jobs", "retry", id]);
+    expect(again.code).toBe(5);
+    expect(again.stderr).toMatch(/answered 409 E_JOB_NOT_RETRYABLE/);
+  });
+});
+
 describe("veriflow dev publish", () => {
   it("publishes through the local stack found in local-stack.json; the printed verify is OK", async () => {
     const { path } = await fileWith("dev");

@@ -5,7 +5,8 @@ const mark = (ok: unknown) => (ok === true ? "yes" : ok === false ? "NO" : "-");
 
 /** A job as a person reads it: the verdict, its reasons and checks; for proofs the registration. */
 export function formatJob(job: Job): string {
-  const lines = [`job ${job.id}  ${job.type}  ${job.status}${job.status === "completed" || job.status === "failed" ? "" : ` ${job.progress}%`}`];
+  const run = job.run !== undefined && job.run > 1 ? `  run ${job.run}` : "";
+  const lines = [`job ${job.id}  ${job.type}  ${job.status}${job.status === "completed" || job.status === "failed" ? "" : ` ${job.progress}%`}${run}`];
   const r = job.result;
   if (job.status === "completed" && r) {
     lines.push(row("verdict", r.status));
@@ -31,6 +32,7 @@ export function formatJob(job: Job): string {
     const f = job.failure;
     lines.push(row("failed at", f ? `${f.stage} (${f.code}, ${f.attempts} attempt${f.attempts === 1 ? "" : "s"})` : "-"));
     lines.push(row("error", f?.message ?? job.error ?? "-"));
+    lines.push(row("retry", `veriflow jobs retry ${job.id}`));
   }
   if (job.status !== "completed" && job.contentHash) lines.push(row("file hash", job.contentHash));
   lines.push(row("manifest", job.manifestUri ?? "-"));

@@ -18,6 +18,7 @@ Usage:
   veriflow jobs list [--status queued|processing|completed|failed] [--limit <n>] [--offset <n>]
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
+  veriflow jobs retry <job-id> [--wait] [--timeout <s>]
   veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
   veriflow help <command>    veriflow --version
 
@@ -48,6 +49,8 @@ ${EXIT_CODES_HELP}
   veriflow jobs get <job-id>                                       one job; exit 0 when it was read
   veriflow jobs watch <job-id> [--timeout <s>]                     one line per change until it finishes
                                                                    (--json: one JSON job per line); exits with the verdict
+  veriflow jobs retry <job-id> [--wait] [--timeout <s>]            runs a failed job again (a new run, from the stage
+                                                                   that gave up); --wait follows it, exits with the verdict
 
 ${COMMON_HELP}
 

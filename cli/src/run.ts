@@ -25,6 +25,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case "jobs-list":
       case "jobs-get":
       case "jobs-watch":
+      case "jobs-retry":
         json = cmd.common.json;
         return await runJobs(cmd, io);
       case "dev-publish":

@@ -89,6 +89,8 @@ export const errorCatalog = {
   E_INVALID_QUERY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A query parameter is invalid; `details.problems` lists each one." },
   E_INVALID_FILTER: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A `filter` field of ListJobs/WatchJobs is invalid; the message names it." },
   E_INVALID_PAGE_SIZE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`page_size` must not be negative." },
+  E_JOB_NOT_RETRYABLE: { kind: "client", http: 409, grpc: "FAILED_PRECONDITION", description: "Only a failed job can be retried, once per failure: this one is queued, processing or completed (a retry may already be running), or its failed stage's input is no longer recorded; the message says which." },
+  E_UPLOAD_GONE: { kind: "client", http: 410, grpc: "FAILED_PRECONDITION", description: "The job failed at hashing and its uploaded file is no longer stored (uploads are deleted once hashed, and after `UPLOADS_MAX_AGE_MS`): submit the file again as a new job." },
   E_INVALID_PAGE_TOKEN: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`page_token` is not one this server issued; start again without it." },
 
   // Webhook subscriptions.

@@ -9,7 +9,7 @@ export const JOBS_PATH = "/api/verification-jobs";
 export const JOBS_PAGE_SIZE = { default: 20, max: 100 } as const;
 
 /** A job's path (its `pollUrl`), or one of its sub-resources: `jobPath(id, "events")`. */
-export function jobPath(jobId: string, sub?: "events" | "history" | "deliveries"): string {
+export function jobPath(jobId: string, sub?: "events" | "history" | "deliveries" | "retry"): string {
   const path = `${JOBS_PATH}/${encodeURIComponent(jobId)}`;
   return sub === undefined ? path : `${path}/${sub}`;
 }

@@ -18,6 +18,8 @@ export type { ListJobsResponse, ListJobsResponse__Output } from "./generated/ver
 export type { GetStatsResponse, GetStatsResponse__Output } from "./generated/veriflow/v1/GetStatsResponse.js";
 export type { WatchJobRequest__Output } from "./generated/veriflow/v1/WatchJobRequest.js";
 export type { WatchJobsRequest__Output } from "./generated/veriflow/v1/WatchJobsRequest.js";
+export type { RetryJobRequest__Output } from "./generated/veriflow/v1/RetryJobRequest.js";
+export type { RetryJobResponse, RetryJobResponse__Output } from "./generated/veriflow/v1/RetryJobResponse.js";
 export type { JobServiceClient, JobServiceHandlers } from "./generated/veriflow/v1/JobService.js";
 export type { SubmissionServiceClient, SubmissionServiceHandlers } from "./generated/veriflow/v1/SubmissionService.js";
 export type { SubmissionMetadata__Output } from "./generated/veriflow/v1/SubmissionMetadata.js";

@@ -53,6 +53,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   router.get(`${JOBS_PATH}/stats`, auth, deps.sync.stats);
   router.get(`${JOBS_PATH}/:jobId`, auth, proxy);
   router.get(`${JOBS_PATH}/:jobId/history`, auth, proxy);
+  router.post(`${JOBS_PATH}/:jobId/retry`, auth, proxy);
   router.get(`${JOBS_PATH}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
   router.get(`${JOBS_PATH}/:jobId/deliveries`, auth, webhooks);

@@ -1,7 +1,7 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import { isJobId, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
-import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import { isJobId, jobPath, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
+import { errorHandler, httpMetrics, requestId, requireApiKey } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
@@ -9,6 +9,7 @@ import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";
 import type { JobFailure } from "./projection.js";
+import type { RetriedJob } from "./retry-job.js";
 import { streamJobEvents } from "./sse.js";
 import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
 
@@ -25,6 +26,13 @@ export interface StatusAppDeps {
   sseHeartbeatMs?: number;
   /** Whether the migrations are applied: until then every job route answers 503 E_DATABASE_UNAVAILABLE. */
   database?: DatabaseReadiness;
+  /** Retries a failed job (retry-job.ts); without it there is no `/:jobId/retry` route. */
+  retryJob?: (jobId: string) => Promise<RetriedJob>;
+  /**
+   * Keys the state-changing routes (retry, dead-letter replay) accept, as the gateway's
+   * (which forwards the caller's key); empty leaves them to the gateway's check alone.
+   */
+  apiKeys?: string[];
 }
 
 /** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
@@ -127,6 +135,25 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
       const updates = await openJobWatch(changes, () => loadJob(jobId), jobId, controller.signal);
       if (!updates) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
       streamJobEvents(ctx, updates, controller, { heartbeatMs: deps.sseHeartbeatMs ?? 15_000, toData: toApiJob, log });
+    });
+  }
+
+  const retryJob = deps.retryJob;
+  if (retryJob) {
+    router.post("/:jobId/retry", requireApiKey(deps.apiKeys ?? []), async (ctx) => {
+      const jobId = parseJobId(ctx.params.jobId!);
+      const { job, run, stage } = await retryJob(jobId);
+      ctx.status = 202;
+      ctx.set("location", jobPath(jobId));
+      ctx.body = {
+        jobId,
+        run,
+        stage,
+        status: job.status,
+        message: `Retry queued: run ${run} resumes at the ${stage} stage`,
+        pollUrl: jobPath(jobId),
+        job: toApiJob(job),
+      };
     });
   }
 

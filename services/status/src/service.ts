@@ -1,8 +1,19 @@
 import { fileURLToPath } from "node:url";
 import { observerConsumer } from "@veriflow/events";
 import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/grpc";
+import { HttpError } from "@veriflow/errors";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureConsumer, ensureStreams, findLastEvent, isStreamAvailable, runBatchConsumeLoop } from "@veriflow/nats";
+import {
+  connectNats,
+  ensureConsumer,
+  ensureStreams,
+  findLastEvent,
+  isNatsUnavailableError,
+  isStreamAvailable,
+  isUploadStored,
+  publishEvents,
+  runBatchConsumeLoop,
+} from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
 import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
@@ -13,6 +24,7 @@ import { createJobLoader } from "./load-job.js";
 import { registerStatusMetrics } from "./metrics.js";
 import { createStatusApp } from "./routes.js";
 import { statusPruneSteps } from "./retention.js";
+import { createJobRetry } from "./retry-job.js";
 import { applyEvents } from "./store.js";
 
 /** Migrations ship beside the build output: services/status/migrations. */
@@ -62,6 +74,14 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
 
   const findRequestedEvent = (jobId: string) => findLastEvent(nats.jsm, "verification.requested", jobId);
   const streamAvailable = () => (nats.isConnected() ? isStreamAvailable(nats.jsm) : Promise.resolve(false));
+  const retryJob = createJobRetry({
+    sql,
+    log,
+    publish: async (event) => {
+      await queueCall(() => publishEvents(nats.js, [event]));
+    },
+    isUploadStored: (upload) => queueCall(() => isUploadStored(nats.jsm, upload)),
+  });
   const app = createStatusApp({
     sql,
     log,
@@ -70,6 +90,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     changes,
     sseHeartbeatMs: config.sseHeartbeatMs,
     database: db,
+    retryJob,
+    apiKeys: config.apiKeys,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
@@ -85,7 +107,14 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   });
   grpcServer.addService(
     proto.veriflow.v1.JobService.service,
-    createJobServiceHandlers({ rpc: grpcServer.rpc, sql, changes, loadJob: createJobLoader({ sql, log, findRequestedEvent }), isStreamAvailable: streamAvailable }),
+    createJobServiceHandlers({
+      rpc: grpcServer.rpc,
+      sql,
+      changes,
+      loadJob: createJobLoader({ sql, log, findRequestedEvent }),
+      isStreamAvailable: streamAvailable,
+      retryJob,
+    }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());
@@ -95,6 +124,16 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
+}
+
+/** A call to JetStream whose failure to answer is the client's 503 E_QUEUE_UNAVAILABLE. */
+async function queueCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!isNatsUnavailableError(err)) throw err;
+    throw new HttpError("E_QUEUE_UNAVAILABLE", "the event stream (NATS JetStream) did not answer; try again shortly", { cause: err, expose: true });
+  }
 }
 
 export const service = defineService({ name: "status", loadConfig, start: startStatusService });
