@@ -1,4 +1,4 @@
-import { JOBS_PATH, jobPath, type JobStatus, type JobType } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, deadLetterPath, jobPath, type JobStatus, type JobType } from "@veriflow/events";
 import { ApiError, UnreachableError } from "./errors.js";
 import { postMultipart } from "./upload.js";
 
@@ -48,6 +48,45 @@ export interface RetryAnswer {
   job: Job;
 }
 
+/** A dead letter as `GET /api/dead-letters` lists it. */
+export interface DeadLetterSummary {
+  seq: number;
+  consumer: string;
+  subject: string;
+  streamSeq: number | null;
+  reason: string;
+  deadLetteredAt: string;
+  size: number;
+}
+
+/** A dead letter as `GET /api/dead-letters/:seq` shows it: with its headers and bytes. */
+export interface DeadLetter extends DeadLetterSummary {
+  headers: Record<string, string>;
+  dataEncoding: "utf8" | "base64";
+  data: string;
+  /** The bytes parsed as JSON, when they are. */
+  json: unknown;
+}
+
+export interface DeadLetterPage {
+  deadLetters: DeadLetterSummary[];
+  count: number;
+  total: number;
+  byConsumer: Record<string, number>;
+  limit: number;
+  /** `--after` for the next page; null on the last. */
+  next: number | null;
+}
+
+export interface ReplayAnswer {
+  seq: number;
+  consumer: string;
+  subject: string;
+  streamSeq: number;
+  duplicate: boolean;
+  message: string;
+}
+
 export interface JobPage {
   jobs: Job[];
   count: number;
@@ -74,6 +113,9 @@ export interface ApiClient {
   openEvents(id: string, signal: AbortSignal): Promise<Response | null>;
   /** `POST …/:id/retry`: a failed job's new run. */
   retryJob(id: string): Promise<RetryAnswer>;
+  listDeadLetters(query: { consumer?: string; after?: number; limit?: number }): Promise<DeadLetterPage>;
+  getDeadLetter(seq: number): Promise<DeadLetter>;
+  replayDeadLetter(seq: number): Promise<ReplayAnswer>;
 }
 
 export function createApiClient(opts: { url: string; apiKey?: string }): ApiClient {
@@ -128,6 +170,17 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
       const qs = params.size > 0 ? `?${params}` : "";
       return json<JobPage>(await request(`${JOBS_PATH}${qs}`));
+    },
+    async listDeadLetters(query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+      return json<DeadLetterPage>(await request(`${DEAD_LETTERS_PATH}${params.size > 0 ? `?${params}` : ""}`));
+    },
+    async getDeadLetter(seq) {
+      return json<DeadLetter>(await request(deadLetterPath(seq)));
+    },
+    async replayDeadLetter(seq) {
+      return json<ReplayAnswer>(await request(deadLetterPath(seq, "replay"), { method: "POST" }));
     },
     async retryJob(id) {
       return json<RetryAnswer>(await request(jobPath(id, "retry"), { method: "POST" }));

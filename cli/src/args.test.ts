@@ -56,6 +56,24 @@ describe("parseCommand", () => {
     usageError(["jobs", "retry", "nope"], /is not a job id/);
   });
 
+  it("dead-letters list / show / replay", () => {
+    expect(parseCommand(["dead-letters", "list"])).toMatchObject({ kind: "dead-letters-list", consumer: undefined, after: undefined, limit: undefined });
+    expect(parseCommand(["dead-letters", "list", "--consumer", "status-projection", "--after", "12", "--limit", "5"])).toMatchObject({
+      kind: "dead-letters-list",
+      consumer: "status-projection",
+      after: 12,
+      limit: 5,
+    });
+    expect(parseCommand(["dead-letters", "show", "7", "--json"])).toMatchObject({ kind: "dead-letters-show", seq: 7, common: { json: true } });
+    expect(parseCommand(["dead-letters", "replay", "7"])).toMatchObject({ kind: "dead-letters-replay", seq: 7 });
+    expect(parseCommand(["dead-letters"])).toMatchObject({ kind: "help", text: expect.stringContaining("dead-letters replay <seq>") });
+    usageError(["dead-letters", "show"], /missing <seq>/);
+    usageError(["dead-letters", "replay", "0"], /is not a dead letter's sequence/);
+    usageError(["dead-letters", "show", "x1"], /is not a dead letter's sequence/);
+    usageError(["dead-letters", "list", "--limit", "101"], /at most 100/);
+    usageError(["dead-letters", "purge"], /unknown command "dead-letters purge"/);
+  });
+
   it("dev publish: the public dev key and ./data by default; env and options override", () => {
     expect(parseCommand(["dev", "publish", "f.txt"])).toMatchObject({ kind: "dev-publish", file: "f.txt", ipfs: false, key: DEV_KEY, dataDir: "data" });
     const key = `0x${"11".repeat(32)}`;

@@ -10,7 +10,7 @@ const COMMON_HELP = `Common options:
   -q, --quiet         no progress on stderr
   -h, --help          this help`;
 
-export const HELP: Record<"main" | "verify" | "jobs" | "dev", string> = {
+export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "dev", string> = {
   main: `veriflow: is this file what its creator registered?
 
 Usage:
@@ -19,6 +19,9 @@ Usage:
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
   veriflow jobs retry <job-id> [--wait] [--timeout <s>]
+  veriflow dead-letters list [--consumer <name>] [--after <seq>] [--limit <n>]
+  veriflow dead-letters show <seq>
+  veriflow dead-letters replay <seq>
   veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
   veriflow help <command>    veriflow --version
 
@@ -51,6 +54,21 @@ ${EXIT_CODES_HELP}
                                                                    (--json: one JSON job per line); exits with the verdict
   veriflow jobs retry <job-id> [--wait] [--timeout <s>]            runs a failed job again (a new run, from the stage
                                                                    that gave up); --wait follows it, exits with the verdict
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  "dead-letters": `Usage:
+  veriflow dead-letters list [--consumer <name>] [--after <seq>] [--limit <n>]
+                                   oldest first (limit 1-${JOBS_PAGE_SIZE.max}, default ${JOBS_PAGE_SIZE.default}); --after continues a page
+  veriflow dead-letters show <seq>     one dead letter: where it came from, why, its headers and bytes
+  veriflow dead-letters replay <seq>   puts it back on its subject for the consumer that set it aside
+                                       (and only that one), and removes it from the dead letters
+
+Dead letters are messages a consumer (hashing, manifest, chain-check, status-projection,
+webhooks) could not use: bytes that are not an event, an event it cannot take. Replay one
+once the cause is fixed; if the consumer fails on it again, it comes back as a new one.
 
 ${COMMON_HELP}
 

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JOBS_PATH, UPLOADS_BUCKET, createRequestEvent, newJobId } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, UPLOADS_BUCKET, createRequestEvent, newJobId, subjectFor } from "@veriflow/events";
 import { grpc } from "@veriflow/grpc";
 import { connectNats, openUploadsBucket, publishEvents, putUpload, readTopologyConfig, type NatsClients } from "@veriflow/nats";
 import { EnvReader, createSilentLogger } from "@veriflow/platform";
 import { submit } from "../support/client.js";
-import { call, jobServiceClient } from "../support/grpc.js";
+import { call, deadLetterServiceClient, jobServiceClient } from "../support/grpc.js";
 import { startSystem, type System } from "../support/system.js";
 
 // Retrying failed jobs (and, below, replaying dead letters) on the whole system, with API keys on.
@@ -144,3 +144,87 @@ describe("POST /api/verification-jobs/:jobId/retry", () => {
     }
   });
 });
+
+describe("dead letters: /api/dead-letters", () => {
+  it("lists, shows and replays what the consumers set aside; the replay goes to its consumer only", async () => {
+    // Bytes that are no event: the manifest stage, status and webhooks each set them aside.
+    const jobId = newJobId();
+    const subject = subjectFor("content.hashed", jobId);
+    await nats.js.publish(subject, new TextEncoder().encode(`{"garbage": "${jobId}"}`));
+    const listed = await waitForDeadLetters(subject, 3);
+    expect(listed.map((d: any) => d.consumer).sort()).toEqual(["manifest", "status-projection", "webhooks"]);
+    expect(listed[0]).toMatchObject({ subject, reason: expect.stringMatching(/bad envelope/), size: expect.any(Number), deadLetteredAt: expect.any(String) });
+
+    const page = (await api("GET", `${DEAD_LETTERS_PATH}?consumer=manifest&limit=100`)).body;
+    expect(page.deadLetters.every((d: any) => d.consumer === "manifest")).toBe(true);
+    expect(page).toMatchObject({ total: page.byConsumer.manifest, limit: 100, next: null });
+
+    const manifestLetter = listed.find((d: any) => d.consumer === "manifest");
+    const shown = await api("GET", `${DEAD_LETTERS_PATH}/${manifestLetter.seq}`);
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ seq: manifestLetter.seq, dataEncoding: "utf8", data: `{"garbage": "${jobId}"}`, json: { garbage: jobId } });
+
+    const replayed = await api("POST", `${DEAD_LETTERS_PATH}/${manifestLetter.seq}/replay`);
+    expect(replayed.status, JSON.stringify(replayed.body)).toBe(202);
+    expect(replayed.body).toMatchObject({ seq: manifestLetter.seq, consumer: "manifest", subject, duplicate: false });
+    expect((await api("GET", `${DEAD_LETTERS_PATH}/${manifestLetter.seq}`)).body.error.code).toBe("E_DEAD_LETTER_NOT_FOUND");
+    // Still garbage: manifest sets it aside again, and only manifest (status and webhooks skip it).
+    await waitForDeadLetters(subject, 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await waitForDeadLetters(subject, 3);
+    expect(after.map((d: any) => d.consumer).sort()).toEqual(["manifest", "status-projection", "webhooks"]);
+    expect(after.find((d: any) => d.consumer === "manifest").seq).toBeGreaterThan(manifestLetter.seq);
+  });
+
+  it("asks for the API key to replay, answers 400 and 404 for bad and unknown sequences", async () => {
+    expect((await api("GET", DEAD_LETTERS_PATH, {})).status).toBe(401);
+    expect((await api("POST", `${DEAD_LETTERS_PATH}/1/replay`, {})).status).toBe(401);
+    expect((await fetch(`${sys.statusUrl}${DEAD_LETTERS_PATH}/1/replay`, { method: "POST" })).status).toBe(401);
+    expect((await api("GET", `${DEAD_LETTERS_PATH}/zero`)).body.error.code).toBe("E_INVALID_DEAD_LETTER_SEQ");
+    expect((await api("GET", `${DEAD_LETTERS_PATH}/999999`)).body.error.code).toBe("E_DEAD_LETTER_NOT_FOUND");
+    expect((await api("POST", `${DEAD_LETTERS_PATH}/999999/replay`)).status).toBe(404);
+    expect((await api("GET", `${DEAD_LETTERS_PATH}?limit=x`)).body.error.code).toBe("E_INVALID_QUERY");
+  });
+
+  it("is DeadLetterService on gRPC", async () => {
+    const jobId = newJobId();
+    const subject = subjectFor("manifest.checked", jobId);
+    await nats.js.publish(subject, new TextEncoder().encode("not even json"));
+    const [letter] = (await waitForDeadLetters(subject, 3)).filter((d: any) => d.consumer === "chain-check");
+    const client = deadLetterServiceClient(sys.statusGrpcAddress);
+    const md = new grpc.Metadata();
+    md.set("x-api-key", API_KEY);
+    try {
+      const list = await call<any>((cb) => client.listDeadLetters({ consumer: "chain-check", pageSize: 100 }, md, cb));
+      expect(list.deadLetters.map((d: any) => d.seq)).toContain(String(letter.seq));
+      const got = await call<any>((cb) => client.getDeadLetter({ seq: String(letter.seq) }, md, cb));
+      expect(got).toMatchObject({ consumer: "chain-check", subject, reason: expect.stringMatching(/not JSON/) });
+      expect(Buffer.from(got.data).toString()).toBe("not even json");
+      const replayed = await call<any>((cb) => client.replayDeadLetter({ seq: String(letter.seq) }, md, cb));
+      expect(replayed).toMatchObject({ deadLetter: { seq: String(letter.seq), consumer: "chain-check" }, streamSeq: expect.stringMatching(/^\d+$/) });
+      const err = (await call((cb) => client.getDeadLetter({ seq: String(letter.seq) }, md, cb)).catch((e: unknown) => e)) as grpc.ServiceError;
+      expect(err.code).toBe(grpc.status.NOT_FOUND);
+      expect(err.metadata.get("x-error-code")).toEqual(["E_DEAD_LETTER_NOT_FOUND"]);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+/** Waits until `n` dead letters of `subject` are listed (through the gateway), and answers them. */
+async function waitForDeadLetters(subject: string, n: number, timeoutMs = 15_000): Promise<any[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all: any[] = [];
+    for (let after = 0; ; ) {
+      const page = (await api("GET", `${DEAD_LETTERS_PATH}?limit=100&after=${after}`)).body;
+      all.push(...page.deadLetters);
+      if (page.next === null) break;
+      after = page.next;
+    }
+    const mine = all.filter((d) => d.subject === subject);
+    if (mine.length >= n) return mine;
+    if (Date.now() > deadline) throw new Error(`${mine.length} of ${n} dead letters of ${subject} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
+import type { ProtoGrpcType as DeadLetterServiceProto } from "./generated/dead_letter_service.js";
 import type { ProtoGrpcType as JobServiceProto } from "./generated/job_service.js";
 import type { ProtoGrpcType as SubmissionServiceProto } from "./generated/submission_service.js";
 
@@ -39,5 +40,9 @@ export const loadJobServiceProto = () => load<JobServiceProto>("veriflow/v1/job_
 /** veriflow.v1.SubmissionService (served by the gateway) and the job messages. */
 export const loadSubmissionServiceProto = () => load<SubmissionServiceProto>("veriflow/v1/submission_service.proto");
 
+/** veriflow.v1.DeadLetterService (served by status beside JobService). */
+export const loadDeadLetterServiceProto = () => load<DeadLetterServiceProto>("veriflow/v1/dead_letter_service.proto");
+
 export const JOB_SERVICE = "veriflow.v1.JobService";
+export const DEAD_LETTER_SERVICE = "veriflow.v1.DeadLetterService";
 export const SUBMISSION_SERVICE = "veriflow.v1.SubmissionService";

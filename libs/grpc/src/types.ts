@@ -25,3 +25,6 @@ export type { SubmissionServiceClient, SubmissionServiceHandlers } from "./gener
 export type { SubmissionMetadata__Output } from "./generated/veriflow/v1/SubmissionMetadata.js";
 export type { SubmitVerificationRequest, SubmitVerificationRequest__Output } from "./generated/veriflow/v1/SubmitVerificationRequest.js";
 export type { SubmitVerificationResponse, SubmitVerificationResponse__Output } from "./generated/veriflow/v1/SubmitVerificationResponse.js";
+export type { ProtoGrpcType as DeadLetterServiceProto } from "./generated/dead_letter_service.js";
+export type { DeadLetter as ProtoDeadLetter, DeadLetter__Output as ProtoDeadLetter__Output } from "./generated/veriflow/v1/DeadLetter.js";
+export type { DeadLetterServiceClient, DeadLetterServiceHandlers } from "./generated/veriflow/v1/DeadLetterService.js";

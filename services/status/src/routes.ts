@@ -10,6 +10,7 @@ import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";
 import type { JobFailure } from "./projection.js";
 import type { RetriedJob } from "./retry-job.js";
+import { createDeadLetterRouter, type DeadLetters } from "./dead-letters.js";
 import { streamJobEvents } from "./sse.js";
 import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
 
@@ -28,6 +29,8 @@ export interface StatusAppDeps {
   database?: DatabaseReadiness;
   /** Retries a failed job (retry-job.ts); without it there is no `/:jobId/retry` route. */
   retryJob?: (jobId: string) => Promise<RetriedJob>;
+  /** The dead letters (dead-letters.ts); without them there are no `/api/dead-letters` routes. */
+  deadLetters?: DeadLetters;
   /**
    * Keys the state-changing routes (retry, dead-letter replay) accept, as the gateway's
    * (which forwards the caller's key); empty leaves them to the gateway's check alone.
@@ -179,6 +182,11 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
+  if (deps.deadLetters) {
+    const deadLetters = createDeadLetterRouter(deps.deadLetters, deps.apiKeys ?? []);
+    app.use(deadLetters.routes());
+    app.use(deadLetters.allowedMethods());
+  }
   return app;
 }
 

@@ -1,17 +1,21 @@
 import { fileURLToPath } from "node:url";
 import { observerConsumer } from "@veriflow/events";
-import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/grpc";
+import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadDeadLetterServiceProto, loadJobServiceProto } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import {
   connectNats,
+  countDeadLetters,
   ensureConsumer,
   ensureStreams,
   findLastEvent,
+  getDeadLetter,
   isNatsUnavailableError,
   isStreamAvailable,
   isUploadStored,
+  listDeadLetters,
   publishEvents,
+  replayDeadLetter,
   runBatchConsumeLoop,
 } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
@@ -25,6 +29,8 @@ import { registerStatusMetrics } from "./metrics.js";
 import { createStatusApp } from "./routes.js";
 import { statusPruneSteps } from "./retention.js";
 import { createJobRetry } from "./retry-job.js";
+import { createDeadLetters } from "./dead-letters.js";
+import { createDeadLetterServiceHandlers } from "./grpc-dead-letters.js";
 import { applyEvents } from "./store.js";
 
 /** Migrations ship beside the build output: services/status/migrations. */
@@ -78,10 +84,19 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     sql,
     log,
     publish: async (event) => {
-      await queueCall(() => publishEvents(nats.js, [event]));
+      await streamCall(() => publishEvents(nats.js, [event]));
     },
-    isUploadStored: (upload) => queueCall(() => isUploadStored(nats.jsm, upload)),
+    isUploadStored: (upload) => streamCall(() => isUploadStored(nats.jsm, upload)),
   });
+  const deadLetters = createDeadLetters(
+    {
+      list: (query) => streamCall(() => listDeadLetters(nats.jsm, query)),
+      count: () => streamCall(() => countDeadLetters(nats.jsm)),
+      get: (seq) => streamCall(() => getDeadLetter(nats.jsm, seq)),
+      replay: (seq) => streamCall(() => replayDeadLetter(nats.js, nats.jsm, seq)),
+    },
+    log,
+  );
   const app = createStatusApp({
     sql,
     log,
@@ -91,17 +106,19 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     sseHeartbeatMs: config.sseHeartbeatMs,
     database: db,
     retryJob,
+    deadLetters,
     apiKeys: config.apiKeys,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadJobServiceProto();
+  const deadLetterProto = loadDeadLetterServiceProto();
   const grpcServer = createGrpcServer({
     log,
     apiKeys: config.apiKeys,
-    packageDefinition,
-    serviceNames: [JOB_SERVICE],
+    packageDefinition: { ...packageDefinition, ...deadLetterProto.packageDefinition },
+    serviceNames: [JOB_SERVICE, DEAD_LETTER_SERVICE],
     isReady: async () => nats.isConnected() && (await databaseReady()),
     translateError: (err) => translateDatabaseError(err, db),
   });
@@ -116,6 +133,10 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
       retryJob,
     }),
   );
+  grpcServer.addService(
+    deadLetterProto.proto.veriflow.v1.DeadLetterService.service,
+    createDeadLetterServiceHandlers(grpcServer.rpc, deadLetters),
+  );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());
 
@@ -126,13 +147,13 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
 }
 
-/** A call to JetStream whose failure to answer is the client's 503 E_QUEUE_UNAVAILABLE. */
-async function queueCall<T>(call: () => Promise<T>): Promise<T> {
+/** A call to JetStream whose failure to answer is the client's 503 E_STREAM_UNAVAILABLE. */
+async function streamCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (!isNatsUnavailableError(err)) throw err;
-    throw new HttpError("E_QUEUE_UNAVAILABLE", "the event stream (NATS JetStream) did not answer; try again shortly", { cause: err, expose: true });
+    throw new HttpError("E_STREAM_UNAVAILABLE", "the event stream (NATS JetStream) did not answer; try again shortly", { cause: err, expose: true });
   }
 }
 
