@@ -3,7 +3,7 @@ import { JOBS_PATH } from "@veriflow/events";
 import { grpc } from "@veriflow/grpc";
 import { connectNats, publishEvents, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger, type Env, type RunningService } from "@veriflow/platform";
-import { startNatsServer, startPrivatePostgres, type NatsServerHandle, type PrivatePostgres } from "@veriflow/testing";
+import { eventually, startNatsServer, startPrivatePostgres, type NatsServerHandle, type PrivatePostgres } from "@veriflow/testing";
 import { jobEvents } from "../../services/status/src/job-events.fixture.js";
 import { service as statusService } from "../../services/status/src/service.js";
 import { service as webhooksService } from "../../services/webhooks/src/service.js";
@@ -47,23 +47,14 @@ afterAll(async () => {
   await Promise.allSettled([nats?.stop(), pg?.destroy()]);
 });
 
+/** How long catching up may take: the migrations' retry backs off up to 15 s. */
+const WAIT_MS = 45_000;
 const statusUrl = (path: string) => `http://127.0.0.1:${status.port}${path}`;
 const readyz = async (s: RunningService) => (await fetch(`http://127.0.0.1:${s.opsPort}/readyz`)).status;
 
 async function get(url: string) {
   const res = await fetch(url);
   return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as any };
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  do {
-    last = await read();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  } while (Date.now() < deadline);
-  throw new Error(`timed out; last: ${JSON.stringify(last)}`);
 }
 
 function expectUnavailable(r: { status: number; retryAfter: string | null; body: any }) {
@@ -96,10 +87,13 @@ describe("PostgreSQL down at start, back, then crashed under running services", 
     await publishEvents(publisher.js, [first.requested, first.hashed, first.checked, first.completed]);
     await new Promise((r) => setTimeout(r, 500));
     await pg.start();
-    const job = await eventually(() => get(statusUrl(`${JOBS_PATH}/${first.jobId}`)), (r) => r.status === 200 && r.body.status === "completed");
+    const job = await eventually(async () => {
+      const r = await get(statusUrl(`${JOBS_PATH}/${first.jobId}`));
+      return r.status === 200 && r.body.status === "completed" && r;
+    }, "the first job projected", WAIT_MS);
     expect(job.body).toMatchObject({ id: first.jobId, progress: 100, result: first.completed.data.result });
-    await eventually(() => readyz(status), (s) => s === 200);
-    await eventually(() => readyz(webhooks), (s) => s === 200);
+    await eventually(async () => (await readyz(status)) === 200, "status ready", WAIT_MS);
+    await eventually(async () => (await readyz(webhooks)) === 200, "webhooks ready", WAIT_MS);
     expect((await get(`http://127.0.0.1:${webhooks.port}/api/webhooks`)).status).toBe(200);
   });
 
@@ -107,14 +101,17 @@ describe("PostgreSQL down at start, back, then crashed under running services", 
     await pg.stop("immediate");
     expectUnavailable(await get(statusUrl(`${JOBS_PATH}/${first.jobId}`)));
     expectUnavailable(await get(statusUrl(`${JOBS_PATH}?status=completed`)));
-    await eventually(() => readyz(status), (s) => s === 503);
+    await eventually(async () => (await readyz(status)) === 503, "status not ready", WAIT_MS);
     await publishEvents(publisher.js, [second.requested, second.hashed, second.checked, second.failed("manifest", 2, second.hashed)]);
     await new Promise((r) => setTimeout(r, 1000));
     await pg.start();
-    const job = await eventually(() => get(statusUrl(`${JOBS_PATH}/${second.jobId}`)), (r) => r.status === 200 && r.body.status === "failed");
+    const job = await eventually(async () => {
+      const r = await get(statusUrl(`${JOBS_PATH}/${second.jobId}`));
+      return r.status === 200 && r.body.status === "failed" && r;
+    }, "the second job projected", WAIT_MS);
     expect(job.body.failure).toMatchObject({ stage: "manifest", attempts: 2 });
     const stats = await get(statusUrl(`${JOBS_PATH}/stats`));
     expect(stats.body).toMatchObject({ completed: 1, failed: 1 });
-    await eventually(() => readyz(status), (s) => s === 200);
+    await eventually(async () => (await readyz(status)) === 200, "status ready again", WAIT_MS);
   });
 });

@@ -2,7 +2,7 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { DEAD_LETTER_STREAM, STREAM_NAME, UPLOADS_BUCKET, createRequestEvent, deadLetterSubject, encodeEvent, newJobId, observerConsumer, stageConsumer, subjectFor, type AnyEnvelope } from "@veriflow/events";
 import { failedEventFor } from "@veriflow/pipeline";
 import { createSilentLogger } from "@veriflow/platform";
-import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
+import { eventually, startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runBatchConsumeLoop } from "./batch-consume-loop.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
@@ -65,15 +65,6 @@ beforeEach(async () => {
   await nats.jsm.streams.purge(DEAD_LETTER_STREAM);
 });
 
-async function eventually<T>(probe: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 const settle = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 const all = async () => (await listDeadLetters(nats.jsm, { limit: 100 })).deadLetters;
 

@@ -6,3 +6,4 @@ export * from "./registry.js";
 export * from "./manifest-server.js";
 export * from "./provenance.js";
 export * from "./private-postgres.js";
+export * from "./eventually.js";

@@ -4,6 +4,7 @@ import { HttpError } from "@veriflow/errors";
 import { requireApiKey } from "@veriflow/http";
 import { NotReplayableError, type DeadLetter, type DeadLetterCounts, type DeadLetterPage, type Replayed } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
+import { readQuery, type Query } from "./query.js";
 
 /** The dead-letter stream as the edges use it (NATS calls in service.ts). */
 export interface DeadLetterStore {
@@ -96,34 +97,14 @@ export function parseDeadLetterSeq(raw: string): number {
 
 const CONSUMER = /^[A-Za-z0-9_-]{1,64}$/;
 
-type Query = Record<string, string | string[] | undefined>;
-
 /** `consumer`, `after` (a sequence, default 0) and `limit` (default 20, capped at 100); every problem at once. */
 export function parseDeadLetterQuery(query: Query): { consumer?: string; after: number; limit: number } {
-  const problems: string[] = [];
-  const single = (name: string): string | undefined => {
-    const v = query[name];
-    if (Array.isArray(v)) {
-      problems.push(`${name} may be given once`);
-      return undefined;
-    }
-    return v === "" ? undefined : v;
-  };
-  const count = (name: string, fallback: number, min: number): number => {
-    const raw = single(name);
-    if (raw === undefined) return fallback;
-    const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) {
-      problems.push(`${name} must be an integer >= ${min}, got "${raw.slice(0, 32)}"`);
-      return fallback;
-    }
-    return n;
-  };
-  const consumer = single("consumer");
-  if (consumer !== undefined && !CONSUMER.test(consumer)) problems.push(`consumer must be a consumer's durable name (letters, digits, - and _), got "${consumer.slice(0, 64)}"`);
-  const after = count("after", 0, 0);
-  const limit = Math.min(count("limit", JOBS_PAGE_SIZE.default, 1), JOBS_PAGE_SIZE.max);
-  if (problems.length > 0) throw new HttpError("E_INVALID_QUERY", problems.join("; "), { details: { problems } });
+  const q = readQuery(query);
+  const consumer = q.single("consumer");
+  if (consumer !== undefined && !CONSUMER.test(consumer)) q.problems.push(`consumer must be a consumer's durable name (letters, digits, - and _), got "${consumer.slice(0, 64)}"`);
+  const after = q.count("after", 0);
+  const limit = Math.min(q.count("limit", JOBS_PAGE_SIZE.default, 1), JOBS_PAGE_SIZE.max);
+  q.done();
   return { ...(consumer !== undefined ? { consumer } : {}), after, limit };
 }
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { connectPostgres, retentionDeleted, startRetention, type RetentionConfig } from "@veriflow/pg";
 import { createSilentLogger } from "@veriflow/platform";
-import { createTestDatabase, startNatsServer, type TestDatabase } from "@veriflow/testing";
+import { createTestDatabase, eventually, startNatsServer, type TestDatabase } from "@veriflow/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
 import { statusPruneSteps } from "./retention.js";
@@ -83,9 +83,7 @@ describe("status retention", () => {
     const id = await completedJob(0);
     const r = retention(config({ completedMaxAgeMs: 50, intervalMs: 20 }));
     try {
-      const deadline = Date.now() + 10_000;
-      while ((await exists(id)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
-      expect(await exists(id)).toBe(false);
+      await eventually(async () => !(await exists(id)), "the job pruned");
     } finally {
       await r.stop();
     }
@@ -169,9 +167,7 @@ describe("the status service's retention", () => {
     );
     try {
       const id = await completedJob(0);
-      const deadline = Date.now() + 10_000;
-      while ((await exists(id)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
-      expect(await exists(id)).toBe(false);
+      await eventually(async () => !(await exists(id)), "the job pruned by the service");
       const metrics = await (await fetch(`http://127.0.0.1:${running.opsPort}/metrics`)).text();
       expect(metrics).toMatch(/^veriflow_retention_deleted_total\{table="verification_jobs"\} [1-9]/m);
     } finally {

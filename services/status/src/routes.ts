@@ -11,6 +11,7 @@ import { createJobLoader } from "./load-job.js";
 import type { JobFailure } from "./projection.js";
 import type { RetriedJob } from "./retry-job.js";
 import { createDeadLetterRouter, type DeadLetters } from "./dead-letters.js";
+import { readQuery, type Query } from "./query.js";
 import { streamJobEvents } from "./sse.js";
 import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
 
@@ -204,37 +205,15 @@ export interface ListQuery {
   offset: number;
 }
 
-type Query = Record<string, string | string[] | undefined>;
-
 /** Validates `status`, `limit` (default 20, clamped to 100) and `offset`; every problem at once. */
 export function parseListQuery(query: Query): ListQuery {
-  const problems: string[] = [];
-  const single = (name: string): string | undefined => {
-    const v = query[name];
-    if (Array.isArray(v)) {
-      problems.push(`${name} may be given once`);
-      return undefined;
-    }
-    return v === "" ? undefined : v;
-  };
-  const count = (name: string, fallback: number): number => {
-    const raw = single(name);
-    if (raw === undefined) return fallback;
-    const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(n)) {
-      problems.push(`${name} must be a non-negative integer, got "${raw.slice(0, 32)}"`);
-      return fallback;
-    }
-    return n;
-  };
-  const status = single("status");
+  const q = readQuery(query);
+  const status = q.single("status");
   if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) {
-    problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
+    q.problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
   }
-  const limit = Math.min(count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
-  const offset = count("offset", 0);
-  if (problems.length > 0) {
-    throw new HttpError("E_INVALID_QUERY", problems.join("; "), { details: { problems } });
-  }
+  const limit = Math.min(q.count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
+  const offset = q.count("offset", 0);
+  q.done();
   return { ...(status ? { status: status as JobStatus } : {}), limit, offset };
 }
