@@ -29,7 +29,7 @@ export interface LoadedProto<T> {
   proto: T;
 }
 
-function load<T>(file: string): LoadedProto<T> {
+function load<T>(file: string | string[]): LoadedProto<T> {
   const packageDefinition = loadSync(file, LOADER_OPTIONS);
   return { packageDefinition, proto: grpc.loadPackageDefinition(packageDefinition) as unknown as T };
 }
@@ -42,6 +42,14 @@ export const loadSubmissionServiceProto = () => load<SubmissionServiceProto>("ve
 
 /** veriflow.v1.DeadLetterService (served by status beside JobService). */
 export const loadDeadLetterServiceProto = () => load<DeadLetterServiceProto>("veriflow/v1/dead_letter_service.proto");
+
+/**
+ * What the status service serves, JobService and DeadLetterService, loaded as one root:
+ * proto-loader names a root's file descriptors by package (veriflow_v1.proto), so two roots
+ * of one package merged would hide one from reflection.
+ */
+export const loadStatusProtos = () =>
+  load<JobServiceProto & DeadLetterServiceProto>(["veriflow/v1/job_service.proto", "veriflow/v1/dead_letter_service.proto"]);
 
 export const JOB_SERVICE = "veriflow.v1.JobService";
 export const DEAD_LETTER_SERVICE = "veriflow.v1.DeadLetterService";

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { observerConsumer } from "@veriflow/events";
-import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadDeadLetterServiceProto, loadJobServiceProto } from "@veriflow/grpc";
+import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadStatusProtos } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import {
@@ -112,12 +112,11 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
 
-  const { packageDefinition, proto } = loadJobServiceProto();
-  const deadLetterProto = loadDeadLetterServiceProto();
+  const { packageDefinition, proto } = loadStatusProtos();
   const grpcServer = createGrpcServer({
     log,
     apiKeys: config.apiKeys,
-    packageDefinition: { ...packageDefinition, ...deadLetterProto.packageDefinition },
+    packageDefinition,
     serviceNames: [JOB_SERVICE, DEAD_LETTER_SERVICE],
     isReady: async () => nats.isConnected() && (await databaseReady()),
     translateError: (err) => translateDatabaseError(err, db),
@@ -134,7 +133,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     }),
   );
   grpcServer.addService(
-    deadLetterProto.proto.veriflow.v1.DeadLetterService.service,
+    proto.veriflow.v1.DeadLetterService.service,
     createDeadLetterServiceHandlers(grpcServer.rpc, deadLetters),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
