@@ -1,10 +1,12 @@
-import { JOBS_PATH, jobPath, type JobStatus, type JobType } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, deadLetterPath, jobPath, type JobStatus, type JobType } from "@veriflow/events";
 import { ApiError, UnreachableError } from "./errors.js";
 import { postMultipart } from "./upload.js";
 
 /** A job as `GET /api/verification-jobs/:id` answers it (the fields the CLI reads). */
 export interface Job {
   id: string;
+  /** 1, or n + 1 after n retries (absent from servers without retries). */
+  run?: number;
   type: JobType;
   status: JobStatus;
   progress: number;
@@ -35,6 +37,56 @@ export interface Accepted {
   [field: string]: unknown;
 }
 
+/** The answer to `POST …/:id/retry`: the job in its new run, and where that run resumes. */
+export interface RetryAnswer {
+  jobId: string;
+  run: number;
+  stage: string;
+  status: JobStatus;
+  message: string;
+  pollUrl: string;
+  job: Job;
+}
+
+/** A dead letter as `GET /api/dead-letters` lists it. */
+export interface DeadLetterSummary {
+  seq: number;
+  consumer: string;
+  subject: string;
+  streamSeq: number | null;
+  reason: string;
+  deadLetteredAt: string;
+  size: number;
+}
+
+/** A dead letter as `GET /api/dead-letters/:seq` shows it: with its headers and bytes. */
+export interface DeadLetter extends DeadLetterSummary {
+  headers: Record<string, string>;
+  dataEncoding: "utf8" | "base64";
+  data: string;
+  /** The bytes parsed as JSON, when they are. */
+  json: unknown;
+}
+
+export interface DeadLetterPage {
+  deadLetters: DeadLetterSummary[];
+  count: number;
+  total: number;
+  byConsumer: Record<string, number>;
+  limit: number;
+  /** `--after` for the next page; null on the last. */
+  next: number | null;
+}
+
+export interface ReplayAnswer {
+  seq: number;
+  consumer: string;
+  subject: string;
+  streamSeq: number;
+  duplicate: boolean;
+  message: string;
+}
+
 export interface JobPage {
   jobs: Job[];
   count: number;
@@ -59,6 +111,11 @@ export interface ApiClient {
   listJobs(query: { status?: string; limit?: number; offset?: number }): Promise<JobPage>;
   /** `GET …/:id/events` as an open response, or null when the server has no such route. */
   openEvents(id: string, signal: AbortSignal): Promise<Response | null>;
+  /** `POST …/:id/retry`: a failed job's new run. */
+  retryJob(id: string): Promise<RetryAnswer>;
+  listDeadLetters(query: { consumer?: string; after?: number; limit?: number }): Promise<DeadLetterPage>;
+  getDeadLetter(seq: number): Promise<DeadLetter>;
+  replayDeadLetter(seq: number): Promise<ReplayAnswer>;
 }
 
 export function createApiClient(opts: { url: string; apiKey?: string }): ApiClient {
@@ -113,6 +170,20 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
       const qs = params.size > 0 ? `?${params.toString()}` : "";
       return json<JobPage>(await request(`${JOBS_PATH}${qs}`));
+    },
+    async listDeadLetters(query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+      return json<DeadLetterPage>(await request(`${DEAD_LETTERS_PATH}${params.size > 0 ? `?${params.toString()}` : ""}`));
+    },
+    async getDeadLetter(seq) {
+      return json<DeadLetter>(await request(deadLetterPath(seq)));
+    },
+    async replayDeadLetter(seq) {
+      return json<ReplayAnswer>(await request(deadLetterPath(seq, "replay"), { method: "POST" }));
+    },
+    async retryJob(id) {
+      return json<RetryAnswer>(await request(jobPath(id, "retry"), { method: "POST" }));
     },
     async openEvents(id, signal) {
       const res = await request(jobPath(id, "events"), { signal, headers: { accept: "text/event-stream" } });

@@ -48,6 +48,32 @@ describe("parseCommand", () => {
     expect(parseCommand(["jobs", "watch", ID, "--timeout", "3"])).toMatchObject({ kind: "jobs-watch", id: ID, timeoutMs: 3000 });
   });
 
+  it("jobs retry: no wait by default; --wait or --timeout follows the new run", () => {
+    expect(parseCommand(["jobs", "retry", ID])).toMatchObject({ kind: "jobs-retry", id: ID, wait: false });
+    expect(parseCommand(["jobs", "retry", ID, "--wait"])).toMatchObject({ kind: "jobs-retry", wait: true, timeoutMs: DEFAULT_TIMEOUT_S * 1000 });
+    expect(parseCommand(["jobs", "retry", "--timeout", "5", ID])).toMatchObject({ kind: "jobs-retry", wait: true, timeoutMs: 5000 });
+    usageError(["jobs", "retry"], /missing <job-id>/);
+    usageError(["jobs", "retry", "nope"], /is not a job id/);
+  });
+
+  it("dead-letters list / show / replay", () => {
+    expect(parseCommand(["dead-letters", "list"])).toMatchObject({ kind: "dead-letters-list", consumer: undefined, after: undefined, limit: undefined });
+    expect(parseCommand(["dead-letters", "list", "--consumer", "status-projection", "--after", "12", "--limit", "5"])).toMatchObject({
+      kind: "dead-letters-list",
+      consumer: "status-projection",
+      after: 12,
+      limit: 5,
+    });
+    expect(parseCommand(["dead-letters", "show", "7", "--json"])).toMatchObject({ kind: "dead-letters-show", seq: 7, common: { json: true } });
+    expect(parseCommand(["dead-letters", "replay", "7"])).toMatchObject({ kind: "dead-letters-replay", seq: 7 });
+    expect(parseCommand(["dead-letters"])).toMatchObject({ kind: "help", text: expect.stringContaining("dead-letters replay <seq>") });
+    usageError(["dead-letters", "show"], /missing <seq>/);
+    usageError(["dead-letters", "replay", "0"], /is not a dead letter's sequence/);
+    usageError(["dead-letters", "show", "x1"], /is not a dead letter's sequence/);
+    usageError(["dead-letters", "list", "--limit", "101"], /at most 100/);
+    usageError(["dead-letters", "purge"], /unknown command "dead-letters purge"/);
+  });
+
   it("dev publish: the public dev key and ./data by default; env and options override", () => {
     expect(parseCommand(["dev", "publish", "f.txt"])).toMatchObject({ kind: "dev-publish", file: "f.txt", ipfs: false, key: DEV_KEY, dataDir: "data" });
     const key = `0x${"11".repeat(32)}`;

@@ -21,6 +21,10 @@ export type Command =
   | { kind: "jobs-list"; common: Common; status: string | undefined; limit: number | undefined; offset: number | undefined }
   | { kind: "jobs-get"; common: Common; id: string }
   | { kind: "jobs-watch"; common: Common; id: string; timeoutMs: number }
+  | { kind: "jobs-retry"; common: Common; id: string; wait: boolean; timeoutMs: number }
+  | { kind: "dead-letters-list"; common: Common; consumer: string | undefined; after: number | undefined; limit: number | undefined }
+  | { kind: "dead-letters-show"; common: Common; seq: number }
+  | { kind: "dead-letters-replay"; common: Common; seq: number }
   | { kind: "dev-publish"; common: Common; file: string; ipfs: boolean; key: string; dataDir: string; rpcUrl: string | undefined; registry: string | undefined; manifestServer: string | undefined };
 
 export { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
@@ -44,12 +48,13 @@ export function parseCommand(argv: string[], env: Env = {}): Command {
   if (first === "help") return { kind: "help", text: HELP[(second ?? "main") as keyof typeof HELP] ?? HELP.main };
   if (first === "verify") return parseVerify(argv.slice(1), env);
   if (first === "jobs") return parseJobs(second, argv.slice(2), env);
+  if (first === "dead-letters") return parseDeadLetters(second, argv.slice(2), env);
   if (first === "dev") {
     if (second === "publish") return parseDevPublish(argv.slice(2), env);
     if (second === undefined || second === "-h" || second === "--help") return { kind: "help", text: HELP.dev };
     throw new UsageError(`unknown command "dev ${second}" (try: veriflow dev publish <file>)`);
   }
-  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dev, help)`);
+  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dead-letters, dev, help)`);
 }
 
 function parse(args: string[], options: Options) {
@@ -150,7 +155,43 @@ function parseJobs(sub: string | undefined, args: string[], env: Env): Command {
     if (values.help) return { kind: "help", text: HELP.jobs };
     return { kind: "jobs-watch", common: common(values, env), id: jobIdOf(positionals, "veriflow jobs watch <job-id>"), timeoutMs: timeoutOf(values.timeout) };
   }
-  throw new UsageError(`unknown command "jobs ${sub}" (jobs list, jobs get <id>, jobs watch <id>)`);
+  if (sub === "retry") {
+    const { values, positionals } = parse(args, { wait: { type: "boolean", default: false }, timeout: { type: "string" } });
+    if (values.help) return { kind: "help", text: HELP.jobs };
+    return {
+      kind: "jobs-retry",
+      common: common(values, env),
+      id: jobIdOf(positionals, "veriflow jobs retry <job-id> [--wait]"),
+      wait: values.wait === true || values.timeout !== undefined,
+      timeoutMs: timeoutOf(values.timeout),
+    };
+  }
+  throw new UsageError(`unknown command "jobs ${sub}" (jobs list, jobs get <id>, jobs watch <id>, jobs retry <id>)`);
+}
+
+function seqOf(positionals: string[], usage: string): number {
+  const raw = onePositional(positionals, "<seq>", usage);
+  const seq = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new UsageError(`"${raw}" is not a dead letter's sequence (a positive integer, as \`veriflow dead-letters list\` prints it)`);
+  return seq;
+}
+
+function parseDeadLetters(sub: string | undefined, args: string[], env: Env): Command {
+  if (sub === undefined || sub === "-h" || sub === "--help") return { kind: "help", text: HELP["dead-letters"] };
+  if (sub === "list") {
+    const { values, positionals } = parse(args, { consumer: { type: "string" }, after: { type: "string" }, limit: { type: "string" } });
+    if (values.help) return { kind: "help", text: HELP["dead-letters"] };
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: veriflow dead-letters list [--consumer c] [--after seq] [--limit n])`);
+    const limit = integerOf("limit", values.limit, 1);
+    if (limit !== undefined && limit > JOBS_PAGE_SIZE.max) throw new UsageError(`--limit must be at most ${JOBS_PAGE_SIZE.max}, got ${limit}`);
+    return { kind: "dead-letters-list", common: common(values, env), consumer: values.consumer as string | undefined, after: integerOf("after", values.after, 0), limit };
+  }
+  if (sub === "show" || sub === "replay") {
+    const { values, positionals } = parse(args, {});
+    if (values.help) return { kind: "help", text: HELP["dead-letters"] };
+    return { kind: `dead-letters-${sub}`, common: common(values, env), seq: seqOf(positionals, `veriflow dead-letters ${sub} <seq>`) };
+  }
+  throw new UsageError(`unknown command "dead-letters ${sub}" (dead-letters list, dead-letters show <seq>, dead-letters replay <seq>)`);
 }
 
 function parseDevPublish(args: string[], env: Env): Command {

@@ -1,5 +1,7 @@
 import { execFile, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -206,6 +208,67 @@ describe("veriflow jobs", () => {
     const table = await cli(["jobs", "list", "--limit", "100"]);
     expect(table.stdout).toMatch(/^ID +TYPE +STATUS +VERDICT +CREATED$/m);
     expect(table.stdout).toContain(id);
+  });
+});
+
+describe("veriflow jobs retry", () => {
+  it("runs a failed job again once what failed is fixed: --wait follows the new run and exits with its verdict", async () => {
+    const { path, content } = await fileWith("retry");
+    const { manifestUri } = await publish(content);
+    sys.manifests.failNext(manifestUri, 1, 404);
+    const failed = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--wait", "--json"]);
+    expect(failed.code, failed.stderr).toBe(4);
+    const id = json(failed).id as string;
+    const human = await cli(["jobs", "get", id]);
+    expect(human.stdout).toContain(`veriflow jobs retry ${id}`);
+
+    const retried = await cli(["jobs", "retry", id, "--wait", "--json"]);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(json(retried)).toMatchObject({ id, run: 2, status: "completed", result: { status: "OK" } });
+    expect(retried.stderr).toContain(`job ${id}: run 2 resumes at the manifest stage`);
+
+    const again = await cli(["jobs", "retry", id]);
+    expect(again.code).toBe(5);
+    expect(again.stderr).toMatch(/answered 409 E_JOB_NOT_RETRYABLE/);
+  });
+});
+
+describe("veriflow dead-letters", () => {
+  it("lists, shows and replays what a consumer set aside", async () => {
+    // Bytes that are no event, on a subject the manifest stage (and the observers) consume.
+    const subject = `veriflow.content.hashed.${randomUUID()}`;
+    const nc = await connect({ servers: sys.nats.url });
+    try {
+      await jetstream(nc).publish(subject, new TextEncoder().encode("this is not an event"));
+    } finally {
+      await nc.close();
+    }
+    let listed: any[] = [];
+    for (let tries = 0; listed.length < 3 && tries < 200; tries++) {
+      const page = json(await cli(["dead-letters", "list", "--limit", "100", "--json"]));
+      listed = page.deadLetters.filter((d: { subject: string }) => d.subject === subject);
+      if (listed.length < 3) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(listed.map((d) => d.consumer).sort()).toEqual(["manifest", "status-projection", "webhooks"]);
+    const manifest = listed.find((d) => d.consumer === "manifest");
+
+    const table = await cli(["dead-letters", "list", "--consumer", "manifest", "--limit", "100"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^SEQ +CONSUMER +DEAD-LETTERED +SUBJECT +REASON$/m);
+    expect(table.stdout).toContain(subject);
+
+    const shown = await cli(["dead-letters", "show", String(manifest.seq)]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(`dead letter ${manifest.seq}  set aside by manifest`);
+    expect(shown.stdout).toContain("this is not an event");
+    expect(shown.stdout).toContain(`veriflow dead-letters replay ${manifest.seq}`);
+
+    const replayed = await cli(["dead-letters", "replay", String(manifest.seq), "--json"]);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(json(replayed)).toMatchObject({ seq: manifest.seq, consumer: "manifest", subject });
+    const gone = await cli(["dead-letters", "show", String(manifest.seq)]);
+    expect(gone.code).toBe(5);
+    expect(gone.stderr).toMatch(/answered 404 E_DEAD_LETTER_NOT_FOUND/);
   });
 });
 

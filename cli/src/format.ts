@@ -1,11 +1,12 @@
-import type { Job, JobPage } from "./api.js";
+import type { DeadLetter, DeadLetterPage, Job, JobPage } from "./api.js";
 
 const row = (label: string, value: string | number) => `  ${label.padEnd(16)}${value}`;
 const mark = (ok: unknown) => (ok === true ? "yes" : ok === false ? "NO" : "-");
 
 /** A job as a person reads it: the verdict, its reasons and checks; for proofs the registration. */
 export function formatJob(job: Job): string {
-  const lines = [`job ${job.id}  ${job.type}  ${job.status}${job.status === "completed" || job.status === "failed" ? "" : ` ${job.progress}%`}`];
+  const run = job.run !== undefined && job.run > 1 ? `  run ${job.run}` : "";
+  const lines = [`job ${job.id}  ${job.type}  ${job.status}${job.status === "completed" || job.status === "failed" ? "" : ` ${job.progress}%`}${run}`];
   const r = job.result;
   if (job.status === "completed" && r) {
     lines.push(row("verdict", r.status));
@@ -31,6 +32,7 @@ export function formatJob(job: Job): string {
     const f = job.failure;
     lines.push(row("failed at", f ? `${f.stage} (${f.code}, ${f.attempts} attempt${f.attempts === 1 ? "" : "s"})` : "-"));
     lines.push(row("error", f?.message ?? job.error ?? "-"));
+    lines.push(row("retry", `veriflow jobs retry ${job.id}`));
   }
   if (job.status !== "completed" && job.contentHash) lines.push(row("file hash", job.contentHash));
   lines.push(row("manifest", job.manifestUri ?? "-"));
@@ -60,4 +62,29 @@ export function formatJobList(page: JobPage): string {
 /** Quotes an argument for a POSIX shell when it needs it (for the commands the CLI prints). */
 export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatDeadLetterList(page: DeadLetterPage): string {
+  if (page.deadLetters.length === 0) return `no dead letters (total ${page.total})\n`;
+  const header = `${"SEQ".padEnd(8)}  ${"CONSUMER".padEnd(17)}  ${"DEAD-LETTERED".padEnd(24)}  ${"SUBJECT".padEnd(60)}  REASON`;
+  const rows = page.deadLetters.map(
+    (d) => `${String(d.seq).padEnd(8)}  ${d.consumer.padEnd(17)}  ${d.deadLetteredAt.padEnd(24)}  ${d.subject.padEnd(60)}  ${d.reason.replace(/\s+/g, " ").slice(0, 100)}`,
+  );
+  const more = page.next === null ? "" : `; next page: veriflow dead-letters list --after ${page.next}`;
+  return `${[header, ...rows].join("\n")}\n${page.deadLetters.length} of ${page.total}${more}\n`;
+}
+
+/** One dead letter: where it came from, why, its headers and its bytes (JSON pretty-printed). */
+export function formatDeadLetter(d: DeadLetter): string {
+  const lines = [`dead letter ${d.seq}  set aside by ${d.consumer}`];
+  lines.push(row("subject", d.subject || "-"));
+  lines.push(row("stream seq", d.streamSeq ?? "-"));
+  lines.push(row("dead-lettered", d.deadLetteredAt));
+  lines.push(row("reason", d.reason || "-"));
+  lines.push(row("size", `${d.size} bytes`));
+  for (const [name, value] of Object.entries(d.headers)) lines.push(row(`header`, `${name}: ${value}`));
+  lines.push(row("replay", `veriflow dead-letters replay ${d.seq}`));
+  const body = d.json !== null ? JSON.stringify(d.json, null, 2) : d.data;
+  lines.push(`  data (${d.json !== null ? "json" : d.dataEncoding}):`, body);
+  return `${lines.join("\n")}\n`;
 }

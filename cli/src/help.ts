@@ -10,7 +10,7 @@ const COMMON_HELP = `Common options:
   -q, --quiet         no progress on stderr
   -h, --help          this help`;
 
-export const HELP: Record<"main" | "verify" | "jobs" | "dev", string> = {
+export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "dev", string> = {
   main: `veriflow: is this file what its creator registered?
 
 Usage:
@@ -18,6 +18,10 @@ Usage:
   veriflow jobs list [--status queued|processing|completed|failed] [--limit <n>] [--offset <n>]
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
+  veriflow jobs retry <job-id> [--wait] [--timeout <s>]
+  veriflow dead-letters list [--consumer <name>] [--after <seq>] [--limit <n>]
+  veriflow dead-letters show <seq>
+  veriflow dead-letters replay <seq>
   veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
   veriflow help <command>    veriflow --version
 
@@ -48,6 +52,23 @@ ${EXIT_CODES_HELP}
   veriflow jobs get <job-id>                                       one job; exit 0 when it was read
   veriflow jobs watch <job-id> [--timeout <s>]                     one line per change until it finishes
                                                                    (--json: one JSON job per line); exits with the verdict
+  veriflow jobs retry <job-id> [--wait] [--timeout <s>]            runs a failed job again (a new run, from the stage
+                                                                   that gave up); --wait follows it, exits with the verdict
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  "dead-letters": `Usage:
+  veriflow dead-letters list [--consumer <name>] [--after <seq>] [--limit <n>]
+                                   oldest first (limit 1-${JOBS_PAGE_SIZE.max}, default ${JOBS_PAGE_SIZE.default}); --after continues a page
+  veriflow dead-letters show <seq>     one dead letter: where it came from, why, its headers and bytes
+  veriflow dead-letters replay <seq>   puts it back on its subject for the consumer that set it aside
+                                       (and only that one), and removes it from the dead letters
+
+Dead letters are messages a consumer (hashing, manifest, chain-check, status-projection,
+webhooks) could not use: bytes that are not an event, an event it cannot take. Replay one
+once the cause is fixed; if the consumer fails on it again, it comes back as a new one.
 
 ${COMMON_HELP}
 

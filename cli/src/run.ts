@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseCommand } from "./args.js";
+import { runDeadLetters } from "./commands/dead-letters.js";
 import { runDevPublish } from "./commands/dev-publish.js";
 import { runJobs } from "./commands/jobs.js";
 import { runVerify } from "./commands/verify.js";
@@ -25,8 +26,14 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case "jobs-list":
       case "jobs-get":
       case "jobs-watch":
+      case "jobs-retry":
         json = cmd.common.json;
         return await runJobs(cmd, io);
+      case "dead-letters-list":
+      case "dead-letters-show":
+      case "dead-letters-replay":
+        json = cmd.common.json;
+        return await runDeadLetters(cmd, io);
       case "dev-publish":
         json = cmd.common.json;
         return await runDevPublish(cmd, io);

@@ -84,9 +84,10 @@ describe("health and reflection", () => {
   });
 
   it("reflection lists each server's services and describes them without the proto files", async () => {
-    expect(await listServicesByReflection(sys.statusGrpcAddress)).toEqual(["grpc.health.v1.Health", "veriflow.v1.JobService"]);
+    expect(await listServicesByReflection(sys.statusGrpcAddress)).toEqual(["grpc.health.v1.Health", "veriflow.v1.DeadLetterService", "veriflow.v1.JobService"]);
     expect(await listServicesByReflection(sys.gatewayGrpcAddress)).toEqual(["grpc.health.v1.Health", "veriflow.v1.SubmissionService"]);
     expect(await fileContainingSymbol(sys.statusGrpcAddress, "veriflow.v1.JobService")).toBeGreaterThan(0);
+    expect(await fileContainingSymbol(sys.statusGrpcAddress, "veriflow.v1.DeadLetterService")).toBeGreaterThan(0);
     expect(await fileContainingSymbol(sys.gatewayGrpcAddress, "veriflow.v1.SubmitVerificationRequest")).toBeGreaterThan(0);
   });
 });

@@ -5,8 +5,10 @@ import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import {
   grpc,
+  loadDeadLetterServiceProto,
   loadJobServiceProto,
   loadSubmissionServiceProto,
+  type DeadLetterServiceClient,
   type JobServiceClient,
   type SubmissionServiceClient,
   type SubmitVerificationRequest,
@@ -18,6 +20,11 @@ const insecure = () => grpc.credentials.createInsecure();
 export function jobServiceClient(address: string): JobServiceClient {
   const { proto } = loadJobServiceProto();
   return new proto.veriflow.v1.JobService(address, insecure());
+}
+
+export function deadLetterServiceClient(address: string): DeadLetterServiceClient {
+  const { proto } = loadDeadLetterServiceProto();
+  return new proto.veriflow.v1.DeadLetterService(address, insecure());
 }
 
 export function submissionServiceClient(address: string): SubmissionServiceClient {

@@ -13,7 +13,8 @@ const allowed: Record<ErrorKind, { http: (s: number) => boolean; grpc: GrpcStatu
   // 4xx; 501 is the one 5xx a client causes: a request method this server never implements.
   client: {
     http: (s) => (s >= 400 && s < 500) || s === 501,
-    grpc: ["INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "ALREADY_EXISTS", "ABORTED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "CANCELLED"],
+    // FAILED_PRECONDITION: the request is fine but the resource is not in a state for it (409, 410).
+    grpc: ["INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "ALREADY_EXISTS", "ABORTED", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "CANCELLED"],
   },
   permanent: { http: (s) => s === 422, grpc: ["FAILED_PRECONDITION", "INVALID_ARGUMENT"] },
   // 507: a store of ours is full; RESOURCE_EXHAUSTED for a full store or a bound of ours reached.

@@ -93,6 +93,11 @@ export const errorCatalog = {
   E_INVALID_QUERY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A query parameter is invalid; `details.problems` lists each one." },
   E_INVALID_FILTER: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A `filter` field of ListJobs/WatchJobs is invalid; the message names it." },
   E_INVALID_PAGE_SIZE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`page_size` must not be negative." },
+  E_JOB_NOT_RETRYABLE: { kind: "client", http: 409, grpc: "FAILED_PRECONDITION", description: "Only a failed job can be retried, once per failure: this one is queued, processing or completed (a retry may already be running), or its failed stage's input is no longer recorded; the message says which." },
+  E_UPLOAD_GONE: { kind: "client", http: 410, grpc: "FAILED_PRECONDITION", description: "The job failed at hashing and its uploaded file is no longer stored (uploads are deleted once hashed, and after `UPLOADS_MAX_AGE_MS`): submit the file again as a new job." },
+  E_INVALID_DEAD_LETTER_SEQ: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A dead letter is named by its sequence number in the `VERIFLOW_DLQ` stream: a positive integer." },
+  E_DEAD_LETTER_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No dead letter has this sequence: it never existed, was replayed (a replay removes it) or aged out (`STREAM_MAX_AGE_MS`)." },
+  E_DEAD_LETTER_NOT_REPLAYABLE: { kind: "client", http: 409, grpc: "FAILED_PRECONDITION", description: "The dead letter's original subject is not on the events stream, so there is nowhere to put it back." },
   E_INVALID_PAGE_TOKEN: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`page_token` is not one this server issued; start again without it." },
 
   // Webhook subscriptions.
@@ -143,9 +148,10 @@ export const errorCatalog = {
   E_TOO_MANY_WATCHES: { kind: "transient", http: 503, grpc: "RESOURCE_EXHAUSTED", description: "This status replica has `STATUS_MAX_WATCHES` watches (SSE, WatchJob, WatchJobs) open; reconnect after `Retry-After`." },
   E_WATCH_TOO_SLOW: { kind: "transient", http: 503, grpc: "RESOURCE_EXHAUSTED", description: "A watch fell `STATUS_WATCH_MAX_BUFFERED` jobs behind (the client reads too slowly) and was closed; reconnect and read faster, or page with ListJobs." },
   E_QUEUE_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The verification queue (NATS JetStream) did not take the job; send it again shortly." },
-  E_STREAM_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The job is not projected yet and the event stream cannot be read; ask again shortly." },
+  E_STREAM_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The event stream (NATS JetStream) cannot be read or written right now: a job not projected yet, the dead letters, a retry or a replay; ask again shortly." },
   E_STATUS_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The gateway could not reach the status service; ask again shortly." },
   E_WEBHOOKS_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The gateway could not reach the webhooks service; ask again shortly." },
+  E_DATABASE_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "PostgreSQL is not reachable or did not answer in time (the service keeps running and catches up when it returns); wait `Retry-After` seconds and ask again." },
   E_WATCH_FAILED: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "An SSE watch stopped (sent as an `error` event); reconnect to resume." },
   E_UNAVAILABLE: { kind: "transient", http: 503, grpc: "UNAVAILABLE", description: "The service cannot answer right now; ask again shortly." },
   E_VERIFY_TIMEOUT: { kind: "transient", http: 504, grpc: "DEADLINE_EXCEEDED", description: "The in-process verification did not finish within `GATEWAY_SYNC_TIMEOUT_MS`; submit again." },

@@ -14,6 +14,12 @@ export interface Envelope<T extends EventType = EventType> {
   correlationId: string;
   /** The id of the event that caused this one; null for a request. */
   causationId: string | null;
+  /**
+   * Which run of the job the event belongs to: absent (run 1) for everything a submission
+   * causes; n + 1 on every event of the job's nth retry (`POST /api/verification-jobs/:jobId/retry`), so a reader tells
+   * a retried job's events from the earlier run's. Added after v1: absent in older events.
+   */
+  run?: number;
   data: EventData<T>;
 }
 
@@ -26,6 +32,7 @@ export const envelopeShape = z.object({
   occurredAt: z.iso.datetime({ offset: true }),
   correlationId: z.string().min(1),
   causationId: z.string().min(1).nullable(),
+  run: z.number().int().min(1).optional(),
   data: z.unknown(),
 });
 
@@ -63,11 +70,19 @@ export function createRequestEvent(
   };
 }
 
-/** An event caused by another: same correlation, derived id. */
+/** The run an event belongs to (1 unless it is part of a retry). */
+export function runOf(event: Pick<Envelope, "run">): number {
+  return event.run ?? 1;
+}
+
+/** `{ run }` for an event of a retry, nothing for run 1 (whose events look as they always did). */
+const runField = (run: number) => (run > 1 ? { run } : {});
+
+/** An event caused by another: same correlation, same run, derived id. */
 export function createEvent<T extends EventType>(
   type: T,
   data: EventData<T>,
-  cause: Pick<Envelope, "id" | "correlationId">,
+  cause: Pick<Envelope, "id" | "correlationId" | "run">,
   now: Date = new Date(),
 ): Envelope<T> {
   return {
@@ -76,7 +91,29 @@ export function createEvent<T extends EventType>(
     occurredAt: now.toISOString(),
     correlationId: cause.correlationId,
     causationId: cause.id,
+    ...runField(runOf(cause)),
     data: eventSchemas[type].parse(data) as EventData<T>,
+  };
+}
+
+/**
+ * Run `run` (2 or more) of a job, started again at the stage that gave up: `input` is the
+ * event that stage was handling, re-issued with its type and data under a new id. The id
+ * is derived from the job id and the run, not from `input`'s: the stream's duplicate window
+ * would drop a re-publish of the same `Nats-Msg-Id`, and every event the retry causes gets
+ * new ids in turn (ids derive from their cause). Two requests for the same run make the
+ * same id, so the second is dropped. `causationId` is the failure being retried.
+ */
+export function createRetryEvent<T extends EventType>(input: Envelope<T>, run: number, failedEventId: string, now: Date = new Date()): Envelope<T> {
+  if (!Number.isInteger(run) || run < 2) throw new RangeError(`a retry is run 2 or later, got ${run}`);
+  return {
+    id: deriveEventId(`${input.correlationId}/run/${run}`, input.type),
+    type: input.type,
+    occurredAt: now.toISOString(),
+    correlationId: input.correlationId,
+    causationId: failedEventId,
+    run,
+    data: eventSchemas[input.type].parse(input.data) as EventData<T>,
   };
 }
 

@@ -2,8 +2,9 @@
  * A job's lifecycle as the status service projects it and the REST and gRPC APIs show it
  * (DOMAIN.md: `status (queued|processing|completed|failed)`).
  *
- * queued < processing < completed = failed: a job's status never moves down this order,
- * and its first terminal status is final. The status projection folds events with it,
+ * queued < processing < completed = failed: within a run, a job's status never moves down
+ * this order, and the run's first terminal status is final. Only a retry (a new run of the
+ * job, the envelope's `run`) takes a failed job back to queued or processing. The status projection folds events with it,
  * watches use it to drop stale updates, and the SQL upsert applies the same order through
  * `verification_job_status_rank` (services/status/migrations; a test checks they agree).
  */

@@ -9,7 +9,19 @@ export const JOBS_PATH = "/api/verification-jobs";
 export const JOBS_PAGE_SIZE = { default: 20, max: 100 } as const;
 
 /** A job's path (its `pollUrl`), or one of its sub-resources: `jobPath(id, "events")`. */
-export function jobPath(jobId: string, sub?: "events" | "history" | "deliveries"): string {
+export function jobPath(jobId: string, sub?: "events" | "history" | "deliveries" | "retry"): string {
   const path = `${JOBS_PATH}/${encodeURIComponent(jobId)}`;
+  return sub === undefined ? path : `${path}/${sub}`;
+}
+
+/**
+ * The dead letters: messages a consumer set aside (stream VERIFLOW_DLQ), listed, shown and
+ * replayed by the status service behind the gateway. A dead letter is named by its sequence.
+ */
+export const DEAD_LETTERS_PATH = "/api/dead-letters";
+
+/** A dead letter's path, or its replay's: `deadLetterPath(12, "replay")`. */
+export function deadLetterPath(seq: number, sub?: "replay"): string {
+  const path = `${DEAD_LETTERS_PATH}/${seq}`;
   return sub === undefined ? path : `${path}/${sub}`;
 }

@@ -18,6 +18,8 @@ export interface GrpcServerOptions {
   /** Polled every `readinessIntervalMs` (default 5 s): health answers NOT_SERVING while false. */
   isReady?: () => Promise<boolean> | boolean;
   readinessIntervalMs?: number;
+  /** Rewrites a handler's error before it becomes a status (RpcOptions.translateError). */
+  translateError?: (err: unknown) => unknown;
 }
 
 export interface GrpcServerHandle {
@@ -59,7 +61,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   new ReflectionService({ ...opts.packageDefinition, ...healthDefinition }, { services: [...opts.serviceNames, HEALTH_SERVICE] }).addToServer(server);
 
   return {
-    rpc: createRpc({ log: opts.log, apiKeys: opts.apiKeys, shutdownSignal: shutdown.signal }),
+    rpc: createRpc({ log: opts.log, apiKeys: opts.apiKeys, shutdownSignal: shutdown.signal, translateError: opts.translateError }),
     addService: (definition, implementation) => server.addService(definition, implementation),
     async listen(port, host = "0.0.0.0") {
       const bound = await new Promise<number>((resolve, reject) =>

@@ -9,6 +9,8 @@ export interface RpcOptions {
   apiKeys: string[];
   /** Aborted when the server stops: open server streams end with UNAVAILABLE at once. */
   shutdownSignal?: AbortSignal;
+  /** Rewrites an error before it is mapped (e.g. a database outage into E_DATABASE_UNAVAILABLE). */
+  translateError?: (err: unknown) => unknown;
 }
 
 /** What every handler gets besides its request: the call's metadata and an abort signal. */
@@ -47,7 +49,7 @@ export function createRpc(opts: RpcOptions) {
   };
 
   const fail = (ctx: RpcContext, err: unknown): grpc.StatusObject => {
-    const { status, internal } = toGrpcStatus(err);
+    const { status, internal } = toGrpcStatus(opts.translateError ? opts.translateError(err) : err);
     const fields = { err, method: ctx.method, code: grpc.status[status.code] };
     if (internal) opts.log.error(fields, "rpc failed");
     else opts.log.debug(fields, "rpc rejected");

@@ -18,8 +18,13 @@ export type { ListJobsResponse, ListJobsResponse__Output } from "./generated/ver
 export type { GetStatsResponse, GetStatsResponse__Output } from "./generated/veriflow/v1/GetStatsResponse.js";
 export type { WatchJobRequest__Output } from "./generated/veriflow/v1/WatchJobRequest.js";
 export type { WatchJobsRequest__Output } from "./generated/veriflow/v1/WatchJobsRequest.js";
+export type { RetryJobRequest__Output } from "./generated/veriflow/v1/RetryJobRequest.js";
+export type { RetryJobResponse, RetryJobResponse__Output } from "./generated/veriflow/v1/RetryJobResponse.js";
 export type { JobServiceClient, JobServiceHandlers } from "./generated/veriflow/v1/JobService.js";
 export type { SubmissionServiceClient, SubmissionServiceHandlers } from "./generated/veriflow/v1/SubmissionService.js";
 export type { SubmissionMetadata__Output } from "./generated/veriflow/v1/SubmissionMetadata.js";
 export type { SubmitVerificationRequest, SubmitVerificationRequest__Output } from "./generated/veriflow/v1/SubmitVerificationRequest.js";
 export type { SubmitVerificationResponse, SubmitVerificationResponse__Output } from "./generated/veriflow/v1/SubmitVerificationResponse.js";
+export type { ProtoGrpcType as DeadLetterServiceProto } from "./generated/dead_letter_service.js";
+export type { DeadLetter as ProtoDeadLetter, DeadLetter__Output as ProtoDeadLetter__Output } from "./generated/veriflow/v1/DeadLetter.js";
+export type { DeadLetterServiceClient, DeadLetterServiceHandlers } from "./generated/veriflow/v1/DeadLetterService.js";

@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { STREAM_NAME, decodeEvent, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
-import { deadLetter } from "./dead-letter.js";
+import { deadLetter, isReplayForAnother } from "./dead-letter.js";
 import { errorMessage } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
@@ -34,6 +34,10 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
     const events: AnyEnvelope[] = [];
     const usable: JsMsg[] = [];
     for (const msg of batch) {
+      if (isReplayForAnother(msg, name)) {
+        msg.ack();
+        continue;
+      }
       try {
         events.push(decodeEvent(msg.data));
         usable.push(msg);

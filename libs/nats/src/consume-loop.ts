@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { STREAM_NAME, decodeEvent, type AnyEnvelope, type ConsumerSpec, type Envelope, type EventType } from "@veriflow/events";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
-import { deadLetter } from "./dead-letter.js";
+import { deadLetter, isReplayForAnother } from "./dead-letter.js";
 import { errorCode, errorMessage, isPermanent } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
@@ -51,6 +51,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
   let stopping = false;
 
   const processOne = async (msg: JsMsg): Promise<void> => {
+    if (isReplayForAnother(msg, name)) return msg.ack();
     let event: Envelope<T>;
     try {
       const decoded = decodeEvent(msg.data);

@@ -4,12 +4,32 @@ import { deadLetterSubject } from "@veriflow/events";
 import type { Logger } from "@veriflow/platform";
 import { errorMessage } from "@veriflow/errors";
 
+/** The headers a dead letter adds: why, where from, which consumer. */
+export const DEAD_LETTER_HEADERS = ["veriflow-dlq-reason", "veriflow-dlq-subject", "veriflow-dlq-stream-seq", "veriflow-dlq-consumer"];
+/** On a replayed dead letter (dead-letters.ts): the one consumer it is for, and the dead letter it was. */
+export const REPLAY_FOR_HEADER = "veriflow-replay-for";
+export const REPLAY_OF_HEADER = "veriflow-replay-of";
+
+/**
+ * A replay is for the consumer that dead-lettered the message: every other consume loop
+ * acknowledges it and goes on (it handled the original already).
+ */
+export function isReplayForAnother(msg: Pick<JsMsg, "headers">, consumer: string): boolean {
+  const target = msg.headers?.get(REPLAY_FOR_HEADER);
+  return target !== undefined && target !== "" && target !== consumer;
+}
+
 /**
  * Keeps a message the loop can't use (undecodable, unknown type) in the dead-letter
- * stream: its original bytes, subject and sequence, and why it was set aside.
+ * stream: its original bytes, headers, subject and sequence, and why it was set aside.
  */
 export async function deadLetter(js: JetStreamClient, consumer: string, msg: JsMsg, reason: unknown, log: Logger): Promise<void> {
   const h = natsHeaders();
+  for (const [name, values] of msg.headers ?? []) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith("nats-") || lower.startsWith("veriflow-dlq-") || lower === REPLAY_FOR_HEADER || lower === REPLAY_OF_HEADER) continue;
+    for (const v of values) h.append(name, v);
+  }
   h.set("veriflow-dlq-reason", errorMessage(reason).slice(0, 1000).replace(/[\r\n]+/g, " "));
   h.set("veriflow-dlq-subject", msg.subject);
   h.set("veriflow-dlq-stream-seq", String(msg.seq));

@@ -2,6 +2,7 @@ export * from "./backoff.js";
 export * from "./batch-consume-loop.js";
 export * from "./consume-loop.js";
 export * from "./dead-letter.js";
+export * from "./dead-letters.js";
 export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./nats-errors.js";

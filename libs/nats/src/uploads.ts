@@ -158,3 +158,21 @@ export async function deleteUpload(jsm: JetStreamManager, bucket: ObjectStore, r
   await jsm.streams.purge(STREAM, { filter: chunkSubject(ref.nuid) });
   await jsm.streams.purge(STREAM, { filter: metaSubject(ref.name) });
 }
+
+/**
+ * Whether an upload is still stored (its entry, not deleted, and its chunks): a retry of a
+ * job that failed at hashing needs it. False once the hashing stage deleted it or the
+ * bucket's max age removed it; an error (NATS down) is not "gone".
+ */
+export async function isUploadStored(jsm: JetStreamManager, ref: Pick<UploadRef, "name">): Promise<boolean> {
+  const last = (subject: string) =>
+    jsm.streams.getMessage(STREAM, { last_by_subj: subject }).catch((err: unknown) => {
+      if (isNotFound(err, "stream") || isNotFound(err, "message")) return null;
+      throw err;
+    });
+  const meta = await last(metaSubject(ref.name));
+  if (meta === null) return false;
+  const info = meta.json<{ deleted?: boolean; nuid?: string; chunks?: number }>();
+  if (info.deleted || typeof info.nuid !== "string") return false;
+  return !info.chunks || (await last(chunkSubject(info.nuid))) !== null;
+}

@@ -1,9 +1,11 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
+import { createSilentLogger } from "@veriflow/platform";
+import { createTestDatabase, startPrivatePostgres, type TestDatabase } from "@veriflow/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MigrationError, loadMigrations, runMigrations } from "./migrations.js";
+import { DatabaseNotReadyError } from "./availability.js";
+import { MigrationError, loadMigrations, runMigrations, startMigrations } from "./migrations.js";
 import { connectPostgres } from "./postgres.js";
 
 let db: TestDatabase;
@@ -72,5 +74,35 @@ describe("runMigrations", () => {
     await write("001_a.sql", "select 1;");
     await write("001_b.sql", "select 2;");
     await expect(loadMigrations(dir)).rejects.toThrow(/two migrations numbered 1/);
+  });
+});
+
+describe("startMigrations", () => {
+  it("migrates at once when PostgreSQL answers, and refuses a broken migration as runMigrations does", async () => {
+    await write("001_a.sql", "create table a (id int);");
+    const migrated = await startMigrations(db.sql, dir, { log: createSilentLogger() });
+    expect(migrated.isReady()).toBe(true);
+    expect(() => migrated.assertReady()).not.toThrow();
+    await write("002_broken.sql", "create tabel oops (id int);");
+    await expect(startMigrations(db.sql, dir, { log: createSilentLogger() })).rejects.toThrow(/002_broken\.sql failed/);
+  });
+
+  it("starts while PostgreSQL is down and migrates once it is back", async () => {
+    await write("001_a.sql", "create table a (id int); insert into a values (7);");
+    const pg = await startPrivatePostgres({ start: false });
+    const sql = connectPostgres(pg.url, { max: 2, connectTimeoutMs: 500 });
+    try {
+      const migrated = await startMigrations(sql, dir, { log: createSilentLogger(), retryBaseMs: 100, retryMaxMs: 300 });
+      expect(migrated.isReady()).toBe(false);
+      expect(() => migrated.assertReady()).toThrow(DatabaseNotReadyError);
+      await pg.start();
+      await migrated.ready;
+      expect(migrated.isReady()).toBe(true);
+      expect(await sql`select id from a`).toEqual([{ id: 7 }]);
+      migrated.stop();
+    } finally {
+      await sql.end({ timeout: 1 });
+      await pg.destroy();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@veriflow/platform";
+import { DatabaseNotReadyError, isDatabaseUnavailableError } from "./availability.js";
 import type { Sql } from "./postgres.js";
 
 export interface Migration {
@@ -64,6 +65,9 @@ export async function runMigrations(sql: Sql, dir: string, opts: RunMigrationsOp
   const migrations = await loadMigrations(dir);
   const applied: string[] = [];
   await sql.begin(async (tx) => {
+    // A migration may take longer than the pool's statement_timeout (an index on a big table),
+    // and so may waiting for another replica's: neither is a stalled server.
+    await tx`set local statement_timeout = 0`;
     await tx`select pg_advisory_xact_lock(hashtext(${`veriflow.migrations.${table}`}))`;
     await tx`
       create table if not exists ${tx(table)} (
@@ -94,4 +98,88 @@ export async function runMigrations(sql: Sql, dir: string, opts: RunMigrationsOp
   });
   if (applied.length > 0) opts.log?.info({ applied }, "migrations applied");
   return applied;
+}
+
+/** A service's database as its edges and consumers see it: migrated yet, or not. */
+export interface MigratedDatabase {
+  /** Resolves once the migrations are applied (it never rejects). */
+  ready: Promise<void>;
+  isReady(): boolean;
+  /** Throws DatabaseNotReadyError (a database-unavailable error) until the migrations are applied. */
+  assertReady(): void;
+  /** Stops retrying (shutdown). */
+  stop(): void;
+}
+
+export interface StartMigrationsOptions extends RunMigrationsOptions {
+  log: Logger;
+  /** Delay before the first retry, doubled after each failure up to `retryMaxMs`. Defaults 500 / 15 000. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+/**
+ * Runs the migrations now if PostgreSQL answers, and otherwise keeps trying in the
+ * background, so a service starts (and answers 503 meanwhile) while the database is down
+ * and migrates it when it returns. A migration that fails while the database answers
+ * (a syntax error, an edited file) fails the start, as before; in the background it is
+ * logged and tried again at the longest delay.
+ */
+export async function startMigrations(sql: Sql, dir: string, opts: StartMigrationsOptions): Promise<MigratedDatabase> {
+  const base = opts.retryBaseMs ?? 500;
+  const max = opts.retryMaxMs ?? 15_000;
+  let done = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+
+  const first = await runMigrations(sql, dir, opts).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  if (first !== null && !isDatabaseUnavailableError(first)) throw first instanceof Error ? first : new Error("migrations failed", { cause: first });
+  if (first !== null) opts.log.warn({ err: first }, "postgres unavailable: migrations wait for it, the service starts meanwhile");
+
+  const ready =
+    first === null
+      ? Promise.resolve()
+      : (async () => {
+          for (let delay = base; !stopped; delay = Math.min(max, delay * 2)) {
+            await sleep(delay);
+            if (stopped) return;
+            try {
+              await runMigrations(sql, dir, opts);
+              opts.log.info("postgres reachable: migrations done");
+              return;
+            } catch (err) {
+              if (isDatabaseUnavailableError(err)) opts.log.debug({ err }, "postgres still unavailable");
+              else {
+                opts.log.error({ err }, "migrations failed; trying again");
+                delay = max;
+              }
+            }
+          }
+        })();
+  void ready.then(() => {
+    done = !stopped;
+  });
+  if (first === null) done = true;
+
+  return {
+    ready,
+    isReady: () => done,
+    assertReady() {
+      if (!done) throw new DatabaseNotReadyError();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      wake?.();
+    },
+  };
 }

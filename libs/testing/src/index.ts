@@ -5,3 +5,5 @@ export * from "./postgres.js";
 export * from "./registry.js";
 export * from "./manifest-server.js";
 export * from "./provenance.js";
+export * from "./private-postgres.js";
+export * from "./eventually.js";

@@ -1,6 +1,6 @@
 import Router from "@koa/router";
 import Koa, { type Context, type Middleware } from "koa";
-import { JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
 import { errorHandler, httpMetrics, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import type { ObjectStore } from "@veriflow/nats";
@@ -84,6 +84,10 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   router.get(`${JOBS_PATH}/stats`, auth, deps.sync.stats);
   router.get(`${JOBS_PATH}/:jobId`, auth, proxy);
   router.get(`${JOBS_PATH}/:jobId/history`, auth, proxy);
+  router.post(`${JOBS_PATH}/:jobId/retry`, auth, proxy);
+  router.get(DEAD_LETTERS_PATH, auth, proxy);
+  router.get(`${DEAD_LETTERS_PATH}/:seq`, auth, proxy);
+  router.post(`${DEAD_LETTERS_PATH}/:seq/replay`, auth, proxy);
   router.get(`${JOBS_PATH}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
   router.get(`${JOBS_PATH}/:jobId/deliveries`, auth, webhooks);

@@ -1,10 +1,13 @@
 import { Readable } from "node:stream";
 import type { Middleware } from "koa";
 import { HttpError } from "@veriflow/errors";
+import { API_KEY_HEADER } from "@veriflow/http";
 
 /**
  * The job routes are answered by the status service; the gateway forwards them so old
- * clients keep one base URL. Status, body and content type pass through unchanged.
+ * clients keep one base URL. GETs and body-less POSTs (a retry, a replay) are forwarded
+ * with the caller's API key (status checks it again on what changes state). Status, body,
+ * content type and Retry-After pass through unchanged.
  */
 export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware {
   const base = statusUrl.replace(/\/+$/, "");
@@ -12,17 +15,33 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
     let res: Response;
     try {
       res = await fetch(`${base}${ctx.path}${ctx.search}`, {
-        method: "GET",
-        headers: { accept: "application/json", "x-request-id": String(ctx.state.requestId ?? "") },
+        method: ctx.method === "POST" ? "POST" : "GET",
+        headers: { accept: "application/json", "x-request-id": String(ctx.state.requestId ?? ""), ...credentialsOf(ctx) },
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
       throw new HttpError("E_STATUS_UNAVAILABLE", "the job status service is not reachable; try again shortly", { cause, expose: true });
     }
     ctx.status = res.status;
+    passHeaders(res, ctx);
     ctx.type = res.headers.get("content-type") ?? "application/json";
     ctx.body = Buffer.from(await res.arrayBuffer());
   };
+}
+
+/** The caller's API key headers, if any, for a service that checks them again. */
+function credentialsOf(ctx: { get(name: string): string }): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [API_KEY_HEADER, "authorization"]) if (ctx.get(name)) out[name] = ctx.get(name);
+  return out;
+}
+
+/** An upstream's Retry-After (a 503 while its database is down) and Location (a 202) reach the client unchanged. */
+export function passHeaders(res: Response, ctx: { set(name: string, value: string): void }): void {
+  for (const name of ["retry-after", "location"]) {
+    const value = res.headers.get(name);
+    if (value) ctx.set(name, value);
+  }
 }
 
 /**
@@ -53,6 +72,7 @@ export function proxyStreamToStatus(statusUrl: string, connectTimeoutMs = 10_000
       clearTimeout(connectTimer);
     }
     ctx.status = res.status;
+    passHeaders(res, ctx);
     ctx.type = res.headers.get("content-type") ?? "application/json";
     if (!res.body || !ctx.type.startsWith("text/event-stream")) {
       const retryAfter = res.headers.get("retry-after"); // too many watches open: when to come back

@@ -1,5 +1,6 @@
 import type { Middleware } from "koa";
 import { HttpError } from "@veriflow/errors";
+import { passHeaders } from "./status-proxy.js";
 
 /** Largest request body forwarded to the webhooks service (a subscription is a small JSON document). */
 const MAX_FORWARDED_BODY = 64 * 1024;
@@ -30,6 +31,7 @@ export function proxyToWebhooks(webhooksUrl: string, timeoutMs = 10_000): Middle
       throw new HttpError("E_WEBHOOKS_UNAVAILABLE", "the webhooks service is not reachable; try again shortly", { cause, expose: true });
     }
     ctx.status = res.status;
+    passHeaders(res, ctx);
     if (res.status === 204) return;
     ctx.type = res.headers.get("content-type") ?? "application/json";
     ctx.body = Buffer.from(await res.arrayBuffer());

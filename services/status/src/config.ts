@@ -2,14 +2,16 @@ import { opsPortOf } from "@veriflow/events";
 import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
+import { readPostgresConfig, readRetentionConfig, type PostgresConfig, type RetentionConfig } from "@veriflow/pg";
 import { DEFAULT_WATCH_MAX_BUFFERED } from "./job-watch.js";
 
 export interface StatusConfig extends CommonConfig {
   port: number;
   host: string;
-  databaseUrl: string;
-  /** Postgres pool size. */
-  databasePoolMax: number;
+  /** DATABASE_URL, pool size, connect and statement timeouts. */
+  database: PostgresConfig;
+  /** How long finished rows are kept (RETENTION_*), and how often they are pruned. */
+  retention: RetentionConfig;
   /** Most events projected in one transaction. */
   maxBatch: number;
   backoff: BackoffPolicy;
@@ -34,8 +36,8 @@ export function loadConfig(env: Env): StatusConfig {
     ...readCommonConfig(r, opsPortOf("status")),
     port: r.int("STATUS_PORT", 3002, { min: 0, max: 65535 }),
     host: r.string("STATUS_HOST", "0.0.0.0"),
-    databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),
-    databasePoolMax: r.int("DATABASE_POOL_MAX", 10, { min: 1, max: 200 }),
+    database: readPostgresConfig(r),
+    retention: readRetentionConfig(r),
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
     backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),

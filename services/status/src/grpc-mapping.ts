@@ -25,6 +25,7 @@ export function toProtoJob(job: Job): ProtoJob {
   const optional = <K extends string, V>(key: K, v: V | null) => (v === null ? {} : ({ [key]: v } as Record<K, V>));
   return {
     id: job.id,
+    run: job.run,
     type: job.type ? TYPE_TO_PROTO[job.type] : "JOB_TYPE_UNSPECIFIED",
     status: STATUS_TO_PROTO[job.status],
     progress: job.progress,

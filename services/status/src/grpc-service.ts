@@ -6,6 +6,7 @@ import type { JobChanges } from "./job-changes.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
 import { decodePageToken, encodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
 import { parseJobId } from "./routes.js";
+import type { RetriedJob } from "./retry-job.js";
 import { countByStatus, queryJobs, type Job } from "./store.js";
 
 export interface JobServiceDeps {
@@ -17,6 +18,8 @@ export interface JobServiceDeps {
   isStreamAvailable: () => Promise<boolean>;
   /** How far a WatchJobs reader may fall behind before its stream is closed (E_WATCH_TOO_SLOW). */
   watchMaxBuffered?: number;
+  /** Retries a failed job (retry-job.ts), shared with REST. */
+  retryJob: (jobId: string) => Promise<RetriedJob>;
 }
 
 /** veriflow.v1.JobService over the projection and the change feed. */
@@ -51,6 +54,11 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
     GetStats: rpc.unary(async () => {
       const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql)]);
       return { available, ...counts };
+    }),
+
+    RetryJob: rpc.unary(async (req) => {
+      const { job, run, stage } = await deps.retryJob(requireJobId(req.jobId));
+      return { job: toProtoJob(job), run, stage };
     }),
 
     WatchJob: rpc.serverStream(async (req, call, ctx) => {

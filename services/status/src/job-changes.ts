@@ -47,7 +47,7 @@ export function createJobChanges(opts: JobChangesOptions): JobChanges {
   const byJob = new Map<string, Set<(job: Job) => void>>();
   /** WatchJobs listeners, with when each began (the poll hands them no older completions). */
   const terminalListeners = new Map<(job: Job) => void, number>();
-  /** Terminal jobs already handed out, with when: a job turns terminal once. */
+  /** Terminal jobs already handed out (by job and run), with when: a run turns terminal once. */
   const terminalSeen = new Map<string, number>();
   const pending = new Set<string>();
   const lookbackMs = Math.max(10_000, opts.pollMs * 3);
@@ -71,8 +71,9 @@ export function createJobChanges(opts: JobChangesOptions): JobChanges {
   const dispatch = (jobs: readonly Job[], fromPoll = false) => {
     for (const job of jobs) {
       for (const l of byJob.get(job.id) ?? []) l(job);
-      if (isTerminal(job.status) && terminalListeners.size > 0 && !terminalSeen.has(job.id)) {
-        terminalSeen.set(job.id, Date.now());
+      const seenKey = `${job.id}/${job.run}`;
+      if (isTerminal(job.status) && terminalListeners.size > 0 && !terminalSeen.has(seenKey)) {
+        terminalSeen.set(seenKey, Date.now());
         for (const [l, since] of terminalListeners) {
           // 1 s of slack: a row's updated_at is its transaction's start, a little before its commit.
           if (!fromPoll || job.updatedAt.getTime() >= since - 1000) l(job);

@@ -2,6 +2,7 @@ import {
   UPLOADS_BUCKET,
   createEvent,
   createRequestEvent,
+  createRetryEvent,
   newJobId,
   type Envelope,
   type JobType,
@@ -92,5 +93,23 @@ export function jobEvents(opts: { jobId?: string; jobType?: JobType; t0?: Date; 
       cause,
       at(5),
     );
-  return { jobId, contentHash, request, requested, hashed, checked, completed, failed, at };
+  /**
+   * Run `run` of the job, retried after `failure` (a verification.failed of the manifest stage):
+   * the manifest stage's input re-issued, and what it causes, 10 s per run after t0.
+   */
+  const rerun = (run: number, failure: Pick<Envelope, "id">) => {
+    const t = (s: number) => at(10 * run + s);
+    const input = createRetryEvent(hashed, run, failure.id, t(0));
+    const checkedAgain = createEvent("manifest.checked", checked.data, input, t(1));
+    const completedAgain = createEvent("verification.completed", completed.data, checkedAgain, t(2));
+    const failedAgain = (stage: Stage = "manifest", failedAttempts = 1) =>
+      createEvent(
+        "verification.failed",
+        { jobId, jobType, stage, code: "E_MANIFEST_UNAVAILABLE", message: "manifest host unreachable", attempts: failedAttempts },
+        input,
+        t(2),
+      );
+    return { hashed: input, checked: checkedAgain, completed: completedAgain, failed: failedAgain };
+  };
+  return { jobId, contentHash, request, requested, hashed, checked, completed, failed, rerun, at };
 }

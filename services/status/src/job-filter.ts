@@ -23,8 +23,9 @@ export function matchesFilter(job: Job, f: JobFilter): boolean {
   return true;
 }
 
-/** Whether `next` may follow `prev` on a watch: never backwards, never a repeat. */
+/** Whether `next` may follow `prev` on a watch: never backwards, never a repeat; a retry's run is newer than any earlier run. */
 export function isNewer(prev: Job, next: Job): boolean {
+  if (next.run !== prev.run) return next.run > prev.run;
   const [from, to] = [statusRank(prev.status), statusRank(next.status)];
   if (to !== from) return to > from;
   if (isTerminal(prev.status)) return false; // the first terminal state is final

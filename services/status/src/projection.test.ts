@@ -142,3 +142,48 @@ describe("mergePatches", () => {
     expect(p.lastEventAt.toISOString()).toBe(j.completed.occurredAt);
   });
 });
+
+describe("runs (retries)", () => {
+  /** A job that failed at the manifest stage (run 1), then was retried from there (run 2). */
+  const retried = () => {
+    const j = jobEvents({ attempts: 2 });
+    const failed = j.failed("manifest", 2, j.hashed);
+    return { j, failed, run2: j.rerun(2, failed) };
+  };
+
+  it("a retry takes a failed job back to processing, and its own terminal event finishes it", () => {
+    const { j, failed, run2 } = retried();
+    const back = fold([j.requested, j.hashed, failed, run2.hashed]);
+    expect(back).toMatchObject({ run: 2, status: "processing", progress: 10, error: null, result: null, completedAt: null });
+    expect(back.contentHash).toBe(j.contentHash.toLowerCase());
+    const done = fold([j.requested, j.hashed, failed, run2.hashed, run2.checked, run2.completed]);
+    expect(done).toMatchObject({ run: 2, status: "completed", progress: 100, result: j.completed.data.result, error: null });
+    expect(done.completedAt?.toISOString()).toBe(run2.completed.occurredAt);
+  });
+
+  it("a late event of an earlier run changes no state, whatever the order", () => {
+    const { j, failed, run2 } = retried();
+    const events = [j.requested, j.hashed, failed, run2.hashed, run2.checked, run2.completed];
+    const expected = fold(events);
+    for (const order of permutations<AnyEnvelope>(events)) expect(fold(order)).toEqual(expected);
+    // Run 1's completion arriving after run 2 has started does not finish the job.
+    expect(fold([j.requested, j.hashed, failed, run2.hashed, j.completed])).toMatchObject({ run: 2, status: "processing", progress: 10 });
+  });
+
+  it("a retried run can fail again, with its own failure", () => {
+    const { j, failed, run2 } = retried();
+    const again = run2.failed("manifest", 3);
+    const p = fold([j.requested, j.hashed, failed, run2.hashed, again]);
+    expect(p).toMatchObject({ run: 2, status: "failed", progress: 10, error: { stage: "manifest", attempts: 3, code: "E_MANIFEST_UNAVAILABLE" } });
+    expect(p.completedAt?.toISOString()).toBe(again.occurredAt);
+  });
+
+  it("mergePatches stays associative across runs", () => {
+    const { j, failed, run2 } = retried();
+    const all = [j.hashed, failed, run2.hashed, run2.failed(), run2.completed].map(jobPatchFor);
+    for (const order of permutations(all)) {
+      const [a, b, c] = order as [JobPatch, JobPatch, JobPatch];
+      expect(mergePatches(mergePatches(a, b), c)).toEqual(mergePatches(a, mergePatches(b, c)));
+    }
+  });
+});

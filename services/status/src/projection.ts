@@ -1,12 +1,16 @@
-import { isTerminal, statusRank, type AnyEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
+import { isTerminal, runOf, statusRank, type AnyEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
 
 /**
  * How events move a job: pure logic, no I/O. store.ts applies the same rules in SQL
  * against the stored row, so a batch folded here and a row folded there agree.
  *
- * - Monotonic: status only climbs queued < processing < completed|failed (statusRank,
- *   @veriflow/events), progress only grows, and the first terminal event is final (a later
- *   one changes neither status, progress, result, error nor completedAt).
+ * - Monotonic within a run: status only climbs queued < processing < completed|failed
+ *   (statusRank, @veriflow/events), progress only grows, and the run's first terminal event
+ *   is final (a later one changes neither status, progress, result, error nor completedAt).
+ * - Runs: a retry starts the job again as run n + 1 (the envelope's `run`). An event of a
+ *   later run replaces the state (status, progress, result, error, completedAt) of an
+ *   earlier one, so a failed job goes back to queued or processing; an event of an earlier
+ *   run arriving late changes no state. The history keeps every run's events.
  * - Any event may come first: facts (type, content hash, request fields) fill gaps
  *   whatever their order; createdAt is the earliest event's time.
  * - Idempotence is the events table's job: only newly recorded events reach here.
@@ -22,6 +26,8 @@ export interface JobFailure {
 /** What one event (or a fold of several) establishes about one job. */
 export interface JobPatch {
   id: string;
+  /** The run the state belongs to: 1, or n + 1 after the nth retry. */
+  run: number;
   type: JobType | null;
   status: JobStatus;
   progress: number;
@@ -34,7 +40,7 @@ export interface JobPatch {
   /** The verify result or proof document; null until completed. */
   result: unknown;
   error: JobFailure | null;
-  /** Sum over stage events of (attempts - 1). */
+  /** Sum over stage events of (attempts - 1), over every run. */
   retryCount: number;
   createdAt: Date;
   startedAt: Date | null;
@@ -55,6 +61,7 @@ function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch
   const at = new Date(event.occurredAt);
   return {
     id: event.data.jobId,
+    run: runOf(event),
     type: null,
     status,
     progress,
@@ -156,27 +163,37 @@ const maxDate = (a: Date, b: Date) => (a >= b ? a : b);
  * batch can be folded before it meets the stored row (which store.ts merges in SQL).
  */
 export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
-  const settled = isTerminal(a.status);
-  // The first terminal patch wins and brings its own outcome.
-  const outcome = settled ? a : isTerminal(b.status) ? b : null;
-  return {
+  const facts = {
     id: a.id,
     type: a.type ?? b.type,
-    status: statusRank(b.status) > statusRank(a.status) ? b.status : a.status,
-    progress: settled ? a.progress : Math.max(a.progress, b.progress),
     contentHash: a.contentHash ?? b.contentHash,
     manifestUri: a.manifestUri ?? b.manifestUri,
     registryAddress: a.registryAddress ?? b.registryAddress,
     rpcUrl: a.rpcUrl ?? b.rpcUrl,
     fileName: a.fileName ?? b.fileName,
     fileSize: a.fileSize ?? b.fileSize,
-    result: outcome ? outcome.result : null,
-    error: outcome ? outcome.error : null,
     retryCount: a.retryCount + b.retryCount,
     createdAt: minDate(a.createdAt, b.createdAt)!,
     startedAt: minDate(a.startedAt, b.startedAt),
-    completedAt: outcome ? outcome.completedAt : null,
     lastEventAt: maxDate(a.lastEventAt, b.lastEventAt),
+  };
+  if (a.run !== b.run) {
+    // A later run starts the job over: its state wins, in whichever order the events came.
+    const latest = a.run > b.run ? a : b;
+    const { run, status, progress, result, error, completedAt } = latest;
+    return { ...facts, run, status, progress, result, error, completedAt };
+  }
+  const settled = isTerminal(a.status);
+  // The run's first terminal patch wins and brings its own outcome.
+  const outcome = settled ? a : isTerminal(b.status) ? b : null;
+  return {
+    ...facts,
+    run: a.run,
+    status: statusRank(b.status) > statusRank(a.status) ? b.status : a.status,
+    progress: settled ? a.progress : Math.max(a.progress, b.progress),
+    result: outcome ? outcome.result : null,
+    error: outcome ? outcome.error : null,
+    completedAt: outcome ? outcome.completedAt : null,
   };
 }
 

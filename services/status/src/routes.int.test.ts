@@ -57,6 +57,7 @@ describe(`GET ${JOBS_PATH}/:jobId`, () => {
     expect(body).toEqual({
       id: j.jobId,
       jobId: j.jobId,
+      run: 1,
       type: "verify",
       status: "completed",
       progress: 100,
@@ -148,6 +149,7 @@ describe(`GET ${JOBS_PATH}/:jobId/history`, () => {
     expect(body.events[0]).toEqual({
       id: j.requested.id,
       type: "verification.requested",
+      run: 1,
       occurredAt: j.requested.occurredAt,
       causationId: null,
       data: j.requested.data,
@@ -247,7 +249,7 @@ describe("HTTP edges", () => {
     expect(bad.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it("answers a database failure with a generic 500, never its details", async () => {
+  it("answers a database outage with 503 E_DATABASE_UNAVAILABLE and Retry-After, never its details", async () => {
     const broken = connectPostgres(db.url, { max: 1 });
     await broken.end();
     const deps: StatusAppDeps = {
@@ -259,12 +261,33 @@ describe("HTTP edges", () => {
     const s = await listen(createStatusApp(deps), 0, "127.0.0.1");
     try {
       const res = await fetch(`http://127.0.0.1:${s.port}${JOBS_PATH}/${UNKNOWN}`);
-      expect(res.status).toBe(500);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5");
       const body = (await res.json()) as { error: unknown; requestId: unknown };
-      expect(body.error).toEqual({ code: "E_INTERNAL", message: "internal server error" });
+      expect(body.error).toEqual({ code: "E_DATABASE_UNAVAILABLE", message: "the database is not reachable right now; try again shortly" });
       expect(body.requestId).toEqual(expect.any(String));
     } finally {
       await s.close();
+    }
+  });
+
+  it("answers any other database failure with a generic 500, never its details", async () => {
+    const unmigrated = await createTestDatabase();
+    const deps: StatusAppDeps = {
+      sql: unmigrated.sql,
+      log: createSilentLogger(),
+      findRequestedEvent: async () => null,
+      isStreamAvailable: async () => true,
+    };
+    const s = await listen(createStatusApp(deps), 0, "127.0.0.1");
+    try {
+      const res = await fetch(`http://127.0.0.1:${s.port}${JOBS_PATH}/${UNKNOWN}`);
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { error: unknown; requestId: unknown };
+      expect(body.error).toEqual({ code: "E_INTERNAL", message: "internal server error" });
+    } finally {
+      await s.close();
+      await unmigrated.drop();
     }
   });
 });

@@ -1,14 +1,17 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import { isJobId, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
-import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import { isJobId, jobPath, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
+import { errorHandler, httpMetrics, requestId, requireApiKey } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
-import type { Sql } from "@veriflow/pg";
+import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";
 import type { JobFailure } from "./projection.js";
+import type { RetriedJob } from "./retry-job.js";
+import { createDeadLetterRouter, type DeadLetters } from "./dead-letters.js";
+import { readQuery, type Query } from "./query.js";
 import { streamJobEvents } from "./sse.js";
 import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
 
@@ -23,12 +26,25 @@ export interface StatusAppDeps {
   changes?: JobChanges;
   /** SSE heartbeat comment interval (default 15 s). */
   sseHeartbeatMs?: number;
+  /** Whether the migrations are applied: until then every job route answers 503 E_DATABASE_UNAVAILABLE. */
+  database?: DatabaseReadiness;
+  /** Retries a failed job (retry-job.ts); without it there is no `/:jobId/retry` route. */
+  retryJob?: (jobId: string) => Promise<RetriedJob>;
+  /** The dead letters (dead-letters.ts); without them there are no `/api/dead-letters` routes. */
+  deadLetters?: DeadLetters;
+  /**
+   * Keys the state-changing routes (retry, dead-letter replay) accept, as the gateway's
+   * (which forwards the caller's key); empty leaves them to the gateway's check alone.
+   */
+  apiKeys?: string[];
 }
 
 /** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
 export interface ApiJob {
   id: string;
   jobId: string;
+  /** 1, or n + 1 after the job was retried n times (POST …/retry). */
+  run: number;
   type: Job["type"];
   status: JobStatus;
   progress: number;
@@ -52,6 +68,7 @@ export function toApiJob(job: Job): ApiJob {
   return {
     id: job.id,
     jobId: job.id,
+    run: job.run,
     type: job.type,
     status: job.status,
     progress: job.progress,
@@ -90,6 +107,8 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
     ctx.set("cache-control", "no-store");
     await next();
   });
+  // PostgreSQL down (or not migrated yet): 503 with Retry-After, never a 500.
+  router.use(databaseErrors(deps.database));
 
   router.get("/stats", async (ctx) => {
     const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql)]);
@@ -123,6 +142,25 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
     });
   }
 
+  const retryJob = deps.retryJob;
+  if (retryJob) {
+    router.post("/:jobId/retry", requireApiKey(deps.apiKeys ?? []), async (ctx) => {
+      const jobId = parseJobId(ctx.params.jobId!);
+      const { job, run, stage } = await retryJob(jobId);
+      ctx.status = 202;
+      ctx.set("location", jobPath(jobId));
+      ctx.body = {
+        jobId,
+        run,
+        stage,
+        status: job.status,
+        message: `Retry queued: run ${run} resumes at the ${stage} stage`,
+        pollUrl: jobPath(jobId),
+        job: toApiJob(job),
+      };
+    });
+  }
+
   router.get("/:jobId/history", async (ctx) => {
     const job = await requireJob(ctx.params.jobId!);
     const events = await getJobEvents(sql, job.id);
@@ -131,6 +169,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
       events: events.map((e) => ({
         id: e.id,
         type: e.type,
+        run: e.run,
         occurredAt: e.occurredAt.toISOString(),
         causationId: e.causationId,
         data: e.data,
@@ -144,6 +183,11 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   app.use(errorHandler(log));
   app.use(router.routes());
   app.use(router.allowedMethods());
+  if (deps.deadLetters) {
+    const deadLetters = createDeadLetterRouter(deps.deadLetters, deps.apiKeys ?? []);
+    app.use(deadLetters.routes());
+    app.use(deadLetters.allowedMethods());
+  }
   return app;
 }
 
@@ -161,37 +205,15 @@ export interface ListQuery {
   offset: number;
 }
 
-type Query = Record<string, string | string[] | undefined>;
-
 /** Validates `status`, `limit` (default 20, clamped to 100) and `offset`; every problem at once. */
 export function parseListQuery(query: Query): ListQuery {
-  const problems: string[] = [];
-  const single = (name: string): string | undefined => {
-    const v = query[name];
-    if (Array.isArray(v)) {
-      problems.push(`${name} may be given once`);
-      return undefined;
-    }
-    return v === "" ? undefined : v;
-  };
-  const count = (name: string, fallback: number): number => {
-    const raw = single(name);
-    if (raw === undefined) return fallback;
-    const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(n)) {
-      problems.push(`${name} must be a non-negative integer, got "${raw.slice(0, 32)}"`);
-      return fallback;
-    }
-    return n;
-  };
-  const status = single("status");
+  const q = readQuery(query);
+  const status = q.single("status");
   if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) {
-    problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
+    q.problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
   }
-  const limit = Math.min(count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
-  const offset = count("offset", 0);
-  if (problems.length > 0) {
-    throw new HttpError("E_INVALID_QUERY", problems.join("; "), { details: { problems } });
-  }
+  const limit = Math.min(q.count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
+  const offset = q.count("offset", 0);
+  q.done();
   return { ...(status ? { status: status as JobStatus } : {}), limit, offset };
 }

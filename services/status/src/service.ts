@@ -1,10 +1,25 @@
 import { fileURLToPath } from "node:url";
 import { observerConsumer } from "@veriflow/events";
-import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/grpc";
+import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadStatusProtos } from "@veriflow/grpc";
+import { HttpError } from "@veriflow/errors";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureConsumer, ensureStreams, findLastEvent, isStreamAvailable, runBatchConsumeLoop } from "@veriflow/nats";
+import {
+  connectNats,
+  countDeadLetters,
+  ensureConsumer,
+  ensureStreams,
+  findLastEvent,
+  getDeadLetter,
+  isNatsUnavailableError,
+  isStreamAvailable,
+  isUploadStored,
+  listDeadLetters,
+  publishEvents,
+  replayDeadLetter,
+  runBatchConsumeLoop,
+} from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
-import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
+import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
@@ -12,17 +27,29 @@ import { createJobChanges } from "./job-changes.js";
 import { createJobLoader } from "./load-job.js";
 import { registerStatusMetrics } from "./metrics.js";
 import { createStatusApp } from "./routes.js";
+import { statusPruneSteps } from "./retention.js";
+import { createJobRetry } from "./retry-job.js";
+import { createDeadLetters } from "./dead-letters.js";
+import { createDeadLetterServiceHandlers } from "./grpc-dead-letters.js";
 import { applyEvents } from "./store.js";
 
 /** Migrations ship beside the build output: services/status/migrations. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
 
-/** The composition: Postgres (migrated) → NATS → projection loop → REST → ops endpoints. */
+/**
+ * The composition: Postgres (migrated, or migrating once it answers) → NATS → projection
+ * loop → REST → ops endpoints. PostgreSQL being down does not stop the start: the edges
+ * answer 503 E_DATABASE_UNAVAILABLE and the projection waits until it is back.
+ */
 export async function startStatusService(config: StatusConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
-  const sql = connectPostgres(config.databaseUrl, { max: config.databasePoolMax, log });
+  const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-status" });
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
-  await runMigrations(sql, MIGRATIONS_DIR);
+  const db = await startMigrations(sql, MIGRATIONS_DIR, { log });
+  shutdown.add("migrations", () => db.stop());
+  const databaseReady = async () => db.isReady() && (await pingPostgres(sql));
+  const retention = startRetention({ ...config.retention, steps: statusPruneSteps(sql, config.retention), log, isReady: db.isReady });
+  shutdown.add("retention", () => retention.stop());
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-status", log });
   shutdown.add("nats", () => nats.close());
@@ -36,7 +63,15 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const loop = await runBatchConsumeLoop({
     js: nats.js,
     consumer: observerConsumer("status"),
-    handleBatch: async (events) => changes.announce((await applyEvents(sql, events)).jobIds),
+    // While PostgreSQL is away the batch fails as transient and comes back after the backoff.
+    handleBatch: async (events) => {
+      try {
+        db.assertReady();
+        changes.announce((await applyEvents(sql, events)).jobIds);
+      } catch (err) {
+        throw asTransientDatabaseError(err);
+      }
+    },
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
@@ -45,6 +80,23 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
 
   const findRequestedEvent = (jobId: string) => findLastEvent(nats.jsm, "verification.requested", jobId);
   const streamAvailable = () => (nats.isConnected() ? isStreamAvailable(nats.jsm) : Promise.resolve(false));
+  const retryJob = createJobRetry({
+    sql,
+    log,
+    publish: async (event) => {
+      await streamCall(() => publishEvents(nats.js, [event]));
+    },
+    isUploadStored: (upload) => streamCall(() => isUploadStored(nats.jsm, upload)),
+  });
+  const deadLetters = createDeadLetters(
+    {
+      list: (query) => streamCall(() => listDeadLetters(nats.jsm, query)),
+      count: () => streamCall(() => countDeadLetters(nats.jsm)),
+      get: (seq) => streamCall(() => getDeadLetter(nats.jsm, seq)),
+      replay: (seq) => streamCall(() => replayDeadLetter(nats.js, nats.jsm, seq)),
+    },
+    log,
+  );
   const app = createStatusApp({
     sql,
     log,
@@ -52,30 +104,57 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     isStreamAvailable: streamAvailable,
     changes,
     sseHeartbeatMs: config.sseHeartbeatMs,
+    database: db,
+    retryJob,
+    deadLetters,
+    apiKeys: config.apiKeys,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
 
-  const { packageDefinition, proto } = loadJobServiceProto();
+  const { packageDefinition, proto } = loadStatusProtos();
   const grpcServer = createGrpcServer({
     log,
     apiKeys: config.apiKeys,
     packageDefinition,
-    serviceNames: [JOB_SERVICE],
-    isReady: async () => nats.isConnected() && (await pingPostgres(sql)),
+    serviceNames: [JOB_SERVICE, DEAD_LETTER_SERVICE],
+    isReady: async () => nats.isConnected() && (await databaseReady()),
+    translateError: (err) => translateDatabaseError(err, db),
   });
   grpcServer.addService(
     proto.veriflow.v1.JobService.service,
-    createJobServiceHandlers({ rpc: grpcServer.rpc, sql, changes, loadJob: createJobLoader({ sql, log, findRequestedEvent }), isStreamAvailable: streamAvailable, watchMaxBuffered: config.watchMaxBuffered }),
+    createJobServiceHandlers({
+      rpc: grpcServer.rpc,
+      sql,
+      changes,
+      loadJob: createJobLoader({ sql, log, findRequestedEvent }),
+      isStreamAvailable: streamAvailable,
+      retryJob,
+      watchMaxBuffered: config.watchMaxBuffered,
+    }),
+  );
+  grpcServer.addService(
+    proto.veriflow.v1.DeadLetterService.service,
+    createDeadLetterServiceHandlers(grpcServer.rpc, deadLetters),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());
 
   registerStatusMetrics();
-  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
+  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await databaseReady()));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
+}
+
+/** A call to JetStream whose failure to answer is the client's 503 E_STREAM_UNAVAILABLE. */
+async function streamCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!isNatsUnavailableError(err)) throw err;
+    throw new HttpError("E_STREAM_UNAVAILABLE", "the event stream (NATS JetStream) did not answer; try again shortly", { cause: err, expose: true });
+  }
 }
 
 export const service = defineService({ name: "status", loadConfig, start: startStatusService });

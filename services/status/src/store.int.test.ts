@@ -142,6 +142,52 @@ describe("applyEvents", () => {
   });
 });
 
+describe("applyEvents across runs (retries)", () => {
+  const retried = () => {
+    const j = jobEvents({ attempts: 2 });
+    const failed = j.failed("manifest", 2, j.hashed);
+    return { j, failed, run2: j.rerun(2, failed) };
+  };
+
+  it("takes a failed job back to processing for its retry, finishes it with the retry's outcome, and keeps every run's events", async () => {
+    const { j, failed, run2 } = retried();
+    await applyEvents(db.sql, [j.requested, j.hashed, failed]);
+    expect(await mustGet(j.jobId)).toMatchObject({ run: 1, status: "failed", error: { stage: "manifest" } });
+    await applyEvents(db.sql, [run2.hashed]);
+    const back = await mustGet(j.jobId);
+    expect(back).toMatchObject({ run: 2, status: "processing", progress: 10, error: null, result: null, completedAt: null });
+    await applyEvents(db.sql, [run2.checked, run2.completed]);
+    const done = await mustGet(j.jobId);
+    expect(done).toMatchObject({ run: 2, status: "completed", progress: 100, result: j.completed.data.result, error: null });
+    expect(done.completedAt?.toISOString()).toBe(run2.completed.occurredAt);
+    const history = await getJobEvents(db.sql, j.jobId);
+    expect(history.map((e) => [e.type, e.run])).toEqual([
+      ["verification.requested", 1],
+      ["content.hashed", 1],
+      ["verification.failed", 1],
+      ["content.hashed", 2],
+      ["manifest.checked", 2],
+      ["verification.completed", 2],
+    ]);
+  });
+
+  it("agrees with the fold, whatever the batches and their order; an earlier run's late event changes nothing", async () => {
+    const { j, failed, run2 } = retried();
+    const events = [j.requested, j.hashed, failed, run2.hashed, run2.checked, run2.completed];
+    await applyEvents(db.sql, events);
+    const together = state(await mustGet(j.jobId));
+    expect(together).toMatchObject({ run: 2, status: "completed" });
+    for (const order of [[...events].reverse(), [events[3]!, events[5]!, events[0]!, events[2]!, events[4]!, events[1]!]]) {
+      await db.sql`truncate verification_jobs, verification_job_events`;
+      for (const e of order) await applyEvents(db.sql, [e]);
+      expect(state(await mustGet(j.jobId))).toEqual(together);
+    }
+    // Run 1 completing late (say a redelivery from before the failure) leaves run 2 as it is.
+    await applyEvents(db.sql, [j.checked, j.completed]);
+    expect(await mustGet(j.jobId)).toMatchObject({ run: 2, status: "completed", result: j.completed.data.result, completedAt: new Date(run2.completed.occurredAt) });
+  });
+});
+
 describe("queries", () => {
   /** Five jobs created a minute apart: 0-1 queued, 2 processing, 3 completed, 4 failed. */
   async function seed() {

@@ -1,4 +1,4 @@
-import { TERMINAL_RANK, type AnyEnvelope, type EventType, type JobStatus } from "@veriflow/events";
+import { TERMINAL_RANK, runOf, type AnyEnvelope, type EventType, type JobStatus } from "@veriflow/events";
 import type { Sql } from "@veriflow/pg";
 import type { JobFilter } from "./job-filter.js";
 import { foldEvents, type JobPatch } from "./projection.js";
@@ -12,6 +12,8 @@ export interface Job extends JobPatch {
 export interface JobEvent {
   id: string;
   type: EventType;
+  /** The job's run the event belongs to (1, or n + 1 after the nth retry). */
+  run: number;
   occurredAt: Date;
   causationId: string | null;
   data: unknown;
@@ -41,42 +43,51 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
       type: e.type,
       occurred_at: e.occurredAt,
       causation_id: e.causationId,
+      run: runOf(e),
       data: e.data,
     }))
     .sort((a, b) => (a.event_id < b.event_id ? -1 : 1));
 
   return sql.begin(async (tx) => {
     const inserted = await tx<{ eventId: string }[]>`
-      insert into verification_job_events (event_id, job_id, type, occurred_at, causation_id, data)
-      select e.event_id, e.job_id, e.type, e.occurred_at, e.causation_id, e.data
+      insert into verification_job_events (event_id, job_id, type, occurred_at, causation_id, run, data)
+      select e.event_id, e.job_id, e.type, e.occurred_at, e.causation_id, e.run, e.data
       from jsonb_to_recordset(${tx.json(eventRows)}) as e(
-        event_id text, job_id text, type text, occurred_at timestamptz, causation_id text, data jsonb)
+        event_id text, job_id text, type text, occurred_at timestamptz, causation_id text, run integer, data jsonb)
       on conflict (event_id) do nothing
       returning event_id`;
     if (inserted.length === 0) return { applied: 0, jobIds: [] };
     const fresh = new Set(inserted.map((r) => r.eventId));
     const patches = [...foldEvents(unique.filter((e) => fresh.has(e.id))).values()];
     patches.sort((a, b) => (a.id < b.id ? -1 : 1));
+    // State columns follow mergePatches: a later run replaces them, an earlier run's late
+    // event leaves them, and within a run they only climb until the first terminal state.
+    const later = tx`excluded.run > j.run`;
+    const settled = tx`(excluded.run < j.run or verification_job_status_rank(j.status) = ${TERMINAL_RANK})`;
     await tx`
       insert into verification_jobs as j (
-        id, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url,
+        id, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url,
         file_name, file_size, result, error, retry_count, created_at, started_at, completed_at,
         updated_at, last_event_at)
-      select p.id, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
+      select p.id, p.run, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
         p.rpc_url, p.file_name, p.file_size, p.result, p.error, p.retry_count, p.created_at,
         p.started_at, p.completed_at, now(), p.last_event_at
       from jsonb_to_recordset(${tx.json(patches.map(toRow) as never)}) as p(
-        id text, type text, status text, progress integer, content_hash text, manifest_uri text,
+        id text, run integer, type text, status text, progress integer, content_hash text, manifest_uri text,
         registry_address text, rpc_url text, file_name text, file_size bigint, result jsonb,
         error jsonb, retry_count integer, created_at timestamptz, started_at timestamptz,
         completed_at timestamptz, last_event_at timestamptz)
       on conflict (id) do update set
+        run = greatest(j.run, excluded.run),
         type = coalesce(j.type, excluded.type),
         status = case
+          when ${later} then excluded.status
+          when excluded.run < j.run then j.status
           when verification_job_status_rank(excluded.status) > verification_job_status_rank(j.status)
           then excluded.status else j.status end,
         progress = case
-          when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.progress
+          when ${later} then excluded.progress
+          when ${settled} then j.progress
           else greatest(j.progress, excluded.progress) end,
         content_hash = coalesce(j.content_hash, excluded.content_hash),
         manifest_uri = coalesce(j.manifest_uri, excluded.manifest_uri),
@@ -84,10 +95,9 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         rpc_url = coalesce(j.rpc_url, excluded.rpc_url),
         file_name = coalesce(j.file_name, excluded.file_name),
         file_size = coalesce(j.file_size, excluded.file_size),
-        result = case when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.result else excluded.result end,
-        error = case when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.error else excluded.error end,
-        completed_at = case
-          when verification_job_status_rank(j.status) = ${TERMINAL_RANK} then j.completed_at else excluded.completed_at end,
+        result = case when ${later} then excluded.result when ${settled} then j.result else excluded.result end,
+        error = case when ${later} then excluded.error when ${settled} then j.error else excluded.error end,
+        completed_at = case when ${later} then excluded.completed_at when ${settled} then j.completed_at else excluded.completed_at end,
         retry_count = j.retry_count + excluded.retry_count,
         created_at = least(j.created_at, excluded.created_at),
         started_at = least(j.started_at, excluded.started_at),
@@ -101,6 +111,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
 function toRow(p: JobPatch) {
   return {
     id: p.id,
+    run: p.run,
     type: p.type ?? undefined,
     status: p.status,
     progress: p.progress,
@@ -162,7 +173,7 @@ export async function countByStatus(sql: Sql): Promise<Record<JobStatus, number>
 /** A job's recorded events, oldest first. */
 export async function getJobEvents(sql: Sql, jobId: string): Promise<JobEvent[]> {
   return sql<JobEvent[]>`
-    select event_id as id, type, occurred_at, causation_id, data, recorded_at
+    select event_id as id, type, run, occurred_at, causation_id, data, recorded_at
     from verification_job_events where job_id = ${jobId}
     order by occurred_at, recorded_at, event_id`;
 }
@@ -206,4 +217,33 @@ export async function getTerminalJobsSince(sql: Sql, since: Date, limit: number)
     order by updated_at
     limit ${limit}`;
   return rows.map(toJob);
+}
+
+/** What one prune batch deleted. */
+export interface PrunedJobs {
+  jobs: number;
+  events: number;
+}
+
+/**
+ * Deletes up to `limit` jobs that reached `status` more than `maxAgeMs` ago, oldest first,
+ * with their recorded events, in one statement. The rows are picked FOR UPDATE SKIP LOCKED:
+ * replicas pruning together take different rows, and a row the projection is writing is
+ * left for the next pass.
+ */
+export async function pruneJobs(sql: Sql, status: "completed" | "failed", maxAgeMs: number, limit: number): Promise<PrunedJobs> {
+  const [row] = await sql<PrunedJobs[]>`
+    with doomed as (
+      select id from verification_jobs
+      where status = ${status} and completed_at < now() - ${maxAgeMs}::float8 * interval '1 millisecond'
+      order by completed_at
+      limit ${limit}
+      for update skip locked
+    ), events as (
+      delete from verification_job_events e using doomed where e.job_id = doomed.id returning 1
+    ), jobs as (
+      delete from verification_jobs j using doomed where j.id = doomed.id returning 1
+    )
+    select (select count(*) from jobs)::integer as jobs, (select count(*) from events)::integer as events`;
+  return row ?? { jobs: 0, events: 0 };
 }

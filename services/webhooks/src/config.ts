@@ -1,13 +1,16 @@
 import { opsPortOf } from "@veriflow/events";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
+import { readPostgresConfig, readRetentionConfig, type PostgresConfig, type RetentionConfig } from "@veriflow/pg";
 import { DEFAULT_RETRY_SCHEDULE_MS } from "./retry-schedule.js";
 
 export interface WebhooksConfig extends CommonConfig {
   port: number;
   host: string;
-  databaseUrl: string;
-  databasePoolMax: number;
+  /** DATABASE_URL, pool size, connect and statement timeouts. */
+  database: PostgresConfig;
+  /** How long finished rows are kept (RETENTION_*), and how often they are pruned. */
+  retention: RetentionConfig;
   /**
    * Signs job callbacks (subscriptions use their own secrets). Null outside production
    * when unset: the service then makes up one per process and says so.
@@ -46,8 +49,8 @@ export function loadConfig(env: Env): WebhooksConfig {
     ...readCommonConfig(r, opsPortOf("webhooks")),
     port: r.int("WEBHOOKS_PORT", 3003, { min: 0, max: 65535 }),
     host: r.string("WEBHOOKS_HOST", "0.0.0.0"),
-    databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),
-    databasePoolMax: r.int("DATABASE_POOL_MAX", 10, { min: 1, max: 200 }),
+    database: readPostgresConfig(r),
+    retention: readRetentionConfig(r),
     signingSecret,
     allowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     timeoutMs: r.int("WEBHOOK_TIMEOUT_MS", 10_000, { min: 100, max: 120_000 }),

@@ -6,7 +6,7 @@ import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
 import { HttpError, badRequest, notFound, type CodeWhere } from "@veriflow/errors";
 import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
-import type { Sql } from "@veriflow/pg";
+import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import { generateWebhookSecret } from "./signature.js";
 import {
   deleteSubscription,
@@ -26,6 +26,8 @@ export interface WebhooksAppDeps {
   sql: Sql;
   log: Logger;
   allowedPrivateHosts: string[];
+  /** Whether the migrations are applied: until then every route answers 503 E_DATABASE_UNAVAILABLE. */
+  database?: DatabaseReadiness;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -48,6 +50,8 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
     ctx.set("cache-control", "no-store");
     await next();
   });
+  // PostgreSQL down (or not migrated yet): 503 with Retry-After, never a 500.
+  router.use(databaseErrors(deps.database));
 
   router.post("/api/webhooks", async (ctx) => {
     const input = parseSubscriptionInput(await readJson(ctx), checkUrl);

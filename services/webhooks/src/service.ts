@@ -1,15 +1,16 @@
 import { fileURLToPath } from "node:url";
 import { createGuardedAgent } from "@veriflow/adapters";
-import { observerConsumer } from "@veriflow/events";
+import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, runBatchConsumeLoop } from "@veriflow/nats";
-import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
+import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
-import { startDeliveryWorker } from "./delivery-worker.js";
+import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
 import { createEventIntake } from "./event-intake.js";
 import { registerWebhooksMetrics } from "./metrics.js";
 import { createWebhooksApp } from "./routes.js";
+import { webhooksPruneSteps } from "./retention.js";
 import { generateWebhookSecret } from "./signature.js";
 
 /** Migrations ship beside the build output: services/webhooks/migrations. */
@@ -17,7 +18,12 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta
 /** Its own record of applied migrations: the database server may be shared with status. */
 export const MIGRATIONS_TABLE = "webhook_schema_migrations";
 
-/** The composition: Postgres (migrated) → delivery worker → NATS consumer → REST → ops endpoints. */
+/**
+ * The composition: Postgres (migrated, or migrating once it answers) → delivery worker →
+ * NATS consumer → REST → ops endpoints. PostgreSQL being down does not stop the start: the
+ * REST API answers 503 E_DATABASE_UNAVAILABLE, the consumer waits, and the delivery worker
+ * starts once the migrations are applied.
+ */
 export async function startWebhooksService(config: WebhooksConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
   let signingSecret = config.signingSecret;
@@ -26,23 +32,36 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
     log.warn("WEBHOOK_SIGNING_SECRET is unset: job callbacks are signed with a secret made up for this process (set it to verify them)");
   }
 
-  const sql = connectPostgres(config.databaseUrl, { max: config.databasePoolMax, log, applicationName: "veriflow-webhooks" });
+  const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-webhooks" });
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
-  await runMigrations(sql, MIGRATIONS_DIR, { log, table: MIGRATIONS_TABLE });
+  const db = await startMigrations(sql, MIGRATIONS_DIR, { log, table: MIGRATIONS_TABLE });
+  shutdown.add("migrations", () => db.stop());
+  const retention = startRetention({ ...config.retention, steps: webhooksPruneSteps(sql, config.retention), log, isReady: db.isReady });
+  shutdown.add("retention", () => retention.stop());
 
   const agent = createGuardedAgent({ allowedPrivateHosts: config.allowedPrivateHosts, connectTimeoutMs: Math.min(config.timeoutMs, 10_000) });
   shutdown.add("http agent", () => agent.close());
-  const worker = startDeliveryWorker({
-    sql,
-    dispatcher: agent,
-    log,
-    signingSecret,
-    concurrency: config.concurrency,
-    timeoutMs: config.timeoutMs,
-    retryScheduleMs: config.retryScheduleMs,
-    pollIntervalMs: config.pollIntervalMs,
+  let worker: DeliveryWorker | undefined;
+  let stopping = false;
+  const workerStarted = db.ready.then(() => {
+    if (stopping || !db.isReady()) return;
+    worker = startDeliveryWorker({
+      sql,
+      dispatcher: agent,
+      log,
+      signingSecret,
+      concurrency: config.concurrency,
+      timeoutMs: config.timeoutMs,
+      retryScheduleMs: config.retryScheduleMs,
+      pollIntervalMs: config.pollIntervalMs,
+    });
   });
-  shutdown.add("delivery worker", () => worker.stop());
+  shutdown.add("delivery worker", async () => {
+    stopping = true;
+    db.stop();
+    await workerStarted;
+    await worker?.stop();
+  });
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-webhooks", log });
   shutdown.add("nats", () => nats.close());
@@ -51,22 +70,34 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   const loop = await runBatchConsumeLoop({
     js: nats.js,
     consumer: observerConsumer("webhooks"),
-    handleBatch: createEventIntake({ sql, log, maxAgeMs: config.maxAgeMs, onNewDeliveries: () => worker.wake() }),
+    handleBatch: withDatabase(db, createEventIntake({ sql, log, maxAgeMs: config.maxAgeMs, onNewDeliveries: () => worker?.wake() })),
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
   });
   shutdown.add("consumer", () => loop.stop());
 
-  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts });
+  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
 
   registerWebhooksMetrics();
-  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
+  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && db.isReady() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");
   return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
+}
+
+/** A batch handler that waits for the migrations and reports a database outage as transient (retried later). */
+function withDatabase(db: MigratedDatabase, handle: (events: AnyEnvelope[]) => Promise<void>): (events: AnyEnvelope[]) => Promise<void> {
+  return async (events) => {
+    try {
+      db.assertReady();
+      await handle(events);
+    } catch (err) {
+      throw asTransientDatabaseError(err);
+    }
+  };
 }
 
 export const service = defineService({ name: "webhooks", loadConfig, start: startWebhooksService });

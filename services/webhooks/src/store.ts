@@ -235,3 +235,73 @@ export async function listAttempts(sql: Db, deliveryIds: readonly string[]): Pro
     from webhook_delivery_attempts where delivery_id = any(${sql.array([...deliveryIds])}::uuid[])
     order by delivery_id, attempt`;
 }
+
+/** What one prune batch of deliveries deleted. */
+export interface PrunedDeliveries {
+  deliveries: number;
+  attempts: number;
+}
+
+/**
+ * Deletes up to `limit` settled deliveries (with their attempts) that settled more than
+ * `maxAgeMs` ago, oldest first: `delivered` ones, or `undelivered` ones (failed, gone,
+ * cancelled). Pending deliveries are never touched. Rows are picked FOR UPDATE SKIP LOCKED,
+ * so replicas prune side by side.
+ */
+export async function pruneDeliveries(sql: Db, which: "delivered" | "undelivered", maxAgeMs: number, limit: number): Promise<PrunedDeliveries> {
+  const statuses = which === "delivered" ? ["delivered"] : ["failed", "gone", "cancelled"];
+  const [row] = await sql<PrunedDeliveries[]>`
+    with doomed as (
+      select id from webhook_deliveries
+      where status = any(${sql.array(statuses)}::text[])
+        and completed_at < now() - ${maxAgeMs}::float8 * interval '1 millisecond'
+      order by completed_at
+      limit ${limit}
+      for update skip locked
+    ), attempts as (
+      delete from webhook_delivery_attempts a using doomed where a.delivery_id = doomed.id returning 1
+    ), deliveries as (
+      delete from webhook_deliveries d using doomed where d.id = doomed.id returning 1
+    )
+    select (select count(*) from deliveries)::integer as deliveries, (select count(*) from attempts)::integer as attempts`;
+  return row ?? { deliveries: 0, attempts: 0 };
+}
+
+/**
+ * Deletes up to `limit` remembered job callbacks older than `maxAgeMs` whose job has no
+ * callback delivery still pending. Returns how many.
+ */
+export async function pruneCallbacks(sql: Db, maxAgeMs: number, limit: number): Promise<number> {
+  const rows = await sql`
+    with doomed as (
+      select job_id from webhook_job_callbacks c
+      where created_at < now() - ${maxAgeMs}::float8 * interval '1 millisecond'
+        and not exists (
+          select 1 from webhook_deliveries d where d.job_id = c.job_id and d.target = 'job' and d.status = 'pending')
+      order by created_at
+      limit ${limit}
+      for update skip locked
+    )
+    delete from webhook_job_callbacks c using doomed where c.job_id = doomed.job_id
+    returning 1`;
+  return rows.length;
+}
+
+/**
+ * Deletes up to `limit` subscriptions deleted more than `maxAgeMs` ago that no delivery
+ * refers to any more (their deliveries were pruned first). Returns how many.
+ */
+export async function pruneDeletedSubscriptions(sql: Db, maxAgeMs: number, limit: number): Promise<number> {
+  const rows = await sql`
+    with doomed as (
+      select id from webhook_subscriptions s
+      where deleted_at < now() - ${maxAgeMs}::float8 * interval '1 millisecond'
+        and not exists (select 1 from webhook_deliveries d where d.subscription_id = s.id)
+      order by deleted_at
+      limit ${limit}
+      for update skip locked
+    )
+    delete from webhook_subscriptions s using doomed where s.id = doomed.id
+    returning 1`;
+  return rows.length;
+}

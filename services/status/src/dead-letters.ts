@@ -1,0 +1,151 @@
+import { Router } from "@koa/router";
+import { DEAD_LETTERS_PATH, JOBS_PAGE_SIZE } from "@veriflow/events";
+import { HttpError } from "@veriflow/errors";
+import { requireApiKey } from "@veriflow/http";
+import { NotReplayableError, type DeadLetter, type DeadLetterCounts, type DeadLetterPage, type Replayed } from "@veriflow/nats";
+import type { Logger } from "@veriflow/platform";
+import { readQuery, type Query } from "./query.js";
+
+/** The dead-letter stream as the edges use it (NATS calls in service.ts). */
+export interface DeadLetterStore {
+  list(query: { consumer?: string; after?: number; limit: number }): Promise<DeadLetterPage>;
+  count(): Promise<DeadLetterCounts>;
+  get(seq: number): Promise<DeadLetter | null>;
+  replay(seq: number): Promise<Replayed | null>;
+}
+
+/** What REST and gRPC both do with dead letters: the lookups, with the API's errors. */
+export function createDeadLetters(store: DeadLetterStore, log: Logger) {
+  return {
+    async list(query: { consumer?: string; after?: number; limit: number }) {
+      const [page, counts] = await Promise.all([store.list(query), store.count()]);
+      const total = query.consumer === undefined ? counts.total : (counts.byConsumer[query.consumer] ?? 0);
+      return { ...page, total, byConsumer: counts.byConsumer };
+    },
+    async get(seq: number): Promise<DeadLetter> {
+      const found = await store.get(seq);
+      if (!found) throw new HttpError("E_DEAD_LETTER_NOT_FOUND", `no dead letter ${seq} (replayed, aged out, or never set aside)`);
+      return found;
+    },
+    async replay(seq: number): Promise<Replayed> {
+      let replayed: Replayed | null;
+      try {
+        replayed = await store.replay(seq);
+      } catch (err) {
+        if (err instanceof NotReplayableError) throw new HttpError("E_DEAD_LETTER_NOT_REPLAYABLE", err.message, { cause: err });
+        throw err;
+      }
+      if (!replayed) throw new HttpError("E_DEAD_LETTER_NOT_FOUND", `no dead letter ${seq} (replayed, aged out, or never set aside)`);
+      const { deadLetter: d } = replayed;
+      log.info({ seq, consumer: d.consumer, subject: d.subject, streamSeq: replayed.streamSeq }, "dead letter replayed");
+      return replayed;
+    },
+  };
+}
+
+export type DeadLetters = ReturnType<typeof createDeadLetters>;
+
+/** A dead letter as the list shows it: where it came from and why, without its bytes. */
+export function toApiDeadLetterSummary(d: DeadLetter) {
+  return {
+    seq: d.seq,
+    consumer: d.consumer,
+    subject: d.subject,
+    streamSeq: d.streamSeq,
+    reason: d.reason,
+    deadLetteredAt: d.deadLetteredAt.toISOString(),
+    size: d.size,
+  };
+}
+
+/**
+ * A dead letter in full: its headers and bytes, as UTF-8 text when they are (base64
+ * otherwise), and as JSON when they parse (an event a handler refused, say).
+ */
+export function toApiDeadLetter(d: DeadLetter) {
+  let text: string | null = null;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(d.data);
+  } catch {
+    text = null;
+  }
+  let json: unknown = null;
+  if (text !== null) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = null;
+    }
+  }
+  return {
+    ...toApiDeadLetterSummary(d),
+    headers: d.headers,
+    dataEncoding: text === null ? "base64" : "utf8",
+    data: text ?? Buffer.from(d.data).toString("base64"),
+    json,
+  };
+}
+
+/** A sequence from a path or request: a positive integer. */
+export function parseDeadLetterSeq(raw: string): number {
+  const seq = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(seq) || seq < 1) {
+    throw new HttpError("E_INVALID_DEAD_LETTER_SEQ", `a dead letter is named by its sequence, a positive integer; got "${raw.slice(0, 32)}"`);
+  }
+  return seq;
+}
+
+const CONSUMER = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `consumer`, `after` (a sequence, default 0) and `limit` (default 20, capped at 100); every problem at once. */
+export function parseDeadLetterQuery(query: Query): { consumer?: string; after: number; limit: number } {
+  const q = readQuery(query);
+  const consumer = q.single("consumer");
+  if (consumer !== undefined && !CONSUMER.test(consumer)) q.problems.push(`consumer must be a consumer's durable name (letters, digits, - and _), got "${consumer.slice(0, 64)}"`);
+  const after = q.count("after", 0);
+  const limit = Math.min(q.count("limit", JOBS_PAGE_SIZE.default, 1), JOBS_PAGE_SIZE.max);
+  q.done();
+  return { ...(consumer !== undefined ? { consumer } : {}), after, limit };
+}
+
+/**
+ * GET /api/dead-letters, GET /api/dead-letters/:seq, POST /api/dead-letters/:seq/replay.
+ * They read NATS only, so they answer while PostgreSQL is down. A replay changes state:
+ * it takes an API key here too (the gateway forwards the caller's).
+ */
+export function createDeadLetterRouter(deadLetters: DeadLetters, apiKeys: readonly string[]): Router {
+  const router = new Router({ prefix: DEAD_LETTERS_PATH });
+  router.use(async (ctx, next) => {
+    ctx.set("cache-control", "no-store");
+    await next();
+  });
+  router.get("/", async (ctx) => {
+    const query = parseDeadLetterQuery(ctx.query);
+    const page = await deadLetters.list(query);
+    ctx.body = {
+      deadLetters: page.deadLetters.map(toApiDeadLetterSummary),
+      count: page.deadLetters.length,
+      total: page.total,
+      byConsumer: page.byConsumer,
+      limit: query.limit,
+      next: page.next,
+    };
+  });
+  router.get("/:seq", async (ctx) => {
+    ctx.body = toApiDeadLetter(await deadLetters.get(parseDeadLetterSeq(ctx.params.seq!)));
+  });
+  router.post("/:seq/replay", requireApiKey(apiKeys), async (ctx) => {
+    const seq = parseDeadLetterSeq(ctx.params.seq!);
+    const { deadLetter, streamSeq, duplicate } = await deadLetters.replay(seq);
+    ctx.status = 202;
+    ctx.body = {
+      seq,
+      consumer: deadLetter.consumer,
+      subject: deadLetter.subject,
+      streamSeq,
+      duplicate,
+      message: `Replayed to ${deadLetter.consumer} on ${deadLetter.subject}; removed from the dead letters`,
+    };
+  });
+  return router;
+}
