@@ -1,4 +1,4 @@
-import { TERMINAL_RANK, type AnyEnvelope, type EventType, type JobStatus, type JobType } from "@veriflow/events";
+import { TERMINAL_RANK, firstOfEachId, type AnyEnvelope, type EventType, type JobStatus, type JobType } from "@veriflow/events";
 import type { Sql } from "@veriflow/pg";
 import type { JobFilter } from "./job-filter.js";
 import { foldEvents, type JobFailure, type JobPatch } from "./projection.js";
@@ -32,7 +32,9 @@ export interface ApplyResult {
  * in key order, so concurrent batches lock in the same order.
  */
 export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Promise<ApplyResult> {
-  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  // The first of a batch's events with one id wins, as in the table: a job's terminal events
+  // share one id (terminalEventId), so a later completion or failure is dropped here too.
+  const unique = firstOfEachId(events);
   if (unique.length === 0) return { applied: 0, jobIds: [] };
   const eventRows = unique
     .map((e) => ({

@@ -1,4 +1,4 @@
-import type { AnyEnvelope } from "@veriflow/events";
+import { firstOfEachId, type AnyEnvelope } from "@veriflow/events";
 import type { Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
 import { callbacksOf, planDeliveries, terminalJobIds } from "./handlers.js";
@@ -17,7 +17,10 @@ export interface EventIntakeDeps {
  * then create the deliveries its events call for. Throwing naks the batch (retried later).
  */
 export function createEventIntake(deps: EventIntakeDeps): (events: AnyEnvelope[]) => Promise<void> {
-  return async (events) => {
+  return async (batch) => {
+    // A job's terminal events share one id: the first one seen is the job's outcome, and
+    // deliveries are unique per (event id, target), so one terminal callback per job.
+    const events = firstOfEachId(batch);
     const created = await deps.sql.begin(async (tx) => {
       await rememberCallbacks(tx, callbacksOf(events));
       const [callbacks, subscriptions] = await Promise.all([
