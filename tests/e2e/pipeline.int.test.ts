@@ -218,6 +218,9 @@ describe("the REST surface", () => {
       [{ file: "x", registryAddress: sys.registry, manifestURI: "ftp://example.com/m.json" }, 400, "E_INVALID_MANIFEST_URI"],
       [{ file: "x", registryAddress: sys.registry, manifestURI: "ipfs://not-a-cid" }, 400, "E_INVALID_MANIFEST_URI"],
       [{ file: "x", registryAddress: sys.registry, manifestURI, rpcUrl: "http://127.0.0.1:1" }, 400, "E_RPC_URL_NOT_ALLOWED"],
+      // NUL cannot be stored by PostgreSQL: refused at the edge, before it reaches a batch.
+      [{ file: "x", registryAddress: sys.registry, manifestURI: `${manifestURI}\u0000.json` }, 400, "E_BAD_REQUEST"],
+      [{ file: "x", registryAddress: sys.registry, manifestURI, fileName: "photo\u0000.jpg" }, 400, "E_BAD_REQUEST"],
       ["json", 415, "E_UNSUPPORTED_MEDIA_TYPE"],
     ];
     for (const [input, status, code] of cases) {

@@ -111,6 +111,17 @@ describe("applyEvents", () => {
     expect((await getJobEvents(db.sql, k.jobId)).map((e) => e.type)).toEqual(["verification.requested", "verification.failed"]);
   });
 
+  it("stores what PostgreSQL cannot hold (NUL, a lone surrogate) with U+FFFD instead of failing the batch", async () => {
+    const j = jobEvents();
+    const k = jobEvents();
+    const poisoned = { ...j.requested, data: { ...j.requested.data, upload: { ...j.requested.data.upload, fileName: "a\u0000b.jpg", contentType: "x/\uD800" } } };
+    const r = await applyEvents(db.sql, [poisoned, k.requested, k.hashed]);
+    expect(r.applied).toBe(3);
+    expect((await mustGet(j.jobId)).fileName).toBe("a\uFFFDb.jpg");
+    expect((await getJobEvents(db.sql, j.jobId))[0]!.data).toMatchObject({ upload: { fileName: "a\uFFFDb.jpg", contentType: "x/\uFFFD" } });
+    expect(await mustGet(k.jobId)).toMatchObject({ status: "processing" });
+  });
+
   it("keeps the first terminal outcome: a later failure does not undo a completion", async () => {
     const j = jobEvents();
     await applyEvents(db.sql, [j.requested, j.hashed, j.completed]);
