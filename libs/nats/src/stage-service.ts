@@ -44,9 +44,11 @@ export async function startStage<S extends StageName>(opts: StartStageOptions<S>
   await ensureConsumer(opts.nats.jsm, consumer, opts.topology);
   opts.log.debug({ stream: STREAM_NAME, consumer: consumer.durable }, "topology ready");
   return runConsumeLoop<ConsumedBy<S>>({
-    js: opts.nats.js,
+    nats: opts.nats,
+    topology: opts.topology,
     consumer,
     eventType: stageSpec(opts.stage).consumes as ConsumedBy<S>,
+    produces: stageSpec(opts.stage).produces,
     handle: opts.instance.handle,
     afterAck: opts.instance.afterAck,
     onGiveUp: (event, err, attempts) => [failedEventFor(opts.stage, event, err, attempts)],
@@ -102,7 +104,8 @@ export async function startStageService<S extends StageName, Settings>(
     shutdown.add("stage", () => instance.close());
     const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });
     shutdown.add("consumer", () => loop.stop());
-    const ops = await startOpsServer(config.opsPort, () => nats.isConnected());
+    // Ready while connected and the stage's consumer exists and answers its pulls.
+    const ops = await startOpsServer(config.opsPort, () => nats.isConnected() && loop.ready());
     shutdown.add("ops", () => ops.close());
     log.info({ opsPort: ops.port, concurrency: config.stage.concurrency }, `${module.stage} ready`);
     return { opsPort: ops.port, stop: () => shutdown.run() };

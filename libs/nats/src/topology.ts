@@ -95,14 +95,22 @@ export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig):
   });
 }
 
-/** A durable pull consumer; the consume loop, not max_deliver, decides the last attempt. */
-export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, cfg: TopologyConfig): Promise<void> {
+/**
+ * A durable pull consumer; the consume loop, not max_deliver, decides the last attempt.
+ * Created reading the whole stream, or from `startSeq` when a running service recreates
+ * one that disappeared (see pull-session.ts); an existing one keeps its position.
+ */
+export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, cfg: TopologyConfig, at: { startSeq?: number } = {}): Promise<void> {
+  const start: Partial<ConsumerConfig> =
+    at.startSeq !== undefined && at.startSeq > 1
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: at.startSeq }
+      : { deliver_policy: DeliverPolicy.All };
   const config: Partial<ConsumerConfig> = {
     durable_name: spec.durable,
     description: spec.description,
     filter_subject: spec.filterSubject,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    ...start,
     ack_wait: nanos(cfg.ackWaitMs),
     max_deliver: -1,
     max_ack_pending: cfg.maxAckPending,

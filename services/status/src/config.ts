@@ -11,6 +11,8 @@ export interface StatusConfig extends CommonConfig {
   databasePoolMax: number;
   /** Most events projected in one transaction. */
   maxBatch: number;
+  /** Deliveries on which an event failed on its own before it is dead-lettered. */
+  maxAttempts: number;
   backoff: BackoffPolicy;
   topology: TopologyConfig;
   /** Port of the gRPC JobService (bound on `host`); 0 picks a free one. */
@@ -32,6 +34,7 @@ export function loadConfig(env: Env): StatusConfig {
     databaseUrl: r.url("DATABASE_URL", undefined, ["postgres:", "postgresql:"]) ?? (r.required("DATABASE_URL"), ""),
     databasePoolMax: r.int("DATABASE_POOL_MAX", 10, { min: 1, max: 200 }),
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
+    maxAttempts: r.int("STATUS_MAX_ATTEMPTS", 5, { min: 1, max: 100 }),
     backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),
     grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),

@@ -4,7 +4,7 @@ import { JOB_SERVICE, createGrpcServer, loadJobServiceProto } from "@veriflow/gr
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, findLastEvent, isStreamAvailable, runBatchConsumeLoop } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
-import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
+import { connectPostgres, isPostgresUnavailable, pingPostgres, runMigrations } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
@@ -34,9 +34,12 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("job changes", () => changes.stop());
 
   const loop = await runBatchConsumeLoop({
-    js: nats.js,
+    nats,
+    topology: config.topology,
     consumer: observerConsumer("status"),
     handleBatch: async (events) => changes.announce((await applyEvents(sql, events)).jobIds),
+    isUnavailable: isPostgresUnavailable,
+    maxAttempts: config.maxAttempts,
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
@@ -72,7 +75,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("grpc", () => grpcHandle.close());
 
   registerStatusMetrics();
-  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
+  // Ready while connected, projecting (its consumer exists and answers) and PostgreSQL answers.
+  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && loop.ready() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };

@@ -3,7 +3,7 @@ import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, runBatchConsumeLoop } from "@veriflow/nats";
-import { connectPostgres, pingPostgres, runMigrations } from "@veriflow/pg";
+import { connectPostgres, isPostgresUnavailable, pingPostgres, runMigrations } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker } from "./delivery-worker.js";
@@ -49,9 +49,12 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   await ensureStreams(nats.jsm, config.topology);
   await ensureConsumer(nats.jsm, observerConsumer("webhooks"), config.topology);
   const loop = await runBatchConsumeLoop({
-    js: nats.js,
+    nats,
+    topology: config.topology,
     consumer: observerConsumer("webhooks"),
     handleBatch: createEventIntake({ sql, log, maxAgeMs: config.maxAgeMs, onNewDeliveries: () => worker.wake() }),
+    isUnavailable: isPostgresUnavailable,
+    maxAttempts: config.intakeMaxAttempts,
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
@@ -63,7 +66,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("http", () => http.close());
 
   registerWebhooksMetrics();
-  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await pingPostgres(sql)));
+  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && loop.ready() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");
   return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
