@@ -85,8 +85,25 @@ export function loadStageServiceConfig<S extends StageName, Settings>(module: St
     topology: readTopologyConfig(r),
     settings: module.readSettings(r),
   };
+  const horizon = retryHorizonMs(config.stage, config.topology);
+  if (config.topology.duplicateWindowMs < horizon) {
+    r.problems.push(
+      `STREAM_DUPLICATE_WINDOW_MS (${config.topology.duplicateWindowMs}) must be >= ${envPrefix(module.stage)}_MAX_ATTEMPTS × (CONSUMER_ACK_WAIT_MS + RETRY_MAX_MS) = ${horizon}, the longest a stage can keep retrying one message`,
+    );
+  }
   r.done();
   return config;
+}
+
+/**
+ * The longest a stage can keep working on one message: every attempt waits at most the
+ * ack wait (a lost ack) or the largest backoff before the next. A job's first terminal event
+ * and any later attempt to publish another (whose id is the same) fall within it, so a
+ * duplicate window at least this long drops the second in the stream itself; past the
+ * window, the stage's stored-outcome check and the readers' first-terminal-wins rule still hold.
+ */
+export function retryHorizonMs(stage: StageConfig, topology: TopologyConfig): number {
+  return stage.maxAttempts * (topology.ackWaitMs + stage.backoff.maxMs);
 }
 
 /** The composition of every stage service: NATS → uploads bucket → the stage → consume loop → ops endpoints. */
