@@ -11,6 +11,8 @@ const API = {
   ...JetStreamApiCodes,
   /** JSStreamNameExistErr: "stream name already in use with a different configuration". */
   StreamNameInUse: 10058,
+  /** JSStreamSubjectOverlapErr: "subjects overlap with an existing stream" (also what 2.9 answers the loser of two concurrent creates of one stream). */
+  StreamSubjectOverlap: 10065,
   /** JSConsumerNameExistErr: "consumer name already in use". */
   ConsumerNameInUse: 10013,
   /** JSConsumerExistingActiveErr: "consumer already exists and is still active". */
@@ -45,6 +47,14 @@ export function isNotFound(err: unknown, what: JetStreamResource): boolean {
 /** True when creating a stream or consumer failed because one of that name exists (a replica raced us to it). */
 export function isAlreadyExists(err: unknown, what: "stream" | "consumer"): boolean {
   return err instanceof JetStreamApiError && EXISTS[what].includes(err.code);
+}
+
+/**
+ * True when creating a stream failed because its subjects are taken: by another stream, or
+ * (nats-server 2.9) by the same stream being created at the same moment by someone else.
+ */
+export function isSubjectOverlap(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === API.StreamSubjectOverlap;
 }
 
 /** One error, not its causes: does it say that NATS or JetStream is not answering? */

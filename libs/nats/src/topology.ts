@@ -22,7 +22,7 @@ import {
   type ConsumerSpec,
 } from "@veriflow/events";
 import type { EnvReader } from "@veriflow/platform";
-import { isAlreadyExists, isNotFound } from "./nats-errors.js";
+import { isAlreadyExists, isNotFound, isSubjectOverlap } from "./nats-errors.js";
 
 export interface TopologyConfig {
   /** How long events stay in the stream. */
@@ -131,11 +131,17 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, 
   }
 }
 
-/** The uploads bucket, with a max age so an upload never outlives its usefulness. */
+/**
+ * The uploads bucket, with a max age so an upload never outlives its usefulness. Services
+ * starting together race to create it; the loser's create fails, and its retry finds it.
+ */
 export async function openUploadsBucket(js: JetStreamClient, cfg: TopologyConfig): Promise<ObjectStore> {
-  return new Objm(js).create(UPLOADS_BUCKET, {
-    storage: StorageType.File,
-    replicas: cfg.replicas,
-    ttl: nanos(cfg.uploadsMaxAgeMs),
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await new Objm(js).create(UPLOADS_BUCKET, { storage: StorageType.File, replicas: cfg.replicas, ttl: nanos(cfg.uploadsMaxAgeMs) });
+    } catch (err) {
+      if (attempt >= 3 || !(isAlreadyExists(err, "stream") || isSubjectOverlap(err))) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
 }
