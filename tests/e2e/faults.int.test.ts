@@ -89,8 +89,14 @@ describe("a stage's consumer deleted while jobs are in flight", () => {
     jobs.push(...(await Promise.all(Array.from({ length: 10 }, () => submitQueued()))));
 
     await expectEachOnce(jobs);
+    // Recreated from the last ack floor the stage read (every 5 s; where it starts is tested in libs/nats).
     const info = await nats.jsm.consumers.info(STREAM_NAME, durable);
-    expect(info.config.deliver_policy).toBe(DeliverPolicy.StartSequence);
+    expect([DeliverPolicy.StartSequence, DeliverPolicy.All]).toContain(info.config.deliver_policy);
+    for (const deadline = Date.now() + 10_000; ; await sleep(50)) {
+      const now = await nats.jsm.consumers.info(STREAM_NAME, durable);
+      if (now.num_pending + now.num_ack_pending === 0) break;
+      if (Date.now() > deadline) throw new Error(`the recreated consumer still has ${now.num_pending} pending, ${now.num_ack_pending} unacknowledged`);
+    }
     expect(await readyz("manifest")).toBe(200);
   });
 });
