@@ -179,6 +179,28 @@ describe("a consumer deleted while work is in hand", () => {
     }, "every message acked by the new consumer");
   });
 
+  it("one missing when a service starts is created after its checkpointed position, not from the stream's start", async () => {
+    const h = await harness("hashing", hashOk);
+    const loop = await h.start();
+    const finished = Array.from({ length: 10 }, (_, i) => `done-${i}`);
+    await h.publish(...finished.map(requestFor));
+    await eventually(async () => (await h.nats.jsm.consumers.info(STREAM_NAME, h.durable)).num_ack_pending === 0 && h.calls.length === 10, "ten jobs acked");
+    await sleep(700); // checkpointed since (the loop reads the ack floor every 300 ms)
+    await loop.stop();
+
+    // Deleted while no replica runs; the next start creates it as every service does.
+    await h.nats.jsm.consumers.delete(STREAM_NAME, h.durable);
+    const created = await ensureConsumer(h.nats.jsm, stageConsumer("hashing"), topology);
+    const lastFinished = (await h.nats.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subjectFor("verification.requested", "done-9") }))!.seq;
+    expect(created).toMatchObject({ created: true });
+    expect(created.startSeq).toBeGreaterThan(lastFinished);
+
+    await h.start();
+    await h.publish(requestFor("after-restart"));
+    await eventually(() => h.countOn("content.hashed", "after-restart"), "a job after the restart");
+    for (const id of finished) expect(h.calls.filter((c) => c.jobId === id), id).toHaveLength(1);
+  });
+
   it("a deleted stream is created again and read from its start", async () => {
     const h = await harness("hashing", hashOk);
     const loop = await h.start();

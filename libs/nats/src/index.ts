@@ -1,6 +1,7 @@
 export * from "./backoff.js";
 export * from "./batch-consume-loop.js";
 export * from "./consume-loop.js";
+export * from "./consumer-position.js";
 export * from "./dead-letter.js";
 export * from "./metrics.js";
 export * from "./nats.js";

@@ -2,6 +2,7 @@ import type { Consumer, ConsumerInfo, ConsumerMessages, JsMsg } from "@nats-io/j
 import { STREAM_NAME, type ConsumerSpec } from "@veriflow/events";
 import { errorMessage } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
+import { saveConsumerPosition } from "./consumer-position.js";
 import { consumerRecreated } from "./metrics.js";
 import { isNotFound } from "./nats-errors.js";
 import type { NatsClients } from "./nats.js";
@@ -60,7 +61,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * last ack floor read from the server (every message at or below it was acknowledged by
  * some replica) and the oldest message this process still holds, so nothing unfinished is
  * skipped and only the work acknowledged since the last check (a few seconds) is redone;
- * a stream that is gone or was replaced is (re)created and read from its start.
+ * a stream that is gone or was replaced is (re)created and read from its start. The ack
+ * floor it reads is also checkpointed (consumer-position.ts), for a consumer found missing
+ * when a service starts.
  */
 export async function startPullSession(opts: PullSessionOptions): Promise<PullSession> {
   const { nats, log } = opts;
@@ -79,9 +82,18 @@ export async function startPullSession(opts: PullSessionOptions): Promise<PullSe
   let recovering: Promise<void> | null = null;
   let consumer: Consumer | null = null;
 
+  let saved = -1;
   const noteInfo = (info: ConsumerInfo) => {
     ackFloor = info.ack_floor.stream_seq;
     consumerOk = true;
+    // Checkpointed, so that a consumer missing when a service starts resumes from here too.
+    if (ackFloor !== saved && streamCreated) {
+      const floor = ackFloor;
+      saveConsumerPosition(nats.js, durable, { stream: STREAM_NAME, streamCreated, ackFloor: floor }).then(
+        () => (saved = floor),
+        (err: unknown) => log.debug({ err: errorMessage(err) }, "could not checkpoint the consumer's position"),
+      );
+    }
   };
 
   /**

@@ -41,7 +41,8 @@ export interface StartStageOptions<S extends StageName> {
 export async function startStage<S extends StageName>(opts: StartStageOptions<S>): Promise<RunningLoop> {
   const consumer = stageConsumer(opts.stage);
   await ensureStreams(opts.nats.jsm, opts.topology);
-  await ensureConsumer(opts.nats.jsm, consumer, opts.topology);
+  const ensured = await ensureConsumer(opts.nats.jsm, consumer, opts.topology);
+  if (ensured.created) opts.log.info({ consumer: consumer.durable, startSeq: ensured.startSeq }, "consumer created");
   opts.log.debug({ stream: STREAM_NAME, consumer: consumer.durable }, "topology ready");
   return runConsumeLoop<ConsumedBy<S>>({
     nats: opts.nats,

@@ -16,12 +16,15 @@ import {
   DEAD_LETTER_ROOT,
   DEAD_LETTER_STREAM,
   MIN_DUPLICATE_WINDOW_MS,
+  POSITIONS_ROOT,
+  POSITIONS_STREAM,
   STREAM_NAME,
   STREAM_SUBJECTS,
   UPLOADS_BUCKET,
   type ConsumerSpec,
 } from "@veriflow/events";
 import type { EnvReader } from "@veriflow/platform";
+import { checkpointedStart } from "./consumer-position.js";
 import { isAlreadyExists, isNotFound, isSubjectOverlap } from "./nats-errors.js";
 
 export interface TopologyConfig {
@@ -93,19 +96,48 @@ export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig):
     max_age: nanos(cfg.streamMaxAgeMs),
     num_replicas: cfg.replicas,
   });
+  // One message per consumer: its last checkpointed position (consumer-position.ts).
+  await ensureStream(jsm, {
+    name: POSITIONS_STREAM,
+    subjects: [`${POSITIONS_ROOT}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    num_replicas: cfg.replicas,
+  });
 }
 
 /**
  * A durable pull consumer; the consume loop, not max_deliver, decides the last attempt.
- * Created reading the whole stream, or from `startSeq` when a running service recreates
- * one that disappeared (see pull-session.ts); an existing one keeps its position.
+ * An existing one keeps its position. A missing one is created from `startSeq` when a
+ * running service recreates it (see pull-session.ts), else after its last checkpointed
+ * position, else (first start, or a new stream) reading the whole stream. Answers whether
+ * it was created, and from where.
  */
-export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, cfg: TopologyConfig, at: { startSeq?: number } = {}): Promise<void> {
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  spec: ConsumerSpec,
+  cfg: TopologyConfig,
+  at: { startSeq?: number } = {},
+): Promise<{ created: boolean; startSeq: number }> {
+  try {
+    await jsm.consumers.info(STREAM_NAME, spec.durable);
+    await jsm.consumers.update(STREAM_NAME, spec.durable, { description: spec.description, ack_wait: nanos(cfg.ackWaitMs), max_ack_pending: cfg.maxAckPending });
+    return { created: false, startSeq: 0 };
+  } catch (err) {
+    if (!isNotFound(err, "consumer")) throw err;
+  }
+  const startSeq = at.startSeq ?? (await checkpointedStart(jsm, spec.durable)) ?? 1;
+  await jsm.consumers.add(STREAM_NAME, consumerConfig(spec, cfg, startSeq)).catch((e: unknown) => {
+    if (!isAlreadyExists(e, "consumer")) throw e;
+  });
+  return { created: true, startSeq };
+}
+
+function consumerConfig(spec: ConsumerSpec, cfg: TopologyConfig, startSeq: number): Partial<ConsumerConfig> {
   const start: Partial<ConsumerConfig> =
-    at.startSeq !== undefined && at.startSeq > 1
-      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: at.startSeq }
-      : { deliver_policy: DeliverPolicy.All };
-  const config: Partial<ConsumerConfig> = {
+    startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.All };
+  return {
     durable_name: spec.durable,
     description: spec.description,
     filter_subject: spec.filterSubject,
@@ -115,20 +147,6 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, 
     max_deliver: -1,
     max_ack_pending: cfg.maxAckPending,
   };
-  try {
-    await jsm.consumers.info(STREAM_NAME, spec.durable);
-    await jsm.consumers.update(STREAM_NAME, spec.durable, {
-      description: config.description,
-      ack_wait: config.ack_wait,
-      max_ack_pending: config.max_ack_pending,
-    });
-  } catch (err) {
-    if (isNotFound(err, "consumer")) {
-      await jsm.consumers.add(STREAM_NAME, config).catch((e: unknown) => {
-        if (!isAlreadyExists(e, "consumer")) throw e;
-      });
-    } else throw err;
-  }
 }
 
 /**
