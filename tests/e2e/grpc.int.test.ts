@@ -150,6 +150,15 @@ describe("SubmitVerification → WatchJob → GetJob", () => {
     );
     expect(noFile).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
     expect((noFile as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_FILE_REQUIRED"]);
+
+    // NUL cannot be stored by PostgreSQL: refused before the file is taken.
+    const nul = await submitVerification(
+      submissions,
+      [{ metadata: { type: "JOB_TYPE_VERIFY", registryAddress: sys.registry, manifestUri: "https://example.com/m.json", fileName: "a\u0000.jpg" } }, { chunk: Buffer.from("x") }],
+      auth(),
+    ).catch((e: grpc.ServiceError) => e);
+    expect(nul).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect((nul as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_BAD_REQUEST"]);
   });
 });
 

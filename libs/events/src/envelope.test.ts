@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createEvent, createRequestEvent, createRetryEvent, decodeEvent, deriveEventId, encodeEvent, isJobId, newJobId, runOf } from "./envelope.js";
+import { createEvent, createRequestEvent, createRetryEvent, decodeEvent, deriveEventId, encodeEvent, isJobId, newJobId, runOf, terminalEventId } from "./envelope.js";
 
 describe("isJobId", () => {
   it("accepts the ids this system mints, in any case", () => {
@@ -43,5 +43,59 @@ describe("runs", () => {
     expect(next.id).not.toBe(failedId);
     expect(decodeEvent(encodeEvent(next)).run).toBe(2);
     expect(() => createRetryEvent(hashed, 1, failedId)).toThrow(RangeError);
+  });
+});
+
+describe("event ids", () => {
+  const jobId = newJobId();
+  const request = createRequestEvent(jobId, {
+    jobId,
+    request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null },
+    upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null },
+  });
+  const hash = "0x" + "ab".repeat(32);
+  const hashed = createEvent("content.hashed", { jobId, request: request.data.request, contentHash: hash, size: 1, startedAt: request.occurredAt, attempts: 1 }, request);
+  const failedAt = (cause: typeof request | typeof hashed, stage: "hashing" | "manifest") =>
+    createEvent("verification.failed", { jobId, jobType: "verify", stage, code: "E_INTERNAL", message: "x", attempts: 1 }, cause);
+
+  it("derives a non-terminal event's id from its cause and type", () => {
+    expect(hashed.id).toBe(deriveEventId(request.id, "content.hashed"));
+    expect(hashed.id).not.toBe(deriveEventId(newJobId(), "content.hashed"));
+  });
+
+  it("gives every terminal event of a job one id, whatever its type, cause or stage", () => {
+    const completed = createEvent(
+      "verification.completed",
+      {
+        jobId,
+        jobType: "verify",
+        contentHash: hash,
+        result: {
+          status: "FAIL",
+          reasons: ["not_registered"],
+          fileHash: hash,
+          recovered: null,
+          onchain: { creator: "0x" + "0".repeat(40), timestamp: 0, manifestURI: "", revoked: false },
+          checks: { manifestHashOk: true, creatorOk: false, manifestOk: false, didOk: true },
+        },
+        attempts: 1,
+      },
+      hashed,
+    );
+    const ids = new Set([completed.id, failedAt(request, "hashing").id, failedAt(hashed, "manifest").id]);
+    expect([...ids]).toEqual([terminalEventId(jobId)]);
+    expect(isJobId(terminalEventId(jobId))).toBe(true);
+    expect(terminalEventId(newJobId())).not.toBe(terminalEventId(jobId));
+    // Not any other event's id: neither the request's nor a derived one.
+    expect([jobId, hashed.id]).not.toContain(terminalEventId(jobId));
+  });
+});
+
+describe("terminal ids and runs", () => {
+  it("gives each run of a job its own terminal id, run 1 the one it always had", () => {
+    const jobId = newJobId();
+    expect(terminalEventId(jobId, 1)).toBe(terminalEventId(jobId));
+    expect(terminalEventId(jobId, 2)).not.toBe(terminalEventId(jobId));
+    expect(terminalEventId(jobId, 3)).not.toBe(terminalEventId(jobId, 2));
   });
 });

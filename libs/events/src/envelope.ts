@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { eventSchemas, type EventData, type EventType } from "./catalog.js";
+import { isTerminalType } from "./pipeline.js";
 
 /**
  * Every message on the stream is one envelope, JSON-encoded. `id` doubles as the
@@ -49,7 +50,35 @@ export class EventDecodeError extends Error {
  * input republishes identical ids and the stream drops the duplicates.
  */
 export function deriveEventId(causeId: string, type: EventType): string {
-  const h = createHash("sha256").update(`${causeId}\u0000${type}`).digest("hex");
+  return uuidOf(`${causeId}\u0000${type}`);
+}
+
+/**
+ * The one id every terminal event of a job's run carries, whichever it is (completed or
+ * failed) and whichever stage emits it: derived from the job id (and the run, for a retry). The stream's duplicate
+ * window keeps the first terminal event published for a job and drops any later one
+ * (a give-up after a publish that timed out but was stored, a redelivery that ends
+ * differently); the status projection and the webhooks service key on the same id, so
+ * past the window the first recorded terminal event still wins.
+ */
+export function terminalEventId(jobId: string, run = 1): string {
+  // Run 1 keeps the id it had before retries existed; a retry's outcome is a terminal event of its own.
+  return uuidOf(run === 1 ? `${jobId}\u0000terminal` : `${jobId}\u0000terminal\u0000${run}`);
+}
+
+/**
+ * The first event of each id, in order: what the stream's duplicate window keeps. For
+ * readers that get a batch which may repeat an id (a redelivery, or a job's second
+ * terminal event, which shares the first one's id).
+ */
+export function firstOfEachId<E extends { id: string }>(events: readonly E[]): E[] {
+  const seen = new Map<string, E>();
+  for (const e of events) if (!seen.has(e.id)) seen.set(e.id, e);
+  return [...seen.values()];
+}
+
+function uuidOf(text: string): string {
+  const h = createHash("sha256").update(text).digest("hex");
   // Shaped as a UUID (version nibble 8: "custom") so logs and tools treat it as one.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -78,7 +107,7 @@ export function runOf(event: Pick<Envelope, "run">): number {
 /** `{ run }` for an event of a retry, nothing for run 1 (whose events look as they always did). */
 const runField = (run: number) => (run > 1 ? { run } : {});
 
-/** An event caused by another: same correlation, same run, derived id. */
+/** An event caused by another: same correlation, same run, derived id (a terminal event: the job's terminal id for that run). */
 export function createEvent<T extends EventType>(
   type: T,
   data: EventData<T>,
@@ -86,7 +115,7 @@ export function createEvent<T extends EventType>(
   now: Date = new Date(),
 ): Envelope<T> {
   return {
-    id: deriveEventId(cause.id, type),
+    id: isTerminalType(type) ? terminalEventId(cause.correlationId, runOf(cause)) : deriveEventId(cause.id, type),
     type,
     occurredAt: now.toISOString(),
     correlationId: cause.correlationId,

@@ -14,6 +14,14 @@ export const STREAM_SUBJECTS = [`${SUBJECT_ROOT}.>`];
 export const DEAD_LETTER_STREAM = "VERIFLOW_DLQ";
 export const DEAD_LETTER_ROOT = "veriflow-dlq";
 
+/**
+ * Where each durable consumer's position is checkpointed (the last message per subject is
+ * kept): a consumer found missing when a service starts is recreated from there instead of
+ * from the stream's start.
+ */
+export const POSITIONS_STREAM = "VERIFLOW_POSITIONS";
+export const POSITIONS_ROOT = "veriflow-positions";
+
 /** Uploaded files wait here until hashed; the bucket's max age removes leftovers. */
 export const UPLOADS_BUCKET = "veriflow-uploads";
 
@@ -33,6 +41,10 @@ export function subjectsOf(type: EventType): string {
 
 export function deadLetterSubject(consumer: string): string {
   return `${DEAD_LETTER_ROOT}.${consumer}`;
+}
+
+export function positionSubject(consumer: string): string {
+  return `${POSITIONS_ROOT}.${consumer}`;
 }
 
 export interface ConsumerSpec {

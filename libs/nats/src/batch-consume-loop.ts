@@ -1,94 +1,186 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { STREAM_NAME, decodeEvent, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
-import { backoffDelay, type BackoffPolicy } from "./backoff.js";
-import { deadLetter, isReplayForAnother } from "./dead-letter.js";
+import type { JsMsg } from "@nats-io/jetstream";
+import { decodeEvent, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
 import { errorMessage } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
+import { backoffDelay, type BackoffPolicy } from "./backoff.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS, type RunningLoop } from "./consume-loop.js";
+import { deadLetter, isReplayForAnother } from "./dead-letter.js";
 import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
-import type { RunningLoop } from "./consume-loop.js";
+import type { NatsClients } from "./nats.js";
+import { startPullSession } from "./pull-session.js";
+import type { TopologyConfig } from "./topology.js";
 
 export interface BatchConsumeLoopOptions {
-  js: JetStreamClient;
+  nats: NatsClients;
+  /** How the stream and consumer are (re)created if they disappear while running. */
+  topology: TopologyConfig;
   consumer: ConsumerSpec;
-  /** Applies a batch atomically; throwing naks the whole batch for a later retry. */
+  /** Applies a batch atomically; throwing rolls it back (see `isUnavailable` for what happens next). */
   handleBatch: (events: AnyEnvelope[]) => Promise<void>;
+  /**
+   * True for a failure that says the store cannot serve now (down, overloaded): the batch is
+   * retried whole after a backoff and nothing is counted against its events. Any other
+   * failure is taken as caused by some event of the batch, which is then isolated.
+   */
+  isUnavailable: (err: unknown) => boolean;
+  /** Deliveries on which an event failed on its own before it is dead-lettered. */
+  maxAttempts: number;
   log: Logger;
   maxBatch: number;
   backoff: BackoffPolicy;
+  /** How long stop() lets a batch being written finish before nak'ing it (default 15 s). */
+  shutdownGraceMs?: number;
+  /** Pull request expiry and consumer check interval (tests shorten them). */
+  pullExpiresMs?: number;
+  checkIntervalMs?: number;
+}
+
+interface Item {
+  msg: JsMsg;
+  event: AnyEnvelope;
 }
 
 /**
  * For projections: takes whatever has arrived (up to maxBatch) as one batch, so a busy
- * stream is written in large transactions and a quiet one with no added latency. A
- * projection never gives up on an event: a database outage only delays it.
+ * stream is written in large transactions and a quiet one with no added latency; the next
+ * batch is pulled while one is written (at most 2 × maxBatch held, all kept in progress).
+ *
+ * One bad event never holds the others back. A batch that fails for another reason than an
+ * unavailable store is split in halves, recursively, until the events that fail alone are
+ * found; every other event is applied and acked at once. An event failing alone is
+ * retried with backoff, and after `maxAttempts` deliveries goes to the dead-letter stream
+ * with the failure as its reason, and is terminated. A store outage only delays events:
+ * it never counts as an event's failure.
  */
 export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promise<RunningLoop> {
   registerConsumerMetrics();
   const name = opts.consumer.durable;
   const log = opts.log.child({ consumer: name });
-  const consumer = await opts.js.consumers.get(STREAM_NAME, name);
-  let messages: ConsumerMessages | undefined;
+  const pending: JsMsg[] = [];
+  let writing: Promise<void> | null = null;
   let stopping = false;
 
-  const flush = async (batch: JsMsg[]) => {
-    const events: AnyEnvelope[] = [];
-    const usable: JsMsg[] = [];
+  const settle = (msg: JsMsg, how: "ack" | "term" | number) => {
+    if (how === "ack") msg.ack();
+    else if (how === "term") msg.term();
+    else msg.nak(how);
+    session.release(msg);
+  };
+
+  const deadLetterOne = async (item: Pick<Item, "msg">, reason: unknown) => {
+    const stored = await deadLetter(opts.nats.js, name, item.msg, reason, log);
+    settle(item.msg, stored ? "term" : backoffDelay(item.msg.info.deliveryCount, opts.backoff));
+    messagesHandled.inc({ consumer: name, outcome: stored ? "dead_letter" : "retry" });
+  };
+
+  /** Applies items; on failure isolates the ones that fail alone. Settles every item. */
+  const apply = async (items: Item[]): Promise<void> => {
+    try {
+      await opts.handleBatch(items.map((i) => i.event));
+      for (const i of items) settle(i.msg, "ack");
+      messagesHandled.inc({ consumer: name, outcome: "ok" }, items.length);
+      return;
+    } catch (err) {
+      if (opts.isUnavailable(err)) {
+        const delay = backoffDelay(Math.max(...items.map((i) => i.msg.info.deliveryCount)), opts.backoff);
+        for (const i of items) settle(i.msg, delay);
+        messagesHandled.inc({ consumer: name, outcome: "retry" }, items.length);
+        log.warn({ err: errorMessage(err), size: items.length, delayMs: delay }, "store unavailable, batch retried later");
+        return;
+      }
+      if (items.length > 1) {
+        const half = Math.ceil(items.length / 2);
+        await apply(items.slice(0, half));
+        await apply(items.slice(half));
+        return;
+      }
+      const [one] = items as [Item];
+      const attempt = one.msg.info.deliveryCount;
+      const elog = log.child({ jobId: one.event.correlationId, eventId: one.event.id, type: one.event.type, attempt });
+      if (attempt >= opts.maxAttempts) {
+        elog.error({ err: errorMessage(err) }, "event keeps failing on its own: dead-lettering it");
+        await deadLetterOne(one, err);
+        return;
+      }
+      const delay = backoffDelay(attempt, opts.backoff);
+      settle(one.msg, delay);
+      messagesHandled.inc({ consumer: name, outcome: "retry" });
+      elog.warn({ err: errorMessage(err), delayMs: delay }, "event fails on its own, retrying it");
+    }
+  };
+
+  const write = async (batch: JsMsg[]) => {
+    const items: Item[] = [];
     for (const msg of batch) {
       if (isReplayForAnother(msg, name)) {
         msg.ack();
         continue;
       }
       try {
-        events.push(decodeEvent(msg.data));
-        usable.push(msg);
+        items.push({ msg, event: decodeEvent(msg.data) });
       } catch (err) {
-        await deadLetter(opts.js, name, msg, err, log);
-        msg.term();
-        messagesHandled.inc({ consumer: name, outcome: "dead_letter" });
+        await deadLetterOne({ msg }, err);
       }
     }
-    if (events.length === 0) return;
+    if (items.length === 0) return;
     const timer = handlerSeconds.startTimer({ consumer: name });
     try {
-      await opts.handleBatch(events);
-      for (const msg of usable) msg.ack();
-      messagesHandled.inc({ consumer: name, outcome: "ok" }, usable.length);
-    } catch (err) {
-      const attempt = Math.max(...usable.map((m) => m.info.deliveryCount));
-      const delay = backoffDelay(attempt, opts.backoff);
-      for (const msg of usable) msg.nak(delay);
-      messagesHandled.inc({ consumer: name, outcome: "retry" }, usable.length);
-      log.warn({ err: errorMessage(err), size: usable.length, delayMs: delay }, "batch failed, retrying");
+      await apply(items);
     } finally {
       timer();
     }
   };
 
-  const done = (async () => {
-    while (!stopping) {
-      messages = await consumer.consume({ max_messages: opts.maxBatch * 2 });
-      let batch: JsMsg[] = [];
-      for await (const msg of messages) {
-        batch.push(msg);
-        // Flush when full, or when nothing else is waiting: natural batching.
-        if (batch.length >= opts.maxBatch || messages.getPending() === 0) {
-          const current = batch;
-          batch = [];
-          await flush(current);
-        }
-      }
-      if (batch.length > 0) await flush(batch);
-      if (!stopping) await new Promise((r) => setTimeout(r, 1000));
-    }
-  })();
+  const next = () => {
+    if (writing || pending.length === 0 || stopping) return;
+    writing = write(pending.splice(0, opts.maxBatch))
+      .catch((err) => log.error({ err }, "batch processing crashed"))
+      .finally(() => {
+        writing = null;
+        next();
+      });
+  };
 
-  log.info({ maxBatch: opts.maxBatch }, "consuming in batches");
+  const session = await startPullSession({
+    nats: opts.nats,
+    consumer: opts.consumer,
+    topology: opts.topology,
+    log,
+    capacity: opts.maxBatch * 2,
+    workingIntervalMs: Math.max(1000, Math.floor(opts.topology.ackWaitMs / 3)),
+    pullExpiresMs: opts.pullExpiresMs,
+    checkIntervalMs: opts.checkIntervalMs,
+    onMessage(msg) {
+      pending.push(msg);
+      // Let the rest of what arrived together join the batch: natural batching.
+      setImmediate(next);
+    },
+  });
+
+  log.info({ maxBatch: opts.maxBatch, maxAttempts: opts.maxAttempts }, "consuming in batches");
+  let stopped: Promise<void> | undefined;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => (markDone = resolve));
   return {
     done,
-    async stop() {
-      stopping = true;
-      await messages?.close().catch(() => {});
-      await done;
+    ready: () => session.ready(),
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        const pulling = session.stopPulling();
+        // Not started: released now, for another replica as soon as our pull requests are over.
+        for (const msg of pending.splice(0)) session.releaseUnstarted(msg);
+        const grace = opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+        const finished = await Promise.race([
+          (writing ?? Promise.resolve()).then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), grace).unref()),
+        ]);
+        await pulling;
+        if (!finished) log.warn({ released: session.nakHeld(), graceMs: grace }, "shutdown grace over: released unfinished messages");
+        session.close();
+        markDone();
+      })();
+      return stopped;
     },
   };
 }

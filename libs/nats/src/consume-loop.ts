@@ -1,21 +1,29 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { STREAM_NAME, decodeEvent, type AnyEnvelope, type ConsumerSpec, type Envelope, type EventType } from "@veriflow/events";
-import { backoffDelay, type BackoffPolicy } from "./backoff.js";
-import { deadLetter, isReplayForAnother } from "./dead-letter.js";
+import type { JsMsg } from "@nats-io/jetstream";
+import { decodeEvent, type AnyEnvelope, type ConsumerSpec, type Envelope, type EventType } from "@veriflow/events";
 import { errorCode, errorMessage, isPermanent } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
-import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
-import { publishEvents } from "./publish-events.js";
 import type { HandlerContext } from "@veriflow/pipeline";
+import { backoffDelay, type BackoffPolicy } from "./backoff.js";
+import { deadLetter, isReplayForAnother } from "./dead-letter.js";
+import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
+import type { NatsClients } from "./nats.js";
+import { findPriorOutcome } from "./prior-outcome.js";
+import { publishEvents } from "./publish-events.js";
+import { startPullSession, type PullSession } from "./pull-session.js";
+import type { TopologyConfig } from "./topology.js";
 
 /** A handler receives one event and returns the events it causes; it publishes nothing itself. */
 export type Handler<T extends EventType> = (event: Envelope<T>, ctx: HandlerContext) => Promise<readonly (AnyEnvelope | Envelope)[]>;
 
 export interface ConsumeLoopOptions<T extends EventType> {
-  js: JetStreamClient;
+  nats: NatsClients;
+  /** How the stream and consumer are (re)created if they disappear while running. */
+  topology: TopologyConfig;
   consumer: ConsumerSpec;
   /** The event type this consumer expects; anything else is dead-lettered. */
   eventType: T;
+  /** The types the handler returns: a redelivered input whose outputs are stored is not handled again. */
+  produces: readonly EventType[];
   handle: Handler<T>;
   /** The events that record giving up on `event` (e.g. verification.failed). */
   onGiveUp: (event: Envelope<T>, err: unknown, attempts: number) => AnyEnvelope[];
@@ -25,30 +33,67 @@ export interface ConsumeLoopOptions<T extends EventType> {
   concurrency: number;
   maxAttempts: number;
   backoff: BackoffPolicy;
-  /** How often a long-running handler tells the server it is still working. */
+  /** How often messages in hand tell the server they are still being worked on. */
   workingIntervalMs: number;
+  /** How long stop() lets messages in hand finish before nak'ing them (default 15 s). */
+  shutdownGraceMs?: number;
+  /** Pull request expiry and consumer check interval (tests shorten them). */
+  pullExpiresMs?: number;
+  checkIntervalMs?: number;
 }
 
 export interface RunningLoop {
-  /** Stops fetching, waits for in-flight messages to finish. */
+  /** Stops pulling (what arrives is nak'ed), lets messages in hand finish within the grace period, naks the rest. */
   stop(): Promise<void>;
-  /** Settles when the loop ends (after stop(), or on a fatal error). */
+  /** Settles once stopped. */
   done: Promise<void>;
+  /** The consumer exists and is being pulled from (for /readyz). */
+  ready(): boolean;
 }
 
+export const DEFAULT_SHUTDOWN_GRACE_MS = 15_000;
+
 /**
- * decode → handle → publish outputs → ack; on error nak with a computed backoff, or,
- * for a PermanentError or the last attempt, publish the give-up events and ack.
- * The loop, not the server, decides what the last attempt is.
+ * decode → (a redelivery: is its outcome already stored?) → handle → publish outputs → ack;
+ * on error nak with a computed backoff, or, for a PermanentError or the last attempt,
+ * publish the give-up events and ack. The loop, not the server, decides the last attempt;
+ * a delivery past it (the give-up's publish could not be confirmed) is acked if the job's
+ * terminal event is stored, and otherwise tried once more and given up on whatever fails.
+ * Terminal events share the job's id, so however a publish or an ack was lost, the stream
+ * keeps one terminal event per job.
  */
 export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptions<T>): Promise<RunningLoop> {
   registerConsumerMetrics();
   const name = opts.consumer.durable;
   const log = opts.log.child({ consumer: name });
-  const consumer = await opts.js.consumers.get(STREAM_NAME, name);
   const inFlight = new Set<Promise<void>>();
-  let messages: ConsumerMessages | undefined;
-  let stopping = false;
+
+  /** Acks `msg` (confirmed when there is an after-ack step) and runs that step. */
+  const ackDone = async (msg: JsMsg, event: Envelope<T>, elog: Logger) => {
+    if (!opts.afterAck) return msg.ack();
+    // Only a confirmed ack makes the side effect safe: a lost ack means redelivery.
+    if (await msg.ackAck().catch(() => false)) await opts.afterAck(event).catch((err) => elog.warn({ err }, "after-ack step failed"));
+  };
+
+  /** The input's outcome is already stored (a redelivery): ack it without handling it again. */
+  const alreadyDone = async (msg: JsMsg, event: Envelope<T>, elog: Logger) => {
+    const prior = await findPriorOutcome(opts.nats.jsm, event, opts.produces);
+    if (!prior) return false;
+    await ackDone(msg, event, elog);
+    messagesHandled.inc({ consumer: name, outcome: "already_done" });
+    elog.info({ found: prior.type, foundId: prior.id }, "already done: acked without handling again");
+    return true;
+  };
+
+  const giveUp = async (msg: JsMsg, event: Envelope<T>, err: unknown, attempt: number, elog: Logger) => {
+    if (await alreadyDone(msg, event, elog)) return;
+    const acks = await publishEvents(opts.nats.js, opts.onGiveUp(event, err, attempt));
+    msg.ack();
+    messagesHandled.inc({ consumer: name, outcome: "failed" });
+    // A duplicate: the job's terminal event was already stored (its id is the job's), so this changed nothing.
+    const duplicate = acks.some((a) => a.duplicate);
+    elog.warn({ code: errorCode(err), err: errorMessage(err), permanent: isPermanent(err), duplicate }, "gave up");
+  };
 
   const processOne = async (msg: JsMsg): Promise<void> => {
     if (isReplayForAnother(msg, name)) return msg.ack();
@@ -58,72 +103,80 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
       if (decoded.type !== opts.eventType) throw new Error(`expected ${opts.eventType}, got ${decoded.type}`);
       event = decoded as unknown as Envelope<T>;
     } catch (err) {
-      await deadLetter(opts.js, name, msg, err, log);
-      msg.term();
+      if (await deadLetter(opts.nats.js, name, msg, err, log)) msg.term();
+      else msg.nak(backoffDelay(msg.info.deliveryCount, opts.backoff));
       messagesHandled.inc({ consumer: name, outcome: "dead_letter" });
       return;
     }
 
     const attempt = msg.info.deliveryCount;
     const elog = log.child({ jobId: event.correlationId, eventId: event.id, attempt });
-    const working = setInterval(() => msg.working(), opts.workingIntervalMs);
     const timer = handlerSeconds.startTimer({ consumer: name });
     try {
+      if (attempt > 1 && (await alreadyDone(msg, event, elog))) return;
       const outputs = await opts.handle(event, { attempt, log: elog });
-      await publishEvents(opts.js, outputs);
-      if (opts.afterAck) {
-        // Only a confirmed ack makes the side effect safe: a lost ack means redelivery.
-        if (await msg.ackAck().catch(() => false)) await opts.afterAck(event).catch((err) => elog.warn({ err }, "after-ack step failed"));
-      } else msg.ack();
+      await publishEvents(opts.nats.js, outputs);
+      await ackDone(msg, event, elog);
       messagesHandled.inc({ consumer: name, outcome: "ok" });
     } catch (err) {
-      const lastAttempt = attempt >= opts.maxAttempts;
-      if (isPermanent(err) || lastAttempt) {
-        try {
-          await publishEvents(opts.js, opts.onGiveUp(event, err, attempt));
-          msg.ack();
-          messagesHandled.inc({ consumer: name, outcome: "failed" });
-          elog.warn({ code: errorCode(err), err: errorMessage(err), permanent: isPermanent(err) }, "gave up");
-        } catch (publishErr) {
-          // Could not record the failure: let the message come back and try again.
-          msg.nak(backoffDelay(attempt, opts.backoff));
-          elog.error({ err: publishErr }, "could not publish give-up events");
-        }
-      } else {
+      try {
+        if (isPermanent(err) || attempt >= opts.maxAttempts) return await giveUp(msg, event, err, Math.min(attempt, opts.maxAttempts), elog);
         const delay = backoffDelay(attempt, opts.backoff);
         msg.nak(delay);
         messagesHandled.inc({ consumer: name, outcome: "retry" });
         elog.info({ code: errorCode(err), err: errorMessage(err), delayMs: delay }, "retrying");
+      } catch (giveUpErr) {
+        // Could not record the failure (or look for a stored outcome): let it come back.
+        msg.nak(backoffDelay(attempt, opts.backoff));
+        elog.error({ err: giveUpErr }, "could not publish give-up events");
       }
     } finally {
-      clearInterval(working);
       timer();
     }
   };
 
-  const done = (async () => {
-    // Reopen the subscription if it ends while we are not stopping (e.g. consumer deleted).
-    while (!stopping) {
-      messages = await consumer.consume({ max_messages: Math.max(opts.concurrency * 2, 16) });
-      for await (const msg of messages) {
-        const p = processOne(msg).catch((err) => log.error({ err }, "message processing crashed"));
-        inFlight.add(p);
-        void p.finally(() => inFlight.delete(p));
-        // Bounded concurrency: wait for a free slot before taking the next message.
-        while (inFlight.size >= opts.concurrency) await Promise.race(inFlight);
-      }
-      if (!stopping) await new Promise((r) => setTimeout(r, 1000));
-    }
-    await Promise.allSettled(inFlight);
-  })();
+  const session: PullSession = await startPullSession({
+    nats: opts.nats,
+    consumer: opts.consumer,
+    topology: opts.topology,
+    log,
+    // Every message received starts at once: nothing waits in a buffer.
+    capacity: opts.concurrency,
+    workingIntervalMs: opts.workingIntervalMs,
+    pullExpiresMs: opts.pullExpiresMs,
+    checkIntervalMs: opts.checkIntervalMs,
+    onMessage(msg) {
+      const p = processOne(msg)
+        .catch((err) => log.error({ err }, "message processing crashed"))
+        .finally(() => {
+          inFlight.delete(p);
+          session.release(msg);
+        });
+      inFlight.add(p);
+    },
+  });
 
   log.info({ concurrency: opts.concurrency, maxAttempts: opts.maxAttempts }, "consuming");
+  let stopped: Promise<void> | undefined;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => (markDone = resolve));
   return {
     done,
-    async stop() {
-      stopping = true;
-      await messages?.close().catch(() => {});
-      await done;
+    ready: () => session.ready(),
+    stop() {
+      stopped ??= (async () => {
+        const grace = opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+        const pulling = session.stopPulling();
+        const finished = await Promise.race([
+          Promise.allSettled([...inFlight]).then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), grace).unref()),
+        ]);
+        await pulling;
+        if (!finished) log.warn({ released: session.nakHeld(), graceMs: grace }, "shutdown grace over: released unfinished messages");
+        session.close();
+        markDone();
+      })();
+      return stopped;
     },
   };
 }

@@ -20,10 +20,12 @@ export function isReplayForAnother(msg: Pick<JsMsg, "headers">, consumer: string
 }
 
 /**
- * Keeps a message the loop can't use (undecodable, unknown type) in the dead-letter
- * stream: its original bytes, headers, subject and sequence, and why it was set aside.
+ * Keeps a message the loop can't use (undecodable, unknown type, or an event that kept
+ * failing on its own) in the dead-letter stream: its original bytes, headers, subject and sequence,
+ * the delivery attempt, and why it was set aside. True once the copy is stored: only then
+ * may the caller terminate the original (else it naks it, and nothing is lost).
  */
-export async function deadLetter(js: JetStreamClient, consumer: string, msg: JsMsg, reason: unknown, log: Logger): Promise<void> {
+export async function deadLetter(js: JetStreamClient, consumer: string, msg: JsMsg, reason: unknown, log: Logger): Promise<boolean> {
   const h = natsHeaders();
   for (const [name, values] of msg.headers ?? []) {
     const lower = name.toLowerCase();
@@ -34,11 +36,13 @@ export async function deadLetter(js: JetStreamClient, consumer: string, msg: JsM
   h.set("veriflow-dlq-subject", msg.subject);
   h.set("veriflow-dlq-stream-seq", String(msg.seq));
   h.set("veriflow-dlq-consumer", consumer);
+  h.set("veriflow-dlq-attempts", String(msg.info.deliveryCount));
   try {
     await js.publish(deadLetterSubject(consumer), msg.data, { headers: h, msgID: `${consumer}:${msg.seq}` });
     log.warn({ subject: msg.subject, seq: msg.seq, reason: errorMessage(reason) }, "dead-lettered");
+    return true;
   } catch (err) {
-    // The original stays in the events stream; losing the copy loses no data.
     log.error({ err, subject: msg.subject, seq: msg.seq }, "dead-letter publish failed");
+    return false;
   }
 }

@@ -40,9 +40,11 @@ beforeAll(async () => {
   await ensureConsumer(nats.jsm, OBSERVER, topology);
   loops.push(
     await runConsumeLoop({
-      js: nats.js,
+      nats,
+      topology,
       consumer: STAGE,
       eventType: "verification.requested",
+      produces: ["content.hashed"],
       async handle(event) {
         handledBy.stage.push(event.id);
         return [];
@@ -55,8 +57,11 @@ beforeAll(async () => {
       workingIntervalMs: 1000,
     }),
     await runBatchConsumeLoop({
-      js: nats.js,
+      nats,
+      topology,
       consumer: OBSERVER,
+      isUnavailable: () => false,
+      maxAttempts: 2,
       async handleBatch(events) {
         handledBy.observer.push(...events.map((e) => e.id));
       },

@@ -3,7 +3,7 @@ import { registerMetrics } from "@veriflow/platform";
 
 export const messagesHandled = new Counter({
   name: "veriflow_messages_handled_total",
-  help: "Pipeline messages handled, by consumer and outcome (ok, retry, failed, dead_letter).",
+  help: "Pipeline messages handled, by consumer and outcome (ok, already_done, retry, failed, dead_letter).",
   labelNames: ["consumer", "outcome"] as const,
   registers: [],
 });
@@ -16,7 +16,14 @@ export const handlerSeconds = new Histogram({
   registers: [],
 });
 
+export const consumerRecreated = new Counter({
+  name: "veriflow_consumer_recreated_total",
+  help: "Durable consumers this process found missing and recreated, by consumer.",
+  labelNames: ["consumer"] as const,
+  registers: [],
+});
+
 /** Called by each consume loop as it starts: a process that consumes reports these. */
 export function registerConsumerMetrics(): void {
-  registerMetrics(messagesHandled, handlerSeconds);
+  registerMetrics(messagesHandled, handlerSeconds, consumerRecreated);
 }

@@ -4,7 +4,7 @@ import { createRequestEvent, STREAM_NAME } from "@veriflow/events";
 import { createSilentLogger } from "@veriflow/platform";
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { connectNats, type NatsClients } from "./nats.js";
-import { isAlreadyExists, isNatsUnavailableError, isNotFound } from "./nats-errors.js";
+import { isAlreadyExists, isNatsUnavailableError, isNotFound, isSubjectOverlap } from "./nats-errors.js";
 import { publishEvents } from "./publish-events.js";
 import { findLastEvent } from "./stream-lookup.js";
 import { ensureStreams, type TopologyConfig } from "./topology.js";
@@ -56,6 +56,8 @@ describe("isAlreadyExists against nats-server", () => {
     expect(isAlreadyExists(inUse, "consumer")).toBe(false);
     const overlap = await thrown(nats.jsm.streams.add({ name: "OVERLAP", subjects: ["known.x"] }));
     expect(isAlreadyExists(overlap, "stream")).toBe(false);
+    expect(isSubjectOverlap(overlap)).toBe(true);
+    expect(isSubjectOverlap(inUse)).toBe(false);
   });
 });
 

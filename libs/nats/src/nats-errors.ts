@@ -11,6 +11,8 @@ const API = {
   ...JetStreamApiCodes,
   /** JSStreamNameExistErr: "stream name already in use with a different configuration". */
   StreamNameInUse: 10058,
+  /** JSStreamSubjectOverlapErr: "subjects overlap with an existing stream" (also what 2.9 answers the loser of two concurrent creates of one stream). */
+  StreamSubjectOverlap: 10065,
   /** JSConsumerNameExistErr: "consumer name already in use". */
   ConsumerNameInUse: 10013,
   /** JSConsumerExistingActiveErr: "consumer already exists and is still active". */
@@ -82,6 +84,14 @@ export function isStorageFullError(err: unknown): boolean {
 /** True when a write expecting a subject's last sequence lost the race (a KV `create` of a key that exists). */
 export function isWrongLastSequence(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === API.StreamWrongLastSequence || err.code === API.StreamWrongLastSequenceUnknown);
+}
+
+/**
+ * True when creating a stream failed because its subjects are taken: by another stream, or
+ * (nats-server 2.9) by the same stream being created at the same moment by someone else.
+ */
+export function isSubjectOverlap(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === API.StreamSubjectOverlap;
 }
 
 /** One error, not its causes: does it say that NATS or JetStream is not answering? */

@@ -41,12 +41,15 @@ export interface StartStageOptions<S extends StageName> {
 export async function startStage<S extends StageName>(opts: StartStageOptions<S>): Promise<RunningLoop> {
   const consumer = stageConsumer(opts.stage);
   await ensureStreams(opts.nats.jsm, opts.topology);
-  await ensureConsumer(opts.nats.jsm, consumer, opts.topology);
+  const ensured = await ensureConsumer(opts.nats.jsm, consumer, opts.topology);
+  if (ensured.created) opts.log.info({ consumer: consumer.durable, startSeq: ensured.startSeq }, "consumer created");
   opts.log.debug({ stream: STREAM_NAME, consumer: consumer.durable }, "topology ready");
   return runConsumeLoop<ConsumedBy<S>>({
-    js: opts.nats.js,
+    nats: opts.nats,
+    topology: opts.topology,
     consumer,
     eventType: stageSpec(opts.stage).consumes as ConsumedBy<S>,
+    produces: stageSpec(opts.stage).produces,
     handle: opts.instance.handle,
     afterAck: opts.instance.afterAck,
     onGiveUp: (event, err, attempts) => [failedEventFor(opts.stage, event, err, attempts)],
@@ -83,8 +86,25 @@ export function loadStageServiceConfig<S extends StageName, Settings>(module: St
     topology: readTopologyConfig(r),
     settings: module.readSettings(r),
   };
+  const horizon = retryHorizonMs(config.stage, config.topology);
+  if (config.topology.duplicateWindowMs < horizon) {
+    r.problems.push(
+      `STREAM_DUPLICATE_WINDOW_MS (${config.topology.duplicateWindowMs}) must be >= ${envPrefix(module.stage)}_MAX_ATTEMPTS × (CONSUMER_ACK_WAIT_MS + RETRY_MAX_MS) = ${horizon}, the longest a stage can keep retrying one message`,
+    );
+  }
   r.done();
   return config;
+}
+
+/**
+ * The longest a stage can keep working on one message: every attempt waits at most the
+ * ack wait (a lost ack) or the largest backoff before the next. A job's first terminal event
+ * and any later attempt to publish another (whose id is the same) fall within it, so a
+ * duplicate window at least this long drops the second in the stream itself; past the
+ * window, the stage's stored-outcome check and the readers' first-terminal-wins rule still hold.
+ */
+export function retryHorizonMs(stage: StageConfig, topology: TopologyConfig): number {
+  return stage.maxAttempts * (topology.ackWaitMs + stage.backoff.maxMs);
 }
 
 /** The composition of every stage service: NATS → uploads bucket → the stage → consume loop → ops endpoints. */
@@ -102,7 +122,8 @@ export async function startStageService<S extends StageName, Settings>(
     shutdown.add("stage", () => instance.close());
     const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });
     shutdown.add("consumer", () => loop.stop());
-    const ops = await startOpsServer(config.opsPort, () => nats.isConnected());
+    // Ready while connected and the stage's consumer exists and answers its pulls.
+    const ops = await startOpsServer(config.opsPort, () => nats.isConnected() && loop.ready());
     shutdown.add("ops", () => ops.close());
     log.info({ opsPort: ops.port, concurrency: config.stage.concurrency }, `${module.stage} ready`);
     return { opsPort: ops.port, stop: () => shutdown.run() };

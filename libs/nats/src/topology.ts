@@ -18,13 +18,16 @@ import {
   DEAD_LETTER_STREAM,
   IDEMPOTENCY_BUCKET,
   MIN_DUPLICATE_WINDOW_MS,
+  POSITIONS_ROOT,
+  POSITIONS_STREAM,
   STREAM_NAME,
   STREAM_SUBJECTS,
   UPLOADS_BUCKET,
   type ConsumerSpec,
 } from "@veriflow/events";
 import type { EnvReader } from "@veriflow/platform";
-import { isAlreadyExists, isNotFound, isStorageFullError } from "./nats-errors.js";
+import { checkpointedStart } from "./consumer-position.js";
+import { isAlreadyExists, isNotFound, isStorageFullError, isSubjectOverlap } from "./nats-errors.js";
 
 export interface TopologyConfig {
   /** How long events stay in the stream. */
@@ -159,45 +162,69 @@ export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig):
     max_bytes: cfg.deadLetterMaxBytes,
     num_replicas: cfg.replicas,
   });
+  // One message per consumer: its last checkpointed position (consumer-position.ts).
+  await ensureStream(jsm, {
+    name: POSITIONS_STREAM,
+    subjects: [`${POSITIONS_ROOT}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    num_replicas: cfg.replicas,
+  });
 }
 
-/** A durable pull consumer; the consume loop, not max_deliver, decides the last attempt. */
-export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec, cfg: TopologyConfig): Promise<void> {
-  const config: Partial<ConsumerConfig> = {
+/**
+ * A durable pull consumer; the consume loop, not max_deliver, decides the last attempt.
+ * An existing one keeps its position. A missing one is created from `startSeq` when a
+ * running service recreates it (see pull-session.ts), else after its last checkpointed
+ * position, else (first start, or a new stream) reading the whole stream. Answers whether
+ * it was created, and from where.
+ */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  spec: ConsumerSpec,
+  cfg: TopologyConfig,
+  at: { startSeq?: number } = {},
+): Promise<{ created: boolean; startSeq: number }> {
+  try {
+    await jsm.consumers.info(STREAM_NAME, spec.durable);
+    await jsm.consumers.update(STREAM_NAME, spec.durable, { description: spec.description, ack_wait: nanos(cfg.ackWaitMs), max_ack_pending: cfg.maxAckPending });
+    return { created: false, startSeq: 0 };
+  } catch (err) {
+    if (!isNotFound(err, "consumer")) throw err;
+  }
+  const startSeq = at.startSeq ?? (await checkpointedStart(jsm, spec.durable)) ?? 1;
+  await jsm.consumers.add(STREAM_NAME, consumerConfig(spec, cfg, startSeq)).catch((e: unknown) => {
+    if (!isAlreadyExists(e, "consumer")) throw e;
+  });
+  return { created: true, startSeq };
+}
+
+function consumerConfig(spec: ConsumerSpec, cfg: TopologyConfig, startSeq: number): Partial<ConsumerConfig> {
+  const start: Partial<ConsumerConfig> =
+    startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.All };
+  return {
     durable_name: spec.durable,
     description: spec.description,
     filter_subject: spec.filterSubject,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    ...start,
     ack_wait: nanos(cfg.ackWaitMs),
     max_deliver: -1,
     max_ack_pending: cfg.maxAckPending,
   };
-  try {
-    await jsm.consumers.info(STREAM_NAME, spec.durable);
-    await jsm.consumers.update(STREAM_NAME, spec.durable, {
-      description: config.description,
-      ack_wait: config.ack_wait,
-      max_ack_pending: config.max_ack_pending,
-    });
-  } catch (err) {
-    if (isNotFound(err, "consumer")) {
-      await jsm.consumers.add(STREAM_NAME, config).catch((e: unknown) => {
-        if (!isAlreadyExists(e, "consumer")) throw e;
-      });
-    } else throw err;
-  }
 }
 
 /**
  * The uploads bucket: a max age so an upload never outlives its usefulness, and a max
  * size past which a put fails (the object store's stream discards new messages), so a
- * stalled hashing stage fills this bucket, not the disk.
+ * stalled hashing stage fills this bucket, not the disk. Services starting together race
+ * to create it; the loser's create fails, and its retry finds it.
  */
 export async function openUploadsBucket(js: JetStreamClient, cfg: TopologyConfig): Promise<ObjectStore> {
   const limits = { max_age: nanos(cfg.uploadsMaxAgeMs), max_bytes: cfg.uploadsMaxBytes };
   const bucket = await reserving(`${cfg.uploadsMaxBytes} bytes for the uploads bucket`, () =>
-    new Objm(js).create(UPLOADS_BUCKET, { storage: StorageType.File, replicas: cfg.replicas, ttl: limits.max_age, max_bytes: limits.max_bytes }),
+    createRacing(() => new Objm(js).create(UPLOADS_BUCKET, { storage: StorageType.File, replicas: cfg.replicas, ttl: limits.max_age, max_bytes: limits.max_bytes })),
   );
   await ensureBucketLimits(await js.jetstreamManager(), `OBJ_${UPLOADS_BUCKET}`, limits);
   return bucket;
@@ -217,8 +244,20 @@ export interface IdempotencyBucketConfig {
 export async function openIdempotencyBucket(js: JetStreamClient, cfg: IdempotencyBucketConfig): Promise<KV> {
   const limits = { max_age: nanos(cfg.ttlMs), max_bytes: cfg.maxBytes };
   const kv = await reserving(`${cfg.maxBytes} bytes for the idempotency bucket`, () =>
-    new Kvm(js).create(IDEMPOTENCY_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.ttlMs, max_bytes: cfg.maxBytes }),
+    createRacing(() => new Kvm(js).create(IDEMPOTENCY_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.ttlMs, max_bytes: cfg.maxBytes })),
   );
   await ensureBucketLimits(await js.jetstreamManager(), `KV_${IDEMPOTENCY_BUCKET}`, limits);
   return kv;
+}
+
+/** A bucket create that services starting together race on: the loser's create fails, and a retry finds the bucket. */
+async function createRacing<T>(create: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await create();
+    } catch (err) {
+      if (attempt >= 3 || !(isAlreadyExists(err, "stream") || isSubjectOverlap(err))) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createServer, connect as connectTcp, type Server, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
@@ -67,5 +68,76 @@ describe("uploads", () => {
     const started = Date.now();
     await expect(hashUpload(nats.js, nats.jsm, bucket, ref)).rejects.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+/**
+ * A loopback TCP proxy in front of nats-server that can stop passing the server's bytes to
+ * the client after a number of them: a read that stalls mid-stream, as a broker that hangs
+ * or a network that drops would make it, without touching the reader.
+ */
+async function startStallingProxy(targetPort: number) {
+  const sockets = new Set<Socket>();
+  let budget = Infinity;
+  const server: Server = createServer((client) => {
+    const upstream = connectTcp(targetPort, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    client.on("data", (d) => upstream.write(d));
+    upstream.on("data", (d: Buffer) => {
+      if (budget <= 0) return;
+      const pass = d.subarray(0, Math.min(d.length, budget));
+      budget -= pass.length;
+      client.write(pass);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `nats://127.0.0.1:${(server.address() as { port: number }).port}`,
+    /** From now on, pass only this many more bytes from the server. */
+    stallAfter(bytes: number) {
+      budget = bytes;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe("reading a stored upload has a deadline", () => {
+  const bigBytes = Buffer.alloc(UPLOAD_CHUNK_BYTES * 4, 7);
+
+  it("a multi-chunk read that stalls mid-stream fails as a TransientError, not a hang", async () => {
+    const ref = await store("stalls", bigBytes);
+    const proxy = await startStallingProxy(server.port);
+    const reader = await connectNats({ url: proxy.url, name: "uploads-stall-test", log: createSilentLogger() });
+    try {
+      // About one and a half chunks reach the reader, then nothing more.
+      proxy.stallAfter(Math.floor(UPLOAD_CHUNK_BYTES * 1.5));
+      const started = Date.now();
+      await expect(hashUpload(reader.js, reader.jsm, bucket, ref, { stallMs: 500 })).rejects.toMatchObject({
+        name: "TransientError",
+        code: "E_UPLOAD_UNAVAILABLE",
+        message: expect.stringMatching(/stalled/),
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      reader.nc.close().catch(() => {});
+      await proxy.close();
+    }
+  });
+
+  it("a multi-chunk upload deleted before its read is a permanent E_UPLOAD_NOT_FOUND at once", async () => {
+    const ref = await store("big-and-gone", bigBytes);
+    await deleteUpload(nats.jsm, bucket, ref);
+    const started = Date.now();
+    await expect(hashUpload(nats.js, nats.jsm, bucket, ref)).rejects.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

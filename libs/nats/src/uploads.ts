@@ -86,14 +86,25 @@ const STREAM = `OBJ_${UPLOADS_BUCKET}`;
 const chunkSubject = (nuid: string) => `$O.${UPLOADS_BUCKET}.C.${nuid}`;
 const metaSubject = (name: string) => `$O.${UPLOADS_BUCKET}.M.${Base64UrlPaddedCodec.encode(name)}`;
 
+/** The longest a read of a stored upload waits for its next chunk before it gives up (a TransientError). */
+export const UPLOAD_READ_STALL_MS = 10_000;
+
 /**
  * Reads an upload's chunks off the bucket's stream and hashes them once, in order, with
  * back-pressure. A single-chunk upload (most of them) is one direct get; larger ones
  * stream through the same ordered push consumer the object store's own get() uses (it
  * works on nats-server 2.9). The store's digest is compared at the end, so a corrupt
- * or truncated object is caught.
+ * or truncated object is caught. Every read has a deadline: the direct get the JetStream
+ * API timeout, each further chunk `stallMs` (a stalled read is E_UPLOAD_UNAVAILABLE, retried).
  */
-export async function hashUpload(js: JetStreamClient, jsm: JetStreamManager, bucket: ObjectStore, ref: UploadRef): Promise<StreamedUpload> {
+export async function hashUpload(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: ObjectStore,
+  ref: UploadRef,
+  opts: { stallMs?: number } = {},
+): Promise<StreamedUpload> {
+  const stallMs = opts.stallMs ?? UPLOAD_READ_STALL_MS;
   let { nuid, chunks, digest, size: expectedSize } = ref;
   if (nuid === null || chunks === null || digest === null) {
     // Older request events don't carry the object's location: ask the bucket.
@@ -115,26 +126,35 @@ export async function hashUpload(js: JetStreamClient, jsm: JetStreamManager, buc
     hash.update(m.data);
     size = m.data.length;
   } else if (chunks > 1) {
-    // An ordered consumer on chunks that are gone (expired, deleted) would wait forever: look first.
-    const first = await jsm.direct.getMessage(STREAM, { next_by_subj: chunkSubject(nuid), seq: 0 }).catch((err: unknown) => {
-      if (isNotFound(err, "message")) return null;
-      throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });
+    const unavailable = (cause?: unknown) => new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause });
+    const consumer = await js.consumers
+      .getPushConsumer(STREAM, { filter_subject: chunkSubject(nuid), idle_heartbeat: 30_000_000_000, flow_control: true } as never)
+      .catch((err: unknown) => {
+        throw unavailable(err);
+      });
+    // The consumer counts the chunks there are: none means the upload was deleted (its bytes purged).
+    if ((await consumer.info(true)).num_pending === 0) throw notFound(ref.name);
+    const messages = await consumer.consume().catch((err: unknown) => {
+      throw unavailable(err);
     });
-    if (first === null) throw notFound(ref.name);
-    const consumer = await js.consumers.getPushConsumer(STREAM, {
-      filter_subject: chunkSubject(nuid),
-      idle_heartbeat: 30_000_000_000,
-      flow_control: true,
-    } as never);
-    const messages = await consumer.consume();
+    const chunkStream = messages[Symbol.asyncIterator]();
     try {
-      for await (const m of messages) {
-        hash.update(m.data);
-        size += m.data.length;
-        if (m.info.pending === 0) break;
+      for (;;) {
+        const next = await within(chunkStream.next(), stallMs, () =>
+          new TransientError("E_UPLOAD_UNAVAILABLE", `reading upload ${ref.name} stalled: no chunk for ${stallMs} ms after ${size} bytes`),
+        ).catch((err: unknown) => {
+          throw err instanceof TransientError ? err : unavailable(err);
+        });
+        if (next.done) break;
+        hash.update(next.value.data);
+        size += next.value.data.length;
+        if (next.value.info.pending === 0) break;
       }
     } finally {
-      await messages.close().catch(() => {});
+      // As a for-await's break would: end the iteration, then close the consumer. Not awaited:
+      // after a stall the server may never answer, and nothing here depends on it.
+      void chunkStream.return?.()?.catch(() => {});
+      void messages.close().catch(() => {});
     }
   }
   const sum = hash.digest();
@@ -143,6 +163,15 @@ export async function hashUpload(js: JetStreamClient, jsm: JetStreamManager, buc
   }
   if (size !== expectedSize) throw new TransientError("E_UPLOAD_CORRUPT", `upload ${ref.name}: read ${size} of ${expectedSize} bytes`);
   return { sha256Hex: `0x${sum.toString("hex")}`, size };
+}
+
+/** `promise`, or the error `onTimeout` makes if it has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function notFound(name: string): PermanentError {

@@ -22,12 +22,15 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /**
- * SQLSTATEs that mean "not now" rather than "never": class 08 (connection exception),
- * 57P01–57P03 (admin or crash shutdown, cannot connect now: starting up or in recovery),
- * 53300 (too many connections), 57014 (query canceled: our statement_timeout) and
- * 55P03 (lock not available).
+ * SQLSTATEs that mean "not now" rather than "never": the classes 08 (connection exception),
+ * 40 (transaction rollback: serialization failure, deadlock), 53 (insufficient resources:
+ * disk full, out of memory, too many connections) and 58 (system error); and 57P01–57P03
+ * (admin or crash shutdown, cannot connect now: starting up or in recovery), 57014 (query
+ * canceled: our statement_timeout) and 55P03 (lock not available). A batch consumer retries
+ * these as a whole and isolates only the events behind any other error.
  */
-const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "57014", "55P03"]);
+const UNAVAILABLE_CLASSES = new Set(["08", "40", "53", "58"]);
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "57014", "55P03"]);
 
 /** Thrown while a service's migrations have not been applied yet (PostgreSQL was down at start). */
 export class DatabaseNotReadyError extends Error {
@@ -43,7 +46,7 @@ function saysUnavailable(e: object): boolean {
   if (typeof code !== "string") return false;
   if (CONNECTION_CODES.has(code)) return true;
   // A PostgresError carries the SQLSTATE as `code` (five characters).
-  return (e as { name?: unknown }).name === "PostgresError" && (code.startsWith("08") || UNAVAILABLE_SQLSTATES.has(code));
+  return (e as { name?: unknown }).name === "PostgresError" && (UNAVAILABLE_CLASSES.has(code.slice(0, 2)) || UNAVAILABLE_SQLSTATES.has(code));
 }
 
 /**

@@ -10,8 +10,11 @@ export interface NatsServerHandle {
   storeDir: string;
   /** Stops the server; `keepStore` leaves the JetStream directory for a restart. */
   stop(opts?: { keepStore?: boolean }): Promise<void>;
-  /** Starts it again on the same port and store (to test reconnects). */
-  restart(): Promise<void>;
+  /**
+   * Starts it again on the same port and store (to test reconnects): stopped with `signal`
+   * (SIGTERM by default; SIGKILL for a crash) and left down for `downMs` first.
+   */
+  restart(opts?: { signal?: NodeJS.Signals; downMs?: number }): Promise<void>;
 }
 
 export interface StartNatsOptions {
@@ -61,13 +64,13 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
     child = proc;
   };
 
-  const halt = async () => {
+  const halt = async (signal: NodeJS.Signals = "SIGTERM") => {
     const proc = child;
     child = undefined;
     if (!proc || proc.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once("exit", () => resolve());
-      proc.kill("SIGTERM");
+      proc.kill(signal);
       setTimeout(() => proc.kill("SIGKILL"), 5000).unref();
     });
   };
@@ -81,8 +84,9 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
       await halt();
       if (!keepStore && !opts.storeDir) await rm(storeDir, { recursive: true, force: true });
     },
-    async restart() {
-      await halt();
+    async restart({ signal, downMs = 0 } = {}) {
+      await halt(signal);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
       await launch();
     },
   };

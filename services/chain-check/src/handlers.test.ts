@@ -2,7 +2,7 @@ import { checkRpcUrl } from "@veriflow/adapters";
 import {
   createEvent,
   createRequestEvent,
-  deriveEventId,
+  terminalEventId,
   type Envelope,
   type JobRequest,
   type JobType,
@@ -103,7 +103,8 @@ describe("chain-check onManifestChecked", () => {
     expect(calls.readEntry).toEqual([[REGISTRY, HASH]]);
     expect(calls.findRegistration).toEqual([]);
     expect(calls.chainId).toBe(0);
-    expect(ev.id).toBe(deriveEventId(input.id, "verification.completed"));
+    // A terminal event: the job's one terminal id, whichever stage ends it.
+    expect(ev.id).toBe(terminalEventId("job-1"));
     expect(ev.correlationId).toBe("job-1");
     expect(ev.causationId).toBe(input.id);
     expect(ev.occurredAt).toBe(NOW.toISOString());

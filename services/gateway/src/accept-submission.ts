@@ -3,7 +3,7 @@ import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veri
 import { HttpError } from "@veriflow/errors";
 import { isStorageFullError, publishEvents, type ObjectStore } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
-import { parseSubmission, type SubmissionPolicy } from "./submission.js";
+import { checkStorableText, parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 
 export interface AcceptDeps {
@@ -40,6 +40,7 @@ export async function acceptSubmission(
   const { jobId, jobType, upload } = input;
   try {
     const request = parseSubmission(jobType, input.fields, deps.policy);
+    checkStorableText("fileName", upload.fileName);
     const event = createRequestEvent(jobId, {
       jobId,
       request,

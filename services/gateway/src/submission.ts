@@ -15,7 +15,17 @@ export interface SubmissionPolicy {
 function field(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
   if (Array.isArray(v)) throw badRequest("E_DUPLICATE_FIELD", `"${name}" was sent more than once`);
+  if (typeof v === "string") checkStorableText(name, v);
   return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+}
+
+/**
+ * Text that travels into events and PostgreSQL must not contain NUL, which PostgreSQL
+ * cannot store in text or jsonb: one such field used to fail every batch it was in. Refused
+ * here as a 400; the projection still makes any that arrive another way storable.
+ */
+export function checkStorableText(name: string, value: string | null): void {
+  if (value?.includes("\u0000")) throw badRequest("E_BAD_REQUEST", `"${name}" contains a NUL character (\\u0000); send it without`);
 }
 
 /** Checks the multipart fields of a submission; every problem is a 400 a person can act on. */

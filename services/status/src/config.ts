@@ -14,6 +14,8 @@ export interface StatusConfig extends CommonConfig {
   retention: RetentionConfig;
   /** Most events projected in one transaction. */
   maxBatch: number;
+  /** Deliveries on which an event failed on its own before it is dead-lettered. */
+  maxAttempts: number;
   backoff: BackoffPolicy;
   topology: TopologyConfig;
   /** Port of the gRPC JobService (bound on `host`); 0 picks a free one. */
@@ -39,6 +41,7 @@ export function loadConfig(env: Env): StatusConfig {
     database: readPostgresConfig(r),
     retention: readRetentionConfig(r),
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
+    maxAttempts: r.int("STATUS_MAX_ATTEMPTS", 5, { min: 1, max: 100 }),
     backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),
     grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),

@@ -19,7 +19,7 @@ import {
   runBatchConsumeLoop,
 } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
-import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError } from "@veriflow/pg";
+import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
@@ -61,7 +61,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("job changes", () => changes.stop());
 
   const loop = await runBatchConsumeLoop({
-    js: nats.js,
+    nats,
+    topology: config.topology,
     consumer: observerConsumer("status"),
     // While PostgreSQL is away the batch fails as transient and comes back after the backoff.
     handleBatch: async (events) => {
@@ -72,6 +73,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
         throw asTransientDatabaseError(err);
       }
     },
+    isUnavailable: isDatabaseUnavailableError,
+    maxAttempts: config.maxAttempts,
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
@@ -141,7 +144,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("grpc", () => grpcHandle.close());
 
   registerStatusMetrics();
-  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && (await databaseReady()));
+  // Ready while connected, projecting (its consumer exists and answers) and PostgreSQL answers.
+  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && loop.ready() && (await databaseReady()));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };

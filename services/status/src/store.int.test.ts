@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { JobType, jobStatuses, statusRank, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
@@ -96,10 +97,36 @@ describe("applyEvents", () => {
     expect(await mustGet(j.jobId)).toMatchObject({ status: "completed", progress: 100 });
   });
 
+  it("records one terminal event per job: a later one with the job's terminal id is not recorded", async () => {
+    const j = jobEvents();
+    await applyEvents(db.sql, [j.requested, j.hashed, j.completed]);
+    expect(j.failed().id).toBe(j.completed.id);
+    expect(await applyEvents(db.sql, [j.failed()])).toEqual({ applied: 0, jobIds: [] });
+    expect(await mustGet(j.jobId)).toMatchObject({ status: "completed", error: null, retryCount: 0 });
+
+    // In one batch, the first wins too (not the last of the same id).
+    const k = jobEvents();
+    await applyEvents(db.sql, [k.requested, k.failed("manifest", 2), k.completed]);
+    expect(await mustGet(k.jobId)).toMatchObject({ status: "failed", result: null, error: { stage: "manifest", attempts: 2 } });
+    expect((await getJobEvents(db.sql, k.jobId)).map((e) => e.type)).toEqual(["verification.requested", "verification.failed"]);
+  });
+
+  it("stores what PostgreSQL cannot hold (NUL, a lone surrogate) with U+FFFD instead of failing the batch", async () => {
+    const j = jobEvents();
+    const k = jobEvents();
+    const poisoned = { ...j.requested, data: { ...j.requested.data, upload: { ...j.requested.data.upload, fileName: "a\u0000b.jpg", contentType: "x/\uD800" } } };
+    const r = await applyEvents(db.sql, [poisoned, k.requested, k.hashed]);
+    expect(r.applied).toBe(3);
+    expect((await mustGet(j.jobId)).fileName).toBe("a\uFFFDb.jpg");
+    expect((await getJobEvents(db.sql, j.jobId))[0]!.data).toMatchObject({ upload: { fileName: "a\uFFFDb.jpg", contentType: "x/\uFFFD" } });
+    expect(await mustGet(k.jobId)).toMatchObject({ status: "processing" });
+  });
+
   it("keeps the first terminal outcome: a later failure does not undo a completion", async () => {
     const j = jobEvents();
     await applyEvents(db.sql, [j.requested, j.hashed, j.completed]);
-    const failed = j.failed();
+    // Terminal events of other ids (published before terminal ids were shared): the row's rule still holds.
+    const failed = { ...j.failed(), id: randomUUID() };
     await applyEvents(db.sql, [failed]);
     const job = await mustGet(j.jobId);
     expect(job).toMatchObject({ status: "completed", progress: 100, error: null, result: j.completed.data.result });
@@ -108,7 +135,7 @@ describe("applyEvents", () => {
 
     const k = jobEvents();
     await applyEvents(db.sql, [k.requested, k.checked, k.failed("chain-check", 5)]);
-    await applyEvents(db.sql, [k.completed, k.hashed]);
+    await applyEvents(db.sql, [{ ...k.completed, id: randomUUID() }, k.hashed]);
     expect(await mustGet(k.jobId)).toMatchObject({
       status: "failed",
       progress: 50,

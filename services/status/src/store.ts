@@ -1,5 +1,5 @@
-import { TERMINAL_RANK, runOf, type AnyEnvelope, type EventType, type JobStatus } from "@veriflow/events";
-import type { Sql } from "@veriflow/pg";
+import { TERMINAL_RANK, firstOfEachId, runOf, type AnyEnvelope, type EventType, type JobStatus } from "@veriflow/events";
+import { storable, type Sql } from "@veriflow/pg";
 import type { JobFilter } from "./job-filter.js";
 import { foldEvents, type JobPatch } from "./projection.js";
 
@@ -29,12 +29,15 @@ export interface ApplyResult {
 
 /**
  * Projects a batch in one transaction: records the events (a redelivered one inserts
- * nothing), folds the new ones per job, and upserts one row per job with the projection's
+ * nothing; strings PostgreSQL cannot store, NUL and lone surrogates, become U+FFFD first),
+ * folds the new ones per job, and upserts one row per job with the projection's
  * monotonic rules restated in SQL against the stored row. Rows and events are written
  * in key order, so concurrent batches lock in the same order.
  */
 export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Promise<ApplyResult> {
-  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  // The first of a batch's events with one id wins, as in the table: a job's terminal events
+  // share one id (terminalEventId), so a later completion or failure is dropped here too.
+  const unique = firstOfEachId(events).map(storable);
   if (unique.length === 0) return { applied: 0, jobIds: [] };
   const eventRows = unique
     .map((e) => ({

@@ -3,7 +3,7 @@ import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, runBatchConsumeLoop } from "@veriflow/nats";
-import { asTransientDatabaseError, connectPostgres, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
+import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
@@ -68,9 +68,12 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   await ensureStreams(nats.jsm, config.topology);
   await ensureConsumer(nats.jsm, observerConsumer("webhooks"), config.topology);
   const loop = await runBatchConsumeLoop({
-    js: nats.js,
+    nats,
+    topology: config.topology,
     consumer: observerConsumer("webhooks"),
     handleBatch: withDatabase(db, createEventIntake({ sql, log, maxAgeMs: config.maxAgeMs, onNewDeliveries: () => worker?.wake() })),
+    isUnavailable: isDatabaseUnavailableError,
+    maxAttempts: config.intakeMaxAttempts,
     log,
     maxBatch: config.maxBatch,
     backoff: config.backoff,
@@ -82,7 +85,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("http", () => http.close());
 
   registerWebhooksMetrics();
-  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && db.isReady() && (await pingPostgres(sql)));
+  const ops = await startOpsServer(config.opsPort, async () => nats.isConnected() && loop.ready() && db.isReady() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");
   return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };

@@ -1,0 +1,107 @@
+import { Readable } from "node:stream";
+import { STREAM_NAME, UPLOADS_BUCKET, createRequestEvent, stageConsumer, subjectFor, type EventType } from "@veriflow/events";
+import {
+  UPLOAD_CHUNK_BYTES,
+  connectNats,
+  createBucketUploads,
+  ensureConsumer,
+  ensureStreams,
+  openUploadsBucket,
+  publishEvents,
+  putUpload,
+  startStage,
+  type NatsClients,
+  type ObjectStore,
+  type RunningLoop,
+  type TopologyConfig,
+} from "@veriflow/nats";
+import { createSilentLogger } from "@veriflow/platform";
+import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stageModule } from "./stage.js";
+
+/**
+ * The double ending the issue measured: a job hashed, its upload deleted once the hash was
+ * acknowledged, then its request delivered again (nats-server died before it persisted the
+ * ack, or the consumer was recreated reading from the start). The redelivered request must
+ * not fail a job that already moved on.
+ */
+
+const topology: TopologyConfig = { streamMaxAgeMs: 600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
+const log = createSilentLogger();
+let server: NatsServerHandle;
+let nats: NatsClients;
+let bucket: ObjectStore;
+let loop: RunningLoop | undefined;
+
+const startHashing = async () => {
+  const instance = stageModule.create({}, { log, uploads: createBucketUploads(nats, bucket), now: () => new Date() });
+  loop = await startStage({ nats, topology, stage: "hashing", instance, config: { concurrency: 4, maxAttempts: 3, backoff: { baseMs: 20, maxMs: 200 } }, log });
+};
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nats = await connectNats({ url: server.url, name: "hashing-redelivery-test", log });
+  await ensureStreams(nats.jsm, topology);
+  bucket = await openUploadsBucket(nats.js, topology);
+  await startHashing();
+});
+afterAll(async () => {
+  await loop?.stop();
+  await nats?.close();
+  await server?.stop();
+});
+
+async function eventually<T>(probe: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => null);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function countOn(type: EventType, jobId: string): Promise<number> {
+  const subject = subjectFor(type, jobId);
+  const info = await nats.jsm.streams.info(STREAM_NAME, { subjects_filter: subject });
+  return info.state.subjects?.[subject] ?? 0;
+}
+
+async function submit(jobId: string, bytes: Buffer) {
+  const info = await putUpload(bucket, jobId, Readable.from([bytes]));
+  const request = createRequestEvent(jobId, {
+    jobId,
+    request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null },
+    upload: { bucket: UPLOADS_BUCKET, name: jobId, size: info.size, fileName: null, contentType: null, nuid: info.nuid, chunks: info.chunks, digest: info.digest },
+  });
+  await publishEvents(nats.js, [request]);
+}
+
+describe("a request delivered again after its upload was hashed and deleted", () => {
+  it("is acknowledged without failing the job, for small and multi-chunk uploads", async () => {
+    const jobs = { "job-small": Buffer.from("a small upload"), "job-large": Buffer.alloc(UPLOAD_CHUNK_BYTES * 3 + 5, 9) };
+    for (const [jobId, bytes] of Object.entries(jobs)) await submit(jobId, bytes);
+    for (const jobId of Object.keys(jobs)) {
+      await eventually(async () => (await countOn("content.hashed", jobId)) === 1, `${jobId} hashed`);
+      await eventually(async () => (await bucket.info(jobId)) === null, `${jobId}'s upload deleted`);
+    }
+
+    // Deliver both requests again: a consumer recreated reading the whole stream (as nats-server
+    // losing its acks in a crash, or a restart before positions were checkpointed, did).
+    await loop!.stop();
+    const durable = stageConsumer("hashing").durable;
+    await nats.jsm.consumers.delete(STREAM_NAME, durable);
+    await ensureConsumer(nats.jsm, stageConsumer("hashing"), topology, { startSeq: 1 });
+    await startHashing();
+
+    await eventually(async () => {
+      const info = await nats.jsm.consumers.info(STREAM_NAME, durable);
+      return info.delivered.consumer_seq >= 2 && info.num_pending === 0 && info.num_ack_pending === 0;
+    }, "both requests delivered again and acknowledged");
+    for (const jobId of Object.keys(jobs)) {
+      expect(await countOn("verification.failed", jobId), jobId).toBe(0);
+      expect(await countOn("content.hashed", jobId), jobId).toBe(1);
+    }
+  });
+});
