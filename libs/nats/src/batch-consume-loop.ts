@@ -3,7 +3,7 @@ import { decodeEvent, type AnyEnvelope, type ConsumerSpec } from "@veriflow/even
 import { errorMessage } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
-import { DEFAULT_SHUTDOWN_GRACE_MS, type RunningLoop } from "./consume-loop.js";
+import { DEFAULT_SHUTDOWN_GRACE_MS, runningLoopOver, type RunningLoop } from "./consume-loop.js";
 import { deadLetter, isReplayForAnother } from "./dead-letter.js";
 import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
 import type { NatsClients } from "./nats.js";
@@ -158,29 +158,13 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
   });
 
   log.info({ maxBatch: opts.maxBatch, maxAttempts: opts.maxAttempts }, "consuming in batches");
-  let stopped: Promise<void> | undefined;
-  let markDone: () => void = () => {};
-  const done = new Promise<void>((resolve) => (markDone = resolve));
-  return {
-    done,
-    ready: () => session.ready(),
-    stop() {
-      stopped ??= (async () => {
-        stopping = true;
-        const pulling = session.stopPulling();
-        // Not started: released now, for another replica as soon as our pull requests are over.
-        for (const msg of pending.splice(0)) session.releaseUnstarted(msg);
-        const grace = opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-        const finished = await Promise.race([
-          (writing ?? Promise.resolve()).then(() => true),
-          new Promise<false>((r) => setTimeout(() => r(false), grace).unref()),
-        ]);
-        await pulling;
-        if (!finished) log.warn({ released: session.nakHeld(), graceMs: grace }, "shutdown grace over: released unfinished messages");
-        session.close();
-        markDone();
-      })();
-      return stopped;
+  return runningLoopOver(session, log, {
+    graceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    onStop: () => (stopping = true),
+    // Not started: released now, for another replica as soon as our pull requests are over.
+    releaseUnstarted: () => {
+      for (const msg of pending.splice(0)) session.releaseUnstarted(msg);
     },
-  };
+    inHand: () => writing ?? Promise.resolve(),
+  });
 }

@@ -54,6 +54,41 @@ export interface RunningLoop {
 export const DEFAULT_SHUTDOWN_GRACE_MS = 15_000;
 
 /**
+ * The RunningLoop of a loop over `session`, both loops' one shutdown: stop() stops pulling,
+ * hands back what was not started (`releaseUnstarted`), gives the work in hand `graceMs`
+ * to finish, then releases whatever is still held.
+ */
+export function runningLoopOver(
+  session: PullSession,
+  log: Logger,
+  opts: { graceMs: number; inHand: () => Promise<unknown>; releaseUnstarted?: () => void; onStop?: () => void },
+): RunningLoop {
+  let stopped: Promise<void> | undefined;
+  let markDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => (markDone = resolve));
+  return {
+    done,
+    ready: () => session.ready(),
+    stop() {
+      stopped ??= (async () => {
+        opts.onStop?.();
+        const pulling = session.stopPulling();
+        opts.releaseUnstarted?.();
+        const finished = await Promise.race([
+          opts.inHand().then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), opts.graceMs).unref()),
+        ]);
+        await pulling;
+        if (!finished) log.warn({ released: session.nakHeld(), graceMs: opts.graceMs }, "shutdown grace over: released unfinished messages");
+        session.close();
+        markDone();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/**
  * decode → (a redelivery: is its outcome already stored?) → handle → publish outputs → ack;
  * on error nak with a computed backoff, or, for a PermanentError or the last attempt,
  * publish the give-up events and ack. The loop, not the server, decides the last attempt;
@@ -157,26 +192,8 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
   });
 
   log.info({ concurrency: opts.concurrency, maxAttempts: opts.maxAttempts }, "consuming");
-  let stopped: Promise<void> | undefined;
-  let markDone: () => void = () => {};
-  const done = new Promise<void>((resolve) => (markDone = resolve));
-  return {
-    done,
-    ready: () => session.ready(),
-    stop() {
-      stopped ??= (async () => {
-        const grace = opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-        const pulling = session.stopPulling();
-        const finished = await Promise.race([
-          Promise.allSettled([...inFlight]).then(() => true),
-          new Promise<false>((r) => setTimeout(() => r(false), grace).unref()),
-        ]);
-        await pulling;
-        if (!finished) log.warn({ released: session.nakHeld(), graceMs: grace }, "shutdown grace over: released unfinished messages");
-        session.close();
-        markDone();
-      })();
-      return stopped;
-    },
-  };
+  return runningLoopOver(session, log, {
+    graceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    inHand: () => Promise.allSettled([...inFlight]),
+  });
 }
