@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findFreePort, waitForPort } from "./free-port.js";
@@ -10,8 +10,12 @@ export interface NatsServerHandle {
   storeDir: string;
   /** Stops the server; `keepStore` leaves the JetStream directory for a restart. */
   stop(opts?: { keepStore?: boolean }): Promise<void>;
-  /** Starts it again on the same port and store (to test reconnects). */
+  /** Starts it again on the same port and store (to test reconnects); after kill() too. */
   restart(): Promise<void>;
+  /** `kill -9`: no shutdown, no flush of the store (to test crash recovery); restart() brings it back. */
+  kill(): Promise<void>;
+  /** The running server's pid (undefined while it is stopped). */
+  readonly pid: number | undefined;
 }
 
 export interface StartNatsOptions {
@@ -20,6 +24,11 @@ export interface StartNatsOptions {
   /** Path of the nats-server binary; defaults to the one on PATH. */
   binary?: string;
   maxPayload?: number;
+  /**
+   * JetStream's file storage limit in bytes (`max_file_store`): a small one makes the store fill
+   * up, to test what the system answers when it is full. Unlimited (the disk) by default.
+   */
+  maxFileStore?: number;
 }
 
 export const NATS_INSTALL_HINT =
@@ -36,6 +45,8 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
   const launch = async () => {
     const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
     if (opts.maxPayload) args.push("--max_payload", String(opts.maxPayload));
+    // JetStream's limits have no command-line flags: they go in a config file (the flags above still win).
+    if (opts.maxFileStore !== undefined) args.push("-c", await writeJetStreamLimits(storeDir, opts.maxFileStore));
     const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     proc.stderr?.on("data", (d: Buffer) => {
@@ -52,13 +63,14 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
     child = proc;
   };
 
-  const halt = async () => {
+  const halt = async (signal: NodeJS.Signals = "SIGTERM") => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null) return;
+    // A process killed by a signal has a signalCode and no exitCode: it is gone all the same.
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once("exit", () => resolve());
-      proc.kill("SIGTERM");
+      proc.kill(signal);
       setTimeout(() => proc.kill("SIGKILL"), 5000).unref();
     });
   };
@@ -76,5 +88,16 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
       await halt();
       await launch();
     },
+    kill: () => halt("SIGKILL"),
+    get pid() {
+      return child?.pid;
+    },
   };
+}
+
+/** A config file holding only JetStream's storage limit, in the store directory (nats-server keeps its data in jetstream/ there). */
+async function writeJetStreamLimits(storeDir: string, maxFileStore: number): Promise<string> {
+  const file = join(storeDir, "limits.conf");
+  await writeFile(file, `jetstream {\n  max_file_store: ${Math.floor(maxFileStore)}\n}\n`);
+  return file;
 }
