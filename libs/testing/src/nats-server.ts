@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findFreePort, waitForPort } from "./free-port.js";
@@ -97,6 +97,7 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
 
 /** A config file holding only JetStream's storage limit, in the store directory (nats-server keeps its data in jetstream/ there). */
 async function writeJetStreamLimits(storeDir: string, maxFileStore: number): Promise<string> {
+  await mkdir(storeDir, { recursive: true });
   const file = join(storeDir, "limits.conf");
   await writeFile(file, `jetstream {\n  max_file_store: ${Math.floor(maxFileStore)}\n}\n`);
   return file;
