@@ -76,14 +76,25 @@ describe("chaos counts", () => {
     expect(faults(e)).toEqual({ ...none, wrong: 1 });
   });
 
-  it("count a synchronous answer with another verdict as wrong, and a matching one not at all", () => {
+  it("count an in-process answer other than the case's as wrong, and a matching one not at all", () => {
     const e = clean();
+    const sync = (c: Case, result: { status: string; reasons: string[]; fileHash: string } | null, failureCode: string | null): Submission => ({
+      index: seq++,
+      case: c,
+      callback: false,
+      fileName: "f",
+      outcome: { kind: "sync", result, failureCode },
+    });
     e.subs = [
       ...e.subs,
-      { index: 90, case: ok, callback: false, fileName: "f", outcome: { kind: "sync", result: { status: "OK", reasons: [], fileHash: HASH } } },
-      { index: 91, case: ok, callback: false, fileName: "f", outcome: { kind: "sync", result: { status: "WARN", reasons: ["uri_mismatch"], fileHash: HASH } } },
+      sync(ok, { status: "OK", reasons: [], fileHash: HASH }, null),
+      sync(missing, null, "E_MANIFEST_NOT_FOUND"),
+      sync(ok, { status: "WARN", reasons: ["uri_mismatch"], fileHash: HASH }, null),
+      sync(ok, null, "E_MANIFEST_NOT_FOUND"),
+      sync(missing, { status: "OK", reasons: [], fileHash: HASH }, null),
     ];
-    expect(faults(e)).toEqual({ ...none, wrong: 1 });
+    expect(faults(e)).toEqual({ ...none, wrong: 3 });
+    expect(countFaults(e).sync).toBe(5);
   });
 
   it("count uploads of ended jobs and of requests the stream never got as orphaned", () => {

@@ -1,7 +1,7 @@
 import { Objm } from "@nats-io/obj";
 import { DEAD_LETTER_STREAM, JOBS_PATH, STREAM_NAME, UPLOADS_BUCKET, isTerminalType, pipeline, subjectsOf, type EventType } from "@veriflow/events";
 import type { NatsClients } from "@veriflow/nats";
-import type { Expectation } from "./cases.js";
+import type { Case, Expectation } from "./cases.js";
 import { terminalCallbacksByJob, type ReceivedCallback } from "./callbacks.js";
 import type { Submission } from "./load.js";
 
@@ -104,6 +104,14 @@ export function verdictMismatch(expect: Expectation & { outcome: "completed" }, 
   return null;
 }
 
+/** Why an in-process answer (a verdict, or a 422 failure code) does not match the case. */
+function syncMismatch(c: Case, result: any, failureCode: string | null): string | null {
+  const expect = c.expect;
+  if (expect.outcome === "failed") return failureCode === expect.code ? null : `${failureCode ?? `verdict ${result?.status}`} where ${expect.code} was due`;
+  if (failureCode !== null) return `failure ${failureCode} where ${expect.status} was due`;
+  return verdictMismatch(expect, c.contentHash, result);
+}
+
 export interface Counts {
   submitted: number;
   accepted: number;
@@ -198,10 +206,10 @@ export function countFaults(e: Evidence): Audit {
     }
     if (o.kind === "sync") {
       sync++;
-      const why = s.case.expect.outcome === "completed" ? verdictMismatch(s.case.expect, s.case.contentHash, o.result) : "a verdict where a failure was due";
+      const why = syncMismatch(s.case, o.result, o.failureCode);
       if (why) {
         counts.wrong++;
-        sample("wrong", `sync answer #${s.index} (${s.case.kind}): ${why}`);
+        sample("wrong", `in-process answer #${s.index} (${s.case.kind}): ${why}`);
       }
       continue;
     }

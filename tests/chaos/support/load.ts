@@ -7,8 +7,11 @@ import type { Case } from "./cases.js";
 export type SubmitOutcome =
   /** 202 with a job id: the system owes this job exactly one terminal event. */
   | { kind: "accepted"; jobId: string }
-  /** 200 `mode: "sync"`: the gateway verified in-process (queue down); no job exists. */
-  | { kind: "sync"; result: { status?: string; reasons?: string[]; fileHash?: string } | null }
+  /**
+   * The gateway verified in-process (queue down; no job exists): 200 `mode: "sync"` with the
+   * verdict, or 422 with the code of the failure (the submission can't be verified as sent).
+   */
+  | { kind: "sync"; result: { status?: string; reasons?: string[]; fileHash?: string } | null; failureCode: string | null }
   /** Any other answer: the status and the error code. */
   | { kind: "refused"; status: number; code: string }
   /** No answer (connection refused or reset, timeout). */
@@ -88,8 +91,11 @@ async function submit(opts: LoadOptions, c: Case, callback: boolean, fileName: s
       /* not JSON: refused below with its status */
     }
     if (res.status === 202 && typeof json?.jobId === "string") return { kind: "accepted", jobId: json.jobId };
-    if (res.status === 200 && json?.mode === "sync") return { kind: "sync", result: json.result ?? null };
-    return { kind: "refused", status: res.status, code: typeof json?.error?.code === "string" ? json.error.code : "-" };
+    const code = typeof json?.error?.code === "string" ? (json.error.code as string) : "-";
+    if (res.status === 200 && json?.mode === "sync") return { kind: "sync", result: json.result ?? null, failureCode: null };
+    // The in-process path marks its answers, errors included; 5xx and 400 are refusals, not outcomes.
+    if (res.status === 422 && res.headers.get("x-veriflow-mode") === "fallback") return { kind: "sync", result: null, failureCode: code };
+    return { kind: "refused", status: res.status, code };
   } catch (err) {
     return { kind: "unanswered", error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err) };
   }
