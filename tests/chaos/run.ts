@@ -70,7 +70,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     const loadStart = Date.now() + 200;
     const loadMs = (JOBS / rate) * 1000;
     const s = stack;
-    const [subs, injected] = await Promise.all([
+    const [submitted, injected] = await Promise.all([
       runLoad(
         {
           gatewayUrl: s.local.gatewayUrl,
@@ -89,9 +89,16 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
         log(`load done: ${r.length} submitted`);
         return r;
       }),
-      scenario.inject({ infra, stack: s, log, at: (f) => sleep(Math.max(0, loadStart + f * loadMs - Date.now())) }),
+      scenario.inject({
+        infra,
+        stack: s,
+        callbackUrl: infra.callbacks.urlFor(scenario.name),
+        log,
+        at: (f) => sleep(Math.max(0, loadStart + f * loadMs - Date.now())),
+      }),
     ]);
     result.kills = injected.kills;
+    const subs = [...submitted, ...(injected.jobs ?? [])];
     const d = await drain(s.client, s.local.gatewayUrl, subs, () => infra.callbacks.received(scenario.name), {
       stallMs: Number(args["stall-s"]) * 1000,
       maxMs: Number(args["max-drain-s"]) * 1000,

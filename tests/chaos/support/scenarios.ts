@@ -1,12 +1,18 @@
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { STREAM_NAME, pipeline, serviceNames, subjectFor, type ServiceName } from "@veriflow/events";
+import { Objm } from "@nats-io/obj";
+import { STREAM_NAME, UPLOADS_BUCKET, createRequestEvent, newJobId, pipeline, serviceNames, subjectFor, type ServiceName } from "@veriflow/events";
+import { publishEvents, putUpload } from "@veriflow/nats";
 import { killService } from "../../../deploy/local/src/service-processes.js";
 import { waitReady, type Infra, type ScenarioStack } from "./infra.js";
+import type { Submission } from "./load.js";
 
 export interface FaultContext {
   infra: Infra;
   stack: ScenarioStack;
+  /** This scenario's callbackUrl (the receiver files callbacks by scenario). */
+  callbackUrl: string;
   /** Resolves once `fraction` (0–1) of the load's schedule has passed. */
   at(fraction: number): Promise<void>;
   log(line: string): void;
@@ -16,6 +22,8 @@ export interface FaultContext {
 export interface Injected {
   kills: number;
   planted?: string[];
+  /** Jobs the fault started itself, past the gateway, with a known outcome: counted like the load's. */
+  jobs?: Submission[];
 }
 
 export interface Scenario {
@@ -130,10 +138,13 @@ const isPoisonedName = (i: number) => i % 25 === 12;
 
 const poisonScenario: Scenario = {
   name: "poison",
-  fault: "NUL in the file name of 1 in 25 submissions; undecodable and malformed messages on every stage's subject at 30%",
+  fault:
+    "NUL in the file name of 1 in 25 submissions (and of 2 requests published past the gateway, which refuses such names); " +
+    "undecodable and malformed messages on every stage's subject at 30%",
   minLoadS: MIN_LOAD_S,
   fileName: (i) => (isPoisonedName(i) ? `chaos-\u0000-${i}.bin` : `chaos-${i}.bin`),
-  async inject({ stack, at, log }) {
+  async inject(ctx) {
+    const { stack, at, log } = ctx;
     await at(0.3);
     const garbage = Buffer.from([0xff, 0xfe, 0x00, 0x7b, 0x22, 0x6e, 0x6f, 0x74, 0x20, 0x6a, 0x73, 0x6f, 0x6e]);
     const planted: string[] = [];
@@ -147,9 +158,28 @@ const poisonScenario: Scenario = {
       planted.push(undecodable, malformed);
     }
     log(`published ${planted.length} poison messages`);
-    return { kills: 0, planted };
+    const jobs = [await publishNulNamedJob(ctx, 0, false), await publishNulNamedJob(ctx, 1, true)];
+    log(`published ${jobs.length} valid requests with a NUL in upload.fileName`);
+    return { kills: 0, planted, jobs };
   },
 };
+
+/**
+ * A job as the gateway would have queued it (its upload in the bucket, its request on the
+ * stream) but with a NUL in the file name, which every stage and observer must carry through:
+ * the gateway's multipart parser refuses such names, so this is the only way one gets in.
+ */
+async function publishNulNamedJob({ infra, stack, callbackUrl }: FaultContext, n: number, callback: boolean): Promise<Submission> {
+  const c = infra.cases[n % infra.cases.length]!;
+  const jobId = newJobId();
+  const fileName = `chaos-\u0000-planted-${n}.bin`;
+  const bucket = await new Objm(stack.client.js).open(UPLOADS_BUCKET);
+  const stored = await putUpload(bucket, jobId, Readable.from([c.bytes]), { fileName, contentType: "application/octet-stream" });
+  const request = { jobType: "verify" as const, manifestUri: c.manifestUri, registryAddress: infra.registry, rpcUrl: null, callbackUrl: callback ? callbackUrl : null };
+  const upload = { bucket: UPLOADS_BUCKET, name: jobId, size: stored.size, fileName, contentType: "application/octet-stream", nuid: stored.nuid, chunks: stored.chunks, digest: stored.digest };
+  await publishEvents(stack.client.js, [createRequestEvent(jobId, { jobId, request, upload })]);
+  return { index: -1 - n, case: c, callback, fileName, outcome: { kind: "accepted", jobId } };
+}
 
 function smallStoreScenario(bytesPerJob: number): Scenario {
   // Full at about 40% of the load: the rest of the submissions meet a full store.
