@@ -62,6 +62,12 @@ export interface LocalStack {
   sample: Sample | null;
   services: Record<ServiceName, ServiceProcess>;
   opsPorts: Record<ServiceName, number>;
+  /**
+   * Starts a service again with the env it was first started with (after it was killed, say):
+   * the new process becomes `services[name]` and is stopped with the stack. A running instance
+   * is stopped first. Resolves once the process is spawned, not once it is ready.
+   */
+  restartService(name: ServiceName): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -161,10 +167,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...freeGrpcPorts,
     };
     const services = {} as Record<ServiceName, ServiceProcess>;
+    const spawnOne = (name: ServiceName) => (services[name] = spawnService(name, { ...serviceEnv, OPS_PORT: String(opsPorts[name]) }, print));
     for (const name of serviceNames) {
-      const p = spawnService(name, { ...serviceEnv, OPS_PORT: String(opsPorts[name]) }, print);
-      services[name] = p;
-      cleanups.push(() => stopService(p));
+      spawnOne(name);
+      // The instance running at stop time, which restartService may have replaced.
+      cleanups.push(() => stopService(services[name]));
     }
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     await waitUntilReady(`${gatewayUrl}${JOBS_PATH}/stats`, services, env.API_KEYS?.split(",")[0]);
@@ -185,6 +192,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       sample,
       services,
       opsPorts,
+      async restartService(name) {
+        await stopService(services[name]);
+        return spawnOne(name);
+      },
       stop: stopAll,
     };
   } catch (err) {

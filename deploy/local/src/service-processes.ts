@@ -50,3 +50,12 @@ export async function stopService(p: ServiceProcess): Promise<void> {
     setTimeout(() => p.child.kill("SIGKILL"), 10_000).unref();
   });
 }
+
+/** `kill -9`: no graceful shutdown, in-flight work is abandoned (to test crash recovery). */
+export async function killService(p: ServiceProcess): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    p.child.once("exit", () => resolve());
+    p.child.kill("SIGKILL");
+  });
+}

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findFreePort, waitForPort } from "./free-port.js";
@@ -15,6 +15,10 @@ export interface NatsServerHandle {
    * (SIGTERM by default; SIGKILL for a crash) and left down for `downMs` first.
    */
   restart(opts?: { signal?: NodeJS.Signals; downMs?: number }): Promise<void>;
+  /** `kill -9`: no shutdown, no flush of the store (to test crash recovery); restart() brings it back. */
+  kill(): Promise<void>;
+  /** The running server's pid (undefined while it is stopped). */
+  readonly pid: number | undefined;
 }
 
 export interface StartNatsOptions {
@@ -23,7 +27,10 @@ export interface StartNatsOptions {
   /** Path of the nats-server binary; defaults to the one on PATH. */
   binary?: string;
   maxPayload?: number;
-  /** JetStream's file store limit in bytes (max_file_store), to provoke a full store; unset: the server's default. */
+  /**
+   * JetStream's file storage limit in bytes (`max_file_store`): a small one makes the store fill
+   * up, to test what the system answers when it is full. Unlimited (the disk) by default.
+   */
   maxFileStore?: number;
 }
 
@@ -39,15 +46,10 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
   let child: ChildProcess | undefined;
 
   const launch = async () => {
-    const args = ["-a", "127.0.0.1", "-p", String(port)];
-    if (opts.maxFileStore === undefined) args.push("-js", "-sd", storeDir);
-    else {
-      // The store limit has no command-line flag: JetStream is configured in a file then.
-      const conf = join(storeDir, "nats-server.conf");
-      await writeFile(conf, `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_file_store: ${opts.maxFileStore} }\n`);
-      args.push("-c", conf);
-    }
+    const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
     if (opts.maxPayload) args.push("--max_payload", String(opts.maxPayload));
+    // JetStream's limits have no command-line flags: they go in a config file (the flags above still win).
+    if (opts.maxFileStore !== undefined) args.push("-c", await writeJetStreamLimits(storeDir, opts.maxFileStore));
     const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     proc.stderr?.on("data", (d: Buffer) => {
@@ -67,7 +69,8 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
   const halt = async (signal: NodeJS.Signals = "SIGTERM") => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null) return;
+    // A process killed by a signal has a signalCode and no exitCode: it is gone all the same.
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once("exit", () => resolve());
       proc.kill(signal);
@@ -89,5 +92,17 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
       await launch();
     },
+    kill: () => halt("SIGKILL"),
+    get pid() {
+      return child?.pid;
+    },
   };
+}
+
+/** A config file holding only JetStream's storage limit, in the store directory (nats-server keeps its data in jetstream/ there). */
+async function writeJetStreamLimits(storeDir: string, maxFileStore: number): Promise<string> {
+  await mkdir(storeDir, { recursive: true });
+  const file = join(storeDir, "limits.conf");
+  await writeFile(file, `jetstream {\n  max_file_store: ${Math.floor(maxFileStore)}\n}\n`);
+  return file;
 }

@@ -151,6 +151,13 @@ export interface EmbeddedPostgresHandle {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /**
+   * An immediate shutdown (`pg_ctl stop -m immediate`: SIGQUIT to the postmaster): connections
+   * are cut, nothing is checkpointed, the next start recovers from the WAL. To test outages.
+   */
+  stopImmediately(): Promise<void>;
+  /** Starts the server again on the same directory and port (after stopImmediately()). */
+  start(): Promise<void>;
 }
 
 /**
@@ -205,7 +212,36 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
     stop: () => pg.stop(),
+    stopImmediately: () => stopImmediately(opts.dataDir),
+    async start() {
+      try {
+        await pg.start();
+      } catch (err) {
+        throw new Error(`embedded postgres did not start again on port ${port} (data dir ${opts.dataDir})`, { cause: err });
+      }
+    },
   };
+}
+
+/** SIGQUIT to the postmaster named in postmaster.pid, then waits until it is gone. */
+async function stopImmediately(dataDir: string): Promise<void> {
+  const pid = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no postmaster pid in ${dataDir}/postmaster.pid`);
+  process.kill(pid, "SIGQUIT");
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`postgres (pid ${pid}) did not stop within 30 s of SIGQUIT`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function needsInit(dir: string): Promise<boolean> {
