@@ -7,7 +7,7 @@
  * statuses from the stream, the uploads bucket, the callback receiver and the REST API, prints
  * a table, and exits non-zero when any of those counts is not 0.
  *
- *   npx tsx tests/chaos/run.ts [--jobs N] [--rate R] [--only a,b] [--list]
+ *   npx tsx tests/chaos/run.ts [--jobs N] [--rate R] [--only a,b] [--list] [--report]
  *
  * Runs the services from their build output: `npm run test:chaos` builds first.
  */
@@ -32,6 +32,9 @@ const { values: args } = parseArgs({
     "stall-s": { type: "string", default: "15" },
     "max-drain-s": { type: "string", default: "90" },
     list: { type: "boolean", default: false },
+    // Prints the counts and exits 0 even when a scenario fails (a harness error still fails):
+    // how CI runs it while the failure-handling issue is open, so its figures are seen on every run.
+    report: { type: "boolean", default: false },
   },
 });
 const JOBS = Number(args.jobs);
@@ -143,7 +146,12 @@ async function main(): Promise<number> {
   out("");
   printReport(results, (Date.now() - t0) / 1000);
   out(`\nservice logs (warn and above): ${logDir}`);
-  return results.every(passed) ? 0 : 1;
+  if (results.every(passed)) return 0;
+  if (args.report && results.every((r) => r.error === null)) {
+    out("report mode (--report): scenarios above failed, exiting 0; without --report this run fails");
+    return 0;
+  }
+  return 1;
 }
 
 let interrupted = false;

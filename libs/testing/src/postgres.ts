@@ -142,6 +142,12 @@ export interface EmbeddedPostgresOptions {
   password?: string;
   /** Throwaway cluster (tests): skips fsync and deletes the directory on stop. */
   ephemeral?: boolean;
+  /**
+   * With `ephemeral`: keep synchronous commits, so a commit it acknowledged survives the
+   * server being killed (fsync stays off: the OS keeps what was written). For crash tests;
+   * without it an immediate stop may lose the last acknowledged commits.
+   */
+  crashSafe?: boolean;
   /** Receives the server's log lines; silent by default. */
   onLog?: (line: string) => void;
 }
@@ -192,7 +198,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     postgresFlags: [
       "-c", "listen_addresses=127.0.0.1",
       "-c", "unix_socket_directories=",
-      ...(opts.ephemeral ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
+      ...(opts.ephemeral ? ["-c", "fsync=off", "-c", `synchronous_commit=${opts.crashSafe ? "on" : "off"}`, "-c", "full_page_writes=off"] : []),
     ],
     onLog: (m: unknown) => log(String(m).trimEnd()),
     onError: (m: unknown) => log(String(m instanceof Error ? m.message : m).trimEnd()),

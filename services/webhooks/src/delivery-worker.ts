@@ -82,7 +82,11 @@ function describe(err: unknown): string {
  */
 export function startDeliveryWorker(opts: DeliveryWorkerOptions): DeliveryWorker {
   const log = opts.log.child({ component: "delivery-worker" });
-  const leaseMs = opts.timeoutMs + 30_000;
+  // An attempt ends by its deadline (timeoutMs) and then records itself: twice that and a few
+  // seconds is enough, and a worker that dies mid-attempt holds its deliveries no longer. A
+  // lease that runs out on a slow recording at worst sends again (receivers drop repeats by
+  // webhook-id).
+  const leaseMs = 2 * opts.timeoutMs + 5_000;
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
   let wakeUp: (() => void) | undefined;

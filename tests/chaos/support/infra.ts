@@ -52,7 +52,7 @@ export async function startInfra(): Promise<Infra> {
     const [chain, manifests, pg] = await Promise.all([
       startChain(),
       startManifestServer(),
-      startEmbeddedPostgres({ dataDir: pgDir, ephemeral: true }),
+      startEmbeddedPostgres({ dataDir: pgDir, ephemeral: true, crashSafe: true }),
     ]);
     stops.push(() => chain.stop(), () => manifests.stop(), () => pg.stop());
     const registry = await deployRegistry(chain.rpcUrl, chain.accounts[0]!.privateKey);
@@ -121,6 +121,7 @@ export async function startScenarioStack(
         WEBHOOK_RETRY_SCHEDULE_MS: "250,500,1000,2000",
         WEBHOOK_POLL_INTERVAL_MS: "200",
         WEBHOOK_TIMEOUT_MS: "2000",
+        ...(opts.maxFileStore === undefined ? {} : storesWithin(opts.maxFileStore)),
       },
       print: opts.print,
       freePorts: true,
@@ -133,6 +134,23 @@ export async function startScenarioStack(
     await stop();
     throw err;
   }
+}
+
+/**
+ * Every JetStream store's max_bytes sized to fit a small max_file_store (JetStream reserves
+ * them all when it creates the streams): half for events, a fifth for uploads, the minimum
+ * for dead letters and idempotency keys, the rest left for the small bookkeeping streams.
+ */
+function storesWithin(maxFileStore: number): Record<string, string> {
+  const min = 64 * 1024;
+  const uploads = Math.max(min, Math.floor(maxFileStore * 0.2));
+  return {
+    STREAM_MAX_BYTES: String(Math.max(min, Math.floor(maxFileStore * 0.5))),
+    UPLOADS_MAX_BYTES: String(uploads),
+    GATEWAY_MAX_UPLOAD_BYTES: String(uploads),
+    DEAD_LETTER_MAX_BYTES: String(min),
+    IDEMPOTENCY_MAX_BYTES: String(min),
+  };
 }
 
 async function createDatabase(adminUrl: string, name: string): Promise<string> {
