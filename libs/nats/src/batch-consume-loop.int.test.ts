@@ -8,7 +8,8 @@ import type { RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { requestFor } from "./pipeline-events.fixture.js";
 import { publishEvents } from "./publish-events.js";
-import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
+import { ensureConsumer, ensureStreams } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 
 /**
  * The batch consumer on a real nats-server and a real PostgreSQL: a batch is one INSERT of
@@ -16,7 +17,7 @@ import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.j
  * cannot store. One file, one database; a nats-server (and durable) per test.
  */
 
-const topology: TopologyConfig = { streamMaxAgeMs: 600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 600_000, ackWaitMs: 30_000, maxAckPending: 1000, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
+const topology = testTopology({ maxAckPending: 1000 });
 const log = createSilentLogger();
 const MAX_ATTEMPTS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

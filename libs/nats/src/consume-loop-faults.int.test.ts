@@ -10,7 +10,8 @@ import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { checkedFor, completedFor, hashedFor, requestFor } from "./pipeline-events.fixture.js";
 import { publishEvents } from "./publish-events.js";
-import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
+import { ensureConsumer, ensureStreams } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 
 /**
  * Faults the consume loop must survive, caused for real on a nats-server of its own per
@@ -18,7 +19,7 @@ import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.j
  * a publish that is stored but reported as failed on the last attempt, a shutdown.
  */
 
-const topology: TopologyConfig = { streamMaxAgeMs: 600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
+const topology = testTopology();
 const log = createSilentLogger();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

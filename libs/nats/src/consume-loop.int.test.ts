@@ -18,19 +18,10 @@ import { PermanentError, TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
 import { connectNats, type NatsClients } from "./nats.js";
 import { publishEvents } from "./publish-events.js";
-import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
+import { ensureConsumer, ensureStreams } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 
-const topology: TopologyConfig = {
-  streamMaxAgeMs: 600_000,
-  replicas: 1,
-  duplicateWindowMs: 120_000,
-  uploadsMaxAgeMs: 60_000,
-  ackWaitMs: 5_000,
-  maxAckPending: 100,
-  streamMaxBytes: 64 * 1024 ** 2,
-  deadLetterMaxBytes: 16 * 1024 ** 2,
-  uploadsMaxBytes: 64 * 1024 ** 2,
-};
+const topology = testTopology({ ackWaitMs: 5_000 });
 const MAX_ATTEMPTS = 3;
 const HASH = "0x" + "ab".repeat(32);
 

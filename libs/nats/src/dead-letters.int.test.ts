@@ -8,20 +8,11 @@ import { runBatchConsumeLoop } from "./batch-consume-loop.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { NotReplayableError, countDeadLetters, getDeadLetter, listDeadLetters, replayDeadLetter } from "./dead-letters.js";
 import { connectNats, type NatsClients } from "./nats.js";
-import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
+import { ensureConsumer, ensureStreams } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 
 // Two real consume loops over one nats-server: a stage (hashing) and an observer (status-projection).
-const topology: TopologyConfig = {
-  streamMaxAgeMs: 600_000,
-  replicas: 1,
-  duplicateWindowMs: 120_000,
-  uploadsMaxAgeMs: 600_000,
-  ackWaitMs: 5_000,
-  maxAckPending: 100,
-  streamMaxBytes: 64 * 1024 ** 2,
-  deadLetterMaxBytes: 16 * 1024 ** 2,
-  uploadsMaxBytes: 64 * 1024 ** 2,
-};
+const topology = testTopology({ ackWaitMs: 5_000 });
 const STAGE = stageConsumer("hashing");
 const OBSERVER = observerConsumer("status");
 

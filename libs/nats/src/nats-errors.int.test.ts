@@ -7,11 +7,12 @@ import { connectNats, type NatsClients } from "./nats.js";
 import { isAlreadyExists, isNatsUnavailableError, isNotFound, isSubjectOverlap } from "./nats-errors.js";
 import { publishEvents } from "./publish-events.js";
 import { findLastEvent } from "./stream-lookup.js";
-import { ensureStreams, type TopologyConfig } from "./topology.js";
+import { ensureStreams } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 
 // Every case is what a real nats-server answers: the classification must not depend on
 // message text, so it is checked against the errors nats.js actually throws.
-const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
+const topology = testTopology();
 let server: NatsServerHandle;
 let nats: NatsClients;
 

@@ -8,9 +8,10 @@ import { connectNats, type NatsClients } from "./nats.js";
 import { checkedFor, hashedFor, requestFor } from "./pipeline-events.fixture.js";
 import { findPriorOutcome } from "./prior-outcome.js";
 import { publishEvents } from "./publish-events.js";
-import { ensureStreams, type TopologyConfig } from "./topology.js";
+import { ensureStreams } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 
-const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
+const topology = testTopology();
 let server: NatsServerHandle;
 let nats: NatsClients;
 

@@ -6,22 +6,13 @@ import { EnvReader, createSilentLogger } from "@veriflow/platform";
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { connectNats, type NatsClients } from "./nats.js";
 import { isNatsUnavailableError, isStorageFullError, isWrongLastSequence } from "./nats-errors.js";
-import { ensureStreams, openIdempotencyBucket, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
+import { ensureStreams, openIdempotencyBucket, openUploadsBucket, readTopologyConfig } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 import { putUpload } from "./uploads.js";
 
 // A JetStream store of 1 MiB: every bound below is provoked for real, on nats-server 2.9.
 const KiB = 1024;
-const topology: TopologyConfig = {
-  streamMaxAgeMs: 3_600_000,
-  replicas: 1,
-  duplicateWindowMs: 120_000,
-  uploadsMaxAgeMs: 3_600_000,
-  ackWaitMs: 30_000,
-  maxAckPending: 100,
-  streamMaxBytes: 128 * KiB,
-  deadLetterMaxBytes: 64 * KiB,
-  uploadsMaxBytes: 256 * KiB,
-};
+const topology = testTopology({ streamMaxBytes: 128 * KiB, deadLetterMaxBytes: 64 * KiB, uploadsMaxBytes: 256 * KiB });
 let server: NatsServerHandle;
 let nats: NatsClients;
 

@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { createSilentLogger } from "@veriflow/platform";
 import { connectNats, type NatsClients } from "./nats.js";
-import { openUploadsBucket, type TopologyConfig } from "./topology.js";
+import { openUploadsBucket } from "./topology.js";
+import { testTopology } from "./topology.fixture.js";
 import { UPLOAD_CHUNK_BYTES, deleteUpload, hashUpload, putUpload, type ObjectStore, type UploadRef } from "./uploads.js";
 
-const topology: TopologyConfig = { streamMaxAgeMs: 3_600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 3_600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
+const topology = testTopology();
 let server: NatsServerHandle;
 let nats: NatsClients;
 let bucket: ObjectStore;
