@@ -11,7 +11,7 @@
  *
  * Runs the services from their build output: `npm run test:chaos` builds first.
  */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -117,11 +117,21 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
     log(`harness error: ${result.error}`);
+    // CI keeps only this output, not the log directory: show what the services said last.
+    for (const line of lastLines(logFile, 30)) out(`         | ${line}`);
   } finally {
     await stack?.stop();
     result.seconds = (Date.now() - started) / 1000;
   }
   return result;
+}
+
+function lastLines(file: string, n: number): string[] {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-n);
+  } catch {
+    return [];
+  }
 }
 
 async function main(): Promise<number> {

@@ -14,3 +14,4 @@ export * from "./stage-service.js";
 export * from "./stream-lookup.js";
 export * from "./topology.js";
 export * from "./uploads.js";
+export * from "./while-unavailable.js";

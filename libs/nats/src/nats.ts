@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { setSha256Backend } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@veriflow/platform";
+import { whileUnavailable } from "./while-unavailable.js";
 
 // The object store's default SHA-256 is pure JS (browser-safe); on Node the native
 // one is many times faster, which matters for large uploads.
@@ -56,7 +57,8 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
   })().catch(() => {});
   const timeout = opts.timeoutMs ?? 10_000;
   const js = jetstream(nc, { timeout });
-  const jsm = await jetstreamManager(nc, { timeout });
+  // Asks the server for the account's JetStream info: a server still starting may not answer yet.
+  const jsm = await whileUnavailable("jetstream account info", () => jetstreamManager(nc, { timeout }), { log: opts.log });
   opts.log.info({ url: opts.url }, "nats connected");
   return {
     nc,

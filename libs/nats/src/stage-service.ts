@@ -40,8 +40,8 @@ export interface StartStageOptions<S extends StageName> {
  */
 export async function startStage<S extends StageName>(opts: StartStageOptions<S>): Promise<RunningLoop> {
   const consumer = stageConsumer(opts.stage);
-  await ensureStreams(opts.nats.jsm, opts.topology);
-  const ensured = await ensureConsumer(opts.nats.jsm, consumer, opts.topology);
+  await ensureStreams(opts.nats.jsm, opts.topology, { log: opts.log });
+  const ensured = await ensureConsumer(opts.nats.jsm, consumer, opts.topology, {}, { log: opts.log });
   if (ensured.created) opts.log.info({ consumer: consumer.durable, startSeq: ensured.startSeq }, "consumer created");
   opts.log.debug({ stream: STREAM_NAME, consumer: consumer.durable }, "topology ready");
   return runConsumeLoop<ConsumedBy<S>>({
@@ -117,7 +117,7 @@ export async function startStageService<S extends StageName, Settings>(
   try {
     const nats = await connectNats({ url: config.natsUrl, name: `veriflow-${module.stage}`, log });
     shutdown.add("nats", () => nats.close());
-    const uploads = createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology));
+    const uploads = createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }));
     const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
     shutdown.add("stage", () => instance.close());
     const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });

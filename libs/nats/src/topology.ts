@@ -26,6 +26,7 @@ import {
   type ConsumerSpec,
 } from "@veriflow/events";
 import type { EnvReader } from "@veriflow/platform";
+import { whileUnavailable, type WhileUnavailableOptions } from "./while-unavailable.js";
 import { checkpointedStart } from "./consumer-position.js";
 import { isAlreadyExists, isNotFound, isStorageFullError, isSubjectOverlap } from "./nats-errors.js";
 
@@ -138,7 +139,11 @@ async function ensureBucketLimits(jsm: JetStreamManager, stream: string, limits:
 }
 
 /** The events stream and the dead-letter stream, file-backed with limits retention. */
-export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig, wait?: WhileUnavailableOptions): Promise<void> {
+  await whileUnavailable("the events, dead-letter and positions streams", () => ensureEachStream(jsm, cfg), wait);
+}
+
+async function ensureEachStream(jsm: JetStreamManager, cfg: TopologyConfig): Promise<void> {
   await ensureStream(jsm, {
     name: STREAM_NAME,
     subjects: STREAM_SUBJECTS,
@@ -185,7 +190,12 @@ export async function ensureConsumer(
   spec: ConsumerSpec,
   cfg: TopologyConfig,
   at: { startSeq?: number } = {},
+  wait?: WhileUnavailableOptions,
 ): Promise<{ created: boolean; startSeq: number }> {
+  return whileUnavailable(`consumer ${spec.durable}`, () => ensureConsumerOnce(jsm, spec, cfg, at), wait);
+}
+
+async function ensureConsumerOnce(jsm: JetStreamManager, spec: ConsumerSpec, cfg: TopologyConfig, at: { startSeq?: number }): Promise<{ created: boolean; startSeq: number }> {
   try {
     await jsm.consumers.info(STREAM_NAME, spec.durable);
     await jsm.consumers.update(STREAM_NAME, spec.durable, { description: spec.description, ack_wait: nanos(cfg.ackWaitMs), max_ack_pending: cfg.maxAckPending });
@@ -221,7 +231,11 @@ function consumerConfig(spec: ConsumerSpec, cfg: TopologyConfig, startSeq: numbe
  * stalled hashing stage fills this bucket, not the disk. Services starting together race
  * to create it; the loser's create fails, and its retry finds it.
  */
-export async function openUploadsBucket(js: JetStreamClient, cfg: TopologyConfig): Promise<ObjectStore> {
+export async function openUploadsBucket(js: JetStreamClient, cfg: TopologyConfig, wait?: WhileUnavailableOptions): Promise<ObjectStore> {
+  return whileUnavailable("the uploads bucket", () => openUploadsBucketOnce(js, cfg), wait);
+}
+
+async function openUploadsBucketOnce(js: JetStreamClient, cfg: TopologyConfig): Promise<ObjectStore> {
   const limits = { max_age: nanos(cfg.uploadsMaxAgeMs), max_bytes: cfg.uploadsMaxBytes };
   const bucket = await reserving(`${cfg.uploadsMaxBytes} bytes for the uploads bucket`, () =>
     createRacing(() => new Objm(js).create(UPLOADS_BUCKET, { storage: StorageType.File, replicas: cfg.replicas, ttl: limits.max_age, max_bytes: limits.max_bytes })),
@@ -241,7 +255,11 @@ export interface IdempotencyBucketConfig {
  * The idempotency keys' bucket: one record per key, removed by the bucket's max age; a
  * write past max_bytes fails (discard new), which the gateway answers with 507.
  */
-export async function openIdempotencyBucket(js: JetStreamClient, cfg: IdempotencyBucketConfig): Promise<KV> {
+export async function openIdempotencyBucket(js: JetStreamClient, cfg: IdempotencyBucketConfig, wait?: WhileUnavailableOptions): Promise<KV> {
+  return whileUnavailable("the idempotency bucket", () => openIdempotencyBucketOnce(js, cfg), wait);
+}
+
+async function openIdempotencyBucketOnce(js: JetStreamClient, cfg: IdempotencyBucketConfig): Promise<KV> {
   const limits = { max_age: nanos(cfg.ttlMs), max_bytes: cfg.maxBytes };
   const kv = await reserving(`${cfg.maxBytes} bytes for the idempotency bucket`, () =>
     createRacing(() => new Kvm(js).create(IDEMPOTENCY_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.ttlMs, max_bytes: cfg.maxBytes })),

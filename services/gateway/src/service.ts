@@ -16,9 +16,9 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const shutdown = new Shutdown(log);
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-gateway", log });
   shutdown.add("nats", () => nats.close());
-  await ensureStreams(nats.jsm, config.topology);
-  const uploads = await openUploadsBucket(nats.js, config.topology);
-  const idempotency = createIdempotency(await openIdempotencyBucket(nats.js, config.idempotency), log);
+  await ensureStreams(nats.jsm, config.topology, { log });
+  const uploads = await openUploadsBucket(nats.js, config.topology, { log });
+  const idempotency = createIdempotency(await openIdempotencyBucket(nats.js, config.idempotency, { log }), log);
   const admission = createAdmission({ jsm: nats.jsm, maxBacklog: config.maxBacklog, log });
   if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
 

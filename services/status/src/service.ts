@@ -53,8 +53,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-status", log });
   shutdown.add("nats", () => nats.close());
-  await ensureStreams(nats.jsm, config.topology);
-  await ensureConsumer(nats.jsm, observerConsumer("status"), config.topology);
+  await ensureStreams(nats.jsm, config.topology, { log });
+  await ensureConsumer(nats.jsm, observerConsumer("status"), config.topology, {}, { log });
 
   // After each committed batch, every replica hears which jobs changed (SSE, WatchJob*).
   const changes = createJobChanges({ notifier: createNotifier(nats.nc, log), sql, log, pollMs: config.watchPollMs, maxWatches: config.maxWatches });

@@ -65,8 +65,8 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-webhooks", log });
   shutdown.add("nats", () => nats.close());
-  await ensureStreams(nats.jsm, config.topology);
-  await ensureConsumer(nats.jsm, observerConsumer("webhooks"), config.topology);
+  await ensureStreams(nats.jsm, config.topology, { log });
+  await ensureConsumer(nats.jsm, observerConsumer("webhooks"), config.topology, {}, { log });
   const loop = await runBatchConsumeLoop({
     nats,
     topology: config.topology,
