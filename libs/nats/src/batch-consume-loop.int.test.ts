@@ -3,7 +3,7 @@ import { connectPostgres, isDatabaseUnavailableError, type Sql } from "@veriflow
 import { createSilentLogger } from "@veriflow/platform";
 import { createTestDatabase, findFreePort, startNatsServer, type NatsServerHandle, type TestDatabase } from "@veriflow/testing";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runBatchConsumeLoop } from "./batch-consume-loop.js";
+import { runBatchConsumeLoop, type BatchDelivery } from "./batch-consume-loop.js";
 import type { RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { requestFor } from "./pipeline-events.fixture.js";
@@ -59,7 +59,7 @@ const insertAll = (sql: () => Sql, calls: number[]) => async (events: AnyEnvelop
     on conflict (event_id) do nothing`;
 };
 
-async function start(handleBatch: (events: AnyEnvelope[]) => Promise<void>, opts: { graceMs?: number } = {}) {
+async function start(handleBatch: (events: AnyEnvelope[], delivery: BatchDelivery) => Promise<void>, opts: { graceMs?: number } = {}) {
   const loop = await runBatchConsumeLoop({
     nats,
     topology,
@@ -132,6 +132,24 @@ describe("runBatchConsumeLoop: one bad event never holds the others back", () =>
     await eventually(settled, "every message acked");
     expect(await deadLetters()).toBe(0);
     await unreachable.end({ timeout: 1 });
+  });
+
+  it("tells the handler which events were delivered before (a later event may have been applied first)", async () => {
+    const seen: { job: string; redelivered: boolean }[] = [];
+    let failOnce = true;
+    await start(async (events, delivery) => {
+      for (const e of events) seen.push({ job: e.correlationId, redelivered: delivery.redelivered(e) });
+      if (failOnce && events.some((e) => e.correlationId === "late")) {
+        failOnce = false;
+        throw new Error("this batch fails once");
+      }
+    });
+    await publishEvents(nats.js, ["late"].map(requestFor));
+    await eventually(async () => seen.filter((s) => s.job === "late").length === 2, "the event delivered again");
+    await publishEvents(nats.js, ["next"].map(requestFor));
+    await eventually(async () => seen.some((s) => s.job === "next"), "the next event");
+    expect(seen.filter((s) => s.job === "late").map((s) => s.redelivered)).toEqual([false, true]);
+    expect(seen.find((s) => s.job === "next")!.redelivered).toBe(false);
   });
 
   it("on stop, naks at once what it has not started, and finishes the batch in hand", async () => {

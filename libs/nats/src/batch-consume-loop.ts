@@ -16,7 +16,7 @@ export interface BatchConsumeLoopOptions {
   topology: TopologyConfig;
   consumer: ConsumerSpec;
   /** Applies a batch atomically; throwing rolls it back (see `isUnavailable` for what happens next). */
-  handleBatch: (events: AnyEnvelope[]) => Promise<void>;
+  handleBatch: (events: AnyEnvelope[], delivery: BatchDelivery) => Promise<void>;
   /**
    * True for a failure that says the store cannot serve now (down, overloaded): the batch is
    * retried whole after a backoff and nothing is counted against its events. Any other
@@ -33,6 +33,16 @@ export interface BatchConsumeLoopOptions {
   /** Pull request expiry and consumer check interval (tests shorten them). */
   pullExpiresMs?: number;
   checkIntervalMs?: number;
+}
+
+/** What a batch handler may need to know about how its events arrived. */
+export interface BatchDelivery {
+  /**
+   * True for an event delivered before: its first delivery failed, was retried after a
+   * backoff, or went down with a killed consumer. Events after it in the stream may then
+   * have been applied before it; first deliveries always arrive in stream order.
+   */
+  redelivered(event: AnyEnvelope): boolean;
 }
 
 interface Item {
@@ -76,7 +86,11 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
   /** Applies items; on failure isolates the ones that fail alone. Settles every item. */
   const apply = async (items: Item[]): Promise<void> => {
     try {
-      await opts.handleBatch(items.map((i) => i.event));
+      const again = new Set(items.filter((i) => i.msg.info.redelivered).map((i) => i.event.id));
+      await opts.handleBatch(
+        items.map((i) => i.event),
+        { redelivered: (e) => again.has(e.id) },
+      );
       for (const i of items) settle(i.msg, "ack");
       messagesHandled.inc({ consumer: name, outcome: "ok" }, items.length);
       return;

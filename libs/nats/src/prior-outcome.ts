@@ -16,10 +16,7 @@ import { findLastEvent } from "./stream-lookup.js";
 export async function findPriorOutcome(jsm: JetStreamManager, event: Envelope, produces: readonly EventType[]): Promise<AnyEnvelope | null> {
   const jobId = event.correlationId;
   const lookups = [
-    ...terminalEventTypes.map(async (type) => {
-      const found = await lookup(jsm, type, jobId);
-      return found && runOf(found) >= runOf(event) ? found : null;
-    }),
+    findJobEnding(jsm, jobId, runOf(event)),
     ...produces
       .filter((type) => !isTerminalType(type))
       .map(async (type) => {
@@ -29,6 +26,16 @@ export async function findPriorOutcome(jsm: JetStreamManager, event: Envelope, p
   ];
   for (const found of await Promise.all(lookups)) if (found) return found;
   return null;
+}
+
+/**
+ * The job's terminal event of run `fromRun` or a later one, as the stream holds it (its
+ * `completed` and `failed` share one id, so at most one is stored per run). Null when
+ * the job has not ended since that run began.
+ */
+export async function findJobEnding(jsm: JetStreamManager, jobId: string, fromRun: number): Promise<AnyEnvelope | null> {
+  const found = await Promise.all(terminalEventTypes.map((type) => lookup(jsm, type, jobId)));
+  return found.find((e) => e !== null && runOf(e) >= fromRun) ?? null;
 }
 
 /** The last event on a job's subject; one that cannot be decoded is not an outcome. */

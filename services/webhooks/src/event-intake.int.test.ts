@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { UPLOADS_BUCKET, createEvent, createRequestEvent, type AnyEnvelope } from "@veriflow/events";
+import type { BatchDelivery } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,11 +10,25 @@ import { getCallback, listJobDeliveries } from "./store.js";
 
 // The intake (the webhooks consumer's batch handler) against real PostgreSQL.
 let db: TestDatabase;
-let intake: (events: AnyEnvelope[]) => Promise<void>;
+let handle: ReturnType<typeof createEventIntake>;
+/** The job endings "in the stream" (the service reads them with findJobEnding, tested with a real nats-server in libs/nats). */
+const ended = new Map<string, AnyEnvelope>();
+const lookups: string[] = [];
+const firstDelivery = { redelivered: () => false };
+const intake = (events: AnyEnvelope[], delivery: BatchDelivery = firstDelivery) => handle(events, delivery);
 
 beforeAll(async () => {
   db = await createTestDatabase({ migrationsDir: MIGRATIONS_DIR });
-  intake = createEventIntake({ sql: db.sql, log: createSilentLogger(), maxAgeMs: 60_000, onNewDeliveries: () => {} });
+  handle = createEventIntake({
+    sql: db.sql,
+    log: createSilentLogger(),
+    maxAgeMs: 60_000,
+    findJobEnding: async (jobId) => {
+      lookups.push(jobId);
+      return ended.get(jobId) ?? null;
+    },
+    onNewDeliveries: () => {},
+  });
 });
 afterAll(async () => {
   await db?.drop();
@@ -49,5 +64,30 @@ describe("createEventIntake", () => {
     expect(await getCallback(db.sql, bad.jobId)).toBe("https://hooks.example.com/b\uFFFD");
     expect(await listJobDeliveries(db.sql, good.jobId)).toHaveLength(1);
     expect(await listJobDeliveries(db.sql, bad.jobId)).toHaveLength(1);
+  });
+
+  it("calls back a job whose request is redelivered after its ending was handled (a killed or retried intake)", async () => {
+    const a = job("https://hooks.example.com/late");
+    const ending = a.failed("hashing");
+    // The ending arrives first: no callback is known yet, so nothing is planned.
+    await intake([ending]);
+    expect(await listJobDeliveries(db.sql, a.jobId)).toHaveLength(0);
+    ended.set(a.jobId, ending);
+    await intake([a.request], { redelivered: (e) => e.id === a.request.id });
+    const deliveries = await listJobDeliveries(db.sql, a.jobId);
+    expect(deliveries).toHaveLength(1);
+    expect(deliveries[0]).toMatchObject({ eventId: ending.id, target: "job" });
+  });
+
+  it("reads the stream only for redelivered requests with a callback, never for first deliveries", async () => {
+    lookups.length = 0;
+    const first = job("https://hooks.example.com/first");
+    const again = job("https://hooks.example.com/again");
+    await intake([first.request, again.request], { redelivered: (e) => e.id === again.request.id });
+    expect(lookups).toEqual([again.jobId]);
+    // A job still running has no ending: nothing is planned until its terminal event arrives.
+    expect(await listJobDeliveries(db.sql, again.jobId)).toHaveLength(0);
+    await intake([again.failed("chain-check")]);
+    expect(await listJobDeliveries(db.sql, again.jobId)).toHaveLength(1);
   });
 });

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureConsumer, ensureStreams, runBatchConsumeLoop } from "@veriflow/nats";
+import { connectNats, ensureConsumer, ensureStreams, findJobEnding, isNatsUnavailableError, runBatchConsumeLoop, type BatchDelivery } from "@veriflow/nats";
 import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
@@ -71,8 +71,18 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
     nats,
     topology: config.topology,
     consumer: observerConsumer("webhooks"),
-    handleBatch: withDatabase(db, createEventIntake({ sql, log, maxAgeMs: config.maxAgeMs, onNewDeliveries: () => worker?.wake() })),
-    isUnavailable: isDatabaseUnavailableError,
+    handleBatch: withDatabase(
+      db,
+      createEventIntake({
+        sql,
+        log,
+        maxAgeMs: config.maxAgeMs,
+        findJobEnding: (jobId, fromRun) => findJobEnding(nats.jsm, jobId, fromRun),
+        onNewDeliveries: () => worker?.wake(),
+      }),
+    ),
+    // The intake reads late jobs' endings from the stream: NATS down only delays a batch too.
+    isUnavailable: (err) => isDatabaseUnavailableError(err) || isNatsUnavailableError(err),
     maxAttempts: config.intakeMaxAttempts,
     log,
     maxBatch: config.maxBatch,
@@ -91,12 +101,14 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
 }
 
+type BatchHandler = (events: AnyEnvelope[], delivery: BatchDelivery) => Promise<void>;
+
 /** A batch handler that waits for the migrations and reports a database outage as transient (retried later). */
-function withDatabase(db: MigratedDatabase, handle: (events: AnyEnvelope[]) => Promise<void>): (events: AnyEnvelope[]) => Promise<void> {
-  return async (events) => {
+function withDatabase(db: MigratedDatabase, handle: BatchHandler): BatchHandler {
+  return async (events, delivery) => {
     try {
       db.assertReady();
-      await handle(events);
+      await handle(events, delivery);
     } catch (err) {
       throw asTransientDatabaseError(err);
     }
