@@ -20,6 +20,7 @@ import { pipeline } from "@veriflow/events";
 import { collectEvidence, countFaults, drain } from "./support/audit.js";
 import { exitedOnTheirOwn, startInfra, startScenarioStack, type Infra, type ScenarioStack, type ServiceSettings } from "./support/infra.js";
 import { runLoad, type Submission } from "./support/load.js";
+import { startTerminalRecorder, type TerminalRecorder } from "./support/terminal-recorder.js";
 import { out, passed, printReport, type ScenarioResult } from "./support/report.js";
 import { allScenarios, type Scenario } from "./support/scenarios.js";
 
@@ -40,8 +41,8 @@ const { values: args } = parseArgs({
 const JOBS = Number(args.jobs);
 const RATE = Number(args.rate);
 const SETTINGS: ServiceSettings = { ackWaitMs: 5000, retryBaseMs: 200, retryMaxMs: 3000 };
-/** JetStream storage one job takes (its events; its upload is deleted once hashed): the baseline's summary prints it, 9.2 KiB. */
-const STORE_BYTES_PER_JOB = 9 * 1024;
+/** JetStream storage one job takes (its events; its upload is deleted once hashed): the baseline's summary prints it, 4.8 KiB. */
+const STORE_BYTES_PER_JOB = 5 * 1024;
 
 const scenarios = allScenarios({ durable: args.durable, storeBytesPerJob: STORE_BYTES_PER_JOB });
 const only = args.only ? new Set(args.only.split(",").map((s) => s.trim())) : null;
@@ -63,12 +64,14 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
   };
   const rate = Math.min(RATE, JOBS / scenario.minLoadS);
   let stack: ScenarioStack | undefined;
+  let recorder: TerminalRecorder | undefined;
   try {
     running.stack = stack = await startScenarioStack(infra, scenario.name, {
       maxFileStore: scenario.maxFileStore?.(JOBS),
       settings: SETTINGS,
       print,
     });
+    recorder = await startTerminalRecorder(stack.client);
     log(`stack up (${scenario.maxFileStore ? `max_file_store ${scenario.maxFileStore(JOBS)} B, ` : ""}${JOBS} jobs at ${rate.toFixed(1)}/s)`);
     const loadStart = Date.now() + 200;
     const loadMs = (JOBS / rate) * 1000;
@@ -102,7 +105,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     ]);
     result.kills = injected.kills;
     const subs = [...submitted, ...(injected.jobs ?? [])];
-    const d = await drain(s.client, s.local.gatewayUrl, subs, () => infra.callbacks.received(scenario.name), {
+    const d = await drain(s.client, recorder, s.local.gatewayUrl, subs, () => infra.callbacks.received(scenario.name), {
       stallMs: Number(args["stall-s"]) * 1000,
       maxMs: Number(args["max-drain-s"]) * 1000,
     });
@@ -110,7 +113,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     await sleep(SETTINGS.ackWaitMs + 1000);
     result.drain = `${d.ended} after ${d.waitedS.toFixed(0)} s (+${(SETTINGS.ackWaitMs + 1000) / 1000} s for late duplicates)`;
     log(`drain: ${result.drain}`);
-    const evidence = await collectEvidence(s.client, s.local.gatewayUrl, subs, infra.callbacks.received(scenario.name), injected.planted);
+    const evidence = await collectEvidence(s.client, recorder, s.local.gatewayUrl, subs, infra.callbacks.received(scenario.name), injected.planted);
     result.audit = countFaults(evidence);
     const exited = exitedOnTheirOwn(s);
     if (exited.length) result.audit.notes.unshift(`services not running at the end (not killed by the suite): ${exited.join(", ")}`);
@@ -120,6 +123,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     // CI keeps only this output, not the log directory: show what the services said last.
     for (const line of lastLines(logFile, 30)) out(`         | ${line}`);
   } finally {
+    await recorder?.stop();
     await stack?.stop();
     result.seconds = (Date.now() - started) / 1000;
   }

@@ -65,7 +65,7 @@ export async function startStage<S extends StageName>(opts: StartStageOptions<S>
 export function createBucketUploads(nats: NatsClients, bucket: ObjectStore): UploadReader {
   return {
     hash: (upload) => hashUpload(nats.js, nats.jsm, bucket, upload),
-    release: (upload) => deleteUpload(nats.jsm, bucket, upload),
+    release: (upload) => deleteUpload(nats.jsm, upload),
   };
 }
 

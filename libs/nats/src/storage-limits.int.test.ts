@@ -8,7 +8,7 @@ import { connectNats, type NatsClients } from "./nats.js";
 import { isNatsUnavailableError, isStorageFullError, isWrongLastSequence } from "./nats-errors.js";
 import { ensureStreams, openIdempotencyBucket, openUploadsBucket, readTopologyConfig } from "./topology.js";
 import { testTopology } from "./topology.fixture.js";
-import { putUpload } from "./uploads.js";
+import { deleteUpload, putUpload } from "./uploads.js";
 
 // A JetStream store of 1 MiB: every bound below is provoked for real, on nats-server 2.9.
 const KiB = 1024;
@@ -49,6 +49,23 @@ describe("the storage bounds", () => {
     const { state } = await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`);
     expect(state.bytes).toBeLessThan(110 * KiB);
     await bucket.delete("fits");
+  });
+
+  it("removes an upload knowing only its name, giving its bytes back to JetStream's store, and writes nothing", async () => {
+    const bucket = await openUploadsBucket(nats.js, topology);
+    await nats.jsm.streams.purge(`OBJ_${UPLOADS_BUCKET}`);
+    const used = async () => (await nats.jsm.getAccountInfo()).storage;
+    const before = await used();
+    await putUpload(bucket, "removed", bytes(200 * KiB));
+    expect(await used()).toBeGreaterThan(before + 200 * KiB);
+    await deleteUpload(nats.jsm, { name: "removed", nuid: null });
+    expect(await bucket.info("removed")).toBeNull();
+    // A subject-filtered purge would leave the 200 KiB counted on nats-server 2.9.10 (nats-io/nats-server#3876).
+    expect(await used()).toBe(before);
+    // The object store's own delete would leave its entry, rewritten as "deleted": one message.
+    expect((await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`)).state).toMatchObject({ messages: 0, bytes: 0 });
+    // Removing what is gone is a no-op.
+    await deleteUpload(nats.jsm, { name: "removed", nuid: null });
   });
 
   it("brings a bucket made before the bounds existed to them", async () => {

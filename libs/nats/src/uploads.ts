@@ -178,15 +178,70 @@ function notFound(name: string): PermanentError {
   return new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${name} is not in the bucket (expired or removed)`);
 }
 
-/** Removes an upload's bytes and its entry: two purges, no lookups (the hashing stage knows both subjects). */
-export async function deleteUpload(jsm: JetStreamManager, bucket: ObjectStore, ref: UploadRef): Promise<void> {
-  if (ref.nuid === null) {
-    await bucket.delete(ref.name);
-    return;
+/**
+ * Removes an upload's bytes and its entry, message by message, never writing: it also
+ * works on a full store, where the object store's own delete (which first writes a
+ * "deleted" entry) fails. Not with purges: nats-server before 2.9.15 does not take a
+ * subject-filtered purge's bytes off the account's storage use (nats-io/nats-server#3876),
+ * so every purged upload would count against max_file_store until the server restarts,
+ * and the store would end up refusing every write. Removing an upload that is gone is a no-op.
+ */
+export async function deleteUpload(jsm: JetStreamManager, ref: Pick<UploadRef, "name" | "nuid"> & { chunks?: number | null }): Promise<void> {
+  const nuid = ref.nuid ?? (await storedNuid(jsm, ref.name));
+  if (nuid !== null) {
+    const seqs = ref.chunks === 1 ? await lastSeqOf(jsm, chunkSubject(nuid)) : await seqsOf(jsm, chunkSubject(nuid));
+    for (const seq of seqs) await deleteMessage(jsm, seq);
   }
-  await jsm.streams.purge(STREAM, { filter: chunkSubject(ref.nuid) });
-  await jsm.streams.purge(STREAM, { filter: metaSubject(ref.name) });
+  for (const seq of await lastSeqOf(jsm, metaSubject(ref.name))) await deleteMessage(jsm, seq);
 }
+
+const deleteMessage = (jsm: JetStreamManager, seq: number) =>
+  jsm.streams.deleteMessage(STREAM, seq, false).then(
+    () => {},
+    (err: unknown) => {
+      if (!isNotFound(err, "message")) throw err;
+    },
+  );
+
+async function lastSeqOf(jsm: JetStreamManager, subject: string): Promise<number[]> {
+  const last = await lastOnSubject(jsm, subject);
+  return last === null ? [] : [last.seq];
+}
+
+/** The sequences of every message on a subject, read with a headers-only consumer (no chunk's bytes cross the wire). */
+async function seqsOf(jsm: JetStreamManager, subject: string): Promise<number[]> {
+  // An ordered push consumer, as hashUpload reads chunks: nats-server 2.9 has no filter_subjects.
+  const consumer = await jsm.jetstream().consumers.getPushConsumer(STREAM, { filter_subject: subject, headers_only: true } as never);
+  const seqs: number[] = [];
+  if ((await consumer.info(true)).num_pending === 0) return seqs;
+  const messages = await consumer.consume();
+  const iterator = messages[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await within(iterator.next(), UPLOAD_READ_STALL_MS, () => new TransientError("E_UPLOAD_UNAVAILABLE", `listing ${subject} stalled`));
+      if (next.done) break;
+      seqs.push(next.value.seq);
+      if (next.value.info.pending === 0) break;
+    }
+  } finally {
+    void iterator.return?.()?.catch(() => {});
+    void messages.close().catch(() => {});
+  }
+  return seqs;
+}
+
+/** The chunks' id an upload's entry names; null when it has no entry. */
+async function storedNuid(jsm: JetStreamManager, name: string): Promise<string | null> {
+  const meta = await lastOnSubject(jsm, metaSubject(name));
+  const nuid = meta?.json<{ nuid?: unknown }>().nuid;
+  return typeof nuid === "string" ? nuid : null;
+}
+
+const lastOnSubject = (jsm: JetStreamManager, subject: string) =>
+  jsm.streams.getMessage(STREAM, { last_by_subj: subject }).catch((err: unknown) => {
+    if (isNotFound(err, "stream") || isNotFound(err, "message")) return null;
+    throw err;
+  });
 
 /**
  * Whether an upload is still stored (its entry, not deleted, and its chunks): a retry of a
@@ -194,14 +249,9 @@ export async function deleteUpload(jsm: JetStreamManager, bucket: ObjectStore, r
  * bucket's max age removed it; an error (NATS down) is not "gone".
  */
 export async function isUploadStored(jsm: JetStreamManager, ref: Pick<UploadRef, "name">): Promise<boolean> {
-  const last = (subject: string) =>
-    jsm.streams.getMessage(STREAM, { last_by_subj: subject }).catch((err: unknown) => {
-      if (isNotFound(err, "stream") || isNotFound(err, "message")) return null;
-      throw err;
-    });
-  const meta = await last(metaSubject(ref.name));
+  const meta = await lastOnSubject(jsm, metaSubject(ref.name));
   if (meta === null) return false;
   const info = meta.json<{ deleted?: boolean; nuid?: string; chunks?: number }>();
   if (info.deleted || typeof info.nuid !== "string") return false;
-  return !info.chunks || (await last(chunkSubject(info.nuid))) !== null;
+  return !info.chunks || (await lastOnSubject(jsm, chunkSubject(info.nuid))) !== null;
 }

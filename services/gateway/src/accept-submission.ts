@@ -1,13 +1,14 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
-import { isStorageFullError, publishEvents, type ObjectStore } from "@veriflow/nats";
+import { deleteUpload, isStorageFullError, publishEvents, type ObjectStore } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { checkStorableText, parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 
 export interface AcceptDeps {
   js: JetStreamClient;
+  jsm: JetStreamManager;
   uploads: ObjectStore;
   log: Logger;
   policy: SubmissionPolicy;
@@ -57,7 +58,7 @@ export async function acceptSubmission(
     });
     await publishEvents(deps.js, [event]);
   } catch (err) {
-    await deps.uploads.delete(upload.objectName).catch(() => {});
+    await discardUpload(deps, upload.objectName, upload.nuid);
     if (err instanceof HttpError) throw err;
     if (isStorageFullError(err)) {
       throw new HttpError("E_STORAGE_FULL", "JetStream's storage is full: the job was not queued; send it again later", { cause: err, expose: true, retryAfterSeconds: 30 });
@@ -71,4 +72,12 @@ export async function acceptSubmission(
     message: `${jobType === "proof" ? "Proof" : "Verification"} job queued successfully`,
     pollUrl: jobPath(jobId),
   };
+}
+
+/**
+ * Removes an upload that will not become a job. Best effort: an upload left behind (NATS
+ * gone meanwhile) is removed later by the uploads sweep or the bucket's max age.
+ */
+export async function discardUpload(deps: Pick<AcceptDeps, "jsm" | "log">, name: string, nuid: string | null = null): Promise<void> {
+  await deleteUpload(deps.jsm, { name, nuid }).catch((err: unknown) => deps.log.warn({ err, upload: name }, "upload not removed"));
 }

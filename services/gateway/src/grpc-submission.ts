@@ -4,7 +4,7 @@ import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Out
 import { HttpError } from "@veriflow/errors";
 import { presentedApiKey } from "@veriflow/http";
 import { isStorageFullError, putUpload } from "@veriflow/nats";
-import { acceptSubmission, type AcceptDeps, type Accepted } from "./accept-submission.js";
+import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import type { Admission } from "./admission.js";
 import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } from "./fallback-pipeline.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
@@ -114,7 +114,7 @@ async function storeAndAccept(
       contentType: meta.contentType || null,
     });
   } catch (err) {
-    await deps.uploads.delete(jobId).catch(() => {});
+    await discardUpload(deps, jobId);
     if (counted.error) throw counted.error; // the stream's own complaint (too large, out of order), not the store's
     if (err instanceof HttpError || signal.aborted) throw err;
     if (isStorageFullError(err)) throw storageFull(err);
@@ -122,7 +122,7 @@ async function storeAndAccept(
     throw new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
   }
   if (counted.chunks === 0) {
-    await deps.uploads.delete(jobId).catch(() => {});
+    await discardUpload(deps, jobId, info.nuid);
     throw invalidArgument("E_FILE_REQUIRED", "send the file as `chunk` messages after the metadata");
   }
   const accepted = await acceptSubmission(deps, {

@@ -2,25 +2,18 @@ import Router from "@koa/router";
 import Koa, { type Context, type Middleware } from "koa";
 import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
 import { errorHandler, httpMetrics, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
-import type { Logger } from "@veriflow/platform";
-import type { ObjectStore } from "@veriflow/nats";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { acceptSubmission, type Accepted } from "./accept-submission.js";
+import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
 import type { SyncSupport } from "./sync-routes.js";
 import { proxyToWebhooks } from "./webhooks-proxy.js";
-import { checkFieldsSoFar, parseSubmission, type SubmissionPolicy } from "./submission.js";
+import { checkFieldsSoFar, parseSubmission } from "./submission.js";
 import { UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
 import type { Admission } from "./admission.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
-export interface GatewayDeps {
-  js: JetStreamClient;
-  uploads: ObjectStore;
-  log: Logger;
-  policy: SubmissionPolicy;
+export interface GatewayDeps extends AcceptDeps {
   maxUploadBytes: number;
   statusUrl: string;
   /** Where the webhooks service answers /api/webhooks and a job's callback deliveries. */
@@ -35,7 +28,7 @@ export interface GatewayDeps {
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
-  const upload = createMultipart(createUploadStorage(deps.uploads), deps.maxUploadBytes);
+  const upload = createMultipart(createUploadStorage(deps.uploads, (name) => discardUpload(deps, name)), deps.maxUploadBytes);
   // A repeat of an Idempotency-Key is hashed to compare it, never stored.
   const hashOnly = createMultipart(createHashingStorage(), deps.maxUploadBytes);
 

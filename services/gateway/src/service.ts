@@ -40,6 +40,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
 
   const app = createGatewayApp({
     js: nats.js,
+    jsm: nats.jsm,
     uploads,
     log,
     policy,
@@ -58,7 +59,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
-    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
+    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, jsm: nats.jsm, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());

@@ -22,7 +22,7 @@ export interface StoredFile {
  * A multer storage engine that streams the file part straight into the uploads bucket:
  * the file never touches the disk or sits whole in memory.
  */
-export function createUploadStorage(bucket: ObjectStore): multer.StorageEngine {
+export function createUploadStorage(bucket: ObjectStore, discard: (name: string) => Promise<void>): multer.StorageEngine {
   return {
     _handleFile(req, file, cb) {
       const name = (req as RequestWithUpload)[UPLOAD_NAME];
@@ -42,7 +42,7 @@ export function createUploadStorage(bucket: ObjectStore): multer.StorageEngine {
     _removeFile(_req, file, cb) {
       const name = (file as unknown as StoredFile).objectName;
       if (!name) return cb(null as unknown as Error);
-      bucket.delete(name).then(() => cb(null as unknown as Error), () => cb(null as unknown as Error));
+      void discard(name).then(() => cb(null as unknown as Error));
     },
   };
 }

@@ -34,6 +34,7 @@ function clean(): Evidence {
     deadLettered: 0,
     planted: new Set(),
     storeBytes: 0,
+    streamBytes: new Map(),
   };
 }
 

@@ -4,6 +4,7 @@ import type { NatsClients } from "@veriflow/nats";
 import type { Case, Expectation } from "./cases.js";
 import { terminalCallbacksByJob, type ReceivedCallback } from "./callbacks.js";
 import type { Submission } from "./load.js";
+import { envelopeData, type TerminalRecorder } from "./terminal-recorder.js";
 
 /** A terminal event as the stream holds it; `data` is null when its bytes are not an envelope. */
 export interface TerminalEvent {
@@ -14,7 +15,7 @@ export interface TerminalEvent {
 }
 
 /** The last token of `veriflow.<type>.<jobId>`: the job, whatever the payload says. */
-const jobIdOf = (subject: string) => subject.slice(subject.lastIndexOf(".") + 1);
+export const jobIdOf = (subject: string) => subject.slice(subject.lastIndexOf(".") + 1);
 
 /** Messages per subject under `filter` (the stream's own bookkeeping: no message is read). */
 async function subjectCounts(client: NatsClients, stream: string, filter: string): Promise<Record<string, number>> {
@@ -42,13 +43,7 @@ export async function readTerminalEvents(client: NatsClients): Promise<TerminalE
       const batch = await consumer.fetch({ max_messages: 500, expires: 2000 });
       for await (const m of batch) {
         read++;
-        let data: any = null;
-        try {
-          data = (JSON.parse(new TextDecoder().decode(m.data)) as { data?: unknown }).data ?? null;
-        } catch {
-          /* undecodable: counted as a terminal event, and as wrong */
-        }
-        out.push({ jobId: jobIdOf(m.subject), type, seq: m.seq, data });
+        out.push({ jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data) });
       }
     }
     if (read < total) throw new Error(`read ${read} of ${total} messages on ${filter}`);
@@ -155,10 +150,20 @@ export interface Evidence {
   planted: ReadonlySet<string>;
   /** JetStream file storage in use after the drain (events, uploads left, dead letters). */
   storeBytes: number;
+  /** The same, per stream: what filled a small store. */
+  streamBytes: ReadonlyMap<string, number>;
+}
+
+/** Terminal events from both sources, once each (the stream may have discarded some the recorder saw). */
+function mergeBySeq(...lists: (readonly TerminalEvent[])[]): TerminalEvent[] {
+  const bySeq = new Map<number, TerminalEvent>();
+  for (const list of lists) for (const t of list) bySeq.set(t.seq, t);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
 export async function collectEvidence(
   client: NatsClients,
+  recorded: TerminalRecorder,
   gatewayUrl: string,
   subs: readonly Submission[],
   callbacks: readonly ReceivedCallback[],
@@ -167,14 +172,21 @@ export async function collectEvidence(
   return {
     subs,
     planted: new Set(planted),
-    terminal: await readTerminalEvents(client),
+    terminal: mergeBySeq(recorded.events(), await readTerminalEvents(client)),
     requested: await jobsWith(client, "verification.requested"),
     uploads: await listUploads(client),
     statuses: await readStatuses(gatewayUrl),
     callbacks,
     deadLettered: await deadLettered(client),
     storeBytes: (await client.jsm.getAccountInfo()).storage,
+    streamBytes: await bytesPerStream(client),
   };
+}
+
+async function bytesPerStream(client: NatsClients): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for await (const s of client.jsm.streams.list()) out.set(s.config.name, s.state.bytes);
+  return out;
 }
 
 /** The scenario's counts from the evidence (pure: see each field of Counts for its rule). */
@@ -269,7 +281,7 @@ export function countFaults(e: Evidence): Audit {
   const unsigned = e.callbacks.filter((c) => !c.signed).length;
   if (unsigned) notes.push(`callbacks: ${unsigned} with a signature that did not verify`);
   if (e.deadLettered) notes.push(`dead-lettered: ${e.deadLettered}`);
-  notes.push(`JetStream storage after the drain: ${(e.storeBytes / 1024).toFixed(0)} KiB (${e.requested.size ? (e.storeBytes / e.requested.size / 1024).toFixed(1) : "-"} KiB per request in the stream)`);
+  notes.push(`JetStream storage after the drain: ${(e.storeBytes / 1024).toFixed(0)} KiB (${e.requested.size ? (e.storeBytes / e.requested.size / 1024).toFixed(1) : "-"} KiB per request in the stream; ${[...e.streamBytes].map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)}`).join(", ")} KiB)`);
   if (e.statuses === null) notes.push("the job list (status service) did not answer after the drain");
   for (const [what, lines] of samples) notes.push(`e.g. ${what}: ${lines.join("; ")}`);
   return { counts, refused, sync, unanswered, notes };
@@ -283,12 +295,13 @@ export interface DrainOptions {
 }
 
 /**
- * After the load and the fault: waits until every accepted job has a terminal event in the
- * stream, every ended job with a callbackUrl has had a terminal callback, and the job list
+ * After the load and the fault: waits until every accepted job has a terminal event (in the
+ * stream, or recorded before the stream discarded it), every ended job with a callbackUrl has had a terminal callback, and the job list
  * shows every ended job as ended; or until nothing moves for `stallMs`.
  */
 export async function drain(
   client: NatsClients,
+  recorded: TerminalRecorder,
   gatewayUrl: string,
   subs: readonly Submission[],
   callbacks: () => readonly ReceivedCallback[],
@@ -299,7 +312,7 @@ export async function drain(
   let last = "";
   let lastMove = Date.now();
   for (;;) {
-    const ended = new Set<string>();
+    const ended = new Set<string>(recorded.events().map((t) => t.jobId));
     for (const type of pipeline.terminal) for (const id of await jobsWith(client, type).catch(() => new Set<string>())) ended.add(id);
     const endedJobs = accepted.filter((j) => ended.has(j.jobId));
     const called = terminalCallbacksByJob(callbacks());
