@@ -82,7 +82,9 @@ export interface UploadRef {
   digest: string | null;
 }
 
+/** The uploads bucket's stream: chunks on `$O.<bucket>.C.<nuid>`, one entry per object on `$O.<bucket>.M.<name>`. */
 const STREAM = `OBJ_${UPLOADS_BUCKET}`;
+const ENTRY_SUBJECTS = `$O.${UPLOADS_BUCKET}.M.>`;
 const chunkSubject = (nuid: string) => `$O.${UPLOADS_BUCKET}.C.${nuid}`;
 const metaSubject = (name: string) => `$O.${UPLOADS_BUCKET}.M.${Base64UrlPaddedCodec.encode(name)}`;
 
@@ -178,8 +180,11 @@ function notFound(name: string): PermanentError {
   return new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${name} is not in the bucket (expired or removed)`);
 }
 
-/** Removes an upload's bytes and its entry: two purges, no lookups (the hashing stage knows both subjects). */
-export async function deleteUpload(jsm: JetStreamManager, bucket: ObjectStore, ref: UploadRef): Promise<void> {
+/**
+ * Removes an upload's bytes and its entry: two purges, no lookups (the hashing stage knows
+ * both subjects). Idempotent: deleting what is gone purges nothing.
+ */
+export async function deleteUpload(jsm: JetStreamManager, bucket: ObjectStore, ref: Pick<UploadRef, "name" | "nuid">): Promise<void> {
   if (ref.nuid === null) {
     await bucket.delete(ref.name);
     return;
@@ -204,4 +209,34 @@ export async function isUploadStored(jsm: JetStreamManager, ref: Pick<UploadRef,
   const info = meta.json<{ deleted?: boolean; nuid?: string; chunks?: number }>();
   if (info.deleted || typeof info.nuid !== "string") return false;
   return !info.chunks || (await last(chunkSubject(info.nuid))) !== null;
+}
+
+/** An object's entry in the uploads bucket, as a reader walking the bucket sees it. */
+export interface UploadEntry {
+  /** Its place in the bucket's stream: entries come in the order their uploads finished. */
+  seq: number;
+  name: string;
+  nuid: string | null;
+  /** A delete's tombstone (the object store's own delete leaves one): no bytes behind it. */
+  deleted: boolean;
+  /** When the upload finished (the server's clock). */
+  storedAt: Date;
+}
+
+/**
+ * The first entry of the uploads bucket at or after stream sequence `seq`, or null past the
+ * last: one direct get, so walking the bucket holds no consumer and reads only as far as
+ * the walker wants.
+ */
+export async function nextUploadEntry(jsm: JetStreamManager, seq: number): Promise<UploadEntry | null> {
+  const m = await jsm.direct.getMessage(STREAM, { seq, next_by_subj: ENTRY_SUBJECTS });
+  if (m === null) return null;
+  let info: { name?: unknown; nuid?: unknown; deleted?: unknown } = {};
+  try {
+    info = m.json();
+  } catch {
+    /* an entry that is not JSON: named by its subject below, with no bytes known */
+  }
+  const name = typeof info.name === "string" ? info.name : (Base64UrlPaddedCodec.decode(m.subject.slice(ENTRY_SUBJECTS.length - 1)) as string);
+  return { seq: m.seq, name, nuid: typeof info.nuid === "string" ? info.nuid : null, deleted: info.deleted === true, storedAt: m.time };
 }
