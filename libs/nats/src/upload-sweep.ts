@@ -137,7 +137,8 @@ export function createUploadSweep(opts: UploadSweepOptions): () => Promise<Sweep
       await deleteUpload(opts.jsm, opts.bucket, entry);
       pass.deleted[fate] = (pass.deleted[fate] ?? 0) + 1;
       uploadsSwept.inc({ reason: fate });
-      if (fate !== "tombstone") opts.log.info({ upload: entry.name, reason: fate, storedAt: entry.storedAt.toISOString() }, "swept upload");
+      // A warning, as other repairs are: an upload left behind means a process died (or a publish failed) at the wrong moment.
+      if (fate !== "tombstone") opts.log.warn({ upload: entry.name, reason: fate, storedAt: entry.storedAt.toISOString() }, "swept upload");
     }
     cursor = seq;
     return pass;
