@@ -36,7 +36,7 @@ describe("retryDelayMs", () => {
 
 describe("isComeBackLater", () => {
   it("is a busy or full gateway, a rate limit, or our own earlier attempt still in progress; nothing else", () => {
-    for (const status of [503, 507, 429]) expect(isComeBackLater(new ApiError(status, "E_X", "x"))).toBe(true);
+    for (const status of [503, 507, 429]) expect(isComeBackLater(new ApiError(status, `HTTP_${status}`, "x"))).toBe(true);
     expect(isComeBackLater(new ApiError(409, "E_IDEMPOTENCY_KEY_IN_PROGRESS", "x"))).toBe(true);
     expect(isComeBackLater(new ApiError(409, "E_IDEMPOTENCY_KEY_REUSED", "x"))).toBe(false);
     expect(isComeBackLater(new ApiError(400, "E_INVALID_MANIFEST_URI", "x"))).toBe(false);
