@@ -101,6 +101,8 @@ export interface SubmitInput {
   registryAddress: string;
   rpcUrl?: string;
   type: JobType;
+  /** Sent as `Idempotency-Key`: the same key on every attempt of one submission makes one job. */
+  idempotencyKey?: string;
 }
 
 export interface ApiClient {
@@ -141,7 +143,8 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
     }
     if (!res.ok) {
       const e = body?.error;
-      throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? (text.slice(0, 200) || res.statusText), body?.requestId ?? null);
+      const message = e?.message ?? (text.slice(0, 200) || res.statusText);
+      throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, message, body?.requestId ?? null, res.headers.get("retry-after"));
     }
     if (body === null) throw new ApiError(res.status, "E_BAD_RESPONSE", `expected JSON, got: ${text.slice(0, 200)}`);
     return body as T;
@@ -152,13 +155,15 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
     async submit(input) {
       const fields: Record<string, string> = { registryAddress: input.registryAddress, manifestURI: input.manifestUri };
       if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
+      const headers = input.idempotencyKey ? { ...auth, "idempotency-key": input.idempotencyKey } : auth;
       let answer;
       try {
-        answer = await postMultipart(`${baseUrl}${JOBS_PATH}/${input.type}`, fields, input.file, auth);
+        answer = await postMultipart(`${baseUrl}${JOBS_PATH}/${input.type}`, fields, input.file, headers);
       } catch (err) {
         throw new UnreachableError(`${baseUrl} is not reachable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
       }
-      const res = new Response(answer.text === "" ? null : answer.text, { status: answer.status });
+      const retryAfter = answer.headers["retry-after"];
+      const res = new Response(answer.text === "" ? null : answer.text, { status: answer.status, headers: typeof retryAfter === "string" ? { "retry-after": retryAfter } : {} });
       const fallback = answer.headers["x-veriflow-mode"] === "fallback";
       return { ...(await json<Accepted>(res)), ...(fallback ? { fallback } : {}) };
     },

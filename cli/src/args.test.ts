@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY, parseCommand } from "./args.js";
+import { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY, parseCommand } from "./args.js";
 import { UsageError } from "./errors.js";
 
 const REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -23,7 +23,15 @@ describe("parseCommand", () => {
       rpcUrl: undefined,
       wait: false,
       timeoutMs: DEFAULT_TIMEOUT_S * 1000,
+      retryForMs: DEFAULT_RETRY_FOR_S * 1000,
     });
+  });
+
+  it("verify --retry-for: seconds the retries of a busy gateway may wait in all; 0: none", () => {
+    expect(parseCommand([...verifyArgs, "--retry-for", "2.5"])).toMatchObject({ retryForMs: 2500, wait: false });
+    expect(parseCommand([...verifyArgs, "--retry-for", "0"])).toMatchObject({ retryForMs: 0 });
+    usageError([...verifyArgs, "--retry-for=-1"], /--retry-for must be a number of seconds \(0: no retries\)/);
+    usageError([...verifyArgs, "--retry-for", "soon"], /--retry-for must be a number of seconds/);
   });
 
   it("verify: --proof --wait --timeout --rpc-url --json, options in any order", () => {

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ADDRESS_PATTERN, isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { UsageError } from "./errors.js";
-import { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
+import { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 import { HELP } from "./help.js";
 
 export type Env = Record<string, string | undefined>;
@@ -17,7 +17,19 @@ export interface Common {
 export type Command =
   | { kind: "help"; text: string }
   | { kind: "version" }
-  | { kind: "verify"; common: Common; file: string; manifestUri: string; registry: string; proof: boolean; rpcUrl: string | undefined; wait: boolean; timeoutMs: number }
+  | {
+      kind: "verify";
+      common: Common;
+      file: string;
+      manifestUri: string;
+      registry: string;
+      proof: boolean;
+      rpcUrl: string | undefined;
+      wait: boolean;
+      timeoutMs: number;
+      /** The most the submission's retries may wait in all (a busy or full gateway); 0: none. */
+      retryForMs: number;
+    }
   | { kind: "jobs-list"; common: Common; status: string | undefined; limit: number | undefined; offset: number | undefined }
   | { kind: "jobs-get"; common: Common; id: string }
   | { kind: "jobs-watch"; common: Common; id: string; timeoutMs: number }
@@ -27,7 +39,7 @@ export type Command =
   | { kind: "dead-letters-replay"; common: Common; seq: number }
   | { kind: "dev-publish"; common: Common; file: string; ipfs: boolean; key: string; dataDir: string; rpcUrl: string | undefined; registry: string | undefined; manifestServer: string | undefined };
 
-export { DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
+export { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 const COMMON_OPTIONS: Options = {
@@ -83,12 +95,15 @@ function onePositional(positionals: string[], what: string, usage: string): stri
   return positionals[0]!;
 }
 
-function timeoutOf(value: unknown): number {
-  if (value === undefined) return DEFAULT_TIMEOUT_S * 1000;
+/** A duration option in seconds (fractions allowed) as milliseconds; `zero` says what 0 means. */
+function secondsOf(name: string, value: unknown, fallbackS: number, zero: string): number {
+  if (value === undefined) return fallbackS * 1000;
   const s = Number(value);
-  if (!Number.isFinite(s) || s < 0) throw new UsageError(`--timeout must be a number of seconds (0: no limit), got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(s) || s < 0) throw new UsageError(`--${name} must be a number of seconds (0: ${zero}), got ${JSON.stringify(value)}`);
   return Math.round(s * 1000);
 }
+
+const timeoutOf = (value: unknown) => secondsOf("timeout", value, DEFAULT_TIMEOUT_S, "no limit");
 
 function integerOf(name: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -111,6 +126,7 @@ function parseVerify(args: string[], env: Env): Command {
     "rpc-url": { type: "string" },
     wait: { type: "boolean", default: false },
     timeout: { type: "string" },
+    "retry-for": { type: "string" },
   });
   if (values.help) return { kind: "help", text: HELP.verify };
   const usage = "veriflow verify <file> --manifest <uri> --registry <address>";
@@ -130,6 +146,7 @@ function parseVerify(args: string[], env: Env): Command {
     rpcUrl: values["rpc-url"] as string | undefined,
     wait: values.wait === true || values.timeout !== undefined,
     timeoutMs: timeoutOf(values.timeout),
+    retryForMs: secondsOf("retry-for", values["retry-for"], DEFAULT_RETRY_FOR_S, "no retries"),
   };
 }
 

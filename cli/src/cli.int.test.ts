@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { findFreePort, updateManifest } from "@veriflow/testing";
 import { systemTest } from "../../tests/support/shared-system.js";
@@ -174,6 +176,101 @@ describe("errors and exit codes", () => {
     const missing = await cli(["jobs", "get", "00000000-0000-4000-8000-000000000000"]);
     expect(missing.code).toBe(5);
     expect(missing.stderr).toMatch(/answered 404/);
+  });
+});
+
+/** What the busy gateway (below) saw of one request, and, when it passed it on, what the real gateway answered. */
+interface Seen {
+  idempotencyKey: string | undefined;
+  upstream?: { status: number; jobId: string | undefined; replayed: boolean };
+}
+
+/**
+ * A loopback HTTP server in front of the test system's gateway, as a load balancer would be:
+ * `plan(n)` says for the n-th request (from 0) whether to answer 503 E_QUEUE_BACKLOG with
+ * Retry-After: 1 itself ("busy"), to pass it on ("forward"), or to pass it on and still answer
+ * 503 ("lost answer": the job was made, the client never heard of it).
+ */
+async function busyGateway(plan: (n: number) => "busy" | "forward" | "lost answer"): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const entry: Seen = { idempotencyKey: req.headers["idempotency-key"] as string | undefined };
+      const step = plan(seen.length);
+      seen.push(entry);
+      const busy = () => {
+        res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+        res.end(JSON.stringify({ error: { code: "E_QUEUE_BACKLOG", message: "the queue holds 3 unfinished jobs (limit 3)" }, requestId: "proxy" }));
+      };
+      if (step === "busy") return busy();
+      const headers: Record<string, string> = { "content-type": req.headers["content-type"]! };
+      if (entry.idempotencyKey) headers["idempotency-key"] = entry.idempotencyKey;
+      void fetch(`${sys.gatewayUrl}${req.url}`, { method: "POST", headers, body: Buffer.concat(chunks) }).then(async (up) => {
+        const text = await up.text();
+        entry.upstream = { status: up.status, jobId: (JSON.parse(text) as { jobId?: string }).jobId, replayed: up.headers.get("idempotent-replayed") === "true" };
+        if (step === "lost answer") return busy();
+        res.writeHead(up.status, { "content-type": "application/json" });
+        res.end(text);
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+describe("veriflow verify when the gateway is busy", () => {
+  it("waits for each Retry-After and sends the file again with the same Idempotency-Key", async () => {
+    const { path, content } = await fileWith("busy");
+    const { manifestUri } = await publish(content);
+    const proxy = await busyGateway((n) => (n < 2 ? "busy" : "forward"));
+    try {
+      const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--url", proxy.url]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(proxy.seen[2]!.upstream!.jobId);
+      expect(r.stderr).toMatch(/^the gateway answered 503 E_QUEUE_BACKLOG \(the queue holds 3 unfinished jobs \(limit 3\)\): sending again in 1 s \(attempt 2\)$/m);
+      expect(r.stderr).toMatch(/sending again in 1 s \(attempt 3\)$/m);
+      expect(proxy.seen).toHaveLength(3);
+      expect(proxy.seen[0]!.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+      expect(new Set(proxy.seen.map((s) => s.idempotencyKey))).toEqual(new Set([proxy.seen[0]!.idempotencyKey]));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a retry of a submission the gateway accepted although the answer was lost gets that job, not a second one", async () => {
+    const { path, content } = await fileWith("lost");
+    const { manifestUri } = await publish(content);
+    const proxy = await busyGateway((n) => (n === 0 ? "lost answer" : "forward"));
+    try {
+      const r = await cli(["verify", path, "--manifest", manifestUri, "--registry", sys.registry, "--url", proxy.url, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const [first, second] = proxy.seen;
+      expect(first!.upstream).toMatchObject({ status: 202, replayed: false });
+      expect(second!.upstream).toMatchObject({ status: 202, replayed: true, jobId: first!.upstream!.jobId });
+      expect(json(r).jobId).toBe(first!.upstream!.jobId);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("gives up once the next wait would pass --retry-for: exit 5 with the gateway's answer", async () => {
+    const { path } = await fileWith("alwaysbusy");
+    const proxy = await busyGateway(() => "busy");
+    try {
+      const r = await cli(["verify", path, "--manifest", "ipfs://x", "--registry", sys.registry, "--url", proxy.url, "--retry-for", "1.5", "--json"]);
+      expect(r.code).toBe(5);
+      expect(proxy.seen).toHaveLength(2);
+      expect(json(r).error).toMatchObject({ kind: "ApiError", status: 503, code: "E_QUEUE_BACKLOG", message: expect.stringContaining("still answered after 2 attempts") });
+      expect(r.stderr).toMatch(/sending again in 1 s \(attempt 2\)/);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

@@ -13,6 +13,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly requestId: string | null = null,
+    /** The answer's `Retry-After` header, as sent (seconds or an HTTP date); null without one. */
+    readonly retryAfter: string | null = null,
   ) {
     super(message);
   }
@@ -34,10 +36,10 @@ export class WaitTimeoutError extends Error {
   }
 }
 
-/** Ctrl-C while waiting; the job itself goes on. */
+/** Ctrl-C while waiting: for a job, which goes on; or before the gateway accepted the file (jobId null: no job). */
 export class InterruptedError extends Error {
   override name = "InterruptedError";
-  constructor(readonly jobId: string) {
-    super(`interrupted; job ${jobId} goes on: veriflow jobs watch ${jobId}`);
+  constructor(readonly jobId: string | null) {
+    super(jobId === null ? "interrupted before the gateway accepted the file: no job was made" : `interrupted; job ${jobId} goes on: veriflow jobs watch ${jobId}`);
   }
 }

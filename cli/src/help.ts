@@ -1,5 +1,5 @@
 import { JOBS_PAGE_SIZE } from "@veriflow/events";
-import { DEFAULT_TIMEOUT_S, DEFAULT_URL } from "./defaults.js";
+import { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL } from "./defaults.js";
 import { EXIT_CODES_HELP } from "./exit-codes.js";
 
 /** The text of `veriflow --help` and `veriflow help <command>`. */
@@ -14,7 +14,7 @@ export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "dev", s
   main: `veriflow: is this file what its creator registered?
 
 Usage:
-  veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--wait] [--timeout <s>]
+  veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--wait] [--timeout <s>] [--retry-for <s>]
   veriflow jobs list [--status queued|processing|completed|failed] [--limit <n>] [--offset <n>]
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
@@ -42,6 +42,10 @@ prints the verdict and exits with it (0 OK, 3 WARN, 1 FAIL, 4 job failed).
   --rpc-url <url>     a per-job chain RPC URL (the server must allow it)
   --wait              wait for the verdict
   --timeout <s>       give up waiting after <s> seconds (exit 6; implies --wait; default ${DEFAULT_TIMEOUT_S}, 0: never)
+  --retry-for <s>     while the gateway answers busy or full (503, 507, 429), send the file again
+                      after each Retry-After for up to <s> seconds in all, then exit 5
+                      (default ${DEFAULT_RETRY_FOR_S}, 0: never). Every attempt carries the same Idempotency-Key,
+                      so a retried submission never makes a second job.
 
 ${COMMON_HELP}
 

@@ -7,6 +7,7 @@ import { followJob } from "../follow.js";
 import { formatJob } from "../format.js";
 import { printJson, type Io } from "../io.js";
 import { createProgressReporter } from "../progress.js";
+import { submitWithRetries } from "../retrying-submit.js";
 
 type VerifyCommand = Extract<Command, { kind: "verify" }>;
 
@@ -15,12 +16,13 @@ export async function runVerify(cmd: VerifyCommand, io: Io): Promise<number> {
   await checkFile(cmd.file);
   const { common } = cmd;
   const api = createApiClient(common);
-  const accepted = await api.submit({
-    file: cmd.file,
-    manifestUri: cmd.manifestUri,
-    registryAddress: cmd.registry,
-    rpcUrl: cmd.rpcUrl,
-    type: cmd.proof ? "proof" : "verify",
+  const input = { file: cmd.file, manifestUri: cmd.manifestUri, registryAddress: cmd.registry, rpcUrl: cmd.rpcUrl, type: cmd.proof ? "proof" : "verify" } as const;
+  const accepted = await submitWithRetries(api, input, {
+    retryForMs: cmd.retryForMs,
+    signal: io.signal,
+    onWait: ({ err, delayMs, attempt }) => {
+      if (!common.quiet) io.stderr.write(`the gateway answered ${err.status} ${err.code} (${err.message}): sending again in ${delayMs / 1000} s (attempt ${attempt + 1})\n`);
+    },
   });
   if (accepted.mode === "sync" && accepted.result) return printSyncVerdict(cmd, io, accepted);
   const jobId = accepted.jobId;

@@ -27,7 +27,11 @@ export interface ConsumeLoopOptions<T extends EventType> {
   handle: Handler<T>;
   /** The events that record giving up on `event` (e.g. verification.failed). */
   onGiveUp: (event: Envelope<T>, err: unknown, attempts: number) => AnyEnvelope[];
-  /** Runs once the message is acknowledged for sure (e.g. deleting an upload). Best effort. */
+  /**
+   * Runs once the message is acknowledged for sure, whether it was handled or given up on
+   * (its give-up events are stored first): the stage is done with it, e.g. its upload can go.
+   * Best effort.
+   */
   afterAck?: (event: Envelope<T>) => Promise<void>;
   log: Logger;
   concurrency: number;
@@ -123,7 +127,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
   const giveUp = async (msg: JsMsg, event: Envelope<T>, err: unknown, attempt: number, elog: Logger) => {
     if (await alreadyDone(msg, event, elog)) return;
     const acks = await publishEvents(opts.nats.js, opts.onGiveUp(event, err, attempt));
-    msg.ack();
+    await ackDone(msg, event, elog);
     messagesHandled.inc({ consumer: name, outcome: "failed" });
     // A duplicate: the job's terminal event was already stored (its id is the job's), so this changed nothing.
     const duplicate = acks.some((a) => a.duplicate);

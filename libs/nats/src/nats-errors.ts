@@ -29,6 +29,8 @@ const API = {
    * exceeded" on 2.9); so does a store that could not write.
    */
   StreamStoreFailed: 10077,
+  /** JSSequenceNotFoundErrF: a delete of a message by a sequence that holds none (2.9 says "no message found"). */
+  SequenceNotFound: 10057,
 } as const;
 
 const STORAGE_FULL: readonly number[] = [API.InsufficientResources, API.StorageResourcesExceeded, API.StreamStoreFailed];
@@ -36,10 +38,10 @@ const STORAGE_FULL: readonly number[] = [API.InsufficientResources, API.StorageR
 /** The things JetStream says may not exist. */
 export type JetStreamResource = "stream" | "consumer" | "message";
 
-const NOT_FOUND: Record<JetStreamResource, number> = {
-  stream: API.StreamNotFound,
-  consumer: API.ConsumerNotFound,
-  message: API.NoMessageFound,
+const NOT_FOUND: Record<JetStreamResource, readonly number[]> = {
+  stream: [API.StreamNotFound],
+  consumer: [API.ConsumerNotFound],
+  message: [API.NoMessageFound, API.SequenceNotFound],
 };
 
 const EXISTS: Record<"stream" | "consumer", readonly number[]> = {
@@ -53,7 +55,7 @@ const EXISTS: Record<"stream" | "consumer", readonly number[]> = {
  * `streams.getMessage` and `direct.getMessage` already answer null for a missing message.
  */
 export function isNotFound(err: unknown, what: JetStreamResource): boolean {
-  return err instanceof JetStreamApiError && err.code === NOT_FOUND[what];
+  return err instanceof JetStreamApiError && NOT_FOUND[what].includes(err.code);
 }
 
 /** True when creating a stream or consumer failed because one of that name exists (a replica raced us to it). */

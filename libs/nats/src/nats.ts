@@ -8,6 +8,9 @@ import { whileUnavailable } from "./while-unavailable.js";
 // one is many times faster, which matters for large uploads.
 setSha256Backend("native");
 
+/** How long a JetStream API call or publish waits for its answer, unless a connection says otherwise. */
+export const DEFAULT_JETSTREAM_TIMEOUT_MS = 10_000;
+
 export interface NatsClients {
   nc: NatsConnection;
   js: JetStreamClient;
@@ -25,7 +28,7 @@ export interface ConnectNatsOptions {
   log: Logger;
   /** Keep retrying the first connect instead of failing (services started before NATS). */
   waitOnFirstConnect?: boolean;
-  /** JetStream API/publish timeout. */
+  /** JetStream API/publish timeout (default DEFAULT_JETSTREAM_TIMEOUT_MS). */
   timeoutMs?: number;
 }
 
@@ -55,7 +58,7 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
       }
     }
   })().catch(() => {});
-  const timeout = opts.timeoutMs ?? 10_000;
+  const timeout = opts.timeoutMs ?? DEFAULT_JETSTREAM_TIMEOUT_MS;
   const js = jetstream(nc, { timeout });
   // Asks the server for the account's JetStream info: a server still starting may not answer yet.
   const jsm = await whileUnavailable("jetstream account info", () => jetstreamManager(nc, { timeout }), { log: opts.log });

@@ -6,6 +6,7 @@ import { readBackoffPolicy, type BackoffPolicy } from "./backoff.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { ensureConsumer, ensureStreams, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
+import { UPLOAD_READER, readUploadSweepConfig, startUploadSweep, type UploadSweepConfig } from "./upload-sweep.js";
 import { deleteUpload, hashUpload, type ObjectStore } from "./uploads.js";
 
 /** How a pipeline stage consumes: concurrency, attempts and backoff, from env. */
@@ -73,6 +74,8 @@ export interface StageServiceConfig<Settings> extends CommonConfig {
   stage: StageConfig;
   topology: TopologyConfig;
   settings: Settings;
+  /** The stage that reads uploads also sweeps the ones left behind (upload-sweep.ts); null for the others. */
+  uploadSweep: UploadSweepConfig | null;
 }
 
 /** `chain-check` → `CHAIN_CHECK`: the prefix of a stage's own variables. */
@@ -85,6 +88,7 @@ export function loadStageServiceConfig<S extends StageName, Settings>(module: St
     stage: readStageConfig(r, envPrefix(module.stage), { concurrency: module.defaultConcurrency }),
     topology: readTopologyConfig(r),
     settings: module.readSettings(r),
+    uploadSweep: module.stage === UPLOAD_READER.service ? readUploadSweepConfig(r) : null,
   };
   const horizon = retryHorizonMs(config.stage, config.topology);
   if (config.topology.duplicateWindowMs < horizon) {
@@ -107,7 +111,7 @@ export function retryHorizonMs(stage: StageConfig, topology: TopologyConfig): nu
   return stage.maxAttempts * (topology.ackWaitMs + stage.backoff.maxMs);
 }
 
-/** The composition of every stage service: NATS → uploads bucket → the stage → consume loop → ops endpoints. */
+/** The composition of every stage service: NATS → uploads bucket → the stage → consume loop (→ upload sweep) → ops endpoints. */
 export async function startStageService<S extends StageName, Settings>(
   module: StageModule<S, Settings>,
   config: StageServiceConfig<Settings>,
@@ -117,11 +121,16 @@ export async function startStageService<S extends StageName, Settings>(
   try {
     const nats = await connectNats({ url: config.natsUrl, name: `veriflow-${module.stage}`, log });
     shutdown.add("nats", () => nats.close());
-    const uploads = createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }));
+    const bucket = await openUploadsBucket(nats.js, config.topology, { log });
+    const uploads = createBucketUploads(nats, bucket);
     const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
     shutdown.add("stage", () => instance.close());
     const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });
     shutdown.add("consumer", () => loop.stop());
+    if (config.uploadSweep) {
+      const sweep = startUploadSweep({ ...config.uploadSweep, jsm: nats.jsm, log });
+      shutdown.add("upload sweep", () => sweep.stop());
+    }
     // Ready while connected and the stage's consumer exists and answers its pulls.
     const ops = await startOpsServer(config.opsPort, () => nats.isConnected() && loop.ready());
     shutdown.add("ops", () => ops.close());

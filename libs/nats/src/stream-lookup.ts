@@ -1,20 +1,29 @@
-import type { JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { STREAM_NAME, decodeEvent, subjectFor, type AnyEnvelope, type EventType } from "@veriflow/events";
 import { isNotFound } from "./nats-errors.js";
 
 /**
- * The last event of a type for one job, read straight from the stream by subject.
- * Lets a reader answer for an event the projection has not applied yet. Null when the
- * stream holds no such event; a missing stream (or NATS down) is an error, not "no event".
+ * The last message on a job's subject for one event type, as stored (not decoded): its
+ * bytes and its stream sequence. Null when the stream holds none; a missing stream (or
+ * NATS down) is an error, not "no message".
  */
-export async function findLastEvent(jsm: JetStreamManager, type: EventType, jobId: string): Promise<AnyEnvelope | null> {
+export async function findLastMessage(jsm: JetStreamManager, type: EventType, jobId: string): Promise<StoredMsg | null> {
   try {
-    const stored = await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subjectFor(type, jobId) });
-    return stored ? decodeEvent(stored.data) : null;
+    return await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subjectFor(type, jobId) });
   } catch (err) {
     if (isNotFound(err, "message")) return null;
     throw err;
   }
+}
+
+/**
+ * The last event of a type for one job, read straight from the stream by subject.
+ * Lets a reader answer for an event the projection has not applied yet. Null when the
+ * stream holds no such event; bytes that are not an event throw EventDecodeError.
+ */
+export async function findLastEvent(jsm: JetStreamManager, type: EventType, jobId: string): Promise<AnyEnvelope | null> {
+  const stored = await findLastMessage(jsm, type, jobId);
+  return stored ? decodeEvent(stored.data) : null;
 }
 
 /** True when the events stream answers: what `/stats` reports as `available`. */

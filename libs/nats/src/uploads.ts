@@ -82,7 +82,9 @@ export interface UploadRef {
   digest: string | null;
 }
 
+/** The uploads bucket's stream: chunks on `$O.<bucket>.C.<nuid>`, one entry per object on `$O.<bucket>.M.<name>`. */
 const STREAM = `OBJ_${UPLOADS_BUCKET}`;
+const ENTRY_SUBJECTS = `$O.${UPLOADS_BUCKET}.M.>`;
 const chunkSubject = (nuid: string) => `$O.${UPLOADS_BUCKET}.C.${nuid}`;
 const metaSubject = (name: string) => `$O.${UPLOADS_BUCKET}.M.${Base64UrlPaddedCodec.encode(name)}`;
 
@@ -216,9 +218,18 @@ async function seqsOf(jsm: JetStreamManager, subject: string): Promise<number[]>
   if ((await consumer.info(true)).num_pending === 0) return seqs;
   const messages = await consumer.consume();
   const iterator = messages[Symbol.asyncIterator]();
+  const stalled = () => new TransientError("E_UPLOAD_UNAVAILABLE", `listing ${subject} stalled`);
+  const deadline = Date.now() + UPLOAD_READ_STALL_MS;
   try {
     for (;;) {
-      const next = await within(iterator.next(), UPLOAD_READ_STALL_MS, () => new TransientError("E_UPLOAD_UNAVAILABLE", `listing ${subject} stalled`));
+      // Someone else (another sweeping replica) may delete what was pending: when nothing comes
+      // for a second, ask the stream whether anything is left on the subject at all.
+      const next = await within(iterator.next(), 1000, stalled).catch(async (err: unknown) => {
+        if (Date.now() < deadline && (await messagesOn(jsm, subject)) > 0) return null;
+        if (Date.now() >= deadline) throw err;
+        return { done: true as const, value: undefined };
+      });
+      if (next === null) continue;
       if (next.done) break;
       seqs.push(next.value.seq);
       if (next.value.info.pending === 0) break;
@@ -228,6 +239,11 @@ async function seqsOf(jsm: JetStreamManager, subject: string): Promise<number[]>
     void messages.close().catch(() => {});
   }
   return seqs;
+}
+
+async function messagesOn(jsm: JetStreamManager, subject: string): Promise<number> {
+  const info = await jsm.streams.info(STREAM, { subjects_filter: subject });
+  return info.state.subjects?.[subject] ?? 0;
 }
 
 /** The chunks' id an upload's entry names; null when it has no entry. */
@@ -254,4 +270,34 @@ export async function isUploadStored(jsm: JetStreamManager, ref: Pick<UploadRef,
   const info = meta.json<{ deleted?: boolean; nuid?: string; chunks?: number }>();
   if (info.deleted || typeof info.nuid !== "string") return false;
   return !info.chunks || (await lastOnSubject(jsm, chunkSubject(info.nuid))) !== null;
+}
+
+/** An object's entry in the uploads bucket, as a reader walking the bucket sees it. */
+export interface UploadEntry {
+  /** Its place in the bucket's stream: entries come in the order their uploads finished. */
+  seq: number;
+  name: string;
+  nuid: string | null;
+  /** A delete's tombstone (the object store's own delete leaves one): no bytes behind it. */
+  deleted: boolean;
+  /** When the upload finished (the server's clock). */
+  storedAt: Date;
+}
+
+/**
+ * The first entry of the uploads bucket at or after stream sequence `seq`, or null past the
+ * last: one direct get, so walking the bucket holds no consumer and reads only as far as
+ * the walker wants.
+ */
+export async function nextUploadEntry(jsm: JetStreamManager, seq: number): Promise<UploadEntry | null> {
+  const m = await jsm.direct.getMessage(STREAM, { seq, next_by_subj: ENTRY_SUBJECTS });
+  if (m === null) return null;
+  let info: { name?: unknown; nuid?: unknown; deleted?: unknown } = {};
+  try {
+    info = m.json();
+  } catch {
+    /* an entry that is not JSON: named by its subject below, with no bytes known */
+  }
+  const name = typeof info.name === "string" ? info.name : (Base64UrlPaddedCodec.decode(m.subject.slice(ENTRY_SUBJECTS.length - 1)) as string);
+  return { seq: m.seq, name, nuid: typeof info.nuid === "string" ? info.nuid : null, deleted: info.deleted === true, storedAt: m.time };
 }

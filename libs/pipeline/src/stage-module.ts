@@ -27,7 +27,7 @@ export type UploadRef = EventData<"verification.requested">["upload"];
 export interface UploadReader {
   /** SHA-256 ("0x" + hex) and size of the upload's bytes; throws Permanent/TransientError. */
   hash(upload: UploadRef): Promise<{ sha256Hex: string; size: number }>;
-  /** Frees the upload once the stage's output is safely stored. Best effort. */
+  /** Frees the upload once the stage's output, or the job's failure, is safely stored. Best effort. */
   release(upload: UploadRef): Promise<void>;
 }
 
@@ -41,7 +41,7 @@ export interface StageRuntime {
 /** A stage built and ready to handle events. */
 export interface StageInstance<S extends StageName> {
   handle: StageHandler<S>;
-  /** Runs once the input is acknowledged for sure (e.g. deleting the upload). */
+  /** Runs once the input is acknowledged for sure, handled or given up on (e.g. deleting the upload). */
   afterAck?: (event: Envelope<ConsumedBy<S>>) => Promise<void>;
   close(): Promise<void>;
 }

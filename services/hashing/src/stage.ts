@@ -11,7 +11,8 @@ export const stageModule = defineStage({
     const handlers = createHandlers({ hashUpload: (upload) => runtime.uploads.hash(upload), now: runtime.now });
     return {
       handle: handlers.onVerificationRequested,
-      // The upload is no longer needed once its hash is safely published and acked.
+      // The upload is no longer needed once its hash, or the job's failure (the stage gave up:
+      // the job is over), is safely published and the request acked.
       afterAck: (event) => runtime.uploads.release(event.data.upload),
       close: async () => {},
     };

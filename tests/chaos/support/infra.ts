@@ -121,6 +121,10 @@ export async function startScenarioStack(
         WEBHOOK_RETRY_SCHEDULE_MS: "250,500,1000,2000",
         WEBHOOK_POLL_INTERVAL_MS: "200",
         WEBHOOK_TIMEOUT_MS: "2000",
+        // Uploads left behind (hashing killed between its ack and the delete) are swept within the drain.
+        UPLOADS_SWEEP_INTERVAL_MS: "2000",
+        UPLOADS_SWEEP_MIN_AGE_MS: "2000",
+        UPLOADS_SWEEP_GRACE_MS: "15000",
         ...(opts.maxFileStore === undefined ? {} : storesWithin(opts.maxFileStore)),
       },
       print: opts.print,

@@ -16,15 +16,14 @@ import {
   type TopologyConfig,
 } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
-import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
+import { eventually, startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stageModule } from "./stage.js";
 
 /**
- * The double ending the issue measured: a job hashed, its upload deleted once the hash was
- * acknowledged, then its request delivered again (nats-server died before it persisted the
- * ack, or the consumer was recreated reading from the start). The redelivered request must
- * not fail a job that already moved on.
+ * The hashing stage and the uploads it reads, on a real nats-server: an upload is deleted
+ * once the stage is done with its job, whether it hashed it or gave up on it, and a request
+ * delivered again after that does not fail a job that already moved on.
  */
 
 const topology: TopologyConfig = { streamMaxAgeMs: 600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
@@ -52,31 +51,35 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function eventually<T>(probe: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => null);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 async function countOn(type: EventType, jobId: string): Promise<number> {
   const subject = subjectFor(type, jobId);
   const info = await nats.jsm.streams.info(STREAM_NAME, { subjects_filter: subject });
   return info.state.subjects?.[subject] ?? 0;
 }
 
-async function submit(jobId: string, bytes: Buffer) {
+/** Stores `bytes` as the job's upload and publishes its request; `digest` overrides the stored one (a corrupt upload). */
+async function submit(jobId: string, bytes: Buffer, digest?: string) {
   const info = await putUpload(bucket, jobId, Readable.from([bytes]));
   const request = createRequestEvent(jobId, {
     jobId,
     request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null },
-    upload: { bucket: UPLOADS_BUCKET, name: jobId, size: info.size, fileName: null, contentType: null, nuid: info.nuid, chunks: info.chunks, digest: info.digest },
+    upload: { bucket: UPLOADS_BUCKET, name: jobId, size: info.size, fileName: null, contentType: null, nuid: info.nuid, chunks: info.chunks, digest: digest ?? info.digest },
   });
   await publishEvents(nats.js, [request]);
 }
+
+describe("a request hashing gives up on", () => {
+  it("fails its job once, and then deletes its upload: the job is over", async () => {
+    // Bytes that never match the digest the request names: E_UPLOAD_CORRUPT on every attempt.
+    const jobId = "job-corrupt";
+    await submit(jobId, Buffer.from("bytes that were changed in the store"), `SHA-256=${Buffer.alloc(32, 7).toString("base64url")}`);
+    await eventually(async () => (await countOn("verification.failed", jobId)) === 1, "the job failed");
+    const failed = await nats.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subjectFor("verification.failed", jobId) });
+    expect(failed?.json()).toMatchObject({ data: { stage: "hashing", code: "E_UPLOAD_CORRUPT", attempts: 3 } });
+    await eventually(async () => (await bucket.info(jobId)) === null, "its upload deleted");
+    expect(await countOn("content.hashed", jobId)).toBe(0);
+  });
+});
 
 describe("a request delivered again after its upload was hashed and deleted", () => {
   it("is acknowledged without failing the job, for small and multi-chunk uploads", async () => {
