@@ -181,14 +181,30 @@ async function publishNulNamedJob({ infra, stack, callbackUrl }: FaultContext, n
   return { index: -1 - n, case: c, callback, fileName, outcome: { kind: "accepted", jobId } };
 }
 
+/** When, as fractions of the load, the small-store scenario freezes hashing and lets it go. */
+const STALL = { from: 0.2, to: 0.6 } as const;
+
 function smallStoreScenario(bytesPerJob: number): Scenario {
-  // Full at about 40% of the load: the rest of the submissions meet a full store.
+  // A store for about 40% of the load's events. JetStream reserves each stream's and bucket's
+  // max_bytes in it, so a system that keeps up never fills it (old, processed events are
+  // discarded): hashing is frozen for 40% of the load, so uploads and unprocessed events
+  // pile up. The gateway must refuse (507, 503) what it cannot keep, and every job it
+  // accepted must end once hashing runs again.
   const size = (jobs: number) => Math.max(256 * 1024, Math.round(jobs * 0.4 * bytesPerJob));
   return {
     name: "small-store",
-    fault: "JetStream max_file_store sized to fill at about 40% of the load",
+    fault: `JetStream max_file_store for about 40% of the load's events; hashing frozen (SIGSTOP) from ${STALL.from * 100}% to ${STALL.to * 100}% of the load`,
     minLoadS: MIN_LOAD_S,
     maxFileStore: size,
-    inject: () => Promise.resolve({ kills: 0 }),
+    async inject({ stack, at, log }) {
+      const hashing = stack.local.services.hashing.child;
+      await at(STALL.from);
+      hashing.kill("SIGSTOP");
+      log("hashing frozen (SIGSTOP)");
+      await at(STALL.to);
+      hashing.kill("SIGCONT");
+      log("hashing running again (SIGCONT)");
+      return { kills: 1 };
+    },
   };
 }
