@@ -114,6 +114,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     result.drain = `${d.ended} after ${d.waitedS.toFixed(0)} s (+${(SETTINGS.ackWaitMs + 1000) / 1000} s for late duplicates)`;
     log(`drain: ${result.drain}`);
     const evidence = await collectEvidence(s.client, recorder, s.local.gatewayUrl, subs, infra.callbacks.received(scenario.name), injected.planted);
+    log("evidence collected");
     result.audit = countFaults(evidence);
     const exited = exitedOnTheirOwn(s);
     if (exited.length) result.audit.notes.unshift(`services not running at the end (not killed by the suite): ${exited.join(", ")}`);
@@ -125,6 +126,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
   } finally {
     await recorder?.stop();
     await stack?.stop();
+    log("stack stopped");
     result.seconds = (Date.now() - started) / 1000;
   }
   return result;

@@ -168,11 +168,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     };
     const services = {} as Record<ServiceName, ServiceProcess>;
     const spawnOne = (name: ServiceName) => (services[name] = spawnService(name, { ...serviceEnv, OPS_PORT: String(opsPorts[name]) }, print));
-    for (const name of serviceNames) {
-      spawnOne(name);
-      // The instance running at stop time, which restartService may have replaced.
-      cleanups.push(() => stopService(services[name]));
-    }
+    for (const name of serviceNames) spawnOne(name);
+    // All at once (each finishes its work in hand, a stage waits out its open pulls), and the
+    // instances running at stop time, which restartService may have replaced.
+    cleanups.push(async () => void (await Promise.all(serviceNames.map((name) => stopService(services[name])))));
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     await waitUntilReady(`${gatewayUrl}${JOBS_PATH}/stats`, services, env.API_KEYS?.split(",")[0]);
     const stackFile = await writeLocalStackFile(dataDir, { gatewayUrl, rpcUrl, chainId, registry, manifestServerUrl: manifests.url });
