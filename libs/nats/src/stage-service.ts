@@ -115,7 +115,7 @@ export async function startStageService<S extends StageName, Settings>(
 ): Promise<{ opsPort: number; stop(): Promise<void> }> {
   const shutdown = new Shutdown(log);
   try {
-    const nats = await connectNats({ url: config.natsUrl, name: `veriflow-${module.stage}`, log });
+    const nats = await connectNats({ ...config.nats, name: `veriflow-${module.stage}`, log });
     shutdown.add("nats", () => nats.close());
     const uploads = createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }));
     const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
