@@ -13,8 +13,13 @@ export const NATS_CONFIG_FILE = fileURLToPath(new URL("../../nats/nats-server.co
 /** A password per user of that config, by the variable nats-server reads it from (NATS_<USER>_PASSWORD). */
 export type NatsPasswords = Record<string, string>;
 
+/**
+ * Random passwords nats-server can take from its environment: it parses a variable's value as
+ * a config value, so one must read as a plain string (a leading letter, then letters, digits,
+ * `-` and `_`): `123…` would be a number, `1e5…` or `9-…` a parse error.
+ */
 export function createNatsPasswords(): NatsPasswords {
-  return Object.fromEntries(natsUsers().map((u) => [u.passwordVariable, randomBytes(18).toString("base64url")]));
+  return Object.fromEntries(natsUsers().map((u) => [u.passwordVariable, `p${randomBytes(24).toString("base64url")}`]));
 }
 
 /** How a process connects as `user` (a service's name, `subscriber` or `admin`). */
