@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, subjectFor } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, subjectFor, subjectsOf } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { natsUserEnv } from "../../deploy/local/src/nats-users.js";
+import { startSubscriber } from "../../examples/completion-subscriber/src/subscriber.js";
 import { eventually, getJson, submit, waitForJob } from "../support/client.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -77,6 +78,27 @@ describe("the system with one NATS user per service", () => {
     });
     const replayed = await fetch(`${sys.gatewayUrl}${DEAD_LETTERS_PATH}/${letter.seq}/replay`, { method: "POST" });
     expect(replayed.status).toBe(202);
+  });
+
+  it("lets the example completion subscriber, logged in as subscriber, hear the completions (docs/subscribing.md)", async () => {
+    const heard: string[] = [];
+    const { NATS_USER, NATS_PASSWORD } = natsUserEnv("subscriber", sys.natsPasswords!);
+    const subscriber = await startSubscriber({
+      natsUrl: sys.nats.url,
+      user: NATS_USER,
+      password: NATS_PASSWORD,
+      durable: "e2e-completions",
+      filterSubject: subjectsOf("verification.completed"),
+      onEvent: (event) => void heard.push(event.correlationId),
+    });
+    try {
+      const content = uniqueContent("subscribed");
+      const { manifestUri } = await sys.publish(content);
+      const { body } = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri });
+      await eventually("the subscriber hears the job", async () => (heard.includes(body.jobId as string) ? true : undefined));
+    } finally {
+      await subscriber.stop();
+    }
   });
 
   it("with no permission refused on the way", () => {
