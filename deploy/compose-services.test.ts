@@ -1,14 +1,15 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { load } from "js-yaml";
-import { serviceNames } from "@veriflow/events";
+import { natsUsers, serviceNames } from "@veriflow/events";
 import { describe, expect, it } from "vitest";
 
 // docker-compose.yml is written by hand (it is read by people first); this keeps its
 // service list equal to the pipeline descriptor's, which every other launcher derives from.
 const compose = load(readFileSync(fileURLToPath(new URL("../docker-compose.yml", import.meta.url)), "utf8")) as {
-  services: Record<string, { build?: { args?: { SERVICE?: string } }; environment?: Record<string, string> }>;
+  services: Record<string, { build?: { args?: { SERVICE?: string } }; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[] }>;
 };
+const envExample = readFileSync(fileURLToPath(new URL("../.env.example", import.meta.url)), "utf8");
 const infrastructure = ["nats", "postgres"];
 
 describe("docker-compose.yml agrees with the pipeline descriptor", () => {
@@ -19,5 +20,20 @@ describe("docker-compose.yml agrees with the pipeline descriptor", () => {
 
   it("builds each service from its own folder's code (SERVICE build arg = the service's name)", () => {
     for (const name of serviceNames) expect(compose.services[name]?.build?.args?.SERVICE, name).toBe(name);
+  });
+
+  it("runs NATS with the generated permissions, unpublished, and logs each service in as its own user", () => {
+    const nats = compose.services.nats!;
+    expect(nats.ports).toBeUndefined();
+    expect(nats.volumes).toContain("./deploy/nats/nats-server.conf:/etc/nats/nats-server.conf:ro");
+    expect(nats.command?.slice(0, 2)).toEqual(["-c", "/etc/nats/nats-server.conf"]);
+    for (const { user, passwordVariable } of natsUsers()) {
+      // nats-server resolves every user's password from its environment; .env.example names it.
+      expect(nats.environment?.[passwordVariable], user).toMatch(new RegExp(`^\\$\\{${passwordVariable}:\\?`));
+      expect(envExample, user).toMatch(new RegExp(`^${passwordVariable}=$`, "m"));
+      if (!(serviceNames as string[]).includes(user)) continue;
+      expect(compose.services[user]?.environment?.NATS_USER, user).toBe(user);
+      expect(compose.services[user]?.environment?.NATS_PASSWORD, user).toBe(nats.environment?.[passwordVariable]);
+    }
   });
 });

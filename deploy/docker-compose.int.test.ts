@@ -4,17 +4,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { serviceNames } from "@veriflow/events";
+import { load } from "js-yaml";
+import { natsUsers, serviceNames } from "@veriflow/events";
 import { describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("..", import.meta.url));
+/** A password for every NATS user (values only a test would use). */
+const natsPasswords = Object.fromEntries(natsUsers().map((u) => [u.passwordVariable, `p${u.user.replace(/-/g, "")}test`]));
+const secrets = { RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==", ...natsPasswords };
 const hasCompose = await run("docker-compose", ["version"]).then(() => true, () => false);
 
 // No Docker engine runs here; docker-compose still parses and validates the file offline.
 describe.skipIf(!hasCompose)("docker-compose.yml", () => {
   it("is valid and wires every service to NATS, and status to PostgreSQL", async () => {
-    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==", API_KEYS: "k1,k2" } });
+    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, ...secrets, API_KEYS: "k1,k2" } });
     for (const service of ["nats", "postgres", ...serviceNames]) {
       expect(stdout).toMatch(new RegExp(`^  ${service}:`, "m"));
     }
@@ -25,11 +29,19 @@ describe.skipIf(!hasCompose)("docker-compose.yml", () => {
     expect(stdout).toMatch(/STATUS_URL: http:\/\/status:3002/);
     expect(stdout).toMatch(/WEBHOOKS_URL: http:\/\/webhooks:3003/);
     expect(stdout).toMatch(/API_KEYS: k1,k2/);
+    // Each service logs in as its own NATS user; nats-server gets every password; 4222 stays inside.
+    const resolved = load(stdout) as { services: Record<string, { environment?: Record<string, string>; ports?: unknown }> };
+    expect(resolved.services.nats?.environment).toEqual(natsPasswords);
+    expect(resolved.services.nats?.ports).toBeUndefined();
+    for (const name of serviceNames) {
+      const variable = natsUsers().find((u) => u.user === name)!.passwordVariable;
+      expect(resolved.services[name]?.environment, name).toMatchObject({ NATS_USER: name, NATS_PASSWORD: natsPasswords[variable] });
+    }
   });
 
-  it("refuses to run without the secrets production needs (API keys, the webhook signing secret)", async () => {
-    const base = { ...process.env, RPC_URL: "http://chain:8545", WEBHOOK_SIGNING_SECRET: "whsec_dGVzdA==", API_KEYS: "k1" };
-    for (const missing of ["API_KEYS", "WEBHOOK_SIGNING_SECRET"] as const) {
+  it("refuses to run without the secrets production needs (API keys, the webhook signing secret, NATS passwords)", async () => {
+    const base = { ...process.env, ...secrets, API_KEYS: "k1" };
+    for (const missing of ["API_KEYS", "WEBHOOK_SIGNING_SECRET", "NATS_HASHING_PASSWORD", "NATS_ADMIN_PASSWORD"] as const) {
       const env: NodeJS.ProcessEnv = { ...base };
       delete env[missing];
       await expect(run("docker-compose", ["config", "-q"], { cwd: root, env }), missing).rejects.toThrow(new RegExp(missing));

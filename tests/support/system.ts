@@ -1,5 +1,6 @@
 import { pipeline, serviceNames, type ServiceName } from "@veriflow/events";
 import { MIGRATIONS_DIR } from "../../services/status/src/service.js";
+import { NATS_CONFIG_FILE, createNatsPasswords, natsUserEnv, type NatsPasswords } from "../../deploy/local/src/nats-users.js";
 import { createLogger, createSilentLogger, type Env, type RunningService, type ServiceDefinition } from "@veriflow/platform";
 import {
   createTestDatabase,
@@ -17,6 +18,14 @@ import {
   type TestDatabase,
 } from "@veriflow/testing";
 
+export interface SystemOptions {
+  /**
+   * nats-server runs the generated deploy/nats/nats-server.conf (no anonymous clients) and each
+   * service logs in as its own user, as in docker-compose.yml; `natsPasswords` has the passwords.
+   */
+  natsUsers?: boolean;
+}
+
 export interface System {
   gatewayUrl: string;
   statusUrl: string;
@@ -31,6 +40,8 @@ export interface System {
   registry: string;
   manifests: ManifestServerHandle;
   env: Env;
+  /** Each NATS user's password (NATS_<USER>_PASSWORD), when started with `natsUsers`; else null (anonymous). */
+  natsPasswords: NatsPasswords | null;
   services: Record<ServiceName, RunningService>;
   /**
    * Starts another instance of a service with this system's env (after a test stopped one,
@@ -47,9 +58,10 @@ export interface System {
  * manifest server, and every service of the pipeline descriptor started in-process from their composition
  * roots with the same config loaders their mains use.
  */
-export async function startSystem(extraEnv: Env = {}): Promise<System> {
+export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}): Promise<System> {
+  const natsPasswords = opts.natsUsers ? createNatsPasswords() : null;
   const [nats, db, chain, manifests] = await Promise.all([
-    startNatsServer(),
+    startNatsServer(natsPasswords ? { configFile: NATS_CONFIG_FILE, env: natsPasswords } : {}),
     createTestDatabase({ migrationsDir: MIGRATIONS_DIR }),
     startChain(),
     startManifestServer(),
@@ -91,7 +103,8 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
   const started: RunningService[] = [];
   const startService = async (name: ServiceName) => {
     const service = await loadService(name);
-    const running = await service.start(service.loadConfig(env), log(name));
+    const serviceEnv = natsPasswords ? { ...env, ...natsUserEnv(name, natsPasswords) } : env;
+    const running = await service.start(service.loadConfig(serviceEnv), log(name));
     started.push(running);
     return (services[name] = running);
   };
@@ -120,6 +133,7 @@ export async function startSystem(extraEnv: Env = {}): Promise<System> {
     registry,
     manifests,
     env,
+    natsPasswords,
     services,
     startService,
     publish: (content, opts = {}) =>

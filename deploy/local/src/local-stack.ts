@@ -20,6 +20,7 @@ import { removeLocalStackFile, writeLocalStackFile } from "./local-stack-file.js
 import { isPortFree, preferPort } from "./ports.js";
 import { opsPortOf, serviceNames, type ServiceName } from "@veriflow/events";
 import { spawnService, stopService, type ServiceProcess } from "./service-processes.js";
+import { NATS_CONFIG_FILE, NATS_PASSWORDS_FILE, loadNatsPasswords, natsUserEnv, type NatsPasswords } from "./nats-users.js";
 
 export interface LocalStackOptions {
   /** Where NATS, PostgreSQL and the sample keep their files. */
@@ -47,6 +48,8 @@ export interface LocalStack {
   gatewayUrl: string;
   statusUrl: string;
   natsUrl: string;
+  /** The NATS users' passwords (<dataDir>/nats-passwords.json) when this stack started nats-server; null when NATS_URL was given. */
+  natsPasswordsFile: string | null;
   databaseUrl: string;
   rpcUrl: string;
   /** The chain id and registry of the dev chain this stack started (null when RPC_URL was given). */
@@ -106,12 +109,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const opsPorts = opts.freePorts ? await findFreeOpsPorts() : OPS_PORTS;
 
     let natsUrl = env.NATS_URL;
+    // A nats-server started here runs the deployments' permissions, each service as its own user.
+    let natsPasswords: NatsPasswords | null = null;
     if (!natsUrl) {
       await mkdir(join(dataDir, "nats"), { recursive: true });
-      const nats: NatsServerHandle = await startNatsServer({ port: await serverPort(4222), storeDir: join(dataDir, "nats") });
+      natsPasswords = await loadNatsPasswords(dataDir);
+      const nats: NatsServerHandle = await startNatsServer({ port: await serverPort(4222), storeDir: join(dataDir, "nats"), configFile: NATS_CONFIG_FILE, env: natsPasswords });
       cleanups.push(() => nats.stop({ keepStore: true }));
       natsUrl = nats.url;
-      print(`nats-server  started on ${natsUrl} (JetStream in ${join(dataDir, "nats")})`);
+      print(`nats-server  started on ${natsUrl} (JetStream in ${join(dataDir, "nats")}; a user per service, passwords in ${join(dataDir, NATS_PASSWORDS_FILE)})`);
     }
 
     let databaseUrl = env.DATABASE_URL;
@@ -167,7 +173,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ...freeGrpcPorts,
     };
     const services = {} as Record<ServiceName, ServiceProcess>;
-    const spawnOne = (name: ServiceName) => (services[name] = spawnService(name, { ...serviceEnv, OPS_PORT: String(opsPorts[name]) }, print));
+    const natsUser = (name: ServiceName) => (natsPasswords ? natsUserEnv(name, natsPasswords) : {});
+    const spawnOne = (name: ServiceName) => (services[name] = spawnService(name, { ...serviceEnv, ...natsUser(name), OPS_PORT: String(opsPorts[name]) }, print));
     for (const name of serviceNames) spawnOne(name);
     // All at once (each finishes its work in hand, a stage waits out its open pulls), and the
     // instances running at stop time, which restartService may have replaced.
@@ -180,6 +187,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       gatewayUrl,
       statusUrl: serviceEnv.STATUS_URL!,
       natsUrl,
+      natsPasswordsFile: natsPasswords ? join(dataDir, NATS_PASSWORDS_FILE) : null,
       databaseUrl,
       rpcUrl,
       chainId,

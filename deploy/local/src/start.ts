@@ -26,7 +26,7 @@ veriflow is running
   webhooks             ${stack.gatewayUrl}/api/webhooks
   gRPC                 submissions 127.0.0.1:${process.env.GATEWAY_GRPC_PORT ?? 50051}, jobs 127.0.0.1:${process.env.STATUS_GRPC_PORT ?? 50052} (reflection on)
   status service       ${stack.statusUrl}
-  NATS                 ${stack.natsUrl}
+  NATS                 ${stack.natsUrl}${stack.natsPasswordsFile ? ` (log in as admin or subscriber: passwords in ${stack.natsPasswordsFile})` : ""}
   chain RPC            ${stack.rpcUrl}
   metrics / health     ${Object.entries(stack.opsPorts).map(([name, port]) => `${name} :${port}`).join(", ")} (/metrics, /healthz, /readyz)
 `);

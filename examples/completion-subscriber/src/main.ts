@@ -2,6 +2,7 @@
  * Prints one JSON line per finished veriflow job. Configured by environment:
  *
  *   NATS_URL             nats://127.0.0.1:4222
+ *   NATS_USER            (none)                  and NATS_PASSWORD: veriflow's deployments have a `subscriber` user
  *   SUBSCRIBER_DURABLE   completion-subscriber   (failures use "<durable>-failed")
  *   SUBSCRIBE_FAILURES   true                    also consume verification.failed
  *   DELIVER_POLICY       new                     or "all": replay the retained history on first start
@@ -15,7 +16,8 @@ const natsUrl = env.NATS_URL ?? "nats://127.0.0.1:4222";
 const durable = env.SUBSCRIBER_DURABLE ?? "completion-subscriber";
 const deliverPolicy = env.DELIVER_POLICY === "all" ? "all" : "new";
 const print = (line: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), msg: line, ...fields }));
-const common = { natsUrl, deliverPolicy, log: print, ...(env.EVENT_SCHEMAS_DIR ? { schemasDir: env.EVENT_SCHEMAS_DIR } : {}) } as const;
+const login = env.NATS_USER ? { user: env.NATS_USER, password: env.NATS_PASSWORD } : {};
+const common = { natsUrl, deliverPolicy, log: print, ...login, ...(env.EVENT_SCHEMAS_DIR ? { schemasDir: env.EVENT_SCHEMAS_DIR } : {}) } as const;
 
 const running: RunningSubscriber[] = [
   await startSubscriber({

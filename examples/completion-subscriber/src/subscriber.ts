@@ -17,6 +17,9 @@ export interface DeliveryInfo {
 
 export interface SubscriberOptions {
   natsUrl: string;
+  /** A NATS user allowed to create and read its own consumers (veriflow's deployments have `subscriber`). */
+  user?: string;
+  password?: string;
   /** The durable consumer's name: yours alone; two processes with one name share the work. */
   durable: string;
   /** One filter subject per consumer (nats-server 2.9). */
@@ -90,7 +93,8 @@ async function handle(m: JsMsg, contract: Contract, opts: SubscriberOptions): Pr
 
 export async function startSubscriber(opts: SubscriberOptions): Promise<RunningSubscriber> {
   const contract = await loadContract(opts.schemasDir);
-  const nc = await connect({ servers: opts.natsUrl.split(","), name: `subscriber-${opts.durable}`, maxReconnectAttempts: -1 });
+  const login = opts.user === undefined ? {} : { user: opts.user, pass: opts.password };
+  const nc = await connect({ servers: opts.natsUrl.split(","), name: `subscriber-${opts.durable}`, maxReconnectAttempts: -1, ...login });
   let messages: ConsumerMessages | undefined;
   try {
     await ensureConsumer(nc, opts);

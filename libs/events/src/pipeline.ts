@@ -21,6 +21,11 @@ export interface StageSpec {
   readonly description: string;
   /** The conventional port of its /healthz, /readyz and /metrics endpoints. */
   readonly opsPort: number;
+  /**
+   * Reads the uploads the gateway stored (and removes them once done): only such a stage's
+   * service opens the uploads bucket, and only its NATS user may read and purge it.
+   */
+  readonly readsUploads: boolean;
 }
 
 /** A service that reads every event (a projection, a notifier): not a step of a job. */
@@ -43,6 +48,7 @@ export const pipeline = {
       durable: "hashing",
       description: "hashes uploads",
       opsPort: 9102,
+      readsUploads: true,
     },
     {
       service: "manifest",
@@ -51,6 +57,7 @@ export const pipeline = {
       durable: "manifest",
       description: "fetches and checks manifests",
       opsPort: 9103,
+      readsUploads: false,
     },
     {
       service: "chain-check",
@@ -59,6 +66,7 @@ export const pipeline = {
       durable: "chain-check",
       description: "reads the registry and reaches the verdict",
       opsPort: 9104,
+      readsUploads: false,
     },
   ],
   /** Started first: the job routes and the projection answer before work arrives. */
@@ -66,8 +74,10 @@ export const pipeline = {
     { service: "status", durable: "status-projection", description: "projects every event into PostgreSQL", opsPort: 9105 },
     { service: "webhooks", durable: "webhooks", description: "turns events into webhook deliveries (job callbacks, subscriptions)", opsPort: 9106 },
   ],
-  /** A job ends with exactly one of these (a stage that gives up emits `verification.failed`). */
+  /** A job ends with exactly one of these. */
   terminal: ["verification.completed", "verification.failed"],
+  /** What any stage emits when it gives up on a job (so every stage may publish it). */
+  giveUp: "verification.failed",
 } as const;
 
 /**
@@ -80,6 +90,7 @@ type Descriptor = {
   stages: readonly StageSpec[];
   observers: readonly ObserverSpec[];
   terminal: readonly EventType[];
+  giveUp: EventType;
 };
 const descriptorIsValid: Descriptor = pipeline;
 void descriptorIsValid;

@@ -22,6 +22,12 @@ export const DEAD_LETTER_ROOT = "veriflow-dlq";
 export const POSITIONS_STREAM = "VERIFLOW_POSITIONS";
 export const POSITIONS_ROOT = "veriflow-positions";
 
+/**
+ * Core-NATS notifications between status replicas that a job's row changed:
+ * `veriflow-status.changed.<jobId>` (outside `veriflow.>`, so the events stream keeps none).
+ */
+export const JOB_CHANGED_SUBJECT = "veriflow-status.changed";
+
 /** Uploaded files wait here until hashed; the bucket's max age removes leftovers. */
 export const UPLOADS_BUCKET = "veriflow-uploads";
 

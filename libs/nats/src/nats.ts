@@ -1,7 +1,8 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { setSha256Backend } from "@nats-io/obj";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "@veriflow/platform";
+import { connect, credsAuthenticator, errors, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { readFile } from "node:fs/promises";
+import { describeNatsAuth, type Logger, type NatsAuth, type NatsTls } from "@veriflow/platform";
 import { whileUnavailable } from "./while-unavailable.js";
 
 // The object store's default SHA-256 is pure JS (browser-safe); on Node the native
@@ -22,7 +23,11 @@ export interface NatsClients {
 }
 
 export interface ConnectNatsOptions {
+  /** Comma-separated servers, without credentials (readNatsConnectionConfig takes them out): it is logged. */
   url: string;
+  /** Who to connect as; anonymous when absent. */
+  auth?: NatsAuth | null;
+  tls?: NatsTls | null;
   /** Shown in the server's connection list, e.g. "veriflow-hashing". */
   name: string;
   log: Logger;
@@ -35,8 +40,10 @@ export interface ConnectNatsOptions {
 /** Opens one connection that reconnects forever; the only place a connection is made. */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients> {
   // With waitOnFirstConnect the call below blocks until NATS answers: say what we wait for.
-  opts.log.info({ url: opts.url }, "connecting to nats");
+  opts.log.info({ url: opts.url, as: describeNatsAuth(opts.auth ?? null) }, "connecting to nats");
   const nc = await connect({
+    ...(await authOptions(opts.auth ?? null)),
+    ...(opts.tls ? { tls: opts.tls } : {}),
     servers: opts.url.split(","),
     name: opts.name,
     maxReconnectAttempts: -1,
@@ -53,6 +60,10 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
       } else if (s.type === "reconnect") {
         connected = true;
         opts.log.info({ server: s.server }, "nats reconnected");
+      } else if (s.type === "error" && s.error instanceof errors.PermissionViolationError) {
+        // A deployment whose user lacks a permission the code needs: say which, loudly (deploy/nats/nats-server.conf).
+        const { operation, subject } = s.error;
+        opts.log.error({ operation, subject, as: describeNatsAuth(opts.auth ?? null) }, "nats refused a permission");
       } else if (s.type === "error" || s.type === "staleConnection" || s.type === "slowConsumer") {
         opts.log.warn({ status: s }, "nats status");
       }
@@ -62,7 +73,7 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
   const js = jetstream(nc, { timeout });
   // Asks the server for the account's JetStream info: a server still starting may not answer yet.
   const jsm = await whileUnavailable("jetstream account info", () => jetstreamManager(nc, { timeout }), { log: opts.log });
-  opts.log.info({ url: opts.url }, "nats connected");
+  opts.log.info({ url: opts.url, as: describeNatsAuth(opts.auth ?? null) }, "nats connected");
   return {
     nc,
     js,
@@ -72,4 +83,29 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/** connect() options for a way of authenticating; the seed and creds files are read here, at each start. */
+async function authOptions(auth: NatsAuth | null): Promise<Partial<ConnectionOptions>> {
+  if (auth === null) return {};
+  switch (auth.kind) {
+    case "password":
+      return { user: auth.user, pass: auth.password };
+    case "token":
+      return { token: auth.token };
+    case "nkey":
+      return { authenticator: nkeyAuthenticator(new TextEncoder().encode(auth.seed)) };
+    case "nkey-file":
+      return { authenticator: nkeyAuthenticator(new TextEncoder().encode((await readSecretFile("NATS_NKEY_SEED_FILE", auth.seedFile)).trim())) };
+    case "creds":
+      return { authenticator: credsAuthenticator(new TextEncoder().encode(await readSecretFile("NATS_CREDS_FILE", auth.credsFile))) };
+  }
+}
+
+async function readSecretFile(variable: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new Error(`${variable}: cannot read ${path}`, { cause: err });
+  }
 }

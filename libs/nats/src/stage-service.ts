@@ -70,6 +70,15 @@ export function createBucketUploads(nats: NatsClients, bucket: ObjectStore): Upl
   };
 }
 
+/**
+ * For a stage the descriptor says reads no uploads: its service leaves the bucket alone (its
+ * NATS user may not open it), so a call is a bug in the descriptor or the stage.
+ */
+function withoutUploads(stage: StageName): UploadReader {
+  const refuse = () => Promise.reject(new Error(`the ${stage} stage reads no uploads (readsUploads in libs/events/src/pipeline.ts)`));
+  return { hash: refuse, release: refuse };
+}
+
 export interface StageServiceConfig<Settings> extends CommonConfig {
   stage: StageConfig;
   topology: TopologyConfig;
@@ -111,7 +120,7 @@ export function retryHorizonMs(stage: StageConfig, topology: TopologyConfig): nu
   return stage.maxAttempts * (topology.ackWaitMs + stage.backoff.maxMs);
 }
 
-/** The composition of every stage service: NATS → uploads bucket → the stage → consume loop (→ upload sweep) → ops endpoints. */
+/** The composition of every stage service: NATS → uploads bucket (if it reads uploads) → the stage → consume loop (→ upload sweep) → ops endpoints. */
 export async function startStageService<S extends StageName, Settings>(
   module: StageModule<S, Settings>,
   config: StageServiceConfig<Settings>,
@@ -119,10 +128,11 @@ export async function startStageService<S extends StageName, Settings>(
 ): Promise<{ opsPort: number; stop(): Promise<void> }> {
   const shutdown = new Shutdown(log);
   try {
-    const nats = await connectNats({ url: config.natsUrl, name: `veriflow-${module.stage}`, log });
+    const nats = await connectNats({ ...config.nats, name: `veriflow-${module.stage}`, log });
     shutdown.add("nats", () => nats.close());
-    const bucket = await openUploadsBucket(nats.js, config.topology, { log });
-    const uploads = createBucketUploads(nats, bucket);
+    const uploads = stageSpec(module.stage).readsUploads
+      ? createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }))
+      : withoutUploads(module.stage);
     const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
     shutdown.add("stage", () => instance.close());
     const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });

@@ -1,6 +1,6 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Counter } from "prom-client";
-import { EventDecodeError, decodeEvent, isJobId, pipeline, stageConsuming, type EventType } from "@veriflow/events";
+import { EventDecodeError, decodeEvent, isJobId, pipeline, type EventType } from "@veriflow/events";
 import { errorMessage } from "@veriflow/errors";
 import { registerMetrics, type EnvReader, type Logger } from "@veriflow/platform";
 import { DEFAULT_JETSTREAM_TIMEOUT_MS } from "./nats.js";
@@ -15,8 +15,8 @@ import { deleteUpload, nextUploadEntry, type UploadEntry } from "./uploads.js";
  * and then and deletes such uploads, judging each by what the events stream holds for its job.
  */
 
-/** The stage that reads uploads: the one that consumes the gateway's request (hashing). Its service sweeps. */
-export const UPLOAD_READER = stageConsuming(pipeline.edge.produces)!;
+/** The stage that reads uploads (hashing, by the descriptor). Its service sweeps. */
+export const UPLOAD_READER = pipeline.stages.find((s) => s.readsUploads)!;
 const REQUEST: EventType = pipeline.edge.produces;
 /** Events that show a job no longer needs its upload: what the upload's reader produces, or the job's end. */
 const MOVED_ON: readonly EventType[] = [...UPLOAD_READER.produces, ...pipeline.terminal];

@@ -1,4 +1,4 @@
-import { createEvent, type Envelope, type FailureSite, type JobType } from "@veriflow/events";
+import { createEvent, pipeline, type Envelope, type FailureSite, type JobType } from "@veriflow/events";
 import { errorCode, errorMessage } from "@veriflow/errors";
 
 /** Every pipeline event carries its job type somewhere; the failed event repeats it. */
@@ -16,7 +16,7 @@ function jobTypeOf(event: Envelope): JobType | null {
 export function failedEventFor(site: FailureSite, event: Envelope, err: unknown, attempts: number): Envelope<"verification.failed"> {
   const code = errorCode(err);
   return createEvent(
-    "verification.failed",
+    pipeline.giveUp,
     {
       jobId: event.correlationId,
       jobType: jobTypeOf(event),

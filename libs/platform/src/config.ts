@@ -1,3 +1,5 @@
+import { readNatsConnectionConfig, type NatsConnectionConfig } from "./nats-config.js";
+
 /**
  * Config is parsed from an env object passed in (never read ad hoc from process.env),
  * and every problem is reported at once in one ConfigError.
@@ -93,7 +95,7 @@ export class EnvReader {
 
 /** Settings every service shares. */
 export interface CommonConfig {
-  natsUrl: string;
+  nats: NatsConnectionConfig;
   logLevel: string;
   /** Port of the /healthz, /readyz and /metrics endpoints; 0 picks a free one. */
   opsPort: number;
@@ -101,7 +103,7 @@ export interface CommonConfig {
 
 export function readCommonConfig(r: EnvReader, defaultOpsPort: number): CommonConfig {
   return {
-    natsUrl: r.string("NATS_URL", "nats://127.0.0.1:4222"),
+    nats: readNatsConnectionConfig(r),
     logLevel: r.oneOf("LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"], "info"),
     opsPort: r.int("OPS_PORT", defaultOpsPort, { min: 0, max: 65535 }),
   };

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { findFreePort, waitForPort } from "./free-port.js";
 
 export interface NatsServerHandle {
@@ -19,6 +19,8 @@ export interface NatsServerHandle {
   kill(): Promise<void>;
   /** The running server's pid (undefined while it is stopped). */
   readonly pid: number | undefined;
+  /** The error lines it logged so far (the last 200), e.g. permission violations. */
+  errors(): string[];
 }
 
 export interface StartNatsOptions {
@@ -32,6 +34,13 @@ export interface StartNatsOptions {
    * up, to test what the system answers when it is full. Unlimited (the disk) by default.
    */
   maxFileStore?: number;
+  /**
+   * A nats-server config file to start with (deploy/nats/nats-server.conf: accounts, users and
+   * their permissions). Host, port and store still come from the flags, which win.
+   */
+  configFile?: string;
+  /** Added to the server's environment: the `$VAR`s the config file names (the users' passwords). */
+  env?: Record<string, string>;
 }
 
 export const NATS_INSTALL_HINT =
@@ -44,16 +53,23 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
   const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), "veriflow-nats-")));
   const binary = opts.binary ?? "nats-server";
   let child: ChildProcess | undefined;
+  const errorLines: string[] = [];
 
   const launch = async () => {
     const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
     if (opts.maxPayload) args.push("--max_payload", String(opts.maxPayload));
     // JetStream's limits have no command-line flags: they go in a config file (the flags above still win).
-    if (opts.maxFileStore !== undefined) args.push("-c", await writeJetStreamLimits(storeDir, opts.maxFileStore));
-    const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const config = opts.maxFileStore !== undefined ? await writeJetStreamLimits(storeDir, opts.maxFileStore, opts.configFile) : opts.configFile;
+    if (config !== undefined) args.push("-c", config);
+    const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
     let stderr = "";
+    let partial = "";
     proc.stderr?.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
+      const lines = (partial + d.toString()).split("\n");
+      partial = lines.pop()!;
+      errorLines.push(...lines.filter((l) => l.includes("[ERR]")));
+      errorLines.splice(0, errorLines.length - 200);
     });
     const failed = new Promise<never>((_, reject) => {
       proc.once("error", (err: NodeJS.ErrnoException) =>
@@ -96,13 +112,19 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
     get pid() {
       return child?.pid;
     },
+    errors: () => [...errorLines],
   };
 }
 
-/** A config file holding only JetStream's storage limit, in the store directory (nats-server keeps its data in jetstream/ there). */
-async function writeJetStreamLimits(storeDir: string, maxFileStore: number): Promise<string> {
+/**
+ * A config file holding JetStream's storage limit (and including `base`, if given), in the store
+ * directory (nats-server keeps its data in jetstream/ there).
+ */
+async function writeJetStreamLimits(storeDir: string, maxFileStore: number, base?: string): Promise<string> {
   await mkdir(storeDir, { recursive: true });
   const file = join(storeDir, "limits.conf");
-  await writeFile(file, `jetstream {\n  max_file_store: ${Math.floor(maxFileStore)}\n}\n`);
+  // nats-server resolves an include against the including file's directory, even an absolute path.
+  const include = base === undefined ? "" : `include ${JSON.stringify(relative(resolve(storeDir), resolve(base)))}\n`;
+  await writeFile(file, `${include}jetstream {\n  max_file_store: ${Math.floor(maxFileStore)}\n}\n`);
   return file;
 }

@@ -58,7 +58,7 @@ export async function acceptSubmission(
     });
     await publishEvents(deps.js, [event]);
   } catch (err) {
-    await discardUpload(deps, upload.objectName, upload.nuid);
+    await discardUpload(deps, upload.objectName, upload);
     if (err instanceof HttpError) throw err;
     if (isStorageFullError(err)) {
       throw new HttpError("E_STORAGE_FULL", "JetStream's storage is full: the job was not queued; send it again later", { cause: err, expose: true, retryAfterSeconds: 30 });
@@ -78,6 +78,6 @@ export async function acceptSubmission(
  * Removes an upload that will not become a job. Best effort: an upload left behind (NATS
  * gone meanwhile) is removed later by the uploads sweep or the bucket's max age.
  */
-export async function discardUpload(deps: Pick<AcceptDeps, "jsm" | "log">, name: string, nuid: string | null = null): Promise<void> {
-  await deleteUpload(deps.jsm, { name, nuid }).catch((err: unknown) => deps.log.warn({ err, upload: name }, "upload not removed"));
+export async function discardUpload(deps: Pick<AcceptDeps, "jsm" | "log">, name: string, stored?: { nuid: string; chunks: number }): Promise<void> {
+  await deleteUpload(deps.jsm, { name, nuid: stored?.nuid ?? null, chunks: stored?.chunks }).catch((err: unknown) => deps.log.warn({ err, upload: name }, "upload not removed"));
 }

@@ -122,7 +122,7 @@ async function storeAndAccept(
     throw new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
   }
   if (counted.chunks === 0) {
-    await discardUpload(deps, jobId, info.nuid);
+    await discardUpload(deps, jobId, info);
     throw invalidArgument("E_FILE_REQUIRED", "send the file as `chunk` messages after the metadata");
   }
   const accepted = await acceptSubmission(deps, {

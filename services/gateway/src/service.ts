@@ -14,7 +14,7 @@ import { createSyncSupport } from "./sync-routes.js";
 /** The composition: NATS → streams and uploads bucket → HTTP app → ops endpoints. */
 export async function startGatewayService(config: GatewayConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
-  const nats = await connectNats({ url: config.natsUrl, name: "veriflow-gateway", log });
+  const nats = await connectNats({ ...config.nats, name: "veriflow-gateway", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology, { log });
   const uploads = await openUploadsBucket(nats.js, config.topology, { log });

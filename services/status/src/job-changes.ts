@@ -2,12 +2,9 @@ import { watchStreams } from "./metrics.js";
 import type { Logger } from "@veriflow/platform";
 import type { Notifier } from "./notify.js";
 import type { Sql } from "@veriflow/pg";
-import { isTerminal } from "@veriflow/events";
+import { JOB_CHANGED_SUBJECT, isTerminal } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { getJobs, getTerminalJobsSince, type Job } from "./store.js";
-
-/** Core-NATS subject announcing that a job's row changed: `veriflow-status.changed.<jobId>`. */
-export const JOB_CHANGED_SUBJECT = "veriflow-status.changed";
 
 /** Most terminal jobs one safety-net poll hands to WatchJobs listeners. */
 const POLL_LIMIT = 1000;

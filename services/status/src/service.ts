@@ -51,7 +51,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const retention = startRetention({ ...config.retention, steps: statusPruneSteps(sql, config.retention), log, isReady: db.isReady });
   shutdown.add("retention", () => retention.stop());
 
-  const nats = await connectNats({ url: config.natsUrl, name: "veriflow-status", log });
+  const nats = await connectNats({ ...config.nats, name: "veriflow-status", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology, { log });
   await ensureConsumer(nats.jsm, observerConsumer("status"), config.topology, {}, { log });

@@ -63,7 +63,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
     await worker?.stop();
   });
 
-  const nats = await connectNats({ url: config.natsUrl, name: "veriflow-webhooks", log });
+  const nats = await connectNats({ ...config.nats, name: "veriflow-webhooks", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology, { log });
   await ensureConsumer(nats.jsm, observerConsumer("webhooks"), config.topology, {}, { log });
