@@ -121,6 +121,8 @@ export async function startScenarioStack(
         WEBHOOK_RETRY_SCHEDULE_MS: "250,500,1000,2000",
         WEBHOOK_POLL_INTERVAL_MS: "200",
         WEBHOOK_TIMEOUT_MS: "2000",
+        // The load is one anonymous address: limits that never bind (the limiter still runs, and fails open while NATS is down).
+        RATE_LIMITS: "ip:100000000/100000000",
         ...(opts.maxFileStore === undefined ? {} : storesWithin(opts.maxFileStore)),
       },
       print: opts.print,
@@ -139,7 +141,7 @@ export async function startScenarioStack(
 /**
  * Every JetStream store's max_bytes sized to fit a small max_file_store (JetStream reserves
  * them all when it creates the streams): half for events, a fifth for uploads, the minimum
- * for dead letters and idempotency keys, the rest left for the small bookkeeping streams.
+ * for dead letters, idempotency keys and rate-limit counters, the rest left for the small bookkeeping streams.
  */
 function storesWithin(maxFileStore: number): Record<string, string> {
   const min = 64 * 1024;
@@ -150,6 +152,7 @@ function storesWithin(maxFileStore: number): Record<string, string> {
     GATEWAY_MAX_UPLOAD_BYTES: String(uploads),
     DEAD_LETTER_MAX_BYTES: String(min),
     IDEMPOTENCY_MAX_BYTES: String(min),
+    RATE_LIMITS_MAX_BYTES: String(min),
   };
 }
 
