@@ -28,6 +28,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   registerGatewayMetrics();
   const limiter = config.rateLimits && (await startRateLimiter(nats, config.rateLimits, config.topology.replicas, log));
   if (limiter) shutdown.add("rate-limiter", () => limiter.close());
+  else log.warn("RATE_LIMITS=off: requests are not rate limited");
   const rateLimits = createRateLimitEdges({
     limiter,
     // The tenants' key store replaces this: it answers { tenant, keyId, ip } for its keys.
@@ -96,6 +97,7 @@ async function startRateLimiter(nats: NatsClients, config: RateLimitConfig, repl
     { maxAgeMs: config.windowMs + COUNTER_MAX_AGE_MARGIN_MS, maxBytes: config.maxBytes, replicas, timeoutMs: COUNTER_TIMEOUT_MS },
     { log },
   );
+  log.info({ windowMs: config.windowMs, perKey: config.perKey, perIp: config.perIp, tenants: Object.fromEntries(config.tenants) }, "rate limits");
   return createRateLimiter({ kv, windowMs: config.windowMs, limitsOfTenant: limitsOfTenant(config), perIp: config.perIp, isConnected: () => nats.isConnected(), log });
 }
 
