@@ -28,7 +28,8 @@ beforeAll(async () => {
   });
   const second = await sys.startService("gateway");
   replicas = [sys.gatewayUrl, `http://127.0.0.1:${second.port}`];
-  open = await gatewayService.start(gatewayService.loadConfig({ ...sys.env, API_KEYS: "" }), createSilentLogger());
+  // Behind one trusted proxy: X-Forwarded-For's last entry is the client (none sent: the socket's peer).
+  open = await gatewayService.start(gatewayService.loadConfig({ ...sys.env, API_KEYS: "", GATEWAY_TRUSTED_PROXY_HOPS: "1" }), createSilentLogger());
   grpcClient = submissionServiceClient(`127.0.0.1:${second.grpcPort}`);
   content = `rate limits ${randomBytes(8).toString("hex")}`;
   manifestURI = (await sys.publish(content)).manifestUri;
@@ -45,8 +46,8 @@ interface Answer {
   body: any;
 }
 
-const read = async (base: string, key?: string): Promise<Answer> => {
-  const res = await fetch(`${base}${JOBS_PATH}?limit=1`, { headers: key ? { "x-api-key": key } : {} });
+const read = async (base: string, key?: string, headers: Record<string, string> = {}): Promise<Answer> => {
+  const res = await fetch(`${base}${JOBS_PATH}?limit=1`, { headers: { ...headers, ...(key ? { "x-api-key": key } : {}) } });
   return { status: res.status, headers: res.headers, body: await res.json() };
 };
 
@@ -149,7 +150,7 @@ describe("rate limits across two gateway replicas", () => {
     expect(await limitedCount("grpc", "submit")).toBeGreaterThanOrEqual(1);
   });
 
-  it("limits clients without a key by their address, before their key is checked, apart from clients with one", async () => {
+  it("limits clients without a key by their address (a trusted proxy's entry when behind one), before their key is checked, apart from clients with one", async () => {
     await awayFromWindowEnd();
     const openUrl = `http://127.0.0.1:${open.port}`;
     // An open gateway: anonymous clients are served, up to their address's limit.
@@ -158,6 +159,11 @@ describe("rate limits across two gateway replicas", () => {
     const refused = anonymous.find((a) => a.status === 429)!;
     expect(refused.body.error.message).toMatch(/^this client address \(127\.0\.0\.1, no API key\) has used its 8 requests/);
     expect(refused.headers.get("ratelimit-limit")).toBe(String(IP.read));
+    // Through the trusted proxy, another client: the entry the proxy added, not one the client wrote before it.
+    const viaProxy = { "x-forwarded-for": "198.51.100.7, 203.0.113.9" };
+    const proxied = await Promise.all(Array.from({ length: IP.read + 1 }, () => read(openUrl, undefined, viaProxy)));
+    expect(proxied.filter((a) => a.status === 200)).toHaveLength(IP.read);
+    expect(proxied.find((a) => a.status === 429)!.body.error.message).toMatch(/^this client address \(203\.0\.113\.9, no API key\)/);
     // The same address on the keyed replicas: a made-up key, or none, is counted by the address too (429, not 401).
     expect((await read(replicas[0]!, "made-up")).status).toBe(429);
     expect((await read(replicas[1]!)).status).toBe(429);
