@@ -60,7 +60,7 @@ export interface RateLimiterOptions {
   now?: () => number;
 }
 
-/** Most of the limit one slice may take; the remaining requests of a window over the slice are its floor. */
+/** A slice is at most 1/20 of the limit and 1/4 of what the window has left, and at least 1. */
 const SLICES_PER_WINDOW = 20;
 const SLICE_OF_WHAT_IS_LEFT = 4;
 /**
