@@ -96,6 +96,9 @@ export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}):
     RETRY_MAX_MS: "400",
     MANIFEST_TIMEOUT_MS: "2000",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    // Every test client is 127.0.0.1 without a key, polling every 25 ms: many clients, not one.
+    // Limits that never bind, while the limiter still runs on every request (tests/e2e/rate-limits sets real ones).
+    RATE_LIMITS: "key:100000000/100000000,ip:100000000/100000000",
     ...extraEnv,
   };
   const log = (name: string) => (env.LOG_LEVEL === "silent" ? createSilentLogger() : createLogger(name, env.LOG_LEVEL));

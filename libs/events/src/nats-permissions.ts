@@ -2,6 +2,7 @@ import { pipeline, serviceNames, stageSpec, type ServiceName, type StageSpec } f
 import {
   DEAD_LETTER_STREAM,
   IDEMPOTENCY_BUCKET,
+  RATE_LIMITS_BUCKET,
   JOB_CHANGED_SUBJECT,
   POSITIONS_STREAM,
   STREAM_NAME,
@@ -47,6 +48,7 @@ export const natsPasswordVariable = (user: string) => `NATS_${user.toUpperCase()
 const API = "$JS.API";
 const UPLOADS_STREAM = `OBJ_${UPLOADS_BUCKET}`;
 const IDEMPOTENCY_STREAM = `KV_${IDEMPOTENCY_BUCKET}`;
+const RATE_LIMITS_STREAM = `KV_${RATE_LIMITS_BUCKET}`;
 
 /** Create a stream or bring its config up to date (topology.ts ensureStream, Objm/Kvm create). */
 const ensureStream = (stream: string) => ["INFO", "CREATE", "UPDATE"].map((op) => `${API}.STREAM.${op}.${stream}`);
@@ -113,6 +115,15 @@ const idempotencyRecords = [
   readMessages(IDEMPOTENCY_STREAM),
 ];
 
+/** The gateway's rate-limit counters: the bucket opened, each window's counter read and written with compare-and-set. */
+const rateLimitCounters = [
+  ...ensureStream(RATE_LIMITS_STREAM),
+  `$KV.${RATE_LIMITS_BUCKET}.>`,
+  `${API}.DIRECT.GET.${RATE_LIMITS_STREAM}`,
+  `${API}.DIRECT.GET.${RATE_LIMITS_STREAM}.>`,
+  readMessages(RATE_LIMITS_STREAM),
+];
+
 const allDurables = [...pipeline.stages.map((s) => s.durable), ...pipeline.observers.map((o) => o.durable)];
 
 function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
@@ -124,6 +135,7 @@ function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
       subjectsOf(pipeline.edge.produces),
       ...writeUploads,
       ...idempotencyRecords,
+      ...rateLimitCounters,
       // Admission control reads every pipeline consumer's backlog; a synchronous wait reads a job's outcome.
       ...allDurables.map((d) => `${API}.CONSUMER.INFO.${STREAM_NAME}.${d}`),
       readMessages(STREAM_NAME),

@@ -34,6 +34,9 @@ export const UPLOADS_BUCKET = "veriflow-uploads";
 /** Idempotency-Key records (the gateway's): one per key, kept for the bucket's max age. */
 export const IDEMPOTENCY_BUCKET = "veriflow-idempotency";
 
+/** Rate-limit counters (the gateway's): one per API key or client address and budget, for the current window. */
+export const RATE_LIMITS_BUCKET = "veriflow-rate-limits";
+
 /** The duplicate window must outlast a crash-and-redeliver cycle; 2 minutes at least. */
 export const MIN_DUPLICATE_WINDOW_MS = 2 * 60_000;
 

@@ -3,7 +3,7 @@ import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { Logger } from "@veriflow/platform";
-import { createRpc, type Rpc } from "./rpc.js";
+import { createRpc, type Admit, type Rpc } from "./rpc.js";
 
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
@@ -20,6 +20,8 @@ export interface GrpcServerOptions {
   readinessIntervalMs?: number;
   /** Rewrites a handler's error before it becomes a status (RpcOptions.translateError). */
   translateError?: (err: unknown) => unknown;
+  /** Runs first on every application call (RpcOptions.admit): a rate limit. */
+  admit?: Admit;
 }
 
 export interface GrpcServerHandle {
@@ -61,7 +63,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   new ReflectionService({ ...opts.packageDefinition, ...healthDefinition }, { services: [...opts.serviceNames, HEALTH_SERVICE] }).addToServer(server);
 
   return {
-    rpc: createRpc({ log: opts.log, apiKeys: opts.apiKeys, shutdownSignal: shutdown.signal, translateError: opts.translateError }),
+    rpc: createRpc({ log: opts.log, apiKeys: opts.apiKeys, shutdownSignal: shutdown.signal, translateError: opts.translateError, admit: opts.admit }),
     addService: (definition, implementation) => server.addService(definition, implementation),
     async listen(port, host = "0.0.0.0") {
       const bound = await new Promise<number>((resolve, reject) =>

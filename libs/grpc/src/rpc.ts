@@ -11,7 +11,15 @@ export interface RpcOptions {
   shutdownSignal?: AbortSignal;
   /** Rewrites an error before it is mapped (e.g. a database outage into E_DATABASE_UNAVAILABLE). */
   translateError?: (err: unknown) => unknown;
+  /** Runs first on every call, before the API-key check (a rate limit): see Admit. */
+  admit?: Admit;
 }
+
+/**
+ * Decides whether a call may run at all: throws to refuse it (an HttpError, mapped like any
+ * handler error); what it sets on `trailer` goes out with the answer, success or error.
+ */
+export type Admit = (call: { metadata: grpc.Metadata; method: string; peer: string }, trailer: grpc.Metadata) => Promise<void>;
 
 /** What every handler gets besides its request: the call's metadata and an abort signal. */
 export interface RpcContext {
@@ -20,12 +28,15 @@ export interface RpcContext {
   signal: AbortSignal;
   /** The method, for logs: "/veriflow.v1.JobService/GetJob". */
   method: string;
+  /** Trailing metadata sent with the answer, success or error. */
+  trailer: grpc.Metadata;
 }
 
 /** What every server call has (grpc-js does not export the type by name). */
 interface SurfaceCall {
   readonly metadata: grpc.Metadata;
   getPath(): string;
+  getPeer(): string;
   once(event: "cancelled", listener: () => void): unknown;
 }
 
@@ -45,11 +56,18 @@ export function createRpc(opts: RpcOptions) {
   const contextFor = (call: SurfaceCall): RpcContext & { controller: AbortController } => {
     const controller = new AbortController();
     call.once("cancelled", () => controller.abort(new Error("the call was cancelled")));
-    return { metadata: call.metadata, signal: controller.signal, method: call.getPath(), controller };
+    return { metadata: call.metadata, signal: controller.signal, method: call.getPath(), trailer: new grpc.Metadata(), controller };
+  };
+
+  /** What runs before every handler: admission (before the key check, so refused keys are counted too), then the key. */
+  const admitAndAuthenticate = async (call: SurfaceCall, ctx: RpcContext): Promise<void> => {
+    if (opts.admit) await opts.admit({ metadata: call.metadata, method: ctx.method, peer: call.getPeer() }, ctx.trailer);
+    authenticate(call.metadata);
   };
 
   const fail = (ctx: RpcContext, err: unknown): grpc.StatusObject => {
     const { status, internal } = toGrpcStatus(opts.translateError ? opts.translateError(err) : err);
+    status.metadata?.merge(ctx.trailer);
     const fields = { err, method: ctx.method, code: grpc.status[status.code] };
     if (internal) opts.log.error(fields, "rpc failed");
     else opts.log.debug(fields, "rpc rejected");
@@ -61,11 +79,11 @@ export function createRpc(opts: RpcOptions) {
       return (call, callback) => {
         const ctx = contextFor(call);
         void (async () => {
-          authenticate(call.metadata);
+          await admitAndAuthenticate(call, ctx);
           return fn(call.request, ctx);
         })().then(
           (res) => {
-            if (!ctx.signal.aborted) callback(null, res);
+            if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },
           (err: unknown) => {
             if (!ctx.signal.aborted) callback(fail(ctx, err));
@@ -88,12 +106,12 @@ export function createRpc(opts: RpcOptions) {
         opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
         if (opts.shutdownSignal?.aborted) return onShutdown();
         void (async () => {
-          authenticate(call.metadata);
+          await admitAndAuthenticate(call, ctx);
           await fn(call.request, call, ctx);
         })()
           .then(
             () => {
-              if (!ctx.signal.aborted) call.end();
+              if (!ctx.signal.aborted) call.end(ctx.trailer);
             },
             (err: unknown) => {
               if (!ctx.signal.aborted) call.emit("error", fail(ctx, err));
@@ -110,11 +128,11 @@ export function createRpc(opts: RpcOptions) {
       return (call, callback) => {
         const ctx = contextFor(call);
         void (async () => {
-          authenticate(call.metadata);
+          await admitAndAuthenticate(call, ctx);
           return fn(call, ctx);
         })().then(
           (res) => {
-            if (!ctx.signal.aborted) callback(null, res);
+            if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },
           (err: unknown) => {
             if (!ctx.signal.aborted) callback(fail(ctx, err));

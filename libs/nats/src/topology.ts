@@ -1,4 +1,5 @@
 import {
+  jetstream,
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
@@ -11,6 +12,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
 /** JetStream durations are nanoseconds. */
 const nanos = (ms: number): number => ms * 1_000_000;
 import {
@@ -20,6 +22,7 @@ import {
   MIN_DUPLICATE_WINDOW_MS,
   POSITIONS_ROOT,
   POSITIONS_STREAM,
+  RATE_LIMITS_BUCKET,
   STREAM_NAME,
   STREAM_SUBJECTS,
   UPLOADS_BUCKET,
@@ -63,7 +66,7 @@ const GiB = 1024 * MiB;
 /**
  * The storage bounds' defaults. JetStream reserves each stream's max_bytes in its store
  * (max_file_store) when the stream is created, so together they must fit there:
- * 1 GiB + 128 MiB + 4 GiB (+ the gateway's 64 MiB idempotency bucket).
+ * 1 GiB + 128 MiB + 4 GiB (+ the gateway's 64 MiB idempotency and 16 MiB rate-limit buckets).
  */
 export const STORAGE_DEFAULTS = { streamMaxBytes: GiB, deadLetterMaxBytes: 128 * MiB, uploadsMaxBytes: 4 * GiB } as const;
 /** The least a bounded stream may be given: room for a few events or one small upload. */
@@ -105,7 +108,7 @@ async function reserving<T>(what: string, work: () => Promise<T>): Promise<T> {
     if (!isStorageFullError(err)) throw err;
     throw new Error(
       `JetStream cannot reserve ${what}: its store (nats-server max_file_store, or the disk) has less room. ` +
-        "Lower STREAM_MAX_BYTES, DEAD_LETTER_MAX_BYTES, UPLOADS_MAX_BYTES or IDEMPOTENCY_MAX_BYTES, or give JetStream more storage.",
+        "Lower STREAM_MAX_BYTES, DEAD_LETTER_MAX_BYTES, UPLOADS_MAX_BYTES, IDEMPOTENCY_MAX_BYTES or RATE_LIMITS_MAX_BYTES, or give JetStream more storage.",
       { cause: err },
     );
   }
@@ -135,7 +138,9 @@ async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & 
 async function ensureBucketLimits(jsm: JetStreamManager, stream: string, limits: { max_bytes: number; max_age: number }): Promise<void> {
   const { config } = await jsm.streams.info(stream);
   if (config.max_bytes === limits.max_bytes && config.max_age === limits.max_age) return;
-  await reserving(`${limits.max_bytes} bytes for stream ${stream}`, () => jsm.streams.update(stream, { ...config, ...limits }));
+  // The server refuses a duplicate window longer than the max age (a bucket given a shorter one).
+  const duplicate_window = limits.max_age > 0 ? Math.min(config.duplicate_window, limits.max_age) : config.duplicate_window;
+  await reserving(`${limits.max_bytes} bytes for stream ${stream}`, () => jsm.streams.update(stream, { ...config, ...limits, duplicate_window }));
 }
 
 /** The events stream and the dead-letter stream, file-backed with limits retention. */
@@ -265,6 +270,36 @@ async function openIdempotencyBucketOnce(js: JetStreamClient, cfg: IdempotencyBu
     createRacing(() => new Kvm(js).create(IDEMPOTENCY_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.ttlMs, max_bytes: cfg.maxBytes })),
   );
   await ensureBucketLimits(await js.jetstreamManager(), `KV_${IDEMPOTENCY_BUCKET}`, limits);
+  return kv;
+}
+
+export interface RateLimitBucketConfig {
+  /** How long a counter outlives its last write (the bucket's max age): a bit longer than the window it counts. */
+  maxAgeMs: number;
+  maxBytes: number;
+  replicas: number;
+  /** Bound on every read and write: a slow JetStream must not hold a request for the client's 10 s default. */
+  timeoutMs: number;
+}
+
+/**
+ * The rate-limit counters' bucket: one small entry per counter (history 1), gone once idle
+ * for its max age; a write past max_bytes fails (discard new), which the gateway answers by
+ * admitting without a check. Its own JetStream context carries the short timeout.
+ */
+export async function openRateLimitBucket(nc: NatsConnection, cfg: RateLimitBucketConfig, wait?: WhileUnavailableOptions): Promise<KV> {
+  const js = jetstream(nc, { timeout: cfg.timeoutMs });
+  return whileUnavailable("the rate-limit bucket", () => openRateLimitBucketOnce(js, cfg), wait);
+}
+
+async function openRateLimitBucketOnce(js: JetStreamClient, cfg: RateLimitBucketConfig): Promise<KV> {
+  const limits = { max_age: nanos(cfg.maxAgeMs), max_bytes: cfg.maxBytes };
+  const kv = await reserving(`${cfg.maxBytes} bytes for the rate-limit bucket`, () =>
+    createRacing(() =>
+      new Kvm(js).create(RATE_LIMITS_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.maxAgeMs, max_bytes: cfg.maxBytes }),
+    ),
+  );
+  await ensureBucketLimits(await js.jetstreamManager(), `KV_${RATE_LIMITS_BUCKET}`, limits);
   return kv;
 }
 

@@ -4,6 +4,7 @@ import { readApiKeys } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_FALLBACK_CONCURRENCY } from "./fallback-pipeline.js";
+import { readRateLimitConfig, type RateLimitConfig } from "./rate-limit-config.js";
 
 export interface GatewayConfig extends CommonConfig {
   port: number;
@@ -29,6 +30,13 @@ export interface GatewayConfig extends CommonConfig {
   fallbackConcurrency: number;
   /** The Idempotency-Key records' bucket: how long a key is honoured, and its size. */
   idempotency: IdempotencyBucketConfig;
+  /** Requests per window per API key (by tenant) and per client address; null when RATE_LIMITS=off. */
+  rateLimits: RateLimitConfig | null;
+  /**
+   * Reverse proxies in front of the gateway whose X-Forwarded-For entries are trusted (0: none,
+   * the socket's address is the client's). The client address is what per-address limits count.
+   */
+  trustedProxyHops: number;
   /**
    * The environment the in-process fallback reads every stage's own settings from (RPC_URL,
    * IPFS_GATEWAYS, …), exactly as each stage's service reads them: which stages exist is
@@ -67,6 +75,8 @@ export function loadConfig(env: Env): GatewayConfig {
       maxBytes: r.int("IDEMPOTENCY_MAX_BYTES", 64 * 1024 ** 2, { min: 64 * 1024 }),
       replicas: topology.replicas,
     },
+    rateLimits: readRateLimitConfig(r),
+    trustedProxyHops: r.int("GATEWAY_TRUSTED_PROXY_HOPS", 0, { min: 0, max: 10 }),
     stageEnv: env,
     submission: { allowHttpManifests: readManifestFetchConfig(r).allowHttp, rpcUrls: readChainEndpointConfig(r) },
   };

@@ -10,6 +10,7 @@ import { proxyToWebhooks } from "./webhooks-proxy.js";
 import { checkFieldsSoFar, parseSubmission } from "./submission.js";
 import { UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
 import type { Admission } from "./admission.js";
+import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
@@ -25,6 +26,10 @@ export interface GatewayDeps extends AcceptDeps {
   admission: Admission;
   /** Idempotency-Key records. */
   idempotency: Idempotency;
+  /** Per API key and client address request budgets: submissions, and everything else. */
+  rateLimits: RateLimitEdges;
+  /** X-Forwarded-For entries to trust (GATEWAY_TRUSTED_PROXY_HOPS): who the client address is. */
+  trustedProxyHops: number;
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
@@ -67,11 +72,14 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   };
 
   const router = new Router();
-  const auth = requireApiKey(deps.apiKeys);
-  router.post(`${JOBS_PATH}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
-  router.post(`${JOBS_PATH}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
-  router.post("/api/verify", auth, deps.sync.submission("verify", "sync"), submit("verify"));
-  router.post("/api/proof", auth, deps.sync.submission("proof", "sync"), submit("proof"));
+  // Each route's budget, then its key: counted before the key is checked, so requests with a
+  // wrong key spend their address's budget. `auth` is every route's but the submissions'.
+  const submits = inTurn(deps.rateLimits.rest("submit"), requireApiKey(deps.apiKeys));
+  const auth = inTurn(deps.rateLimits.rest("read"), requireApiKey(deps.apiKeys));
+  router.post(`${JOBS_PATH}/verify`, submits, deps.sync.submission("verify", "async"), submit("verify"));
+  router.post(`${JOBS_PATH}/proof`, submits, deps.sync.submission("proof", "async"), submit("proof"));
+  router.post("/api/verify", submits, deps.sync.submission("verify", "sync"), submit("verify"));
+  router.post("/api/proof", submits, deps.sync.submission("proof", "sync"), submit("proof"));
   const proxy = proxyToStatus(deps.statusUrl);
   router.get(JOBS_PATH, auth, proxy);
   router.get(`${JOBS_PATH}/stats`, auth, deps.sync.stats);
@@ -90,7 +98,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   router.delete("/api/webhooks/:id", auth, webhooks);
   router.get("/api/webhooks/:id/deliveries", auth, webhooks);
 
-  const app = new Koa();
+  const app = new Koa({ proxy: deps.trustedProxyHops > 0, maxIpsCount: deps.trustedProxyHops });
   app.use(httpMetrics("gateway"));
   app.use(requestId());
   app.use(errorHandler(deps.log));
@@ -98,6 +106,12 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   app.use(router.allowedMethods({ throw: true }));
   return app;
 }
+
+/** Two middlewares as one: `first`, then `second` when it calls next. */
+const inTurn =
+  (first: Middleware, second: Middleware): Middleware =>
+  (ctx, next) =>
+    first(ctx, () => second(ctx, next));
 
 function answerAccepted(ctx: Context, accepted: Accepted): void {
   ctx.status = 202;

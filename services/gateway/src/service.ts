@@ -1,5 +1,5 @@
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openUploadsBucket } from "@veriflow/nats";
+import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openRateLimitBucket, openUploadsBucket, type NatsClients } from "@veriflow/nats";
 import { listen, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
 import { loadConfig, type GatewayConfig } from "./config.js";
@@ -7,6 +7,11 @@ import { createAdmission } from "./admission.js";
 import { createFallbackPipeline } from "./fallback-pipeline.js";
 import { createSubmissionHandlers } from "./grpc-submission.js";
 import { createIdempotency } from "./idempotency.js";
+import { identifyByApiKeys } from "./client-identity.js";
+import { registerGatewayMetrics } from "./metrics.js";
+import { limitsOfTenant, type RateLimitConfig } from "./rate-limit-config.js";
+import { createRateLimitEdges } from "./rate-limit-edges.js";
+import { createRateLimiter, type RateLimiter } from "./rate-limiter.js";
 import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
 import { createSyncSupport } from "./sync-routes.js";
@@ -20,6 +25,16 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const uploads = await openUploadsBucket(nats.js, config.topology, { log });
   const idempotency = createIdempotency(await openIdempotencyBucket(nats.js, config.idempotency, { log }), log);
   const admission = createAdmission({ jsm: nats.jsm, maxBacklog: config.maxBacklog, log });
+  registerGatewayMetrics();
+  const limiter = config.rateLimits && (await startRateLimiter(nats, config.rateLimits, config.topology.replicas, log));
+  if (limiter) shutdown.add("rate-limiter", () => limiter.close());
+  else log.warn("RATE_LIMITS=off: requests are not rate limited");
+  const rateLimits = createRateLimitEdges({
+    limiter,
+    // The tenants' key store replaces this: it answers { tenant, keyId, ip } for its keys.
+    identify: identifyByApiKeys(config.apiKeys),
+    budgetOfMethod: (method) => (method.startsWith(`/${SUBMISSION_SERVICE}/`) ? "submit" : "read"),
+  });
   if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
 
   const fallback = await createFallbackPipeline(config.stageEnv, log, undefined, config.fallbackConcurrency);
@@ -51,12 +66,14 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     sync,
     admission,
     idempotency,
+    rateLimits,
+    trustedProxyHops: config.trustedProxyHops,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadSubmissionServiceProto();
-  const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
+  const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected(), admit: rateLimits.grpc });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
     createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, jsm: nats.jsm, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
@@ -67,6 +84,21 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "gateway ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
+}
+
+/** Counters in KV outlive their window by this much, so clocks a little apart never lose one mid-window. */
+const COUNTER_MAX_AGE_MARGIN_MS = 30_000;
+/** Bound on a counter's read or write: a request that needs a new slice waits at most this long. */
+const COUNTER_TIMEOUT_MS = 1000;
+
+async function startRateLimiter(nats: NatsClients, config: RateLimitConfig, replicas: number, log: Logger): Promise<RateLimiter> {
+  const kv = await openRateLimitBucket(
+    nats.nc,
+    { maxAgeMs: config.windowMs + COUNTER_MAX_AGE_MARGIN_MS, maxBytes: config.maxBytes, replicas, timeoutMs: COUNTER_TIMEOUT_MS },
+    { log },
+  );
+  log.info({ windowMs: config.windowMs, perKey: config.perKey, perIp: config.perIp, tenants: Object.fromEntries(config.tenants) }, "rate limits");
+  return createRateLimiter({ kv, windowMs: config.windowMs, limitsOfTenant: limitsOfTenant(config), perIp: config.perIp, isConnected: () => nats.isConnected(), log });
 }
 
 export const service = defineService({ name: "gateway", loadConfig, start: startGatewayService });

@@ -125,6 +125,8 @@ export async function startScenarioStack(
         UPLOADS_SWEEP_INTERVAL_MS: "2000",
         UPLOADS_SWEEP_MIN_AGE_MS: "2000",
         UPLOADS_SWEEP_GRACE_MS: "15000",
+        // The load is one anonymous address: limits that never bind (the limiter still runs, and fails open while NATS is down).
+        RATE_LIMITS: "ip:100000000/100000000",
         ...(opts.maxFileStore === undefined ? {} : storesWithin(opts.maxFileStore)),
       },
       print: opts.print,
@@ -143,7 +145,7 @@ export async function startScenarioStack(
 /**
  * Every JetStream store's max_bytes sized to fit a small max_file_store (JetStream reserves
  * them all when it creates the streams): half for events, a fifth for uploads, the minimum
- * for dead letters and idempotency keys, the rest left for the small bookkeeping streams.
+ * for dead letters, idempotency keys and rate-limit counters, the rest left for the small bookkeeping streams.
  */
 function storesWithin(maxFileStore: number): Record<string, string> {
   const min = 64 * 1024;
@@ -154,6 +156,7 @@ function storesWithin(maxFileStore: number): Record<string, string> {
     GATEWAY_MAX_UPLOAD_BYTES: String(uploads),
     DEAD_LETTER_MAX_BYTES: String(min),
     IDEMPOTENCY_MAX_BYTES: String(min),
+    RATE_LIMITS_MAX_BYTES: String(min),
   };
 }
 
