@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { setSha256Backend } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "@veriflow/platform";
+import { redactUrl, type Logger } from "@veriflow/platform";
 import { whileUnavailable } from "./while-unavailable.js";
 
 // The object store's default SHA-256 is pure JS (browser-safe); on Node the native
@@ -32,7 +32,7 @@ export interface ConnectNatsOptions {
 /** Opens one connection that reconnects forever; the only place a connection is made. */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients> {
   // With waitOnFirstConnect the call below blocks until NATS answers: say what we wait for.
-  opts.log.info({ url: opts.url }, "connecting to nats");
+  opts.log.info({ url: redactUrl(opts.url) }, "connecting to nats");
   const nc = await connect({
     servers: opts.url.split(","),
     name: opts.name,
@@ -59,7 +59,7 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
   const js = jetstream(nc, { timeout });
   // Asks the server for the account's JetStream info: a server still starting may not answer yet.
   const jsm = await whileUnavailable("jetstream account info", () => jetstreamManager(nc, { timeout }), { log: opts.log });
-  opts.log.info({ url: opts.url }, "nats connected");
+  opts.log.info({ url: redactUrl(opts.url) }, "nats connected");
   return {
     nc,
     js,

@@ -3,3 +3,4 @@ export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./run-main.js";
 export * from "./shutdown.js";
+export * from "./redact-url.js";

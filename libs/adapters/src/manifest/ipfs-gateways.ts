@@ -1,6 +1,6 @@
 import type { Dispatcher } from "undici";
 import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
-import type { Logger } from "@veriflow/platform";
+import { redactUrl, type Logger } from "@veriflow/platform";
 import { parseIpfsUri, resolveIpfs, verifyBlock, type FetchBlock } from "@veriflow/verify";
 import { boundedGet } from "./safe-http.js";
 
@@ -76,8 +76,8 @@ export function createIpfsReader(opts: IpfsGatewayOptions) {
         const isTamper = err instanceof PermanentError && err.code === "E_CID_MISMATCH";
         if (!isTamper && !(err instanceof GatewayFailure)) throw err; // a verdict on verified content: same everywhere
         if (isTamper) tampered++;
-        failures.push(`${gateway}: ${errorMessage(err)}`);
-        opts.log?.warn({ gateway, cid: cid.toString(), err: errorMessage(err), tampered: isTamper }, "ipfs gateway failed");
+        failures.push(`${redactUrl(gateway)}: ${errorMessage(err)}`);
+        opts.log?.warn({ gateway: redactUrl(gateway), cid: cid.toString(), err: errorMessage(err), tampered: isTamper }, "ipfs gateway failed");
       } finally {
         clearTimeout(timer);
         deadline.abort(); // cancels block fetches still in flight after a failure

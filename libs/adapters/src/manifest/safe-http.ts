@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent, buildConnector, type Dispatcher } from "undici";
 import { PermanentError, type ErrorCode } from "@veriflow/errors";
+import { redactUrl } from "@veriflow/platform";
 import { isPublicAddress } from "./ip-address.js";
 
 /**
@@ -135,7 +136,7 @@ export async function boundedGet(dispatcher: Dispatcher, url: URL, opts: Bounded
     return { status, headers, body: null };
   }
   const tooLarge = () =>
-    new PermanentError(opts.tooLargeCode, `${url.origin}${url.pathname} is larger than the limit of ${opts.maxBytes} bytes`);
+    new PermanentError(opts.tooLargeCode, `${redactUrl(url.origin + url.pathname)} is larger than the limit of ${opts.maxBytes} bytes`);
   const declared = Number(headers["content-length"]);
   if (declared > opts.maxBytes) {
     body.destroy();
