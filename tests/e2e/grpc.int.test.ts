@@ -158,7 +158,7 @@ describe("SubmitVerification → WatchJob → GetJob", () => {
       auth(),
     ).catch((e: grpc.ServiceError) => e);
     expect(nul).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
-    expect((nul as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_BAD_REQUEST"]);
+    expect((nul as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_CONTROL_CHARACTER"]);
   });
 });
 

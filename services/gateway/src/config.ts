@@ -37,12 +37,14 @@ export interface GatewayConfig extends CommonConfig {
   stageEnv: Env;
   /**
    * What submissions are checked against: the values the stages themselves read
-   * (MANIFEST_ALLOW_HTTP, RPC_URL, RPC_URL_ALLOWLIST), through the same readers.
+   * (MANIFEST_ALLOW_HTTP, ALLOWED_PRIVATE_HOSTS, RPC_URL, RPC_URL_ALLOWLIST), through the same readers.
    */
-  submission: { allowHttpManifests: boolean; rpcUrls: RpcUrlPolicy };
+  submission: { allowHttpManifests: boolean; allowedPrivateHosts: string[]; rpcUrls: RpcUrlPolicy };
 }
 
 const DAY = 86_400_000;
+
+const manifestPolicy = (m: { allowHttp: boolean; allowedPrivateHosts: string[] }) => ({ allowHttpManifests: m.allowHttp, allowedPrivateHosts: m.allowedPrivateHosts });
 
 export function loadConfig(env: Env): GatewayConfig {
   const r = new EnvReader(env);
@@ -68,7 +70,7 @@ export function loadConfig(env: Env): GatewayConfig {
       replicas: topology.replicas,
     },
     stageEnv: env,
-    submission: { allowHttpManifests: readManifestFetchConfig(r).allowHttp, rpcUrls: readChainEndpointConfig(r) },
+    submission: { ...manifestPolicy(readManifestFetchConfig(r)), rpcUrls: readChainEndpointConfig(r) },
   };
   // A bucket smaller than the largest upload would refuse that upload whatever else it holds.
   if (config.topology.uploadsMaxBytes < config.maxUploadBytes) {

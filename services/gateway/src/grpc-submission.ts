@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
-import { presentedApiKey } from "@veriflow/http";
+import { checkTextField, presentedApiKey } from "@veriflow/http";
 import { isStorageFullError, putUpload } from "@veriflow/nats";
 import { acceptSubmission, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import type { Admission } from "./admission.js";
@@ -10,7 +10,7 @@ import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } fr
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
-import { checkStorableText, parseSubmission } from "./submission.js";
+import { parseSubmission } from "./submission.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
   rpc: Rpc;
@@ -56,7 +56,8 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       if (!jobType) throw invalidArgument("E_INVALID_JOB_TYPE", "metadata.type must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF");
       const fields = fieldsOf(meta);
       const request = parseSubmission(jobType, fields, deps.policy); // refuse bad fields before taking the file
-      checkStorableText("fileName", meta.fileName || null);
+      checkTextField("fileName", meta.fileName);
+      checkTextField("contentType", meta.contentType);
       // Decided before the file is read, as on REST: the chunks can be consumed only once.
       if (!deps.health.usable()) {
         const release = deps.fallback.admit();

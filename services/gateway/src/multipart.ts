@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import multer from "@koa/multer";
 import type { Context } from "koa";
 import { HttpError } from "@veriflow/errors";
+import { checkTextField } from "@veriflow/http";
 import { isStorageFullError } from "@veriflow/nats";
 
 /**
@@ -30,13 +31,15 @@ type ReceivingRequest = IncomingMessage & { [FIELDS_CHECK]?: FieldsCheck; [REFUS
 
 /**
  * Called by a storage engine when the file part starts, before it stores or hashes a
- * byte: multer has put the fields sent before the file part in `req.body`. A bad field
- * refuses the upload now, not after the whole file is stored. Fields sent after the file
- * are checked once the body is read.
+ * byte: multer has put the fields sent before the file part in `req.body`. A bad field,
+ * file name or file type refuses the upload now, not after the whole file is stored.
+ * Fields sent after the file are checked once the body is read.
  */
-export function checkFieldsAtFileStart(req: IncomingMessage): void {
+export function checkFieldsAtFileStart(req: IncomingMessage, file: { originalname?: string; mimetype?: string }): void {
   const r = req as ReceivingRequest;
   try {
+    checkTextField("fileName", file.originalname);
+    checkTextField("contentType", file.mimetype);
     r[FIELDS_CHECK]?.(r.body ?? {});
   } catch (err) {
     refuseUpload(req, err);

@@ -28,7 +28,7 @@ export function createUploadStorage(bucket: ObjectStore): multer.StorageEngine {
       const name = (req as RequestWithUpload)[UPLOAD_NAME];
       if (!name) return cb(new Error("upload name not set"));
       try {
-        checkFieldsAtFileStart(req);
+        checkFieldsAtFileStart(req, file);
       } catch (err) {
         return cb(err);
       }
