@@ -10,3 +10,4 @@ export * from "./webhook/webhook-url.js";
 export * from "./config.js";
 export * from "./url-length.js";
 export * from "./outbound-host.js";
+export * from "./network-error.js";

@@ -121,7 +121,7 @@ export const errorCatalog = {
   E_MANIFEST_NOT_FOUND: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host answered 404 or 410: there is no manifest at that URI." },
   E_MANIFEST_REJECTED: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host refused the request (another 4xx) or redirected to an invalid location." },
   E_MANIFEST_TOO_MANY_REDIRECTS: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest URI redirects too many times; give its final location." },
-  E_MANIFEST_HOST_NOT_ALLOWED: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host resolves to a private address, which is never fetched; serve the manifest from a public host." },
+  E_MANIFEST_HOST_NOT_ALLOWED: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host (or a redirect's) resolves to a non-public address when connected to, which is never fetched; serve the manifest from a public host." },
   E_MANIFEST_TOO_LARGE: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest is larger than `MANIFEST_MAX_BYTES`." },
   E_MANIFEST_INVALID: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest is not valid JSON of the manifest schema, or its `creator_did` is not a did:pkh." },
   E_CID_MISMATCH: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "Every IPFS gateway returned bytes that do not match the CID (substituted or corrupted content)." },
@@ -132,6 +132,9 @@ export const errorCatalog = {
   E_IPFS_BLOCK_TOO_LARGE: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", description: "An IPFS gateway sent a block over the size limit; that gateway is skipped (shows in the message of E_IPFS_UNAVAILABLE)." },
 
   // A job's registry read: what chain-check (or the in-process fallback) could not use.
+  E_RPC_HOST_NOT_ALLOWED: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The job's `rpcUrl` names a host that resolves to a non-public address when connected to, which is never reached; use a public endpoint." },
+  E_RPC_REDIRECTED: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The JSON-RPC endpoint answered a redirect, which is never followed (it could lead anywhere, unchecked); use the endpoint's final URL." },
+  E_RPC_RESPONSE_TOO_LARGE: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The JSON-RPC endpoint answered more than `RPC_MAX_RESPONSE_BYTES`." },
   E_REGISTRY_NOT_CONTRACT: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "`registryAddress` holds no contract on this chain; check the address and the chain." },
   E_REGISTRY_INCOMPATIBLE: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The contract at `registryAddress` is not a ContentRegistry: `entries()` reverted or answered malformed data." },
 

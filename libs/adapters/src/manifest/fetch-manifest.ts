@@ -1,5 +1,6 @@
-import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
+import { PermanentError, TransientError } from "@veriflow/errors";
 import { redactUrl, type Logger } from "@veriflow/platform";
+import { describeNetworkError } from "../network-error.js";
 import { createIpfsReader } from "./ipfs-gateways.js";
 import { boundedGet, createDirectAgent, createGuardedAgent } from "./safe-http.js";
 
@@ -118,9 +119,4 @@ export function createManifestFetcher(config: ManifestFetchConfig, log?: Pick<Lo
       await Promise.all([web.close(), gatewayAgent.close()]);
     },
   };
-}
-
-function describeNetworkError(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? `${code}: ${errorMessage(err)}` : errorMessage(err);
 }

@@ -2,6 +2,7 @@ import type { Dispatcher } from "undici";
 import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
 import { redactUrl, type Logger } from "@veriflow/platform";
 import { parseIpfsUri, resolveIpfs, verifyBlock, type FetchBlock } from "@veriflow/verify";
+import { describeNetworkError } from "../network-error.js";
 import { boundedGet } from "./safe-http.js";
 
 /**
@@ -49,7 +50,8 @@ export function createIpfsReader(opts: IpfsGatewayOptions) {
         headers: { accept: "application/vnd.ipld.raw", "user-agent": "veriflow-manifest" },
       });
     } catch (err) {
-      throw new GatewayFailure(signal.aborted ? `timed out after ${opts.timeoutMs} ms` : errorMessage(err), { cause: err });
+      const why = signal.aborted ? `timed out after ${opts.timeoutMs} ms` : err instanceof PermanentError ? err.message : describeNetworkError(err);
+      throw new GatewayFailure(why, { cause: err });
     }
     if (res.body === null) throw new GatewayFailure(`answered ${res.status} for block ${cidText}`);
     const type = String(res.headers["content-type"] ?? "");
