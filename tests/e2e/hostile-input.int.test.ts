@@ -3,6 +3,8 @@ import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
 import { grpc, type SubmissionServiceClient } from "@veriflow/grpc";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
+import { rawExchange } from "@veriflow/testing";
+import { eventually } from "../support/client.js";
 import { submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { systemTest } from "../support/shared-system.js";
 import type { System } from "../support/system.js";
@@ -26,12 +28,20 @@ systemTest.beforeAll(async ({ system }) => {
   };
 });
 
+/** Objects in the uploads bucket (their chunk and meta subjects). */
 const uploadNames = async () => {
   const names = new Set<string>();
   const info = await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`, { subjects_filter: ">" }).catch(() => null);
   for (const subject of Object.keys(info?.state.subjects ?? {})) names.add(subject);
   return names;
 };
+
+/** A refused upload may be removed just after its answer (multer's abort): wait for it, briefly. */
+const noUploadsBeyond = (before: Set<string>) =>
+  eventually("no upload left behind", async () => {
+    const now = await uploadNames();
+    return [...now].every((n) => before.has(n)) ? true : undefined;
+  }, 5000);
 
 interface Fields {
   registryAddress?: string;
@@ -91,7 +101,7 @@ describe("hostile input is refused at submission, REST and gRPC alike", () => {
       if (code !== "E_RPC_URL_NOT_ALLOWED") expect(rest.message).toContain("not a public address");
       expect(await viaGrpc(f), JSON.stringify(f)).toEqual({ status: grpc.status.INVALID_ARGUMENT, code });
     }
-    expect(await uploadNames()).toEqual(before);
+    await noUploadsBeyond(before);
   });
 
   it("control characters in any text field, the file name included", async () => {
@@ -124,5 +134,58 @@ describe("hostile input is refused at submission, REST and gRPC alike", () => {
     }
     // A changed letter breaks the checksum only if the registry's address has a letter there.
     if (/[a-f]/i.test(sys.registry.at(-1)!)) expect(await viaRest({ registryAddress: mixed, manifestURI })).toMatchObject({ code: "E_INVALID_REGISTRY_ADDRESS" });
+  });
+});
+
+describe("malformed multipart bodies are a prompt 400, and leave nothing behind", () => {
+  const port = () => Number(new URL(sys.gatewayUrl).port);
+  const post = (body: string, declaredLength = Buffer.byteLength(body)) =>
+    `POST ${JOBS_PATH}/verify HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: ${declaredLength}\r\n\r\n${body}`;
+  const part = (disposition: string, value: string) => `--B\r\nContent-Disposition: ${disposition}\r\n\r\n${value}\r\n`;
+  const fields = () => part('form-data; name="registryAddress"', sys.registry) + part('form-data; name="manifestURI"', `${sys.manifests.url}/m.json`);
+  const file = (bytes: string) => part('form-data; name="file"; filename="a.bin"', bytes);
+
+  it("a part without a name, wherever it is (it was a 503 E_STORAGE_UNAVAILABLE, or silently dropped)", async () => {
+    const before = await uploadNames();
+    const nameless = ["form-data", "form-data; name", 'form-data; name=""', 'form-data; filename="n.bin"', 'attachment; name="x"'];
+    for (const disposition of nameless) {
+      for (const body of [fields() + part(disposition, "v") + file("x".repeat(100_000)), fields() + file("x".repeat(100_000)) + part(disposition, "v")]) {
+        const answer = await rawExchange(port(), post(body + "--B--\r\n"));
+        expect(answer.status, disposition).toBe(400);
+        expect(answer.body, disposition).toMatchObject({ error: { code: "E_BAD_MULTIPART", message: expect.stringMatching(/part \d+ .*name/) } });
+      }
+    }
+    await noUploadsBeyond(before);
+  });
+
+  it("a bad first delimiter, a field, then a file part cut short by a client that holds the connection (it was never answered)", async () => {
+    const before = await uploadNames();
+    const body = `--X\r\nContent-Disposition: form-data; name="a"\r\n\r\nv\r\n${fields()}--B\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\nsome bytes`;
+    const answer = await rawExchange(port(), post(body, Buffer.byteLength(body) + 1_000_000), 5000);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: { code: "E_BAD_MULTIPART", message: expect.stringContaining("does not start with the boundary delimiter") } });
+    expect(answer.ms).toBeLessThan(2000);
+    expect(answer.headers.connection).toBe("close");
+    await noUploadsBeyond(before);
+  });
+});
+
+describe("request methods", () => {
+  const port = () => Number(new URL(sys.gatewayUrl).port);
+  const ask = (method: string, path: string) => rawExchange(port(), `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
+
+  it("a method a route does not take is 405 with Allow (TRACE and PROPFIND too, which were 501)", async () => {
+    for (const method of ["TRACE", "PROPFIND", "DELETE", "PUT", "PATCH", "GET"]) {
+      const r = await ask(method, "/api/verify");
+      expect(r.status, method).toBe(405);
+      expect(r.headers.allow, method).toBe("POST");
+      expect(r.body, method).toMatchObject({ error: { code: "E_METHOD_NOT_ALLOWED", message: expect.stringContaining("POST") } });
+    }
+    const job = await ask("PROPFIND", `${JOBS_PATH}/7d3f0c1e-0000-4000-8000-000000000000`);
+    expect(job).toMatchObject({ status: 405, headers: { allow: "HEAD, GET" } });
+    expect((await ask("TRACE", `${JOBS_PATH}/verify`)).headers.allow).toBe("POST, HEAD, GET"); // GET: it is a job id there
+    expect((await ask("OPTIONS", "/api/verify")).headers.allow).toBe("POST");
+    // No route has the path: 404 whatever the method.
+    expect(await ask("PROPFIND", "/nowhere")).toMatchObject({ status: 404, body: { error: { code: "E_NOT_FOUND" } } });
   });
 });

@@ -128,8 +128,13 @@ export function errorHandler(log: Logger): Middleware {
       await next();
       if (ctx.body == null && ctx.status >= 400 && ctx.method !== "HEAD") {
         const status = ctx.status;
+        const allow = ctx.response.get("allow");
         const message =
-          status === 404 ? `no route for ${ctx.method} ${ctx.path}` : (STATUS_CODES[status] ?? "error");
+          status === 404
+            ? `no route for ${ctx.method} ${ctx.path}`
+            : status === 405 && allow !== ""
+              ? `${ctx.path} does not take ${ctx.method}; it takes ${allow}`
+              : (STATUS_CODES[status] ?? "error");
         ctx.status = status;
         ctx.body = { error: { code: codeForStatus(status), message }, requestId: ctx.state.requestId } satisfies ErrorBody;
       }
@@ -142,10 +147,7 @@ export function errorHandler(log: Logger): Middleware {
       ctx.status = r.status;
       ctx.body = { error: r.body, requestId: ctx.state.requestId } satisfies ErrorBody;
       if (r.retryAfterSeconds !== undefined) ctx.set("retry-after", String(r.retryAfterSeconds));
-      if (r.status === 405 && err && typeof err === "object" && "headers" in err) {
-        const allow = (err as { headers?: Record<string, string> }).headers?.Allow;
-        if (allow) ctx.set("Allow", allow);
-      }
+
     }
   };
 }

@@ -3,3 +3,4 @@ export * from "./http.js";
 export * from "./metrics.js";
 export * from "./ops-server.js";
 export * from "./text-field.js";
+export * from "./router.js";

@@ -8,3 +8,4 @@ export * from "./provenance.js";
 export * from "./private-postgres.js";
 export * from "./eventually.js";
 export * from "./fixed-lookup.js";
+export * from "./raw-http.js";

@@ -1,7 +1,6 @@
-import Router from "@koa/router";
 import Koa, { type Context, type Middleware } from "koa";
 import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
-import { errorHandler, httpMetrics, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
+import { createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import type { ObjectStore } from "@veriflow/nats";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -73,7 +72,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     }
   };
 
-  const router = new Router();
+  const router = createRouter();
   const auth = requireApiKey(deps.apiKeys);
   router.post(`${JOBS_PATH}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
   router.post(`${JOBS_PATH}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
@@ -102,7 +101,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   app.use(requestId());
   app.use(errorHandler(deps.log));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(methodsNotAllowed(router));
   return app;
 }
 

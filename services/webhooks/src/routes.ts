@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { Router } from "@koa/router";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
 import { HttpError, badRequest, notFound, type CodeWhere } from "@veriflow/errors";
-import { checkTextField, errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import { checkTextField, createRouter, errorHandler, httpMetrics, methodsNotAllowed, requestId } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import { generateWebhookSecret } from "./signature.js";
@@ -37,7 +36,7 @@ const MAX_PAGE_SIZE = 100;
 export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   const { sql } = deps;
   const checkUrl = createWebhookUrlCheck(deps.allowedPrivateHosts);
-  const router = new Router();
+  const router = createRouter();
 
   const requireSubscription = async (raw: string): Promise<Subscription> => {
     const id = parseUuid(raw, "E_INVALID_WEBHOOK_ID", "webhook id");
@@ -99,7 +98,7 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   app.use(requestId());
   app.use(errorHandler(deps.log));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(methodsNotAllowed(router));
   return app;
 }
 
