@@ -53,15 +53,16 @@ export const errorCatalog = {
   E_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No route for this method and path; check the URL." },
   E_METHOD_NOT_ALLOWED: { kind: "client", http: 405, grpc: "UNIMPLEMENTED", description: "The route does not take this method; the `Allow` header lists those it takes." },
   E_NOT_ACCEPTABLE: { kind: "client", http: 406, grpc: "INVALID_ARGUMENT", description: "The `Accept` header asks for a representation this route cannot produce." },
-  E_REQUEST_TIMEOUT: { kind: "client", http: 408, grpc: "DEADLINE_EXCEEDED", description: "The request did not arrive in time; send it again." },
+  E_REQUEST_TIMEOUT: { kind: "client", http: 408, grpc: "DEADLINE_EXCEEDED", description: "The request did not arrive in time: its headers took longer than `HTTP_HEADERS_TIMEOUT_MS`, or its body arrived slower than `HTTP_MIN_UPLOAD_BYTES_PER_SEC` over `HTTP_UPLOAD_RATE_WINDOW_MS`; send it again." },
   E_CONFLICT: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "The request conflicts with the current state of the resource." },
   E_LENGTH_REQUIRED: { kind: "client", http: 411, grpc: "INVALID_ARGUMENT", description: "Send a `Content-Length` header." },
   E_PAYLOAD_TOO_LARGE: { kind: "client", http: 413, grpc: "RESOURCE_EXHAUSTED", description: "The request body is larger than this route accepts." },
   E_URI_TOO_LONG: { kind: "client", http: 414, grpc: "INVALID_ARGUMENT", description: "The URL is too long." },
+  E_HEADERS_TOO_LARGE: { kind: "client", http: 431, grpc: "INVALID_ARGUMENT", description: "The request's headers are larger than the server accepts (16 KiB)." },
   E_UNSUPPORTED_MEDIA_TYPE: { kind: "client", http: 415, grpc: "INVALID_ARGUMENT", description: "Wrong `Content-Type`: submit routes take `multipart/form-data`, webhook routes `application/json`." },
   E_UNPROCESSABLE: { kind: "client", http: 422, grpc: "INVALID_ARGUMENT", description: "The request is well-formed but cannot be processed as sent." },
   E_TOO_MANY_REQUESTS: { kind: "client", http: 429, grpc: "RESOURCE_EXHAUSTED", description: "Too many requests: wait (`Retry-After`) and send again." },
-  E_NOT_IMPLEMENTED: { kind: "client", http: 501, grpc: "UNIMPLEMENTED", description: "This server implements no route for this request method (e.g. PROPFIND); use the methods the API documents." },
+  E_NOT_IMPLEMENTED: { kind: "client", http: 501, grpc: "UNIMPLEMENTED", description: "The request method is not one HTTP/1.1 defines (Node's parser does not know it), so no route can take it; a known method a route does not take is a 405." },
 
   // Submitting a job (REST and gRPC).
   E_DUPLICATE_FIELD: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A form field was sent more than once; send each field once." },

@@ -16,9 +16,10 @@ export interface RawAnswer {
  * An HTTP/1.1 exchange written byte by byte on a socket to 127.0.0.1: what no well-behaved
  * client sends (a body shorter than its Content-Length, an unparsable method, headers that
  * never end), with the socket then held open, as a stalled or hostile client would.
+ * With `keepSending`, more bytes follow at that pace until the exchange ends.
  * Resolves at the first complete response or when the server closes, or after `waitMs`.
  */
-export function rawExchange(port: number, request: string | Buffer, waitMs = 10_000): Promise<RawAnswer> {
+export function rawExchange(port: number, request: string | Buffer, waitMs = 10_000, keepSending?: { bytes: string | Buffer; everyMs: number }): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket: Socket = connect(port, "127.0.0.1");
@@ -28,6 +29,7 @@ export function rawExchange(port: number, request: string | Buffer, waitMs = 10_
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearInterval(dribble);
       socket.destroy();
       resolve({ ...parse(received), ms: Date.now() - started, closed });
     };
@@ -39,6 +41,8 @@ export function rawExchange(port: number, request: string | Buffer, waitMs = 10_
     socket.on("close", () => finish(true));
     socket.on("error", () => finish(true));
     socket.write(request);
+    // More bytes at a pace (a slow-loris): headers that never end, a body that barely moves.
+    const dribble = keepSending ? setInterval(() => socket.writable && socket.write(keepSending.bytes), keepSending.everyMs) : undefined;
   });
 }
 

@@ -1,6 +1,6 @@
 import { opsPortOf } from "@veriflow/events";
 import { readChainEndpointConfig, readManifestFetchConfig, type RpcUrlPolicy } from "@veriflow/adapters";
-import { readApiKeys } from "@veriflow/http";
+import { readApiKeys, readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_FALLBACK_CONCURRENCY } from "./fallback-pipeline.js";
@@ -10,6 +10,8 @@ export interface GatewayConfig extends CommonConfig {
   /** Port of the gRPC SubmissionService (bound on `host`); 0 picks a free one. */
   grpcPort: number;
   host: string;
+  /** Headers, idle and keep-alive timeouts, minimum upload rate, connection cap (HTTP_*). */
+  http: HttpServerLimits;
   /** Largest accepted upload, in bytes. */
   maxUploadBytes: number;
   /** Where the status service answers the job routes this gateway fronts. */
@@ -54,6 +56,7 @@ export function loadConfig(env: Env): GatewayConfig {
     port: r.int("GATEWAY_PORT", 3001, { min: 0, max: 65535 }),
     grpcPort: r.int("GATEWAY_GRPC_PORT", 50051, { min: 0, max: 65535 }),
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
+    http: readHttpServerLimits(r),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
     apiKeys: readApiKeys(r),
@@ -72,6 +75,10 @@ export function loadConfig(env: Env): GatewayConfig {
     stageEnv: env,
     submission: { ...manifestPolicy(readManifestFetchConfig(r)), rpcUrls: readChainEndpointConfig(r) },
   };
+  // A request waiting for its verdict moves no byte either way: the idle timeout must outlast the wait.
+  if (config.http.idleTimeoutMs <= config.syncTimeoutMs) {
+    r.problems.push(`HTTP_IDLE_TIMEOUT_MS (${config.http.idleTimeoutMs}) must be > GATEWAY_SYNC_TIMEOUT_MS (${config.syncTimeoutMs})`);
+  }
   // A bucket smaller than the largest upload would refuse that upload whatever else it holds.
   if (config.topology.uploadsMaxBytes < config.maxUploadBytes) {
     r.problems.push(`UPLOADS_MAX_BYTES (${config.topology.uploadsMaxBytes}) must be >= GATEWAY_MAX_UPLOAD_BYTES (${config.maxUploadBytes})`);

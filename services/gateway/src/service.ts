@@ -51,7 +51,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     admission,
     idempotency,
   });
-  const http = await listen(app, config.port, config.host);
+  const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadSubmissionServiceProto();

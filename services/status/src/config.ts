@@ -1,5 +1,5 @@
 import { opsPortOf } from "@veriflow/events";
-import { readApiKeys } from "@veriflow/http";
+import { readApiKeys, readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 import { readPostgresConfig, readRetentionConfig, type PostgresConfig, type RetentionConfig } from "@veriflow/pg";
@@ -8,6 +8,8 @@ import { DEFAULT_WATCH_MAX_BUFFERED } from "./job-watch.js";
 export interface StatusConfig extends CommonConfig {
   port: number;
   host: string;
+  /** Headers, idle and keep-alive timeouts, minimum upload rate, connection cap (HTTP_*). */
+  http: HttpServerLimits;
   /** DATABASE_URL, pool size, connect and statement timeouts. */
   database: PostgresConfig;
   /** How long finished rows are kept (RETENTION_*), and how often they are pruned. */
@@ -38,6 +40,7 @@ export function loadConfig(env: Env): StatusConfig {
     ...readCommonConfig(r, opsPortOf("status")),
     port: r.int("STATUS_PORT", 3002, { min: 0, max: 65535 }),
     host: r.string("STATUS_HOST", "0.0.0.0"),
+    http: readHttpServerLimits(r),
     database: readPostgresConfig(r),
     retention: readRetentionConfig(r),
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
@@ -51,6 +54,10 @@ export function loadConfig(env: Env): StatusConfig {
     maxWatches: r.int("STATUS_MAX_WATCHES", 10_000, { min: 1 }),
     watchMaxBuffered: r.int("STATUS_WATCH_MAX_BUFFERED", DEFAULT_WATCH_MAX_BUFFERED, { min: 1, max: 1_000_000 }),
   };
+  // An SSE stream is silent between heartbeats: the idle timeout must outlast one.
+  if (config.http.idleTimeoutMs <= config.sseHeartbeatMs) {
+    r.problems.push(`HTTP_IDLE_TIMEOUT_MS (${config.http.idleTimeoutMs}) must be > STATUS_SSE_HEARTBEAT_MS (${config.sseHeartbeatMs})`);
+  }
   r.done();
   return config;
 }

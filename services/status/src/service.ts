@@ -112,7 +112,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     deadLetters,
     apiKeys: config.apiKeys,
   });
-  const http = await listen(app, config.port, config.host);
+  const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadStatusProtos();
