@@ -28,10 +28,10 @@ systemTest.beforeAll(async ({ system }) => {
   };
 });
 
-/** Objects in the uploads bucket (their chunk and meta subjects). */
+/** The uploads bucket's stored data: its chunk subjects (a deleted object keeps only a tombstone of its metadata). */
 const uploadNames = async () => {
   const names = new Set<string>();
-  const info = await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`, { subjects_filter: ">" }).catch(() => null);
+  const info = await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`, { subjects_filter: `$O.${UPLOADS_BUCKET}.C.>` }).catch(() => null);
   for (const subject of Object.keys(info?.state.subjects ?? {})) names.add(subject);
   return names;
 };

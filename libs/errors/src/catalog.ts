@@ -53,7 +53,7 @@ export const errorCatalog = {
   E_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No route for this method and path; check the URL." },
   E_METHOD_NOT_ALLOWED: { kind: "client", http: 405, grpc: "UNIMPLEMENTED", description: "The route does not take this method; the `Allow` header lists those it takes." },
   E_NOT_ACCEPTABLE: { kind: "client", http: 406, grpc: "INVALID_ARGUMENT", description: "The `Accept` header asks for a representation this route cannot produce." },
-  E_REQUEST_TIMEOUT: { kind: "client", http: 408, grpc: "DEADLINE_EXCEEDED", description: "The request did not arrive in time: its headers took longer than `HTTP_HEADERS_TIMEOUT_MS`, or its body arrived slower than `HTTP_MIN_UPLOAD_BYTES_PER_SEC` over `HTTP_UPLOAD_RATE_WINDOW_MS`; send it again." },
+  E_REQUEST_TIMEOUT: { kind: "client", http: 408, grpc: "DEADLINE_EXCEEDED", description: "The request did not arrive in time: its headers took longer than `HTTP_HEADERS_TIMEOUT_MS`, or its body arrived slower than `HTTP_MIN_UPLOAD_BYTES_PER_SEC` over `HTTP_UPLOAD_RATE_WINDOW_MS` (gRPC: no upload message for `GRPC_UPLOAD_IDLE_TIMEOUT_MS`); send it again." },
   E_CONFLICT: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "The request conflicts with the current state of the resource." },
   E_LENGTH_REQUIRED: { kind: "client", http: 411, grpc: "INVALID_ARGUMENT", description: "Send a `Content-Length` header." },
   E_PAYLOAD_TOO_LARGE: { kind: "client", http: 413, grpc: "RESOURCE_EXHAUSTED", description: "The request body is larger than this route accepts." },

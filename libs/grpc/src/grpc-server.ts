@@ -4,6 +4,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { Logger } from "@veriflow/platform";
 import { createRpc, type Rpc } from "./rpc.js";
+import { DEFAULT_GRPC_SERVER_LIMITS, grpcServerOptions, type GrpcServerLimits } from "./server-limits.js";
 
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
@@ -20,6 +21,8 @@ export interface GrpcServerOptions {
   readinessIntervalMs?: number;
   /** Rewrites a handler's error before it becomes a status (RpcOptions.translateError). */
   translateError?: (err: unknown) => unknown;
+  /** Idle and age limits, message sizes (GRPC_*); DEFAULT_GRPC_SERVER_LIMITS when not given. */
+  limits?: GrpcServerLimits;
 }
 
 export interface GrpcServerHandle {
@@ -45,12 +48,7 @@ export interface GrpcServer {
  */
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const shutdown = new AbortController();
-  const server = new grpc.Server({
-    // Long watches: ping idle clients so a vanished one is noticed and its watch cleaned up.
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.keepalive_permit_without_calls": 1,
-  });
+  const server = new grpc.Server(grpcServerOptions(opts.limits ?? DEFAULT_GRPC_SERVER_LIMITS));
   const statuses = ["", ...opts.serviceNames];
   const health = new HealthImplementation(Object.fromEntries(statuses.map((s) => [s, "SERVING"])));
   const setServing = (serving: boolean) => {

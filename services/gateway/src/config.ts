@@ -2,6 +2,7 @@ import { opsPortOf } from "@veriflow/events";
 import { readChainEndpointConfig, readManifestFetchConfig, type RpcUrlPolicy } from "@veriflow/adapters";
 import { readApiKeys, readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
+import { readGrpcServerLimits, type GrpcServerLimits } from "@veriflow/grpc";
 import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_FALLBACK_CONCURRENCY } from "./fallback-pipeline.js";
 
@@ -9,6 +10,8 @@ export interface GatewayConfig extends CommonConfig {
   port: number;
   /** Port of the gRPC SubmissionService (bound on `host`); 0 picks a free one. */
   grpcPort: number;
+  /** Idle and age limits, message sizes, the upload's idle timeout (GRPC_*). */
+  grpc: GrpcServerLimits;
   host: string;
   /** Headers, idle and keep-alive timeouts, minimum upload rate, connection cap (HTTP_*). */
   http: HttpServerLimits;
@@ -55,6 +58,7 @@ export function loadConfig(env: Env): GatewayConfig {
     ...readCommonConfig(r, opsPortOf("gateway")),
     port: r.int("GATEWAY_PORT", 3001, { min: 0, max: 65535 }),
     grpcPort: r.int("GATEWAY_GRPC_PORT", 50051, { min: 0, max: 65535 }),
+    grpc: readGrpcServerLimits(r),
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
     http: readHttpServerLimits(r),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),

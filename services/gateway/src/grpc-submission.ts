@@ -19,6 +19,8 @@ export interface SubmissionServiceDeps extends AcceptDeps {
   /** Idempotency-Key records (the `idempotency-key` metadata), shared with REST. */
   idempotency: Idempotency;
   maxUploadBytes: number;
+  /** The longest the upload may go without a message (GRPC_UPLOAD_IDLE_TIMEOUT_MS): a stalled client frees its handler and its partial upload. */
+  uploadIdleTimeoutMs: number;
   /** Whether submissions go through the queue or the in-process fallback (shared with REST). */
   health: QueueHealth;
   fallback: FallbackPipeline;
@@ -46,7 +48,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
 export function createSubmissionHandlers(deps: SubmissionServiceDeps): SubmissionServiceHandlers {
   return {
     SubmitVerification: deps.rpc.clientStream(async (call, ctx) => {
-      const messages = call[Symbol.asyncIterator]() as AsyncIterator<SubmitVerificationRequest__Output>;
+      const messages = withIdleTimeout(call[Symbol.asyncIterator]() as AsyncIterator<SubmitVerificationRequest__Output>, deps.uploadIdleTimeoutMs);
       const first = await nextMessage(messages, ctx.signal);
       if (first.done || first.value.part !== "metadata" || !first.value.metadata) {
         throw invalidArgument("E_METADATA_REQUIRED", "the first message must be `metadata` (type, registry_address, manifest_uri)");
@@ -184,6 +186,30 @@ async function verifyInProcess(
   };
 }
 
+/**
+ * The call's messages, each within `idleMs` of the one before: past it the next read fails
+ * with E_REQUEST_TIMEOUT (gRPC DEADLINE_EXCEEDED), which ends the call and, mid-file, the
+ * put (the store purges its chunks). A client's own deadline may be longer or absent.
+ */
+function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator<T> {
+  return {
+    next: () =>
+      new Promise<IteratorResult<T>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new HttpError("E_REQUEST_TIMEOUT", `no upload message for ${idleMs} ms: the upload was abandoned; send it again`)), idleMs);
+        it.next().then(
+          (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+          (err: unknown) => {
+            clearTimeout(timer);
+            reject(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+      }),
+  };
+}
+
 /** The next message, or a rejection once the call is cancelled (a stalled client frees its handler). */
 function nextMessage<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
   if (signal.aborted) return Promise.reject(new Error("the call was cancelled"));
@@ -222,7 +248,10 @@ async function* fileChunks(
     return err;
   };
   for (;;) {
-    const r = await nextMessage(it, signal);
+    // An idle timeout is the stream's own complaint, kept apart from however the store reports it.
+    const r = await nextMessage(it, signal).catch((err: unknown) => {
+      throw err instanceof HttpError ? refuse(err) : err;
+    });
     if (r.done) return;
     if (r.value.part !== "chunk") {
       throw refuse(invalidArgument("E_UNEXPECTED_METADATA", "send `metadata` once, as the first message; then only `chunk` messages"));

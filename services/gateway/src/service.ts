@@ -55,10 +55,23 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadSubmissionServiceProto();
-  const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
+  const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected(), limits: config.grpc });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
-    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
+    createSubmissionHandlers({
+      rpc: grpcServer.rpc,
+      js: nats.js,
+      uploads,
+      log,
+      policy,
+      maxUploadBytes: config.maxUploadBytes,
+      uploadIdleTimeoutMs: config.grpc.uploadIdleTimeoutMs,
+      health,
+      fallback,
+      syncTimeoutMs: config.syncTimeoutMs,
+      admission,
+      idempotency,
+    }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());

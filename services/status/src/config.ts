@@ -1,4 +1,5 @@
 import { opsPortOf } from "@veriflow/events";
+import { readGrpcServerLimits, type GrpcServerLimits } from "@veriflow/grpc";
 import { readApiKeys, readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
@@ -22,6 +23,8 @@ export interface StatusConfig extends CommonConfig {
   topology: TopologyConfig;
   /** Port of the gRPC JobService (bound on `host`); 0 picks a free one. */
   grpcPort: number;
+  /** Idle and age limits, message sizes (GRPC_*). */
+  grpc: GrpcServerLimits;
   /** Keys accepted by the gRPC API (readApiKeys, createApiKeyCheck); empty leaves it open. REST is guarded by the gateway. */
   apiKeys: string[];
   /** How often watched jobs are re-read even without a change notification (the safety net). */
@@ -48,6 +51,7 @@ export function loadConfig(env: Env): StatusConfig {
     backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),
     grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),
+    grpc: readGrpcServerLimits(r),
     apiKeys: readApiKeys(r),
     watchPollMs: r.int("STATUS_WATCH_POLL_MS", 3000, { min: 100, max: 60_000 }),
     sseHeartbeatMs: r.int("STATUS_SSE_HEARTBEAT_MS", 15_000, { min: 100, max: 120_000 }),

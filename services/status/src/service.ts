@@ -123,6 +123,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     serviceNames: [JOB_SERVICE, DEAD_LETTER_SERVICE],
     isReady: async () => nats.isConnected() && (await databaseReady()),
     translateError: (err) => translateDatabaseError(err, db),
+    limits: config.grpc,
   });
   grpcServer.addService(
     proto.veriflow.v1.JobService.service,
