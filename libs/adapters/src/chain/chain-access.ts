@@ -69,6 +69,9 @@ export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
     allowedPrivateHosts: [...(cfg.allowedPrivateHosts ?? []), ...operatorNamedHosts(cfg)],
     connectTimeoutMs: cfg.rpcTimeoutMs,
     refusal: { code: "E_RPC_HOST_NOT_ALLOWED", allowSetting: "ALLOWED_PRIVATE_HOSTS" },
+    // Reads are batched (CHAIN_MAX_IN_FLIGHT calls per endpoint, at most 64): a burst of
+    // other calls waits for a kept-alive connection instead of opening hundreds.
+    connectionsPerOrigin: 64,
   });
   const getUrl = createRpcGetUrl({ dispatcher: agent, maxResponseBytes: cfg.rpcMaxResponseBytes });
   const main = createChainEndpoint(cfg.rpcUrl, cfg, getUrl);

@@ -24,6 +24,8 @@ export interface GuardedAgentOptions {
   lookup?: LookupFunction;
   /** What a refusal is: its code and the setting that would allow the host (default: a manifest's, ALLOWED_PRIVATE_HOSTS). */
   refusal?: GuardRefusal;
+  /** Most connections to one origin; more requests wait for one (default: no cap). */
+  connectionsPerOrigin?: number;
 }
 
 export interface GuardRefusal {
@@ -64,7 +66,7 @@ export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
       callback(null, socket);
     });
   };
-  return createAgent(connect);
+  return createAgent(connect, opts.connectionsPerOrigin);
 }
 
 /** A plain keep-alive agent (for operator-configured endpoints such as IPFS gateways). */
@@ -72,8 +74,8 @@ export function createDirectAgent(connectTimeoutMs: number): Agent {
   return createAgent(buildConnector({ timeout: connectTimeoutMs, keepAlive: true }));
 }
 
-function createAgent(connect: buildConnector.connector): Agent {
-  return new Agent({ connect, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
+function createAgent(connect: buildConnector.connector, connections?: number): Agent {
+  return new Agent({ connect, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, ...(connections ? { connections } : {}) });
 }
 
 function guardLookup(lookup: LookupFunction, hostNotAllowed: (host: string) => PermanentError): LookupFunction {
