@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type Job__Output, type JobServiceClient, type SubmissionServiceClient, type SubmitVerificationRequest } from "@veriflow/grpc";
-import { JOBS_PATH } from "@veriflow/events";
+import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
+import { connectNats } from "@veriflow/nats";
+import { createSilentLogger } from "@veriflow/platform";
 import { getJson, submit } from "../support/client.js";
 import {
   call,
@@ -18,12 +20,13 @@ import { startSystem, type System } from "../support/system.js";
 // The whole system on real servers, with API keys on: every call below sends one,
 // except those that check that a call without one is refused.
 const API_KEY = "grpc-test-key";
+const UPLOAD_IDLE_MS = 1000;
 let sys: System;
 let jobs: JobServiceClient;
 let submissions: SubmissionServiceClient;
 
 beforeAll(async () => {
-  sys = await startSystem({ API_KEYS: API_KEY, STATUS_WATCH_POLL_MS: "500" });
+  sys = await startSystem({ API_KEYS: API_KEY, STATUS_WATCH_POLL_MS: "500", GRPC_UPLOAD_IDLE_TIMEOUT_MS: String(UPLOAD_IDLE_MS) });
   jobs = jobServiceClient(sys.statusGrpcAddress);
   submissions = submissionServiceClient(sys.gatewayGrpcAddress);
 });
@@ -158,7 +161,31 @@ describe("SubmitVerification → WatchJob → GetJob", () => {
       auth(),
     ).catch((e: grpc.ServiceError) => e);
     expect(nul).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
-    expect((nul as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_BAD_REQUEST"]);
+    expect((nul as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_CONTROL_CHARACTER"]);
+  });
+});
+
+describe("a stalled upload", () => {
+  it("ends with DEADLINE_EXCEEDED E_REQUEST_TIMEOUT after GRPC_UPLOAD_IDLE_TIMEOUT_MS without a message, and leaves no upload behind", async () => {
+    const nats = await connectNats({ url: sys.nats.url, name: "grpc-idle-test", log: createSilentLogger() });
+    // Stored bytes: chunk messages (a deleted object keeps only a small tombstone of its metadata).
+    const uploads = async () => {
+      const { state } = await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`, { subjects_filter: `$O.${UPLOADS_BUCKET}.C.>` });
+      return Object.values(state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    };
+    await eventually(async () => (await uploads()) === 0);
+    const started = Date.now();
+    const answer = await new Promise<grpc.ServiceError | null>((resolve) => {
+      const stream = submissions.submitVerification(auth(), (err) => resolve(err));
+      stream.write({ metadata: { type: "JOB_TYPE_VERIFY", registryAddress: sys.registry, manifestUri: "https://example.com/m.json" } });
+      stream.write({ chunk: randomBytes(600 * 1024) }); // more than one stored chunk, then silence
+    });
+    expect(answer).toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
+    expect(answer!.metadata.get("x-error-code")).toEqual(["E_REQUEST_TIMEOUT"]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(UPLOAD_IDLE_MS - 100);
+    expect(Date.now() - started).toBeLessThan(UPLOAD_IDLE_MS + 3000);
+    await eventually(async () => (await uploads()) === 0); // the partial upload was purged
+    await nats.close();
   });
 });
 

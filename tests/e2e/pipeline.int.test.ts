@@ -219,7 +219,7 @@ describe("the REST surface", () => {
       [{ file: "x", registryAddress: sys.registry, manifestURI: "ipfs://not-a-cid" }, 400, "E_INVALID_MANIFEST_URI"],
       [{ file: "x", registryAddress: sys.registry, manifestURI, rpcUrl: "http://127.0.0.1:1" }, 400, "E_RPC_URL_NOT_ALLOWED"],
       // NUL cannot be stored by PostgreSQL: refused at the edge, before it reaches a batch.
-      [{ file: "x", registryAddress: sys.registry, manifestURI: `${manifestURI}\u0000.json` }, 400, "E_BAD_REQUEST"],
+      [{ file: "x", registryAddress: sys.registry, manifestURI: `${manifestURI}\u0000.json` }, 400, "E_CONTROL_CHARACTER"],
       // (busboy itself refuses a raw NUL in a file name; an encoded one is refused by the gateway, below)
       [{ file: "x", registryAddress: sys.registry, manifestURI, fileName: "photo\u0000.jpg" }, 400, "E_BAD_MULTIPART"],
       ["json", 415, "E_UNSUPPORTED_MEDIA_TYPE"],
@@ -252,7 +252,7 @@ describe("the REST surface", () => {
       ["no boundary", "multipart/form-data", `${fields}--B--\r\n`, "E_BAD_MULTIPART"],
       ["too many fields", "multipart/form-data; boundary=B", `${Array.from({ length: 17 }, (_, i) => part(`f${i}`, "x")).join("")}--B--\r\n`, "E_BAD_MULTIPART"],
       ["a file in another field", "multipart/form-data; boundary=B", `${fields}${part("attachment", "bytes", "a.txt")}--B--\r\n`, "E_UNEXPECTED_FILE"],
-      ["a NUL in an encoded file name", "multipart/form-data; boundary=B", `${fields}--B\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''a%00.jpg\r\n\r\nbytes\r\n--B--\r\n`, "E_BAD_REQUEST"],
+      ["a NUL in an encoded file name", "multipart/form-data; boundary=B", `${fields}--B\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''a%00.jpg\r\n\r\nbytes\r\n--B--\r\n`, "E_CONTROL_CHARACTER"],
     ];
     for (const [what, type, body, code] of multipart) {
       const r = await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body, headers: { "content-type": type } });

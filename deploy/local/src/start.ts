@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { NATS_INSTALL_HINT } from "@veriflow/testing";
 import { JOBS_PATH } from "@veriflow/events";
+import { redactUrl } from "@veriflow/platform";
 import { startLocalStack } from "./local-stack.js";
 
 // `npm start`: the whole system on one machine, on embedded defaults where nothing is configured.
@@ -26,8 +27,8 @@ veriflow is running
   webhooks             ${stack.gatewayUrl}/api/webhooks
   gRPC                 submissions 127.0.0.1:${process.env.GATEWAY_GRPC_PORT ?? 50051}, jobs 127.0.0.1:${process.env.STATUS_GRPC_PORT ?? 50052} (reflection on)
   status service       ${stack.statusUrl}
-  NATS                 ${stack.natsUrl}${stack.natsPasswordsFile ? ` (log in as admin or subscriber: passwords in ${stack.natsPasswordsFile})` : ""}
-  chain RPC            ${stack.rpcUrl}
+  NATS                 ${redactUrl(stack.natsUrl)}${stack.natsPasswordsFile ? ` (log in as admin or subscriber: passwords in ${stack.natsPasswordsFile})` : ""}
+  chain RPC            ${redactUrl(stack.rpcUrl)}
   metrics / health     ${Object.entries(stack.opsPorts).map(([name, port]) => `${name} :${port}`).join(", ")} (/metrics, /healthz, /readyz)
 `);
 if (stack.sample) {

@@ -29,14 +29,17 @@ export function readManifestFetchConfig(r: EnvReader): ManifestFetchConfig {
   };
 }
 
-/** RPC_URL, RPC_URL_ALLOWLIST, RPC_TIMEOUT_MS, CHAIN_MAX_BATCH, CHAIN_MAX_IN_FLIGHT, CHAIN_LOGS_*. */
+/** RPC_URL, RPC_URL_ALLOWLIST, ALLOWED_PRIVATE_HOSTS, RPC_TIMEOUT_MS, RPC_MAX_RESPONSE_BYTES, CHAIN_MAX_BATCH, CHAIN_MAX_IN_FLIGHT, CHAIN_LOGS_*. */
 export function readChainEndpointConfig(r: EnvReader): ChainEndpointConfig {
   const rpcUrlAllowlist = r.list("RPC_URL_ALLOWLIST");
   r.problems.push(...rpcUrlAllowlistProblems(rpcUrlAllowlist));
   return {
     rpcUrl: r.url("RPC_URL", "http://127.0.0.1:8545")!,
     rpcUrlAllowlist,
+    // Read by the manifest stage too: one list of the private hosts a job may make us call.
+    allowedPrivateHosts: r.list("ALLOWED_PRIVATE_HOSTS"),
     rpcTimeoutMs: r.int("RPC_TIMEOUT_MS", 10_000, { min: 100 }),
+    rpcMaxResponseBytes: r.int("RPC_MAX_RESPONSE_BYTES", 4 * 1024 ** 2, { min: 64 * 1024 }),
     maxBatch: r.int("CHAIN_MAX_BATCH", 100, { min: 1, max: 1000 }),
     maxInFlight: r.int("CHAIN_MAX_IN_FLIGHT", 4, { min: 1, max: 64 }),
     logsFromBlock: r.int("CHAIN_LOGS_FROM_BLOCK", 0, { min: 0 }),

@@ -9,3 +9,5 @@ export * from "./manifest/safe-http.js";
 export * from "./webhook/webhook-url.js";
 export * from "./config.js";
 export * from "./url-length.js";
+export * from "./outbound-host.js";
+export * from "./network-error.js";

@@ -4,6 +4,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { Logger } from "@veriflow/platform";
 import { createRpc, type Admit, type Rpc } from "./rpc.js";
+import { DEFAULT_GRPC_SERVER_LIMITS, grpcServerOptions, type GrpcServerLimits } from "./server-limits.js";
 
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
@@ -22,6 +23,8 @@ export interface GrpcServerOptions {
   translateError?: (err: unknown) => unknown;
   /** Runs first on every application call (RpcOptions.admit): a rate limit. */
   admit?: Admit;
+  /** Idle and age limits, message sizes (GRPC_*); DEFAULT_GRPC_SERVER_LIMITS when not given. */
+  limits?: GrpcServerLimits;
 }
 
 export interface GrpcServerHandle {
@@ -47,12 +50,7 @@ export interface GrpcServer {
  */
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const shutdown = new AbortController();
-  const server = new grpc.Server({
-    // Long watches: ping idle clients so a vanished one is noticed and its watch cleaned up.
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.keepalive_permit_without_calls": 1,
-  });
+  const server = new grpc.Server(grpcServerOptions(opts.limits ?? DEFAULT_GRPC_SERVER_LIMITS));
   const statuses = ["", ...opts.serviceNames];
   const health = new HealthImplementation(Object.fromEntries(statuses.map((s) => [s, "SERVING"])));
   const setServing = (serving: boolean) => {

@@ -4,3 +4,4 @@ export * from "./proto.js";
 export * from "./rpc.js";
 export * from "./types.js";
 export * from "./verdict.js";
+export * from "./server-limits.js";

@@ -4,7 +4,8 @@ import Koa from "koa";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpError, badRequest } from "@veriflow/errors";
-import { errorHandler, httpMetrics, listen, requestId, type HttpServerHandle } from "./http.js";
+import { errorHandler, httpMetrics, requestId } from "./http.js";
+import { listen, type HttpServerHandle } from "./server.js";
 import { metricsRegistry } from "@veriflow/platform";
 
 const logged: Array<{ level: number; msg: string }> = [];

@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, STATUS_CODES, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import type Koa from "koa";
+import { STATUS_CODES } from "node:http";
 import type { Middleware } from "koa";
 import { HttpError, errorCatalog, type ErrorCode } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
@@ -128,8 +126,13 @@ export function errorHandler(log: Logger): Middleware {
       await next();
       if (ctx.body == null && ctx.status >= 400 && ctx.method !== "HEAD") {
         const status = ctx.status;
+        const allow = ctx.response.get("allow");
         const message =
-          status === 404 ? `no route for ${ctx.method} ${ctx.path}` : (STATUS_CODES[status] ?? "error");
+          status === 404
+            ? `no route for ${ctx.method} ${ctx.path}`
+            : status === 405 && allow !== ""
+              ? `${ctx.path} does not take ${ctx.method}; it takes ${allow}`
+              : (STATUS_CODES[status] ?? "error");
         ctx.status = status;
         ctx.body = { error: { code: codeForStatus(status), message }, requestId: ctx.state.requestId } satisfies ErrorBody;
       }
@@ -142,61 +145,7 @@ export function errorHandler(log: Logger): Middleware {
       ctx.status = r.status;
       ctx.body = { error: r.body, requestId: ctx.state.requestId } satisfies ErrorBody;
       if (r.retryAfterSeconds !== undefined) ctx.set("retry-after", String(r.retryAfterSeconds));
-      if (r.status === 405 && err && typeof err === "object" && "headers" in err) {
-        const allow = (err as { headers?: Record<string, string> }).headers?.Allow;
-        if (allow) ctx.set("Allow", allow);
-      }
+
     }
-  };
-}
-
-export interface HttpServerHandle {
-  server: Server;
-  /** The bound port (the OS's pick when 0 was asked). */
-  port: number;
-  /**
-   * Stops accepting connections, closes idle keep-alive sockets at once, lets in-flight
-   * requests finish for up to `graceMs` (default 5 s), then cuts what remains.
-   */
-  close(graceMs?: number): Promise<void>;
-}
-
-/** Serves a Koa app; resolves once the port is bound. */
-export async function listen(app: Koa<any, any>, port: number, host = "0.0.0.0"): Promise<HttpServerHandle> {
-  const handle = app.callback();
-  // Koa settles each request itself (a throwing middleware ends in ctx.onerror): nothing to await.
-  const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  let closing: Promise<void> | undefined;
-  // While closing, responses tell keep-alive clients to go away, and a socket whose
-  // request just finished is closed instead of waiting idle for the grace period.
-  server.on("request", (_req, res) => {
-    if (closing && !res.headersSent) res.setHeader("connection", "close");
-    res.once("finish", () => {
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
-  });
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    close(graceMs = 5000) {
-      closing ??= new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-        timer.unref();
-        server.close((err) => {
-          clearTimeout(timer);
-          if (err && (err as NodeJS.ErrnoException).code !== "ERR_SERVER_NOT_RUNNING") reject(err);
-          else resolve();
-        });
-        server.closeIdleConnections();
-      });
-      return closing;
-    },
   };
 }

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { setSha256Backend } from "@nats-io/obj";
 import { connect, credsAuthenticator, errors, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { readFile } from "node:fs/promises";
-import { describeNatsAuth, type Logger, type NatsAuth, type NatsTls } from "@veriflow/platform";
+import { describeNatsAuth, redactUrl, type Logger, type NatsAuth, type NatsTls } from "@veriflow/platform";
 import { whileUnavailable } from "./while-unavailable.js";
 
 // The object store's default SHA-256 is pure JS (browser-safe); on Node the native
@@ -40,7 +40,7 @@ export interface ConnectNatsOptions {
 /** Opens one connection that reconnects forever; the only place a connection is made. */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients> {
   // With waitOnFirstConnect the call below blocks until NATS answers: say what we wait for.
-  opts.log.info({ url: opts.url, as: describeNatsAuth(opts.auth ?? null) }, "connecting to nats");
+  opts.log.info({ url: redactUrl(opts.url), as: describeNatsAuth(opts.auth ?? null) }, "connecting to nats");
   const nc = await connect({
     ...(await authOptions(opts.auth ?? null)),
     ...(opts.tls ? { tls: opts.tls } : {}),
@@ -73,7 +73,7 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
   const js = jetstream(nc, { timeout });
   // Asks the server for the account's JetStream info: a server still starting may not answer yet.
   const jsm = await whileUnavailable("jetstream account info", () => jetstreamManager(nc, { timeout }), { log: opts.log });
-  opts.log.info({ url: opts.url, as: describeNatsAuth(opts.auth ?? null) }, "nats connected");
+  opts.log.info({ url: redactUrl(opts.url), as: describeNatsAuth(opts.auth ?? null) }, "nats connected");
   return {
     nc,
     js,

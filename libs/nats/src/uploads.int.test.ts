@@ -49,6 +49,15 @@ describe("uploads", () => {
     await expect(hashUpload(nats.js, nats.jsm, bucket, { ...ref, nuid: null, chunks: null, digest: null })).resolves.toEqual({ sha256Hex: sha(bytes), size });
   });
 
+  it("fails a put whose source is destroyed without an error (a cut-off request), instead of waiting forever, and keeps nothing", async () => {
+    const source = new Readable({ read() {} });
+    source.push(Buffer.alloc(UPLOAD_CHUNK_BYTES + 10, 1)); // a chunk stored, then the source goes away
+    const put = putUpload(bucket, "cut-off", source);
+    setTimeout(() => source.destroy(), 50);
+    await expect(put).rejects.toMatchObject({ code: "ERR_STREAM_PREMATURE_CLOSE" });
+    await expect(bucket.info("cut-off")).resolves.toBeNull();
+  });
+
   it("catches bytes that do not match the stored digest", async () => {
     const ref = await store("tampered", Buffer.from("original bytes"));
     const otherDigest = (await store("other", Buffer.from("other bytes"))).digest;

@@ -36,15 +36,20 @@ export async function putUpload(
   return bucket.put({ name, options: { max_chunk_size: UPLOAD_CHUNK_BYTES }, headers: h }, web);
 }
 
+/** Node's code for a stream that closed without ending (what stream.finished reports). */
+const prematureClose = () => Object.assign(new Error("the upload stream closed before its end"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
+
 function readChunk(source: Readable): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
     const chunk = source.read() as Buffer | null;
     if (chunk !== null) return resolve(chunk);
     if (source.readableEnded) return resolve(null);
+    if (source.destroyed) return reject(source.errored ?? prematureClose());
     const cleanup = () => {
       source.off("readable", onReadable);
       source.off("end", onEnd);
       source.off("error", onError);
+      source.off("close", onClose);
     };
     const onReadable = () => {
       const c = source.read() as Buffer | null;
@@ -61,9 +66,15 @@ function readChunk(source: Readable): Promise<Uint8Array | null> {
       cleanup();
       reject(err);
     };
+    // A source destroyed without an error never ends: without this the put would wait forever.
+    const onClose = () => {
+      cleanup();
+      reject(source.errored ?? prematureClose());
+    };
     source.on("readable", onReadable);
     source.on("end", onEnd);
     source.on("error", onError);
+    source.on("close", onClose);
   });
 }
 

@@ -1,4 +1,5 @@
 import { readNatsConnectionConfig, type NatsConnectionConfig } from "./nats-config.js";
+import { redactUrl } from "./redact-url.js";
 
 /**
  * Config is parsed from an env object passed in (never read ad hoc from process.env),
@@ -70,9 +71,10 @@ export class EnvReader {
     if (raw === undefined) return undefined;
     try {
       const u = new URL(raw);
-      if (!protocols.includes(u.protocol)) this.problems.push(`${name} must use ${protocols.join(" or ")}, got "${raw}"`);
+      if (!protocols.includes(u.protocol)) this.problems.push(`${name} must use ${protocols.join(" or ")}, got "${redactUrl(raw)}"`);
     } catch {
-      this.problems.push(`${name} must be a URL, got "${raw}"`);
+      // Not echoed: a secret pasted into the wrong variable would end up in the error.
+      this.problems.push(`${name} must be a URL`);
     }
     return raw;
   }

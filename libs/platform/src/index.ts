@@ -4,3 +4,4 @@ export * from "./metrics.js";
 export * from "./nats-config.js";
 export * from "./run-main.js";
 export * from "./shutdown.js";
+export * from "./redact-url.js";

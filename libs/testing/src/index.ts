@@ -7,3 +7,5 @@ export * from "./manifest-server.js";
 export * from "./provenance.js";
 export * from "./private-postgres.js";
 export * from "./eventually.js";
+export * from "./fixed-lookup.js";
+export * from "./raw-http.js";

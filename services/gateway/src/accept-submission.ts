@@ -1,9 +1,10 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
+import { checkTextField } from "@veriflow/http";
 import { deleteUpload, isStorageFullError, publishEvents, type ObjectStore } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
-import { checkStorableText, parseSubmission, type SubmissionPolicy } from "./submission.js";
+import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 
 export interface AcceptDeps {
@@ -41,7 +42,8 @@ export async function acceptSubmission(
   const { jobId, jobType, upload } = input;
   try {
     const request = parseSubmission(jobType, input.fields, deps.policy);
-    checkStorableText("fileName", upload.fileName);
+    checkTextField("fileName", upload.fileName);
+    checkTextField("contentType", upload.contentType);
     const event = createRequestEvent(jobId, {
       jobId,
       request,

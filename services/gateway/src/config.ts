@@ -1,7 +1,8 @@
 import { opsPortOf } from "@veriflow/events";
 import { readChainEndpointConfig, readManifestFetchConfig, type RpcUrlPolicy } from "@veriflow/adapters";
-import { readApiKeys } from "@veriflow/http";
+import { readApiKeys, readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
+import { readGrpcServerLimits, type GrpcServerLimits } from "@veriflow/grpc";
 import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_FALLBACK_CONCURRENCY } from "./fallback-pipeline.js";
 import { readRateLimitConfig, type RateLimitConfig } from "./rate-limit-config.js";
@@ -10,7 +11,11 @@ export interface GatewayConfig extends CommonConfig {
   port: number;
   /** Port of the gRPC SubmissionService (bound on `host`); 0 picks a free one. */
   grpcPort: number;
+  /** Idle and age limits, message sizes, the upload's idle timeout (GRPC_*). */
+  grpc: GrpcServerLimits;
   host: string;
+  /** Headers, idle and keep-alive timeouts, minimum upload rate, connection cap (HTTP_*). */
+  http: HttpServerLimits;
   /** Largest accepted upload, in bytes. */
   maxUploadBytes: number;
   /** Where the status service answers the job routes this gateway fronts. */
@@ -45,12 +50,14 @@ export interface GatewayConfig extends CommonConfig {
   stageEnv: Env;
   /**
    * What submissions are checked against: the values the stages themselves read
-   * (MANIFEST_ALLOW_HTTP, RPC_URL, RPC_URL_ALLOWLIST), through the same readers.
+   * (MANIFEST_ALLOW_HTTP, ALLOWED_PRIVATE_HOSTS, RPC_URL, RPC_URL_ALLOWLIST), through the same readers.
    */
-  submission: { allowHttpManifests: boolean; rpcUrls: RpcUrlPolicy };
+  submission: { allowHttpManifests: boolean; allowedPrivateHosts: string[]; rpcUrls: RpcUrlPolicy };
 }
 
 const DAY = 86_400_000;
+
+const manifestPolicy = (m: { allowHttp: boolean; allowedPrivateHosts: string[] }) => ({ allowHttpManifests: m.allowHttp, allowedPrivateHosts: m.allowedPrivateHosts });
 
 export function loadConfig(env: Env): GatewayConfig {
   const r = new EnvReader(env);
@@ -59,7 +66,9 @@ export function loadConfig(env: Env): GatewayConfig {
     ...readCommonConfig(r, opsPortOf("gateway")),
     port: r.int("GATEWAY_PORT", 3001, { min: 0, max: 65535 }),
     grpcPort: r.int("GATEWAY_GRPC_PORT", 50051, { min: 0, max: 65535 }),
+    grpc: readGrpcServerLimits(r),
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
+    http: readHttpServerLimits(r),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
     apiKeys: readApiKeys(r),
@@ -78,8 +87,12 @@ export function loadConfig(env: Env): GatewayConfig {
     rateLimits: readRateLimitConfig(r),
     trustedProxyHops: r.int("GATEWAY_TRUSTED_PROXY_HOPS", 0, { min: 0, max: 10 }),
     stageEnv: env,
-    submission: { allowHttpManifests: readManifestFetchConfig(r).allowHttp, rpcUrls: readChainEndpointConfig(r) },
+    submission: { ...manifestPolicy(readManifestFetchConfig(r)), rpcUrls: readChainEndpointConfig(r) },
   };
+  // A request waiting for its verdict moves no byte either way: the idle timeout must outlast the wait.
+  if (config.http.idleTimeoutMs <= config.syncTimeoutMs) {
+    r.problems.push(`HTTP_IDLE_TIMEOUT_MS (${config.http.idleTimeoutMs}) must be > GATEWAY_SYNC_TIMEOUT_MS (${config.syncTimeoutMs})`);
+  }
   // A bucket smaller than the largest upload would refuse that upload whatever else it holds.
   if (config.topology.uploadsMaxBytes < config.maxUploadBytes) {
     r.problems.push(`UPLOADS_MAX_BYTES (${config.topology.uploadsMaxBytes}) must be >= GATEWAY_MAX_UPLOAD_BYTES (${config.maxUploadBytes})`);

@@ -143,7 +143,7 @@ export function createHashingStorage(): multer.StorageEngine {
   return {
     _handleFile(req, file, cb) {
       try {
-        checkFieldsAtFileStart(req);
+        checkFieldsAtFileStart(req, file);
       } catch (err) {
         return cb(err);
       }

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
-import { presentedApiKey } from "@veriflow/http";
+import { checkTextField, presentedApiKey } from "@veriflow/http";
 import { isStorageFullError, putUpload } from "@veriflow/nats";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import type { Admission } from "./admission.js";
@@ -10,7 +10,7 @@ import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } fr
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
-import { checkStorableText, parseSubmission } from "./submission.js";
+import { parseSubmission } from "./submission.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
   rpc: Rpc;
@@ -19,6 +19,8 @@ export interface SubmissionServiceDeps extends AcceptDeps {
   /** Idempotency-Key records (the `idempotency-key` metadata), shared with REST. */
   idempotency: Idempotency;
   maxUploadBytes: number;
+  /** The longest the upload may go without a message (GRPC_UPLOAD_IDLE_TIMEOUT_MS): a stalled client frees its handler and its partial upload. */
+  uploadIdleTimeoutMs: number;
   /** Whether submissions go through the queue or the in-process fallback (shared with REST). */
   health: QueueHealth;
   fallback: FallbackPipeline;
@@ -46,7 +48,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
 export function createSubmissionHandlers(deps: SubmissionServiceDeps): SubmissionServiceHandlers {
   return {
     SubmitVerification: deps.rpc.clientStream(async (call, ctx) => {
-      const messages = call[Symbol.asyncIterator]() as AsyncIterator<SubmitVerificationRequest__Output>;
+      const messages = withIdleTimeout(call[Symbol.asyncIterator]() as AsyncIterator<SubmitVerificationRequest__Output>, deps.uploadIdleTimeoutMs);
       const first = await nextMessage(messages, ctx.signal);
       if (first.done || first.value.part !== "metadata" || !first.value.metadata) {
         throw invalidArgument("E_METADATA_REQUIRED", "the first message must be `metadata` (type, registry_address, manifest_uri)");
@@ -56,7 +58,8 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       if (!jobType) throw invalidArgument("E_INVALID_JOB_TYPE", "metadata.type must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF");
       const fields = fieldsOf(meta);
       const request = parseSubmission(jobType, fields, deps.policy); // refuse bad fields before taking the file
-      checkStorableText("fileName", meta.fileName || null);
+      checkTextField("fileName", meta.fileName);
+      checkTextField("contentType", meta.contentType);
       // Decided before the file is read, as on REST: the chunks can be consumed only once.
       if (!deps.health.usable()) {
         const release = deps.fallback.admit();
@@ -183,6 +186,30 @@ async function verifyInProcess(
   };
 }
 
+/**
+ * The call's messages, each within `idleMs` of the one before: past it the next read fails
+ * with E_REQUEST_TIMEOUT (gRPC DEADLINE_EXCEEDED), which ends the call and, mid-file, the
+ * put (the store purges its chunks). A client's own deadline may be longer or absent.
+ */
+function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator<T> {
+  return {
+    next: () =>
+      new Promise<IteratorResult<T>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new HttpError("E_REQUEST_TIMEOUT", `no upload message for ${idleMs} ms: the upload was abandoned; send it again`)), idleMs);
+        it.next().then(
+          (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+          (err: unknown) => {
+            clearTimeout(timer);
+            reject(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+      }),
+  };
+}
+
 /** The next message, or a rejection once the call is cancelled (a stalled client frees its handler). */
 function nextMessage<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
   if (signal.aborted) return Promise.reject(new Error("the call was cancelled"));
@@ -221,7 +248,10 @@ async function* fileChunks(
     return err;
   };
   for (;;) {
-    const r = await nextMessage(it, signal);
+    // An idle timeout is the stream's own complaint, kept apart from however the store reports it.
+    const r = await nextMessage(it, signal).catch((err: unknown) => {
+      throw err instanceof HttpError ? refuse(err) : err;
+    });
     if (r.done) return;
     if (r.value.part !== "chunk") {
       throw refuse(invalidArgument("E_UNEXPECTED_METADATA", "send `metadata` once, as the first message; then only `chunk` messages"));

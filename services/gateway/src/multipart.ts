@@ -1,8 +1,11 @@
 import type { IncomingMessage } from "node:http";
+import type { Writable } from "node:stream";
 import multer from "@koa/multer";
 import type { Context } from "koa";
 import { HttpError } from "@veriflow/errors";
+import { checkTextField } from "@veriflow/http";
 import { isStorageFullError } from "@veriflow/nats";
+import { createFramingCheck } from "./multipart-framing.js";
 
 /**
  * Receiving a submission's multipart body, the same way on every path (queued or
@@ -12,7 +15,39 @@ import { isStorageFullError } from "@veriflow/nats";
 
 /** Creates the multer instance of one path; only where the file part goes differs. */
 export function createMultipart(storage: multer.StorageEngine, maxUploadBytes: number): multer.Instance {
-  return multer({ storage, limits: { fileSize: maxUploadBytes, files: 1, fields: 16, fieldSize: 16 * 1024, parts: 24 } });
+  return multer({
+    storage,
+    limits: { fileSize: maxUploadBytes, files: 1, fields: 16, fieldSize: 16 * 1024, parts: 24 },
+    streamHandler: feedWithFramingCheck,
+  } as multer.Options);
+}
+
+/**
+ * multer's default feed (`req.pipe(busboy)`), with createFramingCheck watching each chunk
+ * before busboy gets it: a body busboy would half-accept (bytes before the first delimiter,
+ * a part without a name) is answered at once, and busboy is stopped with the same error, so
+ * multer aborts as it does for its own errors: it removes a file part already stored, and
+ * one being stored fails (the store purges its chunks).
+ */
+function feedWithFramingCheck(req: IncomingMessage, busboy: Writable): void {
+  const boundary = boundaryOf(req.headers["content-type"]);
+  if (boundary !== null) {
+    const check = createFramingCheck(boundary, (message) => {
+      const err = new HttpError("E_BAD_MULTIPART", `the multipart body is malformed: ${message}`);
+      refuseUpload(req, err);
+      req.unpipe(busboy);
+      busboy.destroy(err);
+    });
+    req.on("data", check);
+  }
+  req.pipe(busboy);
+}
+
+/** The boundary parameter of a multipart Content-Type (RFC 2046: a token or a quoted string), or null. */
+function boundaryOf(contentType: string | undefined): string | null {
+  const m = /;\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))/i.exec(contentType ?? "");
+  if (!m) return null;
+  return m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]!;
 }
 
 export interface ReceivedUpload<F> {
@@ -26,17 +61,27 @@ export type FieldsCheck = (fieldsSoFar: Record<string, unknown>) => void;
 
 const FIELDS_CHECK = Symbol("veriflow.fieldsCheck");
 const REFUSE = Symbol("veriflow.refuseUpload");
-type ReceivingRequest = IncomingMessage & { [FIELDS_CHECK]?: FieldsCheck; [REFUSE]?: (err: unknown) => void; body?: Record<string, unknown> };
+const REFUSED = Symbol("veriflow.refusedWith");
+type ReceivingRequest = IncomingMessage & {
+  [FIELDS_CHECK]?: FieldsCheck;
+  [REFUSE]?: (err: unknown) => void;
+  /** Why the request was refused: a file part that starts later is not stored. */
+  [REFUSED]?: Error;
+  body?: Record<string, unknown>;
+};
 
 /**
  * Called by a storage engine when the file part starts, before it stores or hashes a
- * byte: multer has put the fields sent before the file part in `req.body`. A bad field
- * refuses the upload now, not after the whole file is stored. Fields sent after the file
- * are checked once the body is read.
+ * byte: multer has put the fields sent before the file part in `req.body`. A bad field,
+ * file name or file type refuses the upload now, not after the whole file is stored.
+ * Fields sent after the file are checked once the body is read.
  */
-export function checkFieldsAtFileStart(req: IncomingMessage): void {
+export function checkFieldsAtFileStart(req: IncomingMessage, file: { originalname?: string; mimetype?: string }): void {
   const r = req as ReceivingRequest;
+  if (r[REFUSED] !== undefined) throw r[REFUSED];
   try {
+    checkTextField("fileName", file.originalname);
+    checkTextField("contentType", file.mimetype);
     r[FIELDS_CHECK]?.(r.body ?? {});
   } catch (err) {
     refuseUpload(req, err);
@@ -49,7 +94,9 @@ export function checkFieldsAtFileStart(req: IncomingMessage): void {
  * multer itself would first read the rest of the body, however large, and only then report.
  */
 export function refuseUpload(req: IncomingMessage, err: unknown): void {
-  (req as ReceivingRequest)[REFUSE]?.(err);
+  const r = req as ReceivingRequest;
+  r[REFUSED] ??= err instanceof Error ? err : new Error(String(err));
+  r[REFUSE]?.(err);
 }
 
 /** Reads the body through `upload`: the one `file` part and the text fields. */
@@ -113,6 +160,7 @@ export function uploadError(err: unknown, maxUploadBytes: number): unknown {
     return new HttpError("E_BAD_MULTIPART", `the multipart body is malformed: ${err.message}`);
   }
   if (err instanceof Error && MULTER_ABORTED.has(err.message)) return new HttpError("E_UPLOAD_ABORTED", "the upload was aborted before it finished");
+  if ((err as { code?: unknown } | null)?.code === "ERR_STREAM_PREMATURE_CLOSE") return new HttpError("E_UPLOAD_ABORTED", "the upload was aborted before it finished");
   if (isStorageFullError(err)) return storageFull(err);
   return new HttpError("E_STORAGE_UNAVAILABLE", "the upload could not be stored; try again shortly", { cause: err, expose: true });
 }

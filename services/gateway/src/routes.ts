@@ -1,7 +1,6 @@
-import Router from "@koa/router";
 import Koa, { type Context, type Middleware } from "koa";
 import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
-import { errorHandler, httpMetrics, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
+import { createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
@@ -71,7 +70,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     }
   };
 
-  const router = new Router();
+  const router = createRouter();
   // Each route's budget, then its key: counted before the key is checked, so requests with a
   // wrong key spend their address's budget. `auth` is every route's but the submissions'.
   const submits = inTurn(deps.rateLimits.rest("submit"), requireApiKey(deps.apiKeys));
@@ -103,7 +102,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   app.use(requestId());
   app.use(errorHandler(deps.log));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(methodsNotAllowed(router));
   return app;
 }
 

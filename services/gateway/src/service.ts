@@ -69,14 +69,36 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     rateLimits,
     trustedProxyHops: config.trustedProxyHops,
   });
-  const http = await listen(app, config.port, config.host);
+  const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadSubmissionServiceProto();
-  const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected(), admit: rateLimits.grpc });
+  const grpcServer = createGrpcServer({
+    log,
+    apiKeys: config.apiKeys,
+    packageDefinition,
+    serviceNames: [SUBMISSION_SERVICE],
+    isReady: () => nats.isConnected(),
+    admit: rateLimits.grpc,
+    limits: config.grpc,
+  });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
-    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, jsm: nats.jsm, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
+    createSubmissionHandlers({
+      rpc: grpcServer.rpc,
+      js: nats.js,
+      jsm: nats.jsm,
+      uploads,
+      log,
+      policy,
+      maxUploadBytes: config.maxUploadBytes,
+      uploadIdleTimeoutMs: config.grpc.uploadIdleTimeoutMs,
+      health,
+      fallback,
+      syncTimeoutMs: config.syncTimeoutMs,
+      admission,
+      idempotency,
+    }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());

@@ -1,31 +1,39 @@
 import { getAddress, isAddress } from "ethers";
 import type { JobRequest, JobType } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
-import { MAX_URL_LENGTH, checkRpcUrl, createWebhookUrlCheck, type RpcUrlPolicy } from "@veriflow/adapters";
+import { checkTextField } from "@veriflow/http";
+import { MAX_URL_LENGTH, checkRpcUrl, createOutboundHostCheck, createWebhookUrlCheck, nonPublicHostMessage, type RpcUrlPolicy } from "@veriflow/adapters";
 import { parseIpfsUri } from "@veriflow/verify";
 
 export interface SubmissionPolicy {
   allowHttpManifests: boolean;
+  /** Non-public hosts a manifestURI may name (ALLOWED_PRIVATE_HOSTS, as the manifest stage reads it). */
+  allowedPrivateHosts?: string[];
   /** Which per-job rpcUrl values are accepted: the chain configuration the fallback and chain-check use. */
   rpcUrls: RpcUrlPolicy;
   /** Hosts a job's callbackUrl may name although private/loopback (WEBHOOK_ALLOWED_PRIVATE_HOSTS). */
   webhookAllowedPrivateHosts?: string[];
 }
 
+/**
+ * A field's value, trimmed (surrounding whitespace, a trailing newline included, is dropped
+ * as it always was); what remains must hold no control character.
+ */
 function field(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
   if (Array.isArray(v)) throw badRequest("E_DUPLICATE_FIELD", `"${name}" was sent more than once`);
-  if (typeof v === "string") checkStorableText(name, v);
   return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
 }
 
 /**
- * Text that travels into events and PostgreSQL must not contain NUL, which PostgreSQL
- * cannot store in text or jsonb: one such field used to fail every batch it was in. Refused
- * here as a 400; the projection still makes any that arrive another way storable.
+ * Every text field a submission carries, known or not, and every field name: text travels
+ * into events, PostgreSQL (which cannot store NUL), logs and webhook bodies.
  */
-export function checkStorableText(name: string, value: string | null): void {
-  if (value?.includes("\u0000")) throw badRequest("E_BAD_REQUEST", `"${name}" contains a NUL character (\\u0000); send it without`);
+function checkAllText(body: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(body)) {
+    checkTextField(name, name);
+    for (const v of [value].flat()) if (typeof v === "string") checkTextField(name, v.trim());
+  }
 }
 
 /** Checks the multipart fields of a submission; every problem is a 400 a person can act on. */
@@ -43,11 +51,10 @@ export function checkFieldsSoFar(jobType: JobType, body: Record<string, unknown>
 }
 
 function readSubmission(jobType: JobType, body: Record<string, unknown>, policy: SubmissionPolicy, partial: boolean): JobRequest | null {
+  checkAllText(body);
   const registry = field(body, "registryAddress");
   if (!registry && !partial) throw badRequest("E_REGISTRY_ADDRESS_REQUIRED", 'field "registryAddress" is required (a 0x-prefixed contract address)');
-  if (registry && !isAddress(registry)) {
-    throw badRequest("E_INVALID_REGISTRY_ADDRESS", `"registryAddress" is not a valid address (40 hex digits after 0x, correct checksum if mixed-case): ${String(registry).slice(0, 100)}`);
-  }
+  if (registry) checkRegistryAddress(registry);
 
   const manifestUri = field(body, "manifestURI") ?? field(body, "manifestUri");
   if (!manifestUri && !partial) throw badRequest("E_MANIFEST_URI_REQUIRED", 'field "manifestURI" is required (ipfs://<CID>[/path] or https://…)');
@@ -66,7 +73,20 @@ function readSubmission(jobType: JobType, body: Record<string, unknown>, policy:
   return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl };
 }
 
+/**
+ * `0x` and 40 hex digits, in any case; a mixed-case address must carry a correct EIP-55
+ * checksum. ethers' isAddress alone would also take a bare 40-digit hex string and an ICAP
+ * (XE…) address, which no client of this API means to send.
+ */
+function checkRegistryAddress(value: string): void {
+  const refuse = (why: string) => badRequest("E_INVALID_REGISTRY_ADDRESS", `"registryAddress" ${why}`);
+  if (!value.startsWith("0x")) throw refuse("must start with 0x (a bare hex string or an ICAP XE… address is not accepted)");
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw refuse(`must be 0x followed by 40 hex digits (got ${value.length - 2} characters after 0x, or a non-hex one)`);
+  if (!isAddress(value)) throw refuse("has mixed case but a wrong EIP-55 checksum: send it all lower-case or with its correct checksum");
+}
+
 const webhookUrlChecks = new WeakMap<SubmissionPolicy, ReturnType<typeof createWebhookUrlCheck>>();
+const manifestHostChecks = new WeakMap<SubmissionPolicy, ReturnType<typeof createOutboundHostCheck>>();
 
 /** An http(s) URL, length-capped, not a private/loopback host unless allow-listed. */
 function checkCallbackUrl(raw: string, policy: SubmissionPolicy): string {
@@ -91,12 +111,16 @@ function checkManifestUri(uri: string, policy: SubmissionPolicy): void {
   try {
     url = new URL(uri);
   } catch {
-    throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" is not a URI: ${uri.slice(0, 100)}`);
+    throw badRequest("E_INVALID_MANIFEST_URI", '"manifestURI" is not a URI');
   }
-  if (url.protocol === "https:") return;
-  if (url.protocol === "http:") {
-    if (policy.allowHttpManifests) return;
+  if (url.protocol === "http:" && !policy.allowHttpManifests) {
     throw badRequest("E_MANIFEST_URI_NOT_ALLOWED", "http:// manifest URIs are not allowed here; use https:// or ipfs://");
   }
-  throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" must be ipfs://, https:// (or http:// where allowed), got ${url.protocol}`);
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw badRequest("E_INVALID_MANIFEST_URI", `"manifestURI" must be ipfs://, https:// (or http:// where allowed), got ${url.protocol}`);
+  }
+  let hostCheck = manifestHostChecks.get(policy);
+  if (!hostCheck) manifestHostChecks.set(policy, (hostCheck = createOutboundHostCheck(policy.allowedPrivateHosts ?? [])));
+  const host = hostCheck(url);
+  if (host !== null) throw badRequest("E_MANIFEST_URI_HOST_NOT_ALLOWED", nonPublicHostMessage("manifestURI", host, "ALLOWED_PRIVATE_HOSTS"));
 }

@@ -26,6 +26,8 @@ describe("uploadError", () => {
     expect(uploadError(new Error("Multipart: Boundary not found"), 100)).toMatchObject({ status: 400, code: "E_BAD_MULTIPART" });
     expect(uploadError(new Error("Request aborted"), 100)).toMatchObject({ status: 400, code: "E_UPLOAD_ABORTED" });
     expect(uploadError(new Error("Request closed"), 100)).toMatchObject({ status: 400, code: "E_UPLOAD_ABORTED" });
+    const cutOff = Object.assign(new Error("the upload stream closed before its end"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
+    expect(uploadError(cutOff, 100)).toMatchObject({ status: 400, code: "E_UPLOAD_ABORTED" });
     const stored = new errors.TimeoutError();
     expect(uploadError(stored, 100)).toMatchObject({ status: 503, code: "E_STORAGE_UNAVAILABLE", cause: stored });
     // A look-alike code on another error is not multer's.

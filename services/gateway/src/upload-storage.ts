@@ -28,15 +28,20 @@ export function createUploadStorage(bucket: ObjectStore, discard: (name: string)
       const name = (req as RequestWithUpload)[UPLOAD_NAME];
       if (!name) return cb(new Error("upload name not set"));
       try {
-        checkFieldsAtFileStart(req);
+        checkFieldsAtFileStart(req, file);
       } catch (err) {
         return cb(err);
       }
-      putUpload(bucket, name, (file as multer.File & { stream: Readable }).stream, { fileName: file.originalname, contentType: file.mimetype })
+      const stream = (file as multer.File & { stream: Readable }).stream;
+      putUpload(bucket, name, stream, { fileName: file.originalname, contentType: file.mimetype })
         .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest } satisfies StoredFile as unknown as multer.File))
         .catch((err: unknown) => {
-          refuseUpload(req, err);
-          cb(err);
+          // When busboy ended the file part (a malformed or aborted body), that is the answer
+          // (400), not however the store reported the put it cut short (503). The store purges
+          // the chunks of a failed put: nothing is left behind.
+          const why = stream.errored ?? err;
+          refuseUpload(req, why);
+          cb(why);
         });
     },
     _removeFile(_req, file, cb) {

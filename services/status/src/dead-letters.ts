@@ -1,7 +1,7 @@
-import { Router } from "@koa/router";
+import type { Router } from "@koa/router";
 import { DEAD_LETTERS_PATH, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
-import { requireApiKey } from "@veriflow/http";
+import { createRouter, requireApiKey } from "@veriflow/http";
 import { NotReplayableError, type DeadLetter, type DeadLetterCounts, type DeadLetterPage, type Replayed } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { readQuery, type Query } from "./query.js";
@@ -114,7 +114,7 @@ export function parseDeadLetterQuery(query: Query): { consumer?: string; after: 
  * it takes an API key here too (the gateway forwards the caller's).
  */
 export function createDeadLetterRouter(deadLetters: DeadLetters, apiKeys: readonly string[]): Router {
-  const router = new Router({ prefix: DEAD_LETTERS_PATH });
+  const router = createRouter({ prefix: DEAD_LETTERS_PATH });
   router.use(async (ctx, next) => {
     ctx.set("cache-control", "no-store");
     await next();

@@ -1,7 +1,6 @@
-import { Router } from "@koa/router";
 import Koa from "koa";
 import { isJobId, jobPath, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
-import { errorHandler, httpMetrics, requestId, requireApiKey } from "@veriflow/http";
+import { createRouter, errorHandler, httpMetrics, methodsNotAllowed, requestId, requireApiKey } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
@@ -92,7 +91,7 @@ export function toApiJob(job: Job): ApiJob {
 export function createStatusApp(deps: StatusAppDeps): Koa {
   const { sql, log } = deps;
   const app = new Koa();
-  const router = new Router({ prefix: JOBS_PATH });
+  const router = createRouter({ prefix: JOBS_PATH });
 
   const loadJob = createJobLoader(deps);
 
@@ -182,11 +181,11 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   app.use(requestId());
   app.use(errorHandler(log));
   app.use(router.routes());
-  app.use(router.allowedMethods());
+  app.use(methodsNotAllowed(router));
   if (deps.deadLetters) {
     const deadLetters = createDeadLetterRouter(deps.deadLetters, deps.apiKeys ?? []);
     app.use(deadLetters.routes());
-    app.use(deadLetters.allowedMethods());
+    app.use(methodsNotAllowed(deadLetters));
   }
   return app;
 }

@@ -112,7 +112,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     deadLetters,
     apiKeys: config.apiKeys,
   });
-  const http = await listen(app, config.port, config.host);
+  const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadStatusProtos();
@@ -123,6 +123,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     serviceNames: [JOB_SERVICE, DEAD_LETTER_SERVICE],
     isReady: async () => nats.isConnected() && (await databaseReady()),
     translateError: (err) => translateDatabaseError(err, db),
+    limits: config.grpc,
   });
   grpcServer.addService(
     proto.veriflow.v1.JobService.service,

@@ -1,12 +1,15 @@
 import { opsPortOf } from "@veriflow/events";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
+import { readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
 import { readPostgresConfig, readRetentionConfig, type PostgresConfig, type RetentionConfig } from "@veriflow/pg";
 import { DEFAULT_RETRY_SCHEDULE_MS } from "./retry-schedule.js";
 
 export interface WebhooksConfig extends CommonConfig {
   port: number;
   host: string;
+  /** Headers, idle and keep-alive timeouts, minimum upload rate, connection cap (HTTP_*). */
+  http: HttpServerLimits;
   /** DATABASE_URL, pool size, connect and statement timeouts. */
   database: PostgresConfig;
   /** How long finished rows are kept (RETENTION_*), and how often they are pruned. */
@@ -51,6 +54,7 @@ export function loadConfig(env: Env): WebhooksConfig {
     ...readCommonConfig(r, opsPortOf("webhooks")),
     port: r.int("WEBHOOKS_PORT", 3003, { min: 0, max: 65535 }),
     host: r.string("WEBHOOKS_HOST", "0.0.0.0"),
+    http: readHttpServerLimits(r),
     database: readPostgresConfig(r),
     retention: readRetentionConfig(r),
     signingSecret,

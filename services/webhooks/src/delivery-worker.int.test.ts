@@ -74,7 +74,7 @@ describe("delivery worker", () => {
     try {
       const done = await settled(d.jobId);
       expect(done).toMatchObject({ status: "failed", attemptCount: 1, lastStatusCode: null });
-      expect(done.lastError).toMatch(/not a public address.*WEBHOOK_ALLOWED_PRIVATE_HOSTS/);
+      expect(done.lastError).toMatch(/non-public address.*WEBHOOK_ALLOWED_PRIVATE_HOSTS/);
       expect(hits).toBe(0);
     } finally {
       await w.stop();

@@ -1,4 +1,4 @@
-import type { createGuardedAgent } from "@veriflow/adapters";
+import { describeNetworkError, type createGuardedAgent } from "@veriflow/adapters";
 import { errorMessage } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
@@ -61,19 +61,15 @@ export async function sendDelivery(dispatcher: Dispatcher, d: ClaimedDelivery, s
     // The guard's refusal is final: retrying cannot make a private address public.
     const refused = (err as { code?: unknown }).code === "E_MANIFEST_HOST_NOT_ALLOWED";
     if (refused) {
-      return { statusCode: null, error: `refused: ${url.hostname} is not a public address (allow it with WEBHOOK_ALLOWED_PRIVATE_HOSTS for local use)`, outcome: "failed" };
+      return { statusCode: null, error: `refused: ${url.hostname} is or resolves to a non-public address (allow it with WEBHOOK_ALLOWED_PRIVATE_HOSTS for local use)`, outcome: "failed" };
     }
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || /timeout/i.test(err.name));
-    return { statusCode: null, error: timedOut ? `no answer within ${timeoutMs} ms` : describe(err), outcome: "retry" };
+    // The code, never the message: it names the address connected to, which the API shows to clients.
+    return { statusCode: null, error: timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(err), outcome: "retry" };
   }
 }
 
-function describe(err: unknown): string {
-  const cause = (err as { cause?: unknown }).cause;
-  const code = (err as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code;
-  const message = errorMessage(err);
-  return (typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message).slice(0, 1000);
-}
+
 
 /**
  * Claims due deliveries (leased, SKIP LOCKED: replicas share the work), sends each with a

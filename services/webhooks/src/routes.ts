@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { Router } from "@koa/router";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
 import { HttpError, badRequest, notFound, type CodeWhere } from "@veriflow/errors";
-import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import { checkTextField, createRouter, errorHandler, httpMetrics, methodsNotAllowed, requestId } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import { generateWebhookSecret } from "./signature.js";
@@ -37,7 +36,7 @@ const MAX_PAGE_SIZE = 100;
 export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   const { sql } = deps;
   const checkUrl = createWebhookUrlCheck(deps.allowedPrivateHosts);
-  const router = new Router();
+  const router = createRouter();
 
   const requireSubscription = async (raw: string): Promise<Subscription> => {
     const id = parseUuid(raw, "E_INVALID_WEBHOOK_ID", "webhook id");
@@ -99,7 +98,7 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   app.use(requestId());
   app.use(errorHandler(deps.log));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(methodsNotAllowed(router));
   return app;
 }
 
@@ -153,6 +152,7 @@ export function parseSubscriptionInput(body: unknown, checkUrl: ReturnType<typeo
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("E_INVALID_BODY", "send a JSON object: { url, eventTypes, secret?, description? }");
   const b = body as Record<string, unknown>;
   if (typeof b.url !== "string" || b.url.trim() === "") throw badRequest("E_INVALID_WEBHOOK_URL", '"url" is required (an http(s) URL)');
+  checkTextField("url", b.url.trim()); // before parsing: URL parsing drops tabs and newlines silently
   const url = checkUrl(b.url.trim(), "url");
   if (!url.ok) throw badRequest(url.code, url.message);
   const types = b.eventTypes;
@@ -173,6 +173,7 @@ export function parseSubscriptionInput(body: unknown, checkUrl: ReturnType<typeo
   let description: string | null = null;
   if (b.description !== undefined && b.description !== null) {
     if (typeof b.description !== "string" || b.description.length > 500) throw badRequest("E_INVALID_DESCRIPTION", '"description" must be a string of at most 500 characters');
+    checkTextField("description", b.description);
     description = b.description;
   }
   return { url: url.url, eventTypes: [...new Set(types)], secret, description };

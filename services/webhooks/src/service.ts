@@ -91,7 +91,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("consumer", () => loop.stop());
 
   const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db });
-  const http = await listen(app, config.port, config.host);
+  const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 
   registerWebhooksMetrics();

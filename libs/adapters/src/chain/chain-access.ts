@@ -1,12 +1,16 @@
-import type { JsonRpcProvider } from "ethers";
+import type { FetchGetUrlFunc, JsonRpcProvider } from "ethers";
 import type { ChainAccess } from "@veriflow/verify";
 import { findRegistration } from "./find-registration.js";
 import { createRegistryReader, type RegistryReader } from "./registry-reader.js";
+import { createGuardedAgent } from "../manifest/safe-http.js";
 import { createRpcProvider, toRpcError } from "./rpc.js";
+import { createRpcGetUrl } from "./rpc-fetch.js";
 import { checkRpcUrl, normalizeRpcUrl, type RpcUrlPolicy } from "./rpc-url.js";
 
 export interface ChainEndpointConfig extends RpcUrlPolicy {
   rpcTimeoutMs: number;
+  /** Largest JSON-RPC response body read (RPC_MAX_RESPONSE_BYTES). */
+  rpcMaxResponseBytes: number;
   /** Largest number of entries() read in one batched eth_call. */
   maxBatch: number;
   /** Batched calls in flight at once per RPC endpoint. */
@@ -25,8 +29,8 @@ export interface ChainEndpoint extends ChainAccess {
 }
 
 /** One RPC endpoint: a batching registry reader, the registration search, the chain id (asked once). */
-export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig): ChainEndpoint {
-  const provider: JsonRpcProvider = createRpcProvider(rpcUrl, { timeoutMs: cfg.rpcTimeoutMs });
+export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig, getUrl?: FetchGetUrlFunc): ChainEndpoint {
+  const provider: JsonRpcProvider = createRpcProvider(rpcUrl, { timeoutMs: cfg.rpcTimeoutMs, getUrl });
   const reader = createRegistryReader({ provider, maxBatch: cfg.maxBatch, maxInFlight: cfg.maxInFlight });
   let chainId: Promise<number> | undefined;
   return {
@@ -57,7 +61,20 @@ export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig): C
  * grow memory.
  */
 export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
-  const main = createChainEndpoint(cfg.rpcUrl, cfg);
+  // Every endpoint, the configured one too, is reached through the manifest fetcher's guard:
+  // one address check, no redirects, bounded answers. The hosts the operator named
+  // (RPC_URL, exact RPC_URL_ALLOWLIST entries, ALLOWED_PRIVATE_HOSTS) may be private; an
+  // endpoint admitted by "*" must resolve to public addresses on every connection.
+  const agent = createGuardedAgent({
+    allowedPrivateHosts: [...(cfg.allowedPrivateHosts ?? []), ...operatorNamedHosts(cfg)],
+    connectTimeoutMs: cfg.rpcTimeoutMs,
+    refusal: { code: "E_RPC_HOST_NOT_ALLOWED", allowSetting: "ALLOWED_PRIVATE_HOSTS" },
+    // Reads are batched (CHAIN_MAX_IN_FLIGHT calls per endpoint, at most 64): a burst of
+    // other calls waits for a kept-alive connection instead of opening hundreds.
+    connectionsPerOrigin: 64,
+  });
+  const getUrl = createRpcGetUrl({ dispatcher: agent, maxResponseBytes: cfg.rpcMaxResponseBytes });
+  const main = createChainEndpoint(cfg.rpcUrl, cfg, getUrl);
   const mainUrl = normalizeRpcUrl(cfg.rpcUrl);
   const custom = new Map<string, ChainEndpoint>();
   return {
@@ -72,7 +89,7 @@ export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
           custom.delete(oldest);
           void ep.close();
         }
-        endpoint = createChainEndpoint(rpcUrl, cfg);
+        endpoint = createChainEndpoint(rpcUrl, cfg, getUrl);
         custom.set(rpcUrl, endpoint);
       }
       return endpoint;
@@ -81,6 +98,17 @@ export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
     checkRpcUrl: (rpcUrl: string) => checkRpcUrl(rpcUrl, cfg),
     async close() {
       await Promise.allSettled([main.close(), ...[...custom.values()].map((e) => e.close())]);
+      await agent.close();
     },
   };
+}
+
+/** "host:port" of RPC_URL and of every exact RPC_URL_ALLOWLIST entry, as the guard's allow-list takes them. */
+function operatorNamedHosts(cfg: RpcUrlPolicy): string[] {
+  return [cfg.rpcUrl, ...cfg.rpcUrlAllowlist.filter((e) => e !== "*")].flatMap((raw) => {
+    const url = normalizeRpcUrl(raw);
+    if (url === null) return [];
+    const { hostname, port, protocol } = new URL(url);
+    return [`${hostname}:${port || (protocol === "https:" ? "443" : "80")}`];
+  });
 }

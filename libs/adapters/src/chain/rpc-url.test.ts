@@ -9,7 +9,7 @@ const policy = (...rpcUrlAllowlist: string[]): RpcUrlPolicy => ({ rpcUrl: config
 
 describe("checkRpcUrl: the one rule for a job's own rpcUrl", () => {
   // [allow-list, the job's rpcUrl, outcome]
-  const table: [string[], string, "ok" | "E_RPC_URL_NOT_ALLOWED" | "E_INVALID_RPC_URL"][] = [
+  const table: [string[], string, "ok" | "E_RPC_URL_NOT_ALLOWED" | "E_INVALID_RPC_URL" | "E_RPC_URL_HOST_NOT_ALLOWED"][] = [
     // nothing allow-listed: only the configured endpoint, however it is spelled
     [[], "http://127.0.0.1:8545", "ok"],
     [[], "http://127.0.0.1:8545/", "ok"],
@@ -35,7 +35,22 @@ describe("checkRpcUrl: the one rule for a job's own rpcUrl", () => {
     [["https://rpc.example.com/?key=a"], "https://rpc.example.com?key=a", "ok"],
     // "*": any http(s) endpoint
     [["*"], "https://anything.example.org/rpc", "ok"],
-    [["*"], "http://10.0.0.5:8545", "ok"],
+    // "*" admits public hosts only: a non-public literal in any spelling, or localhost, is refused
+    [["*"], "http://10.0.0.5:8545", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://127.0.0.1:8546", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://2130706433:8546/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://0x7f.1:8546/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://169.254.169.254/latest/meta-data", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://[fd00:ec2::254]/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://[fe80::a9fe:a9fe]/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://[::ffff:10.0.0.1]:8545/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://100.64.0.1/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://[::]/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://224.0.0.1/", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "http://localhost:8545", "E_RPC_URL_HOST_NOT_ALLOWED"],
+    [["*"], "https://8.8.8.8/", "ok"],
+    // an endpoint the operator named is allowed wherever it is
+    [["*", "http://10.0.0.5:8545"], "http://10.0.0.5:8545", "ok"],
     // never a URL: refused whatever the allow-list says
     [["*"], "not a url", "E_INVALID_RPC_URL"],
     [["*"], "ws://rpc.example.com", "E_INVALID_RPC_URL"],
@@ -48,6 +63,14 @@ describe("checkRpcUrl: the one rule for a job's own rpcUrl", () => {
   it.each(table)("allow-list %j, rpcUrl %s: %s", (allowlist, rpcUrl, outcome) => {
     const r = checkRpcUrl(rpcUrl, policy(...allowlist));
     expect(r.ok ? "ok" : r.code).toBe(outcome);
+  });
+
+  it("lets ALLOWED_PRIVATE_HOSTS exempt a host that \"*\" admits", () => {
+    const local = { ...policy("*"), allowedPrivateHosts: ["127.0.0.1", "localhost:8545"] };
+    expect(checkRpcUrl("http://127.0.0.1:9999", local)).toMatchObject({ ok: true });
+    expect(checkRpcUrl("http://localhost:8545", local)).toMatchObject({ ok: true });
+    expect(checkRpcUrl("http://localhost:8546", local)).toMatchObject({ ok: false, code: "E_RPC_URL_HOST_NOT_ALLOWED" });
+    expect(checkRpcUrl("http://10.0.0.1", local)).toMatchObject({ ok: false, code: "E_RPC_URL_HOST_NOT_ALLOWED", message: expect.stringContaining("ALLOWED_PRIVATE_HOSTS") });
   });
 
   it("answers the normalised URL, the form endpoints are kept under", () => {

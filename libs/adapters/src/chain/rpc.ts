@@ -1,5 +1,5 @@
 import { PermanentError, TransientError } from "@veriflow/errors";
-import { FetchRequest, JsonRpcProvider, Network } from "ethers";
+import { FetchRequest, JsonRpcProvider, Network, type FetchGetUrlFunc } from "ethers";
 
 export interface RpcProviderOptions {
   /**
@@ -9,6 +9,8 @@ export interface RpcProviderOptions {
   chainId?: number;
   /** Whole-request timeout, retries of HTTP 429 included. */
   timeoutMs?: number;
+  /** How requests are sent (createRpcGetUrl: guarded, bounded, no redirects); ethers' own node:http fetch by default. */
+  getUrl?: FetchGetUrlFunc;
 }
 
 /**
@@ -18,6 +20,7 @@ export interface RpcProviderOptions {
 export function createRpcProvider(rpcUrl: string, opts: RpcProviderOptions = {}): JsonRpcProvider {
   const request = new FetchRequest(rpcUrl);
   request.timeout = opts.timeoutMs ?? 10_000;
+  if (opts.getUrl) request.getUrlFunc = opts.getUrl;
   return new JsonRpcProvider(request, Network.from(opts.chainId ?? 0), {
     staticNetwork: true,
     batchMaxCount: 1,

@@ -1,5 +1,6 @@
-import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
-import type { Logger } from "@veriflow/platform";
+import { PermanentError, TransientError } from "@veriflow/errors";
+import { redactUrl, type Logger } from "@veriflow/platform";
+import { describeNetworkError } from "../network-error.js";
 import { createIpfsReader } from "./ipfs-gateways.js";
 import { boundedGet, createDirectAgent, createGuardedAgent } from "./safe-http.js";
 
@@ -53,9 +54,9 @@ export function createManifestFetcher(config: ManifestFetchConfig, log?: Pick<Lo
     if (url.protocol === "https:") return;
     if (url.protocol === "http:") {
       if (config.allowHttp) return;
-      throw new PermanentError("E_MANIFEST_URI_NOT_ALLOWED", `http:// manifest URIs are not allowed here (${original}); use https:// or ipfs://`);
+      throw new PermanentError("E_MANIFEST_URI_NOT_ALLOWED", `http:// manifest URIs are not allowed here (${redactUrl(original)}); use https:// or ipfs://`);
     }
-    throw new PermanentError("E_MANIFEST_URI_INVALID", `unsupported manifest URI scheme in ${original}; use https:// or ipfs://`);
+    throw new PermanentError("E_MANIFEST_URI_INVALID", `unsupported manifest URI scheme in ${redactUrl(original)}; use https:// or ipfs://`);
   }
 
   async function fetchHttp(uri: string): Promise<FetchedManifest> {
@@ -63,7 +64,7 @@ export function createManifestFetcher(config: ManifestFetchConfig, log?: Pick<Lo
     try {
       url = new URL(uri);
     } catch {
-      throw new PermanentError("E_MANIFEST_URI_INVALID", `${JSON.stringify(uri)} is not a valid URI`);
+      throw new PermanentError("E_MANIFEST_URI_INVALID", "the manifest URI is not a valid URI");
     }
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
@@ -82,26 +83,26 @@ export function createManifestFetcher(config: ManifestFetchConfig, log?: Pick<Lo
         const location = res.headers.location;
         if (REDIRECTS.has(status) && typeof location === "string") {
           if (hop === MAX_REDIRECTS) {
-            throw new PermanentError("E_MANIFEST_TOO_MANY_REDIRECTS", `${uri}: more than ${MAX_REDIRECTS} redirects`);
+            throw new PermanentError("E_MANIFEST_TOO_MANY_REDIRECTS", `${redactUrl(uri)}: more than ${MAX_REDIRECTS} redirects`);
           }
           try {
             url = new URL(location, url);
           } catch {
-            throw new PermanentError("E_MANIFEST_REJECTED", `${url.href} redirects to an invalid location ${JSON.stringify(location)}`);
+            throw new PermanentError("E_MANIFEST_REJECTED", `${redactUrl(url.href)} redirects to an invalid location`);
           }
-          log?.debug({ uri, hop: hop + 1, to: url.href }, "manifest redirect");
+          log?.debug({ uri: redactUrl(uri), hop: hop + 1, to: redactUrl(url.href) }, "manifest redirect");
           continue;
         }
-        if (status === 404 || status === 410) throw new PermanentError("E_MANIFEST_NOT_FOUND", `${url.href} answered ${status}: no manifest there`);
-        if (TRANSIENT_STATUS(status)) throw new TransientError("E_MANIFEST_UNAVAILABLE", `${url.href} answered ${status}`);
-        throw new PermanentError("E_MANIFEST_REJECTED", `${url.href} answered ${status}`);
+        if (status === 404 || status === 410) throw new PermanentError("E_MANIFEST_NOT_FOUND", `${redactUrl(url.href)} answered ${status}: no manifest there`);
+        if (TRANSIENT_STATUS(status)) throw new TransientError("E_MANIFEST_UNAVAILABLE", `${redactUrl(url.href)} answered ${status}`);
+        throw new PermanentError("E_MANIFEST_REJECTED", `${redactUrl(url.href)} answered ${status}`);
       }
     } catch (err) {
       if (err instanceof PermanentError || err instanceof TransientError) throw err;
       if (deadline.signal.aborted) {
-        throw new TransientError("E_MANIFEST_UNAVAILABLE", `${uri}: no complete answer within ${config.timeoutMs} ms`, { cause: err });
+        throw new TransientError("E_MANIFEST_UNAVAILABLE", `${redactUrl(uri)}: no complete answer within ${config.timeoutMs} ms`, { cause: err });
       }
-      throw new TransientError("E_MANIFEST_UNAVAILABLE", `${uri}: ${describeNetworkError(err)}`, { cause: err });
+      throw new TransientError("E_MANIFEST_UNAVAILABLE", `${redactUrl(uri)}: ${describeNetworkError(err)}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -112,15 +113,10 @@ export function createManifestFetcher(config: ManifestFetchConfig, log?: Pick<Lo
       const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
       if (scheme === "ipfs") return ipfs.readIpfs(uri);
       if (scheme === "https" || scheme === "http") return fetchHttp(uri);
-      throw new PermanentError("E_MANIFEST_URI_INVALID", `unsupported manifest URI ${JSON.stringify(uri)}: use https:// or ipfs://`);
+      throw new PermanentError("E_MANIFEST_URI_INVALID", `unsupported manifest URI ${redactUrl(uri)}: use https:// or ipfs://`);
     },
     async close() {
       await Promise.all([web.close(), gatewayAgent.close()]);
     },
   };
-}
-
-function describeNetworkError(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? `${code}: ${errorMessage(err)}` : errorMessage(err);
 }

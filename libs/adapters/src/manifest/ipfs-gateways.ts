@@ -1,7 +1,8 @@
 import type { Dispatcher } from "undici";
 import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
-import type { Logger } from "@veriflow/platform";
+import { redactUrl, type Logger } from "@veriflow/platform";
 import { parseIpfsUri, resolveIpfs, verifyBlock, type FetchBlock } from "@veriflow/verify";
+import { describeNetworkError } from "../network-error.js";
 import { boundedGet } from "./safe-http.js";
 
 /**
@@ -49,7 +50,8 @@ export function createIpfsReader(opts: IpfsGatewayOptions) {
         headers: { accept: "application/vnd.ipld.raw", "user-agent": "veriflow-manifest" },
       });
     } catch (err) {
-      throw new GatewayFailure(signal.aborted ? `timed out after ${opts.timeoutMs} ms` : errorMessage(err), { cause: err });
+      const why = signal.aborted ? `timed out after ${opts.timeoutMs} ms` : err instanceof PermanentError ? err.message : describeNetworkError(err);
+      throw new GatewayFailure(why, { cause: err });
     }
     if (res.body === null) throw new GatewayFailure(`answered ${res.status} for block ${cidText}`);
     const type = String(res.headers["content-type"] ?? "");
@@ -76,8 +78,8 @@ export function createIpfsReader(opts: IpfsGatewayOptions) {
         const isTamper = err instanceof PermanentError && err.code === "E_CID_MISMATCH";
         if (!isTamper && !(err instanceof GatewayFailure)) throw err; // a verdict on verified content: same everywhere
         if (isTamper) tampered++;
-        failures.push(`${gateway}: ${errorMessage(err)}`);
-        opts.log?.warn({ gateway, cid: cid.toString(), err: errorMessage(err), tampered: isTamper }, "ipfs gateway failed");
+        failures.push(`${redactUrl(gateway)}: ${errorMessage(err)}`);
+        opts.log?.warn({ gateway: redactUrl(gateway), cid: cid.toString(), err: errorMessage(err), tampered: isTamper }, "ipfs gateway failed");
       } finally {
         clearTimeout(timer);
         deadline.abort(); // cancels block fetches still in flight after a failure

@@ -1,6 +1,5 @@
-import type { LookupFunction } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startManifestServer, type ManifestServer } from "@veriflow/testing";
+import { lookupAlways, startManifestServer, type ManifestServer } from "@veriflow/testing";
 import { boundedGet, createGuardedAgent } from "./safe-http.js";
 
 let server: ManifestServer;
@@ -9,14 +8,6 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-/** A resolver that says every name lives at `address` (what a rebinding attacker's DNS does). */
-const resolveTo =
-  (address: string): LookupFunction =>
-  (_host, options, callback) => {
-    const cb = callback as (...args: unknown[]) => void;
-    if ((options as { all?: boolean }).all) cb(null, [{ address, family: 4 }]);
-    else cb(null, address, 4);
-  };
 
 const get = (agent: ReturnType<typeof createGuardedAgent>, url: string) =>
   boundedGet(agent, new URL(url), {
@@ -30,7 +21,7 @@ const get = (agent: ReturnType<typeof createGuardedAgent>, url: string) =>
 describe("createGuardedAgent", () => {
   it("checks the addresses a name resolves to at connect time", async () => {
     server.putManifest("x.json", { x: 1 });
-    const agent = createGuardedAgent({ allowedPrivateHosts: [], connectTimeoutMs: 1000, lookup: resolveTo("127.0.0.1") });
+    const agent = createGuardedAgent({ allowedPrivateHosts: [], connectTimeoutMs: 1000, lookup: lookupAlways("127.0.0.1") });
     const before = server.requests();
     await expect(get(agent, `http://innocent.example:${server.port}/manifests/x.json`)).rejects.toMatchObject({
       code: "E_MANIFEST_HOST_NOT_ALLOWED",
@@ -44,7 +35,7 @@ describe("createGuardedAgent", () => {
     const agent = createGuardedAgent({
       allowedPrivateHosts: [`dev.example:${server.port}`],
       connectTimeoutMs: 1000,
-      lookup: resolveTo("127.0.0.1"),
+      lookup: lookupAlways("127.0.0.1"),
     });
     const connections = new Set<unknown>();
     agent.on("connect", (origin) => connections.add(String(origin)));

@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent, buildConnector, type Dispatcher } from "undici";
 import { PermanentError, type ErrorCode } from "@veriflow/errors";
+import { redactUrl } from "@veriflow/platform";
 import { isPublicAddress } from "./ip-address.js";
 
 /**
@@ -21,7 +22,18 @@ export interface GuardedAgentOptions {
   connectTimeoutMs: number;
   /** DNS lookup to use, guarded unless the host is allow-listed (defaults to dns.lookup). */
   lookup?: LookupFunction;
+  /** What a refusal is: its code and the setting that would allow the host (default: a manifest's, ALLOWED_PRIVATE_HOSTS). */
+  refusal?: GuardRefusal;
+  /** Most connections to one origin; more requests wait for one (default: no cap). */
+  connectionsPerOrigin?: number;
 }
+
+export interface GuardRefusal {
+  code: "E_MANIFEST_HOST_NOT_ALLOWED" | "E_RPC_HOST_NOT_ALLOWED";
+  allowSetting: string;
+}
+
+const MANIFEST_REFUSAL: GuardRefusal = { code: "E_MANIFEST_HOST_NOT_ALLOWED", allowSetting: "ALLOWED_PRIVATE_HOSTS" };
 
 /** A keep-alive agent that refuses connections to non-public addresses. */
 export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
@@ -29,25 +41,32 @@ export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
   const lookup = opts.lookup ?? dnsLookup;
   const connectOpts = { timeout: opts.connectTimeoutMs, keepAlive: true };
   const direct = buildConnector({ ...connectOpts, lookup });
-  const guarded = buildConnector({ ...connectOpts, lookup: guardLookup(lookup) });
+  const refusal = opts.refusal ?? MANIFEST_REFUSAL;
+  const hostNotAllowed = (host: string) =>
+    new PermanentError(
+      refusal.code,
+      // Never the address it resolved to: that would map the internal network for the client.
+      `refusing to connect to ${host}: it resolves to a non-public address (an operator can allow the host with ${refusal.allowSetting})`,
+    );
+  const guarded = buildConnector({ ...connectOpts, lookup: guardLookup(lookup, hostNotAllowed) });
 
   const connect: buildConnector.connector = (options, callback) => {
     const host = normalizeHost(options.hostname);
     const port = Number(options.port) || (options.protocol === "https:" ? 443 : 80);
     if (allowed.has(host) || allowed.has(`${host}:${port}`)) return direct(options, callback);
-    if (isIP(host) !== 0 && !isPublicAddress(host)) return callback(hostNotAllowed(host, host), null);
+    if (isIP(host) !== 0 && !isPublicAddress(host)) return callback(hostNotAllowed(host), null);
     guarded(options, (...args) => {
       const [err, socket] = args;
       if (err) return callback(err, null);
       const peer = socket.remoteAddress;
       if (peer === undefined || !isPublicAddress(peer)) {
         socket.destroy();
-        return callback(hostNotAllowed(host, peer ?? "an unknown address"), null);
+        return callback(hostNotAllowed(host), null);
       }
       callback(null, socket);
     });
   };
-  return createAgent(connect);
+  return createAgent(connect, opts.connectionsPerOrigin);
 }
 
 /** A plain keep-alive agent (for operator-configured endpoints such as IPFS gateways). */
@@ -55,29 +74,20 @@ export function createDirectAgent(connectTimeoutMs: number): Agent {
   return createAgent(buildConnector({ timeout: connectTimeoutMs, keepAlive: true }));
 }
 
-function createAgent(connect: buildConnector.connector): Agent {
-  return new Agent({ connect, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
+function createAgent(connect: buildConnector.connector, connections?: number): Agent {
+  return new Agent({ connect, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, ...(connections ? { connections } : {}) });
 }
 
-function guardLookup(lookup: LookupFunction): LookupFunction {
+function guardLookup(lookup: LookupFunction, hostNotAllowed: (host: string) => PermanentError): LookupFunction {
   return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
     lookup(hostname, { ...options, all: true }, (err, result) => {
       if (err) return callback(err);
       const addresses = result as unknown as LookupAddress[];
-      const refused = addresses.find((a) => !isPublicAddress(a.address));
-      if (refused || addresses.length === 0) return callback(hostNotAllowed(hostname, refused?.address ?? "nothing"));
+      if (addresses.length === 0 || addresses.some((a) => !isPublicAddress(a.address))) return callback(hostNotAllowed(hostname));
       if (options.all) return callback(null, addresses);
       callback(null, addresses[0]!.address, addresses[0]!.family);
     });
   }) as LookupFunction;
-}
-
-function hostNotAllowed(host: string, address: string): PermanentError {
-  return new PermanentError(
-    "E_MANIFEST_HOST_NOT_ALLOWED",
-    `refusing to fetch from ${host}: it resolves to ${address}, which is not a public address ` +
-      "(list the host in ALLOWED_PRIVATE_HOSTS for local use)",
-  );
 }
 
 /** Lower-case, no brackets, no trailing dot; IP literals in the WHATWG URL canonical form. */
@@ -101,7 +111,7 @@ function normalizeAllowEntry(entry: string): string {
   return e === "" ? "" : normalizeHost(e);
 }
 
-export interface BoundedGetOptions {
+export interface BoundedRequestOptions {
   signal: AbortSignal;
   /** Idle limit between bytes (the signal carries the overall deadline). */
   timeoutMs: number;
@@ -109,33 +119,48 @@ export interface BoundedGetOptions {
   /** Error code used when the body exceeds maxBytes. */
   tooLargeCode: ErrorCode;
   headers: Record<string, string>;
+  method?: "GET" | "POST";
+  body?: Uint8Array | string;
+  /** Read the body of every answer (a JSON-RPC error comes in a 4xx or 5xx body); by default only a 2xx's. */
+  readEveryBody?: boolean;
 }
+
+export type BoundedGetOptions = Omit<BoundedRequestOptions, "method" | "body" | "readEveryBody">;
 
 export interface BoundedResponse {
   status: number;
   headers: Dispatcher.ResponseData["headers"];
-  /** The whole body for 2xx answers; null otherwise (the body is discarded). */
+  /** The whole body (of a 2xx, or of any answer with readEveryBody); null otherwise (the body is discarded). */
   body: Uint8Array | null;
 }
 
 /** GET without following redirects; the body of a 2xx is read up to maxBytes. */
-export async function boundedGet(dispatcher: Dispatcher, url: URL, opts: BoundedGetOptions): Promise<BoundedResponse> {
+export function boundedGet(dispatcher: Dispatcher, url: URL, opts: BoundedGetOptions): Promise<BoundedResponse> {
+  return boundedRequest(dispatcher, url, opts);
+}
+
+/**
+ * One request without following redirects (a redirect is answered as it is, for the caller
+ * to judge), with a deadline and an idle limit, whose body is read up to maxBytes.
+ */
+export async function boundedRequest(dispatcher: Dispatcher, url: URL, opts: BoundedRequestOptions): Promise<BoundedResponse> {
   const res = await dispatcher.request({
     origin: url.origin,
     path: url.pathname + url.search,
-    method: "GET",
+    method: opts.method ?? "GET",
     headers: opts.headers,
+    body: opts.body,
     signal: opts.signal,
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
   });
   const { statusCode: status, headers, body } = res;
-  if (status < 200 || status >= 300) {
+  if (!opts.readEveryBody && (status < 200 || status >= 300)) {
     await body.dump({ limit: 64 * 1024, signal: opts.signal }).catch(() => {});
     return { status, headers, body: null };
   }
   const tooLarge = () =>
-    new PermanentError(opts.tooLargeCode, `${url.origin}${url.pathname} is larger than the limit of ${opts.maxBytes} bytes`);
+    new PermanentError(opts.tooLargeCode, `${redactUrl(url.origin + url.pathname)} is larger than the limit of ${opts.maxBytes} bytes`);
   const declared = Number(headers["content-length"]);
   if (declared > opts.maxBytes) {
     body.destroy();
