@@ -53,19 +53,14 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     statusUrl: config.statusUrl,
   });
 
+  // What REST and gRPC submissions share: where uploads and requests go, and the rules they meet.
+  const submissions = { js: nats.js, jsm: nats.jsm, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, admission, idempotency };
   const app = createGatewayApp({
-    js: nats.js,
-    jsm: nats.jsm,
-    uploads,
-    log,
-    policy,
-    maxUploadBytes: config.maxUploadBytes,
+    ...submissions,
     statusUrl: config.statusUrl,
     webhooksUrl: config.webhooksUrl,
     apiKeys: config.apiKeys,
     sync,
-    admission,
-    idempotency,
     rateLimits,
     trustedProxyHops: config.trustedProxyHops,
   });
@@ -85,19 +80,12 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
     createSubmissionHandlers({
+      ...submissions,
       rpc: grpcServer.rpc,
-      js: nats.js,
-      jsm: nats.jsm,
-      uploads,
-      log,
-      policy,
-      maxUploadBytes: config.maxUploadBytes,
       uploadIdleTimeoutMs: config.grpc.uploadIdleTimeoutMs,
       health,
       fallback,
       syncTimeoutMs: config.syncTimeoutMs,
-      admission,
-      idempotency,
     }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
