@@ -161,6 +161,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       // Local development: the manifest server is on loopback and speaks http.
       MANIFEST_ALLOW_HTTP: env.MANIFEST_ALLOW_HTTP ?? "true",
       ALLOWED_PRIVATE_HOSTS: env.ALLOWED_PRIVATE_HOSTS ?? "127.0.0.1,localhost",
+      // Local development listens on this machine only (set a *_HOST to 0.0.0.0 to open one).
+      GATEWAY_HOST: env.GATEWAY_HOST ?? "127.0.0.1",
+      STATUS_HOST: env.STATUS_HOST ?? "127.0.0.1",
+      WEBHOOKS_HOST: env.WEBHOOKS_HOST ?? "127.0.0.1",
+      OPS_HOST: env.OPS_HOST ?? "127.0.0.1",
       GATEWAY_PORT: String(gatewayPort),
       STATUS_PORT: String(statusPort),
       STATUS_URL: env.STATUS_URL ?? `http://127.0.0.1:${statusPort}`,

@@ -11,7 +11,7 @@ export interface OpsServer {
  * /healthz (the process is alive), /readyz (its dependencies answer: 503 otherwise)
  * and /metrics (Prometheus text). Separate from any public port.
  */
-export async function startOpsServer(port: number, isReady: () => Promise<boolean> | boolean, host = "0.0.0.0"): Promise<OpsServer> {
+export async function startOpsServer(port: number, host: string, isReady: () => Promise<boolean> | boolean): Promise<OpsServer> {
   // The process metrics are what an ops port exists to report.
   collectProcessMetrics();
   const server: Server = createServer((req, res) => {

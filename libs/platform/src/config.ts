@@ -101,6 +101,8 @@ export interface CommonConfig {
   logLevel: string;
   /** Port of the /healthz, /readyz and /metrics endpoints; 0 picks a free one. */
   opsPort: number;
+  /** Where the ops endpoints listen: every interface by default (a container's probes and scrapes come from outside it). */
+  opsHost: string;
 }
 
 export function readCommonConfig(r: EnvReader, defaultOpsPort: number): CommonConfig {
@@ -108,5 +110,6 @@ export function readCommonConfig(r: EnvReader, defaultOpsPort: number): CommonCo
     nats: readNatsConnectionConfig(r),
     logLevel: r.oneOf("LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"], "info"),
     opsPort: r.int("OPS_PORT", defaultOpsPort, { min: 0, max: 65535 }),
+    opsHost: r.string("OPS_HOST", "0.0.0.0"),
   };
 }
