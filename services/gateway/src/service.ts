@@ -17,7 +17,8 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const nats = await connectNats({ ...config.nats, name: "veriflow-gateway", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology, { log });
-  const uploads = await openUploadsBucket(nats.js, config.topology, { log });
+  // Uploads are written to its stream directly (putUpload): opened here to create it, with its bounds.
+  await openUploadsBucket(nats.js, config.topology, { log });
   const idempotency = createIdempotency(await openIdempotencyBucket(nats.js, config.idempotency, { log }), log);
   const admission = createAdmission({ jsm: nats.jsm, maxBacklog: config.maxBacklog, log });
   if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
@@ -41,7 +42,6 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const app = createGatewayApp({
     js: nats.js,
     jsm: nats.jsm,
-    uploads,
     log,
     policy,
     maxUploadBytes: config.maxUploadBytes,
@@ -59,7 +59,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
-    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, jsm: nats.jsm, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
+    createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, jsm: nats.jsm, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());
