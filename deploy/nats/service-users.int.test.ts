@@ -87,12 +87,12 @@ describe("each service's NATS user, under deploy/nats/nats-server.conf", () => {
     const gw = await nats.connectAs("gateway");
     await ensureStreams(gw.jsm, topology);
     const uploads = await openUploadsBucket(gw.js, topology);
-    const info = await putUpload(uploads, jobId, Readable.from([upload]));
+    const info = await putUpload(gw, jobId, Readable.from([upload]));
     uploadRef = { name: jobId, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest };
     // A refused submission's upload is deleted: one chunk, and several (their sequences listed by a consumer).
-    await putUpload(uploads, `${jobId}-refused`, Readable.from([Buffer.from("refused")]));
+    await putUpload(gw, `${jobId}-refused`, Readable.from([Buffer.from("refused")]));
     await deleteUpload(gw.jsm, { name: `${jobId}-refused`, nuid: null, chunks: 1 });
-    await putUpload(uploads, `${jobId}-refused-large`, Readable.from([upload]));
+    await putUpload(gw, `${jobId}-refused-large`, Readable.from([upload]));
     await deleteUpload(gw.jsm, { name: `${jobId}-refused-large`, nuid: null });
     expect(await uploads.info(`${jobId}-refused-large`)).toBeNull();
 

@@ -3,8 +3,8 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEAD_LETTERS_PATH, JOBS_PATH, UPLOADS_BUCKET, createRequestEvent, newJobId, subjectFor } from "@veriflow/events";
 import { grpc } from "@veriflow/grpc";
-import { connectNats, openUploadsBucket, publishEvents, putUpload, readTopologyConfig, type NatsClients } from "@veriflow/nats";
-import { EnvReader, createSilentLogger } from "@veriflow/platform";
+import { connectNats, publishEvents, putUpload, type NatsClients } from "@veriflow/nats";
+import { createSilentLogger } from "@veriflow/platform";
 import { submit } from "../support/client.js";
 import { call, deadLetterServiceClient, jobServiceClient } from "../support/grpc.js";
 import { startSystem, type System } from "../support/system.js";
@@ -100,8 +100,7 @@ describe("POST /api/verification-jobs/:jobId/retry", () => {
     expect((await api("GET", `${JOBS_PATH}/${jobId}`)).body).toMatchObject({ status: "failed", run: 1 });
 
     // The upload arrives after all: the retry hashes it and the job completes.
-    const bucket = await openUploadsBucket(nats.js, readTopologyConfig(new EnvReader({})));
-    await putUpload(bucket, jobId, Readable.from([Buffer.from(content)]));
+    await putUpload(nats, jobId, Readable.from([Buffer.from(content)]));
     const retried = await api("POST", `${JOBS_PATH}/${jobId}/retry`);
     expect(retried.status, JSON.stringify(retried.body)).toBe(202);
     expect(retried.body).toMatchObject({ run: 2, stage: "hashing", status: "queued" });

@@ -39,13 +39,13 @@ describe("the storage bounds", () => {
 
   it("refuses an upload past the bucket's bound as 'full' (not 'unreachable'), leaving no chunk behind", async () => {
     const bucket = await openUploadsBucket(nats.js, topology);
-    await putUpload(bucket, "fits", bytes(100 * KiB));
-    const err = await thrown(putUpload(bucket, "does-not-fit", bytes(200 * KiB)));
+    await putUpload(nats, "fits", bytes(100 * KiB));
+    const err = await thrown(putUpload(nats, "does-not-fit", bytes(200 * KiB)));
     expect(isStorageFullError(err)).toBe(true);
     expect(isStorageFullError(new Error("wrapped", { cause: err }))).toBe(true);
     expect(isNatsUnavailableError(err)).toBe(false);
     expect(await bucket.info("does-not-fit")).toBeNull();
-    // What is left is the one upload that fitted: the refused one's chunks were purged.
+    // What is left is the one upload that fitted: the refused one's chunks were deleted.
     const { state } = await nats.jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`);
     expect(state.bytes).toBeLessThan(110 * KiB);
     await bucket.delete("fits");
@@ -56,7 +56,7 @@ describe("the storage bounds", () => {
     await nats.jsm.streams.purge(`OBJ_${UPLOADS_BUCKET}`);
     const used = async () => (await nats.jsm.getAccountInfo()).storage;
     const before = await used();
-    await putUpload(bucket, "removed", bytes(200 * KiB));
+    await putUpload(nats, "removed", bytes(200 * KiB));
     expect(await used()).toBeGreaterThan(before + 200 * KiB);
     await deleteUpload(nats.jsm, { name: "removed", nuid: null });
     expect(await bucket.info("removed")).toBeNull();

@@ -38,7 +38,7 @@ beforeEach(async () => {
 /** A stored upload named after a new job, as the gateway stores them. */
 async function upload(): Promise<string> {
   const jobId = newJobId();
-  await putUpload(bucket, jobId, Readable.from([Buffer.from(`bytes of ${jobId}`)]));
+  await putUpload(nats, jobId, Readable.from([Buffer.from(`bytes of ${jobId}`)]));
   return jobId;
 }
 
@@ -88,7 +88,7 @@ describe("the uploads sweep", () => {
     expect((await sweep(31_000)).deleted).toEqual({ no_request: 1 });
     expect(await isStored(orphan)).toBe(false);
     // So is anything in the bucket not named after a job: nothing can ever ask for it.
-    await putUpload(bucket, "not-a-job", Readable.from([Buffer.from("x")]));
+    await putUpload(nats, "not-a-job", Readable.from([Buffer.from("x")]));
     expect((await sweep(31_000)).deleted).toEqual({ no_request: 1 });
   });
 

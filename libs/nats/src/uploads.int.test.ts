@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { createServer, connect as connectTcp, type Server, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "@veriflow/testing";
 import { createSilentLogger } from "@veriflow/platform";
 import { connectNats, type NatsClients } from "./nats.js";
+import { startStallingProxy } from "./stalling-proxy.fixture.js";
 import { openUploadsBucket } from "./topology.js";
 import { testTopology } from "./topology.fixture.js";
 import { UPLOAD_CHUNK_BYTES, deleteUpload, hashUpload, putUpload, type ObjectStore, type UploadRef } from "./uploads.js";
@@ -30,7 +30,7 @@ async function store(name: string, bytes: Buffer): Promise<UploadRef> {
   // Feed it in odd-sized pieces, as a network stream would arrive.
   const pieces = [];
   for (let i = 0; i < bytes.length; i += 70_001) pieces.push(bytes.subarray(i, i + 70_001));
-  const info = await putUpload(bucket, name, Readable.from(pieces));
+  const info = await putUpload(nats, name, Readable.from(pieces));
   return { name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest };
 }
 
@@ -52,7 +52,7 @@ describe("uploads", () => {
   it("fails a put whose source is destroyed without an error (a cut-off request), instead of waiting forever, and keeps nothing", async () => {
     const source = new Readable({ read() {} });
     source.push(Buffer.alloc(UPLOAD_CHUNK_BYTES + 10, 1)); // a chunk stored, then the source goes away
-    const put = putUpload(bucket, "cut-off", source);
+    const put = putUpload(nats, "cut-off", source);
     setTimeout(() => source.destroy(), 50);
     await expect(put).rejects.toMatchObject({ code: "ERR_STREAM_PREMATURE_CLOSE" });
     await expect(bucket.info("cut-off")).resolves.toBeNull();
@@ -80,45 +80,6 @@ describe("uploads", () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
-
-/**
- * A loopback TCP proxy in front of nats-server that can stop passing the server's bytes to
- * the client after a number of them: a read that stalls mid-stream, as a broker that hangs
- * or a network that drops would make it, without touching the reader.
- */
-async function startStallingProxy(targetPort: number) {
-  const sockets = new Set<Socket>();
-  let budget = Infinity;
-  const server: Server = createServer((client) => {
-    const upstream = connectTcp(targetPort, "127.0.0.1");
-    sockets.add(client).add(upstream);
-    client.on("data", (d) => upstream.write(d));
-    upstream.on("data", (d: Buffer) => {
-      if (budget <= 0) return;
-      const pass = d.subarray(0, Math.min(d.length, budget));
-      budget -= pass.length;
-      client.write(pass);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end).on("close", end);
-    upstream.on("error", end).on("close", end);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `nats://127.0.0.1:${(server.address() as { port: number }).port}`,
-    /** From now on, pass only this many more bytes from the server. */
-    stallAfter(bytes: number) {
-      budget = bytes;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 describe("reading a stored upload has a deadline", () => {
   const bigBytes = Buffer.alloc(UPLOAD_CHUNK_BYTES * 4, 7);

@@ -1,82 +1,24 @@
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { Base64UrlPaddedCodec, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
-import { headers as natsHeaders } from "@nats-io/transport-node";
-import { UPLOADS_BUCKET } from "@veriflow/events";
+import { Base64UrlPaddedCodec, type ObjectStore } from "@nats-io/obj";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { isNotFound } from "./nats-errors.js";
+import {
+  ENTRY_SUBJECTS,
+  STREAM,
+  UPLOAD_READ_STALL_MS,
+  chunkSubject,
+  deleteMessage,
+  lastOnSubject,
+  lastSeqOf,
+  metaSubject,
+  seqsOf,
+  within,
+} from "./upload-stream.js";
 
 export type { ObjectStore };
-
-/** Chunk size of stored uploads: fewer, larger messages stream faster (max_payload is 1 MiB by default). */
-export const UPLOAD_CHUNK_BYTES = 512 * 1024;
-
-/** Streams a Node readable into the uploads bucket without holding the file in memory. */
-export async function putUpload(
-  bucket: ObjectStore,
-  name: string,
-  source: Readable,
-  meta: { fileName?: string | null; contentType?: string | null } = {},
-): Promise<ObjectInfo> {
-  const web = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      // Pull one chunk at a time: the object store awaits each publish, so memory stays flat.
-      const chunk = await readChunk(source);
-      if (chunk === null) controller.close();
-      else controller.enqueue(chunk);
-    },
-    cancel() {
-      source.destroy();
-    },
-  });
-  const h = natsHeaders();
-  if (meta.fileName) h.set("x-file-name", encodeURIComponent(meta.fileName));
-  if (meta.contentType) h.set("content-type", meta.contentType);
-  return bucket.put({ name, options: { max_chunk_size: UPLOAD_CHUNK_BYTES }, headers: h }, web);
-}
-
-/** Node's code for a stream that closed without ending (what stream.finished reports). */
-const prematureClose = () => Object.assign(new Error("the upload stream closed before its end"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
-
-function readChunk(source: Readable): Promise<Uint8Array | null> {
-  return new Promise((resolve, reject) => {
-    const chunk = source.read() as Buffer | null;
-    if (chunk !== null) return resolve(chunk);
-    if (source.readableEnded) return resolve(null);
-    if (source.destroyed) return reject(source.errored ?? prematureClose());
-    const cleanup = () => {
-      source.off("readable", onReadable);
-      source.off("end", onEnd);
-      source.off("error", onError);
-      source.off("close", onClose);
-    };
-    const onReadable = () => {
-      const c = source.read() as Buffer | null;
-      if (c !== null) {
-        cleanup();
-        resolve(c);
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(null);
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    // A source destroyed without an error never ends: without this the put would wait forever.
-    const onClose = () => {
-      cleanup();
-      reject(source.errored ?? prematureClose());
-    };
-    source.on("readable", onReadable);
-    source.on("end", onEnd);
-    source.on("error", onError);
-    source.on("close", onClose);
-  });
-}
+export { UPLOAD_READ_STALL_MS };
+export { UPLOAD_CHUNK_BYTES, putUpload, type StoredUpload, type UploadMeta, type UploadWriter } from "./upload-writer.js";
 
 export interface StreamedUpload {
   /** "0x" + lowercase hex SHA-256 of the bytes read. */
@@ -92,15 +34,6 @@ export interface UploadRef {
   chunks: number | null;
   digest: string | null;
 }
-
-/** The uploads bucket's stream: chunks on `$O.<bucket>.C.<nuid>`, one entry per object on `$O.<bucket>.M.<name>`. */
-const STREAM = `OBJ_${UPLOADS_BUCKET}`;
-const ENTRY_SUBJECTS = `$O.${UPLOADS_BUCKET}.M.>`;
-const chunkSubject = (nuid: string) => `$O.${UPLOADS_BUCKET}.C.${nuid}`;
-const metaSubject = (name: string) => `$O.${UPLOADS_BUCKET}.M.${Base64UrlPaddedCodec.encode(name)}`;
-
-/** The longest a read of a stored upload waits for its next chunk before it gives up (a TransientError). */
-export const UPLOAD_READ_STALL_MS = 10_000;
 
 /**
  * Reads an upload's chunks off the bucket's stream and hashes them once, in order, with
@@ -178,15 +111,6 @@ export async function hashUpload(
   return { sha256Hex: `0x${sum.toString("hex")}`, size };
 }
 
-/** `promise`, or the error `onTimeout` makes if it has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
 function notFound(name: string): PermanentError {
   return new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${name} is not in the bucket (expired or removed)`);
 }
@@ -208,67 +132,12 @@ export async function deleteUpload(jsm: JetStreamManager, ref: Pick<UploadRef, "
   for (const seq of await lastSeqOf(jsm, metaSubject(ref.name))) await deleteMessage(jsm, seq);
 }
 
-const deleteMessage = (jsm: JetStreamManager, seq: number) =>
-  jsm.streams.deleteMessage(STREAM, seq, false).then(
-    () => {},
-    (err: unknown) => {
-      if (!isNotFound(err, "message")) throw err;
-    },
-  );
-
-async function lastSeqOf(jsm: JetStreamManager, subject: string): Promise<number[]> {
-  const last = await lastOnSubject(jsm, subject);
-  return last === null ? [] : [last.seq];
-}
-
-/** The sequences of every message on a subject, read with a headers-only consumer (no chunk's bytes cross the wire). */
-async function seqsOf(jsm: JetStreamManager, subject: string): Promise<number[]> {
-  // An ordered push consumer, as hashUpload reads chunks: nats-server 2.9 has no filter_subjects.
-  const consumer = await jsm.jetstream().consumers.getPushConsumer(STREAM, { filter_subject: subject, headers_only: true } as never);
-  const seqs: number[] = [];
-  if ((await consumer.info(true)).num_pending === 0) return seqs;
-  const messages = await consumer.consume();
-  const iterator = messages[Symbol.asyncIterator]();
-  const stalled = () => new TransientError("E_UPLOAD_UNAVAILABLE", `listing ${subject} stalled`);
-  const deadline = Date.now() + UPLOAD_READ_STALL_MS;
-  try {
-    for (;;) {
-      // Someone else (another sweeping replica) may delete what was pending: when nothing comes
-      // for a second, ask the stream whether anything is left on the subject at all.
-      const next = await within(iterator.next(), 1000, stalled).catch(async (err: unknown) => {
-        if (Date.now() < deadline && (await messagesOn(jsm, subject)) > 0) return null;
-        if (Date.now() >= deadline) throw err;
-        return { done: true as const, value: undefined };
-      });
-      if (next === null) continue;
-      if (next.done) break;
-      seqs.push(next.value.seq);
-      if (next.value.info.pending === 0) break;
-    }
-  } finally {
-    void iterator.return?.()?.catch(() => {});
-    void messages.close().catch(() => {});
-  }
-  return seqs;
-}
-
-async function messagesOn(jsm: JetStreamManager, subject: string): Promise<number> {
-  const info = await jsm.streams.info(STREAM, { subjects_filter: subject });
-  return info.state.subjects?.[subject] ?? 0;
-}
-
 /** The chunks' id an upload's entry names; null when it has no entry. */
 async function storedNuid(jsm: JetStreamManager, name: string): Promise<string | null> {
   const meta = await lastOnSubject(jsm, metaSubject(name));
   const nuid = meta?.json<{ nuid?: unknown }>().nuid;
   return typeof nuid === "string" ? nuid : null;
 }
-
-const lastOnSubject = (jsm: JetStreamManager, subject: string) =>
-  jsm.streams.getMessage(STREAM, { last_by_subj: subject }).catch((err: unknown) => {
-    if (isNotFound(err, "stream") || isNotFound(err, "message")) return null;
-    throw err;
-  });
 
 /**
  * Whether an upload is still stored (its entry, not deleted, and its chunks): a retry of a

@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
-import { deleteUpload, isStorageFullError, publishEvents, type ObjectStore } from "@veriflow/nats";
+import { deleteUpload, isStorageFullError, publishEvents } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
@@ -10,7 +10,6 @@ import type { StoredFile } from "./upload-storage.js";
 export interface AcceptDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
-  uploads: ObjectStore;
   log: Logger;
   policy: SubmissionPolicy;
 }

@@ -112,7 +112,7 @@ async function storeAndAccept(
   let info;
   try {
     // A store that stopped answering switches later submissions to the fallback.
-    info = await putUpload(deps.uploads, jobId, Readable.from(fileChunks(messages, signal, deps.maxUploadBytes, counted)), {
+    info = await putUpload(deps, jobId, Readable.from(fileChunks(messages, signal, deps.maxUploadBytes, counted)), {
       fileName: meta.fileName || null,
       contentType: meta.contentType || null,
     });

@@ -32,7 +32,7 @@ export interface GatewayDeps extends AcceptDeps {
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
-  const upload = createMultipart(createUploadStorage(deps.uploads, (name) => discardUpload(deps, name)), deps.maxUploadBytes);
+  const upload = createMultipart(createUploadStorage(deps, (name) => discardUpload(deps, name)), deps.maxUploadBytes);
   // A repeat of an Idempotency-Key is hashed to compare it, never stored.
   const hashOnly = createMultipart(createHashingStorage(), deps.maxUploadBytes);
 

@@ -22,7 +22,8 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const nats = await connectNats({ ...config.nats, name: "veriflow-gateway", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology, { log });
-  const uploads = await openUploadsBucket(nats.js, config.topology, { log });
+  // Uploads are written to its stream directly (putUpload): opened here to create it, with its bounds.
+  await openUploadsBucket(nats.js, config.topology, { log });
   const idempotency = createIdempotency(await openIdempotencyBucket(nats.js, config.idempotency, { log }), log);
   const admission = createAdmission({ jsm: nats.jsm, maxBacklog: config.maxBacklog, log });
   registerGatewayMetrics();
@@ -54,7 +55,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   });
 
   // What REST and gRPC submissions share: where uploads and requests go, and the rules they meet.
-  const submissions = { js: nats.js, jsm: nats.jsm, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, admission, idempotency };
+  const submissions = { js: nats.js, jsm: nats.jsm, log, policy, maxUploadBytes: config.maxUploadBytes, admission, idempotency };
   const app = createGatewayApp({
     ...submissions,
     statusUrl: config.statusUrl,

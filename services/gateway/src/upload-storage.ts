@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type multer from "@koa/multer";
-import { putUpload, type ObjectStore } from "@veriflow/nats";
+import { putUpload, type UploadWriter } from "@veriflow/nats";
 import { checkFieldsAtFileStart, refuseUpload } from "./multipart.js";
 
 /** The object name an upload is stored under: set on the request before multer runs. */
@@ -22,7 +22,7 @@ export interface StoredFile {
  * A multer storage engine that streams the file part straight into the uploads bucket:
  * the file never touches the disk or sits whole in memory.
  */
-export function createUploadStorage(bucket: ObjectStore, discard: (name: string) => Promise<void>): multer.StorageEngine {
+export function createUploadStorage(uploads: UploadWriter, discard: (name: string) => Promise<void>): multer.StorageEngine {
   return {
     _handleFile(req, file, cb) {
       const name = (req as RequestWithUpload)[UPLOAD_NAME];
@@ -33,7 +33,7 @@ export function createUploadStorage(bucket: ObjectStore, discard: (name: string)
         return cb(err);
       }
       const stream = (file as multer.File & { stream: Readable }).stream;
-      putUpload(bucket, name, stream, { fileName: file.originalname, contentType: file.mimetype })
+      putUpload(uploads, name, stream, { fileName: file.originalname, contentType: file.mimetype })
         .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest } satisfies StoredFile as unknown as multer.File))
         .catch((err: unknown) => {
           // When busboy ended the file part (a malformed or aborted body), that is the answer

@@ -59,7 +59,7 @@ async function countOn(type: EventType, jobId: string): Promise<number> {
 
 /** Stores `bytes` as the job's upload and publishes its request; `digest` overrides the stored one (a corrupt upload). */
 async function submit(jobId: string, bytes: Buffer, digest?: string) {
-  const info = await putUpload(bucket, jobId, Readable.from([bytes]));
+  const info = await putUpload(nats, jobId, Readable.from([bytes]));
   const request = createRequestEvent(jobId, {
     jobId,
     request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null },

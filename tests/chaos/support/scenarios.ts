@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Objm } from "@nats-io/obj";
 import { STREAM_NAME, UPLOADS_BUCKET, createRequestEvent, newJobId, pipeline, serviceNames, subjectFor, type ServiceName } from "@veriflow/events";
 import { publishEvents, putUpload } from "@veriflow/nats";
 import { killService } from "../../../deploy/local/src/service-processes.js";
@@ -173,8 +172,7 @@ async function publishNulNamedJob({ infra, stack, callbackUrl }: FaultContext, n
   const c = infra.cases[n % infra.cases.length]!;
   const jobId = newJobId();
   const fileName = `chaos-\u0000-planted-${n}.bin`;
-  const bucket = await new Objm(stack.client.js).open(UPLOADS_BUCKET);
-  const stored = await putUpload(bucket, jobId, Readable.from([c.bytes]), { fileName, contentType: "application/octet-stream" });
+  const stored = await putUpload(stack.client, jobId, Readable.from([c.bytes]), { fileName, contentType: "application/octet-stream" });
   const request = { jobType: "verify" as const, manifestUri: c.manifestUri, registryAddress: infra.registry, rpcUrl: null, callbackUrl: callback ? callbackUrl : null };
   const upload = { bucket: UPLOADS_BUCKET, name: jobId, size: stored.size, fileName, contentType: "application/octet-stream", nuid: stored.nuid, chunks: stored.chunks, digest: stored.digest };
   await publishEvents(stack.client.js, [createRequestEvent(jobId, { jobId, request, upload })]);
