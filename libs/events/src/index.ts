@@ -4,3 +4,4 @@ export * from "./job-status.js";
 export * from "./jobs-api.js";
 export * from "./topology.js";
 export * from "./pipeline.js";
+export * from "./tenant.js";
