@@ -65,3 +65,18 @@ export async function anyApiKeyExists(sql: Sql): Promise<boolean> {
   const [row] = await sql<{ exists: boolean }[]>`select exists (select 1 from api_keys) as exists`;
   return row?.exists ?? false;
 }
+
+/** A key as the admin API and `veriflow keys list --json` show it: never the key, its prefix only. */
+export function toApiKeyView(k: ApiKeyRecord) {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    id: k.id,
+    tenant: k.tenant,
+    scopes: k.scopes,
+    prefix: k.prefix,
+    createdAt: k.createdAt.toISOString(),
+    expiresAt: iso(k.expiresAt),
+    revokedAt: iso(k.revokedAt),
+    lastUsedAt: iso(k.lastUsedAt),
+  };
+}

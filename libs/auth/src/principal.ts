@@ -27,7 +27,7 @@ export const BOOTSTRAP_PRINCIPAL: Principal = Object.freeze({ tenant: DEFAULT_TE
 export const ANONYMOUS_PRINCIPAL: Principal = BOOTSTRAP_PRINCIPAL;
 
 /** Throws 403 E_FORBIDDEN unless the principal holds `scope`. */
-export function requireScope(principal: Principal, scope: Scope): void {
+export function assertScope(principal: Principal, scope: Scope): void {
   if (!principal.scopes.includes(scope)) {
     throw new HttpError("E_FORBIDDEN", `this API key lacks the "${scope}" scope (it has ${principal.scopes.join(", ")})`);
   }

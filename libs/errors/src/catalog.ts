@@ -108,7 +108,7 @@ export const errorCatalog = {
   E_KEY_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No API key of this tenant has this id." },
 
   // Webhook subscriptions.
-  E_INVALID_BODY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "Send a JSON object: `{ url, eventTypes, secret?, description? }`." },
+  E_INVALID_BODY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The body is not the JSON object this route takes (a subscription: `{ url, eventTypes, secret?, description? }`; a key: `{ tenant?, scopes, expires? }`); the message says which." },
   E_INVALID_JSON: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The body is not valid JSON." },
   E_INVALID_WEBHOOK_URL: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`url` is missing or not an http(s) URL." },
   E_WEBHOOK_HOST_NOT_ALLOWED: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`url` points at a private address; use a public host (or list it in `WEBHOOK_ALLOWED_PRIVATE_HOSTS`)." },

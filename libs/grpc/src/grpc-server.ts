@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import type { Authenticator } from "@veriflow/auth";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
@@ -9,8 +10,8 @@ export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
 export interface GrpcServerOptions {
   log: Logger;
-  /** Accepted API keys for the application services (health and reflection stay open). */
-  apiKeys: string[];
+  /** Checks every call to the application services (health and reflection stay open). */
+  authenticator: Authenticator;
   /** The loaded protos of the services served here: reflection describes them. */
   packageDefinition: PackageDefinition;
   /** Fully qualified names of the services served here, e.g. "veriflow.v1.JobService". */
@@ -61,7 +62,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   new ReflectionService({ ...opts.packageDefinition, ...healthDefinition }, { services: [...opts.serviceNames, HEALTH_SERVICE] }).addToServer(server);
 
   return {
-    rpc: createRpc({ log: opts.log, apiKeys: opts.apiKeys, shutdownSignal: shutdown.signal, translateError: opts.translateError }),
+    rpc: createRpc({ log: opts.log, authenticator: opts.authenticator, shutdownSignal: shutdown.signal, translateError: opts.translateError }),
     addService: (definition, implementation) => server.addService(definition, implementation),
     async listen(port, host = "0.0.0.0") {
       const bound = await new Promise<number>((resolve, reject) =>

@@ -1,12 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
-import { createApiKeyCheck } from "@veriflow/http";
+import { assertScope, type Authenticator, type Principal, type Scope } from "@veriflow/auth";
+import { presentedApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
 
 export interface RpcOptions {
   log: Logger;
-  /** Accepted API keys (createApiKeyCheck, @veriflow/http: `x-api-key` or `authorization: Bearer` metadata); empty: open. */
-  apiKeys: string[];
+  /** Checks the key of every call (`x-api-key` or `authorization: Bearer` metadata, as REST headers). */
+  authenticator: Authenticator;
   /** Aborted when the server stops: open server streams end with UNAVAILABLE at once. */
   shutdownSignal?: AbortSignal;
   /** Rewrites an error before it is mapped (e.g. a database outage into E_DATABASE_UNAVAILABLE). */
@@ -20,7 +21,12 @@ export interface RpcContext {
   signal: AbortSignal;
   /** The method, for logs: "/veriflow.v1.JobService/GetJob". */
   method: string;
+  /** Who the call stands for (its API key's tenant and scopes). */
+  principal: Principal;
 }
+
+/** A call before it is admitted: no principal yet. */
+type CallContext = Omit<RpcContext, "principal"> & { controller: AbortController };
 
 /** What every server call has (grpc-js does not export the type by name). */
 interface SurfaceCall {
@@ -30,25 +36,31 @@ interface SurfaceCall {
 }
 
 /**
- * Wraps handlers written as async functions into grpc-js handlers: the API-key check,
- * an AbortSignal tied to the call's cancellation (client cancel, deadline), and every
- * thrown error mapped to a gRPC status by toGrpcStatus.
+ * Wraps handlers written as async functions into grpc-js handlers: authentication and the
+ * scope the method needs (UNAUTHENTICATED, PERMISSION_DENIED), an AbortSignal tied to the
+ * call's cancellation (client cancel, deadline), and every thrown error mapped to a gRPC
+ * status by toGrpcStatus.
  */
 export function createRpc(opts: RpcOptions) {
-  const checkApiKey = createApiKeyCheck(opts.apiKeys);
-  const authenticate = (metadata: grpc.Metadata): void =>
-    checkApiKey((key) => {
-      const v = metadata.get(key)[0];
-      return typeof v === "string" ? v : v?.toString("utf8");
-    });
+  /** Authenticates the call and checks its scope: the context the handler gets. */
+  const admit = async (ctx: CallContext, scope: Scope): Promise<RpcContext> => {
+    const principal = await opts.authenticator.authenticate(
+      presentedApiKey((key) => {
+        const v = ctx.metadata.get(key)[0];
+        return typeof v === "string" ? v : v?.toString("utf8");
+      }),
+    );
+    assertScope(principal, scope);
+    return { metadata: ctx.metadata, signal: ctx.signal, method: ctx.method, principal };
+  };
 
-  const contextFor = (call: SurfaceCall): RpcContext & { controller: AbortController } => {
+  const contextFor = (call: SurfaceCall): CallContext => {
     const controller = new AbortController();
     call.once("cancelled", () => controller.abort(new Error("the call was cancelled")));
     return { metadata: call.metadata, signal: controller.signal, method: call.getPath(), controller };
   };
 
-  const fail = (ctx: RpcContext, err: unknown): grpc.StatusObject => {
+  const fail = (ctx: CallContext, err: unknown): grpc.StatusObject => {
     const { status, internal } = toGrpcStatus(opts.translateError ? opts.translateError(err) : err);
     const fields = { err, method: ctx.method, code: grpc.status[status.code] };
     if (internal) opts.log.error(fields, "rpc failed");
@@ -57,13 +69,10 @@ export function createRpc(opts: RpcOptions) {
   };
 
   return {
-    unary<Req, Res>(fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    unary<Req, Res>(scope: Scope, fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
-          authenticate(call.metadata);
-          return fn(call.request, ctx);
-        })().then(
+        void (async () => fn(call.request, await admit(ctx, scope)))().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res);
           },
@@ -76,6 +85,7 @@ export function createRpc(opts: RpcOptions) {
 
     /** `fn` writes with `call.write` and resolves when the stream should end. */
     serverStream<Req, Res>(
+      scope: Scope,
       fn: (req: Req, call: grpc.ServerWritableStream<Req, Res>, ctx: RpcContext) => Promise<void>,
     ): grpc.handleServerStreamingCall<Req, Res> {
       return (call) => {
@@ -87,10 +97,7 @@ export function createRpc(opts: RpcOptions) {
         };
         opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
         if (opts.shutdownSignal?.aborted) return onShutdown();
-        void (async () => {
-          authenticate(call.metadata);
-          await fn(call.request, call, ctx);
-        })()
+        void (async () => fn(call.request, call, await admit(ctx, scope)))()
           .then(
             () => {
               if (!ctx.signal.aborted) call.end();
@@ -105,14 +112,12 @@ export function createRpc(opts: RpcOptions) {
 
     /** `fn` reads the request messages from `call` (a readable) and resolves to the answer. */
     clientStream<Req, Res>(
+      scope: Scope,
       fn: (call: grpc.ServerReadableStream<Req, Res>, ctx: RpcContext) => Promise<Res>,
     ): grpc.handleClientStreamingCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
-          authenticate(call.metadata);
-          return fn(call, ctx);
-        })().then(
+        void (async () => fn(call, await admit(ctx, scope)))().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res);
           },

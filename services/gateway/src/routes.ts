@@ -1,7 +1,9 @@
 import Router from "@koa/router";
 import Koa, { type Context, type Middleware } from "koa";
-import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
-import { errorHandler, httpMetrics, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
+import { DEAD_LETTERS_PATH, JOBS_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
+import type { Authenticator } from "@veriflow/auth";
+import { authenticate, errorHandler, httpMetrics, presentedApiKey, principalOf, requestId, requireScope } from "@veriflow/http";
+import type { Sql } from "@veriflow/pg";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
@@ -11,6 +13,7 @@ import { checkFieldsSoFar, parseSubmission } from "./submission.js";
 import { UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
 import type { Admission } from "./admission.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
+import { createKeyRouter } from "./key-routes.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
 export interface GatewayDeps extends AcceptDeps {
@@ -18,7 +21,10 @@ export interface GatewayDeps extends AcceptDeps {
   statusUrl: string;
   /** Where the webhooks service answers /api/webhooks and a job's callback deliveries. */
   webhooksUrl: string;
-  apiKeys: string[];
+  /** Checks every request's API key; the job and webhook routes forward it to the service that answers them, which checks it too. */
+  authenticator: Authenticator;
+  /** The key store (API keys admin routes). */
+  sql: Sql;
   /** Synchronous answers (/api/verify, ?wait=) and the in-process fallback while the queue is down. */
   sync: SyncSupport;
   /** Whether the queue can take a job now (backlog, full stores): 503/507 before the body is read. */
@@ -53,7 +59,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
       const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored });
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant });
       deps.admission.accepted();
       if (slot) {
         const request = parseSubmission(jobType, fields, deps.policy);
@@ -66,36 +72,45 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     }
   };
 
+  // The routes answered here check their scope here; the forwarded ones are checked by the
+  // service that answers them (status, webhooks), against the same keys: one rule, one place.
   const router = new Router();
-  const auth = requireApiKey(deps.apiKeys);
-  router.post(`${JOBS_PATH}/verify`, auth, deps.sync.submission("verify", "async"), submit("verify"));
-  router.post(`${JOBS_PATH}/proof`, auth, deps.sync.submission("proof", "async"), submit("proof"));
-  router.post("/api/verify", auth, deps.sync.submission("verify", "sync"), submit("verify"));
-  router.post("/api/proof", auth, deps.sync.submission("proof", "sync"), submit("proof"));
+  const submitter = requireScope("submit");
+  router.post(`${JOBS_PATH}/verify`, submitter, deps.sync.submission("verify", "async"), submit("verify"));
+  router.post(`${JOBS_PATH}/proof`, submitter, deps.sync.submission("proof", "async"), submit("proof"));
+  router.post("/api/verify", submitter, deps.sync.submission("verify", "sync"), submit("verify"));
+  router.post("/api/proof", submitter, deps.sync.submission("proof", "sync"), submit("proof"));
   const proxy = proxyToStatus(deps.statusUrl);
-  router.get(JOBS_PATH, auth, proxy);
-  router.get(`${JOBS_PATH}/stats`, auth, deps.sync.stats);
-  router.get(`${JOBS_PATH}/:jobId`, auth, proxy);
-  router.get(`${JOBS_PATH}/:jobId/history`, auth, proxy);
-  router.post(`${JOBS_PATH}/:jobId/retry`, auth, proxy);
-  router.get(DEAD_LETTERS_PATH, auth, proxy);
-  router.get(`${DEAD_LETTERS_PATH}/:seq`, auth, proxy);
-  router.post(`${DEAD_LETTERS_PATH}/:seq/replay`, auth, proxy);
-  router.get(`${JOBS_PATH}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
+  router.get(JOBS_PATH, proxy);
+  router.get(`${JOBS_PATH}/stats`, deps.sync.stats);
+  router.get(`${JOBS_PATH}/:jobId`, proxy);
+  router.get(`${JOBS_PATH}/:jobId/history`, proxy);
+  router.post(`${JOBS_PATH}/:jobId/retry`, proxy);
+  router.get(DEAD_LETTERS_PATH, proxy);
+  router.get(`${DEAD_LETTERS_PATH}/:seq`, proxy);
+  router.post(`${DEAD_LETTERS_PATH}/:seq/replay`, proxy);
+  router.get(`${JOBS_PATH}/:jobId/events`, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
-  router.get(`${JOBS_PATH}/:jobId/deliveries`, auth, webhooks);
-  router.post("/api/webhooks", auth, webhooks);
-  router.get("/api/webhooks", auth, webhooks);
-  router.get("/api/webhooks/:id", auth, webhooks);
-  router.delete("/api/webhooks/:id", auth, webhooks);
-  router.get("/api/webhooks/:id/deliveries", auth, webhooks);
+  router.get(`${JOBS_PATH}/:jobId/deliveries`, webhooks);
+  router.get(WEBHOOK_SIGNING_SECRET_PATH, webhooks);
+  router.post(`${WEBHOOK_SIGNING_SECRET_PATH}/rotate`, webhooks);
+  router.post("/api/webhooks", webhooks);
+  router.get("/api/webhooks", webhooks);
+  router.get("/api/webhooks/:id", webhooks);
+  router.delete("/api/webhooks/:id", webhooks);
+  router.get("/api/webhooks/:id/deliveries", webhooks);
+  const keys = createKeyRouter({ sql: deps.sql, log: deps.log, authenticator: deps.authenticator });
 
   const app = new Koa();
   app.use(httpMetrics("gateway"));
   app.use(requestId());
   app.use(errorHandler(deps.log));
+  // Nothing answers without a valid key (401), not even an unknown path.
+  app.use(authenticate(deps.authenticator));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
+  app.use(keys.routes());
+  app.use(keys.allowedMethods({ throw: true }));
   return app;
 }
 

@@ -1,4 +1,6 @@
+import { checkAuthAtStart, createAuthenticator, startAuthMigrations } from "@veriflow/auth";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
+import { connectPostgres, poolOptionsOf } from "@veriflow/pg";
 import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openUploadsBucket } from "@veriflow/nats";
 import { listen, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
@@ -11,16 +13,24 @@ import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
 import { createSyncSupport } from "./sync-routes.js";
 
-/** The composition: NATS → streams and uploads bucket → HTTP app → ops endpoints. */
+/** The composition: PostgreSQL (API keys) → NATS → streams and uploads bucket → HTTP app → ops endpoints. */
 export async function startGatewayService(config: GatewayConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
+  // Only the API keys live here: a key is looked up once per AUTH_CACHE_TTL_MS, so submissions
+  // cost no query, and go on while PostgreSQL is away for keys seen before.
+  const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-gateway" });
+  shutdown.add("postgres", () => sql.end({ timeout: 5 }));
+  const authDb = await startAuthMigrations(sql, log);
+  shutdown.add("auth migrations", () => authDb.stop());
+  await checkAuthAtStart(sql, authDb, config.auth, log);
+  const authenticator = createAuthenticator({ sql, config: config.auth, log, database: authDb });
+
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-gateway", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology, { log });
   const uploads = await openUploadsBucket(nats.js, config.topology, { log });
   const idempotency = createIdempotency(await openIdempotencyBucket(nats.js, config.idempotency, { log }), log);
   const admission = createAdmission({ jsm: nats.jsm, maxBacklog: config.maxBacklog, log });
-  if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
 
   const fallback = await createFallbackPipeline(config.stageEnv, log, undefined, config.fallbackConcurrency);
   shutdown.add("fallback", () => fallback.close());
@@ -47,7 +57,8 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     maxUploadBytes: config.maxUploadBytes,
     statusUrl: config.statusUrl,
     webhooksUrl: config.webhooksUrl,
-    apiKeys: config.apiKeys,
+    authenticator,
+    sql,
     sync,
     admission,
     idempotency,
@@ -56,7 +67,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   shutdown.add("http", () => http.close());
 
   const { packageDefinition, proto } = loadSubmissionServiceProto();
-  const grpcServer = createGrpcServer({ log, apiKeys: config.apiKeys, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
+  const grpcServer = createGrpcServer({ log, authenticator, packageDefinition, serviceNames: [SUBMISSION_SERVICE], isReady: () => nats.isConnected() });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,
     createSubmissionHandlers({ rpc: grpcServer.rpc, js: nats.js, jsm: nats.jsm, uploads, log, policy, maxUploadBytes: config.maxUploadBytes, health, fallback, syncTimeoutMs: config.syncTimeoutMs, admission, idempotency }),

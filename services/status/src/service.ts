@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { checkAuthAtStart, createAuthenticator, startAuthMigrations } from "@veriflow/auth";
 import { observerConsumer } from "@veriflow/events";
 import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadStatusProtos } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
@@ -47,6 +48,10 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
   const db = await startMigrations(sql, MIGRATIONS_DIR, { log });
   shutdown.add("migrations", () => db.stop());
+  const authDb = await startAuthMigrations(sql, log);
+  shutdown.add("auth migrations", () => authDb.stop());
+  await checkAuthAtStart(sql, authDb, config.auth, log);
+  const authenticator = createAuthenticator({ sql, config: config.auth, log, database: authDb });
   const databaseReady = async () => db.isReady() && (await pingPostgres(sql));
   const retention = startRetention({ ...config.retention, steps: statusPruneSteps(sql, config.retention), log, isReady: db.isReady });
   shutdown.add("retention", () => retention.stop());
@@ -110,7 +115,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     database: db,
     retryJob,
     deadLetters,
-    apiKeys: config.apiKeys,
+    authenticator,
   });
   const http = await listen(app, config.port, config.host);
   shutdown.add("http", () => http.close());
@@ -118,7 +123,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const { packageDefinition, proto } = loadStatusProtos();
   const grpcServer = createGrpcServer({
     log,
-    apiKeys: config.apiKeys,
+    authenticator,
     packageDefinition,
     serviceNames: [JOB_SERVICE, DEAD_LETTER_SERVICE],
     isReady: async () => nats.isConnected() && (await databaseReady()),

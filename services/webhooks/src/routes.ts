@@ -3,8 +3,8 @@ import { Router } from "@koa/router";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
-import { HttpError, badRequest, notFound, type CodeWhere } from "@veriflow/errors";
-import { errorHandler, httpMetrics, requestId } from "@veriflow/http";
+import { badRequest, notFound, type CodeWhere } from "@veriflow/errors";
+import { errorHandler, httpMetrics, readJsonBody, requestId } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import { generateWebhookSecret } from "./signature.js";
@@ -54,7 +54,7 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   router.use(databaseErrors(deps.database));
 
   router.post("/api/webhooks", async (ctx) => {
-    const input = parseSubscriptionInput(await readJson(ctx), checkUrl);
+    const input = parseSubscriptionInput(await readJsonBody(ctx, MAX_BODY_BYTES), checkUrl);
     const secret = input.secret ?? generateWebhookSecret();
     const s = await insertSubscription(sql, { id: randomUUID(), url: input.url, eventTypes: input.eventTypes, description: input.description, secret });
     deps.log.info({ webhookId: s.id, eventTypes: s.eventTypes }, "webhook registered");
@@ -193,20 +193,4 @@ function parsePage(query: Query): { limit: number; offset: number } {
     return Number(raw);
   };
   return { limit: Math.min(count("limit", 20), MAX_PAGE_SIZE), offset: count("offset", 0) };
-}
-
-async function readJson(ctx: Koa.Context): Promise<unknown> {
-  if (!ctx.is("application/json")) throw new HttpError("E_UNSUPPORTED_MEDIA_TYPE", "send application/json");
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > MAX_BODY_BYTES) throw new HttpError("E_PAYLOAD_TOO_LARGE", `the body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks, total).toString("utf8"));
-  } catch {
-    throw badRequest("E_INVALID_JSON", "the body is not valid JSON");
-  }
 }
