@@ -118,6 +118,7 @@ export const errorCatalog = {
   E_INVALID_DESCRIPTION: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`description` must be a string of at most 500 characters." },
   E_INVALID_WEBHOOK_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A webhook id is a UUID." },
   E_WEBHOOK_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No webhook subscription has this id." },
+  E_INVALID_OVERLAP: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`overlapSeconds` (how long the replaced signing secret keeps signing) must be a whole number from 0 to 604800 (a week)." },
 
   // A job's manifest: what the manifest stage (or the in-process fallback) could not use.
   E_INVALID_ARGUMENT: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The job's registry address or content hash is malformed (a request published without the gateway's checks)." },
