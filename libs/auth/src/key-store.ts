@@ -21,9 +21,11 @@ const COLUMNS = "id, tenant, scopes, prefix, created_at, expires_at, revoked_at,
 /** A new key for `request`: stored hashed; the answer holds the key itself, which is never shown again. */
 export async function issueApiKey(sql: Sql, request: KeyRequest): Promise<{ record: ApiKeyRecord; key: string }> {
   const { key, prefix, hash } = newApiKey();
+  // Scopes go as one string split in SQL: sql.array needs the pool's array types, which a pool's
+  // very first query (the CLI's, say) does not have yet. Scopes never hold a comma.
   const [record] = await sql<ApiKeyRecord[]>`
     insert into api_keys (id, tenant, scopes, key_hash, prefix, expires_at)
-    values (${randomUUID()}, ${request.tenant}, ${sql.array(request.scopes)}, ${hash}, ${prefix}, ${request.expiresAt})
+    values (${randomUUID()}, ${request.tenant}, string_to_array(${request.scopes.join(",")}, ','), ${hash}, ${prefix}, ${request.expiresAt})
     returning ${sql.unsafe(COLUMNS)}`;
   return { record: record!, key };
 }

@@ -22,7 +22,11 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
   const authDb = await startAuthMigrations(sql, log);
   shutdown.add("auth migrations", () => authDb.stop());
-  await checkAuthAtStart(sql, authDb, config.auth, log);
+  // A production service with no way in does not start (nothing else is running yet to stop).
+  await checkAuthAtStart(sql, authDb, config.auth, log).catch(async (err: unknown) => {
+    await shutdown.run();
+    throw err;
+  });
   const authenticator = createAuthenticator({ sql, config: config.auth, log, database: authDb });
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-gateway", log });

@@ -50,7 +50,11 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("migrations", () => db.stop());
   const authDb = await startAuthMigrations(sql, log);
   shutdown.add("auth migrations", () => authDb.stop());
-  await checkAuthAtStart(sql, authDb, config.auth, log);
+  // A production service with no way in does not start (nothing else is running yet to stop).
+  await checkAuthAtStart(sql, authDb, config.auth, log).catch(async (err: unknown) => {
+    await shutdown.run();
+    throw err;
+  });
   const authenticator = createAuthenticator({ sql, config: config.auth, log, database: authDb });
   const databaseReady = async () => db.isReady() && (await pingPostgres(sql));
   const retention = startRetention({ ...config.retention, steps: statusPruneSteps(sql, config.retention), log, isReady: db.isReady });

@@ -38,7 +38,11 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("migrations", () => db.stop());
   const authDb = await startAuthMigrations(sql, log);
   shutdown.add("auth migrations", () => authDb.stop());
-  await checkAuthAtStart(sql, authDb, config.auth, log);
+  // A production service with no way in does not start (nothing else is running yet to stop).
+  await checkAuthAtStart(sql, authDb, config.auth, log).catch(async (err: unknown) => {
+    await shutdown.run();
+    throw err;
+  });
   const authenticator = createAuthenticator({ sql, config: config.auth, log, database: authDb });
   const signingSecrets = createSigningSecrets({ sql, box, defaultSeed: config.signingSecret });
   const retention = startRetention({ ...config.retention, steps: webhooksPruneSteps(sql, config.retention), log, isReady: db.isReady });
