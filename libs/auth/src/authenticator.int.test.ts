@@ -4,7 +4,8 @@ import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { createAuthenticator, type AuthenticatorOptions } from "./authenticator.js";
 import type { AuthConfig } from "./config.js";
 import { issueApiKey, revokeApiKey } from "./key-store.js";
-import { AUTH_MIGRATIONS_DIR, checkAuthAtStart } from "./migrations.js";
+import { AUTH_MIGRATIONS_DIR } from "./migrations.js";
+import { checkAuthAtStart } from "./start-authentication.js";
 import { BOOTSTRAP_PRINCIPAL } from "./principal.js";
 
 // The authenticator against a real PostgreSQL holding the api_keys table, with a clock the

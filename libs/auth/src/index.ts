@@ -6,3 +6,4 @@ export * from "./key-store.js";
 export * from "./migrations.js";
 export * from "./principal.js";
 export * from "./scopes.js";
+export * from "./start-authentication.js";

@@ -1,4 +1,4 @@
-import { checkAuthAtStart, createAuthenticator, startAuthMigrations } from "@veriflow/auth";
+import { startAuthentication } from "@veriflow/auth";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectPostgres, poolOptionsOf } from "@veriflow/pg";
 import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openUploadsBucket } from "@veriflow/nats";
@@ -20,14 +20,12 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   // cost no query, and go on while PostgreSQL is away for keys seen before.
   const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-gateway" });
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
-  const authDb = await startAuthMigrations(sql, log);
-  shutdown.add("auth migrations", () => authDb.stop());
-  // A production service with no way in does not start (nothing else is running yet to stop).
-  await checkAuthAtStart(sql, authDb, config.auth, log).catch(async (err: unknown) => {
+  // A production service with no way in does not start: what it opened so far is closed.
+  const { authenticator, stop: stopAuth } = await startAuthentication({ sql, config: config.auth, log }).catch(async (err: unknown) => {
     await shutdown.run();
     throw err;
   });
-  const authenticator = createAuthenticator({ sql, config: config.auth, log, database: authDb });
+  shutdown.add("auth migrations", stopAuth);
 
   const nats = await connectNats({ url: config.natsUrl, name: "veriflow-gateway", log });
   shutdown.add("nats", () => nats.close());

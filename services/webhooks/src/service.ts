@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { checkAuthAtStart, createAuthenticator, startAuthMigrations } from "@veriflow/auth";
+import { startAuthentication } from "@veriflow/auth";
 import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
@@ -36,14 +36,12 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
   const db = await startMigrations(sql, MIGRATIONS_DIR, { log, table: MIGRATIONS_TABLE });
   shutdown.add("migrations", () => db.stop());
-  const authDb = await startAuthMigrations(sql, log);
-  shutdown.add("auth migrations", () => authDb.stop());
-  // A production service with no way in does not start (nothing else is running yet to stop).
-  await checkAuthAtStart(sql, authDb, config.auth, log).catch(async (err: unknown) => {
+  // A production service with no way in does not start: what it opened so far is closed.
+  const { authenticator, stop: stopAuth } = await startAuthentication({ sql, config: config.auth, log }).catch(async (err: unknown) => {
     await shutdown.run();
     throw err;
   });
-  const authenticator = createAuthenticator({ sql, config: config.auth, log, database: authDb });
+  shutdown.add("auth migrations", stopAuth);
   const signingSecrets = createSigningSecrets({ sql, box, defaultSeed: config.signingSecret });
   const retention = startRetention({ ...config.retention, steps: webhooksPruneSteps(sql, config.retention), log, isReady: db.isReady });
   shutdown.add("retention", () => retention.stop());
