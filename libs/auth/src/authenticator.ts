@@ -99,11 +99,14 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     touchApiKey(sql, record.id).catch((err: unknown) => log.debug({ err, keyId: record.id }, "auth: last use not recorded"));
   };
 
+  let keysExistLookup: Promise<{ value: boolean; at: number }> | undefined;
   const anonymousAllowed = async (): Promise<boolean> => {
     if (bootstrap.length > 0 || !config.openWhenNoKeys) return false;
     // Once a key exists the answer never changes back: revoked keys stay in the table.
     if (keysExist && (keysExist.value || fresh(keysExist, config.cacheTtlMs))) return !keysExist.value;
-    keysExist = await readOrStale(async () => ({ value: await anyApiKeyExists(sql), at: now() }), keysExist);
+    // Concurrent requests share one query.
+    keysExistLookup ??= readOrStale(async () => ({ value: await anyApiKeyExists(sql), at: now() }), keysExist).finally(() => (keysExistLookup = undefined));
+    keysExist = await keysExistLookup;
     return !keysExist.value;
   };
 
