@@ -11,10 +11,12 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { Context } from "koa";
+import postgres from "postgres";
+import { DEFAULT_AUTH_CACHE_TTL_MS, createAuthenticator } from "@veriflow/auth";
 import { connectNats, openRateLimitBucket } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { startNatsServer } from "@veriflow/testing";
-import { identifyByApiKeys } from "../services/gateway/src/client-identity.js";
+import { identifyByKey } from "../services/gateway/src/client-identity.js";
 import { registerGatewayMetrics } from "../services/gateway/src/metrics.js";
 import type { Limits } from "../services/gateway/src/rate-limit-config.js";
 import { createRateLimitEdges } from "../services/gateway/src/rate-limit-edges.js";
@@ -83,8 +85,15 @@ try {
   const small = limiter({ submit: 10_000_000, read: 20 }, HUGE);
   await measure("slices of 1 (a limit ≤ 20): one KV read-modify-write each", 5000, (i) => small.take(key(1000 + Math.floor(i / 20)), "read"));
 
-  // The REST middleware as the gateway mounts it: identify by API key (SHA-256 of the key), take, four headers.
-  const edges = createRateLimitEdges({ limiter: limiter(HUGE, HUGE), identify: identifyByApiKeys(["bench-key"]), budgetOfMethod: () => "read" });
+  // The REST middleware as the gateway mounts it: the key authenticated (a bootstrap key: compared
+  // in memory, as a cached stored key is; no query), take, four headers. postgres.js connects on
+  // its first query, which a bootstrap key never makes.
+  const authenticator = createAuthenticator({
+    sql: postgres("postgres://127.0.0.1:1/never-queried"),
+    config: { bootstrapKeys: ["bench-key"], openWhenNoKeys: false, cacheTtlMs: DEFAULT_AUTH_CACHE_TTL_MS, production: true },
+    log: createSilentLogger(),
+  });
+  const edges = createRateLimitEdges({ limiter: limiter(HUGE, HUGE), identify: identifyByKey(authenticator), budgetOfMethod: () => "read" });
   const middleware = edges.rest("read");
   const headers: Record<string, string> = { "x-api-key": "bench-key" };
   const ctx = { ip: "10.0.0.1", get: (name: string) => headers[name] ?? "", set: () => {} } as unknown as Context;

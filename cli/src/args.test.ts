@@ -118,3 +118,29 @@ describe("parseCommand", () => {
     usageError(["dev", "unpublish"], /unknown command "dev unpublish"/);
   });
 });
+
+describe("parseCommand: keys", () => {
+  const env = { DATABASE_URL: "postgres://u@127.0.0.1/db" };
+
+  it("create, list and revoke work on DATABASE_URL", () => {
+    expect(parseCommand(["keys", "create", "--tenant", "acme", "--scopes", "submit,read", "--expires", "30d"], env)).toEqual({
+      kind: "keys-create",
+      json: false,
+      databaseUrl: env.DATABASE_URL,
+      tenant: "acme",
+      scopes: "submit,read",
+      expires: "30d",
+    });
+    expect(parseCommand(["keys", "list", "--json"], env)).toEqual({ kind: "keys-list", json: true, databaseUrl: env.DATABASE_URL, tenant: undefined });
+    expect(parseCommand(["keys", "revoke", ID.toUpperCase()], env)).toEqual({ kind: "keys-revoke", json: false, databaseUrl: env.DATABASE_URL, id: ID });
+  });
+
+  it("refuses what cannot work, before touching the database", () => {
+    expect(() => parseCommand(["keys", "list"], {})).toThrow(/DATABASE_URL/);
+    expect(() => parseCommand(["keys", "create", "--tenant", "acme"], env)).toThrow(/--tenant and --scopes are required/);
+    expect(() => parseCommand(["keys", "revoke", "nope"], env)).toThrow(/not a key id/);
+    expect(() => parseCommand(["keys", "create", "--tenant", "a", "--scopes", "read", "--color"], env)).toThrow(UsageError);
+    expect(() => parseCommand(["keys", "rotate"], env)).toThrow(/unknown command "keys rotate"/);
+    expect(parseCommand(["keys"], env)).toMatchObject({ kind: "help" });
+  });
+});

@@ -37,6 +37,9 @@ export type Command =
   | { kind: "dead-letters-list"; common: Common; consumer: string | undefined; after: number | undefined; limit: number | undefined }
   | { kind: "dead-letters-show"; common: Common; seq: number }
   | { kind: "dead-letters-replay"; common: Common; seq: number }
+  | { kind: "keys-create"; json: boolean; databaseUrl: string; tenant: string; scopes: string; expires: string | undefined }
+  | { kind: "keys-list"; json: boolean; databaseUrl: string; tenant: string | undefined }
+  | { kind: "keys-revoke"; json: boolean; databaseUrl: string; id: string }
   | { kind: "dev-publish"; common: Common; file: string; ipfs: boolean; key: string; dataDir: string; rpcUrl: string | undefined; registry: string | undefined; manifestServer: string | undefined };
 
 export { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
@@ -61,12 +64,13 @@ export function parseCommand(argv: string[], env: Env = {}): Command {
   if (first === "verify") return parseVerify(argv.slice(1), env);
   if (first === "jobs") return parseJobs(second, argv.slice(2), env);
   if (first === "dead-letters") return parseDeadLetters(second, argv.slice(2), env);
+  if (first === "keys") return parseKeys(second, argv.slice(2), env);
   if (first === "dev") {
     if (second === "publish") return parseDevPublish(argv.slice(2), env);
     if (second === undefined || second === "-h" || second === "--help") return { kind: "help", text: HELP.dev };
     throw new UsageError(`unknown command "dev ${second}" (try: veriflow dev publish <file>)`);
   }
-  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dead-letters, dev, help)`);
+  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dead-letters, keys, dev, help)`);
 }
 
 function parse(args: string[], options: Options) {
@@ -209,6 +213,38 @@ function parseDeadLetters(sub: string | undefined, args: string[], env: Env): Co
     return { kind: `dead-letters-${sub}`, common: common(values, env), seq: seqOf(positionals, `veriflow dead-letters ${sub} <seq>`) };
   }
   throw new UsageError(`unknown command "dead-letters ${sub}" (dead-letters list, dead-letters show <seq>, dead-letters replay <seq>)`);
+}
+
+/**
+ * `veriflow keys …` works on the key store itself, through DATABASE_URL (the database the
+ * services use): how the first keys are made, before any key could call the admin API.
+ * Tenant, scopes and expiry are checked by the services' own rules, when the command runs.
+ */
+function parseKeys(sub: string | undefined, args: string[], env: Env): Command {
+  if (sub === undefined || sub === "-h" || sub === "--help") return { kind: "help", text: HELP.keys };
+  const { values, positionals } = parse(args, { tenant: { type: "string" }, scopes: { type: "string" }, expires: { type: "string" } });
+  if (values.help) return { kind: "help", text: HELP.keys };
+  const databaseUrl = env.DATABASE_URL?.trim();
+  if (!databaseUrl) throw new UsageError("veriflow keys needs DATABASE_URL: the PostgreSQL URL the services use");
+  const json = values.json === true;
+  const tenant = values.tenant as string | undefined;
+  if (sub === "create") {
+    const usage = "veriflow keys create --tenant <name> --scopes submit,read,admin [--expires 30d]";
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: ${usage})`);
+    const scopes = values.scopes as string | undefined;
+    if (!tenant || !scopes) throw new UsageError(`--tenant and --scopes are required (usage: ${usage})`);
+    return { kind: "keys-create", json, databaseUrl, tenant, scopes, expires: values.expires as string | undefined };
+  }
+  if (sub === "list") {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: veriflow keys list [--tenant <name>])`);
+    return { kind: "keys-list", json, databaseUrl, tenant };
+  }
+  if (sub === "revoke") {
+    const id = onePositional(positionals, "<key-id>", "veriflow keys revoke <key-id>");
+    if (!isJobId(id)) throw new UsageError(`"${id}" is not a key id (a UUID, as \`veriflow keys list\` prints it)`);
+    return { kind: "keys-revoke", json, databaseUrl, id: id.toLowerCase() };
+  }
+  throw new UsageError(`unknown command "keys ${sub}" (keys create, keys list, keys revoke <id>)`);
 }
 
 function parseDevPublish(args: string[], env: Env): Command {

@@ -10,7 +10,7 @@ const COMMON_HELP = `Common options:
   -q, --quiet         no progress on stderr
   -h, --help          this help`;
 
-export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "dev", string> = {
+export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "keys" | "dev", string> = {
   main: `veriflow: is this file what its creator registered?
 
 Usage:
@@ -22,6 +22,9 @@ Usage:
   veriflow dead-letters list [--consumer <name>] [--after <seq>] [--limit <n>]
   veriflow dead-letters show <seq>
   veriflow dead-letters replay <seq>
+  veriflow keys create --tenant <name> --scopes submit,read,admin [--expires 30d]
+  veriflow keys list [--tenant <name>]
+  veriflow keys revoke <key-id>
   veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
   veriflow help <command>    veriflow --version
 
@@ -77,6 +80,25 @@ once the cause is fixed; if the consumer fails on it again, it comes back as a n
 ${COMMON_HELP}
 
 ${EXIT_CODES_HELP}
+`,
+  keys: `Usage:
+  veriflow keys create --tenant <name> --scopes <list> [--expires <when>]
+                                   a new API key of <name>'s; the key is printed once, on the last line
+  veriflow keys list [--tenant <name>]
+                                   the keys (id, prefix, tenant, scopes, dates), never the keys themselves
+  veriflow keys revoke <key-id>    the services refuse it within AUTH_CACHE_TTL_MS (30 s unless set)
+
+These work on the key store itself: set DATABASE_URL to the PostgreSQL the services use.
+(With a key of the admin scope, the gateway's /api/keys does the same over HTTP.)
+
+  --tenant <name>     lower-case letters, digits and hyphens
+  --scopes <list>     comma-separated: submit (submit and retry jobs), read (read jobs),
+                      admin (API keys, webhooks, dead letters)
+  --expires <when>    a lifetime (30d, 12h, 90m, 3600s) or an ISO-8601 date-time; default: never
+  --json              the key (create: with the key) as JSON
+
+Exit codes: 0 done, 2 usage error (bad tenant, scopes or expiry; no such key; no DATABASE_URL),
+5 the database is not reachable.
 `,
   dev: `Usage: veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
 

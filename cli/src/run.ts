@@ -3,6 +3,7 @@ import { parseCommand } from "./args.js";
 import { runDeadLetters } from "./commands/dead-letters.js";
 import { runDevPublish } from "./commands/dev-publish.js";
 import { runJobs } from "./commands/jobs.js";
+import { runKeys } from "./commands/keys.js";
 import { runVerify } from "./commands/verify.js";
 import { ApiError, InterruptedError, UsageError, WaitTimeoutError } from "./errors.js";
 import { EXIT, exitCodeForError } from "./exit-codes.js";
@@ -34,6 +35,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case "dead-letters-replay":
         json = cmd.common.json;
         return await runDeadLetters(cmd, io);
+      case "keys-create":
+      case "keys-list":
+      case "keys-revoke":
+        json = cmd.json;
+        return await runKeys(cmd, io);
       case "dev-publish":
         json = cmd.common.json;
         return await runDevPublish(cmd, io);

@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { JOBS_PATH } from "@veriflow/events";
 import { verifyWebhookSignature } from "../../services/webhooks/src/signature.js";
 import { getJson, waitForJob } from "../support/client.js";
+import { startReceiver as startLoopbackReceiver, type Receiver } from "../support/receiver.js";
 import { systemTest } from "../support/shared-system.js";
 import type { System } from "../support/system.js";
 
@@ -20,35 +19,9 @@ afterAll(async () => {
   await Promise.allSettled(receivers.map((r) => r.close()));
 });
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-  at: number;
-}
-
-interface Receiver {
-  url: string;
-  requests: Received[];
-  close(): Promise<void>;
-}
-
-/** An HTTP receiver answering the given statuses in turn (the last one repeats). */
+/** A receiver closed with the file. */
 async function startReceiver(statuses: number[] = [200]): Promise<Receiver> {
-  const requests: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      requests.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() });
-      res.writeHead(statuses[Math.min(requests.length, statuses.length) - 1]!, { "content-type": "text/plain" }).end("ok");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const r: Receiver = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/veriflow`,
-    requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  const r = await startLoopbackReceiver(statuses);
   receivers.push(r);
   return r;
 }

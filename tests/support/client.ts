@@ -8,6 +8,7 @@ export interface SubmitInput {
   registryAddress?: string;
   manifestURI?: string;
   rpcUrl?: string;
+  callbackUrl?: string;
   type?: "verify" | "proof";
   headers?: Record<string, string>;
 }
@@ -18,6 +19,7 @@ export async function submit(baseUrl: string, input: SubmitInput): Promise<{ sta
   if (input.registryAddress !== undefined) form.append("registryAddress", input.registryAddress);
   if (input.manifestURI !== undefined) form.append("manifestURI", input.manifestURI);
   if (input.rpcUrl !== undefined) form.append("rpcUrl", input.rpcUrl);
+  if (input.callbackUrl !== undefined) form.append("callbackUrl", input.callbackUrl);
   const res = await fetch(`${baseUrl}${JOBS_PATH}/${input.type ?? "verify"}`, { method: "POST", body: form, headers: input.headers });
   return { status: res.status, body: await res.json() };
 }

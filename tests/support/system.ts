@@ -82,6 +82,7 @@ export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}):
     WEBHOOKS_HOST: "127.0.0.1",
     WEBHOOKS_URL: `http://127.0.0.1:${webhooksPort}`,
     WEBHOOK_SIGNING_SECRET: "whsec_" + Buffer.from("veriflow test signing secret, 32b").toString("base64"),
+    WEBHOOK_SECRETS_KEY: Buffer.from("veriflow test webhook secrets k.").toString("base64"),
     WEBHOOK_ALLOWED_PRIVATE_HOSTS: "127.0.0.1",
     WEBHOOK_RETRY_SCHEDULE_MS: "200,400,800",
     WEBHOOK_POLL_INTERVAL_MS: "50",

@@ -171,7 +171,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       STATUS_URL: env.STATUS_URL ?? `http://127.0.0.1:${statusPort}`,
       WEBHOOKS_PORT: String(webhooksPort),
       WEBHOOKS_URL: env.WEBHOOKS_URL ?? `http://127.0.0.1:${webhooksPort}`,
-      WEBHOOK_SIGNING_SECRET: env.WEBHOOK_SIGNING_SECRET ?? (await loadWebhookSigningSecret(dataDir)),
+      WEBHOOK_SIGNING_SECRET: env.WEBHOOK_SIGNING_SECRET ?? (await loadKeptSecret(dataDir, "webhook-signing-secret", () => "whsec_" + randomBytes(32).toString("base64"))),
+      WEBHOOK_SECRETS_KEY: env.WEBHOOK_SECRETS_KEY ?? (await loadKeptSecret(dataDir, "webhook-secrets-key", () => randomBytes(32).toString("base64"))),
       // Local development: callbacks to receivers on this machine are allowed.
       WEBHOOK_ALLOWED_PRIVATE_HOSTS: env.WEBHOOK_ALLOWED_PRIVATE_HOSTS ?? "127.0.0.1,localhost",
       LOG_LEVEL: env.LOG_LEVEL ?? "info",
@@ -223,16 +224,17 @@ async function findFreeOpsPorts(): Promise<Record<ServiceName, number>> {
 }
 
 /**
- * The secret job callbacks are signed with: generated on the first start and kept in
- * <dataDir>/webhook-signing-secret (mode 600), so receivers keep verifying across restarts.
+ * A secret made on the first start and kept in <dataDir>/<file> (mode 600), so what it signs
+ * or seals stays verifiable and readable across restarts: tenant default's callback signing
+ * secret (receivers keep verifying) and the key sealing webhook secrets in the database.
  */
-async function loadWebhookSigningSecret(dataDir: string): Promise<string> {
-  const file = join(dataDir, "webhook-signing-secret");
-  const existing = await readFile(file, "utf8").then((s) => s.trim(), () => "");
+async function loadKeptSecret(dataDir: string, file: string, make: () => string): Promise<string> {
+  const path = join(dataDir, file);
+  const existing = await readFile(path, "utf8").then((s) => s.trim(), () => "");
   if (existing) return existing;
-  const secret = "whsec_" + randomBytes(32).toString("base64");
+  const secret = make();
   await mkdir(dataDir, { recursive: true });
-  await writeFile(file, secret + "\n", { mode: 0o600 });
+  await writeFile(path, secret + "\n", { mode: 0o600 });
   return secret;
 }
 

@@ -48,8 +48,8 @@ export interface ErrorSpec {
 export const errorCatalog = {
   // Generic codes for a bare HTTP status (Koa, routers, body parsers).
   E_BAD_REQUEST: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The request is malformed; the message says what to fix." },
-  E_UNAUTHORIZED: { kind: "client", http: 401, grpc: "UNAUTHENTICATED", description: "No valid API key: send one in `x-api-key` or `Authorization: Bearer` (gRPC: `x-api-key` metadata)." },
-  E_FORBIDDEN: { kind: "client", http: 403, grpc: "PERMISSION_DENIED", description: "This caller may not make this request." },
+  E_UNAUTHORIZED: { kind: "client", http: 401, grpc: "UNAUTHENTICATED", description: "No valid API key: none was sent, or it is unknown, revoked or expired. Send one in `x-api-key` or `Authorization: Bearer` (gRPC: `x-api-key` metadata)." },
+  E_FORBIDDEN: { kind: "client", http: 403, grpc: "PERMISSION_DENIED", description: "The API key lacks the scope this request needs (`submit`, `read` or `admin`; the message names it), or a tenant's admin key asked for another tenant's keys." },
   E_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No route for this method and path; check the URL." },
   E_METHOD_NOT_ALLOWED: { kind: "client", http: 405, grpc: "UNIMPLEMENTED", description: "The route does not take this method; the `Allow` header lists those it takes." },
   E_NOT_ACCEPTABLE: { kind: "client", http: 406, grpc: "INVALID_ARGUMENT", description: "The `Accept` header asks for a representation this route cannot produce." },
@@ -105,8 +105,15 @@ export const errorCatalog = {
   E_DEAD_LETTER_NOT_REPLAYABLE: { kind: "client", http: 409, grpc: "FAILED_PRECONDITION", description: "The dead letter's original subject is not on the events stream, so there is nowhere to put it back." },
   E_INVALID_PAGE_TOKEN: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`page_token` is not one this server issued; start again without it." },
 
+  // API keys (POST/GET /api/keys, DELETE /api/keys/:id, `veriflow keys`).
+  E_INVALID_TENANT: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A tenant is 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit." },
+  E_INVALID_SCOPES: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key's scopes must name at least one of `submit`, `read`, `admin`, and nothing else." },
+  E_INVALID_EXPIRY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key's expiry is a lifetime (`30d`, `12h`, `90m`, `3600s`) or an ISO-8601 date-time with a zone, in the future and within ten years." },
+  E_INVALID_KEY_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key id is a UUID (`veriflow keys list` shows them)." },
+  E_KEY_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No API key of this tenant has this id." },
+
   // Webhook subscriptions.
-  E_INVALID_BODY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "Send a JSON object: `{ url, eventTypes, secret?, description? }`." },
+  E_INVALID_BODY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The body is not the JSON object this route takes (a subscription: `{ url, eventTypes, secret?, description? }`; a key: `{ tenant?, scopes, expires? }`); the message says which." },
   E_INVALID_JSON: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The body is not valid JSON." },
   E_INVALID_WEBHOOK_URL: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`url` is missing or not an http(s) URL." },
   E_WEBHOOK_HOST_NOT_ALLOWED: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`url` points at a private address; use a public host (or list it in `WEBHOOK_ALLOWED_PRIVATE_HOSTS`)." },
@@ -116,6 +123,7 @@ export const errorCatalog = {
   E_INVALID_DESCRIPTION: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`description` must be a string of at most 500 characters." },
   E_INVALID_WEBHOOK_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A webhook id is a UUID." },
   E_WEBHOOK_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No webhook subscription has this id." },
+  E_INVALID_OVERLAP: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`overlapSeconds` (how long the replaced signing secret keeps signing) must be a whole number from 0 to 604800 (a week)." },
 
   // A job's manifest: what the manifest stage (or the in-process fallback) could not use.
   E_INVALID_ARGUMENT: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The job's registry address or content hash is malformed (a request published without the gateway's checks)." },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createEvent, createRequestEvent, createRetryEvent, decodeEvent, deriveEventId, encodeEvent, isJobId, newJobId, runOf, terminalEventId } from "./envelope.js";
+import { tenantOf } from "./tenant.js";
 
 describe("isJobId", () => {
   it("accepts the ids this system mints, in any case", () => {
@@ -97,5 +98,39 @@ describe("terminal ids and runs", () => {
     expect(terminalEventId(jobId, 1)).toBe(terminalEventId(jobId));
     expect(terminalEventId(jobId, 2)).not.toBe(terminalEventId(jobId));
     expect(terminalEventId(jobId, 3)).not.toBe(terminalEventId(jobId, 2));
+  });
+});
+
+describe("tenants", () => {
+  const jobId = newJobId();
+  const request = { jobType: "verify" as const, manifestUri: "ipfs://bafy/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null };
+  const upload = { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null };
+  const hashedData = { jobId, request, contentHash: "0x" + "a".repeat(64), size: 1, startedAt: new Date().toISOString(), attempts: 1 };
+
+  it("a request names its tenant (default unless told), and every event it causes carries it, retries too", () => {
+    expect(createRequestEvent(jobId, { jobId, request, upload }).tenant).toBe("default");
+    const requested = createRequestEvent(jobId, { jobId, request, upload }, new Date(), "acme");
+    const hashed = createEvent("content.hashed", hashedData, requested);
+    const failed = createEvent("verification.failed", { jobId, jobType: "verify", stage: "manifest", code: "E_INTERNAL", message: "x", attempts: 1 }, hashed);
+    const retried = createRetryEvent(hashed, 2, failed.id);
+    for (const e of [requested, hashed, failed, retried, createEvent("manifest.checked", { ...hashedData, manifest: { uri: "u", cid: null, contentHash: hashedData.contentHash, contentUri: null, creatorDid: "d", createdAt: "c", signature: "s" }, recovered: null, checks: { manifestHashOk: true, signatureOk: true, didOk: true } }, retried)]) {
+      expect(e.tenant, e.type).toBe("acme");
+      expect(decodeEvent(encodeEvent(e)).tenant).toBe("acme");
+    }
+    // The tenant is not part of an id: the same cause makes the same ids whoever owns it.
+    expect(hashed.id).toBe(deriveEventId(jobId, "content.hashed"));
+  });
+
+  it("an event from before tenants (no field) stays without one and belongs to default", () => {
+    const { tenant: _, ...old } = createRequestEvent(jobId, { jobId, request, upload });
+    const hashed = createEvent("content.hashed", hashedData, old);
+    expect("tenant" in hashed).toBe(false);
+    expect(tenantOf(decodeEvent(encodeEvent(hashed)))).toBe("default");
+  });
+
+  it("refuses a tenant that is not a tenant name, in a new request and on the wire", () => {
+    expect(() => createRequestEvent(jobId, { jobId, request, upload }, new Date(), "Acme Corp")).toThrow(RangeError);
+    const bytes = new TextEncoder().encode(JSON.stringify({ ...createRequestEvent(jobId, { jobId, request, upload }), tenant: "../x" }));
+    expect(() => decodeEvent(bytes)).toThrow(/tenant/);
   });
 });

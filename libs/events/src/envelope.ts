@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { eventSchemas, type EventData, type EventType } from "./catalog.js";
 import { isTerminalType } from "./pipeline.js";
+import { DEFAULT_TENANT, TENANT_PATTERN } from "./tenant.js";
 
 /**
  * Every message on the stream is one envelope, JSON-encoded. `id` doubles as the
@@ -21,6 +22,12 @@ export interface Envelope<T extends EventType = EventType> {
    * a retried job's events from the earlier run's. Added after v1: absent in older events.
    */
   run?: number;
+  /**
+   * The tenant the job belongs to (the one whose API key submitted it), on every event of the
+   * job: the request gets it from the gateway and each event caused by another copies it.
+   * Added after v1: absent in older events, which belong to `default` (tenantOf).
+   */
+  tenant?: string;
   data: EventData<T>;
 }
 
@@ -34,6 +41,7 @@ export const envelopeShape = z.object({
   correlationId: z.string().min(1),
   causationId: z.string().min(1).nullable(),
   run: z.number().int().min(1).optional(),
+  tenant: z.string().regex(TENANT_PATTERN, "a tenant name (lower-case letters, digits, hyphens)").optional(),
   data: z.unknown(),
 });
 
@@ -83,18 +91,21 @@ function uuidOf(text: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** A new job's first event: its id is the job id (the publish dedup key). */
+/** A new job's first event: its id is the job id (the publish dedup key); the job belongs to `tenant`. */
 export function createRequestEvent(
   jobId: string,
   data: EventData<"verification.requested">,
   now: Date = new Date(),
+  tenant: string = DEFAULT_TENANT,
 ): Envelope<"verification.requested"> {
+  if (!TENANT_PATTERN.test(tenant)) throw new RangeError(`"${tenant}" is not a tenant name`);
   return {
     id: jobId,
     type: "verification.requested",
     occurredAt: now.toISOString(),
     correlationId: jobId,
     causationId: null,
+    tenant,
     data: eventSchemas["verification.requested"].parse(data),
   };
 }
@@ -106,12 +117,14 @@ export function runOf(event: Pick<Envelope, "run">): number {
 
 /** `{ run }` for an event of a retry, nothing for run 1 (whose events look as they always did). */
 const runField = (run: number) => (run > 1 ? { run } : {});
+/** The cause's `{ tenant }`, nothing when it has none (a job from before tenants stays without). */
+const tenantField = (tenant: string | undefined) => (tenant === undefined ? {} : { tenant });
 
-/** An event caused by another: same correlation, same run, derived id (a terminal event: the job's terminal id for that run). */
+/** An event caused by another: same correlation, run and tenant, derived id (a terminal event: the job's terminal id for that run). */
 export function createEvent<T extends EventType>(
   type: T,
   data: EventData<T>,
-  cause: Pick<Envelope, "id" | "correlationId" | "run">,
+  cause: Pick<Envelope, "id" | "correlationId" | "run" | "tenant">,
   now: Date = new Date(),
 ): Envelope<T> {
   return {
@@ -121,6 +134,7 @@ export function createEvent<T extends EventType>(
     correlationId: cause.correlationId,
     causationId: cause.id,
     ...runField(runOf(cause)),
+    ...tenantField(cause.tenant),
     data: eventSchemas[type].parse(data) as EventData<T>,
   };
 }
@@ -142,6 +156,7 @@ export function createRetryEvent<T extends EventType>(input: Envelope<T>, run: n
     correlationId: input.correlationId,
     causationId: failedEventId,
     run,
+    ...tenantField(input.tenant),
     data: eventSchemas[input.type].parse(input.data) as EventData<T>,
   };
 }

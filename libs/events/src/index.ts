@@ -5,3 +5,4 @@ export * from "./jobs-api.js";
 export * from "./topology.js";
 export * from "./pipeline.js";
 export * from "./nats-permissions.js";
+export * from "./tenant.js";

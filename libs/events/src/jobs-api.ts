@@ -25,3 +25,10 @@ export function deadLetterPath(seq: number, sub?: "replay"): string {
   const path = `${DEAD_LETTERS_PATH}/${seq}`;
   return sub === undefined ? path : `${path}/${sub}`;
 }
+
+/**
+ * A tenant's secret for signing its job callbacks (webhooks service, behind the gateway):
+ * GET reads it (made on first use), POST `…/rotate` replaces it, the old one still signing
+ * beside it for an overlap.
+ */
+export const WEBHOOK_SIGNING_SECRET_PATH = "/api/webhooks/signing-secret";

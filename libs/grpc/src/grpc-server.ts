@@ -1,17 +1,18 @@
 import * as grpc from "@grpc/grpc-js";
+import type { Authenticator } from "@veriflow/auth";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { Logger } from "@veriflow/platform";
-import { createRpc, type Admit, type Rpc } from "./rpc.js";
+import { createRpc, type Limit, type Rpc } from "./rpc.js";
 import { DEFAULT_GRPC_SERVER_LIMITS, grpcServerOptions, type GrpcServerLimits } from "./server-limits.js";
 
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
 export interface GrpcServerOptions {
   log: Logger;
-  /** Accepted API keys for the application services (health and reflection stay open). */
-  apiKeys: string[];
+  /** Checks every call to the application services (health and reflection stay open). */
+  authenticator: Authenticator;
   /** The loaded protos of the services served here: reflection describes them. */
   packageDefinition: PackageDefinition;
   /** Fully qualified names of the services served here, e.g. "veriflow.v1.JobService". */
@@ -21,8 +22,8 @@ export interface GrpcServerOptions {
   readinessIntervalMs?: number;
   /** Rewrites a handler's error before it becomes a status (RpcOptions.translateError). */
   translateError?: (err: unknown) => unknown;
-  /** Runs first on every application call (RpcOptions.admit): a rate limit. */
-  admit?: Admit;
+  /** Runs first on every application call (RpcOptions.limit): a rate limit. */
+  limit?: Limit;
   /** Idle and age limits, message sizes (GRPC_*); DEFAULT_GRPC_SERVER_LIMITS when not given. */
   limits?: GrpcServerLimits;
 }
@@ -61,7 +62,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   new ReflectionService({ ...opts.packageDefinition, ...healthDefinition }, { services: [...opts.serviceNames, HEALTH_SERVICE] }).addToServer(server);
 
   return {
-    rpc: createRpc({ log: opts.log, apiKeys: opts.apiKeys, shutdownSignal: shutdown.signal, translateError: opts.translateError, admit: opts.admit }),
+    rpc: createRpc({ log: opts.log, authenticator: opts.authenticator, shutdownSignal: shutdown.signal, translateError: opts.translateError, limit: opts.limit }),
     addService: (definition, implementation) => server.addService(definition, implementation),
     async listen(port, host = "0.0.0.0") {
       const bound = await new Promise<number>((resolve, reject) =>

@@ -1,25 +1,26 @@
 import * as grpc from "@grpc/grpc-js";
-import { createApiKeyCheck } from "@veriflow/http";
+import { assertScope, type Authenticator, type Principal, type Scope } from "@veriflow/auth";
+import { presentedApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
 
 export interface RpcOptions {
   log: Logger;
-  /** Accepted API keys (createApiKeyCheck, @veriflow/http: `x-api-key` or `authorization: Bearer` metadata); empty: open. */
-  apiKeys: string[];
+  /** Checks the key of every call (`x-api-key` or `authorization: Bearer` metadata, as REST headers). */
+  authenticator: Authenticator;
   /** Aborted when the server stops: open server streams end with UNAVAILABLE at once. */
   shutdownSignal?: AbortSignal;
   /** Rewrites an error before it is mapped (e.g. a database outage into E_DATABASE_UNAVAILABLE). */
   translateError?: (err: unknown) => unknown;
-  /** Runs first on every call, before the API-key check (a rate limit): see Admit. */
-  admit?: Admit;
+  /** Runs first on every call, before the key is checked (a rate limit): see Limit. */
+  limit?: Limit;
 }
 
 /**
  * Decides whether a call may run at all: throws to refuse it (an HttpError, mapped like any
  * handler error); what it sets on `trailer` goes out with the answer, success or error.
  */
-export type Admit = (call: { metadata: grpc.Metadata; method: string; peer: string }, trailer: grpc.Metadata) => Promise<void>;
+export type Limit = (call: { metadata: grpc.Metadata; method: string; peer: string }, trailer: grpc.Metadata) => Promise<void>;
 
 /** What every handler gets besides its request: the call's metadata and an abort signal. */
 export interface RpcContext {
@@ -28,9 +29,14 @@ export interface RpcContext {
   signal: AbortSignal;
   /** The method, for logs: "/veriflow.v1.JobService/GetJob". */
   method: string;
+  /** Who the call stands for (its API key's tenant and scopes). */
+  principal: Principal;
   /** Trailing metadata sent with the answer, success or error. */
   trailer: grpc.Metadata;
 }
+
+/** A call before it is admitted: no principal yet. */
+type CallContext = Omit<RpcContext, "principal"> & { controller: AbortController };
 
 /** What every server call has (grpc-js does not export the type by name). */
 interface SurfaceCall {
@@ -41,31 +47,35 @@ interface SurfaceCall {
 }
 
 /**
- * Wraps handlers written as async functions into grpc-js handlers: the API-key check,
- * an AbortSignal tied to the call's cancellation (client cancel, deadline), and every
- * thrown error mapped to a gRPC status by toGrpcStatus.
+ * Wraps handlers written as async functions into grpc-js handlers: authentication and the
+ * scope the method needs (UNAUTHENTICATED, PERMISSION_DENIED), an AbortSignal tied to the
+ * call's cancellation (client cancel, deadline), and every thrown error mapped to a gRPC
+ * status by toGrpcStatus.
  */
 export function createRpc(opts: RpcOptions) {
-  const checkApiKey = createApiKeyCheck(opts.apiKeys);
-  const authenticate = (metadata: grpc.Metadata): void =>
-    checkApiKey((key) => {
-      const v = metadata.get(key)[0];
-      return typeof v === "string" ? v : v?.toString("utf8");
-    });
+  /**
+   * The limit first (so calls with a refused key are counted too), then the key and the
+   * scope the method needs: the context the handler gets.
+   */
+  const admit = async (call: SurfaceCall, ctx: CallContext, scope: Scope): Promise<RpcContext> => {
+    if (opts.limit) await opts.limit({ metadata: ctx.metadata, method: ctx.method, peer: call.getPeer() }, ctx.trailer);
+    const principal = await opts.authenticator.authenticate(
+      presentedApiKey((key) => {
+        const v = ctx.metadata.get(key)[0];
+        return typeof v === "string" ? v : v?.toString("utf8");
+      }),
+    );
+    assertScope(principal, scope);
+    return { metadata: ctx.metadata, signal: ctx.signal, method: ctx.method, principal, trailer: ctx.trailer };
+  };
 
-  const contextFor = (call: SurfaceCall): RpcContext & { controller: AbortController } => {
+  const contextFor = (call: SurfaceCall): CallContext => {
     const controller = new AbortController();
     call.once("cancelled", () => controller.abort(new Error("the call was cancelled")));
     return { metadata: call.metadata, signal: controller.signal, method: call.getPath(), trailer: new grpc.Metadata(), controller };
   };
 
-  /** What runs before every handler: admission (before the key check, so refused keys are counted too), then the key. */
-  const admitAndAuthenticate = async (call: SurfaceCall, ctx: RpcContext): Promise<void> => {
-    if (opts.admit) await opts.admit({ metadata: call.metadata, method: ctx.method, peer: call.getPeer() }, ctx.trailer);
-    authenticate(call.metadata);
-  };
-
-  const fail = (ctx: RpcContext, err: unknown): grpc.StatusObject => {
+  const fail = (ctx: CallContext, err: unknown): grpc.StatusObject => {
     const { status, internal } = toGrpcStatus(opts.translateError ? opts.translateError(err) : err);
     status.metadata?.merge(ctx.trailer);
     const fields = { err, method: ctx.method, code: grpc.status[status.code] };
@@ -75,13 +85,10 @@ export function createRpc(opts: RpcOptions) {
   };
 
   return {
-    unary<Req, Res>(fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    unary<Req, Res>(scope: Scope, fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
-          await admitAndAuthenticate(call, ctx);
-          return fn(call.request, ctx);
-        })().then(
+        void (async () => fn(call.request, await admit(call, ctx, scope)))().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },
@@ -94,6 +101,7 @@ export function createRpc(opts: RpcOptions) {
 
     /** `fn` writes with `call.write` and resolves when the stream should end. */
     serverStream<Req, Res>(
+      scope: Scope,
       fn: (req: Req, call: grpc.ServerWritableStream<Req, Res>, ctx: RpcContext) => Promise<void>,
     ): grpc.handleServerStreamingCall<Req, Res> {
       return (call) => {
@@ -105,10 +113,7 @@ export function createRpc(opts: RpcOptions) {
         };
         opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
         if (opts.shutdownSignal?.aborted) return onShutdown();
-        void (async () => {
-          await admitAndAuthenticate(call, ctx);
-          await fn(call.request, call, ctx);
-        })()
+        void (async () => fn(call.request, call, await admit(call, ctx, scope)))()
           .then(
             () => {
               if (!ctx.signal.aborted) call.end(ctx.trailer);
@@ -123,14 +128,12 @@ export function createRpc(opts: RpcOptions) {
 
     /** `fn` reads the request messages from `call` (a readable) and resolves to the answer. */
     clientStream<Req, Res>(
+      scope: Scope,
       fn: (call: grpc.ServerReadableStream<Req, Res>, ctx: RpcContext) => Promise<Res>,
     ): grpc.handleClientStreamingCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
-          await admitAndAuthenticate(call, ctx);
-          return fn(call, ctx);
-        })().then(
+        void (async () => fn(call, await admit(call, ctx, scope)))().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },

@@ -1,25 +1,15 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-import type { Middleware } from "koa";
-import { HttpError } from "@veriflow/errors";
-import type { EnvReader } from "@veriflow/platform";
+import type { Context, Middleware } from "koa";
+import { assertScope, type Authenticator, type Principal, type Scope } from "@veriflow/auth";
 
 /**
- * The API-key check of every authenticated surface: the gateway's REST job routes and
- * the gRPC servers of the gateway and status.
- *
- * - Keys are configured in API_KEYS, comma-separated (blanks around and between entries
- *   dropped); none configured leaves the surface open.
- * - A request presents its key as `x-api-key: <key>` or `authorization: Bearer <key>`,
- *   in HTTP headers and gRPC metadata alike; x-api-key wins when both are sent.
- * - Keys are compared as SHA-256 digests with timingSafeEqual, against every configured
- *   key without stopping at a match, so timing tells nothing about which part matched.
+ * How a request presents its API key, on every authenticated surface (REST of the gateway,
+ * status and webhooks; gRPC of the gateway and status):
+ * - `x-api-key: <key>` or `authorization: Bearer <key>`, in HTTP headers and gRPC metadata
+ *   alike; x-api-key wins when both are sent.
+ * - The key is checked by the Authenticator (@veriflow/auth): bootstrap keys (API_KEYS) in
+ *   memory, stored keys through its cache.
  */
 export const API_KEY_HEADER = "x-api-key";
-
-/** API_KEYS: the accepted keys; empty leaves the surface open. */
-export function readApiKeys(r: EnvReader): string[] {
-  return r.list("API_KEYS");
-}
 
 /** One header (HTTP) or metadata value (gRPC) by lower-case name; undefined or "" when absent. */
 export type HeaderReader = (name: string) => string | undefined;
@@ -31,29 +21,25 @@ export function presentedApiKey(header: HeaderReader): string | undefined {
   return /^Bearer\s+(.+?)\s*$/i.exec(header("authorization") ?? "")?.[1];
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
-
-/** Throws HttpError 401 E_UNAUTHORIZED unless the request presents one of `keys` (any request when there are none). */
-export function createApiKeyCheck(keys: readonly string[]): (header: HeaderReader) => void {
-  const wanted = keys.map(digest);
-  return (header) => {
-    if (wanted.length === 0) return;
-    const given = presentedApiKey(header);
-    if (!given) {
-      throw new HttpError("E_UNAUTHORIZED", `an API key is required: send it as ${API_KEY_HEADER}: <key> or authorization: Bearer <key>`);
-    }
-    const d = digest(given);
-    let valid = false;
-    for (const w of wanted) valid = timingSafeEqual(w, d) || valid;
-    if (!valid) throw new HttpError("E_UNAUTHORIZED", "the API key is not valid");
+/** Koa middleware: authenticates every request it sees (401 otherwise) and keeps its principal in `ctx.state.principal`. */
+export function authenticate(authenticator: Authenticator): Middleware {
+  return async (ctx, next) => {
+    ctx.state.principal = await authenticator.authenticate(presentedApiKey((name) => ctx.get(name)));
+    await next();
   };
 }
 
-/** The check as Koa middleware, for the routes it guards. */
-export function requireApiKey(keys: readonly string[]): Middleware {
-  const check = createApiKeyCheck(keys);
+/** Koa middleware for one route: 403 E_FORBIDDEN unless the request's principal holds `scope`. */
+export function requireScope(scope: Scope): Middleware {
   return async (ctx, next) => {
-    check((name) => ctx.get(name));
+    assertScope(principalOf(ctx), scope);
     await next();
   };
+}
+
+/** The principal `authenticate` found for this request. */
+export function principalOf(ctx: Pick<Context, "state">): Principal {
+  const principal = ctx.state.principal as Principal | undefined;
+  if (!principal) throw new Error("no principal: the route is not behind authenticate()");
+  return principal;
 }

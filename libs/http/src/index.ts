@@ -6,3 +6,4 @@ export * from "./text-field.js";
 export * from "./router.js";
 export * from "./server.js";
 export * from "./server-limits.js";
+export * from "./json-body.js";

@@ -29,16 +29,16 @@ export interface Accepted {
 }
 
 /**
- * Turns a stored upload and the submission's fields into a queued job: validates the
+ * Turns a stored upload and the submission's fields into a queued job of the caller's tenant: validates the
  * fields (parseSubmission), publishes `verification.requested` and returns once JetStream
  * acknowledged it, so the job exists the moment the client hears of it. When the job
  * cannot be accepted the upload is deleted. REST and gRPC submit through this one function.
  */
 export async function acceptSubmission(
   deps: AcceptDeps,
-  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload },
+  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string },
 ): Promise<Accepted> {
-  const { jobId, jobType, upload } = input;
+  const { jobId, jobType, upload, tenant } = input;
   try {
     const request = parseSubmission(jobType, input.fields, deps.policy);
     checkTextField("fileName", upload.fileName);
@@ -56,7 +56,7 @@ export async function acceptSubmission(
         chunks: upload.chunks,
         digest: upload.digest,
       },
-    });
+    }, new Date(), tenant);
     await publishEvents(deps.js, [event]);
   } catch (err) {
     await discardUpload(deps, upload.objectName, upload);
@@ -66,7 +66,7 @@ export async function acceptSubmission(
     }
     throw new HttpError("E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
   }
-  deps.log.info({ jobId, jobType, size: upload.size }, "accepted");
+  deps.log.info({ jobId, jobType, tenant, size: upload.size }, "accepted");
   return {
     jobId,
     status: "queued",

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
+import type { Authenticator } from "@veriflow/auth";
 import { presentedApiKey, type HeaderReader } from "@veriflow/http";
 
 /**
@@ -17,23 +18,24 @@ export interface Identity {
 /** Finds the identity of a request from its headers (HTTP) or metadata (gRPC) and its client address (as clientAddress gives it). */
 export type Identify = (header: HeaderReader, ip: string) => Identity | Promise<Identity>;
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
-
 /**
- * Identities from API_KEYS: a presented key that is one of them is identified by the first
- * 16 hex digits of its SHA-256, with no tenant. An unknown key counts as no key (the client
- * address), so a client cannot mint fresh budgets by sending made-up keys. The tenants' key
- * store replaces this function, answering `{ tenant, keyId, ip }` for its keys.
+ * Identities from the keys the authenticator knows (its cache: no query on the hot path for
+ * a key seen before): a valid key counts against itself, with its tenant's limits; a
+ * bootstrap key (API_KEYS, no stored id) by the first 16 hex digits of its SHA-256. A missing,
+ * unknown or revoked key counts as no key (the client address), so a client cannot mint fresh
+ * budgets by sending made-up keys.
  */
-export function identifyByApiKeys(keys: readonly string[]): Identify {
-  // Looked up by digest: a timing difference could tell only how a digest begins, nothing about a key.
-  const known = new Map(keys.map((k) => [sha256(k), sha256(k).slice(0, 16)]));
-  return (header, ip) => {
-    const key = known.size > 0 ? presentedApiKey(header) : undefined;
-    const keyId = key === undefined ? undefined : known.get(sha256(key));
-    return keyId === undefined ? { ip } : { keyId, ip };
+export function identifyByKey(authenticator: Pick<Authenticator, "authenticate">): Identify {
+  return async (header, ip) => {
+    const key = presentedApiKey(header);
+    if (key === undefined) return { ip };
+    const principal = await authenticator.authenticate(key).catch(() => null);
+    if (principal === null) return { ip };
+    return { tenant: principal.tenant, keyId: principal.keyId ?? sha256(key).slice(0, 16), ip };
   };
 }
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /**
  * The address a client is counted by: IPv4 as is (also when IPv4-mapped, `::ffff:a.b.c.d`),

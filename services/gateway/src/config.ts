@@ -1,6 +1,8 @@
 import { opsPortOf } from "@veriflow/events";
 import { readChainEndpointConfig, readManifestFetchConfig, type RpcUrlPolicy } from "@veriflow/adapters";
-import { readApiKeys, readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
+import { readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
+import { readAuthConfig, type AuthConfig } from "@veriflow/auth";
+import { readPostgresConfig, type PostgresConfig } from "@veriflow/pg";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readGrpcServerLimits, type GrpcServerLimits } from "@veriflow/grpc";
 import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
@@ -20,8 +22,10 @@ export interface GatewayConfig extends CommonConfig {
   maxUploadBytes: number;
   /** Where the status service answers the job routes this gateway fronts. */
   statusUrl: string;
-  /** Accepted API keys; empty means the job routes are open (logged loudly at start). */
-  apiKeys: string[];
+  /** How callers are authenticated (API_KEYS, the key store's cache, ALLOW_ANONYMOUS). */
+  auth: AuthConfig;
+  /** DATABASE_URL and pool: the API keys (a lookup per key per AUTH_CACHE_TTL_MS, and the admin routes). */
+  database: PostgresConfig;
   /** Where the webhooks service answers the /api/webhooks routes this gateway fronts. */
   webhooksUrl: string;
   /** Private/loopback hosts a job's callbackUrl may name (local use; empty in production). */
@@ -71,7 +75,8 @@ export function loadConfig(env: Env): GatewayConfig {
     http: readHttpServerLimits(r),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
-    apiKeys: readApiKeys(r),
+    auth: readAuthConfig(r),
+    database: readPostgresConfig(r),
     webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     topology,
@@ -96,11 +101,6 @@ export function loadConfig(env: Env): GatewayConfig {
   // A bucket smaller than the largest upload would refuse that upload whatever else it holds.
   if (config.topology.uploadsMaxBytes < config.maxUploadBytes) {
     r.problems.push(`UPLOADS_MAX_BYTES (${config.topology.uploadsMaxBytes}) must be >= GATEWAY_MAX_UPLOAD_BYTES (${config.maxUploadBytes})`);
-  }
-  // The old system's job routes had no authentication. Open routes are fine on a laptop;
-  // a production deployment must choose them explicitly, never get them by omission.
-  if (env.NODE_ENV === "production" && config.apiKeys.length === 0 && !r.bool("GATEWAY_ALLOW_ANONYMOUS", false)) {
-    r.problems.push("API_KEYS is required in production (NODE_ENV=production); set GATEWAY_ALLOW_ANONYMOUS=true to run the job routes open on purpose");
   }
   r.done();
   return config;

@@ -47,7 +47,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
  */
 export function createSubmissionHandlers(deps: SubmissionServiceDeps): SubmissionServiceHandlers {
   return {
-    SubmitVerification: deps.rpc.clientStream(async (call, ctx) => {
+    SubmitVerification: deps.rpc.clientStream("submit", async (call, ctx) => {
       const messages = withIdleTimeout(call[Symbol.asyncIterator]() as AsyncIterator<SubmitVerificationRequest__Output>, deps.uploadIdleTimeoutMs);
       const first = await nextMessage(messages, ctx.signal);
       if (first.done || first.value.part !== "metadata" || !first.value.metadata) {
@@ -87,7 +87,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       }
       try {
         await deps.admission.check();
-        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal });
+        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant });
         deps.admission.accepted();
         if (slot) await slot.complete(requestFingerprint(request, accepted.file), accepted.accepted);
         return asResponse(accepted.accepted);
@@ -104,9 +104,9 @@ const asResponse = (accepted: Accepted): SubmitVerificationResponse => ({ jobId:
 /** Streams the chunks into the uploads bucket and queues the job; the file's hash and size come back for the idempotency record. */
 async function storeAndAccept(
   deps: SubmissionServiceDeps,
-  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal },
+  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string },
 ): Promise<{ accepted: Accepted; file: { contentHash: string; size: number } }> {
-  const { jobType, fields, meta, messages, signal } = input;
+  const { jobType, fields, meta, messages, signal, tenant } = input;
   const jobId = newJobId();
   const counted: Counted = { size: 0, chunks: 0 };
   let info;
@@ -132,6 +132,7 @@ async function storeAndAccept(
     jobId,
     jobType,
     fields,
+    tenant,
     upload: {
       objectName: jobId,
       size: info.size,

@@ -1,6 +1,6 @@
 import type { Middleware } from "koa";
 import { HttpError } from "@veriflow/errors";
-import type { Admit } from "@veriflow/grpc";
+import type { Limit } from "@veriflow/grpc";
 import { clientAddress, peerHost, type Identify, type Identity } from "./client-identity.js";
 import { rateLimited } from "./metrics.js";
 import type { Budget } from "./rate-limit-config.js";
@@ -22,8 +22,8 @@ import type { RateLimitDecision, RateLimiter } from "./rate-limiter.js";
 export interface RateLimitEdges {
   /** Koa middleware counting each request against `budget`; mount it before the API-key check. */
   rest(budget: Budget): Middleware;
-  /** The gRPC servers' admission (GrpcServerOptions.admit); undefined when limits are off. */
-  grpc?: Admit;
+  /** The gRPC servers' rate limit (GrpcServerOptions.limit); undefined when limits are off. */
+  grpc?: Limit;
 }
 
 export function createRateLimitEdges(opts: {

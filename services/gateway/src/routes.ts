@@ -1,6 +1,8 @@
 import Koa, { type Context, type Middleware } from "koa";
-import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, type JobType } from "@veriflow/events";
-import { createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, requestId, requireApiKey } from "@veriflow/http";
+import { DEAD_LETTERS_PATH, JOBS_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
+import type { Authenticator } from "@veriflow/auth";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope } from "@veriflow/http";
+import type { Sql } from "@veriflow/pg";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
@@ -11,6 +13,7 @@ import { UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFi
 import type { Admission } from "./admission.js";
 import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
+import { createKeyRouter } from "./key-routes.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
 export interface GatewayDeps extends AcceptDeps {
@@ -18,7 +21,10 @@ export interface GatewayDeps extends AcceptDeps {
   statusUrl: string;
   /** Where the webhooks service answers /api/webhooks and a job's callback deliveries. */
   webhooksUrl: string;
-  apiKeys: string[];
+  /** Checks every request's API key; the job and webhook routes forward it to the service that answers them, which checks it too. */
+  authenticator: Authenticator;
+  /** The key store (API keys admin routes). */
+  sql: Sql;
   /** Synchronous answers (/api/verify, ?wait=) and the in-process fallback while the queue is down. */
   sync: SyncSupport;
   /** Whether the queue can take a job now (backlog, full stores): 503/507 before the body is read. */
@@ -57,7 +63,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
       const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored });
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant });
       deps.admission.accepted();
       if (slot) {
         const request = parseSubmission(jobType, fields, deps.policy);
@@ -70,47 +76,56 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     }
   };
 
+  // The routes answered here check their scope here; the forwarded ones are checked by the
+  // service that answers them (status, webhooks), against the same keys: one rule, one place.
   const router = createRouter();
-  // Each route's budget, then its key: counted before the key is checked, so requests with a
-  // wrong key spend their address's budget. `auth` is every route's but the submissions'.
-  const submits = inTurn(deps.rateLimits.rest("submit"), requireApiKey(deps.apiKeys));
-  const auth = inTurn(deps.rateLimits.rest("read"), requireApiKey(deps.apiKeys));
-  router.post(`${JOBS_PATH}/verify`, submits, deps.sync.submission("verify", "async"), submit("verify"));
-  router.post(`${JOBS_PATH}/proof`, submits, deps.sync.submission("proof", "async"), submit("proof"));
-  router.post("/api/verify", submits, deps.sync.submission("verify", "sync"), submit("verify"));
-  router.post("/api/proof", submits, deps.sync.submission("proof", "sync"), submit("proof"));
+  const submitter = requireScope("submit");
+  for (const { path, jobType, mode } of SUBMIT_ROUTES) router.post(path, submitter, deps.sync.submission(jobType, mode), submit(jobType));
   const proxy = proxyToStatus(deps.statusUrl);
-  router.get(JOBS_PATH, auth, proxy);
-  router.get(`${JOBS_PATH}/stats`, auth, deps.sync.stats);
-  router.get(`${JOBS_PATH}/:jobId`, auth, proxy);
-  router.get(`${JOBS_PATH}/:jobId/history`, auth, proxy);
-  router.post(`${JOBS_PATH}/:jobId/retry`, auth, proxy);
-  router.get(DEAD_LETTERS_PATH, auth, proxy);
-  router.get(`${DEAD_LETTERS_PATH}/:seq`, auth, proxy);
-  router.post(`${DEAD_LETTERS_PATH}/:seq/replay`, auth, proxy);
-  router.get(`${JOBS_PATH}/:jobId/events`, auth, proxyStreamToStatus(deps.statusUrl));
+  router.get(JOBS_PATH, proxy);
+  router.get(`${JOBS_PATH}/stats`, deps.sync.stats);
+  router.get(`${JOBS_PATH}/:jobId`, proxy);
+  router.get(`${JOBS_PATH}/:jobId/history`, proxy);
+  router.post(`${JOBS_PATH}/:jobId/retry`, proxy);
+  router.get(DEAD_LETTERS_PATH, proxy);
+  router.get(`${DEAD_LETTERS_PATH}/:seq`, proxy);
+  router.post(`${DEAD_LETTERS_PATH}/:seq/replay`, proxy);
+  router.get(`${JOBS_PATH}/:jobId/events`, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
-  router.get(`${JOBS_PATH}/:jobId/deliveries`, auth, webhooks);
-  router.post("/api/webhooks", auth, webhooks);
-  router.get("/api/webhooks", auth, webhooks);
-  router.get("/api/webhooks/:id", auth, webhooks);
-  router.delete("/api/webhooks/:id", auth, webhooks);
-  router.get("/api/webhooks/:id/deliveries", auth, webhooks);
+  router.get(`${JOBS_PATH}/:jobId/deliveries`, webhooks);
+  router.get(WEBHOOK_SIGNING_SECRET_PATH, webhooks);
+  router.post(`${WEBHOOK_SIGNING_SECRET_PATH}/rotate`, webhooks);
+  router.post("/api/webhooks", webhooks);
+  router.get("/api/webhooks", webhooks);
+  router.get("/api/webhooks/:id", webhooks);
+  router.delete("/api/webhooks/:id", webhooks);
+  router.get("/api/webhooks/:id/deliveries", webhooks);
+  const keys = createKeyRouter({ sql: deps.sql, log: deps.log, authenticator: deps.authenticator });
 
   const app = new Koa({ proxy: deps.trustedProxyHops > 0, maxIpsCount: deps.trustedProxyHops });
   app.use(httpMetrics("gateway"));
   app.use(requestId());
   app.use(errorHandler(deps.log));
+  // Each request's budget before its key: requests with a wrong key spend their address's budget.
+  const limits = { submit: deps.rateLimits.rest("submit"), read: deps.rateLimits.rest("read") };
+  app.use((ctx, next) => limits[ctx.method === "POST" && SUBMIT_PATHS.has(ctx.path) ? "submit" : "read"](ctx, next));
+  // Nothing answers without a valid key (401), not even an unknown path.
+  app.use(authenticate(deps.authenticator));
   app.use(router.routes());
   app.use(methodsNotAllowed(router));
+  app.use(keys.routes());
+  app.use(methodsNotAllowed(keys));
   return app;
 }
 
-/** Two middlewares as one: `first`, then `second` when it calls next. */
-const inTurn =
-  (first: Middleware, second: Middleware): Middleware =>
-  (ctx, next) =>
-    first(ctx, () => second(ctx, next));
+/** The submissions: the `submit` scope and budget; every other route is a read (or answered by status, webhooks). */
+const SUBMIT_ROUTES = [
+  { path: `${JOBS_PATH}/verify`, jobType: "verify", mode: "async" },
+  { path: `${JOBS_PATH}/proof`, jobType: "proof", mode: "async" },
+  { path: "/api/verify", jobType: "verify", mode: "sync" },
+  { path: "/api/proof", jobType: "proof", mode: "sync" },
+] as const;
+const SUBMIT_PATHS: ReadonlySet<string> = new Set(SUBMIT_ROUTES.map((r) => r.path));
 
 function answerAccepted(ctx: Context, accepted: Accepted): void {
   ctx.status = 202;

@@ -1,4 +1,6 @@
+import { startAuthentication } from "@veriflow/auth";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
+import { connectPostgres, poolOptionsOf } from "@veriflow/pg";
 import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openRateLimitBucket, openUploadsBucket, type NatsClients } from "@veriflow/nats";
 import { listen, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
@@ -7,7 +9,7 @@ import { createAdmission } from "./admission.js";
 import { createFallbackPipeline } from "./fallback-pipeline.js";
 import { createSubmissionHandlers } from "./grpc-submission.js";
 import { createIdempotency } from "./idempotency.js";
-import { identifyByApiKeys } from "./client-identity.js";
+import { identifyByKey } from "./client-identity.js";
 import { registerGatewayMetrics } from "./metrics.js";
 import { limitsOfTenant, type RateLimitConfig } from "./rate-limit-config.js";
 import { createRateLimitEdges } from "./rate-limit-edges.js";
@@ -16,9 +18,20 @@ import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
 import { createSyncSupport } from "./sync-routes.js";
 
-/** The composition: NATS → streams and uploads bucket → HTTP app → ops endpoints. */
+/** The composition: PostgreSQL (API keys) → NATS → streams and uploads bucket → HTTP app → ops endpoints. */
 export async function startGatewayService(config: GatewayConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
+  // Only the API keys live here: a key is looked up once per AUTH_CACHE_TTL_MS, so submissions
+  // cost no query, and go on while PostgreSQL is away for keys seen before.
+  const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-gateway" });
+  shutdown.add("postgres", () => sql.end({ timeout: 5 }));
+  // A production service with no way in does not start: what it opened so far is closed.
+  const { authenticator, stop: stopAuth } = await startAuthentication({ sql, config: config.auth, log }).catch(async (err: unknown) => {
+    await shutdown.run();
+    throw err;
+  });
+  shutdown.add("auth migrations", stopAuth);
+
   const nats = await connectNats({ ...config.nats, name: "veriflow-gateway", log });
   shutdown.add("nats", () => nats.close());
   await ensureStreams(nats.jsm, config.topology, { log });
@@ -32,11 +45,9 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   else log.warn("RATE_LIMITS=off: requests are not rate limited");
   const rateLimits = createRateLimitEdges({
     limiter,
-    // The tenants' key store replaces this: it answers { tenant, keyId, ip } for its keys.
-    identify: identifyByApiKeys(config.apiKeys),
+    identify: identifyByKey(authenticator),
     budgetOfMethod: (method) => (method.startsWith(`/${SUBMISSION_SERVICE}/`) ? "submit" : "read"),
   });
-  if (config.apiKeys.length === 0) log.warn("API_KEYS is empty: the job routes accept anonymous requests");
 
   const fallback = await createFallbackPipeline(config.stageEnv, log, undefined, config.fallbackConcurrency);
   shutdown.add("fallback", () => fallback.close());
@@ -60,7 +71,8 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     ...submissions,
     statusUrl: config.statusUrl,
     webhooksUrl: config.webhooksUrl,
-    apiKeys: config.apiKeys,
+    authenticator,
+    sql,
     sync,
     rateLimits,
     trustedProxyHops: config.trustedProxyHops,
@@ -71,11 +83,11 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const { packageDefinition, proto } = loadSubmissionServiceProto();
   const grpcServer = createGrpcServer({
     log,
-    apiKeys: config.apiKeys,
+    authenticator,
     packageDefinition,
     serviceNames: [SUBMISSION_SERVICE],
     isReady: () => nats.isConnected(),
-    admit: rateLimits.grpc,
+    limit: rateLimits.grpc,
     limits: config.grpc,
   });
   grpcServer.addService(

@@ -6,8 +6,8 @@ import { API_KEY_HEADER } from "@veriflow/http";
 /**
  * The job routes are answered by the status service; the gateway forwards them so old
  * clients keep one base URL. GETs and body-less POSTs (a retry, a replay) are forwarded
- * with the caller's API key (status checks it again on what changes state). Status, body,
- * content type and Retry-After pass through unchanged.
+ * with the caller's API key: status checks it against the same keys and answers with the
+ * caller's tenant and scopes. Status, body, content type and Retry-After pass through unchanged.
  */
 export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware {
   const base = statusUrl.replace(/\/+$/, "");
@@ -29,8 +29,12 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
   };
 }
 
-/** The caller's API key headers, if any, for a service that checks them again. */
-function credentialsOf(ctx: { get(name: string): string }): Record<string, string> {
+/**
+ * The caller's API key headers, if any, for the service that answers a forwarded request:
+ * it authenticates the caller itself (the same key store), so its identity and tenant travel
+ * with the key, and nothing downstream trusts the gateway to vouch for anyone.
+ */
+export function credentialsOf(ctx: { get(name: string): string }): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of [API_KEY_HEADER, "authorization"]) if (ctx.get(name)) out[name] = ctx.get(name);
   return out;
@@ -62,6 +66,7 @@ export function proxyStreamToStatus(statusUrl: string, connectTimeoutMs = 10_000
         headers: {
           accept: ctx.get("accept") || "text/event-stream",
           "x-request-id": String(ctx.state.requestId ?? ""),
+          ...credentialsOf(ctx),
           ...(ctx.get("last-event-id") ? { "last-event-id": ctx.get("last-event-id") } : {}),
         },
         signal: upstream.signal,

@@ -8,6 +8,7 @@ import { createHashingStorage, fallbackAnswer, type FallbackPipeline, type Hashe
 import { createMultipart, receiveUpload } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
 import { checkFieldsSoFar, parseSubmission, type SubmissionPolicy } from "./submission.js";
+import { credentialsOf } from "./status-proxy.js";
 import { answerOutcome, clientGone, parseWait } from "./sync-wait.js";
 
 export interface SyncDeps {
@@ -106,7 +107,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
     let res: Response;
     try {
       res = await fetch(statsUrl, {
-        headers: { accept: "application/json", "x-request-id": String(ctx.state.requestId ?? "") },
+        headers: { accept: "application/json", "x-request-id": String(ctx.state.requestId ?? ""), ...credentialsOf(ctx) },
         signal: AbortSignal.timeout(5000),
       });
     } catch (err) {

@@ -1,13 +1,14 @@
 import type { Middleware } from "koa";
 import { HttpError } from "@veriflow/errors";
-import { passHeaders } from "./status-proxy.js";
+import { credentialsOf, passHeaders } from "./status-proxy.js";
 
 /** Largest request body forwarded to the webhooks service (a subscription is a small JSON document). */
 const MAX_FORWARDED_BODY = 64 * 1024;
 
 /**
  * The webhook routes are answered by the webhooks service; the gateway forwards them
- * (method, path, query, JSON body) so clients keep one base URL and one API key.
+ * (method, path, query, JSON body, the caller's API key) so clients keep one base URL and
+ * one API key; the webhooks service authenticates the key and answers for its tenant.
  * Status, body and content type pass through unchanged.
  */
 export function proxyToWebhooks(webhooksUrl: string, timeoutMs = 10_000): Middleware {
@@ -22,6 +23,7 @@ export function proxyToWebhooks(webhooksUrl: string, timeoutMs = 10_000): Middle
         headers: {
           accept: "application/json",
           "x-request-id": String(ctx.state.requestId ?? ""),
+          ...credentialsOf(ctx),
           ...(body !== undefined ? { "content-type": ctx.get("content-type") || "application/json" } : {}),
         },
         body,

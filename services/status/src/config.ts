@@ -1,6 +1,7 @@
 import { opsPortOf } from "@veriflow/events";
 import { readGrpcServerLimits, type GrpcServerLimits } from "@veriflow/grpc";
-import { readApiKeys, readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
+import { readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
+import { readAuthConfig, type AuthConfig } from "@veriflow/auth";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 import { readPostgresConfig, readRetentionConfig, type PostgresConfig, type RetentionConfig } from "@veriflow/pg";
@@ -25,8 +26,8 @@ export interface StatusConfig extends CommonConfig {
   grpcPort: number;
   /** Idle and age limits, message sizes (GRPC_*). */
   grpc: GrpcServerLimits;
-  /** Keys accepted by the gRPC API (readApiKeys, createApiKeyCheck); empty leaves it open. REST is guarded by the gateway. */
-  apiKeys: string[];
+  /** How REST and gRPC callers are authenticated (API_KEYS, the key store's cache, ALLOW_ANONYMOUS). */
+  auth: AuthConfig;
   /** How often watched jobs are re-read even without a change notification (the safety net). */
   watchPollMs: number;
   /** How often an idle SSE stream sends a heartbeat comment. */
@@ -52,7 +53,7 @@ export function loadConfig(env: Env): StatusConfig {
     topology: readTopologyConfig(r),
     grpcPort: r.int("STATUS_GRPC_PORT", 50052, { min: 0, max: 65535 }),
     grpc: readGrpcServerLimits(r),
-    apiKeys: readApiKeys(r),
+    auth: readAuthConfig(r),
     watchPollMs: r.int("STATUS_WATCH_POLL_MS", 3000, { min: 100, max: 60_000 }),
     sseHeartbeatMs: r.int("STATUS_SSE_HEARTBEAT_MS", 15_000, { min: 100, max: 120_000 }),
     maxWatches: r.int("STATUS_MAX_WATCHES", 10_000, { min: 1 }),

@@ -1,7 +1,8 @@
 import type { Router } from "@koa/router";
-import { DEAD_LETTERS_PATH, JOBS_PAGE_SIZE } from "@veriflow/events";
+import type { Principal } from "@veriflow/auth";
+import { DEAD_LETTERS_PATH, JOBS_PAGE_SIZE, tenantOfBytes } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
-import { createRouter, requireApiKey } from "@veriflow/http";
+import { createRouter, principalOf, requireScope } from "@veriflow/http";
 import { NotReplayableError, type DeadLetter, type DeadLetterCounts, type DeadLetterPage, type Replayed } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { readQuery, type Query } from "./query.js";
@@ -14,20 +15,60 @@ export interface DeadLetterStore {
   replay(seq: number): Promise<Replayed | null>;
 }
 
-/** What REST and gRPC both do with dead letters: the lookups, with the API's errors. */
+/** Messages read per request while a tenant's dead letters are looked for among everyone's. */
+const SCAN_BATCH = 100;
+
+/**
+ * Whose a dead letter is: the tenant its bytes name (tenantOfBytes). A bootstrap key (or
+ * open development access) sees every dead letter, also those of bytes that name nobody
+ * (not an envelope at all); a tenant's admin key sees its own tenant's only.
+ */
+const visibleTo = (principal: Principal, d: DeadLetter) => principal.allTenants || tenantOfBytes(d.data) === principal.tenant;
+
+const notFound = (seq: number) => new HttpError("E_DEAD_LETTER_NOT_FOUND", `no dead letter ${seq} (replayed, aged out, or never set aside)`);
+
+type ListQuery = { consumer?: string; after?: number; limit: number };
+
+/** What REST and gRPC both do with dead letters: the lookups for a principal, with the API's errors. */
 export function createDeadLetters(store: DeadLetterStore, log: Logger) {
+  /**
+   * One tenant's dead letters: the stream holds everyone's, in one sequence, so it is read
+   * whole (dead letters are rare, and this is an admin's occasional call) and counted as the
+   * stream would count that tenant's alone.
+   */
+  const listOwn = async (query: ListQuery, principal: Principal) => {
+    const own: DeadLetter[] = [];
+    for (let after = 0; ; ) {
+      const batch = await store.list({ after, limit: SCAN_BATCH });
+      // A list shows no bytes: only what it shows is kept while the rest is read.
+      own.push(...batch.deadLetters.filter((d) => visibleTo(principal, d)).map((d) => ({ ...d, data: new Uint8Array(0) })));
+      if (batch.next === null) break;
+      after = batch.next;
+    }
+    const byConsumer: Record<string, number> = {};
+    for (const d of own) byConsumer[d.consumer] = (byConsumer[d.consumer] ?? 0) + 1;
+    const matching = own.filter((d) => query.consumer === undefined || d.consumer === query.consumer);
+    const rest = matching.filter((d) => d.seq > (query.after ?? 0));
+    const deadLetters = rest.slice(0, query.limit);
+    return { deadLetters, next: rest.length > query.limit ? deadLetters.at(-1)!.seq : null, total: matching.length, byConsumer };
+  };
+
+  const get = async (seq: number, principal: Principal): Promise<DeadLetter> => {
+    const found = await store.get(seq);
+    if (!found || !visibleTo(principal, found)) throw notFound(seq);
+    return found;
+  };
+
   return {
-    async list(query: { consumer?: string; after?: number; limit: number }) {
+    get,
+    async list(query: ListQuery, principal: Principal) {
+      if (!principal.allTenants) return listOwn(query, principal);
       const [page, counts] = await Promise.all([store.list(query), store.count()]);
       const total = query.consumer === undefined ? counts.total : (counts.byConsumer[query.consumer] ?? 0);
       return { ...page, total, byConsumer: counts.byConsumer };
     },
-    async get(seq: number): Promise<DeadLetter> {
-      const found = await store.get(seq);
-      if (!found) throw new HttpError("E_DEAD_LETTER_NOT_FOUND", `no dead letter ${seq} (replayed, aged out, or never set aside)`);
-      return found;
-    },
-    async replay(seq: number): Promise<Replayed> {
+    async replay(seq: number, principal: Principal): Promise<Replayed> {
+      if (!principal.allTenants) await get(seq, principal);
       let replayed: Replayed | null;
       try {
         replayed = await store.replay(seq);
@@ -35,7 +76,7 @@ export function createDeadLetters(store: DeadLetterStore, log: Logger) {
         if (err instanceof NotReplayableError) throw new HttpError("E_DEAD_LETTER_NOT_REPLAYABLE", err.message, { cause: err });
         throw err;
       }
-      if (!replayed) throw new HttpError("E_DEAD_LETTER_NOT_FOUND", `no dead letter ${seq} (replayed, aged out, or never set aside)`);
+      if (!replayed) throw notFound(seq);
       const { deadLetter: d } = replayed;
       log.info({ seq, consumer: d.consumer, subject: d.subject, streamSeq: replayed.streamSeq }, "dead letter replayed");
       return replayed;
@@ -109,19 +150,20 @@ export function parseDeadLetterQuery(query: Query): { consumer?: string; after: 
 }
 
 /**
- * GET /api/dead-letters, GET /api/dead-letters/:seq, POST /api/dead-letters/:seq/replay.
- * They read NATS only, so they answer while PostgreSQL is down. A replay changes state:
- * it takes an API key here too (the gateway forwards the caller's).
+ * GET /api/dead-letters, GET /api/dead-letters/:seq, POST /api/dead-letters/:seq/replay:
+ * the `admin` scope, each principal its own dead letters (visibleTo). They read NATS only
+ * (once the key is known), so they answer while PostgreSQL is down.
  */
-export function createDeadLetterRouter(deadLetters: DeadLetters, apiKeys: readonly string[]): Router {
+export function createDeadLetterRouter(deadLetters: DeadLetters): Router {
   const router = createRouter({ prefix: DEAD_LETTERS_PATH });
   router.use(async (ctx, next) => {
     ctx.set("cache-control", "no-store");
     await next();
   });
+  router.use(requireScope("admin"));
   router.get("/", async (ctx) => {
     const query = parseDeadLetterQuery(ctx.query);
-    const page = await deadLetters.list(query);
+    const page = await deadLetters.list(query, principalOf(ctx));
     ctx.body = {
       deadLetters: page.deadLetters.map(toApiDeadLetterSummary),
       count: page.deadLetters.length,
@@ -132,11 +174,11 @@ export function createDeadLetterRouter(deadLetters: DeadLetters, apiKeys: readon
     };
   });
   router.get("/:seq", async (ctx) => {
-    ctx.body = toApiDeadLetter(await deadLetters.get(parseDeadLetterSeq(ctx.params.seq!)));
+    ctx.body = toApiDeadLetter(await deadLetters.get(parseDeadLetterSeq(ctx.params.seq!), principalOf(ctx)));
   });
-  router.post("/:seq/replay", requireApiKey(apiKeys), async (ctx) => {
+  router.post("/:seq/replay", async (ctx) => {
     const seq = parseDeadLetterSeq(ctx.params.seq!);
-    const { deadLetter, streamSeq, duplicate } = await deadLetters.replay(seq);
+    const { deadLetter, streamSeq, duplicate } = await deadLetters.replay(seq, principalOf(ctx));
     ctx.status = 202;
     ctx.body = {
       seq,

@@ -28,19 +28,19 @@ function toProtoDeadLetter(d: DeadLetter, full: boolean): ProtoDeadLetter {
 /** veriflow.v1.DeadLetterService over the same lookups as the REST routes. */
 export function createDeadLetterServiceHandlers(rpc: Rpc, deadLetters: DeadLetters): DeadLetterServiceHandlers {
   return {
-    ListDeadLetters: rpc.unary(async (req) => {
+    ListDeadLetters: rpc.unary("admin", async (req, ctx) => {
       if (req.pageSize < 0) throw invalidArgument("E_INVALID_PAGE_SIZE", "page_size must not be negative");
       const query = parseDeadLetterQuery({
         ...(req.consumer ? { consumer: req.consumer } : {}),
         after: req.after,
         limit: String(Math.min(req.pageSize || JOBS_PAGE_SIZE.default, JOBS_PAGE_SIZE.max)),
       });
-      const page = await deadLetters.list(query);
+      const page = await deadLetters.list(query, ctx.principal);
       return { deadLetters: page.deadLetters.map((d) => toProtoDeadLetter(d, false)), nextAfter: String(page.next ?? 0), total: String(page.total) };
     }),
-    GetDeadLetter: rpc.unary(async (req) => toProtoDeadLetter(await deadLetters.get(seqOf(req.seq)), true)),
-    ReplayDeadLetter: rpc.unary(async (req) => {
-      const { deadLetter, streamSeq } = await deadLetters.replay(seqOf(req.seq));
+    GetDeadLetter: rpc.unary("admin", async (req, ctx) => toProtoDeadLetter(await deadLetters.get(seqOf(req.seq), ctx.principal), true)),
+    ReplayDeadLetter: rpc.unary("admin", async (req, ctx) => {
+      const { deadLetter, streamSeq } = await deadLetters.replay(seqOf(req.seq), ctx.principal);
       return { deadLetter: toProtoDeadLetter(deadLetter, false), streamSeq: String(streamSeq) };
     }),
   };

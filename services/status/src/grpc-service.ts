@@ -3,26 +3,27 @@ import { isTerminal, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
+import type { JobLoader } from "./load-job.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
 import { decodePageToken, encodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
 import { parseJobId } from "./routes.js";
 import type { RetriedJob } from "./retry-job.js";
-import { countByStatus, queryJobs, type Job } from "./store.js";
+import { countByStatus, queryJobs } from "./store.js";
 
 export interface JobServiceDeps {
   rpc: Rpc;
   sql: Sql;
   changes: JobChanges;
-  /** Read-your-write job lookup (load-job.ts), shared with REST. */
-  loadJob: (jobId: string) => Promise<Job | null>;
+  /** Read-your-write job lookup of a tenant's jobs (load-job.ts), shared with REST. */
+  loadJob: JobLoader;
   isStreamAvailable: () => Promise<boolean>;
   /** How far a WatchJobs reader may fall behind before its stream is closed (E_WATCH_TOO_SLOW). */
   watchMaxBuffered?: number;
-  /** Retries a failed job (retry-job.ts), shared with REST. */
-  retryJob: (jobId: string) => Promise<RetriedJob>;
+  /** Retries one of a tenant's failed jobs (retry-job.ts), shared with REST. */
+  retryJob: (jobId: string, tenant: string) => Promise<RetriedJob>;
 }
 
-/** veriflow.v1.JobService over the projection and the change feed. */
+/** veriflow.v1.JobService over the projection and the change feed: each caller its own tenant's jobs. */
 export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandlers {
   const { rpc, sql } = deps;
   const requireJobId = (raw: string) => {
@@ -31,18 +32,18 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
   };
 
   return {
-    GetJob: rpc.unary(async (req) => {
+    GetJob: rpc.unary("read", async (req, ctx) => {
       const jobId = requireJobId(req.jobId);
-      const job = await deps.loadJob(jobId);
+      const job = await deps.loadJob(jobId, ctx.principal.tenant);
       if (!job) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
       return toProtoJob(job);
     }),
 
-    ListJobs: rpc.unary(async (req) => {
+    ListJobs: rpc.unary("read", async (req, ctx) => {
       const filter = parseFilter(req.filter);
       if (req.pageSize < 0) throw invalidArgument("E_INVALID_PAGE_SIZE", "page_size must not be negative");
       const pageSize = Math.min(req.pageSize || JOBS_PAGE_SIZE.default, JOBS_PAGE_SIZE.max);
-      const jobs = await queryJobs(sql, filter, pageSize + 1, decodePageToken(req.pageToken));
+      const jobs = await queryJobs(sql, ctx.principal.tenant, filter, pageSize + 1, decodePageToken(req.pageToken));
       const page = jobs.slice(0, pageSize);
       const last = page[page.length - 1];
       return {
@@ -51,19 +52,19 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
       };
     }),
 
-    GetStats: rpc.unary(async () => {
-      const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql)]);
+    GetStats: rpc.unary("read", async (_req, ctx) => {
+      const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql, ctx.principal.tenant)]);
       return { available, ...counts };
     }),
 
-    RetryJob: rpc.unary(async (req) => {
-      const { job, run, stage } = await deps.retryJob(requireJobId(req.jobId));
+    RetryJob: rpc.unary("submit", async (req, ctx) => {
+      const { job, run, stage } = await deps.retryJob(requireJobId(req.jobId), ctx.principal.tenant);
       return { job: toProtoJob(job), run, stage };
     }),
 
-    WatchJob: rpc.serverStream(async (req, call, ctx) => {
+    WatchJob: rpc.serverStream("read", async (req, call, ctx) => {
       const jobId = requireJobId(req.jobId);
-      const updates = await openJobWatch(deps.changes, () => deps.loadJob(jobId), jobId, ctx.signal);
+      const updates = await openJobWatch(deps.changes, () => deps.loadJob(jobId, ctx.principal.tenant), jobId, ctx.signal);
       if (!updates) {
         if (ctx.signal.aborted) return;
         throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
@@ -71,7 +72,7 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
       for await (const job of updates) await write(call, toProtoJob(job), ctx.signal);
     }),
 
-    WatchJobs: rpc.serverStream(async (req, call, ctx) => {
+    WatchJobs: rpc.serverStream("read", async (req, call, ctx) => {
       const filter = parseFilter(req.filter);
       if (filter.status && !isTerminal(filter.status)) {
         throw invalidArgument("E_INVALID_FILTER", "WatchJobs sends completed and failed jobs: filter.status must be unset, COMPLETED or FAILED");
@@ -81,7 +82,7 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
       // A reader too slow for the jobs finishing: stop waiting on its transport, end with E_WATCH_TOO_SLOW.
       const behind = new AbortController();
       const writing = AbortSignal.any([ctx.signal, behind.signal]);
-      const jobs = watchTerminalJobs(deps.changes, filter, ctx.signal, { maxBuffered: deps.watchMaxBuffered, onOverflow: () => behind.abort() });
+      const jobs = watchTerminalJobs(deps.changes, ctx.principal.tenant, filter, ctx.signal, { maxBuffered: deps.watchMaxBuffered, onOverflow: () => behind.abort() });
       for await (const job of jobs) await write(call, toProtoJob(job), writing);
     }),
   };

@@ -13,7 +13,7 @@ import {
  * One job's events built with the real envelope helpers, for tests: each stage caused by
  * the one before, one second apart from `t0`. Not used by the service itself.
  */
-export function jobEvents(opts: { jobId?: string; jobType?: JobType; t0?: Date; attempts?: number } = {}) {
+export function jobEvents(opts: { jobId?: string; jobType?: JobType; t0?: Date; attempts?: number; tenant?: string } = {}) {
   const jobId = opts.jobId ?? newJobId();
   const jobType = opts.jobType ?? "verify";
   const t0 = opts.t0 ?? new Date("2025-01-01T00:00:00.000Z");
@@ -38,6 +38,7 @@ export function jobEvents(opts: { jobId?: string; jobType?: JobType; t0?: Date; 
       upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1234, fileName: "photo.jpg", contentType: "image/jpeg", nuid: null, chunks: null, digest: null },
     },
     at(0),
+    opts.tenant,
   );
   const hashed = createEvent(
     "content.hashed",

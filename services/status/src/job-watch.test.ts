@@ -17,7 +17,7 @@ function manualFeed(): { changes: JobChanges; push(job: Job): void } {
   const changes = { onTerminal: (l: (job: Job) => void) => ((listener = l), () => (listener = undefined)) } as unknown as JobChanges;
   return { changes, push: (job) => listener?.(job) };
 }
-const job = (i: number) => ({ id: `job-${i}`, status: "completed", type: "verify" }) as unknown as Job;
+const job = (i: number, tenant = "acme") => ({ id: `job-${i}`, tenant, status: "completed", type: "verify" }) as unknown as Job;
 
 describe("open watches per replica", () => {
   it("refuses one past STATUS_MAX_WATCHES with 503 E_TOO_MANY_WATCHES, and admits again once one closes", () => {
@@ -38,7 +38,7 @@ describe("a WatchJobs reader that falls behind", () => {
   it("keeps at most maxBuffered jobs, says so at once, and ends with 503 E_WATCH_TOO_SLOW", async () => {
     const { changes, push } = manualFeed();
     let overflowed = 0;
-    const jobs = watchTerminalJobs(changes, {}, new AbortController().signal, { maxBuffered: 3, onOverflow: () => overflowed++ });
+    const jobs = watchTerminalJobs(changes, "acme", {}, new AbortController().signal, { maxBuffered: 3, onOverflow: () => overflowed++ });
     const first = jobs.next(); // subscribes
     push(job(0));
     expect((await first).value).toMatchObject({ id: "job-0" });
@@ -52,7 +52,7 @@ describe("a WatchJobs reader that falls behind", () => {
 
   it("hands every job to a reader that keeps up", async () => {
     const { changes, push } = manualFeed();
-    const jobs = watchTerminalJobs(changes, {}, new AbortController().signal, { maxBuffered: 2 });
+    const jobs = watchTerminalJobs(changes, "acme", {}, new AbortController().signal, { maxBuffered: 2 });
     const seen: string[] = [];
     for (let i = 0; i < 10; i++) {
       const next = jobs.next();
@@ -60,5 +60,16 @@ describe("a WatchJobs reader that falls behind", () => {
       seen.push((await next).value!.id);
     }
     expect(seen).toHaveLength(10);
+  });
+});
+
+describe("a WatchJobs reader's tenant", () => {
+  it("hears its own tenant's jobs only", async () => {
+    const { changes, push } = manualFeed();
+    const jobs = watchTerminalJobs(changes, "acme", {}, new AbortController().signal);
+    const next = jobs.next();
+    push(job(1, "other"));
+    push(job(2, "acme"));
+    expect((await next).value).toMatchObject({ id: "job-2", tenant: "acme" });
   });
 });

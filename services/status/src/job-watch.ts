@@ -97,19 +97,20 @@ export async function openJobWatch(
 export const DEFAULT_WATCH_MAX_BUFFERED = 1000;
 
 /**
- * Jobs turning completed or failed that match `filter`, as they happen, until `signal`
+ * A tenant's jobs turning completed or failed that match `filter`, as they happen, until `signal`
  * aborts. Once the reader is `maxBuffered` jobs behind, `onOverflow` is called (to stop
  * waiting on a stalled transport) and the next read throws 503 E_WATCH_TOO_SLOW.
  */
 export async function* watchTerminalJobs(
   changes: JobChanges,
+  tenant: string,
   filter: JobFilter,
   signal: AbortSignal,
   opts: { maxBuffered?: number; onOverflow?: () => void } = {},
 ): AsyncGenerator<Job, void> {
   const inbox = new Inbox<Job>(false, opts.maxBuffered ?? DEFAULT_WATCH_MAX_BUFFERED, opts.onOverflow);
   const off = changes.onTerminal((job) => {
-    if (matchesFilter(job, filter)) inbox.push(job);
+    if (job.tenant === tenant && matchesFilter(job, filter)) inbox.push(job);
   });
   signal.addEventListener("abort", off, { once: true });
   try {

@@ -1,4 +1,4 @@
-import { isTerminal, runOf, statusRank, type AnyEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
+import { isTerminal, runOf, statusRank, tenantOf, type AnyEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
 
 /**
  * How events move a job: pure logic, no I/O. store.ts applies the same rules in SQL
@@ -26,6 +26,8 @@ export interface JobFailure {
 /** What one event (or a fold of several) establishes about one job. */
 export interface JobPatch {
   id: string;
+  /** The tenant the job belongs to: every event of a job names the same one (the first seen is kept). */
+  tenant: string;
   /** The run the state belongs to: 1, or n + 1 after the nth retry. */
   run: number;
   type: JobType | null;
@@ -61,6 +63,7 @@ function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch
   const at = new Date(event.occurredAt);
   return {
     id: event.data.jobId,
+    tenant: tenantOf(event),
     run: runOf(event),
     type: null,
     status,
@@ -165,6 +168,7 @@ const maxDate = (a: Date, b: Date) => (a >= b ? a : b);
 export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
   const facts = {
     id: a.id,
+    tenant: a.tenant,
     type: a.type ?? b.type,
     contentHash: a.contentHash ?? b.contentHash,
     manifestUri: a.manifestUri ?? b.manifestUri,

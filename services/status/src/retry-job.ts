@@ -3,7 +3,7 @@ import { createRetryEvent, pipeline, type AnyEnvelope, type EventData, type Stag
 import { HttpError } from "@veriflow/errors";
 import { registerMetrics, type Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
-import { applyEvents, getJob, getJobEvents, type Job, type JobEvent } from "./store.js";
+import { applyEvents, getJob, getJobEvents, getTenantJob, type Job, type JobEvent } from "./store.js";
 
 export const jobRetries = new Counter({
   name: "veriflow_job_retries_total",
@@ -40,11 +40,11 @@ export interface RetriedJob {
  * consumer's copy of the event is then a no-op. Two retries of the same failure publish
  * the same id, so the stream keeps one.
  */
-export function createJobRetry(deps: JobRetryDeps): (jobId: string) => Promise<RetriedJob> {
+export function createJobRetry(deps: JobRetryDeps): (jobId: string, tenant: string) => Promise<RetriedJob> {
   registerMetrics(jobRetries);
   const now = deps.now ?? (() => new Date());
-  return async (jobId) => {
-    const job = await getJob(deps.sql, jobId);
+  return async (jobId, tenant) => {
+    const job = await getTenantJob(deps.sql, jobId, tenant);
     if (!job) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
     if (job.status !== "failed") {
       throw new HttpError("E_JOB_NOT_RETRYABLE", `job ${jobId} is ${job.status} (run ${job.run}): only a failed job can be retried`);
@@ -55,7 +55,7 @@ export function createJobRetry(deps: JobRetryDeps): (jobId: string) => Promise<R
     const stageName = (failure.data as { stage?: string }).stage;
     const stage: StageSpec | undefined = pipeline.stages.find((s) => s.service === stageName);
     if (!stage) throw new HttpError("E_JOB_NOT_RETRYABLE", `job ${jobId} failed at ${stageName ?? "an unknown place"}, not at a pipeline stage: submit it again`);
-    const input = inputOf(jobId, history, failure, stage);
+    const input = inputOf(job, history, failure, stage);
     if (!input) throw new HttpError("E_JOB_NOT_RETRYABLE", `the ${stage.consumes} event the ${stage.service} stage was handling is no longer recorded for job ${jobId}`);
     if (input.type === "verification.requested" && !(await deps.isUploadStored(input.data.upload))) {
       throw new HttpError(
@@ -77,7 +77,7 @@ export function createJobRetry(deps: JobRetryDeps): (jobId: string) => Promise<R
  * The event the failed stage was handling, as an envelope: the failure's cause, or else
  * (an older failure without one recorded) the run's last event of the type the stage consumes.
  */
-function inputOf(jobId: string, history: readonly JobEvent[], failure: JobEvent, stage: StageSpec): AnyEnvelope | null {
+function inputOf(job: Job, history: readonly JobEvent[], failure: JobEvent, stage: StageSpec): AnyEnvelope | null {
   const byCause = history.find((e) => e.id === failure.causationId && e.type === stage.consumes);
   const found = byCause ?? [...history].reverse().find((e) => e.type === stage.consumes && e.run === failure.run);
   if (!found) return null;
@@ -85,9 +85,11 @@ function inputOf(jobId: string, history: readonly JobEvent[], failure: JobEvent,
     id: found.id,
     type: found.type,
     occurredAt: found.occurredAt.toISOString(),
-    correlationId: jobId,
+    correlationId: job.id,
     causationId: found.causationId,
     ...(found.run > 1 ? { run: found.run } : {}),
+    // The new run stays the job's tenant's (createRetryEvent copies it).
+    tenant: job.tenant,
     data: found.data,
   } as AnyEnvelope;
 }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { createAuthenticator, issueApiKey, runAuthMigrations, type Scope } from "@veriflow/auth";
 import { JOBS_PATH, type AnyEnvelope } from "@veriflow/events";
 import { connectPostgres } from "@veriflow/pg";
 import { createSilentLogger } from "@veriflow/platform";
@@ -18,11 +19,17 @@ let base: string;
 /** What the fake stream holds, per job id; swapped per test. */
 let stream: { requests: Map<string, AnyEnvelope>; available: boolean; broken: boolean };
 
+/** Keys checked against this database's api_keys (none: open, as in development), never cached. */
+const authenticator = (bootstrapKeys: string[] = []) =>
+  createAuthenticator({ sql: db.sql, config: { bootstrapKeys, openWhenNoKeys: true, cacheTtlMs: 0, production: false }, log: createSilentLogger() });
+
 beforeAll(async () => {
   db = await createTestDatabase({ migrationsDir });
+  await runAuthMigrations(db.sql);
   const app = createStatusApp({
     sql: db.sql,
     log: createSilentLogger(),
+    authenticator: authenticator(),
     findRequestedEvent: async (jobId) => {
       if (stream.broken) throw new Error("nats: timeout");
       return stream.requests.get(jobId) ?? null;
@@ -38,7 +45,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   stream = { requests: new Map(), available: true, broken: false };
-  await db.sql`truncate verification_jobs, verification_job_events`;
+  await db.sql`truncate verification_jobs, verification_job_events, api_keys`;
 });
 
 async function get(path: string, init?: RequestInit) {
@@ -257,10 +264,11 @@ describe("HTTP edges", () => {
       log: createSilentLogger(),
       findRequestedEvent: async () => null,
       isStreamAvailable: async () => true,
+      authenticator: authenticator(["boot"]),
     };
     const s = await listen(createStatusApp(deps), 0, "127.0.0.1");
     try {
-      const res = await fetch(`http://127.0.0.1:${s.port}${JOBS_PATH}/${UNKNOWN}`);
+      const res = await fetch(`http://127.0.0.1:${s.port}${JOBS_PATH}/${UNKNOWN}`, { headers: { "x-api-key": "boot" } });
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("5");
       const body = (await res.json()) as { error: unknown; requestId: unknown };
@@ -278,10 +286,11 @@ describe("HTTP edges", () => {
       log: createSilentLogger(),
       findRequestedEvent: async () => null,
       isStreamAvailable: async () => true,
+      authenticator: authenticator(["boot"]),
     };
     const s = await listen(createStatusApp(deps), 0, "127.0.0.1");
     try {
-      const res = await fetch(`http://127.0.0.1:${s.port}${JOBS_PATH}/${UNKNOWN}`);
+      const res = await fetch(`http://127.0.0.1:${s.port}${JOBS_PATH}/${UNKNOWN}`, { headers: { "x-api-key": "boot" } });
       expect(res.status).toBe(500);
       const body = (await res.json()) as { error: unknown; requestId: unknown };
       expect(body.error).toEqual({ code: "E_INTERNAL", message: "internal server error" });
@@ -289,5 +298,49 @@ describe("HTTP edges", () => {
       await s.close();
       await unmigrated.drop();
     }
+  });
+});
+
+describe("keys and tenants", () => {
+  const keyFor = async (tenant: string, scopes: Scope[] = ["read"]) => (await issueApiKey(db.sql, { tenant, scopes, expiresAt: null })).key;
+  const as = (key: string) => ({ headers: { "x-api-key": key } });
+
+  it("answers nothing without a valid key once a key exists, not even an unknown path", async () => {
+    await keyFor("acme");
+    for (const path of ["", "/stats", `/${UNKNOWN}`, `/${UNKNOWN}/history`]) {
+      const res = await get(path);
+      expect(res.status, path).toBe(401);
+      expect(res.body.error.code).toBe("E_UNAUTHORIZED");
+    }
+    expect((await fetch(`${base.replace(JOBS_PATH, "")}/nowhere`)).status).toBe(401);
+    expect((await get("", as("vfk_" + "x".repeat(43)))).status).toBe(401);
+  });
+
+  it("shows a tenant its own jobs only: another's job is not found, lists and counts leave it out", async () => {
+    const [acme, globex] = [await keyFor("acme"), await keyFor("globex")];
+    const mine = jobEvents({ tenant: "acme" });
+    const theirs = jobEvents({ tenant: "globex" });
+    await applyEvents(db.sql, [mine.requested, mine.hashed, theirs.requested]);
+    expect((await get(`/${mine.jobId}`, as(acme))).body).toMatchObject({ id: mine.jobId, status: "processing" });
+    for (const path of [`/${mine.jobId}`, `/${mine.jobId}/history`]) {
+      const res = await get(path, as(globex));
+      expect(res.status, path).toBe(404);
+      expect(res.body.error).toEqual({ code: "E_JOB_NOT_FOUND", message: `no job ${mine.jobId}` });
+    }
+    expect((await get("", as(globex))).body).toMatchObject({ total: 1, jobs: [{ id: theirs.jobId }] });
+    expect((await get("/stats", as(globex))).body).toMatchObject({ waiting: 1, active: 0 });
+    expect((await get("/stats", as(acme))).body).toMatchObject({ waiting: 0, active: 1 });
+    // Not even through the stream: a request of another tenant is not projected on its behalf.
+    const unseen = jobEvents({ tenant: "acme" });
+    stream.requests.set(unseen.jobId, unseen.requested);
+    expect((await get(`/${unseen.jobId}`, as(globex))).status).toBe(404);
+    expect(await getJob(db.sql, unseen.jobId)).toBeNull();
+  });
+
+  it("reads need the read scope: 403 E_FORBIDDEN names it", async () => {
+    const submitOnly = await keyFor("acme", ["submit"]);
+    const res = await get("", as(submitOnly));
+    expect(res.status).toBe(403);
+    expect(res.body.error).toEqual({ code: "E_FORBIDDEN", message: 'this API key lacks the "read" scope (it has submit)' });
   });
 });

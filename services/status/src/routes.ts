@@ -1,6 +1,7 @@
 import Koa from "koa";
 import { isJobId, jobPath, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
-import { createRouter, errorHandler, httpMetrics, methodsNotAllowed, requestId, requireApiKey } from "@veriflow/http";
+import type { Authenticator } from "@veriflow/auth";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, requestId, requireScope } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
@@ -27,15 +28,15 @@ export interface StatusAppDeps {
   sseHeartbeatMs?: number;
   /** Whether the migrations are applied: until then every job route answers 503 E_DATABASE_UNAVAILABLE. */
   database?: DatabaseReadiness;
-  /** Retries a failed job (retry-job.ts); without it there is no `/:jobId/retry` route. */
-  retryJob?: (jobId: string) => Promise<RetriedJob>;
+  /** Retries one of a tenant's failed jobs (retry-job.ts); without it there is no `/:jobId/retry` route. */
+  retryJob?: (jobId: string, tenant: string) => Promise<RetriedJob>;
   /** The dead letters (dead-letters.ts); without them there are no `/api/dead-letters` routes. */
   deadLetters?: DeadLetters;
   /**
-   * Keys the state-changing routes (retry, dead-letter replay) accept, as the gateway's
-   * (which forwards the caller's key); empty leaves them to the gateway's check alone.
+   * Checks the API key of every request: the gateway forwards its caller's, and a client
+   * reaching this port directly needs one as well.
    */
-  apiKeys?: string[];
+  authenticator: Authenticator;
 }
 
 /** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
@@ -95,12 +96,14 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
 
   const loadJob = createJobLoader(deps);
 
-  const requireJob = async (raw: string): Promise<Job> => {
+  const tenantOf = (ctx: Koa.Context) => principalOf(ctx).tenant;
+  const requireJob = async (raw: string, tenant: string): Promise<Job> => {
     const jobId = parseJobId(raw);
-    const job = await loadJob(jobId);
+    const job = await loadJob(jobId, tenant);
     if (!job) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
     return job;
   };
+  const read = requireScope("read");
 
   router.use(async (ctx, next) => {
     ctx.set("cache-control", "no-store");
@@ -109,8 +112,8 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   // PostgreSQL down (or not migrated yet): 503 with Retry-After, never a 500.
   router.use(databaseErrors(deps.database));
 
-  router.get("/stats", async (ctx) => {
-    const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql)]);
+  router.get("/stats", read, async (ctx) => {
+    const [available, counts] = await Promise.all([deps.isStreamAvailable().catch(() => false), countByStatus(sql, tenantOf(ctx))]);
     ctx.body = {
       available,
       waiting: counts.queued,
@@ -120,22 +123,23 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
     };
   });
 
-  router.get("/", async (ctx) => {
+  router.get("/", read, async (ctx) => {
     const q = parseListQuery(ctx.query);
-    const { jobs, total } = await listJobs(sql, q);
+    const { jobs, total } = await listJobs(sql, { ...q, tenant: tenantOf(ctx) });
     ctx.body = { jobs: jobs.map(toApiJob), count: total, total, limit: q.limit, offset: q.offset };
   });
 
-  router.get("/:jobId", async (ctx) => {
-    ctx.body = toApiJob(await requireJob(ctx.params.jobId!));
+  router.get("/:jobId", read, async (ctx) => {
+    ctx.body = toApiJob(await requireJob(ctx.params.jobId!, tenantOf(ctx)));
   });
 
   const changes = deps.changes;
   if (changes) {
-    router.get("/:jobId/events", async (ctx) => {
+    router.get("/:jobId/events", read, async (ctx) => {
       const jobId = parseJobId(ctx.params.jobId!);
+      const tenant = tenantOf(ctx);
       const controller = new AbortController();
-      const updates = await openJobWatch(changes, () => loadJob(jobId), jobId, controller.signal);
+      const updates = await openJobWatch(changes, () => loadJob(jobId, tenant), jobId, controller.signal);
       if (!updates) throw new HttpError("E_JOB_NOT_FOUND", `no job ${jobId}`);
       streamJobEvents(ctx, updates, controller, { heartbeatMs: deps.sseHeartbeatMs ?? 15_000, toData: toApiJob, log });
     });
@@ -143,9 +147,9 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
 
   const retryJob = deps.retryJob;
   if (retryJob) {
-    router.post("/:jobId/retry", requireApiKey(deps.apiKeys ?? []), async (ctx) => {
+    router.post("/:jobId/retry", requireScope("submit"), async (ctx) => {
       const jobId = parseJobId(ctx.params.jobId!);
-      const { job, run, stage } = await retryJob(jobId);
+      const { job, run, stage } = await retryJob(jobId, tenantOf(ctx));
       ctx.status = 202;
       ctx.set("location", jobPath(jobId));
       ctx.body = {
@@ -160,8 +164,8 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
     });
   }
 
-  router.get("/:jobId/history", async (ctx) => {
-    const job = await requireJob(ctx.params.jobId!);
+  router.get("/:jobId/history", read, async (ctx) => {
+    const job = await requireJob(ctx.params.jobId!, tenantOf(ctx));
     const events = await getJobEvents(sql, job.id);
     ctx.body = {
       jobId: job.id,
@@ -180,10 +184,12 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   app.use(httpMetrics("status"));
   app.use(requestId());
   app.use(errorHandler(log));
+  // Every route, and every unknown path, answers only a valid key.
+  app.use(authenticate(deps.authenticator));
   app.use(router.routes());
   app.use(methodsNotAllowed(router));
   if (deps.deadLetters) {
-    const deadLetters = createDeadLetterRouter(deps.deadLetters, deps.apiKeys ?? []);
+    const deadLetters = createDeadLetterRouter(deps.deadLetters);
     app.use(deadLetters.routes());
     app.use(methodsNotAllowed(deadLetters));
   }

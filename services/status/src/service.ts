@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { startAuthentication } from "@veriflow/auth";
 import { observerConsumer } from "@veriflow/events";
 import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadStatusProtos } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
@@ -47,6 +48,12 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
   const db = await startMigrations(sql, MIGRATIONS_DIR, { log });
   shutdown.add("migrations", () => db.stop());
+  // A production service with no way in does not start: what it opened so far is closed.
+  const { authenticator, stop: stopAuth } = await startAuthentication({ sql, config: config.auth, log }).catch(async (err: unknown) => {
+    await shutdown.run();
+    throw err;
+  });
+  shutdown.add("auth migrations", stopAuth);
   const databaseReady = async () => db.isReady() && (await pingPostgres(sql));
   const retention = startRetention({ ...config.retention, steps: statusPruneSteps(sql, config.retention), log, isReady: db.isReady });
   shutdown.add("retention", () => retention.stop());
@@ -110,7 +117,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     database: db,
     retryJob,
     deadLetters,
-    apiKeys: config.apiKeys,
+    authenticator,
   });
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
@@ -118,7 +125,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const { packageDefinition, proto } = loadStatusProtos();
   const grpcServer = createGrpcServer({
     log,
-    apiKeys: config.apiKeys,
+    authenticator,
     packageDefinition,
     serviceNames: [JOB_SERVICE, DEAD_LETTER_SERVICE],
     isReady: async () => nats.isConnected() && (await databaseReady()),

@@ -4,7 +4,7 @@ import { JobType, jobStatuses, statusRank, type AnyEnvelope, type JobStatus } fr
 import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
-import { applyEvents, countByStatus, getJob, getJobEvents, listJobs, type Job } from "./store.js";
+import { applyEvents, countByStatus, getJob, getJobEvents, getTenantJob, listJobs, queryJobs, type Job } from "./store.js";
 
 const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 let db: TestDatabase;
@@ -158,7 +158,7 @@ describe("applyEvents", () => {
     const jobs = Array.from({ length: 20 }, () => jobEvents());
     const all: AnyEnvelope[] = jobs.flatMap((j) => [j.requested, j.hashed, j.checked, j.completed]);
     await Promise.all([applyEvents(db.sql, all), applyEvents(db.sql, [...all].reverse()), applyEvents(db.sql, all.slice(10))]);
-    const counts = await countByStatus(db.sql);
+    const counts = await countByStatus(db.sql, "default");
     expect(counts).toEqual({ queued: 0, processing: 0, completed: 20, failed: 0 });
     const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from verification_job_events`;
     expect(row?.n).toBe(80);
@@ -227,37 +227,56 @@ describe("queries", () => {
   it("lists newest first with the total, paged", async () => {
     const jobs = await seed();
     const newestFirst = jobs.map((j) => j.jobId).reverse();
-    const all = await listJobs(db.sql, { limit: 20, offset: 0 });
+    const all = await listJobs(db.sql, { tenant: "default", limit: 20, offset: 0 });
     expect(all.total).toBe(5);
     expect(all.jobs.map((j) => j.id)).toEqual(newestFirst);
-    const page = await listJobs(db.sql, { limit: 2, offset: 2 });
+    const page = await listJobs(db.sql, { tenant: "default", limit: 2, offset: 2 });
     expect(page).toMatchObject({ total: 5 });
     expect(page.jobs.map((j) => j.id)).toEqual(newestFirst.slice(2, 4));
-    const beyond = await listJobs(db.sql, { limit: 2, offset: 10 });
+    const beyond = await listJobs(db.sql, { tenant: "default", limit: 2, offset: 10 });
     expect(beyond).toEqual({ jobs: [], total: 5 });
   });
 
   it("filters by status", async () => {
     const jobs = await seed();
-    const queued = await listJobs(db.sql, { status: "queued", limit: 1, offset: 0 });
+    const queued = await listJobs(db.sql, { tenant: "default", status: "queued", limit: 1, offset: 0 });
     expect(queued.total).toBe(2);
     expect(queued.jobs.map((j) => j.id)).toEqual([jobs[1]!.jobId]);
-    expect((await listJobs(db.sql, { status: "failed", limit: 10, offset: 0 })).jobs[0]?.error?.stage).toBe("chain-check");
+    expect((await listJobs(db.sql, { tenant: "default", status: "failed", limit: 10, offset: 0 })).jobs[0]?.error?.stage).toBe("chain-check");
   });
 
   it("orders jobs created at the same instant by id, so pages never overlap", async () => {
     const t0 = new Date("2025-02-01T00:00:00Z");
     const jobs = Array.from({ length: 6 }, () => jobEvents({ t0 }));
     await applyEvents(db.sql, jobs.map((j) => j.requested));
-    const pages = await Promise.all([0, 2, 4].map((offset) => listJobs(db.sql, { limit: 2, offset })));
+    const pages = await Promise.all([0, 2, 4].map((offset) => listJobs(db.sql, { tenant: "default", limit: 2, offset })));
     const ids = pages.flatMap((p) => p.jobs.map((j) => j.id));
     expect(ids).toEqual(jobs.map((j) => j.jobId).sort().reverse());
   });
 
   it("counts jobs by status", async () => {
-    expect(await countByStatus(db.sql)).toEqual({ queued: 0, processing: 0, completed: 0, failed: 0 });
+    expect(await countByStatus(db.sql, "default")).toEqual({ queued: 0, processing: 0, completed: 0, failed: 0 });
     await seed();
-    expect(await countByStatus(db.sql)).toEqual({ queued: 2, processing: 1, completed: 1, failed: 1 });
+    expect(await countByStatus(db.sql, "default")).toEqual({ queued: 2, processing: 1, completed: 1, failed: 1 });
+  });
+
+  it("keeps each tenant's jobs to itself: get, list, count and query", async () => {
+    const mine = jobEvents({ tenant: "acme" });
+    const theirs = jobEvents({ tenant: "globex" });
+    const old = jobEvents(); // tenant default: events from before tenants read the same
+    await applyEvents(db.sql, [mine.requested, mine.completed, theirs.requested, old.requested]);
+    expect(await mustGet(mine.jobId)).toMatchObject({ tenant: "acme" });
+    expect(await getTenantJob(db.sql, mine.jobId, "acme")).toMatchObject({ id: mine.jobId });
+    expect(await getTenantJob(db.sql, mine.jobId, "globex")).toBeNull();
+    expect((await listJobs(db.sql, { tenant: "acme", limit: 20, offset: 0 })).jobs.map((j) => j.id)).toEqual([mine.jobId]);
+    expect((await listJobs(db.sql, { tenant: "globex", status: "completed", limit: 20, offset: 0 })).total).toBe(0);
+    expect(await countByStatus(db.sql, "acme")).toEqual({ queued: 0, processing: 0, completed: 1, failed: 0 });
+    expect(await countByStatus(db.sql, "default")).toEqual({ queued: 1, processing: 0, completed: 0, failed: 0 });
+    expect((await queryJobs(db.sql, "globex", {}, 10)).map((j) => j.id)).toEqual([theirs.jobId]);
+    // A later event cannot move a job to another tenant: the first one seen is kept.
+    const forged = jobEvents({ jobId: mine.jobId, tenant: "globex" });
+    await applyEvents(db.sql, [forged.hashed]);
+    expect(await mustGet(mine.jobId)).toMatchObject({ tenant: "acme" });
   });
 
   it("returns a job's events oldest first, and null for an unknown job", async () => {

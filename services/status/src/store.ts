@@ -69,14 +69,14 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
     const settled = tx`(excluded.run < j.run or verification_job_status_rank(j.status) = ${TERMINAL_RANK})`;
     await tx`
       insert into verification_jobs as j (
-        id, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url,
+        id, tenant, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url,
         file_name, file_size, result, error, retry_count, created_at, started_at, completed_at,
         updated_at, last_event_at)
-      select p.id, p.run, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
+      select p.id, p.tenant, p.run, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
         p.rpc_url, p.file_name, p.file_size, p.result, p.error, p.retry_count, p.created_at,
         p.started_at, p.completed_at, now(), p.last_event_at
       from jsonb_to_recordset(${tx.json(patches.map(toRow) as never)}) as p(
-        id text, run integer, type text, status text, progress integer, content_hash text, manifest_uri text,
+        id text, tenant text, run integer, type text, status text, progress integer, content_hash text, manifest_uri text,
         registry_address text, rpc_url text, file_name text, file_size bigint, result jsonb,
         error jsonb, retry_count integer, created_at timestamptz, started_at timestamptz,
         completed_at timestamptz, last_event_at timestamptz)
@@ -114,6 +114,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
 function toRow(p: JobPatch) {
   return {
     id: p.id,
+    tenant: p.tenant,
     run: p.run,
     type: p.type ?? undefined,
     status: p.status,
@@ -145,15 +146,22 @@ export async function getJob(sql: Sql, id: string): Promise<Job | null> {
   return row ? toJob(row) : null;
 }
 
+/** A job of `tenant`: another tenant's job is none (every edge answers it as not found). */
+export async function getTenantJob(sql: Sql, id: string, tenant: string): Promise<Job | null> {
+  const [row] = await sql<JobRow[]>`select * from verification_jobs where id = ${id} and tenant = ${tenant}`;
+  return row ? toJob(row) : null;
+}
+
 export interface ListJobsOptions {
+  tenant: string;
   status?: JobStatus;
   limit: number;
   offset: number;
 }
 
-/** A page of jobs, newest first, and how many match in all. */
+/** A page of a tenant's jobs, newest first, and how many match in all. */
 export async function listJobs(sql: Sql, opts: ListJobsOptions): Promise<{ jobs: Job[]; total: number }> {
-  const where = opts.status ? sql`where status = ${opts.status}` : sql``;
+  const where = opts.status ? sql`where tenant = ${opts.tenant} and status = ${opts.status}` : sql`where tenant = ${opts.tenant}`;
   const [rows, [count]] = await Promise.all([
     sql<JobRow[]>`
       select * from verification_jobs ${where}
@@ -164,10 +172,10 @@ export async function listJobs(sql: Sql, opts: ListJobsOptions): Promise<{ jobs:
   return { jobs: rows.map(toJob), total: count?.total ?? 0 };
 }
 
-/** How many jobs are in each status (every status present, zero when none). */
-export async function countByStatus(sql: Sql): Promise<Record<JobStatus, number>> {
+/** How many of a tenant's jobs are in each status (every status present, zero when none). */
+export async function countByStatus(sql: Sql, tenant: string): Promise<Record<JobStatus, number>> {
   const rows = await sql<{ status: JobStatus; count: number }[]>`
-    select status, count(*)::integer as count from verification_jobs group by status`;
+    select status, count(*)::integer as count from verification_jobs where tenant = ${tenant} group by status`;
   const counts: Record<JobStatus, number> = { queued: 0, processing: 0, completed: 0, failed: 0 };
   for (const r of rows) counts[r.status] = r.count;
   return counts;
@@ -194,9 +202,10 @@ export interface JobCursor {
   id: string;
 }
 
-/** Up to `limit` jobs matching the filter, newest first, after the cursor (keyset paging). */
-export async function queryJobs(sql: Sql, filter: JobFilter, limit: number, after?: JobCursor): Promise<Job[]> {
+/** Up to `limit` of a tenant's jobs matching the filter, newest first, after the cursor (keyset paging). */
+export async function queryJobs(sql: Sql, tenant: string, filter: JobFilter, limit: number, after?: JobCursor): Promise<Job[]> {
   const conditions = [
+    sql`tenant = ${tenant}`,
     filter.status ? sql`status = ${filter.status}` : null,
     filter.type ? sql`type = ${filter.type}` : null,
     filter.contentHash ? sql`content_hash = ${filter.contentHash}` : null,

@@ -1,9 +1,11 @@
+import { readAuthConfig, type AuthConfig } from "@veriflow/auth";
 import { opsPortOf } from "@veriflow/events";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readBackoffPolicy, readTopologyConfig, type BackoffPolicy, type TopologyConfig } from "@veriflow/nats";
 import { readHttpServerLimits, type HttpServerLimits } from "@veriflow/http";
 import { readPostgresConfig, readRetentionConfig, type PostgresConfig, type RetentionConfig } from "@veriflow/pg";
 import { DEFAULT_RETRY_SCHEDULE_MS } from "./retry-schedule.js";
+import { DEVELOPMENT_SECRETS_KEY, parseSecretsKey } from "./secret-box.js";
 
 export interface WebhooksConfig extends CommonConfig {
   port: number;
@@ -15,10 +17,19 @@ export interface WebhooksConfig extends CommonConfig {
   /** How long finished rows are kept (RETENTION_*), and how often they are pruned. */
   retention: RetentionConfig;
   /**
-   * Signs job callbacks (subscriptions use their own secrets). Null outside production
-   * when unset: the service then makes up one per process and says so.
+   * WEBHOOK_SIGNING_SECRET: tenant default's first secret for signing job callbacks (what
+   * signed every callback before tenants), kept in the database on first use; null: generated.
+   * Each tenant's secret is then rotated through the API (subscriptions have their own).
    */
   signingSecret: string | null;
+  /**
+   * WEBHOOK_SECRETS_KEY: seals subscription and signing secrets at rest (AES-256-GCM).
+   * Required in production; elsewhere a public development key stands in (`secretsKeyIsPublic`).
+   */
+  secretsKey: Buffer;
+  secretsKeyIsPublic: boolean;
+  /** How REST callers are authenticated (API_KEYS, the key store's cache, ALLOW_ANONYMOUS). */
+  auth: AuthConfig;
   /** Private/loopback hosts deliveries may reach (local use; empty in production). */
   allowedPrivateHosts: string[];
   /** Deadline of one attempt: connect, send, and the response's headers and body. */
@@ -46,7 +57,12 @@ export function loadConfig(env: Env): WebhooksConfig {
   const r = new EnvReader(env);
   const production = env.NODE_ENV === "production";
   const signingSecret = r.string("WEBHOOK_SIGNING_SECRET") ?? null;
-  if (signingSecret === null && production) r.problems.push("WEBHOOK_SIGNING_SECRET is required in production (NODE_ENV=production)");
+  const rawKey = r.string("WEBHOOK_SECRETS_KEY");
+  const secretsKey = rawKey === undefined ? null : parseSecretsKey(rawKey);
+  if (rawKey === undefined && production) {
+    r.problems.push("WEBHOOK_SECRETS_KEY is required in production (NODE_ENV=production): 32 random bytes, e.g. `openssl rand -base64 32`; it seals webhook secrets at rest");
+  }
+  if (rawKey !== undefined && secretsKey === null) r.problems.push("WEBHOOK_SECRETS_KEY must be 32 bytes, as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)");
   if (signingSecret !== null && signingSecret.length < MIN_SECRET_LENGTH) {
     r.problems.push(`WEBHOOK_SIGNING_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
   }
@@ -58,6 +74,9 @@ export function loadConfig(env: Env): WebhooksConfig {
     database: readPostgresConfig(r),
     retention: readRetentionConfig(r),
     signingSecret,
+    secretsKey: secretsKey ?? DEVELOPMENT_SECRETS_KEY,
+    secretsKeyIsPublic: secretsKey === null,
+    auth: readAuthConfig(r),
     allowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     timeoutMs: r.int("WEBHOOK_TIMEOUT_MS", 10_000, { min: 100, max: 120_000 }),
     maxAgeMs: r.int("WEBHOOK_MAX_AGE_MS", 24 * 3_600_000, { min: 1000 }),

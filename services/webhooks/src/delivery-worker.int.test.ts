@@ -41,7 +41,7 @@ beforeEach(async () => {
 
 function delivery(jobId = randomUUID(), url = receiverUrl): NewDelivery {
   const eventId = randomUUID();
-  return { id: randomUUID(), eventId, eventType: "verification.completed", jobId, target: "job", subscriptionId: null, url, body: JSON.stringify({ id: eventId }) };
+  return { id: randomUUID(), eventId, eventType: "verification.completed", jobId, tenant: "default", target: "job", subscriptionId: null, url, body: JSON.stringify({ id: eventId }) };
 }
 
 function worker(allowedPrivateHosts: string[], schedule = [100]): DeliveryWorker {
@@ -49,7 +49,7 @@ function worker(allowedPrivateHosts: string[], schedule = [100]): DeliveryWorker
     sql: db.sql,
     dispatcher: createGuardedAgent({ allowedPrivateHosts, connectTimeoutMs: 1000 }),
     log: createSilentLogger(),
-    signingSecret: secret,
+    secretsFor: async () => [secret],
     concurrency: 4,
     timeoutMs: 1000,
     retryScheduleMs: schedule,
@@ -59,7 +59,7 @@ function worker(allowedPrivateHosts: string[], schedule = [100]): DeliveryWorker
 
 async function settled(jobId: string) {
   for (let i = 0; i < 200; i++) {
-    const [d] = await listJobDeliveries(db.sql, jobId);
+    const [d] = await listJobDeliveries(db.sql, jobId, "default");
     if (d && d.status !== "pending") return d;
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -12,8 +12,8 @@ export interface DeliveryWorkerOptions {
   /** The guarded agent: refuses private addresses unless allow-listed. */
   dispatcher: Dispatcher;
   log: Logger;
-  /** Signs job callbacks. */
-  signingSecret: string;
+  /** What signs a delivery (delivery-secrets.ts): a subscription's secret, a job callback's tenant's. */
+  secretsFor: (d: ClaimedDelivery) => Promise<string[]>;
   concurrency: number;
   timeoutMs: number;
   retryScheduleMs: readonly number[];
@@ -38,15 +38,15 @@ export type Dispatcher = ReturnType<typeof createGuardedAgent>;
 
 const USER_AGENT = "veriflow-webhooks/0.1";
 
-/** One POST of a delivery: 2xx delivered, 410 gone (stop), anything else (or no answer) retry. */
-export async function sendDelivery(dispatcher: Dispatcher, d: ClaimedDelivery, secret: string, timeoutMs: number): Promise<AttemptReport> {
+/** One POST of a delivery, signed with each of `secrets`: 2xx delivered, 410 gone (stop), anything else (or no answer) retry. */
+export async function sendDelivery(dispatcher: Dispatcher, d: ClaimedDelivery, secrets: readonly string[], timeoutMs: number): Promise<AttemptReport> {
   const url = new URL(d.url);
   try {
     const res = await dispatcher.request({
       origin: url.origin,
       path: url.pathname + url.search,
       method: "POST",
-      headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...signWebhook(secret, d.eventId, d.body) },
+      headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...signWebhook(secrets, d.eventId, d.body) },
       body: d.body,
       signal: AbortSignal.timeout(timeoutMs),
       headersTimeout: timeoutMs,
@@ -92,7 +92,11 @@ export function startDeliveryWorker(opts: DeliveryWorkerOptions): DeliveryWorker
     const dlog = log.child({ deliveryId: d.id, eventId: d.eventId, target: d.target, attempt: d.attempt });
     if (d.subscriptionDeleted) return cancelDelivery(opts.sql, d.id);
     const startedAt = new Date();
-    const report = await sendDelivery(opts.dispatcher, d, d.secret ?? opts.signingSecret, opts.timeoutMs);
+    const report = await opts.secretsFor(d).then(
+      (secrets) => sendDelivery(opts.dispatcher, d, secrets, opts.timeoutMs),
+      // Recorded as an attempt, so the retry schedule and the delivery's expiry apply.
+      (err: unknown): AttemptReport => ({ statusCode: null, error: `not sent: its signing secret could not be read: ${errorMessage(err)}`, outcome: "retry" }),
+    );
     const durationMs = Date.now() - startedAt.getTime();
     const recorded = await recordAttempt(opts.sql, {
       deliveryId: d.id,

@@ -51,7 +51,7 @@ describe("createEventIntake", () => {
     const a = job("https://hooks.example.com/a");
     await intake([a.request, a.failed("hashing"), a.failed("chain-check")]);
     await intake([a.failed("chain-check")]);
-    const deliveries = await listJobDeliveries(db.sql, a.jobId);
+    const deliveries = await listJobDeliveries(db.sql, a.jobId, "default");
     expect(deliveries).toHaveLength(1);
     // The first one seen is the job's outcome.
     expect(JSON.parse((await db.sql<{ body: string }[]>`select body from webhook_deliveries where job_id = ${a.jobId}`)[0]!.body).data.stage).toBe("hashing");
@@ -61,9 +61,9 @@ describe("createEventIntake", () => {
     const bad = job("https://hooks.example.com/b\u0000", "a\u0000.jpg");
     const good = job("https://hooks.example.com/good");
     await intake([bad.request, good.request, bad.failed("hashing"), good.failed("hashing")]);
-    expect(await getCallback(db.sql, bad.jobId)).toBe("https://hooks.example.com/b\uFFFD");
-    expect(await listJobDeliveries(db.sql, good.jobId)).toHaveLength(1);
-    expect(await listJobDeliveries(db.sql, bad.jobId)).toHaveLength(1);
+    expect(await getCallback(db.sql, bad.jobId, "default")).toBe("https://hooks.example.com/b\uFFFD");
+    expect(await listJobDeliveries(db.sql, good.jobId, "default")).toHaveLength(1);
+    expect(await listJobDeliveries(db.sql, bad.jobId, "default")).toHaveLength(1);
   });
 
   it("calls back a job whose request is redelivered after its ending was handled (a killed or retried intake)", async () => {
@@ -71,10 +71,10 @@ describe("createEventIntake", () => {
     const ending = a.failed("hashing");
     // The ending arrives first: no callback is known yet, so nothing is planned.
     await intake([ending]);
-    expect(await listJobDeliveries(db.sql, a.jobId)).toHaveLength(0);
+    expect(await listJobDeliveries(db.sql, a.jobId, "default")).toHaveLength(0);
     ended.set(a.jobId, ending);
     await intake([a.request], { redelivered: (e) => e.id === a.request.id });
-    const deliveries = await listJobDeliveries(db.sql, a.jobId);
+    const deliveries = await listJobDeliveries(db.sql, a.jobId, "default");
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]).toMatchObject({ eventId: ending.id, target: "job" });
   });
@@ -86,8 +86,8 @@ describe("createEventIntake", () => {
     await intake([first.request, again.request], { redelivered: (e) => e.id === again.request.id });
     expect(lookups).toEqual([again.jobId]);
     // A job still running has no ending: nothing is planned until its terminal event arrives.
-    expect(await listJobDeliveries(db.sql, again.jobId)).toHaveLength(0);
+    expect(await listJobDeliveries(db.sql, again.jobId, "default")).toHaveLength(0);
     await intake([again.failed("chain-check")]);
-    expect(await listJobDeliveries(db.sql, again.jobId)).toHaveLength(1);
+    expect(await listJobDeliveries(db.sql, again.jobId, "default")).toHaveLength(1);
   });
 });

@@ -5,10 +5,10 @@ import { callbacksOf, planDeliveries, terminalJobIds, type SubscriptionTarget } 
 const t0 = new Date("2026-01-01T00:00:00Z");
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
 
-function job(callbackUrl: string | null) {
+function job(callbackUrl: string | null, tenant = "default") {
   const jobId = newJobId();
   const request = { jobType: "verify" as const, manifestUri: "https://m.example/x.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl };
-  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } }, at(0));
+  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } }, at(0), tenant);
   const hashed = createEvent("content.hashed", { jobId, request, contentHash: "0x" + "a".repeat(64), size: 1, startedAt: at(1).toISOString(), attempts: 1 }, requested, at(1));
   const failed = createEvent("verification.failed", { jobId, jobType: "verify", stage: "manifest", code: "E_MANIFEST_NOT_FOUND", message: "404", attempts: 1 }, hashed, at(2));
   return { jobId, requested, hashed, failed };
@@ -16,13 +16,13 @@ function job(callbackUrl: string | null) {
 
 let n = 0;
 const ids = () => `d${++n}`;
-const sub = (id: string, eventTypes: string[], createdAt = t0): SubscriptionTarget => ({ id, url: `https://${id}.example/hook`, eventTypes, createdAt });
+const sub = (id: string, eventTypes: string[], createdAt = t0, tenant = "default"): SubscriptionTarget => ({ id, tenant, url: `https://${id}.example/hook`, eventTypes, createdAt });
 
 describe("callbacksOf / terminalJobIds", () => {
   it("remembers the callbackUrl of requests that carry one, and names the jobs of terminal events", () => {
     const a = job("https://a.example/cb");
     const b = job(null);
-    expect(callbacksOf([a.requested, b.requested, a.hashed])).toEqual([{ jobId: a.jobId, url: "https://a.example/cb" }]);
+    expect(callbacksOf([a.requested, b.requested, a.hashed])).toEqual([{ jobId: a.jobId, tenant: "default", url: "https://a.example/cb" }]);
     expect(terminalJobIds([a.requested, a.hashed, a.failed, b.failed, a.failed])).toEqual([a.jobId, b.jobId]);
   });
 });
@@ -51,6 +51,12 @@ describe("planDeliveries", () => {
     const a = job(null);
     const plan = planDeliveries([a.failed], new Map(), [sub("late", ["verification.failed"], at(3)), sub("early", ["verification.failed"], at(2))], ids);
     expect(plan.map((d) => d.target)).toEqual(["subscription:early"]);
+  });
+
+  it("sends a tenant's events to that tenant's subscriptions only, and marks each delivery with the tenant", () => {
+    const mine = job(null, "acme");
+    const plan = planDeliveries([mine.failed], new Map(), [sub("ours", ["verification.failed"], t0, "acme"), sub("theirs", ["verification.failed"], t0, "globex")], ids);
+    expect(plan.map((d) => [d.target, d.tenant])).toEqual([["subscription:ours", "acme"]]);
   });
 
   it("never sends a non-terminal event to a job's callback", () => {

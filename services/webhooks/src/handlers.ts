@@ -1,15 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { terminalEventTypes, type AnyEnvelope, type EventType } from "@veriflow/events";
+import { tenantOf, terminalEventTypes, type AnyEnvelope, type EventType } from "@veriflow/events";
 
-/** A job's callbackUrl, remembered from its verification.requested. */
+/** A job's callbackUrl, remembered from its verification.requested, with the job's tenant. */
 export interface JobCallback {
   jobId: string;
+  tenant: string;
   url: string;
 }
 
 /** What the planner needs to know about an active subscription. */
 export interface SubscriptionTarget {
   id: string;
+  /** It hears this tenant's events only. */
+  tenant: string;
   url: string;
   eventTypes: string[];
   createdAt: Date;
@@ -21,6 +24,8 @@ export interface NewDelivery {
   eventId: string;
   eventType: EventType;
   jobId: string;
+  /** The job's tenant: whose secret signs a callback, who may list the delivery. */
+  tenant: string;
   /** "job" for the job's callback, "subscription:<id>" for a subscription. */
   target: string;
   subscriptionId: string | null;
@@ -38,7 +43,7 @@ const terminal = new Set<string>(terminalEventTypes);
 export function callbacksOf(events: readonly AnyEnvelope[]): JobCallback[] {
   const out: JobCallback[] = [];
   for (const e of events) {
-    if (e.type === "verification.requested" && e.data.request.callbackUrl) out.push({ jobId: e.data.jobId, url: e.data.request.callbackUrl });
+    if (e.type === "verification.requested" && e.data.request.callbackUrl) out.push({ jobId: e.data.jobId, tenant: tenantOf(e), url: e.data.request.callbackUrl });
   }
   return out;
 }
@@ -50,8 +55,8 @@ export function terminalJobIds(events: readonly AnyEnvelope[]): string[] {
 
 /**
  * Turns events into deliveries: a terminal event goes to its job's callback (if it asked
- * for one), and any event to each subscription that lists its type and existed when the
- * event occurred. Types nobody wants produce nothing.
+ * for one), and any event to each subscription of the job's tenant that lists its type and
+ * existed when the event occurred. Types nobody wants produce nothing.
  */
 export function planDeliveries(
   events: readonly AnyEnvelope[],
@@ -62,14 +67,15 @@ export function planDeliveries(
   const out: NewDelivery[] = [];
   for (const e of events) {
     const jobId = e.data.jobId;
+    const tenant = tenantOf(e);
     let body: string | undefined;
     const add = (target: string, url: string, subscriptionId: string | null) =>
-      out.push({ id: newId(), eventId: e.id, eventType: e.type, jobId, target, subscriptionId, url, body: (body ??= JSON.stringify(e)) });
+      out.push({ id: newId(), eventId: e.id, eventType: e.type, jobId, tenant, target, subscriptionId, url, body: (body ??= JSON.stringify(e)) });
     const callback = terminal.has(e.type) ? callbacks.get(jobId) : undefined;
     if (callback) add(JOB_TARGET, callback, null);
     const occurredAt = Date.parse(e.occurredAt);
     for (const s of subscriptions) {
-      if (s.eventTypes.includes(e.type) && s.createdAt.getTime() <= occurredAt) add(subscriptionTarget(s.id), s.url, s.id);
+      if (s.tenant === tenant && s.eventTypes.includes(e.type) && s.createdAt.getTime() <= occurredAt) add(subscriptionTarget(s.id), s.url, s.id);
     }
   }
   return out;

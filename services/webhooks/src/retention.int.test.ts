@@ -73,14 +73,14 @@ describe("webhooks retention", () => {
   it("deletes old callbacks once nothing of theirs is pending, and deleted subscriptions once their deliveries are gone", async () => {
     const [done, waiting] = [randomUUID(), randomUUID()];
     await rememberCallbacks(db.sql, [
-      { jobId: done, url: "https://example.com/a" },
-      { jobId: waiting, url: "https://example.com/b" },
+      { jobId: done, tenant: "default", url: "https://example.com/a" },
+      { jobId: waiting, tenant: "default", url: "https://example.com/b" },
     ]);
     await db.sql`update webhook_job_callbacks set created_at = now() - interval '1 day'`;
     await delivery("pending", 0, { jobId: waiting });
 
-    const gone = await insertSubscription(db.sql, { id: randomUUID(), url: "https://example.com/s", eventTypes: ["verification.completed"], description: null, secret: "s".repeat(32) });
-    const kept = await insertSubscription(db.sql, { id: randomUUID(), url: "https://example.com/t", eventTypes: ["verification.completed"], description: null, secret: "t".repeat(32) });
+    const gone = await insertSubscription(db.sql, { id: randomUUID(), tenant: "default", url: "https://example.com/s", eventTypes: ["verification.completed"], description: null, secretCiphertext: "sealed" });
+    const kept = await insertSubscription(db.sql, { id: randomUUID(), tenant: "default", url: "https://example.com/t", eventTypes: ["verification.completed"], description: null, secretCiphertext: "sealed" });
     await db.sql`update webhook_subscriptions set deleted_at = now() - interval '1 day'`;
     await delivery("failed", 200 * MINUTE, { subscriptionId: gone.id });
     await delivery("failed", 1 * MINUTE, { subscriptionId: kept.id });

@@ -2,11 +2,15 @@ import { randomUUID } from "node:crypto";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
 import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
-import { HttpError, badRequest, notFound, type CodeWhere } from "@veriflow/errors";
-import { checkTextField, createRouter, errorHandler, httpMetrics, methodsNotAllowed, requestId } from "@veriflow/http";
+import type { Authenticator } from "@veriflow/auth";
+import { badRequest, notFound, type CodeWhere } from "@veriflow/errors";
+import { authenticate, checkTextField, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, readJsonBody, requestId, requireScope } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
+import type { SecretBox } from "./secret-box.js";
 import { generateWebhookSecret } from "./signature.js";
+import { createSigningSecretRouter } from "./signing-secret-routes.js";
+import type { SigningSecrets } from "./signing-secrets.js";
 import {
   deleteSubscription,
   getCallback,
@@ -16,6 +20,7 @@ import {
   listJobDeliveries,
   listSubscriptionDeliveries,
   listSubscriptions,
+  subscriptionSecretContext,
   type Attempt,
   type Delivery,
   type Subscription,
@@ -27,20 +32,31 @@ export interface WebhooksAppDeps {
   allowedPrivateHosts: string[];
   /** Whether the migrations are applied: until then every route answers 503 E_DATABASE_UNAVAILABLE. */
   database?: DatabaseReadiness;
+  /** Checks every request's API key (the gateway forwards its caller's); each tenant sees its own subscriptions and deliveries. */
+  authenticator: Authenticator;
+  /** Seals subscription secrets before they are stored. */
+  box: SecretBox;
+  /** The tenants' signing secrets of job callbacks. */
+  signingSecrets: SigningSecrets;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_PAGE_SIZE = 100;
 
-/** The webhooks REST API: subscriptions, their deliveries, and a job's callback deliveries. */
+/**
+ * The webhooks REST API, each tenant's own: subscriptions, their deliveries and the signing
+ * secret (the `admin` scope), and a job's callback deliveries (`read`).
+ */
 export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   const { sql } = deps;
   const checkUrl = createWebhookUrlCheck(deps.allowedPrivateHosts);
   const router = createRouter();
+  const admin = requireScope("admin");
+  const tenantOf = (ctx: Koa.Context) => principalOf(ctx).tenant;
 
-  const requireSubscription = async (raw: string): Promise<Subscription> => {
+  const requireSubscription = async (raw: string, tenant: string): Promise<Subscription> => {
     const id = parseUuid(raw, "E_INVALID_WEBHOOK_ID", "webhook id");
-    const s = await getSubscription(sql, id);
+    const s = await getSubscription(sql, id, tenant);
     if (!s) throw notFound("E_WEBHOOK_NOT_FOUND", `no webhook ${id}`);
     return s;
   };
@@ -52,44 +68,54 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   // PostgreSQL down (or not migrated yet): 503 with Retry-After, never a 500.
   router.use(databaseErrors(deps.database));
 
-  router.post("/api/webhooks", async (ctx) => {
-    const input = parseSubscriptionInput(await readJson(ctx), checkUrl);
+  router.post("/api/webhooks", admin, async (ctx) => {
+    const input = parseSubscriptionInput(await readJsonBody(ctx, MAX_BODY_BYTES), checkUrl);
     const secret = input.secret ?? generateWebhookSecret();
-    const s = await insertSubscription(sql, { id: randomUUID(), url: input.url, eventTypes: input.eventTypes, description: input.description, secret });
-    deps.log.info({ webhookId: s.id, eventTypes: s.eventTypes }, "webhook registered");
+    const id = randomUUID();
+    const s = await insertSubscription(sql, {
+      id,
+      tenant: tenantOf(ctx),
+      url: input.url,
+      eventTypes: input.eventTypes,
+      description: input.description,
+      secretCiphertext: deps.box.seal(secret, subscriptionSecretContext(id)),
+    });
+    deps.log.info({ webhookId: s.id, tenant: s.tenant, eventTypes: s.eventTypes }, "webhook registered");
     ctx.status = 201;
     ctx.set("location", `/api/webhooks/${s.id}`);
     // The secret is answered this once; it is never listed again.
     ctx.body = { ...toApiSubscription(s), secret };
   });
 
-  router.get("/api/webhooks", async (ctx) => {
+  router.get("/api/webhooks", admin, async (ctx) => {
     const page = parsePage(ctx.query);
-    const { subscriptions, total } = await listSubscriptions(sql, page);
+    const { subscriptions, total } = await listSubscriptions(sql, tenantOf(ctx), page);
     ctx.body = { webhooks: subscriptions.map(toApiSubscription), total, ...page };
   });
 
-  router.get("/api/webhooks/:id", async (ctx) => {
-    ctx.body = toApiSubscription(await requireSubscription(ctx.params.id!));
+  router.get("/api/webhooks/:id", admin, async (ctx) => {
+    ctx.body = toApiSubscription(await requireSubscription(ctx.params.id!, tenantOf(ctx)));
   });
 
-  router.delete("/api/webhooks/:id", async (ctx) => {
+  router.delete("/api/webhooks/:id", admin, async (ctx) => {
     const id = parseUuid(ctx.params.id!, "E_INVALID_WEBHOOK_ID", "webhook id");
-    if (!(await deleteSubscription(sql, id))) throw notFound("E_WEBHOOK_NOT_FOUND", `no webhook ${id}`);
+    if (!(await deleteSubscription(sql, id, tenantOf(ctx)))) throw notFound("E_WEBHOOK_NOT_FOUND", `no webhook ${id}`);
     deps.log.info({ webhookId: id }, "webhook deleted");
     ctx.status = 204;
   });
 
-  router.get("/api/webhooks/:id/deliveries", async (ctx) => {
-    const s = await requireSubscription(ctx.params.id!);
+  router.get("/api/webhooks/:id/deliveries", admin, async (ctx) => {
+    const s = await requireSubscription(ctx.params.id!, tenantOf(ctx));
     const page = parsePage(ctx.query);
     const deliveries = await listSubscriptionDeliveries(sql, s.id, page);
     ctx.body = { webhookId: s.id, deliveries: await withAttempts(sql, deliveries), ...page };
   });
 
-  router.get(`${JOBS_PATH}/:jobId/deliveries`, async (ctx) => {
+  // Another tenant's job answers as an unknown one does: no callback, no deliveries.
+  router.get(`${JOBS_PATH}/:jobId/deliveries`, requireScope("read"), async (ctx) => {
     const jobId = parseUuid(ctx.params.jobId!, "E_INVALID_JOB_ID", "job id");
-    const [callbackUrl, deliveries] = await Promise.all([getCallback(sql, jobId), listJobDeliveries(sql, jobId)]);
+    const tenant = tenantOf(ctx);
+    const [callbackUrl, deliveries] = await Promise.all([getCallback(sql, jobId, tenant), listJobDeliveries(sql, jobId, tenant)]);
     ctx.body = { jobId, callbackUrl, deliveries: await withAttempts(sql, deliveries) };
   });
 
@@ -97,13 +123,19 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   app.use(httpMetrics("webhooks"));
   app.use(requestId());
   app.use(errorHandler(deps.log));
+  // Nothing answers without a valid key (401), not even an unknown path.
+  app.use(authenticate(deps.authenticator));
+  // Before the subscription routes: `signing-secret` is not a subscription id.
+  const signing = createSigningSecretRouter({ signingSecrets: deps.signingSecrets, log: deps.log, database: deps.database });
+  app.use(signing.routes());
+  app.use(methodsNotAllowed(signing));
   app.use(router.routes());
   app.use(methodsNotAllowed(router));
   return app;
 }
 
 export function toApiSubscription(s: Subscription) {
-  return { id: s.id, url: s.url, eventTypes: s.eventTypes, description: s.description, createdAt: s.createdAt.toISOString() };
+  return { id: s.id, tenant: s.tenant, url: s.url, eventTypes: s.eventTypes, description: s.description, createdAt: s.createdAt.toISOString() };
 }
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -194,20 +226,4 @@ function parsePage(query: Query): { limit: number; offset: number } {
     return Number(raw);
   };
   return { limit: Math.min(count("limit", 20), MAX_PAGE_SIZE), offset: count("offset", 0) };
-}
-
-async function readJson(ctx: Koa.Context): Promise<unknown> {
-  if (!ctx.is("application/json")) throw new HttpError("E_UNSUPPORTED_MEDIA_TYPE", "send application/json");
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > MAX_BODY_BYTES) throw new HttpError("E_PAYLOAD_TOO_LARGE", `the body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks, total).toString("utf8"));
-  } catch {
-    throw badRequest("E_INVALID_JSON", "the body is not valid JSON");
-  }
 }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { startAuthentication } from "@veriflow/auth";
 import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
@@ -7,11 +8,13 @@ import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, 
 import { listen, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
+import { createDeliverySecrets, sealClearSecrets } from "./delivery-secrets.js";
 import { createEventIntake } from "./event-intake.js";
 import { registerWebhooksMetrics } from "./metrics.js";
 import { createWebhooksApp } from "./routes.js";
 import { webhooksPruneSteps } from "./retention.js";
-import { generateWebhookSecret } from "./signature.js";
+import { createSecretBox } from "./secret-box.js";
+import { createSigningSecrets } from "./signing-secrets.js";
 
 /** Migrations ship beside the build output: services/webhooks/migrations. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -26,16 +29,20 @@ export const MIGRATIONS_TABLE = "webhook_schema_migrations";
  */
 export async function startWebhooksService(config: WebhooksConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
-  let signingSecret = config.signingSecret;
-  if (signingSecret === null) {
-    signingSecret = generateWebhookSecret();
-    log.warn("WEBHOOK_SIGNING_SECRET is unset: job callbacks are signed with a secret made up for this process (set it to verify them)");
-  }
+  if (config.secretsKeyIsPublic) log.warn("WEBHOOK_SECRETS_KEY is unset: webhook secrets are sealed with the public development key (set it outside development)");
+  const box = createSecretBox(config.secretsKey);
 
   const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-webhooks" });
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
   const db = await startMigrations(sql, MIGRATIONS_DIR, { log, table: MIGRATIONS_TABLE });
   shutdown.add("migrations", () => db.stop());
+  // A production service with no way in does not start: what it opened so far is closed.
+  const { authenticator, stop: stopAuth } = await startAuthentication({ sql, config: config.auth, log }).catch(async (err: unknown) => {
+    await shutdown.run();
+    throw err;
+  });
+  shutdown.add("auth migrations", stopAuth);
+  const signingSecrets = createSigningSecrets({ sql, box, defaultSeed: config.signingSecret });
   const retention = startRetention({ ...config.retention, steps: webhooksPruneSteps(sql, config.retention), log, isReady: db.isReady });
   shutdown.add("retention", () => retention.stop());
 
@@ -43,13 +50,16 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("http agent", () => agent.close());
   let worker: DeliveryWorker | undefined;
   let stopping = false;
-  const workerStarted = db.ready.then(() => {
+  const workerStarted = db.ready.then(async () => {
     if (stopping || !db.isReady()) return;
+    // Secrets kept in clear before they were sealed; a failure here leaves them for the next start.
+    await sealClearSecrets(sql, box, log).catch((err: unknown) => log.error({ err }, "webhook secrets not sealed"));
+    if (stopping) return;
     worker = startDeliveryWorker({
       sql,
       dispatcher: agent,
       log,
-      signingSecret,
+      secretsFor: createDeliverySecrets(box, signingSecrets),
       concurrency: config.concurrency,
       timeoutMs: config.timeoutMs,
       retryScheduleMs: config.retryScheduleMs,
@@ -90,7 +100,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   });
   shutdown.add("consumer", () => loop.stop());
 
-  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db });
+  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db, authenticator, box, signingSecrets });
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 

@@ -22,6 +22,19 @@ describe("signWebhook", () => {
   });
 });
 
+describe("signing with two secrets (a rotation's overlap)", () => {
+  it("sends one v1 signature per secret, space-separated; a receiver with either verifies it, with neither does not", () => {
+    const [oldSecret, newSecret] = [generateWebhookSecret(), generateWebhookSecret()];
+    const h = signWebhook([newSecret, oldSecret], "evt-1", body, now);
+    expect(h["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/=]{44} v1,[A-Za-z0-9+/=]{44}$/);
+    expect(h["webhook-signature"].split(" ")[0]).toBe(signWebhook(newSecret, "evt-1", body, now)["webhook-signature"]);
+    expect(verifyWebhookSignature(oldSecret, h, body, { now })).toBe(true);
+    expect(verifyWebhookSignature(newSecret, h, body, { now })).toBe(true);
+    expect(verifyWebhookSignature(generateWebhookSecret(), h, body, { now })).toBe(false);
+    expect(() => signWebhook([], "evt-1", body, now)).toThrow(RangeError);
+  });
+});
+
 describe("verifyWebhookSignature", () => {
   const secret = generateWebhookSecret();
   const headers = signWebhook(secret, "evt-1", body, now);

@@ -31,10 +31,17 @@ function sign(secret: string, id: string, timestamp: string, body: string | Uint
   return createHmac("sha256", secretKey(secret)).update(`${id}.${timestamp}.`).update(body).digest("base64");
 }
 
-/** The headers of one attempt: the id stays the same across retries, the timestamp is the attempt's. */
-export function signWebhook(secret: string, id: string, body: string, now: Date = new Date()): WebhookHeaders {
+/**
+ * The headers of one attempt: the id stays the same across retries, the timestamp is the
+ * attempt's. Several secrets (a rotation's new one and the one it replaces, during their
+ * overlap) give one `v1,` signature each, space-separated, as the spec allows: a receiver
+ * holding either secret verifies the message.
+ */
+export function signWebhook(secrets: string | readonly string[], id: string, body: string, now: Date = new Date()): WebhookHeaders {
   const timestamp = String(Math.floor(now.getTime() / 1000));
-  return { "webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": `v1,${sign(secret, id, timestamp, body)}` };
+  const signatures = (typeof secrets === "string" ? [secrets] : secrets).map((secret) => `v1,${sign(secret, id, timestamp, body)}`);
+  if (signatures.length === 0) throw new RangeError("a webhook is signed with one secret at least");
+  return { "webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": signatures.join(" ") };
 }
 
 type HeaderSource = Headers | WebhookHeaders | Record<string, string | string[] | undefined>;

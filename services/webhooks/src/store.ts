@@ -4,9 +4,10 @@ import type { Sql, TransactionSql } from "@veriflow/pg";
 export type Db = Sql | TransactionSql;
 import type { JobCallback, NewDelivery, SubscriptionTarget } from "./handlers.js";
 
-/** A subscription as stored (its secret is read only to sign deliveries, never listed). */
+/** A subscription as stored (its secret, sealed, is read only to sign deliveries, never listed). */
 export interface Subscription {
   id: string;
+  tenant: string;
   url: string;
   eventTypes: string[];
   description: string | null;
@@ -21,6 +22,7 @@ export interface Delivery {
   eventId: string;
   eventType: string;
   jobId: string;
+  tenant: string;
   target: string;
   subscriptionId: string | null;
   url: string;
@@ -49,49 +51,60 @@ export interface Attempt {
 export interface ClaimedDelivery {
   id: string;
   eventId: string;
+  tenant: string;
   target: string;
+  subscriptionId: string | null;
   url: string;
   body: string;
   /** The number of this attempt (1 for the first). */
   attempt: number;
-  /** The subscription's secret; null for a job callback (signed with the server secret). */
+  /** A subscription's secret: sealed, or (a row from before sealing, not sealed yet) clear; both null for a job callback. */
+  secretCiphertext: string | null;
   secret: string | null;
+  /** A job callback's tenant's signing secrets, sealed (signing-secrets.ts); null before the tenant has any, or for a subscription. */
+  signingCiphertext: string | null;
+  /** The secret a rotation replaced, while it still signs. */
+  previousSigningCiphertext: string | null;
   /** The subscription was deleted since: the delivery is cancelled, not sent. */
   subscriptionDeleted: boolean;
 }
 
-const SUBSCRIPTION_COLUMNS = "id, url, event_types, description, created_at";
+const SUBSCRIPTION_COLUMNS = "id, tenant, url, event_types, description, created_at";
 const DELIVERY_COLUMNS =
-  "id, event_id, event_type, job_id, target, subscription_id, url, status, attempt_count, next_attempt_at, last_status_code, last_error, created_at, expires_at, completed_at";
+  "id, event_id, event_type, job_id, tenant, target, subscription_id, url, status, attempt_count, next_attempt_at, last_status_code, last_error, created_at, expires_at, completed_at";
 
-export async function insertSubscription(sql: Db, s: Omit<Subscription, "createdAt"> & { secret: string }): Promise<Subscription> {
+/** A subscription's secret is sealed for that subscription only (secret-box.ts). */
+export const subscriptionSecretContext = (id: string) => `subscription:${id}`;
+
+export async function insertSubscription(sql: Db, s: Omit<Subscription, "createdAt"> & { secretCiphertext: string }): Promise<Subscription> {
   const [row] = await sql<Subscription[]>`
-    insert into webhook_subscriptions (id, url, event_types, secret, description)
-    values (${s.id}, ${s.url}, ${sql.array(s.eventTypes)}, ${s.secret}, ${s.description})
+    insert into webhook_subscriptions (id, tenant, url, event_types, secret_ciphertext, description)
+    values (${s.id}, ${s.tenant}, ${s.url}, ${sql.array(s.eventTypes)}, ${s.secretCiphertext}, ${s.description})
     returning ${sql.unsafe(SUBSCRIPTION_COLUMNS)}`;
   return row!;
 }
 
-export async function getSubscription(sql: Db, id: string): Promise<Subscription | null> {
+/** A tenant's active subscription; another tenant's is none. */
+export async function getSubscription(sql: Db, id: string, tenant: string): Promise<Subscription | null> {
   const [row] = await sql<Subscription[]>`
-    select ${sql.unsafe(SUBSCRIPTION_COLUMNS)} from webhook_subscriptions where id = ${id} and deleted_at is null`;
+    select ${sql.unsafe(SUBSCRIPTION_COLUMNS)} from webhook_subscriptions where id = ${id} and tenant = ${tenant} and deleted_at is null`;
   return row ?? null;
 }
 
-/** Active subscriptions, newest first, with their total. */
-export async function listSubscriptions(sql: Db, page: { limit: number; offset: number }): Promise<{ subscriptions: Subscription[]; total: number }> {
+/** A tenant's active subscriptions, newest first, with their total. */
+export async function listSubscriptions(sql: Db, tenant: string, page: { limit: number; offset: number }): Promise<{ subscriptions: Subscription[]; total: number }> {
   const rows = await sql<(Subscription & { total: string })[]>`
     select ${sql.unsafe(SUBSCRIPTION_COLUMNS)}, count(*) over () as total
-    from webhook_subscriptions where deleted_at is null
+    from webhook_subscriptions where tenant = ${tenant} and deleted_at is null
     order by created_at desc, id desc limit ${page.limit} offset ${page.offset}`;
   return { subscriptions: rows.map(({ total: _, ...s }) => s), total: rows.length > 0 ? Number(rows[0]!.total) : 0 };
 }
 
-/** Marks the subscription deleted and cancels its pending deliveries; false when there was none. */
-export async function deleteSubscription(sql: Db, id: string): Promise<boolean> {
+/** Marks a tenant's subscription deleted and cancels its pending deliveries; false when it had none. */
+export async function deleteSubscription(sql: Db, id: string, tenant: string): Promise<boolean> {
   const rows = await sql<{ id: string }[]>`
     with deleted as (
-      update webhook_subscriptions set deleted_at = now() where id = ${id} and deleted_at is null returning id
+      update webhook_subscriptions set deleted_at = now() where id = ${id} and tenant = ${tenant} and deleted_at is null returning id
     ), cancelled as (
       update webhook_deliveries set status = 'cancelled', next_attempt_at = null, completed_at = now()
       where subscription_id in (select id from deleted) and status = 'pending'
@@ -104,7 +117,7 @@ export async function deleteSubscription(sql: Db, id: string): Promise<boolean> 
 export async function findSubscriptionTargets(sql: Db, eventTypes: readonly string[]): Promise<SubscriptionTarget[]> {
   if (eventTypes.length === 0) return [];
   return sql<SubscriptionTarget[]>`
-    select id, url, event_types, created_at from webhook_subscriptions
+    select id, tenant, url, event_types, created_at from webhook_subscriptions
     where deleted_at is null and event_types && ${sql.array([...eventTypes])}::text[]`;
 }
 
@@ -112,8 +125,9 @@ export async function findSubscriptionTargets(sql: Db, eventTypes: readonly stri
 export async function rememberCallbacks(sql: Db, callbacks: readonly JobCallback[]): Promise<void> {
   if (callbacks.length === 0) return;
   await sql`
-    insert into webhook_job_callbacks (job_id, url)
-    select c.job_id, c.url from jsonb_to_recordset(${sql.json(callbacks.map((c) => ({ job_id: c.jobId, url: c.url })))}) as c(job_id text, url text)
+    insert into webhook_job_callbacks (job_id, tenant, url)
+    select c.job_id, c.tenant, c.url
+    from jsonb_to_recordset(${sql.json(callbacks.map((c) => ({ job_id: c.jobId, tenant: c.tenant, url: c.url })))}) as c(job_id text, tenant text, url text)
     on conflict (job_id) do nothing`;
 }
 
@@ -124,8 +138,9 @@ export async function findCallbacks(sql: Db, jobIds: readonly string[]): Promise
   return new Map(rows.map((r) => [r.jobId, r.url]));
 }
 
-export async function getCallback(sql: Db, jobId: string): Promise<string | null> {
-  const [row] = await sql<{ url: string }[]>`select url from webhook_job_callbacks where job_id = ${jobId}`;
+/** The callback URL a job of `tenant` asked for; another tenant's job's is none. */
+export async function getCallback(sql: Db, jobId: string, tenant: string): Promise<string | null> {
+  const [row] = await sql<{ url: string }[]>`select url from webhook_job_callbacks where job_id = ${jobId} and tenant = ${tenant}`;
   return row?.url ?? null;
 }
 
@@ -133,15 +148,15 @@ export async function getCallback(sql: Db, jobId: string): Promise<string | null
 export async function insertDeliveries(sql: Db, deliveries: readonly NewDelivery[], maxAgeMs: number): Promise<number> {
   if (deliveries.length === 0) return 0;
   const rows = deliveries.map((d) => ({
-    id: d.id, event_id: d.eventId, event_type: d.eventType, job_id: d.jobId, target: d.target,
+    id: d.id, event_id: d.eventId, event_type: d.eventType, job_id: d.jobId, tenant: d.tenant, target: d.target,
     subscription_id: d.subscriptionId, url: d.url, body: d.body,
   }));
   const inserted = await sql`
-    insert into webhook_deliveries (id, event_id, event_type, job_id, target, subscription_id, url, body, next_attempt_at, expires_at)
-    select d.id, d.event_id, d.event_type, d.job_id, d.target, d.subscription_id, d.url, d.body, now(),
+    insert into webhook_deliveries (id, event_id, event_type, job_id, tenant, target, subscription_id, url, body, next_attempt_at, expires_at)
+    select d.id, d.event_id, d.event_type, d.job_id, d.tenant, d.target, d.subscription_id, d.url, d.body, now(),
       now() + ${maxAgeMs}::float8 * interval '1 millisecond'
     from jsonb_to_recordset(${sql.json(rows)}) as d(
-      id uuid, event_id text, event_type text, job_id text, target text, subscription_id uuid, url text, body text)
+      id uuid, event_id text, event_type text, job_id text, tenant text, target text, subscription_id uuid, url text, body text)
     order by d.event_id, d.target
     on conflict (event_id, target) do nothing
     returning id`;
@@ -161,13 +176,18 @@ export async function claimDueDeliveries(sql: Db, limit: number, leaseMs: number
       order by next_attempt_at
       limit ${limit}
       for update skip locked
+    ), claimed as (
+      update webhook_deliveries d set next_attempt_at = now() + ${leaseMs}::float8 * interval '1 millisecond'
+      from due
+      where d.id = due.id
+      returning d.id, d.event_id, d.tenant, d.target, d.subscription_id, d.url, d.body, d.attempt_count + 1 as attempt
     )
-    update webhook_deliveries d set next_attempt_at = now() + ${leaseMs}::float8 * interval '1 millisecond'
-    from due
-    where d.id = due.id
-    returning d.id, d.event_id, d.target, d.url, d.body, d.attempt_count + 1 as attempt,
-      (select secret from webhook_subscriptions s where s.id = d.subscription_id) as secret,
-      coalesce((select deleted_at is not null from webhook_subscriptions s where s.id = d.subscription_id), false) as subscription_deleted`;
+    select c.*, s.secret_ciphertext, s.secret, coalesce(s.deleted_at is not null, false) as subscription_deleted,
+      t.secret_ciphertext as signing_ciphertext,
+      case when t.previous_expires_at > now() then t.previous_ciphertext end as previous_signing_ciphertext
+    from claimed c
+      left join webhook_subscriptions s on s.id = c.subscription_id
+      left join webhook_signing_secrets t on c.target = 'job' and t.tenant = c.tenant`;
 }
 
 /** What the worker reports of one attempt: an Attempt, with the delay before a retry instead of its time. */
@@ -220,12 +240,23 @@ export async function listSubscriptionDeliveries(sql: Db, subscriptionId: string
     order by created_at desc, id desc limit ${page.limit} offset ${page.offset}`;
 }
 
-/** A job's callback deliveries (one per terminal event), oldest first. */
-export async function listJobDeliveries(sql: Db, jobId: string): Promise<Delivery[]> {
+/** A tenant's job's callback deliveries (one per terminal event), oldest first; none for another tenant's job. */
+export async function listJobDeliveries(sql: Db, jobId: string, tenant: string): Promise<Delivery[]> {
   return sql<Delivery[]>`
     select ${sql.unsafe(DELIVERY_COLUMNS)} from webhook_deliveries
-    where job_id = ${jobId} and target = 'job'
+    where job_id = ${jobId} and target = 'job' and tenant = ${tenant}
     order by created_at, id`;
+}
+
+/** Subscriptions whose secret is still clear (kept before secrets were sealed), a batch at a time. */
+export async function findClearSecrets(sql: Db, limit: number): Promise<{ id: string; secret: string }[]> {
+  return sql<{ id: string; secret: string }[]>`
+    select id, secret from webhook_subscriptions where secret is not null and secret_ciphertext is null limit ${limit}`;
+}
+
+/** Keeps a subscription's secret sealed only (the clear copy is dropped in the same statement). */
+export async function storeSealedSecret(sql: Db, id: string, secretCiphertext: string): Promise<void> {
+  await sql`update webhook_subscriptions set secret_ciphertext = ${secretCiphertext}, secret = null where id = ${id} and secret_ciphertext is null`;
 }
 
 export async function listAttempts(sql: Db, deliveryIds: readonly string[]): Promise<Attempt[]> {
