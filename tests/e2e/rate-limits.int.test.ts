@@ -3,12 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type SubmissionServiceClient, type SubmitVerificationResponse__Output } from "@veriflow/grpc";
 import { JOBS_PATH } from "@veriflow/events";
 import { createSilentLogger, type RunningService } from "@veriflow/platform";
+import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
+import { KEYS_PATH } from "../../services/gateway/src/key-routes.js";
 import { service as gatewayService } from "../../services/gateway/src/service.js";
 import { submissionServiceClient } from "../support/grpc.js";
 import { startSystem, type System } from "../support/system.js";
 
 // Rate limits on the whole system with two gateway replicas sharing one NATS (and so one
-// counters' bucket), plus a third gateway without API keys for anonymous clients. Every
+// counters' bucket), plus a third gateway without any key (its own key store) for anonymous clients. Every
 // request comes from 127.0.0.1: one client address.
 const WINDOW_S = 10;
 const KEY = { submit: 6, read: 20 };
@@ -16,6 +18,7 @@ const IP = { submit: 3, read: 8 };
 let sys: System;
 let replicas: string[];
 let open: RunningService;
+let openKeys: TestDatabase;
 let grpcClient: SubmissionServiceClient;
 let manifestURI: string;
 let content: string;
@@ -28,8 +31,13 @@ beforeAll(async () => {
   });
   const second = await sys.startService("gateway");
   replicas = [sys.gatewayUrl, `http://127.0.0.1:${second.port}`];
-  // Behind one trusted proxy: X-Forwarded-For's last entry is the client (none sent: the socket's peer).
-  open = await gatewayService.start(gatewayService.loadConfig({ ...sys.env, API_KEYS: "", GATEWAY_TRUSTED_PROXY_HOPS: "1" }), createSilentLogger());
+  // Open (development, no key anywhere: a key store of its own, empty), behind one trusted proxy:
+  // X-Forwarded-For's last entry is the client (none sent: the socket's peer).
+  openKeys = await createTestDatabase();
+  open = await gatewayService.start(
+    gatewayService.loadConfig({ ...sys.env, API_KEYS: "", DATABASE_URL: openKeys.url, GATEWAY_TRUSTED_PROXY_HOPS: "1" }),
+    createSilentLogger(),
+  );
   grpcClient = submissionServiceClient(`127.0.0.1:${second.grpcPort}`);
   content = `rate limits ${randomBytes(8).toString("hex")}`;
   manifestURI = (await sys.publish(content)).manifestUri;
@@ -37,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   grpcClient?.close();
   await open?.stop();
+  await openKeys?.drop();
   await sys?.stop();
 });
 
@@ -46,8 +55,8 @@ interface Answer {
   body: any;
 }
 
-const read = async (base: string, key?: string, headers: Record<string, string> = {}): Promise<Answer> => {
-  const res = await fetch(`${base}${JOBS_PATH}?limit=1`, { headers: { ...headers, ...(key ? { "x-api-key": key } : {}) } });
+const read = async (base: string, key?: string, headers: Record<string, string> = {}, path = `${JOBS_PATH}?limit=1`): Promise<Answer> => {
+  const res = await fetch(`${base}${path}`, { headers: { ...headers, ...(key ? { "x-api-key": key } : {}) } });
   return { status: res.status, headers: res.headers, body: await res.json() };
 };
 
@@ -153,15 +162,17 @@ describe("rate limits across two gateway replicas", () => {
   it("limits clients without a key by their address (a trusted proxy's entry when behind one), before their key is checked, apart from clients with one", async () => {
     await awayFromWindowEnd();
     const openUrl = `http://127.0.0.1:${open.port}`;
-    // An open gateway: anonymous clients are served, up to their address's limit.
-    const anonymous = await Promise.all(Array.from({ length: IP.read + 4 }, () => read(openUrl)));
+    // An open gateway: anonymous clients are served, up to their address's limit. (A route it
+    // answers itself, its key list: the job routes go on to status, whose key store has keys.)
+    const readOpen = (headers: Record<string, string> = {}) => read(openUrl, undefined, headers, KEYS_PATH);
+    const anonymous = await Promise.all(Array.from({ length: IP.read + 4 }, () => readOpen()));
     expect(anonymous.filter((a) => a.status === 200)).toHaveLength(IP.read);
     const refused = anonymous.find((a) => a.status === 429)!;
     expect(refused.body.error.message).toMatch(/^this client address \(127\.0\.0\.1, no API key\) has used its 8 requests/);
     expect(refused.headers.get("ratelimit-limit")).toBe(String(IP.read));
     // Through the trusted proxy, another client: the entry the proxy added, not one the client wrote before it.
     const viaProxy = { "x-forwarded-for": "198.51.100.7, 203.0.113.9" };
-    const proxied = await Promise.all(Array.from({ length: IP.read + 1 }, () => read(openUrl, undefined, viaProxy)));
+    const proxied = await Promise.all(Array.from({ length: IP.read + 1 }, () => readOpen(viaProxy)));
     expect(proxied.filter((a) => a.status === 200)).toHaveLength(IP.read);
     expect(proxied.find((a) => a.status === 429)!.body.error.message).toMatch(/^this client address \(203\.0\.113\.9, no API key\)/);
     // The same address on the keyed replicas: a made-up key, or none, is counted by the address too (429, not 401).

@@ -39,9 +39,9 @@ describe("gateway config", () => {
   });
 
   it("sets the HTTP server's limits explicitly, and refuses an idle timeout a sync wait or an upload window would outlast", () => {
-    expect(loadConfig({}).http).toEqual({ headersTimeoutMs: 20_000, idleTimeoutMs: 120_000, keepAliveTimeoutMs: 5_000, minUploadBytesPerSecond: 8192, uploadRateWindowMs: 30_000, maxConnections: 1024 });
-    expect(loadConfig({ HTTP_MIN_UPLOAD_BYTES_PER_SEC: "0", HTTP_MAX_CONNECTIONS: "10" }).http).toMatchObject({ minUploadBytesPerSecond: 0, maxConnections: 10 });
-    expect(() => loadConfig({ HTTP_IDLE_TIMEOUT_MS: "30000" })).toThrow(/HTTP_IDLE_TIMEOUT_MS \(30000\) must be > GATEWAY_SYNC_TIMEOUT_MS/);
-    expect(() => loadConfig({ HTTP_IDLE_TIMEOUT_MS: "60000", HTTP_UPLOAD_RATE_WINDOW_MS: "90000" })).toThrow(/must be >= HTTP_UPLOAD_RATE_WINDOW_MS/);
+    expect(loadConfig(DB).http).toEqual({ headersTimeoutMs: 20_000, idleTimeoutMs: 120_000, keepAliveTimeoutMs: 5_000, minUploadBytesPerSecond: 8192, uploadRateWindowMs: 30_000, maxConnections: 1024 });
+    expect(loadConfig({ ...DB, HTTP_MIN_UPLOAD_BYTES_PER_SEC: "0", HTTP_MAX_CONNECTIONS: "10" }).http).toMatchObject({ minUploadBytesPerSecond: 0, maxConnections: 10 });
+    expect(() => loadConfig({ ...DB, HTTP_IDLE_TIMEOUT_MS: "30000" })).toThrow(/HTTP_IDLE_TIMEOUT_MS \(30000\) must be > GATEWAY_SYNC_TIMEOUT_MS/);
+    expect(() => loadConfig({ ...DB, HTTP_IDLE_TIMEOUT_MS: "60000", HTTP_UPLOAD_RATE_WINDOW_MS: "90000" })).toThrow(/must be >= HTTP_UPLOAD_RATE_WINDOW_MS/);
   });
 });

@@ -59,9 +59,9 @@ describe("RATE_LIMITS", () => {
   });
 
   it("is checked with the rest of the gateway's config, every problem at once", () => {
-    expect(() => loadConfig({ RATE_LIMITS: "key:1/x,ip:0/1", RATE_LIMIT_WINDOW_MS: "10" })).toThrow(
+    expect(() => loadConfig({ DATABASE_URL: "postgres://veriflow@127.0.0.1:5432/veriflow", RATE_LIMITS: "key:1/x,ip:0/1", RATE_LIMIT_WINDOW_MS: "10" })).toThrow(
       /RATE_LIMIT_WINDOW_MS must be >= 1000[\s\S]*"key:1\/x" must be[\s\S]*"ip:0\/1": each count/,
     );
-    expect(loadConfig({}).trustedProxyHops).toBe(0);
+    expect(loadConfig({ DATABASE_URL: "postgres://veriflow@127.0.0.1:5432/veriflow" }).trustedProxyHops).toBe(0);
   });
 });
