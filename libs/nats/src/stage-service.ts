@@ -142,7 +142,7 @@ export async function startStageService<S extends StageName, Settings>(
       shutdown.add("upload sweep", () => sweep.stop());
     }
     // Ready while connected and the stage's consumer exists and answers its pulls.
-    const ops = await startOpsServer(config.opsPort, config.opsHost, () => nats.isConnected() && loop.ready());
+    const ops = await startOpsServer(config, () => nats.isConnected() && loop.ready());
     shutdown.add("ops", () => ops.close());
     log.info({ opsPort: ops.port, concurrency: config.stage.concurrency }, `${module.stage} ready`);
     return { opsPort: ops.port, stop: () => shutdown.run() };

@@ -103,6 +103,8 @@ export interface CommonConfig {
   opsPort: number;
   /** Where the ops endpoints listen: every interface by default (a container's probes and scrapes come from outside it). */
   opsHost: string;
+  /** OPS_TOKEN: when set, /readyz and /metrics ask for it as a bearer token (/healthz stays open). */
+  opsToken: string | null;
 }
 
 export function readCommonConfig(r: EnvReader, defaultOpsPort: number): CommonConfig {
@@ -111,5 +113,6 @@ export function readCommonConfig(r: EnvReader, defaultOpsPort: number): CommonCo
     logLevel: r.oneOf("LOG_LEVEL", ["trace", "debug", "info", "warn", "error", "fatal", "silent"], "info"),
     opsPort: r.int("OPS_PORT", defaultOpsPort, { min: 0, max: 65535 }),
     opsHost: r.string("OPS_HOST", "0.0.0.0"),
+    opsToken: r.string("OPS_TOKEN") ?? null,
   };
 }

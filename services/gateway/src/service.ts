@@ -103,7 +103,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   );
   const grpcHandle = await grpcServer.listen(config.grpcPort, config.host);
   shutdown.add("grpc", () => grpcHandle.close());
-  const ops = await startOpsServer(config.opsPort, config.opsHost, () => nats.isConnected());
+  const ops = await startOpsServer(config, () => nats.isConnected());
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "gateway ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };

@@ -153,7 +153,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
 
   registerStatusMetrics();
   // Ready while connected, projecting (its consumer exists and answers) and PostgreSQL answers.
-  const ops = await startOpsServer(config.opsPort, config.opsHost, async () => nats.isConnected() && loop.ready() && (await databaseReady()));
+  const ops = await startOpsServer(config, async () => nats.isConnected() && loop.ready() && (await databaseReady()));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
   return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };

@@ -105,7 +105,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("http", () => http.close());
 
   registerWebhooksMetrics();
-  const ops = await startOpsServer(config.opsPort, config.opsHost, async () => nats.isConnected() && loop.ready() && db.isReady() && (await pingPostgres(sql)));
+  const ops = await startOpsServer(config, async () => nats.isConnected() && loop.ready() && db.isReady() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");
   return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
