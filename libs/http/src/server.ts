@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type Koa from "koa";
 import { errorCatalog, type ErrorCode } from "@veriflow/errors";
@@ -40,6 +40,19 @@ export async function listen(app: Koa<any, any>, port: number, host = "0.0.0.0",
   server.maxConnections = limits.maxConnections;
   server.timeout = limits.idleTimeoutMs; // no byte either way for this long: the socket is destroyed
   server.on("clientError", answerClientError);
+  // CONNECT never reaches the request listener: Node hands its socket to "connect" listeners
+  // and, without one, closes it unanswered. The app answers it like any method (a 405 with
+  // Allow where a route has the path, else a 404), and no tunnel is ever opened.
+  server.on("connect", (req: IncomingMessage, socket: Socket) => {
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.once("finish", () => {
+      res.detachSocket(socket);
+      socket.destroySoon();
+    });
+    void handle(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
