@@ -57,6 +57,7 @@ export const errorCatalog = {
   E_CONFLICT: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "The request conflicts with the current state of the resource." },
   E_LENGTH_REQUIRED: { kind: "client", http: 411, grpc: "INVALID_ARGUMENT", description: "Send a `Content-Length` header." },
   E_PAYLOAD_TOO_LARGE: { kind: "client", http: 413, grpc: "RESOURCE_EXHAUSTED", description: "The request body is larger than this route accepts." },
+  E_EXPECTATION_FAILED: { kind: "client", http: 417, grpc: "INVALID_ARGUMENT", description: "The request's `Expect` header asks for something other than `100-continue`, the only expectation this server meets; send the request without it." },
   E_URI_TOO_LONG: { kind: "client", http: 414, grpc: "INVALID_ARGUMENT", description: "The URL is too long." },
   E_HEADERS_TOO_LARGE: { kind: "client", http: 431, grpc: "INVALID_ARGUMENT", description: "The request's headers are larger than the server accepts (16 KiB)." },
   E_UNSUPPORTED_MEDIA_TYPE: { kind: "client", http: 415, grpc: "INVALID_ARGUMENT", description: "Wrong `Content-Type`: submit routes take `multipart/form-data`, webhook routes `application/json`." },
