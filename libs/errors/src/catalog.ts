@@ -91,6 +91,7 @@ export const errorCatalog = {
   E_IDEMPOTENCY_KEY_REUSED: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "This `Idempotency-Key` was used for a different request (another file or other fields); use a new key for a new request." },
   E_IDEMPOTENCY_KEY_IN_PROGRESS: { kind: "client", http: 409, grpc: "ABORTED", description: "A request with this `Idempotency-Key` is still being received; send it again after `Retry-After` to get its job." },
   E_INVALID_JOB_TYPE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`metadata.type` must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF." },
+  E_INVALID_MESSAGE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A gRPC request message is not a valid protobuf encoding of the method's request type (`proto/veriflow/v1/`); send one your generated client encodes." },
   E_RATE_LIMITED: { kind: "client", http: 429, grpc: "RESOURCE_EXHAUSTED", description: "This API key (or, without one, this client address) has used its submit or read budget for the current window (`RATE_LIMITS`); send again after `Retry-After` seconds. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`." },
 
   // Reading jobs (REST, SSE, gRPC).

@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { createApiKeyCheck } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
+import { decoded, decodedMessages } from "./undecodable.js";
 
 export interface RpcOptions {
   log: Logger;
@@ -42,8 +43,9 @@ interface SurfaceCall {
 
 /**
  * Wraps handlers written as async functions into grpc-js handlers: the API-key check,
- * an AbortSignal tied to the call's cancellation (client cancel, deadline), and every
- * thrown error mapped to a gRPC status by toGrpcStatus.
+ * an AbortSignal tied to the call's cancellation (client cancel, deadline), request messages
+ * that did not decode refused as the client's error (undecodable.ts), and every thrown
+ * error mapped to a gRPC status by toGrpcStatus.
  */
 export function createRpc(opts: RpcOptions) {
   const checkApiKey = createApiKeyCheck(opts.apiKeys);
@@ -80,7 +82,7 @@ export function createRpc(opts: RpcOptions) {
         const ctx = contextFor(call);
         void (async () => {
           await admitAndAuthenticate(call, ctx);
-          return fn(call.request, ctx);
+          return fn(decoded(call.request, ctx.method), ctx);
         })().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
@@ -107,7 +109,7 @@ export function createRpc(opts: RpcOptions) {
         if (opts.shutdownSignal?.aborted) return onShutdown();
         void (async () => {
           await admitAndAuthenticate(call, ctx);
-          await fn(call.request, call, ctx);
+          await fn(decoded(call.request, ctx.method), call, ctx);
         })()
           .then(
             () => {
@@ -121,15 +123,15 @@ export function createRpc(opts: RpcOptions) {
       };
     },
 
-    /** `fn` reads the request messages from `call` (a readable) and resolves to the answer. */
+    /** `fn` reads the request messages (a message that does not decode is thrown as E_INVALID_MESSAGE) and resolves to the answer. */
     clientStream<Req, Res>(
-      fn: (call: grpc.ServerReadableStream<Req, Res>, ctx: RpcContext) => Promise<Res>,
+      fn: (messages: AsyncIterable<Req>, ctx: RpcContext) => Promise<Res>,
     ): grpc.handleClientStreamingCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
         void (async () => {
           await admitAndAuthenticate(call, ctx);
-          return fn(call, ctx);
+          return fn(decodedMessages(call, ctx.method), ctx);
         })().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
