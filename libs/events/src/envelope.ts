@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import { eventSchemas, type EventData, type EventType } from "./catalog.js";
 import { isTerminalType } from "./pipeline.js";
-import { subjectFor } from "./topology.js";
+import { isSubjectToken, subjectFor } from "./topology.js";
 
 /**
  * Every message on the stream is one envelope, JSON-encoded. `id` doubles as the
@@ -187,9 +187,6 @@ export function decodeEvent(bytes: Uint8Array): AnyEnvelope {
   return { ...head.data, type, data: data.data } as AnyEnvelope;
 }
 
-/** What a job id may not hold: it is a subject token (`veriflow.<type>.<jobId>`), where `.` separates tokens, `*` and `>` are wildcards and whitespace ends the subject. */
-const NOT_IN_A_SUBJECT_TOKEN = /[.*>\s]/;
-
 /**
  * Decodes a message as received on `subject`, which must be where the event belongs:
  * `veriflow.<its type>.<its job id>`, the job id one subject token, and `data.jobId` the
@@ -204,7 +201,7 @@ export function decodeEventFrom(subject: string, bytes: Uint8Array): AnyEnvelope
   const event = decodeEvent(bytes);
   const jobId = event.correlationId;
   const shown = (s: string) => JSON.stringify(s.slice(0, 64));
-  if (NOT_IN_A_SUBJECT_TOKEN.test(jobId)) throw new EventDecodeError(`correlationId ${shown(jobId)} is not a job id: it holds ".", "*", ">" or whitespace`);
+  if (!isSubjectToken(jobId)) throw new EventDecodeError(`correlationId ${shown(jobId)} is not a job id: it holds ".", "*", ">" or whitespace`);
   if (event.data.jobId !== jobId) throw new EventDecodeError(`data.jobId ${shown(event.data.jobId)} is not the envelope's correlationId ${shown(jobId)}`);
   const expected = subjectFor(event.type, jobId);
   if (subject !== expected) throw new EventDecodeError(`a ${event.type} event of job ${shown(jobId)} on ${shown(subject)}: it belongs on ${shown(expected)}`);
