@@ -120,7 +120,7 @@ export const errorCatalog = {
   E_WEBHOOK_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No webhook subscription has this id." },
 
   // A job's manifest: what the manifest stage (or the in-process fallback) could not use.
-  E_INVALID_ARGUMENT: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The job's registry address or content hash is malformed (a request published without the gateway's checks)." },
+  E_INVALID_ARGUMENT: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The job's registry address, content hash or upload is malformed, or its upload is not the job's own (a request published without the gateway's checks)." },
   E_MANIFEST_URI_INVALID: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The manifest URI cannot be fetched as written (bad CID, unsupported scheme); fix the URI." },
   E_MANIFEST_NOT_FOUND: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host answered 404 or 410: there is no manifest at that URI." },
   E_MANIFEST_REJECTED: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host refused the request (another 4xx) or redirected to an invalid location." },
