@@ -57,6 +57,7 @@ export const errorCatalog = {
   E_CONFLICT: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "The request conflicts with the current state of the resource." },
   E_LENGTH_REQUIRED: { kind: "client", http: 411, grpc: "INVALID_ARGUMENT", description: "Send a `Content-Length` header." },
   E_PAYLOAD_TOO_LARGE: { kind: "client", http: 413, grpc: "RESOURCE_EXHAUSTED", description: "The request body is larger than this route accepts." },
+  E_EXPECTATION_FAILED: { kind: "client", http: 417, grpc: "INVALID_ARGUMENT", description: "The request's `Expect` header asks for something other than `100-continue`, the only expectation this server meets; send the request without it." },
   E_URI_TOO_LONG: { kind: "client", http: 414, grpc: "INVALID_ARGUMENT", description: "The URL is too long." },
   E_HEADERS_TOO_LARGE: { kind: "client", http: 431, grpc: "INVALID_ARGUMENT", description: "The request's headers are larger than the server accepts (16 KiB)." },
   E_UNSUPPORTED_MEDIA_TYPE: { kind: "client", http: 415, grpc: "INVALID_ARGUMENT", description: "Wrong `Content-Type`: submit routes take `multipart/form-data`, webhook routes `application/json`." },
@@ -90,6 +91,7 @@ export const errorCatalog = {
   E_IDEMPOTENCY_KEY_REUSED: { kind: "client", http: 409, grpc: "ALREADY_EXISTS", description: "This `Idempotency-Key` was used for a different request (another file or other fields); use a new key for a new request." },
   E_IDEMPOTENCY_KEY_IN_PROGRESS: { kind: "client", http: 409, grpc: "ABORTED", description: "A request with this `Idempotency-Key` is still being received; send it again after `Retry-After` to get its job." },
   E_INVALID_JOB_TYPE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`metadata.type` must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF." },
+  E_INVALID_MESSAGE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A gRPC request message is not a valid protobuf encoding of the method's request type (`proto/veriflow/v1/`); send one your generated client encodes." },
   E_RATE_LIMITED: { kind: "client", http: 429, grpc: "RESOURCE_EXHAUSTED", description: "This API key (or, without one, this client address) has used its submit or read budget for the current window (`RATE_LIMITS`); send again after `Retry-After` seconds. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`." },
 
   // Reading jobs (REST, SSE, gRPC).
@@ -126,7 +128,7 @@ export const errorCatalog = {
   E_INVALID_OVERLAP: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`overlapSeconds` (how long the replaced signing secret keeps signing) must be a whole number from 0 to 604800 (a week)." },
 
   // A job's manifest: what the manifest stage (or the in-process fallback) could not use.
-  E_INVALID_ARGUMENT: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The job's registry address or content hash is malformed (a request published without the gateway's checks)." },
+  E_INVALID_ARGUMENT: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The job's registry address, content hash or upload is malformed, or its upload is not the job's own (a request published without the gateway's checks)." },
   E_MANIFEST_URI_INVALID: { kind: "permanent", http: 422, grpc: "INVALID_ARGUMENT", jobFailure: true, description: "The manifest URI cannot be fetched as written (bad CID, unsupported scheme); fix the URI." },
   E_MANIFEST_NOT_FOUND: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host answered 404 or 410: there is no manifest at that URI." },
   E_MANIFEST_REJECTED: { kind: "permanent", http: 422, grpc: "FAILED_PRECONDITION", jobFailure: true, description: "The manifest host refused the request (another 4xx) or redirected to an invalid location." },

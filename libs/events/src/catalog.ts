@@ -121,7 +121,7 @@ export type Stage = z.infer<typeof Stage>;
 const attempts = z.number().int().positive();
 
 export const eventSchemas = {
-  /** A client uploaded a file; it waits in the uploads bucket under `upload.name`. */
+  /** A client uploaded a file; it waits in the uploads bucket under `upload.name`, which is the job id (the hashing stage reads no other). */
   "verification.requested": z.object({
     jobId: z.string().min(1),
     request: JobRequest,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createEvent, createRequestEvent, createRetryEvent, decodeEvent, deriveEventId, encodeEvent, isJobId, newJobId, runOf, terminalEventId } from "./envelope.js";
+import { EventDecodeError, createEvent, createRequestEvent, createRetryEvent, decodeEvent, decodeEventFrom, deriveEventId, encodeEvent, isJobId, newJobId, runOf, terminalEventId } from "./envelope.js";
 import { tenantOf } from "./tenant.js";
 
 describe("isJobId", () => {
@@ -132,5 +132,31 @@ describe("tenants", () => {
     expect(() => createRequestEvent(jobId, { jobId, request, upload }, new Date(), "Acme Corp")).toThrow(RangeError);
     const bytes = new TextEncoder().encode(JSON.stringify({ ...createRequestEvent(jobId, { jobId, request, upload }), tenant: "../x" }));
     expect(() => decodeEvent(bytes)).toThrow(/tenant/);
+  });
+});
+
+describe("decodeEventFrom: an event is read only on the subject it belongs on", () => {
+  const jobId = newJobId();
+  const request = { jobType: "verify" as const, manifestUri: "ipfs://bafy/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null };
+  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } });
+  const bytes = (e: object) => new TextEncoder().encode(JSON.stringify(e));
+
+  it("decodes an event on veriflow.<type>.<jobId>", () => {
+    expect(decodeEventFrom(`veriflow.verification.requested.${jobId}`, encodeEvent(requested))).toEqual(decodeEvent(encodeEvent(requested)));
+  });
+
+  it("refuses it on another type's subject, another job's, or a job id that is not one subject token", () => {
+    const refused: [string, object, RegExp][] = [
+      [`veriflow.content.hashed.${jobId}`, requested, /belongs on "veriflow\.verification\.requested\./],
+      [`veriflow.verification.requested.${newJobId()}`, requested, /belongs on/],
+      [`veriflow.verification.requested.${jobId}`, { ...requested, data: { ...requested.data, jobId: newJobId() } }, /data\.jobId .* is not the envelope's correlationId/],
+    ];
+    for (const bad of ["a.b", "*", ">", "a b", "x\t"]) {
+      refused.push([`veriflow.verification.requested.${bad}`, { ...requested, correlationId: bad, data: { ...requested.data, jobId: bad } }, /is not a job id/]);
+    }
+    for (const [subject, event, message] of refused) {
+      expect(() => decodeEventFrom(subject, bytes(event)), subject).toThrow(EventDecodeError);
+      expect(() => decodeEventFrom(subject, bytes(event)), subject).toThrow(message);
+    }
   });
 });

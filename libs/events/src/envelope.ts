@@ -3,6 +3,7 @@ import { z } from "zod";
 import { eventSchemas, type EventData, type EventType } from "./catalog.js";
 import { isTerminalType } from "./pipeline.js";
 import { DEFAULT_TENANT, TENANT_PATTERN } from "./tenant.js";
+import { isSubjectToken, subjectFor } from "./topology.js";
 
 /**
  * Every message on the stream is one envelope, JSON-encoded. `id` doubles as the
@@ -199,6 +200,27 @@ export function decodeEvent(bytes: Uint8Array): AnyEnvelope {
   const data = eventSchemas[type].safeParse(head.data.data);
   if (!data.success) throw new EventDecodeError(`bad ${type} data: ${z.prettifyError(data.error)}`);
   return { ...head.data, type, data: data.data } as AnyEnvelope;
+}
+
+/**
+ * Decodes a message as received on `subject`, which must be where the event belongs:
+ * `veriflow.<its type>.<its job id>`, the job id one subject token, and `data.jobId` the
+ * envelope's correlationId (the job id, as every event this system publishes has it).
+ * Anything else was published where its readers would misread it: a verification.requested
+ * on a content.hashed subject is set aside by the manifest stage, yet the status projection
+ * would record a queued job that no stage ever sees; a job id with a `.` or a wildcard names
+ * other subjects than its own (the stage's outputs, the lookups of its earlier outcome).
+ * Throws EventDecodeError, so the consume loops dead-letter it like bytes that are not an event.
+ */
+export function decodeEventFrom(subject: string, bytes: Uint8Array): AnyEnvelope {
+  const event = decodeEvent(bytes);
+  const jobId = event.correlationId;
+  const shown = (s: string) => JSON.stringify(s.slice(0, 64));
+  if (!isSubjectToken(jobId)) throw new EventDecodeError(`correlationId ${shown(jobId)} is not a job id: it holds ".", "*", ">" or whitespace`);
+  if (event.data.jobId !== jobId) throw new EventDecodeError(`data.jobId ${shown(event.data.jobId)} is not the envelope's correlationId ${shown(jobId)}`);
+  const expected = subjectFor(event.type, jobId);
+  if (subject !== expected) throw new EventDecodeError(`a ${event.type} event of job ${shown(jobId)} on ${shown(subject)}: it belongs on ${shown(expected)}`);
+  return event;
 }
 
 export function isEventType(type: string): type is EventType {

@@ -40,6 +40,18 @@ export const RATE_LIMITS_BUCKET = "veriflow-rate-limits";
 /** The duplicate window must outlast a crash-and-redeliver cycle; 2 minutes at least. */
 export const MIN_DUPLICATE_WINDOW_MS = 2 * 60_000;
 
+/** What a subject token may not hold: `.` separates tokens, `*` and `>` are wildcards, whitespace ends the subject. */
+const NOT_IN_A_SUBJECT_TOKEN = /[.*>\s]/;
+
+/**
+ * Whether a value can stand as one token of a subject (a job id, an upload's nuid): with a
+ * `.` or a wildcard it would name other subjects than its own, and a read, a purge or a
+ * publish built on it would reach them.
+ */
+export function isSubjectToken(value: string): boolean {
+  return value !== "" && !NOT_IN_A_SUBJECT_TOKEN.test(value);
+}
+
 export function subjectFor(type: EventType, jobId: string): string {
   return `${SUBJECT_ROOT}.${type}.${jobId}`;
 }

@@ -6,6 +6,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-
 import type { Logger } from "@veriflow/platform";
 import { createRpc, type Limit, type Rpc } from "./rpc.js";
 import { DEFAULT_GRPC_SERVER_LIMITS, grpcServerOptions, type GrpcServerLimits } from "./server-limits.js";
+import { withTolerantDecoding } from "./undecodable.js";
 
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
@@ -38,7 +39,7 @@ export interface GrpcServerHandle {
 }
 
 export interface GrpcServer {
-  /** Wraps the application's handlers: auth, cancellation, error mapping. */
+  /** Wraps the application's handlers: auth, cancellation, undecodable messages, error mapping. */
   rpc: Rpc;
   addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
   listen(port: number, host?: string): Promise<GrpcServerHandle>;
@@ -63,7 +64,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
 
   return {
     rpc: createRpc({ log: opts.log, authenticator: opts.authenticator, shutdownSignal: shutdown.signal, translateError: opts.translateError, limit: opts.limit }),
-    addService: (definition, implementation) => server.addService(definition, implementation),
+    addService: (definition, implementation) => server.addService(withTolerantDecoding(definition), implementation),
     async listen(port, host = "0.0.0.0") {
       const bound = await new Promise<number>((resolve, reject) =>
         server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>

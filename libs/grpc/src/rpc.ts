@@ -3,6 +3,7 @@ import { assertScope, type Authenticator, type Principal, type Scope } from "@ve
 import { presentedApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
+import { decoded, decodedMessages } from "./undecodable.js";
 
 export interface RpcOptions {
   log: Logger;
@@ -49,8 +50,9 @@ interface SurfaceCall {
 /**
  * Wraps handlers written as async functions into grpc-js handlers: authentication and the
  * scope the method needs (UNAUTHENTICATED, PERMISSION_DENIED), an AbortSignal tied to the
- * call's cancellation (client cancel, deadline), and every thrown error mapped to a gRPC
- * status by toGrpcStatus.
+ * call's cancellation (client cancel, deadline), request messages that did not decode refused
+ * as the client's error (undecodable.ts), and every thrown error mapped to a gRPC status by
+ * toGrpcStatus.
  */
 export function createRpc(opts: RpcOptions) {
   /**
@@ -88,7 +90,10 @@ export function createRpc(opts: RpcOptions) {
     unary<Req, Res>(scope: Scope, fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => fn(call.request, await admit(call, ctx, scope)))().then(
+        void (async () => {
+          const admitted = await admit(call, ctx, scope);
+          return fn(decoded(call.request, ctx.method), admitted);
+        })().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },
@@ -113,7 +118,10 @@ export function createRpc(opts: RpcOptions) {
         };
         opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
         if (opts.shutdownSignal?.aborted) return onShutdown();
-        void (async () => fn(call.request, call, await admit(call, ctx, scope)))()
+        void (async () => {
+          const admitted = await admit(call, ctx, scope);
+          await fn(decoded(call.request, ctx.method), call, admitted);
+        })()
           .then(
             () => {
               if (!ctx.signal.aborted) call.end(ctx.trailer);
@@ -126,14 +134,17 @@ export function createRpc(opts: RpcOptions) {
       };
     },
 
-    /** `fn` reads the request messages from `call` (a readable) and resolves to the answer. */
+    /** `fn` reads the request messages (a message that does not decode is thrown as E_INVALID_MESSAGE) and resolves to the answer. */
     clientStream<Req, Res>(
       scope: Scope,
-      fn: (call: grpc.ServerReadableStream<Req, Res>, ctx: RpcContext) => Promise<Res>,
+      fn: (messages: AsyncIterable<Req>, ctx: RpcContext) => Promise<Res>,
     ): grpc.handleClientStreamingCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => fn(call, await admit(call, ctx, scope)))().then(
+        void (async () => {
+          const admitted = await admit(call, ctx, scope);
+          return fn(decodedMessages(call, ctx.method), admitted);
+        })().then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },

@@ -1,4 +1,4 @@
-import { BOOTSTRAP_PRINCIPAL, type Authenticator } from "@veriflow/auth";
+import { openAuthenticator } from "./open-authenticator.fixture.js";
 import { loadSync } from "@grpc/proto-loader";
 import * as grpc from "@grpc/grpc-js";
 import { protoPath as healthProtoPath } from "grpc-health-check";
@@ -10,8 +10,6 @@ import type { GrpcServerLimits } from "./server-limits.js";
 
 // A gRPC server on 127.0.0.1 with small limits, called by a plain grpc-js client.
 const LIMITS: GrpcServerLimits = { maxConnectionIdleMs: 300, maxConnectionAgeMs: 60_000, maxReceiveMessageBytes: 64 * 1024, maxSendMessageBytes: 64 * 1024, uploadIdleTimeoutMs: 1000 };
-/** No key anywhere (development): every call stands for the bootstrap principal. */
-const openAuthenticator: Authenticator = { authenticate: async () => BOOTSTRAP_PRINCIPAL, forget: () => {} };
 let handle: GrpcServerHandle;
 let address: string;
 

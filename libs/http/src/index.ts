@@ -4,6 +4,7 @@ export * from "./metrics.js";
 export * from "./ops-server.js";
 export * from "./text-field.js";
 export * from "./router.js";
+export * from "./routes-of.js";
 export * from "./server.js";
 export * from "./server-limits.js";
 export * from "./json-body.js";

@@ -119,4 +119,16 @@ describe("listen() limits", () => {
     const garbage = await rawExchange(server.port, "GET /x HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n");
     expect(garbage).toMatchObject({ status: 400, body: { error: { code: "E_BAD_REQUEST" } } });
   });
+
+  it("answers an Expect it does not meet with 417 in the same JSON (Node's own was a bare status line)", async () => {
+    const answer = await rawExchange(server.port, "POST /x HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n");
+    expect(answer).toMatchObject({ status: 417, headers: { connection: "close" }, body: { error: { code: "E_EXPECTATION_FAILED", message: expect.stringContaining("200-ok") } } });
+  });
+
+  it("has the app answer CONNECT like any method, then closes the connection (Node closed it unanswered)", async () => {
+    for (const target of ["/x", "example.com:443"]) {
+      const answer = await rawExchange(server.port, `CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 2000);
+      expect(answer, target).toMatchObject({ status: 200, headers: { connection: "close" }, body: { bytes: 0 } });
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, ServerResponse, STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type Koa from "koa";
 import { errorCatalog, type ErrorCode } from "@veriflow/errors";
@@ -40,6 +40,20 @@ export async function listen(app: Koa<any, any>, port: number, host = "0.0.0.0",
   server.maxConnections = limits.maxConnections;
   server.timeout = limits.idleTimeoutMs; // no byte either way for this long: the socket is destroyed
   server.on("clientError", answerClientError);
+  server.on("checkExpectation", refuseExpectation);
+  // CONNECT never reaches the request listener: Node hands its socket to "connect" listeners
+  // and, without one, closes it unanswered. The app answers it like any method (a 405 with
+  // Allow where a route has the path, else a 404), and no tunnel is ever opened.
+  server.on("connect", (req: IncomingMessage, socket: Socket) => {
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.once("finish", () => {
+      res.detachSocket(socket);
+      socket.destroySoon();
+    });
+    void handle(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -90,6 +104,14 @@ function answerAndClose(req: IncomingMessage, res: ServerResponse, code: ErrorCo
   const body = JSON.stringify({ error: { code, message }, requestId: typeof requestId === "string" ? requestId : undefined } satisfies ErrorBody);
   res.writeHead(errorCatalog[code].http, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" });
   res.end(body, () => req.socket.destroy());
+}
+
+/**
+ * An `Expect` other than `100-continue` (which Node meets itself): Node's own answer is a
+ * bare 417; this one has the error body every edge sends.
+ */
+function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
+  answerAndClose(req, res, "E_EXPECTATION_FAILED", `this server meets no expectation but 100-continue; send the request without "Expect: ${String(req.headers.expect).slice(0, 64)}"`);
 }
 
 /** What Node's parser refused before any application saw it, as the error body every edge sends. */

@@ -1,4 +1,4 @@
-import { DEAD_LETTER_STREAM, STREAM_NAME, deadLetterSubject, observerConsumer, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
+import { DEAD_LETTER_STREAM, STREAM_NAME, deadLetterSubject, encodeEvent, observerConsumer, subjectFor, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
 import { connectPostgres, isDatabaseUnavailableError, type Sql } from "@veriflow/pg";
 import { createSilentLogger } from "@veriflow/platform";
 import { createTestDatabase, findFreePort, startNatsServer, type NatsServerHandle, type TestDatabase } from "@veriflow/testing";
@@ -116,6 +116,22 @@ describe("runBatchConsumeLoop: one bad event never holds the others back", () =>
     expect(dead!.json<AnyEnvelope>().correlationId).toBe("poison-1");
     // Bisection, not one transaction per event: a handful of statements per delivery.
     expect(calls.length).toBeLessThan(30);
+  });
+
+  it("dead-letters an event published where it does not belong, at once, and never hands it over (the projection would record a job no stage sees)", async () => {
+    const calls: number[] = [];
+    await start(insertAll(() => db.sql, calls));
+    const misplaced = requestFor("misplaced");
+    await nats.js.publish(subjectFor("content.hashed", "misplaced"), encodeEvent(misplaced));
+    await publishEvents(nats.js, [requestFor("in-place")]);
+
+    await eventually(async () => (await rowCount()) === 1, "the event on its own subject");
+    await eventually(settled, "every message settled");
+    expect(await deadLetters()).toBe(1);
+    const dead = await nats.jsm.streams.getMessage(DEAD_LETTER_STREAM, { last_by_subj: deadLetterSubject(consumer.durable) });
+    expect(dead!.header?.get("veriflow-dlq-reason")).toMatch(/belongs on "veriflow\.verification\.requested\.misplaced"/);
+    expect(dead!.header?.get("veriflow-dlq-attempts")).toBe("1");
+    expect(calls.flat()).toEqual([1]);
   });
 
   it("a database that cannot be reached only delays events: retried whole, never dead-lettered", async () => {

@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { decodeEvent, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
+import { decodeEventFrom, type AnyEnvelope, type ConsumerSpec } from "@veriflow/events";
 import { errorMessage } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
@@ -131,7 +131,7 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
         continue;
       }
       try {
-        items.push({ msg, event: decodeEvent(msg.data) });
+        items.push({ msg, event: decodeEventFrom(msg.subject, msg.data) });
       } catch (err) {
         await deadLetterOne({ msg }, err);
       }

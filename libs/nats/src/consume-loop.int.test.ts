@@ -245,7 +245,7 @@ describe("runConsumeLoop against nats-server", () => {
     const dlq = deadLetterSubject(stageConsumer("hashing").durable);
     await eventually(async () => (await countOn(DEAD_LETTER_STREAM, dlq)) === 2, "the second dead-letter copy");
     const stored = await lastOn(DEAD_LETTER_STREAM, dlq);
-    expect(stored!.header?.get("veriflow-dlq-reason")).toMatch(/expected verification.requested, got content.hashed/);
+    expect(stored!.header?.get("veriflow-dlq-reason")).toMatch(/a content\.hashed event of job "wrong-type" on "veriflow\.verification\.requested\.wrong-type": it belongs on "veriflow\.content\.hashed\.wrong-type"/);
     expect(callsOf("wrong-type")).toHaveLength(0);
   });
 });

@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { decodeEvent, type AnyEnvelope, type ConsumerSpec, type Envelope, type EventType } from "@veriflow/events";
+import { decodeEventFrom, type AnyEnvelope, type ConsumerSpec, type Envelope, type EventType } from "@veriflow/events";
 import { errorCode, errorMessage, isPermanent } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import type { HandlerContext } from "@veriflow/pipeline";
@@ -138,7 +138,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
     if (isReplayForAnother(msg, name)) return msg.ack();
     let event: Envelope<T>;
     try {
-      const decoded = decodeEvent(msg.data);
+      const decoded = decodeEventFrom(msg.subject, msg.data);
       if (decoded.type !== opts.eventType) throw new Error(`expected ${opts.eventType}, got ${decoded.type}`);
       event = decoded as unknown as Envelope<T>;
     } catch (err) {

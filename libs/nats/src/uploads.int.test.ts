@@ -72,6 +72,24 @@ describe("uploads", () => {
     await expect(hashUpload(nats.js, nats.jsm, bucket, { ...ref, nuid: null, chunks: null, digest: null })).rejects.toMatchObject({ code: "E_UPLOAD_NOT_FOUND" });
   });
 
+  it("takes a nuid that is not one subject token as naming nothing: reads no other upload, deletes none (a '>' deleted every upload)", async () => {
+    const small = await store("bystander-small", Buffer.from("someone else's file"));
+    const large = await store("bystander-large", Buffer.alloc(UPLOAD_CHUNK_BYTES + 9, 2));
+    const own = await store("forged", Buffer.from("the request's own file"));
+    for (const nuid of [">", "*", "a.>", `${small.nuid}.x`, "a b"]) {
+      for (const chunks of [1, 2]) {
+        await expect(hashUpload(nats.js, nats.jsm, bucket, { name: "forged", size: 4, nuid, chunks, digest: "x" }), nuid).rejects.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
+        await deleteUpload(nats.jsm, { name: "nothing-by-this-name", nuid, chunks });
+      }
+    }
+    await expect(hashUpload(nats.js, nats.jsm, bucket, small)).resolves.toMatchObject({ size: small.size });
+    await expect(hashUpload(nats.js, nats.jsm, bucket, large)).resolves.toMatchObject({ size: large.size });
+    // The upload the request names by its name is the one such a nuid falls back to, and only it.
+    await deleteUpload(nats.jsm, { name: "forged", nuid: ">", chunks: 1 });
+    await expect(hashUpload(nats.js, nats.jsm, bucket, own)).rejects.toMatchObject({ code: "E_UPLOAD_NOT_FOUND" });
+    await expect(hashUpload(nats.js, nats.jsm, bucket, small)).resolves.toMatchObject({ size: small.size });
+  });
+
   it("fails a several-chunk upload that is gone at once, instead of waiting for chunks that never come", async () => {
     const ref = await store("gone-large", Buffer.alloc(UPLOAD_CHUNK_BYTES * 2 + 5, 1));
     await deleteUpload(nats.jsm, ref);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, type ObjectStore } from "@nats-io/obj";
+import { isSubjectToken } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { isNotFound } from "./nats-errors.js";
 import {
@@ -52,6 +53,8 @@ export async function hashUpload(
 ): Promise<StreamedUpload> {
   const stallMs = opts.stallMs ?? UPLOAD_READ_STALL_MS;
   let { nuid, chunks, digest, size: expectedSize } = ref;
+  // The store makes nuids of letters and digits; a `>` or `*` here would read another upload's chunks.
+  if (nuid !== null && !isSubjectToken(nuid)) throw new PermanentError("E_UPLOAD_NOT_FOUND", `upload ${ref.name}: its nuid ${JSON.stringify(nuid.slice(0, 64))} names no stored object`);
   if (nuid === null || chunks === null || digest === null) {
     // Older request events don't carry the object's location: ask the bucket.
     const info = await bucket.info(ref.name).catch((err: unknown) => {
@@ -124,9 +127,12 @@ function notFound(name: string): PermanentError {
  * and the store would end up refusing every write. Removing an upload that is gone is a no-op.
  */
 export async function deleteUpload(jsm: JetStreamManager, ref: Pick<UploadRef, "name" | "nuid"> & { chunks?: number | null }): Promise<void> {
-  const nuid = ref.nuid ?? (await storedNuid(jsm, ref.name));
+  // A nuid that is not one subject token (a wildcard) would delete every upload's chunks: the
+  // upload's own entry names its nuid instead.
+  const own = ref.nuid !== null && isSubjectToken(ref.nuid);
+  const nuid = own ? ref.nuid : await storedNuid(jsm, ref.name);
   if (nuid !== null) {
-    const seqs = ref.chunks === 1 ? await lastSeqOf(jsm, chunkSubject(nuid)) : await seqsOf(jsm, chunkSubject(nuid));
+    const seqs = own && ref.chunks === 1 ? await lastSeqOf(jsm, chunkSubject(nuid)) : await seqsOf(jsm, chunkSubject(nuid));
     for (const seq of seqs) await deleteMessage(jsm, seq);
   }
   for (const seq of await lastSeqOf(jsm, metaSubject(ref.name))) await deleteMessage(jsm, seq);
@@ -136,7 +142,7 @@ export async function deleteUpload(jsm: JetStreamManager, ref: Pick<UploadRef, "
 async function storedNuid(jsm: JetStreamManager, name: string): Promise<string | null> {
   const meta = await lastOnSubject(jsm, metaSubject(name));
   const nuid = meta?.json<{ nuid?: unknown }>().nuid;
-  return typeof nuid === "string" ? nuid : null;
+  return typeof nuid === "string" && isSubjectToken(nuid) ? nuid : null;
 }
 
 /**

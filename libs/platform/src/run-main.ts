@@ -9,6 +9,8 @@ export interface RunningService {
   port?: number;
   /** The gRPC port, for services that serve gRPC. */
   grpcPort?: number;
+  /** The REST routes on its public port, read from its routers (`routesOf`, @veriflow/http): what a test must reach without a list of its own. */
+  routes?: { path: string; methods: string[] }[];
   stop(): Promise<void>;
 }
 

@@ -47,8 +47,8 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
  */
 export function createSubmissionHandlers(deps: SubmissionServiceDeps): SubmissionServiceHandlers {
   return {
-    SubmitVerification: deps.rpc.clientStream("submit", async (call, ctx) => {
-      const messages = withIdleTimeout(call[Symbol.asyncIterator]() as AsyncIterator<SubmitVerificationRequest__Output>, deps.uploadIdleTimeoutMs);
+    SubmitVerification: deps.rpc.clientStream<SubmitVerificationRequest__Output, SubmitVerificationResponse>("submit", async (messagesIn, ctx) => {
+      const messages = withIdleTimeout(messagesIn[Symbol.asyncIterator](), deps.uploadIdleTimeoutMs);
       const first = await nextMessage(messages, ctx.signal);
       if (first.done || first.value.part !== "metadata" || !first.value.metadata) {
         throw invalidArgument("E_METADATA_REQUIRED", "the first message must be `metadata` (type, registry_address, manifest_uri)");

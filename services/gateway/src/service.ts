@@ -2,7 +2,7 @@ import { startAuthentication } from "@veriflow/auth";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectPostgres, poolOptionsOf } from "@veriflow/pg";
 import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openRateLimitBucket, openUploadsBucket, type NatsClients } from "@veriflow/nats";
-import { listen, startOpsServer } from "@veriflow/http";
+import { listen, routesOf, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
 import { loadConfig, type GatewayConfig } from "./config.js";
 import { createAdmission } from "./admission.js";
@@ -106,7 +106,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const ops = await startOpsServer(config, () => nats.isConnected());
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "gateway ready");
-  return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
+  return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, routes: routesOf(app), stop: () => shutdown.run() };
 }
 
 /** Counters in KV outlive their window by this much, so clocks a little apart never lose one mid-window. */

@@ -3,7 +3,7 @@ import { TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
 import type { HandlerContext } from "@veriflow/pipeline";
 import { describe, expect, it } from "vitest";
-import { createHandlers, type HashingDeps } from "./handlers.js";
+import { createHandlers, ownUpload, type HashingDeps } from "./handlers.js";
 
 const T0 = new Date("2025-01-01T00:00:00.000Z");
 const T1 = new Date("2025-01-01T00:00:05.000Z");
@@ -20,7 +20,7 @@ const request: JobRequest = {
 function requested(jobId = "job-1"): Envelope<"verification.requested"> {
   return createRequestEvent(
     jobId,
-    { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: `upload-${jobId}`, size: 42, fileName: "a.jpg", contentType: "image/jpeg", nuid: "N1", chunks: 1, digest: "SHA-256=x" } },
+    { jobId, request, upload: { bucket: UPLOADS_BUCKET, name: jobId, size: 42, fileName: "a.jpg", contentType: "image/jpeg", nuid: "N1", chunks: 1, digest: "SHA-256=x" } },
     T0,
   );
 }
@@ -47,7 +47,7 @@ describe("hashing onVerificationRequested", () => {
     const input = requested();
     const out = await createHandlers(deps).onVerificationRequested(input, ctx());
 
-    expect(hashed).toEqual(["upload-job-1"]);
+    expect(hashed).toEqual(["job-1"]);
     expect(out).toHaveLength(1);
     const ev = out[0]!;
     expect(ev.type).toBe("content.hashed");
@@ -84,5 +84,15 @@ describe("hashing onVerificationRequested", () => {
     const err = new TransientError("E_UPLOAD_UNAVAILABLE", "gone");
     const { deps } = fakeDeps({ hashUpload: () => Promise.reject(err) });
     await expect(createHandlers(deps).onVerificationRequested(requested(), ctx())).rejects.toBe(err);
+  });
+
+  it("refuses, for good, a request naming another job's upload, and reads nothing (it read, then deleted, that job's file)", async () => {
+    const { deps, hashed } = fakeDeps();
+    const forged = requested("job-2");
+    forged.data.upload.name = "job-1";
+    await expect(createHandlers(deps).onVerificationRequested(forged, ctx())).rejects.toMatchObject({ name: "PermanentError", code: "E_INVALID_ARGUMENT", message: expect.stringContaining('"job-1"') });
+    expect(hashed).toEqual([]);
+    expect(ownUpload(forged)).toBeNull();
+    expect(ownUpload(requested("job-1"))).toMatchObject({ name: "job-1" });
   });
 });

@@ -1,4 +1,5 @@
 import { createEvent, type Envelope } from "@veriflow/events";
+import { PermanentError } from "@veriflow/errors";
 import type { HandlerContext, UploadRef } from "@veriflow/pipeline";
 
 export interface HashingDeps {
@@ -7,11 +8,25 @@ export interface HashingDeps {
   now(): Date;
 }
 
+/**
+ * The upload a request may read, and have removed once done: the one stored under its job id,
+ * as the gateway stores every upload (REST, gRPC, its in-process fallback). A request naming
+ * another (published past the gateway) would read another job's file, then delete it; null then.
+ */
+export function ownUpload(event: Envelope<"verification.requested">): UploadRef | null {
+  return event.data.upload.name === event.data.jobId ? event.data.upload : null;
+}
+
 export function createHandlers(deps: HashingDeps) {
   return {
     async onVerificationRequested(event: Envelope<"verification.requested">, ctx: HandlerContext): Promise<Envelope<"content.hashed">[]> {
       const startedAt = deps.now().toISOString();
-      const { sha256Hex, size } = await deps.hashUpload(event.data.upload);
+      const upload = ownUpload(event);
+      if (!upload) {
+        const named = JSON.stringify(event.data.upload.name.slice(0, 64));
+        throw new PermanentError("E_INVALID_ARGUMENT", `the request names upload ${named}, not its job's own (uploads are stored under the job id, ${event.data.jobId})`);
+      }
+      const { sha256Hex, size } = await deps.hashUpload(upload);
       ctx.log.debug({ contentHash: sha256Hex, size }, "hashed");
       return [
         createEvent(

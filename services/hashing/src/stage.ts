@@ -1,5 +1,5 @@
 import { defineStage } from "@veriflow/pipeline";
-import { createHandlers } from "./handlers.js";
+import { createHandlers, ownUpload } from "./handlers.js";
 
 /** The hashing stage, wherever it runs: its own service, or the gateway's fallback. */
 export const stageModule = defineStage({
@@ -12,8 +12,12 @@ export const stageModule = defineStage({
     return {
       handle: handlers.onVerificationRequested,
       // The upload is no longer needed once its hash, or the job's failure (the stage gave up:
-      // the job is over), is safely published and the request acked.
-      afterAck: (event) => runtime.uploads.release(event.data.upload),
+      // the job is over), is safely published and the request acked. Only the job's own: an
+      // upload another request names is that job's business.
+      afterAck: async (event) => {
+        const upload = ownUpload(event);
+        if (upload) await runtime.uploads.release(upload);
+      },
       close: async () => {},
     };
   },

@@ -81,6 +81,25 @@ describe("a request hashing gives up on", () => {
   });
 });
 
+describe("a request that names another job's upload (published past the gateway)", () => {
+  it("fails its own job, and leaves that upload stored (it was read, then deleted)", async () => {
+    const bystander = await putUpload(nats, "job-bystander", Readable.from([Buffer.from("someone else's file")]));
+    const jobId = "job-forged";
+    const forged = createRequestEvent(jobId, {
+      jobId,
+      request: { jobType: "verify", manifestUri: "https://example.com/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null },
+      upload: { bucket: UPLOADS_BUCKET, name: "job-bystander", size: bystander.size, fileName: null, contentType: null, nuid: bystander.nuid, chunks: bystander.chunks, digest: bystander.digest },
+    });
+    await publishEvents(nats.js, [forged]);
+    await eventually(async () => (await countOn("verification.failed", jobId)) === 1, "the forged job failed");
+    const failed = await nats.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subjectFor("verification.failed", jobId) });
+    expect(failed?.json()).toMatchObject({ data: { stage: "hashing", code: "E_INVALID_ARGUMENT", attempts: 1 } });
+    expect(await countOn("content.hashed", jobId)).toBe(0);
+    await eventually(async () => (await nats.jsm.consumers.info(STREAM_NAME, stageConsumer("hashing").durable)).num_ack_pending === 0, "the request acknowledged");
+    expect(await bucket.info("job-bystander")).toMatchObject({ size: bystander.size, deleted: false });
+  });
+});
+
 describe("a request delivered again after its upload was hashed and deleted", () => {
   it("is acknowledged without failing the job, for small and multi-chunk uploads", async () => {
     const jobs = { "job-small": Buffer.from("a small upload"), "job-large": Buffer.alloc(UPLOAD_CHUNK_BYTES * 3 + 5, 9) };

@@ -45,10 +45,21 @@ export function toProtoJob(job: Job): ProtoJob {
   };
 }
 
-const fromTimestamp = (t: Timestamp__Output | null): Date | undefined => {
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_SECONDS = -62_135_596_800;
+const MAX_SECONDS = 253_402_300_799;
+
+/**
+ * A Timestamp from the wire, refused outside the range the type defines (its seconds are an
+ * int64, its nanos an int32): a date past it is no date PostgreSQL or JavaScript can compare.
+ */
+const fromTimestamp = (t: Timestamp__Output | null, field: string): Date | undefined => {
   if (!t) return undefined;
-  const ms = Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
-  return Number.isFinite(ms) ? new Date(ms) : undefined;
+  const seconds = Number(t.seconds);
+  if (!Number.isSafeInteger(seconds) || seconds < MIN_SECONDS || seconds > MAX_SECONDS || t.nanos < 0 || t.nanos > 999_999_999) {
+    throw invalidArgument("E_INVALID_FILTER", `filter.${field} must be a timestamp from 0001-01-01 to 9999-12-31 (nanos 0 to 999999999), got seconds ${t.seconds}, nanos ${t.nanos}`);
+  }
+  return new Date(seconds * 1000 + Math.floor(t.nanos / 1e6));
 };
 
 /** A filter from the wire; unspecified enums and empty strings mean "any". */
@@ -71,8 +82,8 @@ export function parseFilter(f: JobFilter__Output | null): JobFilter {
     }
     filter.contentHash = f.contentHash.toLowerCase();
   }
-  const after = fromTimestamp(f.createdAfter);
-  const before = fromTimestamp(f.createdBefore);
+  const after = fromTimestamp(f.createdAfter, "created_after");
+  const before = fromTimestamp(f.createdBefore, "created_before");
   if (after) filter.createdAfter = after;
   if (before) filter.createdBefore = before;
   if (after && before && after >= before) throw invalidArgument("E_INVALID_FILTER", "filter.created_after must be before filter.created_before");

@@ -50,6 +50,15 @@ export interface JobPatch {
   lastEventAt: Date;
 }
 
+/**
+ * retry_count is an integer column. The event schema admits any positive `attempts` (the
+ * loops send at most their max attempts, 100 at the most), so the count saturates here
+ * instead: a count past the column would refuse every later event of the job, its ending
+ * too, and leave it processing for ever.
+ */
+export const MAX_RETRY_COUNT = 2_147_483_647;
+const retriesOf = (attempts: number) => Math.min(attempts - 1, MAX_RETRY_COUNT);
+
 /** Progress steps of DOMAIN.md reached by each event. */
 export const PROGRESS = {
   queued: 0,
@@ -119,7 +128,7 @@ export function jobPatchFor(event: AnyEnvelope): JobPatch {
         contentHash: d.contentHash.toLowerCase(),
         fileSize: d.size,
         startedAt: parseDate(d.startedAt, p.createdAt),
-        retryCount: d.attempts - 1,
+        retryCount: retriesOf(d.attempts),
       };
     }
     case "manifest.checked": {
@@ -128,7 +137,7 @@ export function jobPatchFor(event: AnyEnvelope): JobPatch {
         ...base(event, "processing", PROGRESS.manifestChecked),
         ...fromRequest(d.request),
         contentHash: d.contentHash.toLowerCase(),
-        retryCount: d.attempts - 1,
+        retryCount: retriesOf(d.attempts),
       };
     }
     case "verification.completed": {
@@ -139,7 +148,7 @@ export function jobPatchFor(event: AnyEnvelope): JobPatch {
         type: d.jobType,
         contentHash: d.contentHash.toLowerCase(),
         result: d.result,
-        retryCount: d.attempts - 1,
+        retryCount: retriesOf(d.attempts),
         completedAt: p.lastEventAt,
       };
     }
@@ -151,7 +160,7 @@ export function jobPatchFor(event: AnyEnvelope): JobPatch {
         ...p,
         type: d.jobType,
         error: { stage: d.stage, code: d.code, message: d.message, attempts: d.attempts },
-        retryCount: d.attempts - 1,
+        retryCount: retriesOf(d.attempts),
         completedAt: p.lastEventAt,
       };
     }
@@ -176,7 +185,7 @@ export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
     rpcUrl: a.rpcUrl ?? b.rpcUrl,
     fileName: a.fileName ?? b.fileName,
     fileSize: a.fileSize ?? b.fileSize,
-    retryCount: a.retryCount + b.retryCount,
+    retryCount: Math.min(a.retryCount + b.retryCount, MAX_RETRY_COUNT),
     createdAt: minDate(a.createdAt, b.createdAt)!,
     startedAt: minDate(a.startedAt, b.startedAt),
     lastEventAt: maxDate(a.lastEventAt, b.lastEventAt),

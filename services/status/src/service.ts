@@ -21,7 +21,7 @@ import {
 } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
 import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError } from "@veriflow/pg";
-import { listen, startOpsServer } from "@veriflow/http";
+import { listen, routesOf, startOpsServer } from "@veriflow/http";
 import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
 import { createJobChanges } from "./job-changes.js";
@@ -156,7 +156,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const ops = await startOpsServer(config, async () => nats.isConnected() && loop.ready() && (await databaseReady()));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port }, "status ready");
-  return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, stop: () => shutdown.run() };
+  return { port: http.port, grpcPort: grpcHandle.port, opsPort: ops.port, routes: routesOf(app), stop: () => shutdown.run() };
 }
 
 /** A call to JetStream whose failure to answer is the client's 503 E_STREAM_UNAVAILABLE. */

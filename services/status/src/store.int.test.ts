@@ -4,6 +4,7 @@ import { JobType, jobStatuses, statusRank, type AnyEnvelope, type JobStatus } fr
 import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
+import { MAX_RETRY_COUNT } from "./projection.js";
 import { applyEvents, countByStatus, getJob, getJobEvents, getTenantJob, listJobs, queryJobs, type Job } from "./store.js";
 
 const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -120,6 +121,19 @@ describe("applyEvents", () => {
     expect((await mustGet(j.jobId)).fileName).toBe("a\uFFFDb.jpg");
     expect((await getJobEvents(db.sql, j.jobId))[0]!.data).toMatchObject({ upload: { fileName: "a\uFFFDb.jpg", contentType: "x/\uFFFD" } });
     expect(await mustGet(k.jobId)).toMatchObject({ status: "processing" });
+  });
+
+  it("saturates the retry count the integer column holds, so a job's later events, its ending too, are still applied", async () => {
+    // The schema admits any positive attempts; a content.hashed with 2^31 - 1 of them made the
+    // failure's retry count overflow, the failure was refused, and the job stayed processing.
+    const j = jobEvents({ attempts: MAX_RETRY_COUNT });
+    await applyEvents(db.sql, [j.requested, j.hashed]);
+    expect(await mustGet(j.jobId)).toMatchObject({ status: "processing", retryCount: MAX_RETRY_COUNT - 1 });
+    expect((await applyEvents(db.sql, [j.failed("manifest", 5, j.hashed)])).applied).toBe(1);
+    expect(await mustGet(j.jobId)).toMatchObject({ status: "failed", retryCount: MAX_RETRY_COUNT });
+    const k = jobEvents({ attempts: Number.MAX_SAFE_INTEGER });
+    expect((await applyEvents(db.sql, [k.requested, k.hashed, k.checked, k.completed])).applied).toBe(4);
+    expect(await mustGet(k.jobId)).toMatchObject({ status: "completed", retryCount: MAX_RETRY_COUNT });
   });
 
   it("keeps the first terminal outcome: a later failure does not undo a completion", async () => {

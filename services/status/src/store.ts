@@ -1,7 +1,7 @@
 import { TERMINAL_RANK, firstOfEachId, runOf, type AnyEnvelope, type EventType, type JobStatus } from "@veriflow/events";
 import { storable, type Sql } from "@veriflow/pg";
 import type { JobFilter } from "./job-filter.js";
-import { foldEvents, type JobPatch } from "./projection.js";
+import { MAX_RETRY_COUNT, foldEvents, type JobPatch } from "./projection.js";
 
 /** A job as stored by the projection: what its events established, plus when the row last changed. */
 export interface Job extends JobPatch {
@@ -101,7 +101,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         result = case when ${later} then excluded.result when ${settled} then j.result else excluded.result end,
         error = case when ${later} then excluded.error when ${settled} then j.error else excluded.error end,
         completed_at = case when ${later} then excluded.completed_at when ${settled} then j.completed_at else excluded.completed_at end,
-        retry_count = j.retry_count + excluded.retry_count,
+        retry_count = least(j.retry_count::bigint + excluded.retry_count, ${MAX_RETRY_COUNT}),
         created_at = least(j.created_at, excluded.created_at),
         started_at = least(j.started_at, excluded.started_at),
         last_event_at = greatest(j.last_event_at, excluded.last_event_at),

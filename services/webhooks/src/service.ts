@@ -5,7 +5,7 @@ import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureStreams, findJobEnding, isNatsUnavailableError, runBatchConsumeLoop, type BatchDelivery } from "@veriflow/nats";
 import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
-import { listen, startOpsServer } from "@veriflow/http";
+import { listen, routesOf, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
 import { createDeliverySecrets, sealClearSecrets } from "./delivery-secrets.js";
@@ -108,7 +108,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   const ops = await startOpsServer(config, async () => nats.isConnected() && loop.ready() && db.isReady() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");
-  return { port: http.port, opsPort: ops.port, stop: () => shutdown.run() };
+  return { port: http.port, opsPort: ops.port, routes: routesOf(app), stop: () => shutdown.run() };
 }
 
 type BatchHandler = (events: AnyEnvelope[], delivery: BatchDelivery) => Promise<void>;
