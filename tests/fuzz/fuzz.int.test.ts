@@ -57,10 +57,10 @@ beforeAll(async () => {
   // failed one, a dead letter, a webhook subscription.
   const completed = await canary("warm-up");
   const failed = await submit(sys.gatewayUrl, { file: "no manifest", registryAddress: sys.registry, manifestURI: `${sys.manifests.url}/missing.json`, headers: auth });
-  await waitForJob(sys.statusUrl, completed);
-  await waitForJob(sys.statusUrl, failed.body.jobId);
+  await waitForJob(sys.statusUrl, completed, undefined, auth);
+  await waitForJob(sys.statusUrl, failed.body.jobId, undefined, auth);
   await nats.js.publish(subjectFor("content.hashed", "7d3f0c1e-0000-4000-8000-000000000000"), Buffer.from("not an event"));
-  const hook = await fetch(`${sys.webhooksUrl}/api/webhooks`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ url: "http://127.0.0.1:1/hook", eventTypes: ["verification.failed"] }) });
+  const hook = await fetch(`${sys.webhooksUrl}/api/webhooks`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ url: "http://127.0.0.1:1/hook", eventTypes: ["verification.failed"] }) });
   const seqs = await eventuallyDeadLetterSeqs();
   known = {
     registry: sys.registry,
@@ -180,20 +180,20 @@ describe("fuzz", () => {
     }
     canaries.push(canary("after"));
     for (const jobId of await Promise.all(canaries)) {
-      const job = await waitForJob(sys.statusUrl, jobId, 60_000);
+      const job = await waitForJob(sys.statusUrl, jobId, 60_000, auth);
       if (job.status !== "completed" || job.result?.status !== "OK") tally.problem("after", `canary ${jobId} ended ${job.status} ${JSON.stringify(job.failure ?? job.result?.reasons)}`);
     }
     const held = await waitForDrain(nats.jsm, 60_000);
     if (Object.keys(held).length > 0) tally.problem("after", `consumers still hold messages: ${JSON.stringify(held)}`);
     for (const status of ["queued", "processing"]) {
-      const { body } = await getJson(`${sys.statusUrl}${JOBS_PATH}?status=${status}&limit=100`);
+      const { body } = await getJson(`${sys.statusUrl}${JOBS_PATH}?status=${status}&limit=100`, auth);
       for (const job of body.jobs as { id: string; run: number }[]) {
         if (!forgedJobs.has(job.id)) tally.problem("after", `job ${job.id} (run ${job.run}) still ${status} after the drain`);
       }
     }
     // A job that failed with E_INTERNAL met an error nobody classified: a handler that broke on its input.
     for (let offset = 0; ; offset += 100) {
-      const { body } = await getJson(`${sys.statusUrl}${JOBS_PATH}?status=failed&limit=100&offset=${offset}`);
+      const { body } = await getJson(`${sys.statusUrl}${JOBS_PATH}?status=failed&limit=100&offset=${offset}`, auth);
       for (const job of body.jobs as { id: string; failure: { code: string; stage: string; message: string } }[]) {
         if (job.failure.code === "E_INTERNAL") tally.problem("after", `job ${job.id} failed at ${job.failure.stage} with E_INTERNAL: ${job.failure.message}`);
       }

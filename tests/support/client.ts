@@ -30,10 +30,10 @@ export async function getJson(url: string, headers: Record<string, string> = {})
 }
 
 /** Polls a job until it is completed or failed. */
-export async function waitForJob(baseUrl: string, jobId: string, timeoutMs = 20_000): Promise<any> {
+export async function waitForJob(baseUrl: string, jobId: string, timeoutMs = 20_000, headers: Record<string, string> = {}): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { status, body } = await getJson(`${baseUrl}${JOBS_PATH}/${jobId}`);
+    const { status, body } = await getJson(`${baseUrl}${JOBS_PATH}/${jobId}`, headers);
     if (status !== 200) throw new Error(`GET job ${jobId} answered ${status}: ${JSON.stringify(body)}`);
     if (body.status === "completed" || body.status === "failed") return body;
     if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
