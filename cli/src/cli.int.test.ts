@@ -1,11 +1,10 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,18 +12,16 @@ import { afterAll, describe, expect, it } from "vitest";
 import { findFreePort, updateManifest } from "@veriflow/testing";
 import { systemTest } from "../../tests/support/shared-system.js";
 import type { System } from "../../tests/support/system.js";
+import { buildCli, runCli, type CliRun } from "../../tests/support/cli.js";
 
 // The built CLI, spawned as a user runs it, against the whole system on real servers.
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const main = join(root, "cli/dist/main.js");
 
 let sys: System;
 let dir: string;
 let dataDir: string;
 
 systemTest.beforeAll(async ({ system }) => {
-  // Build the CLI (incremental: a no-op when it is up to date).
-  await promisify(execFile)(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-b", join(root, "cli")], { cwd: root });
+  await buildCli();
   sys = system;
   dir = await mkdtemp(join(tmpdir(), "veriflow-cli-"));
   // What `npm start` writes for its stack, here for the test's system.
@@ -37,28 +34,10 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-/** Runs `veriflow …` with stdout and stderr as pipes (not a TTY), VERIFLOW_URL at the test system. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? "", VERIFLOW_URL: sys.gatewayUrl, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `veriflow …` in the test's directory, VERIFLOW_URL at the test system. */
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCli(args, { VERIFLOW_URL: sys.gatewayUrl, ...env }, dir);
 
 const json = (r: Run) => {
   try {

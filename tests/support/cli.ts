@@ -16,10 +16,10 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the built `veriflow …` with only PATH and `env` in its environment, stdout and stderr as pipes. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+/** Runs the built `veriflow …` (in `cwd`) with only PATH and `env` in its environment, stdout and stderr as pipes (not a TTY). */
+export function runCli(args: string[], env: Record<string, string>, cwd?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "cli/dist/main.js"), ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(root, "cli/dist/main.js"), ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
