@@ -105,7 +105,12 @@ describe("rate limits across two gateway replicas", () => {
     const refused = answers.filter((a) => a.status !== 200);
     // Below 20 per window a slice is one request: both replicas together admit exactly the limit.
     expect(ok).toHaveLength(KEY.read);
-    expect(new Set(ok.map((a) => answers.indexOf(a) % 2)).size).toBe(2); // both replicas admitted some
+    // Both replicas answered against the one shared limit (which one wins each slice is a race:
+    // under load one replica may take all 20, and the sum above is what the limit guarantees).
+    for (const replica of [0, 1]) {
+      const own = answers.filter((_, i) => i % 2 === replica);
+      expect(own.every((a) => a.headers.get("ratelimit-limit") === String(KEY.read)), `replica ${replica}`).toBe(true);
+    }
     // Every success says what is left; each one was granted once, so together they count down to 0.
     expect(ok.map((a) => Number(a.headers.get("ratelimit-remaining"))).sort((x, y) => x - y)).toEqual([...Array(KEY.read).keys()]);
     for (const a of ok) {
