@@ -47,8 +47,6 @@ export const natsPasswordVariable = (user: string) => `NATS_${user.toUpperCase()
 
 const API = "$JS.API";
 const UPLOADS_STREAM = `OBJ_${UPLOADS_BUCKET}`;
-const IDEMPOTENCY_STREAM = `KV_${IDEMPOTENCY_BUCKET}`;
-const RATE_LIMITS_STREAM = `KV_${RATE_LIMITS_BUCKET}`;
 
 /** Create a stream or bring its config up to date (topology.ts ensureStream, Objm/Kvm create). */
 const ensureStream = (stream: string) => ["INFO", "CREATE", "UPDATE"].map((op) => `${API}.STREAM.${op}.${stream}`);
@@ -106,23 +104,15 @@ const writeUploads = [...openUploads, `$O.${UPLOADS_BUCKET}.>`, ...deleteUploads
  */
 const readUploads = [...openUploads, `${API}.DIRECT.GET.${UPLOADS_STREAM}.>`, ...deleteUploads];
 
-/** The gateway's Idempotency-Key records: the bucket opened, records created, read (direct get), updated, released. */
-const idempotencyRecords = [
-  ...ensureStream(IDEMPOTENCY_STREAM),
-  `$KV.${IDEMPOTENCY_BUCKET}.>`,
-  `${API}.DIRECT.GET.${IDEMPOTENCY_STREAM}`,
-  `${API}.DIRECT.GET.${IDEMPOTENCY_STREAM}.>`,
-  readMessages(IDEMPOTENCY_STREAM),
-];
+/** A KV bucket its user keeps records in: opened (its stream ensured), entries written, read by direct get, updated. */
+function kvRecords(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [...ensureStream(stream), `$KV.${bucket}.>`, `${API}.DIRECT.GET.${stream}`, `${API}.DIRECT.GET.${stream}.>`, readMessages(stream)];
+}
 
-/** The gateway's rate-limit counters: the bucket opened, each window's counter read and written with compare-and-set. */
-const rateLimitCounters = [
-  ...ensureStream(RATE_LIMITS_STREAM),
-  `$KV.${RATE_LIMITS_BUCKET}.>`,
-  `${API}.DIRECT.GET.${RATE_LIMITS_STREAM}`,
-  `${API}.DIRECT.GET.${RATE_LIMITS_STREAM}.>`,
-  readMessages(RATE_LIMITS_STREAM),
-];
+/** The gateway's Idempotency-Key records (created, read, updated, released) and its rate-limit counters (compare-and-set). */
+const idempotencyRecords = kvRecords(IDEMPOTENCY_BUCKET);
+const rateLimitCounters = kvRecords(RATE_LIMITS_BUCKET);
 
 const allDurables = [...pipeline.stages.map((s) => s.durable), ...pipeline.observers.map((o) => o.durable)];
 
