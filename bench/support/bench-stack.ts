@@ -14,6 +14,10 @@ export interface BenchStack {
   rpcUrl: string;
   contents: Content[];
   services: LocalStack["services"];
+  /** nats-server's monitoring endpoint (/varz), PostgreSQL's URL and each service's ops URL (/metrics): the cost counters. */
+  natsMonitorUrl: string | null;
+  databaseUrl: string;
+  opsUrls: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -22,7 +26,11 @@ export interface BenchStack {
  * PostgreSQL, free ports everywhere (it can run beside `npm start`), services at LOG_LEVEL=warn
  * and listening on loopback only; then `contentCount` contents registered on its chain.
  */
-export async function startBenchStack(contentCount: number, print: (line: string) => void): Promise<BenchStack> {
+export async function startBenchStack(
+  contentCount: number,
+  print: (line: string) => void,
+  opts: { nodeArgs?: string[] } = {},
+): Promise<BenchStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "veriflow-bench-"));
   // Run as root, embedded Postgres runs as the postgres user: it must reach its directory.
   await chmod(dataDir, 0o755);
@@ -41,6 +49,8 @@ export async function startBenchStack(contentCount: number, print: (line: string
       },
       print,
       ephemeralPostgres: true,
+      postgresStatementStats: true,
+      nodeArgs: opts.nodeArgs,
       freePorts: true,
     });
   } catch (err) {
@@ -56,7 +66,19 @@ export async function startBenchStack(contentCount: number, print: (line: string
     const { chain, registry } = stack;
     if (!chain || !registry) throw new Error("the local stack started no chain");
     const contents = await registerContents(chain, registry, stack.manifests, contentCount);
-    return { dataDir, gatewayUrl: stack.gatewayUrl, registry, rpcUrl: chain.rpcUrl, contents, services: stack.services, stop };
+    const opsUrls = Object.fromEntries(Object.entries(stack.opsPorts).map(([name, port]) => [name, `http://127.0.0.1:${port}`]));
+    return {
+      dataDir,
+      gatewayUrl: stack.gatewayUrl,
+      registry,
+      rpcUrl: chain.rpcUrl,
+      contents,
+      services: stack.services,
+      natsMonitorUrl: stack.natsMonitorUrl,
+      databaseUrl: stack.databaseUrl,
+      opsUrls,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

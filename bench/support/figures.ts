@@ -1,4 +1,5 @@
 import type { BenchStack } from "./bench-stack.js";
+import type { CostFigures } from "./cost.js";
 import { getHistory, listAllJobs } from "./gateway.js";
 import { fmt, out, pct } from "./output.js";
 
@@ -22,6 +23,8 @@ export interface RunFigures {
   serverP50: number;
   serverP99: number;
   verdicts: Record<string, number>;
+  /** What the run cost per verification (set once the run's counters are read). */
+  cost?: CostFigures;
 }
 
 /**

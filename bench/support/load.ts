@@ -5,17 +5,19 @@ import type { Content } from "./contents.js";
 import { analyseRun, printRun, printStageGaps, type RunFigures, type Submitted } from "./figures.js";
 import { getStats } from "./gateway.js";
 import { fmt, out } from "./output.js";
-import { printCpu, takeCpuSnapshot, type CpuSnapshot } from "./processes.js";
+import { costBetween, printCost, takeCost, type CostSnapshot } from "./cost.js";
+import { printCpu } from "./processes.js";
 
 /** Submissions that did not get a 202, over the whole bench: a count and the first few errors. */
 export const submitErrors = { count: 0, samples: [] as string[] };
 
 /** POSTs one content for verification; null (and counted) when it is not accepted. */
-export async function submitOne(stack: BenchStack, c: Content): Promise<Submitted | null> {
+export async function submitOne(stack: BenchStack, c: Content, callbackUrl?: string): Promise<Submitted | null> {
   const form = new FormData();
   form.append("file", new Blob([c.bytes]), "bench.bin");
   form.append("registryAddress", stack.registry);
   form.append("manifestURI", c.manifestUri);
+  if (callbackUrl) form.append("callbackUrl", callbackUrl);
   const submitStart = Date.now();
   const t = performance.now();
   try {
@@ -62,7 +64,7 @@ export async function warmUp(stack: BenchStack): Promise<void> {
 export async function runThroughput(stack: BenchStack, jobs: number, concurrency: number): Promise<RunFigures> {
   out(`\n== throughput: ${jobs} jobs, closed loop, concurrency ${concurrency}`);
   const base = await getStats(stack.gatewayUrl);
-  const cpu0 = await takeCpuSnapshot(stack);
+  const cost0 = await takeCost(stack);
   const subs: Submitted[] = [];
   let next = 0;
   const firstSubmit = Date.now();
@@ -76,18 +78,18 @@ export async function runThroughput(stack: BenchStack, jobs: number, concurrency
       }
     }),
   );
-  return finishRun(stack, base.completed + base.failed, subs, firstSubmit, cpu0);
+  return finishRun(stack, base.completed + base.failed, subs, firstSubmit, cost0);
 }
 
 /**
  * Open loop at a fixed rate: submissions start on schedule whether or not earlier ones were
  * answered, so a slow pipeline shows as latency instead of slowing the client down.
  */
-export async function runFixedRate(stack: BenchStack, rate: number, durationS: number): Promise<RunFigures> {
+export async function runFixedRate(stack: BenchStack, rate: number, durationS: number, opts: { callbackUrl?: string; label?: string } = {}): Promise<RunFigures> {
   const total = Math.round(rate * durationS);
-  out(`\n== latency at fixed rate: ${rate}/s open loop for ${durationS} s (${total} jobs)`);
+  out(`\n== latency at fixed rate${opts.label ? `, ${opts.label}` : ""}: ${rate}/s open loop for ${durationS} s (${total} jobs)`);
   const base = await getStats(stack.gatewayUrl);
-  const cpu0 = await takeCpuSnapshot(stack);
+  const cost0 = await takeCost(stack);
   const pending: Promise<Submitted | null>[] = [];
   const start = Date.now();
   let maxLagMs = 0;
@@ -95,10 +97,10 @@ export async function runFixedRate(stack: BenchStack, rate: number, durationS: n
     const wait = start + (i * 1000) / rate - Date.now();
     if (wait > 0) await sleep(wait);
     else maxLagMs = Math.max(maxLagMs, -wait);
-    pending.push(submitOne(stack, stack.contents[i % stack.contents.length]!));
+    pending.push(submitOne(stack, stack.contents[i % stack.contents.length]!, opts.callbackUrl));
   }
   const subs = (await Promise.all(pending)).filter((s): s is Submitted => s !== null);
-  const f = await finishRun(stack, base.completed + base.failed, subs, start, cpu0);
+  const f = await finishRun(stack, base.completed + base.failed, subs, start, cost0);
   out(`  schedule lag         max ${fmt(maxLagMs, 0)} ms (client falling behind its schedule)`);
   return f;
 }
@@ -109,15 +111,25 @@ async function finishRun(
   doneBefore: number,
   subs: Submitted[],
   start: number,
-  cpu0: CpuSnapshot,
+  cost0: CostSnapshot,
 ): Promise<RunFigures> {
   const lastSubmitEnd = Date.now();
   await waitDone(stack, doneBefore + subs.length, 60_000);
-  const cpu1 = await takeCpuSnapshot(stack);
+  const cost1 = await takeCost(stack);
   const wallS = (Date.now() - start) / 1000;
   const f = await analyseRun(stack, subs, start, lastSubmitEnd);
   printRun(f, submitErrors.count);
-  printCpu(cpu0, cpu1, wallS);
+  printCpu(cost0.cpu, cost1.cpu, wallS);
+  // Per verification that ended in the run (completed or failed): what the system did for it.
+  f.cost = costBetween(stack, cost0, cost1, ended(f.verdicts));
+  printCost(f.cost);
   await printStageGaps(stack, subs);
   return f;
+}
+
+/** Jobs of a run that ended: completed with any verdict, or failed. */
+function ended(verdicts: Record<string, number>): number {
+  return Object.entries(verdicts)
+    .filter(([k]) => k.startsWith("completed") || k === "failed")
+    .reduce((sum, [, n]) => sum + n, 0);
 }

@@ -8,10 +8,16 @@ export type CpuSnapshot = Map<string, number>;
 
 const USER_HZ = 100; // the unit of utime/stime in /proc/<pid>/stat
 
-/** CPU seconds (utime+stime) of every process, grouped: the services, nats, postgres, hardhat, this bench. */
+/**
+ * CPU seconds (utime+stime) of this run's processes, grouped: the services (by pid), and the
+ * process trees of its nats-server, PostgreSQL (the postmaster and its backends) and hardhat,
+ * found by their command lines (this run's data dir, its chain's port), so servers of other
+ * runs on the machine (tests, `npm start`) are not counted; and this bench's own process.
+ */
 export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
   const byPid = new Map<number, string>(Object.values(stack.services).map((s) => [s.child.pid!, s.name]));
-  const groups: CpuSnapshot = new Map();
+  const chainPort = new URL(stack.rpcUrl).port;
+  const procs = new Map<number, { ppid: number; cpu: number; comm: string }>();
   for (const d of await readdir("/proc")) {
     const pid = Number(d);
     if (!Number.isInteger(pid)) continue;
@@ -20,25 +26,35 @@ export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
       // comm is in parentheses and may hold spaces: the fields are counted after the last ")".
       const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
       const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-      const cpu = (Number(f[11]) + Number(f[12])) / USER_HZ;
-      const group = byPid.get(pid) ?? (await groupOf(pid, comm));
-      if (group) groups.set(group, (groups.get(group) ?? 0) + cpu);
+      procs.set(pid, { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / USER_HZ, comm });
     } catch {
       /* the process is gone */
     }
   }
-  return groups;
-}
-
-async function groupOf(pid: number, comm: string): Promise<string | undefined> {
-  if (pid === process.pid) return "bench-client";
-  if (comm === "nats-server") return "nats-server";
-  if (comm === "postgres") return "postgres";
-  if (comm.startsWith("node")) {
-    const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmd.includes("hardhat")) return "hardhat";
+  // The roots of this run's servers: their process trees are counted under their name.
+  for (const [pid, p] of procs) {
+    if (byPid.has(pid)) continue;
+    if (pid === process.pid) byPid.set(pid, "bench-client");
+    else if (p.comm === "nats-server" || p.comm === "postgres" || p.comm.startsWith("node")) {
+      const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").then((c) => c.replace(/\0/g, " "), () => "");
+      if (p.comm === "nats-server" && cmd.includes(stack.dataDir)) byPid.set(pid, "nats-server");
+      else if (p.comm === "postgres" && cmd.includes(stack.dataDir)) byPid.set(pid, "postgres");
+      else if (cmd.includes("hardhat") && new RegExp(`--port ${chainPort}( |$)`).test(cmd)) byPid.set(pid, "hardhat");
+    }
   }
-  return undefined;
+  const groupOf = (pid: number): string | undefined => {
+    for (let at = pid, hops = 0; at > 1 && hops < 8; at = procs.get(at)?.ppid ?? 0, hops++) {
+      const g = byPid.get(at);
+      if (g) return g;
+    }
+    return undefined;
+  };
+  const groups: CpuSnapshot = new Map();
+  for (const [pid, p] of procs) {
+    const group = groupOf(pid);
+    if (group) groups.set(group, (groups.get(group) ?? 0) + p.cpu);
+  }
+  return groups;
 }
 
 export function printCpu(before: CpuSnapshot, after: CpuSnapshot, wallS: number): void {

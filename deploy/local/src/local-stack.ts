@@ -35,6 +35,10 @@ export interface LocalStackOptions {
    * ones, unless the env sets it: a benchmark then runs beside `npm start` without a clash.
    */
   freePorts?: boolean;
+  /** PostgreSQL with pg_stat_statements loaded (benchmarks count statements per verification). */
+  postgresStatementStats?: boolean;
+  /** Node flags for every service process (the bench's `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export interface Sample {
@@ -48,6 +52,8 @@ export interface LocalStack {
   gatewayUrl: string;
   statusUrl: string;
   natsUrl: string;
+  /** nats-server's HTTP monitoring (/varz, /jsz) when this stack started it; null when NATS_URL was given. */
+  natsMonitorUrl: string | null;
   /** The NATS users' passwords (<dataDir>/nats-passwords.json) when this stack started nats-server; null when NATS_URL was given. */
   natsPasswordsFile: string | null;
   databaseUrl: string;
@@ -109,15 +115,24 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const opsPorts = opts.freePorts ? await findFreeOpsPorts() : OPS_PORTS;
 
     let natsUrl = env.NATS_URL;
+    let natsMonitorUrl: string | null = null;
     // A nats-server started here runs the deployments' permissions, each service as its own user.
     let natsPasswords: NatsPasswords | null = null;
     if (!natsUrl) {
       await mkdir(join(dataDir, "nats"), { recursive: true });
       natsPasswords = await loadNatsPasswords(dataDir);
-      const nats: NatsServerHandle = await startNatsServer({ port: await serverPort(4222), storeDir: join(dataDir, "nats"), configFile: NATS_CONFIG_FILE, env: natsPasswords });
+      const nats: NatsServerHandle = await startNatsServer({
+        port: await serverPort(4222),
+        // Its monitoring endpoints (loopback only): what an operator reads first, and the bench's message counts.
+        monitorPort: await serverPort(8222),
+        storeDir: join(dataDir, "nats"),
+        configFile: NATS_CONFIG_FILE,
+        env: natsPasswords,
+      });
       cleanups.push(() => nats.stop({ keepStore: true }));
       natsUrl = nats.url;
-      print(`nats-server  started on ${natsUrl} (JetStream in ${join(dataDir, "nats")}; a user per service, passwords in ${join(dataDir, NATS_PASSWORDS_FILE)})`);
+      natsMonitorUrl = nats.monitorUrl;
+      print(`nats-server  started on ${natsUrl} (JetStream in ${join(dataDir, "nats")}; a user per service, passwords in ${join(dataDir, NATS_PASSWORDS_FILE)}; monitoring on ${natsMonitorUrl})`);
     }
 
     let databaseUrl = env.DATABASE_URL;
@@ -126,6 +141,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         dataDir: join(dataDir, "postgres"),
         port: await serverPort(5433),
         ephemeral: opts.ephemeralPostgres,
+        statementStats: opts.postgresStatementStats,
       });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.url;
@@ -180,7 +196,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     };
     const services = {} as Record<ServiceName, ServiceProcess>;
     const natsUser = (name: ServiceName) => (natsPasswords ? natsUserEnv(name, natsPasswords) : {});
-    const spawnOne = (name: ServiceName) => (services[name] = spawnService(name, { ...serviceEnv, ...natsUser(name), OPS_PORT: String(opsPorts[name]) }, print));
+    const spawnOne = (name: ServiceName) => (services[name] = spawnService(name, { ...serviceEnv, ...natsUser(name), OPS_PORT: String(opsPorts[name]) }, print, opts.nodeArgs));
     for (const name of serviceNames) spawnOne(name);
     // All at once (each finishes its work in hand, a stage waits out its open pulls), and the
     // instances running at stop time, which restartService may have replaced.
@@ -193,6 +209,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       gatewayUrl,
       statusUrl: serviceEnv.STATUS_URL!,
       natsUrl,
+      natsMonitorUrl,
       natsPasswordsFile: natsPasswords ? join(dataDir, NATS_PASSWORDS_FILE) : null,
       databaseUrl,
       rpcUrl,

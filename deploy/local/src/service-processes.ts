@@ -24,9 +24,12 @@ function formatLine(name: string, line: string): string {
   }
 }
 
-/** Starts one service from its build output, as a deployment would, with its log prefixed. */
-export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (line: string) => void): ServiceProcess {
-  const child = spawn(process.execPath, [`services/${name}/dist/main.js`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts one service from its build output, as a deployment would, with its log prefixed.
+ * `nodeArgs` go before the script (`--cpu-prof`, which NODE_OPTIONS may not carry).
+ */
+export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (line: string) => void, nodeArgs: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeArgs, `services/${name}/dist/main.js`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   for (const stream of [child.stdout, child.stderr]) {
     let buf = "";
     stream.on("data", (d: Buffer) => {

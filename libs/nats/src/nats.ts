@@ -50,6 +50,10 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
     reconnectTimeWait: 500,
     waitOnFirstConnect: opts.waitOnFirstConnect ?? true,
     pingInterval: 10_000,
+    // By default every request builds an Error up front, to give a later timeout the caller's
+    // stack: measured at 4–7 % of each service's CPU under load (bench --cpu-prof). Errors keep
+    // their type and code, which is all the handling here reads.
+    noAsyncTraces: true,
   });
   let connected = true;
   void (async () => {

@@ -7,6 +7,8 @@ import { findFreePort, waitForPort } from "./free-port.js";
 export interface NatsServerHandle {
   url: string;
   port: number;
+  /** http://127.0.0.1:<monitorPort> when started with one, else null. */
+  monitorUrl: string | null;
   storeDir: string;
   /** Stops the server; `keepStore` leaves the JetStream directory for a restart. */
   stop(opts?: { keepStore?: boolean }): Promise<void>;
@@ -41,6 +43,11 @@ export interface StartNatsOptions {
   configFile?: string;
   /** Added to the server's environment: the `$VAR`s the config file names (the users' passwords). */
   env?: Record<string, string>;
+  /**
+   * The HTTP monitoring port (`-m`: /varz, /jsz, /connz), on the same loopback address as the
+   * clients' port; none by default.
+   */
+  monitorPort?: number;
 }
 
 export const NATS_INSTALL_HINT =
@@ -58,6 +65,7 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
   const launch = async () => {
     const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
     if (opts.maxPayload) args.push("--max_payload", String(opts.maxPayload));
+    if (opts.monitorPort !== undefined) args.push("-m", String(opts.monitorPort));
     // JetStream's limits have no command-line flags: they go in a config file (the flags above still win).
     const config = opts.maxFileStore !== undefined ? await writeJetStreamLimits(storeDir, opts.maxFileStore, opts.configFile) : opts.configFile;
     if (config !== undefined) args.push("-c", config);
@@ -98,6 +106,7 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    monitorUrl: opts.monitorPort !== undefined ? `http://127.0.0.1:${opts.monitorPort}` : null,
     storeDir,
     async stop({ keepStore = false } = {}) {
       await halt();
