@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createSilentLogger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
-import { createJobChanges, type JobChanges } from "./job-changes.js";
+import { JOB_CHANGED_SUBJECT } from "@veriflow/events";
+import { announcedJobIds, createJobChanges, type JobChanges } from "./job-changes.js";
 import { watchTerminalJobs } from "./job-watch.js";
 import type { Notifier } from "./notify.js";
 import type { Job } from "./store.js";
@@ -71,5 +72,26 @@ describe("a WatchJobs reader's tenant", () => {
     push(job(1, "other"));
     push(job(2, "acme"));
     expect((await next).value).toMatchObject({ id: "job-2", tenant: "acme" });
+  });
+});
+
+describe("change announcements", () => {
+  it("go out as one notification per 1000 jobs of a batch, and name every job once, in order", () => {
+    const sent: [string, string][] = [];
+    const changes = createJobChanges({
+      notifier: { notify: (subject, payload = "") => void sent.push([subject, payload]), subscribe: () => ({ unsubscribe() {} }) },
+      sql: undefined as unknown as Sql,
+      log: createSilentLogger(),
+      pollMs: 60_000,
+    });
+    const ids = Array.from({ length: 2500 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    changes.announce(ids);
+    changes.stop();
+    expect(sent).toHaveLength(3);
+    expect(sent.flatMap(([subject, payload]) => announcedJobIds(subject, payload))).toEqual(ids);
+  });
+
+  it("from an earlier version (one job per notification, its id as the subject's last token) are still heard", () => {
+    expect(announcedJobIds(`${JOB_CHANGED_SUBJECT}.0b4f2a3e-6a1d-4c8e-9f00-123456789abc`, "")).toEqual(["0b4f2a3e-6a1d-4c8e-9f00-123456789abc"]);
   });
 });

@@ -7,17 +7,17 @@ import type { Logger } from "@veriflow/platform";
  * of durable state (who then re-read it), never as the state itself.
  */
 export interface Notifier {
-  /** Publishes an empty notification; never throws (a lost one is the reader's safety net's job). */
-  notify(subject: string): void;
-  /** Calls `onNotify` with the subject of each notification matching `subject` (wildcards allowed). */
-  subscribe(subject: string, onNotify: (subject: string) => void): { unsubscribe(): void };
+  /** Publishes a notification (empty, or with a small payload); never throws (a lost one is the reader's safety net's job). */
+  notify(subject: string, payload?: string): void;
+  /** Calls `onNotify` with the subject and payload of each notification matching `subject` (wildcards allowed). */
+  subscribe(subject: string, onNotify: (subject: string, payload: string) => void): { unsubscribe(): void };
 }
 
 export function createNotifier(nc: NatsConnection, log: Logger): Notifier {
   return {
-    notify(subject) {
+    notify(subject, payload) {
       try {
-        nc.publish(subject);
+        nc.publish(subject, payload);
       } catch (err) {
         log.debug({ err, subject }, "notification not sent");
       }
@@ -26,7 +26,7 @@ export function createNotifier(nc: NatsConnection, log: Logger): Notifier {
       const sub: Subscription = nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err) log.warn({ err, subject }, "notification subscription error");
-          else onNotify(msg.subject);
+          else onNotify(msg.subject, msg.string());
         },
       });
       return { unsubscribe: () => sub.unsubscribe() };
