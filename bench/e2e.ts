@@ -8,7 +8,8 @@
  * (nats-server's /varz), PostgreSQL statements (pg_stat_statements), JSON-RPC requests
  * (chain-check's counter) and the host's steal. The fixed-rate run is made twice: with nobody
  * listening, then with a webhook subscriber and a callback per job. `--cpu-prof DIR` runs the
- * services under `node --cpu-prof` and summarises where each spent its CPU.
+ * services under `node --cpu-prof` and summarises where each spent its CPU. `--large-mb 0` skips
+ * the large file.
  *
  * Starts the local stack `npm start` runs (nats-server, ephemeral embedded PostgreSQL, hardhat
  * chain with the registry, manifest server, the services as processes from their dist), on
@@ -71,7 +72,7 @@ async function main() {
   try {
     // The large file first: its memory figures are about streaming, so they are taken on
     // processes not yet grown by thousands of small uploads (whose heap V8 keeps a while).
-    results.large = await runLargeFile(stack, LARGE_MIB);
+    if (LARGE_MIB > 0) results.large = await runLargeFile(stack, LARGE_MIB);
     await warmUp(stack);
     results.throughput = await runThroughput(stack, JOBS, CONCURRENCY);
     results.fixedRate = await runFixedRate(stack, RATE, DURATION_S, { label: "nobody listening" });

@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
 import type { NewDelivery } from "./handlers.js";
 import { MIGRATIONS_DIR } from "./service.js";
-import { claimDueDeliveries, insertDeliveries, listAttempts, listJobDeliveries } from "./store.js";
+import { cancelDelivery, claimDueDeliveries, insertDeliveries, listAttempts, listJobDeliveries, recordAttempts, type AttemptResult } from "./store.js";
 
 // The worker against real PostgreSQL and a real HTTP receiver on loopback.
 let db: TestDatabase;
@@ -115,5 +115,46 @@ describe("delivery worker", () => {
     const d = delivery();
     expect(await insertDeliveries(db.sql, [d], 60_000)).toBe(1);
     expect(await insertDeliveries(db.sql, [{ ...d, id: randomUUID() }], 60_000)).toBe(0);
+  });
+
+  it("records a batch of attempts in one statement, each with its own outcome, and skips a delivery no longer pending", async () => {
+    const [ok, retry, expired, gone, cancelled] = [delivery(), delivery(), delivery(), delivery(), delivery()];
+    await insertDeliveries(db.sql, [ok, retry, gone, cancelled], 60_000);
+    await insertDeliveries(db.sql, [expired], 500);
+    await cancelDelivery(db.sql, cancelled.id);
+    const startedAt = new Date();
+    const attempt = (d: NewDelivery, a: Partial<AttemptResult>): AttemptResult => ({
+      deliveryId: d.id, attempt: 1, startedAt, durationMs: 7, statusCode: 200, error: null, outcome: "delivered", retryDelayMs: 60_000, ...a,
+    });
+    const recorded = await recordAttempts(db.sql, [
+      attempt(ok, {}),
+      attempt(retry, { statusCode: 503, error: "the receiver answered 503", outcome: "retry", retryDelayMs: 1000 }),
+      attempt(expired, { statusCode: null, error: "no answer", outcome: "retry", retryDelayMs: 1000 }),
+      attempt(gone, { statusCode: 410, outcome: "gone" }),
+      attempt(cancelled, {}),
+    ]);
+    expect(recorded.map((r) => r?.outcome ?? null)).toEqual(["delivered", "retry", "failed", "gone", null]);
+    expect(recorded[1]!.nextAttemptAt!.getTime()).toBeGreaterThan(Date.now() + 500);
+    const rows = new Map((await db.sql<{ id: string; status: string; attemptCount: number; lastStatusCode: number | null }[]>`
+      select id, status, attempt_count, last_status_code from webhook_deliveries`).map((r) => [r.id, r]));
+    expect(rows.get(ok.id)).toMatchObject({ status: "delivered", attemptCount: 1, lastStatusCode: 200 });
+    expect(rows.get(retry.id)).toMatchObject({ status: "pending", attemptCount: 1, lastStatusCode: 503 });
+    expect(rows.get(expired.id)).toMatchObject({ status: "failed", attemptCount: 1 });
+    expect(rows.get(gone.id)).toMatchObject({ status: "gone", lastStatusCode: 410 });
+    expect(rows.get(cancelled.id)).toMatchObject({ status: "cancelled", attemptCount: 0 });
+    expect((await listAttempts(db.sql, [ok.id, retry.id, expired.id, gone.id, cancelled.id])).length).toBe(4);
+  });
+
+  it("delivers many at once with every attempt recorded (the recorder batches what ends together)", async () => {
+    const ds = Array.from({ length: 40 }, () => delivery());
+    await insertDeliveries(db.sql, ds, 60_000);
+    const w = worker(["127.0.0.1"]);
+    try {
+      for (const d of ds) expect((await settled(d.jobId)).status).toBe("delivered");
+      expect(hits).toBe(40);
+      expect((await listAttempts(db.sql, ds.map((d) => d.id))).map((a) => a.outcome)).toEqual(Array(40).fill("delivered"));
+    } finally {
+      await w.stop();
+    }
   });
 });

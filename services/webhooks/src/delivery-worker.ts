@@ -4,7 +4,8 @@ import type { Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
 import { retryDelayMs } from "./retry-schedule.js";
 import { signWebhook } from "./signature.js";
-import { cancelDelivery, claimDueDeliveries, recordAttempt, type AttemptOutcome, type ClaimedDelivery } from "./store.js";
+import { createAttemptRecorder } from "./attempt-recorder.js";
+import { cancelDelivery, claimDueDeliveries, type AttemptOutcome, type ClaimedDelivery } from "./store.js";
 import { webhookAttempts } from "./metrics.js";
 
 export interface DeliveryWorkerOptions {
@@ -84,6 +85,7 @@ export function startDeliveryWorker(opts: DeliveryWorkerOptions): DeliveryWorker
   // webhook-id).
   const leaseMs = 2 * opts.timeoutMs + 5_000;
   const inFlight = new Set<Promise<void>>();
+  const recorder = createAttemptRecorder(opts.sql);
   let stopping = false;
   let wakeUp: (() => void) | undefined;
   let woken = false;
@@ -98,7 +100,7 @@ export function startDeliveryWorker(opts: DeliveryWorkerOptions): DeliveryWorker
       (err: unknown): AttemptReport => ({ statusCode: null, error: `not sent: its signing secret could not be read: ${errorMessage(err)}`, outcome: "retry" }),
     );
     const durationMs = Date.now() - startedAt.getTime();
-    const recorded = await recordAttempt(opts.sql, {
+    const recorded = await recorder.record({
       deliveryId: d.id,
       attempt: d.attempt,
       startedAt,
