@@ -59,7 +59,7 @@ const insertAll = (sql: () => Sql, calls: number[]) => async (events: AnyEnvelop
     on conflict (event_id) do nothing`;
 };
 
-async function start(handleBatch: (events: AnyEnvelope[], delivery: BatchDelivery) => Promise<void>, opts: { graceMs?: number } = {}) {
+async function start(handleBatch: (events: AnyEnvelope[], delivery: BatchDelivery) => Promise<void>, opts: { graceMs?: number; lingerMs?: number } = {}) {
   const loop = await runBatchConsumeLoop({
     nats,
     topology,
@@ -71,6 +71,7 @@ async function start(handleBatch: (events: AnyEnvelope[], delivery: BatchDeliver
     maxBatch: 50,
     backoff: { baseMs: 50, maxMs: 200 },
     shutdownGraceMs: opts.graceMs,
+    lingerMs: opts.lingerMs,
     pullExpiresMs: 1000,
     checkIntervalMs: 300,
   });
@@ -192,5 +193,27 @@ describe("runBatchConsumeLoop: one bad event never holds the others back", () =>
     await start(write);
     await eventually(async () => (await rowCount()) === 3, "the released events, at once, by another replica", 5_000);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe("runBatchConsumeLoop: lingering", () => {
+  it("lets events trickling into an idle loop share one batch, and writes a lone event once the linger is over", async () => {
+    const calls: number[] = [];
+    await start(insertAll(() => db.sql, calls), { lingerMs: 300 });
+    await sleep(300); // the loop's first pull is open
+    // Five events 20 ms apart: without a linger each would be its own transaction.
+    for (let i = 0; i < 5; i++) {
+      await publishEvents(nats.js, [requestFor(`trickle-${i}`)]);
+      await sleep(20);
+    }
+    await eventually(async () => (await rowCount()) === 5, "the five events");
+    expect(calls).toEqual([5]);
+
+    const lone = Date.now();
+    await publishEvents(nats.js, [requestFor("lone")]);
+    await eventually(async () => (await rowCount()) === 6, "the lone event");
+    expect(calls).toEqual([5, 1]);
+    expect(Date.now() - lone).toBeGreaterThanOrEqual(250);
+    await eventually(settled, "every message acked");
   });
 });

@@ -27,6 +27,12 @@ export interface BatchConsumeLoopOptions {
   maxAttempts: number;
   log: Logger;
   maxBatch: number;
+  /**
+   * How long the first event to arrive at an idle loop waits for others before its batch is
+   * written (0: at once). Events that arrive while a batch is written never wait: they form
+   * the next one. A few ms turn a trickle of one-event transactions into batches of several.
+   */
+  lingerMs?: number;
   backoff: BackoffPolicy;
   /** How long stop() lets a batch being written finish before nak'ing it (default 15 s). */
   shutdownGraceMs?: number;
@@ -69,6 +75,10 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
   const pending: JsMsg[] = [];
   let writing: Promise<void> | null = null;
   let stopping = false;
+  const lingerMs = opts.lingerMs ?? 0;
+  /** When the batch being gathered at an idle loop is written at the latest (0: not lingering). */
+  let lingerUntil = 0;
+  let lingerTimer: NodeJS.Timeout | undefined;
 
   const settle = (msg: JsMsg, how: "ack" | "term" | number) => {
     if (how === "ack") msg.ack();
@@ -147,6 +157,16 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
 
   const next = () => {
     if (writing || pending.length === 0 || stopping) return;
+    if (pending.length < opts.maxBatch && Date.now() < lingerUntil) {
+      lingerTimer ??= setTimeout(() => {
+        lingerTimer = undefined;
+        next();
+      }, lingerUntil - Date.now());
+      return;
+    }
+    lingerUntil = 0;
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
     writing = write(pending.splice(0, opts.maxBatch))
       .catch((err) => log.error({ err }, "batch processing crashed"))
       .finally(() => {
@@ -166,6 +186,7 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
     checkIntervalMs: opts.checkIntervalMs,
     onMessage(msg) {
       pending.push(msg);
+      if (lingerMs > 0 && !writing && pending.length === 1) lingerUntil = Date.now() + lingerMs;
       // Let the rest of what arrived together join the batch: natural batching.
       setImmediate(next);
     },
@@ -174,7 +195,10 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
   log.info({ maxBatch: opts.maxBatch, maxAttempts: opts.maxAttempts }, "consuming in batches");
   return runningLoopOver(session, log, {
     graceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
-    onStop: () => (stopping = true),
+    onStop: () => {
+      stopping = true;
+      clearTimeout(lingerTimer);
+    },
     // Not started: released now, for another replica as soon as our pull requests are over.
     releaseUnstarted: () => {
       for (const msg of pending.splice(0)) session.releaseUnstarted(msg);

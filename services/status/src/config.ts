@@ -18,6 +18,8 @@ export interface StatusConfig extends CommonConfig {
   retention: RetentionConfig;
   /** Most events projected in one transaction. */
   maxBatch: number;
+  /** How long an event reaching an idle projection waits for others to share its transaction. */
+  batchLingerMs: number;
   /** Deliveries on which an event failed on its own before it is dead-lettered. */
   maxAttempts: number;
   backoff: BackoffPolicy;
@@ -48,6 +50,7 @@ export function loadConfig(env: Env): StatusConfig {
     database: readPostgresConfig(r),
     retention: readRetentionConfig(r),
     maxBatch: r.int("STATUS_MAX_BATCH", 500, { min: 1, max: 5000 }),
+    batchLingerMs: r.int("STATUS_BATCH_LINGER_MS", 5, { min: 0, max: 1000 }),
     maxAttempts: r.int("STATUS_MAX_ATTEMPTS", 5, { min: 1, max: 100 }),
     backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),

@@ -84,6 +84,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     maxAttempts: config.maxAttempts,
     log,
     maxBatch: config.maxBatch,
+    lingerMs: config.batchLingerMs,
     backoff: config.backoff,
   });
   shutdown.add("projection", () => loop.stop());

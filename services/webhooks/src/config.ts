@@ -44,6 +44,8 @@ export interface WebhooksConfig extends CommonConfig {
   pollIntervalMs: number;
   /** Most events the consumer turns into deliveries in one transaction. */
   maxBatch: number;
+  /** How long an event reaching an idle intake waits for others to share its transaction. */
+  batchLingerMs: number;
   /** Deliveries on which an event failed on its own before the consumer dead-letters it. */
   intakeMaxAttempts: number;
   /** Backoff of the consumer when the database refuses a batch. */
@@ -84,6 +86,7 @@ export function loadConfig(env: Env): WebhooksConfig {
     retryScheduleMs: readSchedule(r),
     pollIntervalMs: r.int("WEBHOOK_POLL_INTERVAL_MS", 1000, { min: 10, max: 60_000 }),
     maxBatch: r.int("WEBHOOK_MAX_BATCH", 200, { min: 1, max: 5000 }),
+    batchLingerMs: r.int("WEBHOOK_BATCH_LINGER_MS", 5, { min: 0, max: 1000 }),
     intakeMaxAttempts: r.int("WEBHOOK_INTAKE_MAX_ATTEMPTS", 5, { min: 1, max: 100 }),
     backoff: readBackoffPolicy(r),
     topology: readTopologyConfig(r),

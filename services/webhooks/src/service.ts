@@ -96,6 +96,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
     maxAttempts: config.intakeMaxAttempts,
     log,
     maxBatch: config.maxBatch,
+    lingerMs: config.batchLingerMs,
     backoff: config.backoff,
   });
   shutdown.add("consumer", () => loop.stop());
