@@ -1,5 +1,6 @@
 import type { FetchGetUrlFunc, JsonRpcProvider } from "ethers";
 import type { ChainAccess } from "@veriflow/verify";
+import { registerChainMetrics } from "./chain-metrics.js";
 import { findRegistration } from "./find-registration.js";
 import { createRegistryReader, type RegistryReader } from "./registry-reader.js";
 import { createGuardedAgent } from "../manifest/safe-http.js";
@@ -61,6 +62,7 @@ export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig, ge
  * grow memory.
  */
 export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
+  registerChainMetrics();
   // Every endpoint, the configured one too, is reached through the manifest fetcher's guard:
   // one address check, no redirects, bounded answers. The hosts the operator named
   // (RPC_URL, exact RPC_URL_ALLOWLIST entries, ALLOWED_PRIVATE_HOSTS) may be private; an
