@@ -1,3 +1,6 @@
+import type { JsonRpcApiProvider } from "ethers";
+import { toRpcError } from "./rpc.js";
+
 /** The chain's current block number, as one endpoint's reads share it. */
 export interface BlockClock {
   /**
@@ -40,4 +43,15 @@ export function createBlockClock(askBlockNumber: () => Promise<number>, opts: Bl
       return asking;
     },
   };
+}
+
+/** A clock over a provider's eth_blockNumber; a failure is TransientError E_RPC_UNAVAILABLE. */
+export function createRpcBlockClock(provider: JsonRpcApiProvider, maxAgeMs: number): BlockClock {
+  return createBlockClock(async () => {
+    try {
+      return Number(BigInt((await provider.send("eth_blockNumber", [])) as string));
+    } catch (err) {
+      throw toRpcError(err, "eth_blockNumber");
+    }
+  }, { maxAgeMs });
 }
