@@ -31,7 +31,7 @@ async function verify(content: string, manifestURI: string, type: "verify" | "pr
 describe("verdicts", () => {
   it("OK: a registered file with its signed manifest, with every job field of the old API", async () => {
     const content = uniqueContent("ok");
-    const { contentHash, manifestUri } = await publish(content);
+    const { contentHash, manifestUri, registration } = await publish(content);
     const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri, fileName: "ok.txt" });
     expect(accepted.status).toBe(202);
     expect(accepted.body).toMatchObject({ mode: "async", status: "queued", pollUrl: `${JOBS_PATH}/${accepted.body.jobId}` });
@@ -56,10 +56,12 @@ describe("verdicts", () => {
       reasons: [],
       fileHash: contentHash,
       recovered: address(0),
-      onchain: { creator: address(0), timestamp: expect.any(Number), manifestURI: manifestUri, revoked: false },
+      onchain: { creator: address(0), timestamp: expect.any(Number), manifestURI: manifestUri, revoked: false, blockNumber: expect.any(Number) },
       checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
     });
     expect(job.result.onchain.timestamp).toBeGreaterThan(0);
+    // The verdict names the block it read: one where the registration already is.
+    expect(job.result.onchain.blockNumber).toBeGreaterThanOrEqual(registration!.blockNumber);
   });
 
   it("OK through an ipfs:// manifest fetched block by block from the trustless gateway", async () => {

@@ -73,20 +73,26 @@ describe("reads pinned to a block", () => {
     const provider = new RecordingProvider(chain.rpcUrl);
     const clock = createBlockClock(async () => Number(BigInt((await provider.send("eth_blockNumber", [])) as string)), { maxAgeMs: 1000, now: () => t });
     const reader = createRegistryReader({ provider, clock });
-    expect(await reader.readEntry(registry, hash(100))).toMatchObject({ timestamp: 0 });
+    const before = await provider.getBlockNumber();
+    expect(await reader.readEntry(registry, hash(100))).toMatchObject({ timestamp: 0, blockNumber: before });
 
-    await registerContent(chain.rpcUrl, alice.privateKey, registry, hash(100), "ipfs://v1/100");
+    const registered = await registerContent(chain.rpcUrl, alice.privateKey, registry, hash(100), "ipfs://v1/100");
     t = 999; // the clock's block is the one read before: same key, the answer kept
-    expect(await reader.readEntry(registry, hash(100))).toMatchObject({ timestamp: 0 });
+    expect(await reader.readEntry(registry, hash(100))).toMatchObject({ timestamp: 0, blockNumber: before });
     expect(provider.count("eth_call")).toBe(1);
 
     t = 1000; // max age: the clock asks again, the read is a new key at the new block
-    expect(await reader.readEntry(registry, hash(100))).toMatchObject({ creator: alice.address, manifestURI: "ipfs://v1/100", revoked: false });
+    expect(await reader.readEntry(registry, hash(100))).toMatchObject({
+      creator: alice.address,
+      manifestURI: "ipfs://v1/100",
+      revoked: false,
+      blockNumber: registered.blockNumber,
+    });
 
-    await revokeContent(chain.rpcUrl, alice.privateKey, registry, hash(100));
+    const revoked = await revokeContent(chain.rpcUrl, alice.privateKey, registry, hash(100));
     t = 2000;
-    expect(await reader.readEntry(registry, hash(100))).toMatchObject({ manifestURI: "", revoked: true });
-    expect(provider.count("eth_blockNumber")).toBe(3);
+    expect(await reader.readEntry(registry, hash(100))).toMatchObject({ manifestURI: "", revoked: true, blockNumber: revoked.blockNumber });
+    expect(provider.count("eth_blockNumber")).toBe(1 + 3); // the test's own, then the clock's at t = 0, 1000, 2000
     expect(provider.count("eth_call")).toBe(3);
     await reader.close();
     provider.destroy();

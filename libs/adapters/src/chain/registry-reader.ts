@@ -103,7 +103,7 @@ export function createRegistryReader(opts: RegistryReaderOptions): RegistryReade
   const run = async (q: Queue, batch: [string, Waiter][]): Promise<void> => {
     try {
       const entries = await readEntriesAt(send, q.registry, batch.map(([hash]) => hash), toQuantity(q.block));
-      entries.forEach((e, i) => batch[i]![1].resolve(toOnchainEntry(e)));
+      entries.forEach((e, i) => batch[i]![1].resolve(toOnchainEntry(e, q.block)));
       // What did not fit goes back to the head of the queue, to join the reads that came meanwhile.
       if (entries.length < batch.length) requeueFirst(q, batch.slice(entries.length));
     } catch (err) {
@@ -195,11 +195,12 @@ const queueKey = (registry: string, block: number) => `${registry}@${block}`;
 
 const closedError = () => new TransientError("E_READER_CLOSED", "the registry reader is closed");
 
-function toOnchainEntry(e: RegistryEntry): OnchainEntry {
+function toOnchainEntry(e: RegistryEntry, blockNumber: number): OnchainEntry {
   return {
     creator: e.creator,
     timestamp: e.timestamp,
     manifestURI: e.manifestURI,
     revoked: e.timestamp !== 0 && e.manifestURI === "",
+    blockNumber,
   };
 }
