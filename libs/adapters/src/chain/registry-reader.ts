@@ -43,7 +43,7 @@ export interface RegistryReader {
 }
 
 export const DEFAULT_BLOCK_MAX_AGE_MS = 500;
-export const DEFAULT_READ_WINDOW_MS = 5;
+export const DEFAULT_READ_WINDOW_MS = 10;
 export const DEFAULT_READ_CACHE_ENTRIES = 10_000;
 /** The cache's byte bound: a manifestURI is as long as the registry says, so entries alone bound nothing. */
 export const READ_CACHE_MAX_BYTES = 32 * 1024 ** 2;
