@@ -157,6 +157,35 @@ describe("verdicts", () => {
   });
 });
 
+describe("chain-check's reads, on its /metrics", () => {
+  /** A sample of chain-check's /metrics: `name{label="value"}` → its value. */
+  async function chainMetric(name: string, label: string, value: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${sys.services["chain-check"].opsPort}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{${label}="${value}"}`));
+    return line === undefined ? 0 : Number(line.split(" ").at(-1));
+  }
+  const counts = async () => ({
+    ethCall: await chainMetric("veriflow_chain_rpc_requests_total", "method", "eth_call"),
+    blockNumber: await chainMetric("veriflow_chain_rpc_requests_total", "method", "eth_blockNumber"),
+    hit: await chainMetric("veriflow_chain_read_cache_total", "outcome", "hit"),
+    miss: await chainMetric("veriflow_chain_read_cache_total", "outcome", "miss"),
+  });
+
+  it("counts every JSON-RPC call by method, and a content verified again within a block costs no eth_call", async () => {
+    const content = uniqueContent("twice");
+    const { manifestUri } = await publish(content);
+    const before = await counts();
+    const first = await verify(content, manifestUri);
+    const second = await verify(content, manifestUri); // no transaction between: the same block
+    expect([first.result.status, second.result.status]).toEqual(["OK", "OK"]);
+    expect(second.result.onchain).toEqual(first.result.onchain);
+    const after = await counts();
+    expect(after.ethCall - before.ethCall).toBe(1);
+    expect({ hit: after.hit - before.hit, miss: after.miss - before.miss }).toEqual({ hit: 1, miss: 1 });
+    expect(after.blockNumber - before.blockNumber).toBe(2); // this system's CHAIN_BLOCK_MAX_AGE_MS is 0
+  });
+});
+
 describe("failures are failed jobs with a stage and a code", () => {
   it("a gateway serving tampered bytes for a CID is caught (E_CID_MISMATCH), never trusted", async () => {
     const content = uniqueContent("tampered");
