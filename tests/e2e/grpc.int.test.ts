@@ -113,7 +113,7 @@ describe("SubmitVerification → WatchJob → GetJob", () => {
     const last = messages.at(-1)!;
     expect(last).toMatchObject({ id: accepted.jobId, type: "JOB_TYPE_VERIFY", progress: 100, contentHash, manifestUri, registryAddress: sys.registry, fileName: "upload.bin", fileSize: String(content.length) });
     expect(last.verdict).toMatchObject({ status: "OK", reasons: [], fileHash: contentHash, checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true } });
-    expect(last.verdict!.onchain).toMatchObject({ creator: sys.chain.accounts[0]!.address, manifestUri, revoked: false });
+    expect(last.verdict!.onchain).toMatchObject({ creator: sys.chain.accounts[0]!.address, manifestUri, revoked: false, blockNumber: expect.stringMatching(/^[1-9][0-9]*$/) });
     expect(JSON.parse(last.resultJson!)).toMatchObject({ status: "OK", fileHash: contentHash });
 
     const got = await call<Job__Output>((cb) => jobs.getJob({ jobId: accepted.jobId }, auth(), cb));

@@ -31,7 +31,7 @@ async function verify(content: string, manifestURI: string, type: "verify" | "pr
 describe("verdicts", () => {
   it("OK: a registered file with its signed manifest, with every job field of the old API", async () => {
     const content = uniqueContent("ok");
-    const { contentHash, manifestUri } = await publish(content);
+    const { contentHash, manifestUri, registration } = await publish(content);
     const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri, fileName: "ok.txt" });
     expect(accepted.status).toBe(202);
     expect(accepted.body).toMatchObject({ mode: "async", status: "queued", pollUrl: `${JOBS_PATH}/${accepted.body.jobId}` });
@@ -56,10 +56,12 @@ describe("verdicts", () => {
       reasons: [],
       fileHash: contentHash,
       recovered: address(0),
-      onchain: { creator: address(0), timestamp: expect.any(Number), manifestURI: manifestUri, revoked: false },
+      onchain: { creator: address(0), timestamp: expect.any(Number), manifestURI: manifestUri, revoked: false, blockNumber: expect.any(Number) },
       checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
     });
     expect(job.result.onchain.timestamp).toBeGreaterThan(0);
+    // The verdict names the block it read: one where the registration already is.
+    expect(job.result.onchain.blockNumber).toBeGreaterThanOrEqual(registration!.blockNumber);
   });
 
   it("OK through an ipfs:// manifest fetched block by block from the trustless gateway", async () => {
@@ -152,6 +154,35 @@ describe("verdicts", () => {
       registration: { txHash: registration!.txHash, blockNumber: registration!.blockNumber },
       manifest: { uri: manifestUri, cid: manifestUri.slice("ipfs://".length), creatorDid: manifest.creator_did, signature: manifest.signature, contentHash },
     });
+  });
+});
+
+describe("chain-check's reads, on its /metrics", () => {
+  /** A sample of chain-check's /metrics: `name{label="value"}` → its value. */
+  async function chainMetric(name: string, label: string, value: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${sys.services["chain-check"].opsPort}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{${label}="${value}"}`));
+    return line === undefined ? 0 : Number(line.split(" ").at(-1));
+  }
+  const counts = async () => ({
+    ethCall: await chainMetric("veriflow_chain_rpc_requests_total", "method", "eth_call"),
+    blockNumber: await chainMetric("veriflow_chain_rpc_requests_total", "method", "eth_blockNumber"),
+    hit: await chainMetric("veriflow_chain_read_cache_total", "outcome", "hit"),
+    miss: await chainMetric("veriflow_chain_read_cache_total", "outcome", "miss"),
+  });
+
+  it("counts every JSON-RPC call by method, and a content verified again within a block costs no eth_call", async () => {
+    const content = uniqueContent("twice");
+    const { manifestUri } = await publish(content);
+    const before = await counts();
+    const first = await verify(content, manifestUri);
+    const second = await verify(content, manifestUri); // no transaction between: the same block
+    expect([first.result.status, second.result.status]).toEqual(["OK", "OK"]);
+    expect(second.result.onchain).toEqual(first.result.onchain);
+    const after = await counts();
+    expect(after.ethCall - before.ethCall).toBe(1);
+    expect({ hit: after.hit - before.hit, miss: after.miss - before.miss }).toEqual({ hit: 1, miss: 1 });
+    expect(after.blockNumber - before.blockNumber).toBe(2); // this system's CHAIN_BLOCK_MAX_AGE_MS is 0
   });
 });
 

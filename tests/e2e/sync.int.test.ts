@@ -64,7 +64,7 @@ describe("synchronous mode through the pipeline", () => {
       reasons: [],
       fileHash: contentHash,
       recovered: address,
-      onchain: { creator: address, timestamp: expect.any(Number), manifestURI: manifestUri, revoked: false },
+      onchain: { creator: address, timestamp: expect.any(Number), manifestURI: manifestUri, revoked: false, blockNumber: expect.any(Number) },
       checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
     });
     // It went through the pipeline: the job exists and holds the same result.

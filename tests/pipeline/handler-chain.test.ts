@@ -34,7 +34,7 @@ function requested(req: JobRequest, jobId = "job-1") {
   return createRequestEvent(jobId, { jobId, request: req, upload: { bucket: "in-process", name: jobId, size: 5, fileName: "a.txt", contentType: "text/plain", nuid: null, chunks: null, digest: null } }, NOW);
 }
 
-const registered: OnchainEntry = { creator: CREATOR, timestamp: 1_700_000_000, manifestURI: URI, revoked: false };
+const registered: OnchainEntry = { creator: CREATOR, timestamp: 1_700_000_000, manifestURI: URI, revoked: false, blockNumber: 7 };
 
 function handlers(opts: { entry?: OnchainEntry; fetchManifest?: () => Promise<{ bytes: Uint8Array; cid: string | null }> } = {}): StageHandlers {
   const manifest = createSignedManifest({ privateKey: KEY, contentHash: HASH, chainId: 31337, createdAt: NOW });
@@ -72,7 +72,7 @@ describe("the stage handlers chained by the in-process runner", () => {
   });
 
   it("reaches FAIL not_registered as a completed job, not a failure", async () => {
-    const run = await runInProcess(handlers({ entry: { creator: "0x" + "0".repeat(40), timestamp: 0, manifestURI: "", revoked: false } }), requested(request()), { log });
+    const run = await runInProcess(handlers({ entry: { creator: "0x" + "0".repeat(40), timestamp: 0, manifestURI: "", revoked: false, blockNumber: 7 } }), requested(request()), { log });
     expect(run.outcome.type).toBe("verification.completed");
     expect(run.outcome.type === "verification.completed" && run.outcome.data.result).toMatchObject({ status: "FAIL", reasons: ["not_registered"] });
   });

@@ -96,6 +96,10 @@ export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}):
     RETRY_BASE_MS: "50",
     RETRY_MAX_MS: "400",
     MANIFEST_TIMEOUT_MS: "2000",
+    // Tests register or revoke, then verify at once, and expect the verdict to see it: chain-check
+    // asks the block number for every read (the default reuses it 500 ms; that staleness is tested
+    // in libs/adapters' block-pinned-reads).
+    CHAIN_BLOCK_MAX_AGE_MS: "0",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     // Every test client is 127.0.0.1 without a key, polling every 25 ms: many clients, not one.
     // Limits that never bind, while the limiter still runs on every request (tests/e2e/rate-limits sets real ones).

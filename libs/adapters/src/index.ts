@@ -1,4 +1,5 @@
 export * from "./chain/chain-access.js";
+export * from "./chain/chain-metrics.js";
 export * from "./chain/find-registration.js";
 export * from "./chain/registry-reader.js";
 export * from "./chain/rpc.js";

@@ -55,6 +55,11 @@ export const OnchainEntry = z.object({
   timestamp: z.number().int().nonnegative(),
   manifestURI: z.string(),
   revoked: z.boolean(),
+  /**
+   * The block the entry was read at (every read is pinned to one): a third party repeats the read
+   * with `entries()` at this block. Added after v1 shipped: absent in older events, so it defaults to null.
+   */
+  blockNumber: z.number().int().nonnegative().nullable().default(null),
 });
 export type OnchainEntry = z.infer<typeof OnchainEntry>;
 

@@ -76,7 +76,7 @@ describe("event ids", () => {
           reasons: ["not_registered"],
           fileHash: hash,
           recovered: null,
-          onchain: { creator: "0x" + "0".repeat(40), timestamp: 0, manifestURI: "", revoked: false },
+          onchain: { creator: "0x" + "0".repeat(40), timestamp: 0, manifestURI: "", revoked: false, blockNumber: 7 },
           checks: { manifestHashOk: true, creatorOk: false, manifestOk: false, didOk: true },
         },
         attempts: 1,

@@ -27,7 +27,7 @@ function check(type: EventType, json: unknown) {
 
 const hash = `0x${"ab".repeat(32)}`;
 const addr = `0x${"12".repeat(20)}`;
-const onchain = { creator: addr, timestamp: 1_700_000_000, manifestURI: "ipfs://bafy", revoked: false };
+const onchain = { creator: addr, timestamp: 1_700_000_000, manifestURI: "ipfs://bafy", revoked: false, blockNumber: 7 };
 const verifyResult = {
   status: "OK" as const,
   reasons: [],
@@ -73,6 +73,7 @@ describe("docs/events JSON Schemas", () => {
     expect(completed.description).toMatch(/A verdict was reached/);
     expect(completed.properties.correlationId.description).toMatch(/job id/);
     expect(completed.$defs.OnchainEntry.properties.timestamp.description).toMatch(/0 means/);
+    expect(completed.$defs.OnchainEntry.properties.blockNumber.description).toMatch(/block the entry was read at/);
   });
 
   it("accept every event the library builds, after a JSON round trip", () => {
@@ -83,12 +84,16 @@ describe("docs/events JSON Schemas", () => {
     }
   });
 
-  it("accept what the versioning policy allows: an older event without request.callbackUrl, and unknown added fields", () => {
+  it("accept what the versioning policy allows: older events without request.callbackUrl or result.onchain.blockNumber, and unknown added fields", () => {
     const { requested, completed } = jobEvents();
     const old = wire(requested);
     delete old.data.request.callbackUrl;
     expect(check("verification.requested", old).ok).toBe(true);
     expect(decodeEvent(new TextEncoder().encode(JSON.stringify(old))).data).toMatchObject({ request: { callbackUrl: null } });
+    const oldVerdict = wire(completed);
+    delete oldVerdict.data.result.onchain.blockNumber;
+    expect(check("verification.completed", oldVerdict).ok).toBe(true);
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(oldVerdict))).data).toMatchObject({ result: { onchain: { blockNumber: null } } });
     const added = wire(completed);
     added.data.someFutureField = { anything: 1 };
     expect(check("verification.completed", added).ok).toBe(true);

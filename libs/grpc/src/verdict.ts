@@ -6,7 +6,7 @@ interface ResultShape {
   reasons?: string[];
   fileHash?: string;
   recovered?: string | null;
-  onchain?: { creator: string; timestamp: number; manifestURI: string; revoked: boolean };
+  onchain?: { creator: string; timestamp: number; manifestURI: string; revoked: boolean; blockNumber?: number | null };
   checks?: { manifestHashOk: boolean; creatorOk: boolean; manifestOk: boolean; didOk: boolean };
 }
 
@@ -19,7 +19,12 @@ export function toProtoVerdict(result: unknown): Verdict | null {
     reasons: r.reasons ?? [],
     fileHash: r.fileHash ?? "",
     ...(r.recovered ? { recovered: r.recovered } : {}),
-    onchain: r.onchain ? { creator: r.onchain.creator, timestamp: String(r.onchain.timestamp), manifestUri: r.onchain.manifestURI, revoked: r.onchain.revoked } : null,
+    onchain: r.onchain ? toProtoOnchain(r.onchain) : null,
     checks: r.checks ?? null,
   };
+}
+
+function toProtoOnchain(o: NonNullable<ResultShape["onchain"]>) {
+  const read = o.blockNumber === undefined || o.blockNumber === null ? {} : { blockNumber: String(o.blockNumber) };
+  return { creator: o.creator, timestamp: String(o.timestamp), manifestUri: o.manifestURI, revoked: o.revoked, ...read };
 }

@@ -56,7 +56,7 @@ export function completedFor(event: Envelope<"manifest.checked">, attempt = 1): 
         reasons: [],
         fileHash: d.contentHash,
         recovered: CREATOR,
-        onchain: { creator: CREATOR, timestamp: 1_700_000_000, manifestURI: d.request.manifestUri, revoked: false },
+        onchain: { creator: CREATOR, timestamp: 1_700_000_000, manifestURI: d.request.manifestUri, revoked: false, blockNumber: 7 },
         checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
       },
       attempts: attempt,

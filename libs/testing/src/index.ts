@@ -9,3 +9,4 @@ export * from "./private-postgres.js";
 export * from "./eventually.js";
 export * from "./fixed-lookup.js";
 export * from "./raw-http.js";
+export * from "./recording-provider.js";

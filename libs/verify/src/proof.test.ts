@@ -13,7 +13,7 @@ const verify = computeVerdict({
   recovered: creator,
   creatorDidAddress: creator,
   submittedManifestUri: uri,
-  onchain: { creator, timestamp: 1_700_000_000, manifestURI: uri, revoked: false },
+  onchain: { creator, timestamp: 1_700_000_000, manifestURI: uri, revoked: false, blockNumber: 7 },
 });
 const manifest: ManifestSummary = {
   uri,

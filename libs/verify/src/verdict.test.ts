@@ -10,7 +10,7 @@ const hash = "0x" + "ab".repeat(32);
 const otherHash = "0x" + "cd".repeat(32);
 const uri = "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
 
-const registered: OnchainEntry = { creator, timestamp: 1_700_000_000, manifestURI: uri, revoked: false };
+const registered: OnchainEntry = { creator, timestamp: 1_700_000_000, manifestURI: uri, revoked: false, blockNumber: 7 };
 
 function verdict(over: Partial<VerdictInput> = {}) {
   const input: VerdictInput = {
@@ -69,7 +69,7 @@ describe("computeVerdict", () => {
   });
 
   it("FAILs not_registered when the timestamp is 0, without creator or URI reasons", () => {
-    const r = verdict({ onchain: { creator: ZERO, timestamp: 0, manifestURI: "", revoked: false } });
+    const r = verdict({ onchain: { creator: ZERO, timestamp: 0, manifestURI: "", revoked: false, blockNumber: 7 } });
     expect(r.status).toBe("FAIL");
     expect(r.reasons).toEqual(["not_registered"]);
     expect(r.checks).toEqual({ manifestHashOk: true, creatorOk: false, manifestOk: false, didOk: true });
@@ -77,7 +77,7 @@ describe("computeVerdict", () => {
   });
 
   it("FAILs revoked when registered with an empty URI, and sets onchain.revoked", () => {
-    const r = verdict({ onchain: { ...registered, manifestURI: "", revoked: false } });
+    const r = verdict({ onchain: { ...registered, manifestURI: "", revoked: false, blockNumber: 7 } });
     expect(r.status).toBe("FAIL");
     expect(r.reasons).toEqual(["revoked"]);
     expect(r.onchain.revoked).toBe(true);

@@ -64,6 +64,7 @@ export function computeVerdict(input: VerdictInput): VerifyResult {
       timestamp: onchain.timestamp,
       manifestURI: onchain.manifestURI,
       revoked,
+      blockNumber: onchain.blockNumber,
     },
     checks: { manifestHashOk, creatorOk, manifestOk, didOk },
   };

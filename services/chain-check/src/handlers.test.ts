@@ -25,8 +25,8 @@ const REGISTRY = "0x" + "2".repeat(40);
 const URI = "https://example.com/manifest.json";
 
 const registration: Registration = { txHash: "0x" + "11".repeat(32), blockNumber: 7, blockHash: "0x" + "22".repeat(32), logIndex: 0 };
-const registered: OnchainEntry = { creator: CREATOR, timestamp: 1_700_000_000, manifestURI: URI, revoked: false };
-const unregistered: OnchainEntry = { creator: "0x" + "0".repeat(40), timestamp: 0, manifestURI: "", revoked: false };
+const registered: OnchainEntry = { creator: CREATOR, timestamp: 1_700_000_000, manifestURI: URI, revoked: false, blockNumber: 7 };
+const unregistered: OnchainEntry = { creator: "0x" + "0".repeat(40), timestamp: 0, manifestURI: "", revoked: false, blockNumber: 7 };
 
 function checkedEvent(jobType: JobType, rpcUrl: string | null = null, jobId = "job-1"): Envelope<"manifest.checked"> {
   const request: JobRequest = { jobType, manifestUri: URI, registryAddress: REGISTRY, rpcUrl, callbackUrl: null };

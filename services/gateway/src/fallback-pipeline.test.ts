@@ -11,7 +11,7 @@ const requested = (req: JobRequest) =>
 
 function completed(req: JobRequest): PipelineRun {
   const first = requested(req);
-  const result = { status: "OK" as const, reasons: [], fileHash: HASH, recovered: null, onchain: { creator: "0x" + "1".repeat(40), timestamp: 1, manifestURI: req.manifestUri, revoked: false }, checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true } };
+  const result = { status: "OK" as const, reasons: [], fileHash: HASH, recovered: null, onchain: { creator: "0x" + "1".repeat(40), timestamp: 1, manifestURI: req.manifestUri, revoked: false, blockNumber: 7 }, checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true } };
   return { outcome: createEvent("verification.completed", { jobId: "job-1", jobType: "verify", contentHash: HASH, result, attempts: 1 }, first), events: [first] };
 }
 

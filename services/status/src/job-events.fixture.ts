@@ -79,7 +79,7 @@ export function jobEvents(opts: { jobId?: string; jobType?: JobType; t0?: Date; 
         reasons: [],
         fileHash: contentHash.toLowerCase(),
         recovered: creator,
-        onchain: { creator, timestamp: 1_700_000_000, manifestURI: request.manifestUri, revoked: false },
+        onchain: { creator, timestamp: 1_700_000_000, manifestURI: request.manifestUri, revoked: false, blockNumber: 7 },
         checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
       },
       attempts,

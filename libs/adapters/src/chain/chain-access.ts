@@ -1,7 +1,9 @@
 import type { FetchGetUrlFunc, JsonRpcProvider } from "ethers";
 import type { ChainAccess } from "@veriflow/verify";
+import { registerChainMetrics } from "./chain-metrics.js";
 import { findRegistration } from "./find-registration.js";
-import { createRegistryReader, type RegistryReader } from "./registry-reader.js";
+import { createRpcBlockClock } from "./block-clock.js";
+import { createEntryCache, createRegistryReader, type EntryCache, type RegistryReader } from "./registry-reader.js";
 import { createGuardedAgent } from "../manifest/safe-http.js";
 import { createRpcProvider, toRpcError } from "./rpc.js";
 import { createRpcGetUrl } from "./rpc-fetch.js";
@@ -15,6 +17,12 @@ export interface ChainEndpointConfig extends RpcUrlPolicy {
   maxBatch: number;
   /** Batched calls in flight at once per RPC endpoint. */
   maxInFlight: number;
+  /** How long an endpoint's block number is reused before eth_blockNumber is asked again. */
+  blockMaxAgeMs: number;
+  /** How long a read waits for others to share its eth_call. */
+  readWindowMs: number;
+  /** Finished reads kept, by (endpoint, registry, hash, block), for all endpoints together. */
+  readCacheEntries: number;
   /** Where the search for a registration log starts (the registry's deploy block). */
   logsFromBlock: number;
   /** Most blocks one eth_getLogs may span. */
@@ -28,16 +36,34 @@ export interface ChainEndpoint extends ChainAccess {
   close(): Promise<void>;
 }
 
-/** One RPC endpoint: a batching registry reader, the registration search, the chain id (asked once). */
-export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig, getUrl?: FetchGetUrlFunc): ChainEndpoint {
+/**
+ * One RPC endpoint: its block clock, a batching and caching registry reader pinned to that clock,
+ * the registration search (up to the clock's block: no eth_blockNumber of its own), the chain id
+ * (asked once). `cache` may be shared by endpoints: its keys start with the endpoint's URL.
+ */
+export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig, getUrl?: FetchGetUrlFunc, cache?: EntryCache): ChainEndpoint {
   const provider: JsonRpcProvider = createRpcProvider(rpcUrl, { timeoutMs: cfg.rpcTimeoutMs, getUrl });
-  const reader = createRegistryReader({ provider, maxBatch: cfg.maxBatch, maxInFlight: cfg.maxInFlight });
+  const clock = createRpcBlockClock(provider, cfg.blockMaxAgeMs);
+  const reader = createRegistryReader({
+    provider,
+    clock,
+    maxBatch: cfg.maxBatch,
+    maxInFlight: cfg.maxInFlight,
+    windowMs: cfg.readWindowMs,
+    cache: cache ?? createEntryCache(cfg.readCacheEntries),
+    cacheScope: rpcUrl,
+  });
   let chainId: Promise<number> | undefined;
   return {
     reader,
     readEntry: (registry, hash) => reader.readEntry(registry, hash),
-    findRegistration: (registry, hash) =>
-      findRegistration(provider, registry, hash, { fromBlock: cfg.logsFromBlock, chunk: cfg.logsChunk, maxRange: cfg.logsMaxRange }),
+    findRegistration: async (registry, hash) =>
+      findRegistration(provider, registry, hash, {
+        fromBlock: cfg.logsFromBlock,
+        toBlock: await clock.current(),
+        chunk: cfg.logsChunk,
+        maxRange: cfg.logsMaxRange,
+      }),
     chainId() {
       chainId ??= provider.send("eth_chainId", []).then(
         (hex: string) => Number(BigInt(hex)),
@@ -61,6 +87,7 @@ export function createChainEndpoint(rpcUrl: string, cfg: ChainEndpointConfig, ge
  * grow memory.
  */
 export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
+  registerChainMetrics();
   // Every endpoint, the configured one too, is reached through the manifest fetcher's guard:
   // one address check, no redirects, bounded answers. The hosts the operator named
   // (RPC_URL, exact RPC_URL_ALLOWLIST entries, ALLOWED_PRIVATE_HOSTS) may be private; an
@@ -74,7 +101,9 @@ export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
     connectionsPerOrigin: 64,
   });
   const getUrl = createRpcGetUrl({ dispatcher: agent, maxResponseBytes: cfg.rpcMaxResponseBytes });
-  const main = createChainEndpoint(cfg.rpcUrl, cfg, getUrl);
+  // One cache for every endpoint: CHAIN_READ_CACHE_ENTRIES bounds the process, however many per-job endpoints come and go.
+  const cache = createEntryCache(cfg.readCacheEntries);
+  const main = createChainEndpoint(cfg.rpcUrl, cfg, getUrl, cache);
   const mainUrl = normalizeRpcUrl(cfg.rpcUrl);
   const custom = new Map<string, ChainEndpoint>();
   return {
@@ -89,7 +118,7 @@ export function createChainEndpoints(cfg: ChainEndpointConfig, maxCustom = 16) {
           custom.delete(oldest);
           void ep.close();
         }
-        endpoint = createChainEndpoint(rpcUrl, cfg, getUrl);
+        endpoint = createChainEndpoint(rpcUrl, cfg, getUrl, cache);
         custom.set(rpcUrl, endpoint);
       }
       return endpoint;

@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, LookupFunction } from "node:net";
 import { lookupAlways } from "@veriflow/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FetchRequest } from "ethers";
 import { createGuardedAgent } from "../manifest/safe-http.js";
+import { chainRpcRequests } from "./chain-metrics.js";
 import { createChainEndpoints } from "./chain-access.js";
 import { createRpcProvider } from "./rpc.js";
 import { createRpcGetUrl } from "./rpc-fetch.js";
@@ -67,6 +69,8 @@ function providerFor(url: string, opts: { allowed?: string[]; lookup?: LookupFun
   };
 }
 
+const sent = async (method: string) => (await chainRpcRequests.get()).values.find((v) => v.labels.method === method)?.value ?? 0;
+
 const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as { code?: string; message: string });
 
 describe("a per-job rpcUrl goes through the manifest fetcher's guard", () => {
@@ -97,6 +101,9 @@ describe("a per-job rpcUrl goes through the manifest fetcher's guard", () => {
       rpcMaxResponseBytes: 64 * 1024,
       maxBatch: 10,
       maxInFlight: 1,
+      blockMaxAgeMs: 500,
+      readWindowMs: 5,
+      readCacheEntries: 100,
       logsFromBlock: 0,
       logsChunk: 100,
       logsMaxRange: 100,
@@ -135,5 +142,24 @@ describe("a per-job rpcUrl goes through the manifest fetcher's guard", () => {
     expect(Date.now() - started).toBeLessThan(2000);
     await p.close();
     rpc.server.closeAllConnections();
+  });
+
+  it("counts every call it sends by method, each call of a JSON-RPC batch, answered or not", async () => {
+    rpc.handle = answerChainId;
+    const [chainIds, blockNumbers] = [await sent("eth_chainId"), await sent("eth_blockNumber")];
+    const p = providerFor(rpc.url, { allowed: ["127.0.0.1"] });
+    await p.chainId();
+    expect(await sent("eth_chainId")).toBe(chainIds + 1);
+    // A batch, as a provider with batching would send it (the pipeline's providers do not batch).
+    const agent = createGuardedAgent({ allowedPrivateHosts: ["127.0.0.1"], connectTimeoutMs: 1000, refusal: { code: "E_RPC_HOST_NOT_ALLOWED", allowSetting: "ALLOWED_PRIVATE_HOSTS" } });
+    const getUrl = createRpcGetUrl({ dispatcher: agent, maxResponseBytes: 64 * 1024 });
+    const batch = new FetchRequest(rpc.url);
+    batch.body = JSON.stringify(["eth_chainId", "eth_blockNumber", "eth_blockNumber"].map((method, id) => ({ jsonrpc: "2.0", id, method, params: [] })));
+    rpc.handle = (_req, _body, res) => res.writeHead(500).end(); // refused or not, they were sent
+    await getUrl(batch);
+    expect(await sent("eth_chainId")).toBe(chainIds + 2);
+    expect(await sent("eth_blockNumber")).toBe(blockNumbers + 2);
+    await p.close();
+    await agent.close();
   });
 });

@@ -5,6 +5,7 @@ import { PermanentError, TransientError } from "@veriflow/errors";
 import { redactUrl } from "@veriflow/platform";
 import { describeNetworkError } from "../network-error.js";
 import { boundedRequest } from "../manifest/safe-http.js";
+import { countRpcRequest } from "./chain-metrics.js";
 
 export interface RpcFetchOptions {
   /** The manifest fetcher's guarded agent (createGuardedAgent), with the RPC refusal code. */
@@ -26,6 +27,9 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * would go out through node:http, unguarded. A JSON-RPC endpoint has no reason to redirect
  * a POST; the job fails with E_RPC_REDIRECTED, naming the status, and the operator
  * configures the final URL.
+ *
+ * Every call sent is counted here (veriflow_chain_rpc_requests_total), the one place all of
+ * them pass: the reader's, the registration search's, the clock's, ethers' 429 retries.
  */
 export function createRpcGetUrl(opts: RpcFetchOptions): FetchGetUrlFunc {
   return async (req, signal) => {
@@ -39,6 +43,7 @@ export function createRpcGetUrl(opts: RpcFetchOptions): FetchGetUrlFunc {
       // What node:http does with user:password@ in a URL, which ethers' own fetch relied on.
       headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
     }
+    countRpcRequest(req.body);
     try {
       const res = await boundedRequest(opts.dispatcher, url, {
         method: req.method === "GET" ? "GET" : "POST",

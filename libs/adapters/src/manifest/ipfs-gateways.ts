@@ -3,6 +3,7 @@ import { PermanentError, TransientError, errorMessage } from "@veriflow/errors";
 import { redactUrl, type Logger } from "@veriflow/platform";
 import { parseIpfsUri, resolveIpfs, verifyBlock, type FetchBlock } from "@veriflow/verify";
 import { describeNetworkError } from "../network-error.js";
+import { LruCache } from "../lru-cache.js";
 import { boundedGet } from "./safe-http.js";
 
 /**
@@ -23,7 +24,8 @@ export interface IpfsGatewayOptions {
   maxBytes: number;
   dispatcher: Dispatcher;
   log?: Pick<Logger, "debug" | "warn"> | undefined;
-  cache?: BlockCache;
+  /** Verified blocks by multihash (base64), shared by all gateways. */
+  cache?: LruCache<string, Uint8Array>;
 }
 
 /** A gateway that could not serve a block (down, slow, 4xx/5xx, not a raw block). */
@@ -33,10 +35,10 @@ class GatewayFailure extends Error {
 
 export function createIpfsReader(opts: IpfsGatewayOptions) {
   const gateways = opts.gateways.map((g) => g.replace(/\/+$/, ""));
-  const cache = opts.cache ?? new BlockCache();
+  const cache = opts.cache ?? new LruCache<string, Uint8Array>(4096, 32 * 1024 * 1024, (block) => block.length);
 
   async function fetchBlock(gateway: string, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
-    const key = cid.multihash.bytes;
+    const key = keyOf(cid.multihash.bytes);
     const hit = cache.get(key);
     if (hit) return hit;
     const cidText = cid.toString();
@@ -93,47 +95,6 @@ export function createIpfsReader(opts: IpfsGatewayOptions) {
   }
 
   return { readIpfs, cache };
-}
-
-/** A least-recently-used cache of verified blocks keyed by multihash, bounded in entries and bytes. */
-export class BlockCache {
-  private readonly map = new Map<string, Uint8Array>();
-  private bytes = 0;
-  constructor(
-    private readonly maxEntries = 4096,
-    private readonly maxBytes = 32 * 1024 * 1024,
-  ) {}
-
-  get(multihash: Uint8Array): Uint8Array | undefined {
-    const key = keyOf(multihash);
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-
-  set(multihash: Uint8Array, block: Uint8Array): void {
-    if (block.length > this.maxBytes) return;
-    const key = keyOf(multihash);
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.map.delete(key);
-      this.bytes -= old.length;
-    }
-    this.map.set(key, block);
-    this.bytes += block.length;
-    for (const [k, v] of this.map) {
-      if (this.map.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.map.delete(k);
-      this.bytes -= v.length;
-    }
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
 }
 
 const keyOf = (multihash: Uint8Array) => Buffer.from(multihash.buffer, multihash.byteOffset, multihash.byteLength).toString("base64");
