@@ -1,0 +1,104 @@
+-- How many of a tenant's jobs are in each status, kept as data so stats and a list's total
+-- cost the same at a million jobs as at ten (a count(*) reads every matching row).
+--
+-- Exact by construction: statement triggers on verification_jobs add what each statement
+-- changed, read from its transition tables (the rows as they were and as they became), so
+-- every writer counts the same way, the projection (whatever order events come in, a
+-- redelivery writes nothing), retention's deletes and anything run by hand. A status the
+-- projection refuses to lower is never counted as lowered: only what the row became counts.
+--
+-- A tenant's count for a status is the sum of its rows here. Writers only ever insert rows
+-- (their deltas) and fold the unlocked rows of the tenants they touched into one
+-- (FOR UPDATE SKIP LOCKED): no writer waits for another on a counter, no lock order can
+-- deadlock, and a tenant keeps about as many rows as transactions write it at once.
+create table verification_job_counts (
+  tenant text not null,
+  status text not null,
+  jobs   bigint not null
+);
+create index verification_job_counts_tenant_idx on verification_job_counts (tenant, status);
+
+-- Adds deltas (tenants[i], statuses[i], jobs[i]) and folds the touched tenants' rows that no
+-- other transaction holds; a row another one is folding is left for the next writer.
+create function verification_job_counts_add(tenants text[], statuses text[], deltas bigint[]) returns void
+  language sql
+  as $$
+  with gone as (
+    delete from verification_job_counts c
+    where c.ctid in (
+      select ctid from verification_job_counts where tenant = any(tenants) for update skip locked)
+    returning c.tenant, c.status, c.jobs
+  ), merged as (
+    select tenant, status, jobs from gone
+    union all
+    select * from unnest(tenants, statuses, deltas)
+  )
+  insert into verification_job_counts (tenant, status, jobs)
+  select tenant, status, sum(jobs) from merged group by tenant, status having sum(jobs) <> 0
+$$;
+
+create function verification_job_counts_on_insert() returns trigger
+  language plpgsql
+  as $$
+declare
+  t text[]; s text[]; n bigint[];
+begin
+  select array_agg(tenant), array_agg(status), array_agg(jobs) into t, s, n
+  from (select tenant, status, count(*) as jobs from new_jobs group by tenant, status) as d;
+  if t is not null then perform verification_job_counts_add(t, s, n); end if;
+  return null;
+end $$;
+
+create function verification_job_counts_on_update() returns trigger
+  language plpgsql
+  as $$
+declare
+  t text[]; s text[]; n bigint[];
+begin
+  select array_agg(tenant), array_agg(status), array_agg(jobs) into t, s, n
+  from (
+    select tenant, status, sum(one) as jobs from (
+      select tenant, status, 1 as one from new_jobs
+      union all
+      select tenant, status, -1 from old_jobs) as moved
+    group by tenant, status having sum(one) <> 0) as d;
+  if t is not null then perform verification_job_counts_add(t, s, n); end if;
+  return null;
+end $$;
+
+create function verification_job_counts_on_delete() returns trigger
+  language plpgsql
+  as $$
+declare
+  t text[]; s text[]; n bigint[];
+begin
+  select array_agg(tenant), array_agg(status), array_agg(-jobs) into t, s, n
+  from (select tenant, status, count(*) as jobs from old_jobs group by tenant, status) as d;
+  if t is not null then perform verification_job_counts_add(t, s, n); end if;
+  return null;
+end $$;
+
+-- Tests empty the table with TRUNCATE: no rows, no counts.
+create function verification_job_counts_on_truncate() returns trigger
+  language plpgsql
+  as $$
+begin
+  delete from verification_job_counts;
+  return null;
+end $$;
+
+-- Writers (an older replica still running) wait from here until this migration commits, so
+-- the backfill below and the triggers see every row exactly once between them.
+lock table verification_jobs in share row exclusive mode;
+
+create trigger verification_job_counts_insert after insert on verification_jobs
+  referencing new table as new_jobs for each statement execute function verification_job_counts_on_insert();
+create trigger verification_job_counts_update after update on verification_jobs
+  referencing old table as old_jobs new table as new_jobs for each statement execute function verification_job_counts_on_update();
+create trigger verification_job_counts_delete after delete on verification_jobs
+  referencing old table as old_jobs for each statement execute function verification_job_counts_on_delete();
+create trigger verification_job_counts_truncate after truncate on verification_jobs
+  for each statement execute function verification_job_counts_on_truncate();
+
+insert into verification_job_counts (tenant, status, jobs)
+select tenant, status, count(*) from verification_jobs group by tenant, status;
