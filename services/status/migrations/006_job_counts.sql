@@ -37,43 +37,23 @@ create function verification_job_counts_add(tenants text[], statuses text[], del
   select tenant, status, sum(jobs) from merged group by tenant, status having sum(jobs) <> 0
 $$;
 
-create function verification_job_counts_on_insert() returns trigger
+-- One rule for every write: +1 for each row as it became (new_jobs), -1 for each row as it
+-- was (old_jobs). An INSERT trigger has only the first table, a DELETE only the second, so
+-- the statement names the ones its trigger has.
+create function verification_job_counts_on_change() returns trigger
   language plpgsql
   as $$
 declare
   t text[]; s text[]; n bigint[];
 begin
-  select array_agg(tenant), array_agg(status), array_agg(jobs) into t, s, n
-  from (select tenant, status, count(*) as jobs from new_jobs group by tenant, status) as d;
-  if t is not null then perform verification_job_counts_add(t, s, n); end if;
-  return null;
-end $$;
-
-create function verification_job_counts_on_update() returns trigger
-  language plpgsql
-  as $$
-declare
-  t text[]; s text[]; n bigint[];
-begin
-  select array_agg(tenant), array_agg(status), array_agg(jobs) into t, s, n
-  from (
-    select tenant, status, sum(one) as jobs from (
-      select tenant, status, 1 as one from new_jobs
-      union all
-      select tenant, status, -1 from old_jobs) as moved
-    group by tenant, status having sum(one) <> 0) as d;
-  if t is not null then perform verification_job_counts_add(t, s, n); end if;
-  return null;
-end $$;
-
-create function verification_job_counts_on_delete() returns trigger
-  language plpgsql
-  as $$
-declare
-  t text[]; s text[]; n bigint[];
-begin
-  select array_agg(tenant), array_agg(status), array_agg(-jobs) into t, s, n
-  from (select tenant, status, count(*) as jobs from old_jobs group by tenant, status) as d;
+  execute format(
+    'select array_agg(tenant), array_agg(status), array_agg(jobs) from (
+       select tenant, status, sum(one) as jobs from (%s) as moved
+       group by tenant, status having sum(one) <> 0) as d',
+    concat_ws(' union all ',
+      case when TG_OP <> 'DELETE' then 'select tenant, status, 1 as one from new_jobs' end,
+      case when TG_OP <> 'INSERT' then 'select tenant, status, -1 as one from old_jobs' end))
+    into t, s, n;
   if t is not null then perform verification_job_counts_add(t, s, n); end if;
   return null;
 end $$;
@@ -92,11 +72,11 @@ end $$;
 lock table verification_jobs in share row exclusive mode;
 
 create trigger verification_job_counts_insert after insert on verification_jobs
-  referencing new table as new_jobs for each statement execute function verification_job_counts_on_insert();
+  referencing new table as new_jobs for each statement execute function verification_job_counts_on_change();
 create trigger verification_job_counts_update after update on verification_jobs
-  referencing old table as old_jobs new table as new_jobs for each statement execute function verification_job_counts_on_update();
+  referencing old table as old_jobs new table as new_jobs for each statement execute function verification_job_counts_on_change();
 create trigger verification_job_counts_delete after delete on verification_jobs
-  referencing old table as old_jobs for each statement execute function verification_job_counts_on_delete();
+  referencing old table as old_jobs for each statement execute function verification_job_counts_on_change();
 create trigger verification_job_counts_truncate after truncate on verification_jobs
   for each statement execute function verification_job_counts_on_truncate();
 
