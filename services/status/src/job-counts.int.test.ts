@@ -1,35 +1,25 @@
 import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { runMigrations } from "@veriflow/pg";
+import { runMigrations, type Sql } from "@veriflow/pg";
 import { jobStatuses, type AnyEnvelope, type JobStatus } from "@veriflow/events";
-import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestDatabase } from "@veriflow/testing";
+import { describe, expect, it } from "vitest";
 import { countByStatus, countJobs } from "./job-counts.js";
 import { jobEvents } from "./job-events.fixture.js";
+import { MIGRATIONS_DIR } from "./service.js";
+import { useStatusDatabase } from "./status-database.fixture.js";
 import { applyEvents, pruneJobs } from "./store.js";
 
 // The counters (migration 006) against a real PostgreSQL: after anything the projection,
 // retention or a hand-run statement does, they must equal a count(*) of the rows.
-const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase({ migrationsDir });
-});
-afterAll(async () => {
-  await db?.drop();
-});
-beforeEach(async () => {
-  await db.sql`truncate verification_jobs, verification_job_events`;
-});
+const db = useStatusDatabase();
 
 const TENANTS = ["default", "acme", "globex"] as const;
 
 /** What a count(*) says, per tenant and status (every status present). */
-async function countedRows(): Promise<Record<string, Record<JobStatus, number>>> {
-  const rows = await db.sql<{ tenant: string; status: JobStatus; n: number }[]>`
+async function countedRows(sql: Sql): Promise<Record<string, Record<JobStatus, number>>> {
+  const rows = await sql<{ tenant: string; status: JobStatus; n: number }[]>`
     select tenant, status, count(*)::integer as n from verification_jobs group by tenant, status`;
   const zero = () => Object.fromEntries(jobStatuses.map((s) => [s, 0])) as Record<JobStatus, number>;
   const out: Record<string, Record<JobStatus, number>> = Object.fromEntries(TENANTS.map((t) => [t, zero()]));
@@ -38,12 +28,12 @@ async function countedRows(): Promise<Record<string, Record<JobStatus, number>>>
 }
 
 /** The counters agree with count(*) for every tenant, in every status and in all. */
-async function expectCountersExact(): Promise<Record<string, Record<JobStatus, number>>> {
-  const counted = await countedRows();
+async function expectCountersExact(sql = db.sql): Promise<Record<string, Record<JobStatus, number>>> {
+  const counted = await countedRows(sql);
   for (const [tenant, byStatus] of Object.entries(counted)) {
-    expect(await countByStatus(db.sql, tenant), tenant).toEqual(byStatus);
-    expect(await countJobs(db.sql, tenant), tenant).toBe(Object.values(byStatus).reduce((a, b) => a + b, 0));
-    for (const s of jobStatuses) expect(await countJobs(db.sql, tenant, s), `${tenant} ${s}`).toBe(byStatus[s]);
+    expect(await countByStatus(sql, tenant), tenant).toEqual(byStatus);
+    expect(await countJobs(sql, tenant), tenant).toBe(Object.values(byStatus).reduce((a, b) => a + b, 0));
+    for (const s of jobStatuses) expect(await countJobs(sql, tenant, s), `${tenant} ${s}`).toBe(byStatus[s]);
   }
   return counted;
 }
@@ -160,25 +150,15 @@ describe("the counters' migration", () => {
   it("counts the rows already there (backfill), and every write after it", async () => {
     // A database as it was before the counters: the migrations up to 005 only.
     const before = await mkdtemp(join(tmpdir(), "veriflow-migrations-"));
-    const older = await createTestDatabase({
-      migrationsDir: await (async () => {
-        for (const f of (await readdir(migrationsDir)).filter((f) => f < "006")) await copyFile(join(migrationsDir, f), join(before, f));
-        return before;
-      })(),
-    });
+    for (const f of (await readdir(MIGRATIONS_DIR)).filter((f) => f < "006")) await copyFile(join(MIGRATIONS_DIR, f), join(before, f));
+    const older = await createTestDatabase({ migrationsDir: before });
     try {
       const jobs = Array.from({ length: 9 }, (_, i) => jobEvents({ tenant: TENANTS[i % 3] }));
       await applyEvents(older.sql, jobs.flatMap((j, i) => [j.requested, j.hashed, j.checked, j.completed].slice(0, 1 + (i % 4))));
-      expect(await runMigrations(older.sql, migrationsDir)).toContain("006_job_counts.sql");
-      const swap = db;
-      db = older;
-      try {
-        expect(await expectCountersExact()).toMatchObject({ default: { queued: 1, processing: 1, completed: 1 }, acme: { queued: 1, processing: 1, completed: 1 }, globex: { queued: 1, processing: 2, completed: 0 } });
-        await applyEvents(older.sql, jobs.map((j) => j.completed));
-        expect(await expectCountersExact()).toMatchObject({ default: { completed: 3 }, acme: { completed: 3 }, globex: { completed: 3 } });
-      } finally {
-        db = swap;
-      }
+      expect(await runMigrations(older.sql, MIGRATIONS_DIR)).toContain("006_job_counts.sql");
+      expect(await expectCountersExact(older.sql)).toMatchObject({ default: { queued: 1, processing: 1, completed: 1 }, acme: { queued: 1, processing: 1, completed: 1 }, globex: { queued: 1, processing: 2, completed: 0 } });
+      await applyEvents(older.sql, jobs.map((j) => j.completed));
+      expect(await expectCountersExact(older.sql)).toMatchObject({ default: { completed: 3 }, acme: { completed: 3 }, globex: { completed: 3 } });
     } finally {
       await older.drop();
       await rm(before, { recursive: true, force: true });

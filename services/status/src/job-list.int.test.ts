@@ -1,26 +1,14 @@
-import { fileURLToPath } from "node:url";
 import type { AnyEnvelope, JobType } from "@veriflow/events";
-import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decodeJobCursor, encodeJobCursor, type JobCursor } from "./job-cursor.js";
 import { jobEvents } from "./job-events.fixture.js";
 import { matchesFilter, type JobFilter } from "./job-filter.js";
 import { queryJobs } from "./job-list.js";
+import { useStatusDatabase } from "./status-database.fixture.js";
 import { applyEvents, type Job } from "./store.js";
 
 // Keyset pages (REST `cursor`, gRPC `page_token`) against a real PostgreSQL.
-const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase({ migrationsDir });
-});
-afterAll(async () => {
-  await db?.drop();
-});
-beforeEach(async () => {
-  await db.sql`truncate verification_jobs, verification_job_events`;
-});
+const db = useStatusDatabase();
 
 const T0 = Date.UTC(2025, 0, 1);
 

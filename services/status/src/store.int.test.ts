@@ -1,26 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { JobType, jobStatuses, statusRank, type AnyEnvelope, type JobStatus } from "@veriflow/events";
-import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
 import { MAX_RETRY_COUNT } from "./projection.js";
 import { countByStatus, countJobs } from "./job-counts.js";
 import { queryJobs, type JobPageRequest } from "./job-list.js";
+import { useStatusDatabase } from "./status-database.fixture.js";
 import { applyEvents, getJob, getJobEvents, getTenantJob, type Job } from "./store.js";
 
-const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase({ migrationsDir });
-});
-afterAll(async () => {
-  await db?.drop();
-});
-beforeEach(async () => {
-  await db.sql`truncate verification_jobs, verification_job_events`;
-});
+const db = useStatusDatabase();
 
 /** The job without its write bookkeeping, to compare states reached by different paths. */
 const state = ({ updatedAt: _, ...job }: Job) => job;
