@@ -9,6 +9,9 @@ export interface BenchStack {
   /** This run's temp directory (JetStream store, PostgreSQL, the large file); removed on stop. */
   dataDir: string;
   gatewayUrl: string;
+  /** The status service's REST base, and its PostgreSQL (the data-scale step loads jobs there). */
+  statusUrl: string;
+  databaseUrl: string;
   registry: string;
   /** The dev chain's RPC URL (its port is how the orphan check tells this run's hardhat apart). */
   rpcUrl: string;
@@ -56,7 +59,7 @@ export async function startBenchStack(contentCount: number, print: (line: string
     const { chain, registry } = stack;
     if (!chain || !registry) throw new Error("the local stack started no chain");
     const contents = await registerContents(chain, registry, stack.manifests, contentCount);
-    return { dataDir, gatewayUrl: stack.gatewayUrl, registry, rpcUrl: chain.rpcUrl, contents, services: stack.services, stop };
+    return { dataDir, gatewayUrl: stack.gatewayUrl, statusUrl: stack.statusUrl, databaseUrl: stack.databaseUrl, registry, rpcUrl: chain.rpcUrl, contents, services: stack.services, stop };
   } catch (err) {
     await stop();
     throw err;
