@@ -5,7 +5,7 @@ import { JOBS_PATH } from "@veriflow/events";
 import { encodeJobCursor } from "../../services/status/src/job-cursor.js";
 import { explainFilterPlans, printFilterPlans } from "./filter-plans.js";
 import { fmt, out, pct } from "./output.js";
-import { loadScaleJobs, SCALE_TENANT } from "./scale-data.js";
+import { findDeepPosition, loadScaleJobs, SCALE_TENANT } from "./scale-data.js";
 
 /** The target for each read at 1M jobs: p99 of one request at a time, on this machine. */
 export const DATA_SCALE_TARGET_MS = 20;
@@ -57,17 +57,18 @@ export async function runDataScale(opts: DataScaleOptions): Promise<DataScaleFig
     const loadS = await loadScaleJobs(sql, opts.jobs, randomBytes(4).toString("hex"), (l) => out(l));
     out(`  load: ${fmt(loadS)} s (${fmt(opts.jobs / loadS, 0)} rows/s, with every index and the counters' triggers)`);
     await expectCountersExact(sql);
-    printFilterPlans(await explainFilterPlans(opts.databaseUrl));
-    out(`  load average before timing: ${loadavg().map((l) => l.toFixed(1)).join(" ")} (${cpus().length} cpus)`);
     const ids = await sampleIds(sql, samples);
-    const deep = await deepCursor(sql);
+    const deep = await findDeepPosition(sql);
+    const cursor = encodeURIComponent(encodeJobCursor(deep));
+    printFilterPlans(await explainFilterPlans(opts.databaseUrl, deep));
     const time = (name: string, path: (i: number) => string, n = samples) => timeRequests(name, n, (i) => `${opts.statusUrl}${JOBS_PATH}${path(i)}`, opts.headers);
 
+    out(`  load average before timing: ${loadavg().map((l) => l.toFixed(1)).join(" ")} (${cpus().length} cpus)`);
     const get = await time("job GET by id", (i) => `/${ids[i % ids.length]}`);
     const list: Record<string, Latency> = {
       "list first page": await time("list first page", () => "?limit=20"),
       "list first page ?status=failed": await time("list first page ?status=failed", () => "?status=failed&limit=20"),
-      "list deep page ?status=completed (cursor)": await time("list deep page ?status=completed (cursor)", () => `?status=completed&limit=20&cursor=${deep.cursor}`),
+      "list deep page ?status=completed (cursor)": await time("list deep page ?status=completed (cursor)", () => `?status=completed&limit=20&cursor=${cursor}`),
     };
     // The old API's paging, for comparison (no target): it reads every row it skips.
     const offset = await time("  (old clients) same depth by offset", () => `?status=completed&limit=20&offset=${deep.depth}`, Math.max(10, Math.ceil(samples / 10)));
@@ -107,19 +108,8 @@ export function dataScaleRows(f: DataScaleFigures): [string, string, string, boo
 
 function printDataScale(f: DataScaleFigures): void {
   for (const [name, value, target, ok] of dataScaleRows(f)) {
-    out(`  ${name.padEnd(36)} ${value.padEnd(26)} ${target.padEnd(9)} ${ok === null ? "n/a" : ok ? "PASS" : "MISS"}`);
+    out(`  ${name.padEnd(40)} ${value.padEnd(26)} ${target.padEnd(9)} ${ok === null ? "n/a" : ok ? "PASS" : "MISS"}`);
   }
-}
-
-/** A cursor half-way down the tenant's completed jobs, made as the service makes them (rather than walking 10 000 pages). */
-async function deepCursor(sql: postgres.Sql): Promise<{ cursor: string; depth: number }> {
-  const [{ completed }] = await sql<[{ completed: number }]>`
-    select count(*)::integer as completed from verification_jobs where tenant = ${SCALE_TENANT} and status = 'completed'`;
-  const depth = Math.floor(completed / 2);
-  const [row] = await sql<[{ createdAt: Date; id: string }]>`
-    select created_at as "createdAt", id from verification_jobs where tenant = ${SCALE_TENANT} and status = 'completed'
-    order by created_at desc, id desc offset ${depth - 1} limit 1`;
-  return { cursor: encodeURIComponent(encodeJobCursor(row)), depth };
 }
 
 /** The counters the triggers kept while loading against a count(*) (once: it reads every row). */

@@ -3,7 +3,7 @@ import { queryJobs } from "../../services/status/src/job-list.js";
 import type { JobCursor } from "../../services/status/src/job-cursor.js";
 import type { JobFilter } from "../../services/status/src/job-filter.js";
 import { fmt, out } from "./output.js";
-import { SCALE_TENANT } from "./scale-data.js";
+import { SCALE_TENANT, type DeepPosition } from "./scale-data.js";
 
 export interface FilterPlan {
   name: string;
@@ -30,15 +30,10 @@ interface PlanNode {
  * list supports, alone and combined, first page and after a cursor deep in the table: the SQL
  * is taken from the status service's own queryJobs (postgres.js's debug hook), not restated.
  */
-export async function explainFilterPlans(databaseUrl: string): Promise<FilterPlan[]> {
+export async function explainFilterPlans(databaseUrl: string, deep: DeepPosition): Promise<FilterPlan[]> {
   let captured: { query: string; params: unknown[] } | undefined;
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, debug: (_c, query, params) => (captured = { query, params: params as unknown[] }) });
   try {
-    const [sample] = await sql<[{ contentHash: string; createdAt: Date; id: string }]>`
-      select content_hash as "contentHash", created_at as "createdAt", id from verification_jobs
-      where tenant = ${SCALE_TENANT} and status = 'completed' order by created_at desc, id desc offset 200000 limit 1`;
-    if (!sample) throw new Error("too few jobs to explain a deep page (200 000 completed jobs of tenant default needed)");
-    const deep: JobCursor = { createdAt: sample.createdAt, id: sample.id };
     const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
     const cases: [string, JobFilter, JobCursor?][] = [
       ["no filter", {}],
@@ -47,8 +42,8 @@ export async function explainFilterPlans(databaseUrl: string): Promise<FilterPla
       ["status=queued", { status: "queued" }],
       ["type=proof", { type: "proof" }],
       ["status=failed, type=proof", { status: "failed", type: "proof" }],
-      ["content hash", { contentHash: sample.contentHash }],
-      ["content hash, status=failed", { contentHash: sample.contentHash, status: "failed" }],
+      ["content hash", { contentHash: deep.contentHash }],
+      ["content hash, status=failed", { contentHash: deep.contentHash, status: "failed" }],
       ["created in the last hour", { createdAfter: hoursAgo(1) }],
       ["status=completed, created before 3 days ago", { status: "completed", createdBefore: hoursAgo(72) }],
       ["type=verify, a 1-hour window 2 days ago", { type: "verify", createdAfter: hoursAgo(49), createdBefore: hoursAgo(48) }],

@@ -81,3 +81,24 @@ async function insertChunk(sql: postgres.Sql, c: Chunk): Promise<void> {
         generate_series(${c.from}::integer, ${c.to}::integer) as i
     ) as g`;
 }
+
+/** A job half-way down the tenant's completed jobs, newest first: where a deep page starts. */
+export interface DeepPosition {
+  createdAt: Date;
+  id: string;
+  contentHash: string;
+  /** Its offset in that list. */
+  depth: number;
+}
+
+export async function findDeepPosition(sql: postgres.Sql): Promise<DeepPosition> {
+  const [{ completed }] = await sql<[{ completed: number }]>`
+    select count(*)::integer as completed from verification_jobs where tenant = ${SCALE_TENANT} and status = 'completed'`;
+  const depth = Math.floor(completed / 2);
+  const [row] = await sql<{ createdAt: Date; id: string; contentHash: string }[]>`
+    select created_at as "createdAt", id, content_hash as "contentHash" from verification_jobs
+    where tenant = ${SCALE_TENANT} and status = 'completed'
+    order by created_at desc, id desc offset ${depth} limit 1`;
+  if (!row) throw new Error(`no completed jobs of tenant ${SCALE_TENANT} to page through`);
+  return { ...row, depth };
+}
