@@ -2,7 +2,7 @@
  * End-to-end benchmark of the pipeline (gateway → hashing → manifest → chain-check → status).
  * Prints figures; it is not a test.
  *
- *   npx tsx bench/e2e.ts [--jobs N] [--concurrency C] [--rate R] [--duration S] [--large-mb M] [--contents K]
+ *   npx tsx bench/e2e.ts [--jobs N] [--concurrency C] [--rate R] [--duration S] [--large-mb M] [--contents K] [--scale-jobs J]
  *
  * Starts the local stack `npm start` runs (nats-server, ephemeral embedded PostgreSQL, hardhat
  * chain with the registry, manifest server, the services as processes from their dist), on
@@ -13,6 +13,7 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
 import type { RunFigures } from "./support/figures.js";
+import { dataScaleRows, runDataScale, type DataScaleFigures } from "./support/data-scale.js";
 import { runLargeFile, type LargeFigures } from "./support/large-file.js";
 import { runFixedRate, runThroughput, submitErrors, warmUp } from "./support/load.js";
 import { fmt, out } from "./support/output.js";
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "20" },
     "large-mb": { type: "string", default: "1024" },
     contents: { type: "string", default: "200" },
+    "scale-jobs": { type: "string", default: "1000000" },
   },
 });
 const JOBS = Number(args.jobs);
@@ -40,6 +42,7 @@ interface Results {
   large: LargeFigures | null;
   throughput: RunFigures | null;
   fixedRate: RunFigures | null;
+  scale?: DataScaleFigures;
 }
 
 const serviceLog = createServiceLog();
@@ -59,6 +62,9 @@ async function main() {
     await warmUp(stack);
     results.throughput = await runThroughput(stack, JOBS, CONCURRENCY);
     results.fixedRate = await runFixedRate(stack, RATE, DURATION_S);
+    // Last: the runs above list every job they submitted, which must not include a million more.
+    const scaleJobs = Number(args["scale-jobs"]);
+    if (scaleJobs > 0) results.scale = await runDataScale({ databaseUrl: stack.databaseUrl, statusUrl: stack.statusUrl, jobs: scaleJobs });
   } finally {
     const pids = Object.fromEntries(Object.entries(stack.services).map(([n, s]) => [n, s.child.pid]));
     const exited = Object.values(stack.services).filter((s) => s.child.exitCode !== null || s.child.signalCode !== null);
@@ -72,7 +78,7 @@ async function main() {
 }
 
 /** The figures against their targets: PASS / MISS where there is a target. */
-function printSummary({ large, throughput, fixedRate }: Results, totalS: number, log: ServiceLog) {
+function printSummary({ large, throughput, fixedRate, scale }: Results, totalS: number, log: ServiceLog) {
   const rows: [string, string, string, boolean | null][] = [];
   if (throughput) {
     rows.push(["sustained verifications/s", fmt(throughput.completedPerS), "≥ 150/s", throughput.completedPerS >= 150]);
@@ -92,6 +98,7 @@ function printSummary({ large, throughput, fixedRate }: Results, totalS: number,
     rows.push(["hashing MB/s vs openssl", `${fmt(large.hashMBs)} / ${fmt(large.opensslMBs)} (${fmt(large.ratio * 100)}%)`, "≥ 80%", large.ratio >= 0.8]);
     rows.push(["large upload MB/s", fmt(large.uploadMBs), "-", null]);
   }
+  if (scale) rows.push(...dataScaleRows(scale));
   const mark = (ok: boolean | null) => (ok === null ? "n/a " : ok ? "PASS" : "MISS");
   out(`\n== summary (${totalS.toFixed(0)} s total)`);
   out(`  ${"figure".padEnd(36)} ${"value".padEnd(28)} ${"target".padEnd(11)} result`);
