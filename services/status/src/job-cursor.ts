@@ -1,3 +1,5 @@
+import { isJobId } from "@veriflow/events";
+
 /**
  * Where a keyset page starts: after this job in the newest-first order (created_at desc, id desc).
  * created_at is always whole milliseconds (the projection writes it from JS Dates), so a Date
@@ -24,7 +26,8 @@ export function encodeJobCursor(cursor: JobCursor): string {
 export function decodeJobCursor(token: string): JobCursor | null {
   try {
     const { c, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { c?: unknown; i?: unknown };
-    if (typeof c !== "string" || typeof i !== "string") return null;
+    // The id is a job's, a uuid: anything else (a NUL PostgreSQL cannot take) is no cursor of ours.
+    if (typeof c !== "string" || typeof i !== "string" || !isJobId(i)) return null;
     const createdAt = new Date(c);
     const year = createdAt.getUTCFullYear();
     return Number.isNaN(year) || year < MIN_YEAR || year > MAX_YEAR ? null : { createdAt, id: i };

@@ -262,8 +262,8 @@ describe(`GET ${JOBS_PATH}`, () => {
       ["?offset=99999999999999999999", /offset must be a non-negative integer/],
       ["?limit=1&limit=2", /limit may be given once/],
       ["?cursor=not-a-cursor", /cursor is not one this server issued/],
-      [`?cursor=${Buffer.from(JSON.stringify({ c: "-010000-01-01T00:00:00.000Z", i: "x" })).toString("base64url")}`, /cursor is not one this server issued/],
-      [`?offset=5&cursor=${Buffer.from(JSON.stringify({ c: "2025-01-01T00:00:00.000Z", i: "x" })).toString("base64url")}`, /give offset or cursor, not both/],
+      [`?cursor=${Buffer.from(JSON.stringify({ c: "-010000-01-01T00:00:00.000Z", i: UNKNOWN })).toString("base64url")}`, /cursor is not one this server issued/],
+      [`?offset=5&cursor=${Buffer.from(JSON.stringify({ c: "2025-01-01T00:00:00.000Z", i: UNKNOWN })).toString("base64url")}`, /give offset or cursor, not both/],
     ];
     for (const [query, message] of cases) {
       const { status, body } = await get(query);
