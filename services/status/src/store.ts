@@ -31,7 +31,8 @@ export interface ApplyResult {
  * nothing; strings PostgreSQL cannot store, NUL and lone surrogates, become U+FFFD first),
  * folds the new ones per job, and upserts one row per job with the projection's
  * monotonic rules restated in SQL against the stored row. Rows and events are written
- * in key order, so concurrent batches lock in the same order.
+ * in key order, so concurrent batches lock in the same order. The per-tenant counts
+ * (job-counts.ts) follow in the same transaction, by trigger, from what the upsert did.
  */
 export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Promise<ApplyResult> {
   // The first of a batch's events with one id wins, as in the table: a job's terminal events
