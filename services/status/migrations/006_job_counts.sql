@@ -10,7 +10,12 @@
 -- A tenant's count for a status is the sum of its rows here. Writers only ever insert rows
 -- (their deltas) and fold the unlocked rows of the tenants they touched into one
 -- (FOR UPDATE SKIP LOCKED): no writer waits for another on a counter, no lock order can
--- deadlock, and a tenant keeps about as many rows as transactions write it at once.
+-- deadlock, and a tenant keeps about as many rows as transactions write it at once. Rows are
+-- deleted and inserted, never updated, so a row a fold locks is the very version its snapshot
+-- saw (an updated row would be a newer version, which a ctid taken from that snapshot could
+-- miss), and its delete by ctid cannot miss. The dead rows this leaves
+-- are autovacuum's each minute: 8 000 batches in a minute took a tenant's stats from 0.1 to
+-- 0.6 ms, not with the number of jobs.
 create table verification_job_counts (
   tenant text not null,
   status text not null,
