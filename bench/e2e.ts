@@ -2,14 +2,14 @@
  * End-to-end benchmark of the pipeline (gateway → hashing → manifest → chain-check → status).
  * Prints figures; it is not a test.
  *
- *   npx tsx bench/e2e.ts [--jobs N] [--concurrency C] [--rate R] [--duration S] [--large-mb M] [--contents K] [--cpu-prof DIR]
+ *   npx tsx bench/e2e.ts [--jobs N] [--concurrency C] [--rate R] [--duration S] [--large-mb M] [--contents K] [--cpu-prof DIR] [--scale-jobs J]
  *
  * Every run prints what one verification costs: CPU ms per process, NATS messages and bytes
  * (nats-server's /varz), PostgreSQL statements (pg_stat_statements), JSON-RPC requests
  * (chain-check's counter) and the host's steal. The fixed-rate run is made twice: with nobody
  * listening, then with a webhook subscriber and a callback per job. `--cpu-prof DIR` runs the
  * services under `node --cpu-prof` and summarises where each spent its CPU. `--large-mb 0` skips
- * the large file.
+ * the large file; `--scale-jobs 0` the data-scale step (1 000 000 jobs loaded into PostgreSQL).
  *
  * Starts the local stack `npm start` runs (nats-server, ephemeral embedded PostgreSQL, hardhat
  * chain with the registry, manifest server, the services as processes from their dist), on
@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
 import { closeCostReaders } from "./support/cost.js";
 import type { RunFigures } from "./support/figures.js";
+import { dataScaleRows, runDataScale, type DataScaleFigures } from "./support/data-scale.js";
 import { runLargeFile, type LargeFigures } from "./support/large-file.js";
 import { runFixedRate, runThroughput, submitErrors, warmUp } from "./support/load.js";
 import { fmt, out } from "./support/output.js";
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     "large-mb": { type: "string", default: "1024" },
     contents: { type: "string", default: "200" },
     "cpu-prof": { type: "string" },
+    "scale-jobs": { type: "string", default: "1000000" },
   },
 });
 const JOBS = Number(args.jobs);
@@ -56,6 +58,7 @@ interface Results {
   fixedRate: RunFigures | null;
   /** The same fixed rate with a webhook subscriber and a callback per job. */
   fixedRateActive: RunFigures | null;
+  scale?: DataScaleFigures;
 }
 
 const serviceLog = createServiceLog();
@@ -77,6 +80,9 @@ async function main() {
     results.throughput = await runThroughput(stack, JOBS, CONCURRENCY);
     results.fixedRate = await runFixedRate(stack, RATE, DURATION_S, { label: "nobody listening" });
     results.fixedRateActive = await runWithSubscribers(stack);
+    // Last: the runs above list every job they submitted, which must not include a million more.
+    const scaleJobs = Number(args["scale-jobs"]);
+    if (scaleJobs > 0) results.scale = await runDataScale({ databaseUrl: stack.databaseUrl, statusUrl: stack.statusUrl, jobs: scaleJobs });
   } finally {
     const pids = Object.fromEntries(Object.entries(stack.services).map(([n, s]) => [n, s.child.pid]));
     const exited = Object.values(stack.services).filter((s) => s.child.exitCode !== null || s.child.signalCode !== null);
@@ -109,7 +115,7 @@ async function runWithSubscribers(stack: BenchStack): Promise<RunFigures> {
 }
 
 /** The figures against their targets (issue 9's table): PASS / MISS where there is a target. */
-function printSummary({ large, throughput, fixedRate, fixedRateActive }: Results, totalS: number, log: ServiceLog) {
+function printSummary({ large, throughput, fixedRate, fixedRateActive, scale }: Results, totalS: number, log: ServiceLog) {
   const rows: [string, string, string, boolean | null][] = [];
   if (fixedRate?.cost) {
     const c = fixedRate.cost.systemCpuMs;
@@ -142,6 +148,7 @@ function printSummary({ large, throughput, fixedRate, fixedRateActive }: Results
     rows.push([`PostgreSQL statements/verification`, fmt(fixedRate.cost.pgStatements, 2), "-", null]);
     rows.push([`host CPU steal during the ${RATE}/s run`, `${fmt(fixedRate.cost.stealPct, 1)}%`, "-", null]);
   }
+  if (scale) rows.push(...dataScaleRows(scale));
   const mark = (ok: boolean | null) => (ok === null ? "n/a " : ok ? "PASS" : "MISS");
   out(`\n== summary (${totalS.toFixed(0)} s total)`);
   out(`  ${"figure".padEnd(40)} ${"value".padEnd(34)} ${"target".padEnd(10)} result`);

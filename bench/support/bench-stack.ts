@@ -9,14 +9,16 @@ export interface BenchStack {
   /** This run's temp directory (JetStream store, PostgreSQL, the large file); removed on stop. */
   dataDir: string;
   gatewayUrl: string;
+  /** The status service's REST base, and its PostgreSQL (the data-scale step loads jobs there). */
+  statusUrl: string;
+  databaseUrl: string;
   registry: string;
   /** The dev chain's RPC URL (its port is how the orphan check tells this run's hardhat apart). */
   rpcUrl: string;
   contents: Content[];
   services: LocalStack["services"];
-  /** nats-server's monitoring endpoint (/varz), PostgreSQL's URL and each service's ops URL (/metrics): the cost counters. */
+  /** nats-server's monitoring endpoint (/varz, /connz) and each service's ops URL (/metrics): the cost counters. */
   natsMonitorUrl: string | null;
-  databaseUrl: string;
   opsUrls: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export async function startBenchStack(
     return {
       dataDir,
       gatewayUrl: stack.gatewayUrl,
+      statusUrl: stack.statusUrl,
       registry,
       rpcUrl: chain.rpcUrl,
       contents,

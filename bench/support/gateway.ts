@@ -39,14 +39,14 @@ export async function getHistory(gatewayUrl: string, jobId: string): Promise<Job
   return body.events;
 }
 
-/** Every job the status service holds, by id (pages of 100). */
+/** Every job the status service holds, by id (pages of 100, each after the last one's cursor). */
 export async function listAllJobs(gatewayUrl: string): Promise<Map<string, Job>> {
   const jobs = new Map<string, Job>();
-  for (let offset = 0; ; offset += 100) {
-    const r = await fetch(`${gatewayUrl}${JOBS_PATH}?limit=100&offset=${offset}`);
-    const body = (await r.json()) as { jobs: Job[]; total: number };
+  for (let cursor: string | null = ""; cursor !== null; ) {
+    const r = await fetch(`${gatewayUrl}${JOBS_PATH}?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const body = (await r.json()) as { jobs: Job[]; nextCursor: string | null };
     for (const j of body.jobs) jobs.set(j.id, j);
-    if (body.jobs.length < 100 || offset + 100 >= body.total) break;
+    cursor = body.nextCursor;
   }
   return jobs;
 }

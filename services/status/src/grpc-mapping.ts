@@ -1,7 +1,8 @@
 import { CONTENT_HASH_PATTERN, jobStatuses, type JobStatus, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
 import type { JobFilter } from "./job-filter.js";
-import type { JobCursor, Job } from "./store.js";
+import { decodeJobCursor, type JobCursor } from "./job-cursor.js";
+import type { Job } from "./store.js";
 
 const STATUS_TO_PROTO: Record<JobStatus, JobStatus__Output> = {
   queued: "JOB_STATUS_QUEUED",
@@ -90,19 +91,10 @@ export function parseFilter(f: JobFilter__Output | null): JobFilter {
   return filter;
 }
 
-/** Page tokens are opaque to clients: base64url JSON of where the next page starts. */
-export function encodePageToken(cursor: JobCursor): string {
-  return Buffer.from(JSON.stringify({ c: cursor.createdAt.toISOString(), i: cursor.id })).toString("base64url");
-}
-
+/** A page_token from the wire: empty for the first page; one this server did not issue is refused. */
 export function decodePageToken(token: string): JobCursor | undefined {
   if (!token) return undefined;
-  try {
-    const { c, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { c?: unknown; i?: unknown };
-    const createdAt = new Date(String(c));
-    if (typeof i !== "string" || typeof c !== "string" || Number.isNaN(createdAt.getTime())) throw new Error("bad token");
-    return { createdAt, id: i };
-  } catch {
-    throw invalidArgument("E_INVALID_PAGE_TOKEN", "page_token is not one this server issued; start again without it");
-  }
+  const cursor = decodeJobCursor(token);
+  if (!cursor) throw invalidArgument("E_INVALID_PAGE_TOKEN", "page_token is not one this server issued; start again without it");
+  return cursor;
 }

@@ -5,10 +5,12 @@ import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import type { JobLoader } from "./load-job.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
-import { decodePageToken, encodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
+import { decodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
+import { countByStatus } from "./job-counts.js";
+import { encodeJobCursor } from "./job-cursor.js";
+import { queryJobs } from "./job-list.js";
 import { parseJobId } from "./routes.js";
 import type { RetriedJob } from "./retry-job.js";
-import { countByStatus, queryJobs } from "./store.js";
 
 export interface JobServiceDeps {
   rpc: Rpc;
@@ -43,13 +45,8 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
       const filter = parseFilter(req.filter);
       if (req.pageSize < 0) throw invalidArgument("E_INVALID_PAGE_SIZE", "page_size must not be negative");
       const pageSize = Math.min(req.pageSize || JOBS_PAGE_SIZE.default, JOBS_PAGE_SIZE.max);
-      const jobs = await queryJobs(sql, ctx.principal.tenant, filter, pageSize + 1, decodePageToken(req.pageToken));
-      const page = jobs.slice(0, pageSize);
-      const last = page[page.length - 1];
-      return {
-        jobs: page.map(toProtoJob),
-        nextPageToken: jobs.length > pageSize && last ? encodePageToken({ createdAt: last.createdAt, id: last.id }) : "",
-      };
+      const page = await queryJobs(sql, ctx.principal.tenant, filter, { limit: pageSize, after: decodePageToken(req.pageToken) });
+      return { jobs: page.jobs.map(toProtoJob), nextPageToken: page.next ? encodeJobCursor(page.next) : "" };
     }),
 
     GetStats: rpc.unary("read", async (_req, ctx) => {

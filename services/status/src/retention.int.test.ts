@@ -1,26 +1,15 @@
-import { fileURLToPath } from "node:url";
 import { connectPostgres, retentionDeleted, startRetention, type RetentionConfig } from "@veriflow/pg";
 import { createSilentLogger } from "@veriflow/platform";
-import { createTestDatabase, eventually, startNatsServer, type TestDatabase } from "@veriflow/testing";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { eventually, startNatsServer } from "@veriflow/testing";
+import { describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
 import { statusPruneSteps } from "./retention.js";
 import { service } from "./service.js";
+import { useStatusDatabase } from "./status-database.fixture.js";
 import { applyEvents, getJob, getJobEvents } from "./store.js";
 
 // Retention against a real PostgreSQL, with ages of milliseconds.
-const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase({ migrationsDir });
-});
-afterAll(async () => {
-  await db?.drop();
-});
-beforeEach(async () => {
-  await db.sql`truncate verification_jobs, verification_job_events`;
-});
+const db = useStatusDatabase();
 
 const ago = (ms: number) => new Date(Date.now() - ms);
 /** A job's events finishing (completed_at) about `finishedAgoMs` ago: the fixture's events are 1 s apart. */

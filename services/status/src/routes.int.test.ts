@@ -206,6 +206,52 @@ describe(`GET ${JOBS_PATH}`, () => {
     expect((await get("?status=queued&limit=0")).body).toMatchObject({ jobs: [], total: 3 });
   });
 
+  it("pages by cursor: every job once, newest first, while jobs are added before and after the page", async () => {
+    const ids = await seed(25);
+    const seen: string[] = [];
+    let page = await get("?limit=7");
+    let added = 0;
+    for (;;) {
+      expect(page.status).toBe(200);
+      expect(page.body).toMatchObject({ limit: 7, offset: added === 0 ? 0 : null });
+      seen.push(...page.body.jobs.map((j: { id: string }) => j.id));
+      if (page.body.nextCursor === null) break;
+      // A job newer than every page (a new submission) and one older than all (a late event of
+      // an old job) arrive between pages: the first is never on a later page, the second is, once.
+      const newer = jobEvents({ t0: new Date(Date.UTC(2025, 1, 1, 0, 0, added)) });
+      const older = jobEvents({ t0: new Date(Date.UTC(2024, 0, 1, 0, 0, 59 - added)) });
+      await applyEvents(db.sql, [newer.requested, older.requested]);
+      ids.push(older.jobId);
+      added += 2;
+      page = await get(`?limit=7&cursor=${encodeURIComponent(page.body.nextCursor)}`);
+    }
+    expect(added).toBeGreaterThan(0);
+    expect(seen).toEqual(ids);
+    expect(page.body.total).toBe(25 + added); // the counters count what is there now
+  });
+
+  it("still pages by offset for the old API's clients, and says there where the next page starts", async () => {
+    const ids = await seed(12);
+    const byOffset = await get("?limit=5&offset=5");
+    expect(byOffset.body).toMatchObject({ count: 12, total: 12, limit: 5, offset: 5, nextCursor: expect.any(String) });
+    expect(byOffset.body.jobs.map((j: { id: string }) => j.id)).toEqual(ids.slice(5, 10));
+    const next = await get(`?limit=5&cursor=${byOffset.body.nextCursor}`);
+    expect(next.body.jobs.map((j: { id: string }) => j.id)).toEqual(ids.slice(10));
+    expect(next.body.nextCursor).toBeNull();
+    expect((await get("?limit=12")).body.nextCursor).toBeNull();
+    expect((await get("?limit=5&offset=0&cursor=" + byOffset.body.nextCursor)).status).toBe(200);
+  });
+
+  it("keeps the status filter on every cursor page, with its total", async () => {
+    await seed(4);
+    const done = Array.from({ length: 5 }, (_, i) => jobEvents({ t0: new Date(Date.UTC(2025, 0, 2, 0, 0, i)) }));
+    await applyEvents(db.sql, done.flatMap((j) => [j.requested, j.completed]));
+    const first = await get("?status=completed&limit=3");
+    const second = await get(`?status=completed&limit=3&cursor=${first.body.nextCursor}`);
+    expect([...first.body.jobs, ...second.body.jobs].map((j: { id: string }) => j.id)).toEqual(done.map((j) => j.jobId).reverse());
+    expect(second.body).toMatchObject({ total: 5, nextCursor: null });
+  });
+
   it("rejects bad query parameters with 400 E_INVALID_QUERY", async () => {
     const cases: Array<[string, RegExp]> = [
       ["?status=done", /status must be one of queued, processing, completed, failed/],
@@ -215,6 +261,9 @@ describe(`GET ${JOBS_PATH}`, () => {
       ["?offset=-3", /offset must be a non-negative integer/],
       ["?offset=99999999999999999999", /offset must be a non-negative integer/],
       ["?limit=1&limit=2", /limit may be given once/],
+      ["?cursor=not-a-cursor", /cursor is not one this server issued/],
+      [`?cursor=${Buffer.from(JSON.stringify({ c: "-010000-01-01T00:00:00.000Z", i: UNKNOWN })).toString("base64url")}`, /cursor is not one this server issued/],
+      [`?offset=5&cursor=${Buffer.from(JSON.stringify({ c: "2025-01-01T00:00:00.000Z", i: UNKNOWN })).toString("base64url")}`, /give offset or cursor, not both/],
     ];
     for (const [query, message] of cases) {
       const { status, body } = await get(query);

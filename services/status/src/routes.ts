@@ -1,5 +1,5 @@
 import Koa from "koa";
-import { isJobId, jobPath, jobStatuses, JOBS_PAGE_SIZE, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
+import { isJobId, jobPath, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, requestId, requireScope } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
@@ -11,9 +11,12 @@ import { createJobLoader } from "./load-job.js";
 import type { JobFailure } from "./projection.js";
 import type { RetriedJob } from "./retry-job.js";
 import { createDeadLetterRouter, type DeadLetters } from "./dead-letters.js";
-import { readQuery, type Query } from "./query.js";
 import { streamJobEvents } from "./sse.js";
-import { countByStatus, getJobEvents, listJobs, type Job } from "./store.js";
+import { countByStatus, countJobs } from "./job-counts.js";
+import { encodeJobCursor } from "./job-cursor.js";
+import { queryJobs } from "./job-list.js";
+import { parseListQuery } from "./list-query.js";
+import { getJobEvents, type Job } from "./store.js";
 
 export interface StatusAppDeps {
   sql: Sql;
@@ -123,10 +126,24 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
     };
   });
 
+  // `count` and `total` are every matching job, from the counters (exact, and as cheap at a
+  // million jobs as at ten). A page after a `cursor` costs the same at any depth; `offset`
+  // (the old API's paging) reads the rows it skips. Every page says where the next starts.
   router.get("/", read, async (ctx) => {
     const q = parseListQuery(ctx.query);
-    const { jobs, total } = await listJobs(sql, { ...q, tenant: tenantOf(ctx) });
-    ctx.body = { jobs: jobs.map(toApiJob), count: total, total, limit: q.limit, offset: q.offset };
+    const tenant = tenantOf(ctx);
+    const [page, total] = await Promise.all([
+      queryJobs(sql, tenant, q.status ? { status: q.status } : {}, { limit: q.limit, offset: q.offset, after: q.cursor }),
+      countJobs(sql, tenant, q.status),
+    ]);
+    ctx.body = {
+      jobs: page.jobs.map(toApiJob),
+      count: total,
+      total,
+      limit: q.limit,
+      offset: q.cursor ? null : q.offset,
+      nextCursor: page.next ? encodeJobCursor(page.next) : null,
+    };
   });
 
   router.get("/:jobId", read, async (ctx) => {
@@ -202,23 +219,4 @@ export function parseJobId(raw: string): string {
     throw new HttpError("E_INVALID_JOB_ID", `job id must be a uuid, got "${raw.slice(0, 64)}"`);
   }
   return raw.toLowerCase();
-}
-
-export interface ListQuery {
-  status?: JobStatus;
-  limit: number;
-  offset: number;
-}
-
-/** Validates `status`, `limit` (default 20, clamped to 100) and `offset`; every problem at once. */
-export function parseListQuery(query: Query): ListQuery {
-  const q = readQuery(query);
-  const status = q.single("status");
-  if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) {
-    q.problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
-  }
-  const limit = Math.min(q.count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
-  const offset = q.count("offset", 0);
-  q.done();
-  return { ...(status ? { status: status as JobStatus } : {}), limit, offset };
 }

@@ -1,24 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { JobType, jobStatuses, statusRank, type AnyEnvelope, type JobStatus } from "@veriflow/events";
-import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
 import { MAX_RETRY_COUNT } from "./projection.js";
-import { applyEvents, countByStatus, getJob, getJobEvents, getTenantJob, listJobs, queryJobs, type Job } from "./store.js";
+import { countByStatus, countJobs } from "./job-counts.js";
+import { queryJobs, type JobPageRequest } from "./job-list.js";
+import { useStatusDatabase } from "./status-database.fixture.js";
+import { applyEvents, getJob, getJobEvents, getTenantJob, type Job } from "./store.js";
 
-const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase({ migrationsDir });
-});
-afterAll(async () => {
-  await db?.drop();
-});
-beforeEach(async () => {
-  await db.sql`truncate verification_jobs, verification_job_events`;
-});
+const db = useStatusDatabase();
 
 /** The job without its write bookkeeping, to compare states reached by different paths. */
 const state = ({ updatedAt: _, ...job }: Job) => job;
@@ -230,6 +220,9 @@ describe("applyEvents across runs (retries)", () => {
 });
 
 describe("queries", () => {
+  const ids = async (tenant: string, page: JobPageRequest, status?: JobStatus) =>
+    (await queryJobs(db.sql, tenant, status ? { status } : {}, page)).jobs.map((j) => j.id);
+
   /** Five jobs created a minute apart: 0-1 queued, 2 processing, 3 completed, 4 failed. */
   async function seed() {
     const jobs = Array.from({ length: 5 }, (_, i) => jobEvents({ t0: new Date(Date.UTC(2025, 0, 1, 0, i)) }));
@@ -241,31 +234,25 @@ describe("queries", () => {
   it("lists newest first with the total, paged", async () => {
     const jobs = await seed();
     const newestFirst = jobs.map((j) => j.jobId).reverse();
-    const all = await listJobs(db.sql, { tenant: "default", limit: 20, offset: 0 });
-    expect(all.total).toBe(5);
-    expect(all.jobs.map((j) => j.id)).toEqual(newestFirst);
-    const page = await listJobs(db.sql, { tenant: "default", limit: 2, offset: 2 });
-    expect(page).toMatchObject({ total: 5 });
-    expect(page.jobs.map((j) => j.id)).toEqual(newestFirst.slice(2, 4));
-    const beyond = await listJobs(db.sql, { tenant: "default", limit: 2, offset: 10 });
-    expect(beyond).toEqual({ jobs: [], total: 5 });
+    expect(await countJobs(db.sql, "default")).toBe(5);
+    expect(await ids("default", { limit: 20 })).toEqual(newestFirst);
+    expect(await ids("default", { limit: 2, offset: 2 })).toEqual(newestFirst.slice(2, 4));
+    expect(await queryJobs(db.sql, "default", {}, { limit: 2, offset: 10 })).toEqual({ jobs: [], next: null });
   });
 
   it("filters by status", async () => {
     const jobs = await seed();
-    const queued = await listJobs(db.sql, { tenant: "default", status: "queued", limit: 1, offset: 0 });
-    expect(queued.total).toBe(2);
-    expect(queued.jobs.map((j) => j.id)).toEqual([jobs[1]!.jobId]);
-    expect((await listJobs(db.sql, { tenant: "default", status: "failed", limit: 10, offset: 0 })).jobs[0]?.error?.stage).toBe("chain-check");
+    expect(await countJobs(db.sql, "default", "queued")).toBe(2);
+    expect(await ids("default", { limit: 1 }, "queued")).toEqual([jobs[1]!.jobId]);
+    expect((await queryJobs(db.sql, "default", { status: "failed" }, { limit: 10 })).jobs[0]?.error?.stage).toBe("chain-check");
   });
 
   it("orders jobs created at the same instant by id, so pages never overlap", async () => {
     const t0 = new Date("2025-02-01T00:00:00Z");
     const jobs = Array.from({ length: 6 }, () => jobEvents({ t0 }));
     await applyEvents(db.sql, jobs.map((j) => j.requested));
-    const pages = await Promise.all([0, 2, 4].map((offset) => listJobs(db.sql, { tenant: "default", limit: 2, offset })));
-    const ids = pages.flatMap((p) => p.jobs.map((j) => j.id));
-    expect(ids).toEqual(jobs.map((j) => j.jobId).sort().reverse());
+    const pages = await Promise.all([0, 2, 4].map((offset) => ids("default", { limit: 2, offset })));
+    expect(pages.flat()).toEqual(jobs.map((j) => j.jobId).sort().reverse());
   });
 
   it("counts jobs by status", async () => {
@@ -282,11 +269,11 @@ describe("queries", () => {
     expect(await mustGet(mine.jobId)).toMatchObject({ tenant: "acme" });
     expect(await getTenantJob(db.sql, mine.jobId, "acme")).toMatchObject({ id: mine.jobId });
     expect(await getTenantJob(db.sql, mine.jobId, "globex")).toBeNull();
-    expect((await listJobs(db.sql, { tenant: "acme", limit: 20, offset: 0 })).jobs.map((j) => j.id)).toEqual([mine.jobId]);
-    expect((await listJobs(db.sql, { tenant: "globex", status: "completed", limit: 20, offset: 0 })).total).toBe(0);
+    expect(await ids("acme", { limit: 20 })).toEqual([mine.jobId]);
+    expect(await countJobs(db.sql, "globex", "completed")).toBe(0);
     expect(await countByStatus(db.sql, "acme")).toEqual({ queued: 0, processing: 0, completed: 1, failed: 0 });
     expect(await countByStatus(db.sql, "default")).toEqual({ queued: 1, processing: 0, completed: 0, failed: 0 });
-    expect((await queryJobs(db.sql, "globex", {}, 10)).map((j) => j.id)).toEqual([theirs.jobId]);
+    expect(await ids("globex", { limit: 10 })).toEqual([theirs.jobId]);
     // A later event cannot move a job to another tenant: the first one seen is kept.
     const forged = jobEvents({ jobId: mine.jobId, tenant: "globex" });
     await applyEvents(db.sql, [forged.hashed]);

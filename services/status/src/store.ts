@@ -1,6 +1,5 @@
-import { TERMINAL_RANK, firstOfEachId, runOf, type AnyEnvelope, type EventType, type JobStatus } from "@veriflow/events";
+import { TERMINAL_RANK, firstOfEachId, runOf, type AnyEnvelope, type EventType } from "@veriflow/events";
 import { storable, type Sql } from "@veriflow/pg";
-import type { JobFilter } from "./job-filter.js";
 import { MAX_RETRY_COUNT, foldEvents, type JobPatch } from "./projection.js";
 
 /** A job as stored by the projection: what its events established, plus when the row last changed. */
@@ -32,7 +31,8 @@ export interface ApplyResult {
  * nothing; strings PostgreSQL cannot store, NUL and lone surrogates, become U+FFFD first),
  * folds the new ones per job, and upserts one row per job with the projection's
  * monotonic rules restated in SQL against the stored row. Rows and events are written
- * in key order, so concurrent batches lock in the same order.
+ * in key order, so concurrent batches lock in the same order. The per-tenant counts
+ * (job-counts.ts) follow in the same transaction, by trigger, from what the upsert did.
  */
 export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Promise<ApplyResult> {
   // The first of a batch's events with one id wins, as in the table: a job's terminal events
@@ -135,9 +135,10 @@ function toRow(p: JobPatch) {
   };
 }
 
-type JobRow = Omit<Job, "fileSize"> & { fileSize: string | null };
+/** A row as postgres.js reads it: bigint file_size comes as a string. */
+export type JobRow = Omit<Job, "fileSize"> & { fileSize: string | null };
 
-function toJob(row: JobRow): Job {
+export function toJob(row: JobRow): Job {
   return { ...row, fileSize: row.fileSize === null ? null : Number(row.fileSize) };
 }
 
@@ -152,35 +153,6 @@ export async function getTenantJob(sql: Sql, id: string, tenant: string): Promis
   return row ? toJob(row) : null;
 }
 
-export interface ListJobsOptions {
-  tenant: string;
-  status?: JobStatus;
-  limit: number;
-  offset: number;
-}
-
-/** A page of a tenant's jobs, newest first, and how many match in all. */
-export async function listJobs(sql: Sql, opts: ListJobsOptions): Promise<{ jobs: Job[]; total: number }> {
-  const where = opts.status ? sql`where tenant = ${opts.tenant} and status = ${opts.status}` : sql`where tenant = ${opts.tenant}`;
-  const [rows, [count]] = await Promise.all([
-    sql<JobRow[]>`
-      select * from verification_jobs ${where}
-      order by created_at desc, id desc
-      limit ${opts.limit} offset ${opts.offset}`,
-    sql<{ total: number }[]>`select count(*)::integer as total from verification_jobs ${where}`,
-  ]);
-  return { jobs: rows.map(toJob), total: count?.total ?? 0 };
-}
-
-/** How many of a tenant's jobs are in each status (every status present, zero when none). */
-export async function countByStatus(sql: Sql, tenant: string): Promise<Record<JobStatus, number>> {
-  const rows = await sql<{ status: JobStatus; count: number }[]>`
-    select status, count(*)::integer as count from verification_jobs where tenant = ${tenant} group by status`;
-  const counts: Record<JobStatus, number> = { queued: 0, processing: 0, completed: 0, failed: 0 };
-  for (const r of rows) counts[r.status] = r.count;
-  return counts;
-}
-
 /** A job's recorded events, oldest first. */
 export async function getJobEvents(sql: Sql, jobId: string): Promise<JobEvent[]> {
   return sql<JobEvent[]>`
@@ -193,31 +165,6 @@ export async function getJobEvents(sql: Sql, jobId: string): Promise<JobEvent[]>
 export async function getJobs(sql: Sql, ids: readonly string[]): Promise<Job[]> {
   if (ids.length === 0) return [];
   const rows = await sql<JobRow[]>`select * from verification_jobs where id = any(${sql.array([...ids])})`;
-  return rows.map(toJob);
-}
-
-/** Where a keyset page starts: after this (createdAt, id), newest first. */
-export interface JobCursor {
-  createdAt: Date;
-  id: string;
-}
-
-/** Up to `limit` of a tenant's jobs matching the filter, newest first, after the cursor (keyset paging). */
-export async function queryJobs(sql: Sql, tenant: string, filter: JobFilter, limit: number, after?: JobCursor): Promise<Job[]> {
-  const conditions = [
-    sql`tenant = ${tenant}`,
-    filter.status ? sql`status = ${filter.status}` : null,
-    filter.type ? sql`type = ${filter.type}` : null,
-    filter.contentHash ? sql`content_hash = ${filter.contentHash}` : null,
-    filter.createdAfter ? sql`created_at >= ${filter.createdAfter}` : null,
-    filter.createdBefore ? sql`created_at < ${filter.createdBefore}` : null,
-    after ? sql`(created_at, id) < (${after.createdAt}, ${after.id})` : null,
-  ].filter((c) => c !== null);
-  const where = conditions.reduce((acc, c, i) => (i === 0 ? sql`where ${c}` : sql`${acc} and ${c}`), sql``);
-  const rows = await sql<JobRow[]>`
-    select * from verification_jobs ${where}
-    order by created_at desc, id desc
-    limit ${limit}`;
   return rows.map(toJob);
 }
 
