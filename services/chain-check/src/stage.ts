@@ -5,7 +5,7 @@ import { createHandlers } from "./handlers.js";
 /** The chain-check stage, wherever it runs: its own service, or the gateway's fallback. */
 export const stageModule = defineStage({
   stage: "chain-check",
-  // Reads are batched: many jobs in flight make big batches, so the chain isn't the bottleneck.
+  // Reads are cached per block and batched: many jobs in flight share answers and calls, so the chain isn't the bottleneck.
   defaultConcurrency: 256,
   readSettings: readChainEndpointConfig,
   create(settings, runtime) {
