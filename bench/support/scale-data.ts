@@ -56,7 +56,7 @@ async function insertChunk(sql: postgres.Sql, c: Chunk): Promise<void> {
         'fileHash', hash, 'recovered', '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
         'onchain', jsonb_build_object('creator', '0x70997970c51812dc3a010c7d01b50e0d17dc79c8', 'timestamp', 1735689600, 'manifestURI', 'ipfs://bafy…', 'revoked', false),
         'checks', jsonb_build_object('manifestHashOk', true, 'creatorOk', i % 10 <> 0, 'manifestOk', true, 'didOk', true)) end,
-      case when status = 'failed' then jsonb_build_object('stage', 'manifest', 'code', 'E_MANIFEST_UNREACHABLE', 'message', 'manifest fetch timed out', 'attempts', 3) end,
+      case when status = 'failed' then jsonb_build_object('stage', 'manifest', 'code', 'E_MANIFEST_UNAVAILABLE', 'message', 'manifest host did not answer', 'attempts', 3) end,
       case when status = 'failed' then 2 else 0 end,
       created_at,
       case when status = 'queued' then null else created_at + interval '40 milliseconds' end,
