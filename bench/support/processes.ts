@@ -16,11 +16,7 @@ export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
     const pid = Number(d);
     if (!Number.isInteger(pid)) continue;
     try {
-      const st = await readFile(`/proc/${pid}/stat`, "utf8");
-      // comm is in parentheses and may hold spaces: the fields are counted after the last ")".
-      const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
-      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-      const cpu = (Number(f[11]) + Number(f[12])) / USER_HZ;
+      const { comm, cpu } = await readProcStat(pid);
       const group = byPid.get(pid) ?? (await groupOf(pid, comm));
       if (group) groups.set(group, (groups.get(group) ?? 0) + cpu);
     } catch {
@@ -28,6 +24,14 @@ export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
     }
   }
   return groups;
+}
+
+/** A process's command name and CPU seconds so far (utime+stime), from /proc/<pid>/stat. */
+export async function readProcStat(pid: number): Promise<{ comm: string; cpu: number }> {
+  const st = await readFile(`/proc/${pid}/stat`, "utf8");
+  // comm is in parentheses and may hold spaces: the fields are counted after the last ")".
+  const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+  return { comm: st.slice(st.indexOf("(") + 1, st.lastIndexOf(")")), cpu: (Number(f[11]) + Number(f[12])) / USER_HZ };
 }
 
 async function groupOf(pid: number, comm: string): Promise<string | undefined> {
