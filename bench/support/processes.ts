@@ -22,11 +22,8 @@ export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
     const pid = Number(d);
     if (!Number.isInteger(pid)) continue;
     try {
-      const st = await readFile(`/proc/${pid}/stat`, "utf8");
-      // comm is in parentheses and may hold spaces: the fields are counted after the last ")".
-      const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
-      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-      procs.set(pid, { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / USER_HZ, comm });
+      const { comm, cpu, ppid } = await readProcStat(pid);
+      procs.set(pid, { ppid, cpu, comm });
     } catch {
       /* the process is gone */
     }
@@ -55,6 +52,14 @@ export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
     if (group) groups.set(group, (groups.get(group) ?? 0) + p.cpu);
   }
   return groups;
+}
+
+/** A process's command name, parent and CPU seconds so far (utime+stime), from /proc/<pid>/stat. */
+export async function readProcStat(pid: number): Promise<{ comm: string; ppid: number; cpu: number }> {
+  const st = await readFile(`/proc/${pid}/stat`, "utf8");
+  // comm is in parentheses and may hold spaces: the fields are counted after the last ")".
+  const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+  return { comm: st.slice(st.indexOf("(") + 1, st.lastIndexOf(")")), ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / USER_HZ };
 }
 
 export function printCpu(before: CpuSnapshot, after: CpuSnapshot, wallS: number): void {

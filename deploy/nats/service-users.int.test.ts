@@ -5,6 +5,7 @@ import { AckPolicy, type JsMsg } from "@nats-io/jetstream";
 import {
   JOB_CHANGED_SUBJECT,
   STREAM_NAME,
+  UPLOADS_BUCKET,
   decodeEvent,
   observerConsumer,
   pipeline,
@@ -13,10 +14,12 @@ import {
   subjectsOf,
   type AnyEnvelope,
   type Envelope,
+  type EventData,
   type StageName,
 } from "@veriflow/events";
 import {
   UPLOAD_CHUNK_BYTES,
+  createBucketUploads,
   deadLetter,
   deleteUpload,
   ensureConsumer,
@@ -27,6 +30,7 @@ import {
   isUploadStored,
   listDeadLetters,
   loadConsumerPosition,
+  nextUploadEntry,
   openIdempotencyBucket,
   openUploadsBucket,
   publishEvents,
@@ -49,6 +53,8 @@ let nats: NatsWithUsers;
 const jobId = randomUUID();
 const upload = Buffer.alloc(UPLOAD_CHUNK_BYTES * 6 + 99, 7);
 let uploadRef: UploadRef;
+/** A one-chunk upload, named by the sequences of its messages as the gateway's request names them. */
+let smallRef: EventData<"verification.requested">["upload"];
 let terminalHeard: Promise<string>;
 const log = createSilentLogger();
 
@@ -89,6 +95,8 @@ describe("each service's NATS user, under deploy/nats/nats-server.conf", () => {
     const uploads = await openUploadsBucket(gw.js, topology);
     const info = await putUpload(gw, jobId, Readable.from([upload]));
     uploadRef = { name: jobId, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest };
+    const small = await putUpload(gw, `${jobId}-small`, Readable.from([Buffer.from("one chunk")]));
+    smallRef = { ...small, bucket: UPLOADS_BUCKET, fileName: null, contentType: null, entrySeq: small.revision };
     // A refused submission's upload is deleted: one chunk, and several (their sequences listed by a consumer).
     await putUpload(gw, `${jobId}-refused`, Readable.from([Buffer.from("refused")]));
     await deleteUpload(gw.jsm, { name: `${jobId}-refused`, nuid: null, chunks: 1 });
@@ -128,6 +136,13 @@ describe("each service's NATS user, under deploy/nats/nats-server.conf", () => {
       // Many chunks: the ordered push consumer, its flow control; then the release.
       expect((await hashUpload(c.js, c.jsm, bucket, uploadRef)).size).toBe(upload.length);
       await deleteUpload(c.jsm, uploadRef);
+      // One chunk, by its sequences: the chunk and the entry by direct get, then deleted by sequence.
+      const reader = createBucketUploads(c, bucket);
+      expect(await reader.hash(smallRef)).toMatchObject({ size: smallRef.size });
+      await reader.release(smallRef);
+      expect(await bucket.info(smallRef.name)).toBeNull();
+      // The uploads sweep walks the entries by sequence.
+      expect(await nextUploadEntry(c.jsm, 1)).toBeNull();
     }
     // The give-up for another job: a job's terminal events share one id, and the stream would drop the verdict.
     const givenUp = failedEventFor(spec.service, requestFor(randomUUID()), new Error("permissions test"), 1);

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type Job__Output, type JobServiceClient, type SubmissionServiceClient, type SubmitVerificationRequest } from "@veriflow/grpc";
 import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
-import { connectNats } from "@veriflow/nats";
+import { connectNats, findLastEvent } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { getJson, submit } from "../support/client.js";
 import {
@@ -119,6 +119,12 @@ describe("SubmitVerification → WatchJob → GetJob", () => {
     const got = await call<Job__Output>((cb) => jobs.getJob({ jobId: accepted.jobId }, auth(), cb));
     expect(got).toEqual(last);
     expect(Number(got.completedAt!.seconds)).toBeGreaterThan(0);
+
+    // The request named where its one-chunk upload was stored, as REST's does.
+    const nats = await connectNats({ url: sys.nats.url, name: "grpc-request-test", log: createSilentLogger() });
+    const request = await findLastEvent(nats.jsm, "verification.requested", accepted.jobId);
+    expect(request?.data).toMatchObject({ upload: { chunks: 1, entrySeq: expect.any(Number), chunkSeq: expect.any(Number) } });
+    await nats.close();
   });
 
   it("a multi-megabyte upload streams through, and a proof job carries its proof document", async () => {

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { revokeContent, updateManifest } from "@veriflow/testing";
-import { JOBS_PATH } from "@veriflow/events";
+import { eventually, revokeContent, updateManifest } from "@veriflow/testing";
+import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
+import { connectNats, findLastEvent, isUploadStored } from "@veriflow/nats";
+import { createSilentLogger } from "@veriflow/platform";
 import { getJson, submit, waitForJob } from "../support/client.js";
 import { systemTest } from "../support/shared-system.js";
 import type { System } from "../support/system.js";
@@ -62,6 +64,13 @@ describe("verdicts", () => {
     expect(job.result.onchain.timestamp).toBeGreaterThan(0);
     // The verdict names the block it read: one where the registration already is.
     expect(job.result.onchain.blockNumber).toBeGreaterThanOrEqual(registration!.blockNumber);
+
+    // The request named where its one-chunk upload was stored; hashing deleted it.
+    const nats = await connectNats({ url: sys.nats.url, name: "pipeline-e2e", log: createSilentLogger() });
+    const request = await findLastEvent(nats.jsm, "verification.requested", accepted.body.jobId);
+    expect(request?.data).toMatchObject({ upload: { bucket: UPLOADS_BUCKET, chunks: 1, entrySeq: expect.any(Number), chunkSeq: expect.any(Number) } });
+    await eventually(async () => !(await isUploadStored(nats.jsm, { name: accepted.body.jobId })), "the upload deleted");
+    await nats.close();
   });
 
   it("OK through an ipfs:// manifest fetched block by block from the trustless gateway", async () => {

@@ -144,6 +144,15 @@ export const eventSchemas = {
       nuid: z.string().nullable().default(null),
       chunks: z.number().int().nonnegative().nullable().default(null),
       digest: z.string().nullable().default(null),
+      /**
+       * The stream sequence of the object's entry. With `chunkSeq`, the hashing stage reads
+       * and deletes a one-chunk upload by sequence instead of looking it up by subject, after
+       * checking that each message is on this upload's subject. Added after `nuid`: absent in
+       * older events.
+       */
+      entrySeq: z.number().int().positive().nullable().optional(),
+      /** The stream sequence of a one-chunk upload's chunk; null when it has more or none, absent in older events. */
+      chunkSeq: z.number().int().positive().nullable().optional(),
     }),
   }),
   /** The hashing stage read the upload and computed its content hash. */

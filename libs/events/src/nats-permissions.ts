@@ -99,10 +99,11 @@ const deleteUploads = [
 const writeUploads = [...openUploads, `$O.${UPLOADS_BUCKET}.>`, ...deleteUploads];
 
 /**
- * A stage that reads uploads (uploads.ts): one chunk by direct get, more through an ordered
- * push consumer, then the upload is deleted; its service sweeps the bucket (upload-sweep.ts).
+ * A stage that reads uploads (uploads.ts): one chunk by direct get (by subject, or by sequence:
+ * a request without a subject in its own), more through an ordered push consumer, then the
+ * upload is deleted; its service sweeps the bucket, walking its entries by sequence (upload-sweep.ts).
  */
-const readUploads = [...openUploads, `${API}.DIRECT.GET.${UPLOADS_STREAM}.>`, ...deleteUploads];
+const readUploads = [...openUploads, `${API}.DIRECT.GET.${UPLOADS_STREAM}`, `${API}.DIRECT.GET.${UPLOADS_STREAM}.>`, ...deleteUploads];
 
 /** A KV bucket its user keeps records in: opened (its stream ensured), entries written, read by direct get, updated. */
 function kvRecords(bucket: string): string[] {

@@ -249,3 +249,66 @@ describe("runConsumeLoop against nats-server", () => {
     expect(callsOf("wrong-type")).toHaveLength(0);
   });
 });
+
+describe("runConsumeLoop's after-ack step", () => {
+  it("runs outside the message's slot, at most `concurrency` at once, and stop() waits for the ones running", async () => {
+    // A consumer of the content.hashed events published from here on (the tests above published some).
+    const consumer = stageConsumer("manifest");
+    await ensureConsumer(nats.jsm, consumer, topology, { startSeq: (await nats.jsm.streams.info(STREAM_NAME)).state.last_seq + 1 });
+    const handled: string[] = [];
+    const started: string[] = [];
+    const finished: string[] = [];
+    const gates = new Map<string, () => void>();
+    const afterAckLoop = await runConsumeLoop({
+      nats,
+      topology,
+      consumer,
+      eventType: "content.hashed",
+      produces: ["manifest.checked"],
+      async handle(event) {
+        handled.push(event.correlationId);
+        return [];
+      },
+      // Each step waits until the test lets it go.
+      afterAck: (event) =>
+        new Promise<void>((resolve) => {
+          started.push(event.correlationId);
+          gates.set(event.correlationId, () => {
+            finished.push(event.correlationId);
+            resolve();
+          });
+        }),
+      onGiveUp: (event, err, attempts) => [failedEventFor("manifest", event, err, attempts)],
+      log: createSilentLogger(),
+      concurrency: 2,
+      maxAttempts: MAX_ATTEMPTS,
+      backoff: { baseMs: 20, maxMs: 200 },
+      workingIntervalMs: 1000,
+      pullExpiresMs: 1000,
+    });
+    const jobs = ["aa-1", "aa-2", "aa-3", "aa-4", "aa-5"];
+    await publishEvents(nats.js, jobs.map((j) => hashedFor(requestFor(j), 1)));
+
+    // Two steps hold the two places; the next two messages are handled (the slots are free)
+    // and wait, in their slots, for a place; the fifth waits for a slot.
+    await eventually(async () => handled.length === 4 && started.length === 2, "four handled, two steps running");
+    await settle();
+    expect([handled.length, started.length]).toEqual([4, 2]);
+
+    gates.get(started[0]!)!();
+    await eventually(async () => handled.length === 5 && started.length === 3, "a place freed: one more step, one more message");
+    for (let i = 1; i < 4; i++) {
+      await eventually(async () => started.length > i, `step ${i + 1} started`);
+      gates.get(started[i]!)!();
+    }
+    // The last step still runs: stop() ends its pulls (within pullExpiresMs + 2 s) and waits for it.
+    await eventually(async () => started.length === 5, "the last step started");
+    let stopped = false;
+    const stopping = afterAckLoop.stop().then(() => (stopped = true));
+    await settle(3500);
+    expect(stopped).toBe(false);
+    gates.get(started[4]!)!();
+    await stopping;
+    expect(finished.sort()).toEqual(jobs);
+  });
+});

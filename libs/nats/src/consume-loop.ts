@@ -30,7 +30,10 @@ export interface ConsumeLoopOptions<T extends EventType> {
   /**
    * Runs once the message is acknowledged for sure, whether it was handled or given up on
    * (its give-up events are stored first): the stage is done with it, e.g. its upload can go.
-   * Best effort.
+   * Best effort, and outside the message's concurrency slot: the next message starts while it
+   * runs. At most `concurrency` run at once; a message finishing while they all do waits for
+   * one to end (in its slot), so they never pile up. stop() waits for them within the grace
+   * period; one still running after it is left unfinished.
    */
   afterAck?: (event: Envelope<T>) => Promise<void>;
   log: Logger;
@@ -106,12 +109,19 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
   const name = opts.consumer.durable;
   const log = opts.log.child({ consumer: name });
   const inFlight = new Set<Promise<void>>();
+  const afterAcks = new Set<Promise<void>>();
 
-  /** Acks `msg` (confirmed when there is an after-ack step) and runs that step. */
+  /** Acks `msg` (confirmed when there is an after-ack step) and starts that step, once there is room for it. */
   const ackDone = async (msg: JsMsg, event: Envelope<T>, elog: Logger) => {
-    if (!opts.afterAck) return msg.ack();
+    const { afterAck } = opts;
+    if (!afterAck) return msg.ack();
     // Only a confirmed ack makes the side effect safe: a lost ack means redelivery.
-    if (await msg.ackAck().catch(() => false)) await opts.afterAck(event).catch((err) => elog.warn({ err }, "after-ack step failed"));
+    if (!(await msg.ackAck().catch(() => false))) return;
+    while (afterAcks.size >= opts.concurrency) await Promise.race(afterAcks);
+    const step: Promise<void> = afterAck(event)
+      .catch((err) => elog.warn({ err }, "after-ack step failed"))
+      .finally(() => afterAcks.delete(step));
+    afterAcks.add(step);
   };
 
   /** The input's outcome is already stored (a redelivery): ack it without handling it again. */
@@ -198,6 +208,10 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
   log.info({ concurrency: opts.concurrency, maxAttempts: opts.maxAttempts }, "consuming");
   return runningLoopOver(session, log, {
     graceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
-    inHand: () => Promise.allSettled([...inFlight]),
+    // The messages in hand, then the after-ack steps they started.
+    inHand: async () => {
+      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...afterAcks]);
+    },
   });
 }

@@ -1,5 +1,6 @@
 export * from "./backoff.js";
 export * from "./batch-consume-loop.js";
+export * from "./bucket-uploads.js";
 export * from "./consume-loop.js";
 export * from "./consumer-position.js";
 export * from "./dead-letter.js";

@@ -3,11 +3,11 @@ import { startOpsServer } from "@veriflow/http";
 import { failedEventFor, type StageInstance, type StageModule, type UploadReader } from "@veriflow/pipeline";
 import { EnvReader, Shutdown, defineService, readCommonConfig, type CommonConfig, type Env, type Logger, type ServiceDefinition } from "@veriflow/platform";
 import { readBackoffPolicy, type BackoffPolicy } from "./backoff.js";
+import { createBucketUploads } from "./bucket-uploads.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { ensureConsumer, ensureStreams, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
 import { UPLOAD_READER, readUploadSweepConfig, startUploadSweep, type UploadSweepConfig } from "./upload-sweep.js";
-import { deleteUpload, hashUpload, type ObjectStore } from "./uploads.js";
 
 /** How a pipeline stage consumes: concurrency, attempts and backoff, from env. */
 export interface StageConfig {
@@ -60,14 +60,6 @@ export async function startStage<S extends StageName>(opts: StartStageOptions<S>
     backoff: opts.config.backoff,
     workingIntervalMs: Math.max(1000, Math.floor(opts.topology.ackWaitMs / 3)),
   });
-}
-
-/** Uploads as a stage reads them in its own service: the uploads bucket. */
-export function createBucketUploads(nats: NatsClients, bucket: ObjectStore): UploadReader {
-  return {
-    hash: (upload) => hashUpload(nats.js, nats.jsm, bucket, upload),
-    release: (upload) => deleteUpload(nats.jsm, upload),
-  };
 }
 
 /**

@@ -75,7 +75,10 @@ describe("putUpload writes an object as ObjectStore.put() does", () => {
     expect((await bucket.list()).map((o) => o.name)).toContain(ours);
     expect(Buffer.from((await bucket.getBlob(ours)) ?? []).equals(bytes)).toBe(true);
     const sha256Hex = `0x${createHash("sha256").update(bytes).digest("hex")}`;
-    await expect(hashUpload(nats.js, nats.jsm, bucket, stored)).resolves.toEqual({ sha256Hex, size });
+    await expect(hashUpload(nats.js, nats.jsm, bucket, stored)).resolves.toMatchObject({ sha256Hex, size });
+    // One chunk: its sequence, from its ack, holds it (the request carries it to hashing).
+    if (chunks === 1) expect((await nats.jsm.streams.getMessage(STREAM, { seq: stored.chunkSeq! }))?.subject).toBe(`$O.${UPLOADS_BUCKET}.C.${nuid}`);
+    else expect(stored.chunkSeq).toBeNull();
     for (const name of [ours, theirs]) await deleteUpload(nats.jsm, { name, nuid: null });
   });
 });

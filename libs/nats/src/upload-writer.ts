@@ -38,6 +38,8 @@ export interface StoredUpload {
   mtime: string;
   /** The entry's stream sequence. */
   revision: number;
+  /** The stream sequence of the chunk of a one-chunk upload (its ack's); null with more chunks or none. */
+  chunkSeq: number | null;
 }
 
 /** What the entry keeps of the file besides its bytes (as object headers). */
@@ -88,7 +90,7 @@ export async function putUpload(
       entryUnanswered = !(err instanceof JetStreamApiError);
       throw err;
     });
-    return { name, size, nuid: id, chunks: entry.chunks, digest: entry.digest, mtime: entry.mtime, revision: ack.seq };
+    return { name, size, nuid: id, chunks: entry.chunks, digest: entry.digest, mtime: entry.mtime, revision: ack.seq, chunkSeq: chunks.onlySeq() };
   } catch (err) {
     // Best effort: what cannot be deleted now (NATS went away) leaves with the bucket's max age.
     await chunks.discard(nats.jsm).catch(() => {});
@@ -99,7 +101,13 @@ export async function putUpload(
   }
 }
 
-/** An object's entry: the fields ObjectStore.put() writes, in its order (nats.js 3.x objectstore.js `_put`). */
+/**
+ * An object's entry: the fields ObjectStore.put() writes, in its order (nats.js 3.x objectstore.js `_put`).
+ * Written for a one-chunk upload too, though hashing finds its chunk by sequence: the entry is
+ * how an upload is found by its name (the uploads sweep walks entries to delete what was left
+ * behind, a retry asks isUploadStored, bucket.info() reads it for older requests), and it ties
+ * the chunk to its job. Hashing reads it beside the chunk, in the same round trip.
+ */
 function entryFor(name: string, meta: UploadMeta, stored: { nuid: string; size: number; chunks: number; sha256: Uint8Array }) {
   const h = natsHeaders();
   if (meta.fileName) h.set("x-file-name", encodeURIComponent(meta.fileName));
@@ -160,6 +168,8 @@ function createChunkPublisher(js: JetStreamClient, subject: string) {
       check();
       return stored.length;
     },
+    /** The sequence of the one chunk stored, after flush(); null with more or none. */
+    onlySeq: (): number | null => (stored.length === 1 ? stored[0]! : null),
     /** Deletes every chunk stored, message by message, never with a purge (see putUpload). */
     async discard(jsm: JetStreamManager): Promise<void> {
       await Promise.all(inFlight.splice(0));

@@ -3,7 +3,6 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, type ObjectStore } from "@nats-io/obj";
 import { isSubjectToken } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
-import { isNotFound } from "./nats-errors.js";
 import {
   ENTRY_SUBJECTS,
   STREAM,
@@ -16,6 +15,7 @@ import {
   seqsOf,
   within,
 } from "./upload-stream.js";
+import { readOneChunk, type CheckedUpload } from "./upload-seqs.js";
 
 export type { ObjectStore };
 export { UPLOAD_READ_STALL_MS };
@@ -25,6 +25,8 @@ export interface StreamedUpload {
   /** "0x" + lowercase hex SHA-256 of the bytes read. */
   sha256Hex: string;
   size: number;
+  /** A one-chunk upload read by the sequences its request names, both checked: deleteCheckedUpload deletes it without lookups. */
+  checked: CheckedUpload | null;
 }
 
 /** What the gateway tells the hashing stage about a stored upload (see verification.requested). */
@@ -34,11 +36,15 @@ export interface UploadRef {
   nuid: string | null;
   chunks: number | null;
   digest: string | null;
+  /** Where its entry and (one chunk) its chunk are in the stream; absent or null in older events. */
+  entrySeq?: number | null;
+  chunkSeq?: number | null;
 }
 
 /**
  * Reads an upload's chunks off the bucket's stream and hashes them once, in order, with
- * back-pressure. A single-chunk upload (most of them) is one direct get; larger ones
+ * back-pressure. A single-chunk upload (most of them) is one direct get, by the sequences
+ * its request names when it names them (upload-seqs.ts); larger ones
  * stream through the same ordered push consumer the object store's own get() uses (it
  * works on nats-server 2.9). The store's digest is compared at the end, so a corrupt
  * or truncated object is caught. Every read has a deadline: the direct get the JetStream
@@ -66,14 +72,14 @@ export async function hashUpload(
   }
   const hash = createHash("sha256");
   let size = 0;
+  let checked: CheckedUpload | null = null;
   if (chunks === 1) {
-    const m = await jsm.direct.getMessage(STREAM, { last_by_subj: chunkSubject(nuid) }).catch((err: unknown) => {
-      if (isNotFound(err, "message")) return null;
-      throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });
-    });
-    if (m === null) throw notFound(ref.name);
-    hash.update(m.data);
-    size = m.data.length;
+    // The sequences only when the location is the request's own (not looked up in the bucket).
+    const read = await readOneChunk(jsm, nuid === ref.nuid ? { ...ref, nuid } : { name: ref.name, nuid });
+    if (read === null) throw notFound(ref.name);
+    hash.update(read.data);
+    size = read.data.length;
+    checked = read.checked;
   } else if (chunks > 1) {
     const unavailable = (cause?: unknown) => new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause });
     const consumer = await js.consumers
@@ -111,7 +117,7 @@ export async function hashUpload(
     throw new TransientError("E_UPLOAD_CORRUPT", `upload ${ref.name} does not match its stored digest`);
   }
   if (size !== expectedSize) throw new TransientError("E_UPLOAD_CORRUPT", `upload ${ref.name}: read ${size} of ${expectedSize} bytes`);
-  return { sha256Hex: `0x${sum.toString("hex")}`, size };
+  return { sha256Hex: `0x${sum.toString("hex")}`, size, checked };
 }
 
 function notFound(name: string): PermanentError {

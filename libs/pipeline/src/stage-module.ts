@@ -41,7 +41,10 @@ export interface StageRuntime {
 /** A stage built and ready to handle events. */
 export interface StageInstance<S extends StageName> {
   handle: StageHandler<S>;
-  /** Runs once the input is acknowledged for sure, handled or given up on (e.g. deleting the upload). */
+  /**
+   * Runs once the input is acknowledged for sure, handled or given up on (e.g. deleting the
+   * upload), outside the handler's concurrency slot (libs/nats consume-loop.ts). Best effort.
+   */
   afterAck?: (event: Envelope<ConsumedBy<S>>) => Promise<void>;
   close(): Promise<void>;
 }

@@ -55,6 +55,8 @@ export async function acceptSubmission(
         nuid: upload.nuid,
         chunks: upload.chunks,
         digest: upload.digest,
+        entrySeq: upload.entrySeq,
+        chunkSeq: upload.chunkSeq,
       },
     }, new Date(), tenant);
     await publishEvents(deps.js, [event]);

@@ -139,6 +139,8 @@ async function storeAndAccept(
       nuid: info.nuid,
       chunks: info.chunks,
       digest: info.digest,
+      entrySeq: info.revision,
+      chunkSeq: info.chunkSeq,
       fileName: meta.fileName || null,
       contentType: meta.contentType || null,
     },

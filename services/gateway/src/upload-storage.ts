@@ -16,6 +16,9 @@ export interface StoredFile {
   nuid: string;
   chunks: number;
   digest: string;
+  /** Where its entry and, for one chunk, its chunk are in the stream (hashing reads and deletes it by them). */
+  entrySeq: number;
+  chunkSeq: number | null;
 }
 
 /**
@@ -34,7 +37,7 @@ export function createUploadStorage(uploads: UploadWriter, discard: (name: strin
       }
       const stream = (file as multer.File & { stream: Readable }).stream;
       putUpload(uploads, name, stream, { fileName: file.originalname, contentType: file.mimetype })
-        .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest } satisfies StoredFile as unknown as multer.File))
+        .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest, entrySeq: info.revision, chunkSeq: info.chunkSeq } satisfies StoredFile as unknown as multer.File))
         .catch((err: unknown) => {
           // When busboy ended the file part (a malformed or aborted body), that is the answer
           // (400), not however the store reported the put it cut short (503). The store purges

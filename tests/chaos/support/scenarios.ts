@@ -174,7 +174,7 @@ async function publishNulNamedJob({ infra, stack, callbackUrl }: FaultContext, n
   const fileName = `chaos-\u0000-planted-${n}.bin`;
   const stored = await putUpload(stack.client, jobId, Readable.from([c.bytes]), { fileName, contentType: "application/octet-stream" });
   const request = { jobType: "verify" as const, manifestUri: c.manifestUri, registryAddress: infra.registry, rpcUrl: null, callbackUrl: callback ? callbackUrl : null };
-  const upload = { bucket: UPLOADS_BUCKET, name: jobId, size: stored.size, fileName, contentType: "application/octet-stream", nuid: stored.nuid, chunks: stored.chunks, digest: stored.digest };
+  const upload = { bucket: UPLOADS_BUCKET, name: jobId, size: stored.size, fileName, contentType: "application/octet-stream", nuid: stored.nuid, chunks: stored.chunks, digest: stored.digest, entrySeq: stored.revision, chunkSeq: stored.chunkSeq };
   await publishEvents(stack.client.js, [createRequestEvent(jobId, { jobId, request, upload })]);
   return { index: -1 - n, case: c, callback, fileName, outcome: { kind: "accepted", jobId } };
 }
