@@ -91,6 +91,7 @@ function printSummary({ large, throughput, fixedRate }: Results, totalS: number,
     }
     rows.push(["hashing MB/s vs openssl", `${fmt(large.hashMBs)} / ${fmt(large.opensslMBs)} (${fmt(large.ratio * 100)}%)`, "≥ 80%", large.ratio >= 0.8]);
     rows.push(["large upload MB/s", fmt(large.uploadMBs), "-", null]);
+    rows.push(["large POST → completed vs openssl", `${fmt(large.e2eS, 2)} s / ${fmt(large.opensslS, 2)} s (${fmt(large.e2eVsOpenssl, 2)}×)`, "≤ 3×", large.e2eVsOpenssl <= 3]);
   }
   const mark = (ok: boolean | null) => (ok === null ? "n/a " : ok ? "PASS" : "MISS");
   out(`\n== summary (${totalS.toFixed(0)} s total)`);
