@@ -8,6 +8,7 @@ import {
   STREAM_NAME,
   STREAM_SUBJECTS,
   UPLOADS_BUCKET,
+  UPLOAD_STARTED_SUBJECT,
   deadLetterSubject,
   positionSubject,
   subjectsOf,
@@ -95,8 +96,11 @@ const deleteUploads = [
   `$JS.FC.${UPLOADS_STREAM}.>`,
 ];
 
-/** The gateway streams uploads in (chunks and entries) and deletes those of refused submissions. */
-const writeUploads = [...openUploads, `$O.${UPLOADS_BUCKET}.>`, ...deleteUploads];
+/**
+ * The gateway streams uploads in (chunks and entries), announces the large ones to the stage
+ * that reads uploads (it hashes them as they are stored), and deletes those of refused submissions.
+ */
+const writeUploads = [...openUploads, `$O.${UPLOADS_BUCKET}.>`, UPLOAD_STARTED_SUBJECT, ...deleteUploads];
 
 /**
  * A stage that reads uploads (uploads.ts): one chunk by direct get, more through an ordered
@@ -146,7 +150,8 @@ function stage(spec: StageSpec): Omit<NatsUser, "user" | "passwordVariable"> {
       ...produces.map(subjectsOf),
       ...(spec.readsUploads ? readUploads : []),
     ],
-    subscribe: connection.subscribe,
+    // The stage that reads uploads hears of large ones as they start (upload-follower.ts).
+    subscribe: [...connection.subscribe, ...(spec.readsUploads ? [UPLOAD_STARTED_SUBJECT] : [])],
   };
 }
 
