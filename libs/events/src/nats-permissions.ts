@@ -103,10 +103,12 @@ const deleteUploads = [
 const writeUploads = [...openUploads, `$O.${UPLOADS_BUCKET}.>`, UPLOAD_STARTED_SUBJECT, ...deleteUploads];
 
 /**
- * A stage that reads uploads (uploads.ts): one chunk by direct get, more through an ordered
- * push consumer, then the upload is deleted; its service sweeps the bucket (upload-sweep.ts).
+ * A stage that reads uploads (uploads.ts): one chunk by direct get (by subject), more through an
+ * ordered push consumer, then the upload is deleted; large ones are read as they are stored by
+ * direct gets from a sequence (upload-follower.ts), and the bucket is swept by walking its
+ * entries the same way (upload-sweep.ts).
  */
-const readUploads = [...openUploads, `${API}.DIRECT.GET.${UPLOADS_STREAM}.>`, ...deleteUploads];
+const readUploads = [...openUploads, `${API}.DIRECT.GET.${UPLOADS_STREAM}`, `${API}.DIRECT.GET.${UPLOADS_STREAM}.>`, ...deleteUploads];
 
 /** A KV bucket its user keeps records in: opened (its stream ensured), entries written, read by direct get, updated. */
 function kvRecords(bucket: string): string[] {

@@ -135,7 +135,7 @@ export async function startStageService<S extends StageName, Settings>(
     const nats = await connectNats({ ...config.nats, name: `veriflow-${module.stage}`, log });
     shutdown.add("nats", () => nats.close());
     const readsUploads = stageSpec(module.stage).readsUploads;
-    const follower = readsUploads && config.uploadFollow ? startUploadFollower({ ...config.uploadFollow, nc: nats.nc, js: nats.js, log, queue: module.stage }) : null;
+    const follower = readsUploads && config.uploadFollow ? startUploadFollower({ ...config.uploadFollow, nc: nats.nc, jsm: nats.jsm, log, queue: module.stage }) : null;
     if (follower) shutdown.add("upload follower", () => follower.close());
     const uploads = readsUploads ? createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }), follower) : withoutUploads(module.stage);
     const instance = module.create(config.settings, { log, uploads, now: () => new Date() });

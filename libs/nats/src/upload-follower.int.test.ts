@@ -41,7 +41,7 @@ const refOf = (s: StoredUpload): UploadRef => ({ name: s.name, size: s.size, nui
 const bytesOf = (size: number, seed: number) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff));
 
 function follower() {
-  const f = createUploadFollower({ js: nats.js, log, maxFollowing: 4 });
+  const f = createUploadFollower({ jsm: nats.jsm, log, maxFollowing: 4 });
   followers.push(f);
   return f;
 }
@@ -72,8 +72,8 @@ async function storedChunks(nuid: string) {
 
 describe("a large upload read while it is stored", () => {
   it("is announced by putUpload at its second chunk, read by one follower of the queue, and hashed from its head", async () => {
-    const a = startUploadFollower({ nc: nats.nc, js: nats.js, log, maxFollowing: 4, queue: "hashing" })!;
-    const b = startUploadFollower({ nc: nats.nc, js: nats.js, log, maxFollowing: 4, queue: "hashing" })!;
+    const a = startUploadFollower({ nc: nats.nc, jsm: nats.jsm, log, maxFollowing: 4, queue: "hashing" })!;
+    const b = startUploadFollower({ nc: nats.nc, jsm: nats.jsm, log, maxFollowing: 4, queue: "hashing" })!;
     followers.push(a, b);
     await nats.nc.flush();
     const bytes = bytesOf(UPLOAD_CHUNK_BYTES * 3 + 123, 1);
@@ -93,7 +93,7 @@ describe("a large upload read while it is stored", () => {
   });
 
   it("is not announced when it fits one chunk", async () => {
-    const f = startUploadFollower({ nc: nats.nc, js: nats.js, log, maxFollowing: 4, queue: "hashing" })!;
+    const f = startUploadFollower({ nc: nats.nc, jsm: nats.jsm, log, maxFollowing: 4, queue: "hashing" })!;
     followers.push(f);
     await nats.nc.flush();
     const stored = await putUpload({ ...nats }, "small", Readable.from([bytesOf(UPLOAD_CHUNK_BYTES, 2)]));
@@ -103,7 +103,7 @@ describe("a large upload read while it is stored", () => {
   });
 
   it("goes on from a head that stopped part way (a pause longer than the follower waits) and reads only the rest", async () => {
-    const f = startUploadFollower({ nc: nats.nc, js: nats.js, log, maxFollowing: 4, queue: "hashing", idleMs: 200 })!;
+    const f = startUploadFollower({ nc: nats.nc, jsm: nats.jsm, log, maxFollowing: 4, queue: "hashing", idleMs: 200 })!;
     followers.push(f);
     const announced = nextAnnouncement("paused");
     await nats.nc.flush();
@@ -124,7 +124,7 @@ describe("a large upload read while it is stored", () => {
 
   it("stops reading an upload whose put was aborted, and drops the head nobody takes", async () => {
     let now = 0;
-    const f = startUploadFollower({ nc: nats.nc, js: nats.js, log, maxFollowing: 4, queue: "hashing", idleMs: 200, keepMs: 1000, now: () => now })!;
+    const f = startUploadFollower({ nc: nats.nc, jsm: nats.jsm, log, maxFollowing: 4, queue: "hashing", idleMs: 200, keepMs: 1000, now: () => now })!;
     followers.push(f);
     const announced = nextAnnouncement("aborted");
     await nats.nc.flush();
@@ -193,8 +193,25 @@ describe("a large upload read while it is stored", () => {
     }
   });
 
+  it("reads only its upload's chunks, in order, when another upload's chunks sit between them in the stream", async () => {
+    const a = bytesOf(UPLOAD_CHUNK_BYTES * 4 + 11, 10);
+    const b = bytesOf(UPLOAD_CHUNK_BYTES * 4 + 22, 11);
+    const piecesOf = (bytes: Buffer) => Array.from({ length: Math.ceil(bytes.length / 65536) }, (_, i) => bytes.subarray(i * 65536, (i + 1) * 65536));
+    // Stored side by side: their chunk publishes interleave in the stream.
+    const [sa, sb] = await Promise.all([putUpload(nats, "side-a", Readable.from(piecesOf(a))), putUpload(nats, "side-b", Readable.from(piecesOf(b)))]);
+    const seqsA = await seqsOf(nats.jsm, chunkSubject(sa.nuid));
+    const seqsB = await seqsOf(nats.jsm, chunkSubject(sb.nuid));
+    expect(seqsA.some((s) => s > Math.min(...seqsB) && s < Math.max(...seqsB)), "interleaved").toBe(true);
+    const f = follower();
+    f.follow(sa.nuid, "side-a");
+    await eventually(async () => f.progress(sa.nuid) === 5, "side-a read ahead");
+    const r = recording(f);
+    await expect(hashUpload(nats.js, nats.jsm, bucket, refOf(sa), { follower: r })).resolves.toEqual({ sha256Hex: sha(a), size: a.length });
+    expect(r.taken[0]).toMatchObject({ chunks: 5, size: a.length, lastSeq: seqsA.at(-1) });
+  });
+
   it("follows at most maxFollowing uploads at once; the others are read the ordinary way", async () => {
-    const f = createUploadFollower({ js: nats.js, log, maxFollowing: 1 });
+    const f = createUploadFollower({ jsm: nats.jsm, log, maxFollowing: 1 });
     followers.push(f);
     const one = await putUpload(nats, "one", Readable.from([bytesOf(UPLOAD_CHUNK_BYTES + 1, 8)]));
     const two = await putUpload(nats, "two", Readable.from([bytesOf(UPLOAD_CHUNK_BYTES + 2, 9)]));
