@@ -9,6 +9,7 @@ import { JOBS_PATH } from "@veriflow/events";
 import type { BenchStack } from "./bench-stack.js";
 import { getHistory, getJob, type Job } from "./gateway.js";
 import { fmt, out } from "./output.js";
+import { printCpu, takeCpuSnapshot } from "./processes.js";
 
 /** Peak resident memory of one process, MiB: polled every 50 ms, and the kernel's lifetime high-water mark. */
 export interface PeakRss {
@@ -46,6 +47,7 @@ export async function runLargeFile(stack: BenchStack, sizeMiB: number): Promise<
 
   const watched: Record<string, number> = { gateway: stack.services.gateway.child.pid!, hashing: stack.services.hashing.child.pid! };
   const sampler = await startRssSampler(watched);
+  const cpuBefore = await takeCpuSnapshot(stack);
   const t = performance.now();
   const postStartMs = Date.now();
   const accepted = await uploadFile(stack, file, size, stack.contents[0]!.manifestUri);
@@ -57,6 +59,8 @@ export async function runLargeFile(stack: BenchStack, sizeMiB: number): Promise<
   }
   const jobId = (accepted.body as { jobId: string }).jobId;
   const job = await waitForVerdict(stack, jobId, 180_000);
+  const cpuAfter = await takeCpuSnapshot(stack);
+  const verdictS = (performance.now() - t) / 1000;
   await sleep(200);
   const peak = await sampler.stop();
 
@@ -93,6 +97,8 @@ export async function runLargeFile(stack: BenchStack, sizeMiB: number): Promise<
   out(`  POST → completed     ${fmt(e2eS, 2)} s   ${fmt(sizeMB / e2eS)} MB/s   (POST start → the terminal event's occurredAt)`);
   out(`  openssl dgst -sha256 ${fmt(opensslS, 2)} s   ${fmt(f.opensslMBs)} MB/s   (page cache warm)`);
   out(`  hashing / openssl    ${fmt(f.ratio * 100)} %   POST → completed / openssl ${fmt(f.e2eVsOpenssl, 2)}×`);
+  // CPU seconds each process spent from POST start to the verdict seen (polled every 100 ms), as % of one core.
+  printCpu(cpuBefore, cpuAfter, verdictS);
   for (const n of Object.keys(watched)) {
     out(`  ${n.padEnd(8)} RSS       before ${fmt(sampler.baseline[n]!)} MiB   peak sampled ${fmt(peak[n]!.sampled)} MiB   VmHWM (lifetime) ${fmt(peak[n]!.hwm)} MiB`);
   }

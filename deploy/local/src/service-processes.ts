@@ -24,9 +24,14 @@ function formatLine(name: string, line: string): string {
   }
 }
 
-/** Starts one service from its build output, as a deployment would, with its log prefixed. */
+/**
+ * Starts one service from its build output, as a deployment would, with its log prefixed.
+ * SERVICE_NODE_ARGS (space-separated) go to node before the script: flags NODE_OPTIONS refuses,
+ * such as `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench's services.
+ */
 export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (line: string) => void): ServiceProcess {
-  const child = spawn(process.execPath, [`services/${name}/dist/main.js`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  const nodeArgs = env.SERVICE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, `services/${name}/dist/main.js`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   for (const stream of [child.stdout, child.stderr]) {
     let buf = "";
     stream.on("data", (d: Buffer) => {
