@@ -21,7 +21,7 @@ export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
       const comm = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")"));
       const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
       const cpu = (Number(f[11]) + Number(f[12])) / USER_HZ;
-      const group = byPid.get(pid) ?? (await groupOf(pid, comm));
+      const group = byPid.get(pid) ?? (await groupOf(pid, comm, stack));
       if (group) groups.set(group, (groups.get(group) ?? 0) + cpu);
     } catch {
       /* the process is gone */
@@ -30,16 +30,26 @@ export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
   return groups;
 }
 
-async function groupOf(pid: number, comm: string): Promise<string | undefined> {
+/**
+ * This run's processes only: a shared box runs other stacks' nats-server, postgres and hardhat
+ * beside it (their CPU, or their exit, would count here). Ours name the run's data dir
+ * (nats-server, postgres) or its chain's port (hardhat) on their command line, as findOrphans tells them.
+ */
+async function groupOf(pid: number, comm: string, stack: BenchStack): Promise<string | undefined> {
   if (pid === process.pid) return "bench-client";
-  if (comm === "nats-server") return "nats-server";
-  if (comm === "postgres") return "postgres";
-  if (comm.startsWith("node")) {
-    const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmd.includes("hardhat")) return "hardhat";
-  }
-  return undefined;
+  if (comm !== "nats-server" && comm !== "postgres" && !comm.startsWith("node")) return undefined;
+  const cmd = await cmdlineOf(pid);
+  if (comm === "nats-server") return cmd.includes(stack.dataDir) ? "nats-server" : undefined;
+  // A backend's command line names its client, not the data dir: its parent, the postmaster, names that.
+  if (comm === "postgres") return cmd.includes(stack.dataDir) || (await cmdlineOf(await parentOf(pid))).includes(stack.dataDir) ? "postgres" : undefined;
+  return cmd.includes("hardhat") && new RegExp(`--port ${new URL(stack.rpcUrl).port}( |$)`).test(cmd) ? "hardhat" : undefined;
 }
+
+const cmdlineOf = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).replace(/\0/g, " ");
+const parentOf = async (pid: number) => {
+  const st = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]);
+};
 
 export function printCpu(before: CpuSnapshot, after: CpuSnapshot, wallS: number): void {
   const parts = [...after.entries()]
