@@ -163,32 +163,28 @@ describe("a large upload read while it is stored", () => {
     expect(taken).toHaveLength(1);
   });
 
-  it("reports a corrupt chunk as E_UPLOAD_CORRUPT whether or not it was followed", async () => {
-    const bytes = bytesOf(UPLOAD_CHUNK_BYTES * 3, 6);
-    for (const followed of [true, false]) {
-      const name = `corrupt-${followed}`;
-      const stored = await putUpload(nats, name, Readable.from([bytes]));
-      // The second chunk replaced by other bytes, stored after the others: what the stream now holds is not what was sent.
-      const seqs = await seqsOf(nats.jsm, chunkSubject(stored.nuid));
+  // What the stream holds is not what was sent: the second chunk replaced by other bytes (stored
+  // after the others), or the third chunk gone.
+  const spoilers = {
+    "a corrupt chunk": async (seqs: number[], nuid: string) => {
       await deleteMessage(nats.jsm, seqs[1]!);
-      await nats.js.publish(chunkSubject(stored.nuid), Buffer.alloc(UPLOAD_CHUNK_BYTES, 0xee));
-      const f = follower();
-      if (followed) f.follow(stored.nuid, name);
-      if (followed) await eventually(async () => f.progress(stored.nuid) === 3, "the upload read ahead");
-      await expect(hashUpload(nats.js, nats.jsm, bucket, refOf(stored), { follower: f }), name).rejects.toMatchObject({ name: "TransientError", code: "E_UPLOAD_CORRUPT" });
-    }
-  });
-
-  it("reports a truncated upload (a chunk gone) as E_UPLOAD_CORRUPT whether or not it was followed", async () => {
-    const bytes = bytesOf(UPLOAD_CHUNK_BYTES * 3, 7);
-    for (const followed of [true, false]) {
-      const name = `truncated-${followed}`;
-      const stored = await putUpload(nats, name, Readable.from([bytes]));
-      const seqs = await seqsOf(nats.jsm, chunkSubject(stored.nuid));
+      await nats.js.publish(chunkSubject(nuid), Buffer.alloc(UPLOAD_CHUNK_BYTES, 0xee));
+      return 3;
+    },
+    "a truncated upload (a chunk gone)": async (seqs: number[]) => {
       await deleteMessage(nats.jsm, seqs[2]!);
+      return 2;
+    },
+  };
+  it.each(Object.keys(spoilers))("reports %s as E_UPLOAD_CORRUPT whether or not it was followed", async (label) => {
+    const bytes = bytesOf(UPLOAD_CHUNK_BYTES * 3, label.length);
+    for (const followed of [true, false]) {
+      const name = `spoiled-${label.length}-${followed}`;
+      const stored = await putUpload(nats, name, Readable.from([bytes]));
+      const left = await spoilers[label as keyof typeof spoilers](await seqsOf(nats.jsm, chunkSubject(stored.nuid)), stored.nuid);
       const f = follower();
       if (followed) f.follow(stored.nuid, name);
-      if (followed) await eventually(async () => f.progress(stored.nuid) === 2, "the upload read ahead");
+      if (followed) await eventually(async () => f.progress(stored.nuid) === left, "the upload read ahead");
       await expect(hashUpload(nats.js, nats.jsm, bucket, refOf(stored), { follower: f }), name).rejects.toMatchObject({ name: "TransientError", code: "E_UPLOAD_CORRUPT" });
     }
   });
