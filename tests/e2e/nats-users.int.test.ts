@@ -28,13 +28,16 @@ afterAll(async () => {
 const uniqueContent = (label: string, bytes = 16) => `${label} ${randomBytes(bytes).toString("hex")}`;
 
 describe("the system with one NATS user per service", () => {
-  it("verifies a job, a large upload among them (the object store's ordered consumer)", async () => {
+  it("verifies a job, a large upload among them (read by hashing as it is stored, then the object store's ordered consumer)", async () => {
     for (const content of [uniqueContent("small"), uniqueContent("large", 1024 * 1024)]) {
       const { manifestUri } = await sys.publish(content);
       const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri });
       expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
       expect(await waitForJob(sys.gatewayUrl, accepted.body.jobId)).toMatchObject({ status: "completed", result: { status: "OK" } });
     }
+    // The large one was read as it was stored: the gateway's announcement reached the hashing user.
+    const metrics = await (await fetch(`http://127.0.0.1:${sys.services.hashing.opsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^veriflow_upload_follows_total\{outcome="taken"\} 1$/m);
   });
 
   it("answers synchronously (the gateway hears the outcome) and honours an Idempotency-Key (its bucket)", async () => {

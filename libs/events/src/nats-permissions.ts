@@ -8,6 +8,7 @@ import {
   STREAM_NAME,
   STREAM_SUBJECTS,
   UPLOADS_BUCKET,
+  UPLOAD_STARTED_SUBJECT,
   deadLetterSubject,
   positionSubject,
   subjectsOf,
@@ -95,13 +96,17 @@ const deleteUploads = [
   `$JS.FC.${UPLOADS_STREAM}.>`,
 ];
 
-/** The gateway streams uploads in (chunks and entries) and deletes those of refused submissions. */
-const writeUploads = [...openUploads, `$O.${UPLOADS_BUCKET}.>`, ...deleteUploads];
+/**
+ * The gateway streams uploads in (chunks and entries), announces the large ones to the stage
+ * that reads uploads (it hashes them as they are stored), and deletes those of refused submissions.
+ */
+const writeUploads = [...openUploads, `$O.${UPLOADS_BUCKET}.>`, UPLOAD_STARTED_SUBJECT, ...deleteUploads];
 
 /**
  * A stage that reads uploads (uploads.ts): one chunk by direct get (by subject, or by sequence:
  * a request without a subject in its own), more through an ordered push consumer, then the
- * upload is deleted; its service sweeps the bucket, walking its entries by sequence (upload-sweep.ts).
+ * upload is deleted; large ones are read as they are stored by direct gets from a sequence
+ * (upload-follower.ts), and the bucket is swept by walking its entries the same way (upload-sweep.ts).
  */
 const readUploads = [...openUploads, `${API}.DIRECT.GET.${UPLOADS_STREAM}`, `${API}.DIRECT.GET.${UPLOADS_STREAM}.>`, ...deleteUploads];
 
@@ -147,7 +152,8 @@ function stage(spec: StageSpec): Omit<NatsUser, "user" | "passwordVariable"> {
       ...produces.map(subjectsOf),
       ...(spec.readsUploads ? readUploads : []),
     ],
-    subscribe: connection.subscribe,
+    // The stage that reads uploads hears of large ones as they start (upload-follower.ts).
+    subscribe: [...connection.subscribe, ...(spec.readsUploads ? [UPLOAD_STARTED_SUBJECT] : [])],
   };
 }
 

@@ -28,6 +28,14 @@ export const POSITIONS_ROOT = "veriflow-positions";
  */
 export const JOB_CHANGED_SUBJECT = "veriflow-status.changed";
 
+/**
+ * Core-NATS notices from the gateway that an upload of more than one chunk is being stored,
+ * `{ name, nuid }`, taken by one replica of the stage that reads uploads, which starts hashing
+ * its chunks as they are stored (libs/nats upload-follower.ts). A hint: one lost costs time,
+ * never a job. Outside `veriflow.>`, so the events stream keeps none.
+ */
+export const UPLOAD_STARTED_SUBJECT = "veriflow-uploads.started";
+
 /** Uploaded files wait here until hashed; the bucket's max age removes leftovers. */
 export const UPLOADS_BUCKET = "veriflow-uploads";
 

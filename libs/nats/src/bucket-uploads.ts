@@ -1,5 +1,6 @@
 import type { UploadReader } from "@veriflow/pipeline";
 import type { NatsClients } from "./nats.js";
+import type { UploadFollower } from "./upload-follower.js";
 import { deleteCheckedUpload, type CheckedUpload } from "./upload-seqs.js";
 import { deleteUpload, hashUpload, type ObjectStore } from "./uploads.js";
 
@@ -15,13 +16,14 @@ const CHECKED_UPLOADS_KEPT = 4096;
  * Uploads as a stage reads them in its own service: the uploads bucket. What hash() read at
  * sequences it checked (upload-seqs.ts), release() deletes at those sequences, with no
  * lookups; anything else (an older request, a job given up on before its upload was read, a
- * redelivery whose outcome was already stored) is deleted by looking its messages up.
+ * redelivery whose outcome was already stored) is deleted by looking its messages up. Large
+ * uploads go on from what `follower` read while they were stored, if given (upload-follower.ts).
  */
-export function createBucketUploads(nats: NatsClients, bucket: ObjectStore): UploadReader {
+export function createBucketUploads(nats: NatsClients, bucket: ObjectStore, follower?: UploadFollower | null): UploadReader {
   const checked = new Map<string, CheckedUpload>();
   return {
     async hash(upload) {
-      const read = await hashUpload(nats.js, nats.jsm, bucket, upload);
+      const read = await hashUpload(nats.js, nats.jsm, bucket, upload, { follower });
       checked.delete(upload.name);
       if (read.checked) {
         if (checked.size >= CHECKED_UPLOADS_KEPT) checked.delete(checked.keys().next().value!);

@@ -16,3 +16,5 @@ export * from "./stream-lookup.js";
 export * from "./topology.js";
 export * from "./uploads.js";
 export * from "./while-unavailable.js";
+
+export * from "./upload-follower.js";

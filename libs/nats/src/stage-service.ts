@@ -7,6 +7,7 @@ import { createBucketUploads } from "./bucket-uploads.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { ensureConsumer, ensureStreams, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
+import { readUploadFollowConfig, startUploadFollower, type UploadFollowConfig } from "./upload-follower.js";
 import { UPLOAD_READER, readUploadSweepConfig, startUploadSweep, type UploadSweepConfig } from "./upload-sweep.js";
 
 /** How a pipeline stage consumes: concurrency, attempts and backoff, from env. */
@@ -77,6 +78,8 @@ export interface StageServiceConfig<Settings> extends CommonConfig {
   settings: Settings;
   /** The stage that reads uploads also sweeps the ones left behind (upload-sweep.ts); null for the others. */
   uploadSweep: UploadSweepConfig | null;
+  /** ... and reads large ones as they are stored (upload-follower.ts); null for the others. */
+  uploadFollow: UploadFollowConfig | null;
 }
 
 /** `chain-check` → `CHAIN_CHECK`: the prefix of a stage's own variables. */
@@ -90,6 +93,7 @@ export function loadStageServiceConfig<S extends StageName, Settings>(module: St
     topology: readTopologyConfig(r),
     settings: module.readSettings(r),
     uploadSweep: module.stage === UPLOAD_READER.service ? readUploadSweepConfig(r) : null,
+    uploadFollow: module.stage === UPLOAD_READER.service ? readUploadFollowConfig(r) : null,
   };
   const horizon = retryHorizonMs(config.stage, config.topology);
   if (config.topology.duplicateWindowMs < horizon) {
@@ -122,9 +126,10 @@ export async function startStageService<S extends StageName, Settings>(
   try {
     const nats = await connectNats({ ...config.nats, name: `veriflow-${module.stage}`, log });
     shutdown.add("nats", () => nats.close());
-    const uploads = stageSpec(module.stage).readsUploads
-      ? createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }))
-      : withoutUploads(module.stage);
+    const readsUploads = stageSpec(module.stage).readsUploads;
+    const follower = readsUploads && config.uploadFollow ? startUploadFollower({ ...config.uploadFollow, nc: nats.nc, jsm: nats.jsm, log, queue: module.stage }) : null;
+    if (follower) shutdown.add("upload follower", () => follower.close());
+    const uploads = readsUploads ? createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }), follower) : withoutUploads(module.stage);
     const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
     shutdown.add("stage", () => instance.close());
     const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });

@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { JetStreamApiError, JsHeaders, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
-import { headers as natsHeaders, nuid } from "@nats-io/transport-node";
+import { headers as natsHeaders, nuid, type NatsConnection } from "@nats-io/transport-node";
 import { UPLOADS_BUCKET } from "@veriflow/events";
+import { announceUpload } from "./upload-follower.js";
 import { chunkSubject, deleteMessage, lastOnSubject, metaSubject, seqsOf } from "./upload-stream.js";
 
 /**
@@ -25,6 +26,8 @@ const PUBLISHES_IN_FLIGHT = 4;
 export interface UploadWriter {
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** With it, an upload of more than one chunk is announced as it starts, so hashing reads it as it is stored (upload-follower.ts). */
+  nc?: NatsConnection;
 }
 
 /** A stored upload as its entry in the bucket describes it (the object store's ObjectInfo fields hashing needs). */
@@ -78,9 +81,12 @@ export async function putUpload(
   try {
     const hash = createHash("sha256");
     let size = 0;
+    let count = 0;
     for await (const chunk of chunksOf(source, UPLOAD_CHUNK_BYTES)) {
       hash.update(chunk);
       size += chunk.length;
+      // A second chunk: a large upload, worth reading while it is stored.
+      if (++count === 2 && nats.nc) announceUpload(nats.nc, { name, nuid: id });
       await chunks.publish(chunk);
     }
     const entry = entryFor(name, meta, { nuid: id, size, chunks: await chunks.flush(), sha256: hash.digest() });

@@ -3,6 +3,8 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec, type ObjectStore } from "@nats-io/obj";
 import { isSubjectToken } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
+import { readStoredChunks } from "./upload-chunks.js";
+import type { UploadFollower } from "./upload-follower.js";
 import {
   ENTRY_SUBJECTS,
   STREAM,
@@ -13,7 +15,6 @@ import {
   lastSeqOf,
   metaSubject,
   seqsOf,
-  within,
 } from "./upload-stream.js";
 import { readOneChunk, type CheckedUpload } from "./upload-seqs.js";
 
@@ -46,7 +47,8 @@ export interface UploadRef {
  * back-pressure. A single-chunk upload (most of them) is one direct get, by the sequences
  * its request names when it names them (upload-seqs.ts); larger ones
  * stream through the same ordered push consumer the object store's own get() uses (it
- * works on nats-server 2.9). The store's digest is compared at the end, so a corrupt
+ * works on nats-server 2.9), going on from what a follower read while the upload was being
+ * stored (upload-follower.ts) when there is one. The store's digest is compared at the end, so a corrupt
  * or truncated object is caught. Every read has a deadline: the direct get the JetStream
  * API timeout, each further chunk `stallMs` (a stalled read is E_UPLOAD_UNAVAILABLE, retried).
  */
@@ -55,7 +57,7 @@ export async function hashUpload(
   jsm: JetStreamManager,
   bucket: ObjectStore,
   ref: UploadRef,
-  opts: { stallMs?: number } = {},
+  opts: { stallMs?: number; follower?: Pick<UploadFollower, "take"> | null } = {},
 ): Promise<StreamedUpload> {
   const stallMs = opts.stallMs ?? UPLOAD_READ_STALL_MS;
   let { nuid, chunks, digest, size: expectedSize } = ref;
@@ -70,7 +72,7 @@ export async function hashUpload(
     ({ nuid, chunks, digest } = info);
     expectedSize = info.size;
   }
-  const hash = createHash("sha256");
+  let hash = createHash("sha256");
   let size = 0;
   let checked: CheckedUpload | null = null;
   if (chunks === 1) {
@@ -81,36 +83,11 @@ export async function hashUpload(
     size = read.data.length;
     checked = read.checked;
   } else if (chunks > 1) {
-    const unavailable = (cause?: unknown) => new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause });
-    const consumer = await js.consumers
-      .getPushConsumer(STREAM, { filter_subject: chunkSubject(nuid), idle_heartbeat: 30_000_000_000, flow_control: true } as never)
-      .catch((err: unknown) => {
-        throw unavailable(err);
-      });
+    const early = (await opts.follower?.take(nuid)) ?? null;
+    const head = await readStoredChunks(js, ref.name, nuid, { chunks, size: expectedSize, digest }, { stallMs, early });
     // The consumer counts the chunks there are: none means the upload was deleted (its bytes purged).
-    if ((await consumer.info(true)).num_pending === 0) throw notFound(ref.name);
-    const messages = await consumer.consume().catch((err: unknown) => {
-      throw unavailable(err);
-    });
-    const chunkStream = messages[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await within(chunkStream.next(), stallMs, () =>
-          new TransientError("E_UPLOAD_UNAVAILABLE", `reading upload ${ref.name} stalled: no chunk for ${stallMs} ms after ${size} bytes`),
-        ).catch((err: unknown) => {
-          throw err instanceof TransientError ? err : unavailable(err);
-        });
-        if (next.done) break;
-        hash.update(next.value.data);
-        size += next.value.data.length;
-        if (next.value.info.pending === 0) break;
-      }
-    } finally {
-      // As a for-await's break would: end the iteration, then close the consumer. Not awaited:
-      // after a stall the server may never answer, and nothing here depends on it.
-      void chunkStream.return?.()?.catch(() => {});
-      void messages.close().catch(() => {});
-    }
+    if (head.chunks === 0) throw notFound(ref.name);
+    ({ hash, size } = head);
   }
   const sum = hash.digest();
   if (digest.startsWith("SHA-256=") && sum.toString("base64url") !== digest.slice(8).replace(/=+$/, "")) {

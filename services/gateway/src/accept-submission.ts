@@ -1,15 +1,13 @@
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
-import { deleteUpload, isStorageFullError, publishEvents } from "@veriflow/nats";
+import { deleteUpload, isStorageFullError, publishEvents, type UploadWriter } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 
-export interface AcceptDeps {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
+/** Stores uploads (UploadWriter: publishes, deletes, and the announcement of large ones) and queues their jobs. */
+export interface AcceptDeps extends UploadWriter {
   log: Logger;
   policy: SubmissionPolicy;
 }

@@ -66,7 +66,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   });
 
   // What REST and gRPC submissions share: where uploads and requests go, and the rules they meet.
-  const submissions = { js: nats.js, jsm: nats.jsm, log, policy, maxUploadBytes: config.maxUploadBytes, admission, idempotency };
+  const submissions = { js: nats.js, jsm: nats.jsm, nc: nats.nc, log, policy, maxUploadBytes: config.maxUploadBytes, admission, idempotency };
   const app = createGatewayApp({
     ...submissions,
     statusUrl: config.statusUrl,

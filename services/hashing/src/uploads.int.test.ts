@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { STREAM_NAME, UPLOADS_BUCKET, createRequestEvent, stageConsumer, subjectFor, type EventType } from "@veriflow/events";
 import {
@@ -10,10 +11,13 @@ import {
   publishEvents,
   putUpload,
   startStage,
+  startUploadFollower,
+  uploadFollows,
   type NatsClients,
   type ObjectStore,
   type RunningLoop,
   type TopologyConfig,
+  type UploadFollower,
 } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { eventually, startNatsServer, type NatsServerHandle } from "@veriflow/testing";
@@ -32,9 +36,10 @@ let server: NatsServerHandle;
 let nats: NatsClients;
 let bucket: ObjectStore;
 let loop: RunningLoop | undefined;
+let follower: UploadFollower | null = null;
 
 const startHashing = async () => {
-  const instance = stageModule.create({}, { log, uploads: createBucketUploads(nats, bucket), now: () => new Date() });
+  const instance = stageModule.create({}, { log, uploads: createBucketUploads(nats, bucket, follower), now: () => new Date() });
   loop = await startStage({ nats, topology, stage: "hashing", instance, config: { concurrency: 4, maxAttempts: 3, backoff: { baseMs: 20, maxMs: 200 } }, log });
 };
 
@@ -43,10 +48,14 @@ beforeAll(async () => {
   nats = await connectNats({ url: server.url, name: "hashing-redelivery-test", log });
   await ensureStreams(nats.jsm, topology);
   bucket = await openUploadsBucket(nats.js, topology);
+  // As the hashing service runs: large uploads announced by putUpload are read as they are stored.
+  follower = startUploadFollower({ nc: nats.nc, jsm: nats.jsm, log, maxFollowing: 4, queue: "hashing" });
+  await nats.nc.flush();
   await startHashing();
 });
 afterAll(async () => {
   await loop?.stop();
+  await follower?.close();
   await nats?.close();
   await server?.stop();
 });
@@ -161,5 +170,22 @@ describe("uploads deleted after their requests are acknowledged (by sequence, in
     expect(after.uploads).toMatchObject({ messages: before.uploads.messages, bytes: before.uploads.bytes });
     expect(after.account).toBe(after.streamBytes);
     for (const [jobId] of jobs) expect(await countOn("content.hashed", jobId), jobId).toBe(1);
+  });
+});
+
+describe("a large upload read while it was stored", () => {
+  it("is hashed from what was read ahead: one content.hashed with the bytes' SHA-256, and the upload deleted", async () => {
+    const taken = async () => (await uploadFollows.get()).values.find((v) => v.labels.outcome === "taken")?.value ?? 0;
+    const before = await taken();
+    const jobId = "job-read-ahead";
+    const bytes = Buffer.alloc(UPLOAD_CHUNK_BYTES * 5 + 3);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + 5) & 0xff;
+    await submit(jobId, bytes);
+    await eventually(async () => (await countOn("content.hashed", jobId)) === 1, "hashed");
+    const hashed = await nats.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subjectFor("content.hashed", jobId) });
+    expect(hashed?.json()).toMatchObject({ data: { contentHash: `0x${createHash("sha256").update(bytes).digest("hex")}`, size: bytes.length } });
+    expect(await taken()).toBe(before + 1);
+    await eventually(async () => (await bucket.info(jobId)) === null, "its upload deleted");
+    expect(await countOn("verification.failed", jobId)).toBe(0);
   });
 });

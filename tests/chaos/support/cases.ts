@@ -20,6 +20,11 @@ export interface Case {
 
 /** Small random contents (0.5–8 KiB): the suite is about faults, not bytes. */
 const randomContent = () => randomBytes(512 + Math.floor(Math.random() * 7680));
+/**
+ * A few large ones (about 1.2 MiB: three chunks of the uploads bucket), so the faults also hit
+ * uploads that hashing reads while they are stored (libs/nats upload-follower.ts).
+ */
+const largeContent = () => randomBytes(1200 * 1024 + Math.floor(Math.random() * 8192));
 
 /**
  * The kinds of submission, each with a verdict known in advance (DOMAIN.md's rules), and how
@@ -27,7 +32,8 @@ const randomContent = () => randomBytes(512 + Math.floor(Math.random() * 7680));
  * one fails at the manifest stage, so failed jobs are part of every run.
  */
 const MIX: readonly { kind: string; per20: number; contents: number }[] = [
-  { kind: "registered", per20: 10, contents: 12 },
+  { kind: "registered", per20: 9, contents: 12 },
+  { kind: "registered-large", per20: 1, contents: 2 },
   { kind: "uri-mismatch", per20: 2, contents: 3 },
   { kind: "unregistered", per20: 3, contents: 4 },
   { kind: "tampered", per20: 3, contents: 4 },
@@ -66,11 +72,12 @@ export async function prepareCases(chain: ChainHandle, registry: string, manifes
 
 async function prepareCase(kind: string, i: number, chain: ChainHandle, registry: string, manifests: ManifestServer): Promise<Case> {
   const signer = chain.accounts[0]!.privateKey;
-  const bytes = randomContent();
+  const bytes = kind === "registered-large" ? largeContent() : randomContent();
   const contentHash = contentHashOf(bytes);
   const completed = (status: VerdictStatus, ...reasons: Reason[]): Expectation => ({ outcome: "completed", status, reasons });
   switch (kind) {
-    case "registered": {
+    case "registered":
+    case "registered-large": {
       const p = await publishContent({ chain, registry, manifests, content: bytes, via: "ipfs" });
       return { kind, bytes, contentHash, manifestUri: p.manifestUri, expect: completed("OK") };
     }
