@@ -185,23 +185,31 @@ function createChunkPublisher(js: JetStreamClient, subject: string) {
   };
 }
 
-/** The source's bytes in chunks of `size` (the last one shorter), read as they are asked for. */
+/**
+ * The source's bytes in chunks of `size` (the last one shorter), read as they are asked for.
+ * The pieces read are gathered and joined once a chunk is full or the source ends, into a
+ * buffer of exactly the bytes it holds: most uploads are far smaller than a chunk, and a
+ * full-size buffer per upload (512 KiB for a 1 KiB file) made the gateway's garbage
+ * collector its largest single cost under load (bench --cpu-prof: 9-13 %).
+ */
 async function* chunksOf(source: Readable, size: number): AsyncGenerator<Buffer> {
-  let chunk = Buffer.allocUnsafe(size);
+  let pieces: Buffer[] = [];
   let filled = 0;
+  const join = () => (pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, filled));
   for (let piece = await readPiece(source); piece !== null; piece = await readPiece(source)) {
     for (let at = 0; at < piece.length; ) {
-      const copied = piece.copy(chunk, filled, at);
-      filled += copied;
-      at += copied;
+      const take = Math.min(size - filled, piece.length - at);
+      pieces.push(take === piece.length ? piece : piece.subarray(at, at + take));
+      filled += take;
+      at += take;
       if (filled === size) {
-        yield chunk;
-        chunk = Buffer.allocUnsafe(size);
+        yield join();
+        pieces = [];
         filled = 0;
       }
     }
   }
-  if (filled > 0) yield chunk.subarray(0, filled);
+  if (filled > 0) yield join();
 }
 
 /**
