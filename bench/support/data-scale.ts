@@ -96,6 +96,7 @@ export function dataScaleRows(f: DataScaleFigures): [string, string, string, boo
     [`list page p99 ${at}`, value((r) => r.listWorst), target, f.listP99 <= DATA_SCALE_TARGET_MS],
     [`stats p99 ${at}`, value((r) => r.stats), target, f.statsP99 <= DATA_SCALE_TARGET_MS],
     [`deep page by offset p99 ${at}`, value((r) => r.offsetDeep), "-", null],
+    [`floor (no query) p99 ${at}`, value((r) => r.floor), "-", null],
   ];
 }
 

@@ -21,6 +21,8 @@ export interface ReadFigures {
   stats: Latency;
   /** The deep page by `offset` (old clients; no target: it reads the rows it skips). */
   offsetDeep: Latency;
+  /** A request the service answers before any query (400, a malformed id): what the box and HTTP cost alone. */
+  floor: Latency;
 }
 
 export interface ReadTiming {
@@ -39,7 +41,8 @@ export async function timeReads(sql: postgres.Sql, jobs: number, t: ReadTiming, 
   const ids = await sampleIds(sql, t.samples);
   const at = deep ?? (await findDeepPosition(sql));
   const cursor = encodeURIComponent(encodeJobCursor(at));
-  const time = (name: string, path: (i: number) => string, n = t.samples) => timeRequests(name, n, (i) => `${t.statusUrl}${JOBS_PATH}${path(i)}`, t.headers);
+  const time = (name: string, path: (i: number) => string, n = t.samples, status = 200) =>
+    timeRequests(name, n, (i) => `${t.statusUrl}${JOBS_PATH}${path(i)}`, status, t.headers);
 
   out(`  at ${jobs.toLocaleString("en")} jobs; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (${cpus().length} cpus)`);
   const get = await time("job GET by id", (i) => `/${ids[i % ids.length]}`);
@@ -50,9 +53,10 @@ export async function timeReads(sql: postgres.Sql, jobs: number, t: ReadTiming, 
   };
   const offsetDeep = await time("  (old clients) same depth by offset", () => `?status=completed&limit=20&offset=${at.depth}`, Math.max(10, Math.ceil(t.samples / 10)));
   const stats = await time("stats", () => "/stats");
+  const floor = await time("  (floor) a 400 answered before any query", () => "/not-a-job-id", t.samples, 400);
   out(`  load average after: ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
   const listWorst = Object.values(list).reduce((a, b) => (b.p99 > a.p99 ? b : a));
-  return { jobs, get, list, listWorst, stats, offsetDeep };
+  return { jobs, get, list, listWorst, stats, offsetDeep, floor };
 }
 
 /** Random ids of the tenant's jobs, from random pages of the table. */
@@ -63,14 +67,14 @@ async function sampleIds(sql: postgres.Sql, n: number): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Times `samples` GETs one after another (after a warm-up), each one answered 200 in full. */
-async function timeRequests(name: string, samples: number, url: (i: number) => string, headers?: Record<string, string>): Promise<Latency> {
+/** Times `samples` GETs one after another (after a warm-up), each one answered `status` in full. */
+async function timeRequests(name: string, samples: number, url: (i: number) => string, status: number, headers?: Record<string, string>): Promise<Latency> {
   const once = async (i: number) => {
     const start = performance.now();
     const res = await fetch(url(i), { headers });
     const body = await res.text();
     const ms = performance.now() - start;
-    if (res.status !== 200) throw new Error(`${name}: ${url(i)} answered ${res.status}: ${body.slice(0, 300)}`);
+    if (res.status !== status) throw new Error(`${name}: ${url(i)} answered ${res.status}: ${body.slice(0, 300)}`);
     return ms;
   };
   for (let i = 0; i < Math.ceil(samples / 10); i++) await once(i);
