@@ -96,6 +96,8 @@ export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}):
     RETRY_BASE_MS: "50",
     RETRY_MAX_MS: "400",
     MANIFEST_TIMEOUT_MS: "2000",
+    // Large uploads are read while they are stored (off by default), so the system tests take that path.
+    UPLOADS_FOLLOW_MAX: "4",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     // Every test client is 127.0.0.1 without a key, polling every 25 ms: many clients, not one.
     // Limits that never bind, while the limiter still runs on every request (tests/e2e/rate-limits sets real ones).

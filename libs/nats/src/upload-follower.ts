@@ -16,7 +16,9 @@ import { UPLOAD_READ_STALL_MS } from "./upload-stream.js";
  * add up is dropped and the upload read again from its first chunk. So the head start changes
  * when the bytes are hashed, never what a job ends with: no job exists before its request
  * event (an aborted upload never becomes one), and a notice lost, a replica restarted or
- * another replica taking the request all end in the ordinary read.
+ * another replica taking the request all end in the ordinary read. It pays where the reading
+ * has CPU of its own (hashing on another host, or spare cores): on a box whose two cores the
+ * gateway, nats-server and hashing already fill, it only moves the same work earlier.
  *
  * Bounded: at most `maxFollowing` uploads read at once (later notices are ignored), a reader
  * stops after `idleMs` without a chunk (an aborted or slow upload), and a head not taken
@@ -29,9 +31,14 @@ export interface UploadFollowConfig {
   maxFollowing: number;
 }
 
-/** UPLOADS_FOLLOW_MAX (4; 0: off). */
+/**
+ * UPLOADS_FOLLOW_MAX (0: off, the default; 4 is a good start). Off by default because where
+ * gateway, nats-server and hashing share two cores (the bench box) reading ahead only moves
+ * the same CPU work earlier and cost a little more (direct gets); turn it on where hashing has
+ * CPU of its own.
+ */
 export function readUploadFollowConfig(r: EnvReader): UploadFollowConfig {
-  return { maxFollowing: r.int("UPLOADS_FOLLOW_MAX", 4, { min: 0, max: 64 }) };
+  return { maxFollowing: r.int("UPLOADS_FOLLOW_MAX", 0, { min: 0, max: 64 }) };
 }
 
 export interface UploadFollower {
