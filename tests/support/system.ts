@@ -100,6 +100,8 @@ export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}):
     // asks the block number for every read (the default reuses it 500 ms; that staleness is tested
     // in libs/adapters' block-pinned-reads).
     CHAIN_BLOCK_MAX_AGE_MS: "0",
+    // Large uploads are read while they are stored (off by default), so the system tests take that path.
+    UPLOADS_FOLLOW_MAX: "4",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     // Every test client is 127.0.0.1 without a key, polling every 25 ms: many clients, not one.
     // Limits that never bind, while the limiter still runs on every request (tests/e2e/rate-limits sets real ones).

@@ -1,24 +1,24 @@
-import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { Counter } from "prom-client";
 import { UPLOAD_STARTED_SUBJECT, isSubjectToken } from "@veriflow/events";
 import { registerMetrics, type EnvReader, type Logger } from "@veriflow/platform";
-import { newReadHead, type ReadHead } from "./upload-chunks.js";
-import { STREAM, UPLOAD_READ_STALL_MS, chunkSubject } from "./upload-stream.js";
+import { followChunks, newReadHead, type ReadHead } from "./upload-chunks.js";
+import { UPLOAD_READ_STALL_MS } from "./upload-stream.js";
 
 /**
  * A head start for large uploads. The gateway announces an upload of more than one chunk as
  * soon as its second chunk comes (UPLOAD_STARTED_SUBJECT, core NATS, to one replica of the
- * stage that reads uploads); that replica reads and hashes the chunks as they are stored,
- * instead of all of them after the request event. It reads them with direct gets, a few in
- * flight, and polls when it has caught up: an ordered push consumer following the stream's
- * tail made nats-server 2.9.10 store the upload itself 3-4 times slower (bench notes in
- * followChunks). When the request comes, hashUpload takes
- * the head (the hash so far), reads whatever chunks are left, and checks the whole against
- * the stored digest and size as always; a head that does not add up is dropped and the
- * upload read again from its first chunk. So the head start only ever saves time: no job
- * exists before its request event (an aborted upload never becomes one), and a notice lost,
- * a replica restarted or another replica taking the request all end in the ordinary read.
+ * stage that reads uploads); that replica reads and hashes the chunks as they are stored
+ * (followChunks, by direct gets), instead of all of them after the request event. When the
+ * request comes, hashUpload takes the head (the hash so far), reads whatever chunks are left,
+ * and checks the whole against the stored digest and size as always; a head that does not
+ * add up is dropped and the upload read again from its first chunk. So the head start changes
+ * when the bytes are hashed, never what a job ends with: no job exists before its request
+ * event (an aborted upload never becomes one), and a notice lost, a replica restarted or
+ * another replica taking the request all end in the ordinary read. It pays where the reading
+ * has CPU of its own (hashing on another host, or spare cores): on a box whose two cores the
+ * gateway, nats-server and hashing already fill, it only moves the same work earlier.
  *
  * Bounded: at most `maxFollowing` uploads read at once (later notices are ignored), a reader
  * stops after `idleMs` without a chunk (an aborted or slow upload), and a head not taken
@@ -31,9 +31,14 @@ export interface UploadFollowConfig {
   maxFollowing: number;
 }
 
-/** UPLOADS_FOLLOW_MAX (4; 0: off). */
+/**
+ * UPLOADS_FOLLOW_MAX (0: off, the default; 4 is a good start). Off by default because where
+ * gateway, nats-server and hashing share two cores (the bench box) reading ahead only moves
+ * the same CPU work earlier and cost a little more (direct gets); turn it on where hashing has
+ * CPU of its own.
+ */
 export function readUploadFollowConfig(r: EnvReader): UploadFollowConfig {
-  return { maxFollowing: r.int("UPLOADS_FOLLOW_MAX", 4, { min: 0, max: 64 }) };
+  return { maxFollowing: r.int("UPLOADS_FOLLOW_MAX", 0, { min: 0, max: 64 }) };
 }
 
 export interface UploadFollower {
@@ -175,67 +180,4 @@ export function startUploadFollower(opts: UploadFollowerOptions & { nc: NatsConn
       await follower.close();
     },
   };
-}
-
-/** How many direct gets a follower keeps in flight, and how long it waits to look again once it has caught up. */
-const FOLLOW_WINDOW = 4;
-const FOLLOW_POLL_MS = 50;
-
-/**
- * Reads the chunks of `nuid` stored after `head.lastSeq` into `head` with direct gets, as they
- * are stored, until `stopped` or nothing new comes for `idleMs`. Each get asks for the first
- * chunk at or after a sequence (next_by_subj); FOLLOW_WINDOW of them go out for consecutive
- * sequences from the next one wanted, and their answers are taken in order: an answer below
- * the next sequence wanted repeats one already read (another upload's message sat between),
- * and since every get starts at or below the next sequence wanted, the first new answer is the
- * next chunk. A "not found" means it caught up: the answers after it are dropped (a chunk
- * stored meanwhile could sit below them) and it looks again from the next sequence.
- *
- * Why not the ordered push consumer hashUpload reads with: following the tail of the stream
- * with one made nats-server 2.9.10 store the upload 3-4 times slower (512 MiB put: 6.9 s
- * unfollowed, 27.8 s followed by an ordered consumer, 8.4 s followed by direct gets; this box,
- * bench notes in the commit), presumably from the consumer's per-message deliveries and flow
- * control contending with the writes to the same message block.
- */
-export async function followChunks(jsm: JetStreamManager, nuid: string, head: ReadHead, opts: { idleMs: number; stopped: Promise<void> }): Promise<void> {
-  let stop = false;
-  let wake = () => {};
-  void opts.stopped.then(() => {
-    stop = true;
-    wake();
-  });
-  const subject = chunkSubject(nuid);
-  const get = (seq: number) => jsm.direct.getMessage(STREAM, { seq, next_by_subj: subject });
-  let lastProgress = Date.now();
-  while (!stop) {
-    const from = head.lastSeq + 1;
-    const window: Promise<StoredMsg | null>[] = [];
-    for (let i = 0; i < FOLLOW_WINDOW; i++) window.push(get(from + i));
-    // Whatever is dropped below may still fail: nobody's error.
-    for (const w of window) w.catch(() => {});
-    let caughtUp = false;
-    for (const answer of window) {
-      const m = await answer;
-      if (stop) return;
-      if (m === null) {
-        caughtUp = true;
-        break;
-      }
-      if (m.seq <= head.lastSeq) continue;
-      head.hash.update(m.data);
-      head.size += m.data.length;
-      head.chunks += 1;
-      head.lastSeq = m.seq;
-      lastProgress = Date.now();
-    }
-    if (!caughtUp) continue;
-    if (Date.now() - lastProgress >= opts.idleMs) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, FOLLOW_POLL_MS);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
 }

@@ -125,6 +125,8 @@ export async function startScenarioStack(
         UPLOADS_SWEEP_INTERVAL_MS: "2000",
         UPLOADS_SWEEP_MIN_AGE_MS: "2000",
         UPLOADS_SWEEP_GRACE_MS: "15000",
+        // Large uploads are read while they are stored (off by default): the faults hit that path too.
+        UPLOADS_FOLLOW_MAX: "4",
         // The load is one anonymous address: limits that never bind (the limiter still runs, and fails open while NATS is down).
         RATE_LIMITS: "ip:100000000/100000000",
         ...(opts.maxFileStore === undefined ? {} : storesWithin(opts.maxFileStore)),
