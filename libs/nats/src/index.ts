@@ -8,6 +8,7 @@ export * from "./dead-letters.js";
 export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./nats-errors.js";
+export * from "./pipeline-consumers.js";
 export * from "./prior-outcome.js";
 export * from "./publish-events.js";
 export * from "./pull-session.js";

@@ -1,7 +1,7 @@
 import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
 import { pipeline, STREAM_NAME, UPLOADS_BUCKET } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
-import { isNotFound } from "@veriflow/nats";
+import { backlogOf, readPipelineConsumers } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 
 /**
@@ -104,28 +104,19 @@ export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: numbe
   };
 }
 
-const consumerInfo = (jsm: JetStreamManager, durable: string): Promise<ConsumerInfo | null> =>
-  jsm.consumers.info(STREAM_NAME, durable).catch((err: unknown) => {
-    // Not created yet (its service has not started): it holds no backlog of its own.
-    if (isNotFound(err, "consumer")) return null;
-    throw err;
-  });
-
 async function read(jsm: JetStreamManager): Promise<Reading> {
-  const stageDurables = pipeline.stages.map((s) => s.durable);
-  const durables = [...stageDurables, ...pipeline.observers.map((o) => o.durable)];
-  const [stream, uploads, ...consumers] = await Promise.all([
+  const [stream, uploads, consumers] = await Promise.all([
     jsm.streams.info(STREAM_NAME),
     jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`),
-    ...durables.map((d) => consumerInfo(jsm, d)),
+    readPipelineConsumers(jsm),
   ]);
-  const stages = consumers.slice(0, stageDurables.length);
-  const backlog = stages.reduce((n, c) => n + (c ? c.num_pending + c.num_ack_pending : 0), 0);
+  const stages = consumers.filter((c) => c.kind === "stage").map((c) => c.info);
+  const backlog = stages.reduce((n, c) => n + backlogOf(c), 0);
   const lastStage = stages[stages.length - 1];
   const { state, config } = stream;
   // The oldest event some pipeline consumer still needs; everything from there on is counted as
   // unprocessed (a filtered consumer's floor lags behind events it never takes: the estimate errs high).
-  const busy = consumers.filter((c): c is ConsumerInfo => c !== null && c.num_pending + c.num_ack_pending > 0);
+  const busy = consumers.map((c) => c.info).filter((c): c is ConsumerInfo => backlogOf(c) > 0);
   const floors = busy.map((c) => c.ack_floor.stream_seq);
   const oldestNeeded = floors.length > 0 ? Math.max(state.first_seq, Math.min(...floors) + 1) : state.last_seq + 1;
   const unprocessedMessages = Math.max(0, state.last_seq - oldestNeeded + 1);
