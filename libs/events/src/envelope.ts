@@ -29,6 +29,13 @@ export interface Envelope<T extends EventType = EventType> {
    * Added after v1: absent in older events, which belong to `default` (tenantOf).
    */
   tenant?: string;
+  /**
+   * The job asked for a callback (its request names a `callbackUrl`): set on the request and
+   * copied onto every event the job causes. A webhooks replica that handles the job's terminal
+   * event before another replica has stored the request's URL knows, from this, to read the
+   * request back rather than conclude there is no callback. Added after v1: absent otherwise.
+   */
+  callback?: true;
   data: EventData<T>;
 }
 
@@ -43,6 +50,7 @@ export const envelopeShape = z.object({
   causationId: z.string().min(1).nullable(),
   run: z.number().int().min(1).optional(),
   tenant: z.string().regex(TENANT_PATTERN, "a tenant name (lower-case letters, digits, hyphens)").optional(),
+  callback: z.literal(true).optional(),
   data: z.unknown(),
 });
 
@@ -100,6 +108,7 @@ export function createRequestEvent(
   tenant: string = DEFAULT_TENANT,
 ): Envelope<"verification.requested"> {
   if (!TENANT_PATTERN.test(tenant)) throw new RangeError(`"${tenant}" is not a tenant name`);
+  const parsed = eventSchemas["verification.requested"].parse(data);
   return {
     id: jobId,
     type: "verification.requested",
@@ -107,7 +116,8 @@ export function createRequestEvent(
     correlationId: jobId,
     causationId: null,
     tenant,
-    data: eventSchemas["verification.requested"].parse(data),
+    ...callbackField(parsed.request.callbackUrl !== null ? true : undefined),
+    data: parsed,
   };
 }
 
@@ -120,12 +130,14 @@ export function runOf(event: Pick<Envelope, "run">): number {
 const runField = (run: number) => (run > 1 ? { run } : {});
 /** The cause's `{ tenant }`, nothing when it has none (a job from before tenants stays without). */
 const tenantField = (tenant: string | undefined) => (tenant === undefined ? {} : { tenant });
+/** `{ callback: true }` for a job that asked for a callback, nothing otherwise. */
+const callbackField = (callback: true | undefined) => (callback === true ? { callback } : {});
 
 /** An event caused by another: same correlation, run and tenant, derived id (a terminal event: the job's terminal id for that run). */
 export function createEvent<T extends EventType>(
   type: T,
   data: EventData<T>,
-  cause: Pick<Envelope, "id" | "correlationId" | "run" | "tenant">,
+  cause: Pick<Envelope, "id" | "correlationId" | "run" | "tenant" | "callback">,
   now: Date = new Date(),
 ): Envelope<T> {
   return {
@@ -136,6 +148,7 @@ export function createEvent<T extends EventType>(
     causationId: cause.id,
     ...runField(runOf(cause)),
     ...tenantField(cause.tenant),
+    ...callbackField(cause.callback),
     data: eventSchemas[type].parse(data) as EventData<T>,
   };
 }
@@ -158,6 +171,7 @@ export function createRetryEvent<T extends EventType>(input: Envelope<T>, run: n
     causationId: failedEventId,
     run,
     ...tenantField(input.tenant),
+    ...callbackField(input.callback),
     data: eventSchemas[input.type].parse(input.data) as EventData<T>,
   };
 }

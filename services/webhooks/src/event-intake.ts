@@ -11,6 +11,8 @@ export interface EventIntakeDeps {
   maxAgeMs: number;
   /** The job's terminal event of that run or a later one, from the stream (null while it runs). */
   findJobEnding: (jobId: string, fromRun: number) => Promise<AnyEnvelope | null>;
+  /** The job's request, from the stream (null when the stream no longer holds it). */
+  findJobRequest: (jobId: string) => Promise<AnyEnvelope | null>;
   /** Called after a batch created deliveries, so the worker sends them at once. */
   onNewDeliveries: () => void;
 }
@@ -26,8 +28,9 @@ export function createEventIntake(deps: EventIntakeDeps): (batch: AnyEnvelope[],
     // Strings PostgreSQL cannot store (NUL, lone surrogates) become U+FFFD before any SQL.
     const events = firstOfEachId(batch).map(storable);
     const endedBefore = (await endingsAppliedBefore(events, delivery, deps.findJobEnding)).map(storable);
+    const requestsReadBack = (await requestsNotRemembered(events, deps)).map(storable);
     const created = await deps.sql.begin(async (tx) => {
-      await rememberCallbacks(tx, callbacksOf(events));
+      await rememberCallbacks(tx, callbacksOf([...requestsReadBack, ...events]));
       const [callbacks, subscriptions] = await Promise.all([
         findCallbacks(tx, terminalJobIds([...events, ...endedBefore])),
         findSubscriptionTargets(tx, [...new Set(events.map((e) => e.type))]),
@@ -61,5 +64,22 @@ async function endingsAppliedBefore(
     (e) => e.type === "verification.requested" && e.data.request.callbackUrl && delivery.redelivered(e) && !endingInBatch.has(e.data.jobId),
   );
   const found = await Promise.all(late.map((e) => findJobEnding(e.data.jobId, runOf(e))));
+  return found.filter((e): e is AnyEnvelope => e !== null);
+}
+
+/**
+ * The requests of jobs whose terminal event is here, that asked for a callback (the envelope
+ * says so), but whose URL is not remembered yet. With several replicas, another one may hold
+ * the job's request in a batch it has not committed when this one handles the ending: the
+ * request is read back from the stream, so the callback is planned now, not never. One query
+ * per batch that has such endings; a stream read only for the rare job in that race.
+ */
+async function requestsNotRemembered(events: readonly AnyEnvelope[], deps: Pick<EventIntakeDeps, "sql" | "findJobRequest">): Promise<AnyEnvelope[]> {
+  const requestInBatch = new Set(callbacksOf(events).map((c) => c.jobId));
+  const expected = terminalJobIds(events.filter((e) => e.callback === true)).filter((id) => !requestInBatch.has(id));
+  if (expected.length === 0) return [];
+  const known = await findCallbacks(deps.sql, expected);
+  const missing = expected.filter((id) => !known.has(id));
+  const found = await Promise.all(missing.map((id) => deps.findJobRequest(id)));
   return found.filter((e): e is AnyEnvelope => e !== null);
 }

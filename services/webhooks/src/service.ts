@@ -3,7 +3,7 @@ import { startAuthentication } from "@veriflow/auth";
 import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureConsumer, ensureStreams, findJobEnding, isNatsUnavailableError, runBatchConsumeLoop, type BatchDelivery } from "@veriflow/nats";
+import { connectNats, ensureConsumer, ensureStreams, findJobEnding, findLastEvent, isNatsUnavailableError, runBatchConsumeLoop, type BatchDelivery } from "@veriflow/nats";
 import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
 import { listen, routesOf, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
@@ -88,6 +88,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
         log,
         maxAgeMs: config.maxAgeMs,
         findJobEnding: (jobId, fromRun) => findJobEnding(nats.jsm, jobId, fromRun),
+        findJobRequest: (jobId) => findLastEvent(nats.jsm, "verification.requested", jobId),
         onNewDeliveries: () => worker?.wake(),
       }),
     ),
