@@ -33,7 +33,7 @@ export interface OneChunkRef {
  * chunk and the entry are read at once (one round trip): the chunk must be on the nuid's
  * subject, the entry on the name's and name that nuid. A chunk sequence that holds anything
  * else (or nothing) falls back to the lookup by subject, which is the truth. Null when the
- * chunk is nowhere (the upload was deleted).
+ * chunk is nowhere, not even on the stream's leader (the upload was deleted).
  */
 export async function readOneChunk(jsm: JetStreamManager, ref: OneChunkRef): Promise<{ data: Uint8Array; checked: CheckedUpload | null } | null> {
   const get = (query: { seq: number } | { last_by_subj: string }) =>
@@ -48,8 +48,20 @@ export async function readOneChunk(jsm: JetStreamManager, ref: OneChunkRef): Pro
       return { data: chunk.data, checked };
     }
   }
-  const chunk = await get({ last_by_subj: chunkSubject(ref.nuid) });
+  const chunk = (await get({ last_by_subj: chunkSubject(ref.nuid) })) ?? (await getFromLeader(jsm, ref));
   return chunk === null ? null : { data: chunk.data, checked: null };
+}
+
+/**
+ * A direct get may be answered by any replica of a replicated bucket, one that has not yet
+ * received a chunk the gateway has just stored: before "not found" fails the job for good, the
+ * stream's leader (which acknowledged the chunk's write) is asked. Only on a miss, so rare.
+ */
+function getFromLeader(jsm: JetStreamManager, ref: OneChunkRef): Promise<StoredMsg | null> {
+  return jsm.streams.getMessage(STREAM, { last_by_subj: chunkSubject(ref.nuid) }).catch((err: unknown) => {
+    if (isNotFound(err, "message")) return null;
+    throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });
+  });
 }
 
 /**
