@@ -1,6 +1,7 @@
 export * from "./chain.js";
 export * from "./free-port.js";
 export * from "./nats-server.js";
+export * from "./nats-cluster.js";
 export * from "./postgres.js";
 export * from "./registry.js";
 export * from "./manifest-server.js";

@@ -48,6 +48,8 @@ export interface StartNatsOptions {
    * clients' port; none by default.
    */
   monitorPort?: number;
+  /** A node of a cluster (nats-cluster.ts): its name, its route port and its peers' route ports. */
+  cluster?: { name: string; serverName: string; port: number; routes: readonly number[] };
 }
 
 export const NATS_INSTALL_HINT =
@@ -66,6 +68,7 @@ export async function startNatsServer(opts: StartNatsOptions = {}): Promise<Nats
     const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
     if (opts.maxPayload) args.push("--max_payload", String(opts.maxPayload));
     if (opts.monitorPort !== undefined) args.push("-m", String(opts.monitorPort));
+    if (opts.cluster) args.push(...clusterArgs(opts.cluster));
     // JetStream's limits have no command-line flags: they go in a config file (the flags above still win).
     const config = opts.maxFileStore !== undefined ? await writeJetStreamLimits(storeDir, opts.maxFileStore, opts.configFile) : opts.configFile;
     if (config !== undefined) args.push("-c", config);
@@ -136,4 +139,10 @@ async function writeJetStreamLimits(storeDir: string, maxFileStore: number, base
   const include = base === undefined ? "" : `include ${JSON.stringify(relative(resolve(storeDir), resolve(base)))}\n`;
   await writeFile(file, `${include}jetstream {\n  max_file_store: ${Math.floor(maxFileStore)}\n}\n`);
   return file;
+}
+
+/** The command-line flags of a cluster node: routes on loopback, JetStream clustered by server name. */
+function clusterArgs(c: NonNullable<StartNatsOptions["cluster"]>): string[] {
+  const routes = c.routes.map((p) => `nats-route://127.0.0.1:${p}`).join(",");
+  return ["--server_name", c.serverName, "--cluster_name", c.name, "--cluster", `nats://127.0.0.1:${c.port}`, "--routes", routes];
 }
