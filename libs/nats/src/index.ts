@@ -15,6 +15,7 @@ export * from "./pull-session.js";
 export * from "./stage-service.js";
 export * from "./stream-lookup.js";
 export * from "./topology.js";
+export * from "./topology-check.js";
 export * from "./uploads.js";
 export * from "./while-unavailable.js";
 

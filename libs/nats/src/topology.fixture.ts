@@ -12,6 +12,7 @@ export function testTopology(overrides: Partial<TopologyConfig> = {}): TopologyC
     streamMaxBytes: 64 * 1024 ** 2,
     deadLetterMaxBytes: 16 * 1024 ** 2,
     uploadsMaxBytes: 64 * 1024 ** 2,
+    mode: "ensure",
     ...overrides,
   };
 }

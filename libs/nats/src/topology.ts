@@ -30,6 +30,7 @@ import {
 } from "@veriflow/events";
 import type { EnvReader } from "@veriflow/platform";
 import { whileUnavailable, type WhileUnavailableOptions } from "./while-unavailable.js";
+import { checkStreams, type WantedStream } from "./topology-check.js";
 import { checkpointedStart } from "./consumer-position.js";
 import { isAlreadyExists, isNotFound, isStorageFullError, isSubjectOverlap } from "./nats-errors.js";
 
@@ -56,7 +57,15 @@ export interface TopologyConfig {
   ackWaitMs: number;
   /** Messages a consumer may have in flight unacknowledged. */
   maxAckPending: number;
+  /**
+   * Who makes the shared topology (streams, uploads bucket): each service at its start
+   * (`ensure`), or `veriflow setup` once per deployment (`check`: a service only checks that
+   * what it needs exists as configured, and says what differs).
+   */
+  mode: TopologyMode;
 }
+
+export type TopologyMode = "ensure" | "check";
 
 const DAY = 86_400_000;
 const KiB = 1024;
@@ -85,6 +94,7 @@ export function readTopologyConfig(r: EnvReader): TopologyConfig {
     uploadsMaxBytes: r.int("UPLOADS_MAX_BYTES", STORAGE_DEFAULTS.uploadsMaxBytes, { min: MIN_STORE_BYTES }),
     ackWaitMs: r.int("CONSUMER_ACK_WAIT_MS", 30_000, { min: 1000 }),
     maxAckPending: r.int("CONSUMER_MAX_ACK_PENDING", 2000, { min: 1 }),
+    mode: r.oneOf("NATS_TOPOLOGY", ["ensure", "check"] as const, "ensure"),
   };
   // nats-server refuses a stream whose duplicate window outlasts its max age: say so at config time.
   if (config.streamMaxAgeMs < config.duplicateWindowMs) {
@@ -115,7 +125,7 @@ async function reserving<T>(what: string, work: () => Promise<T>): Promise<T> {
 }
 
 /** Creates or updates a stream to the wanted config; safe when replicas race to do it. */
-async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, cfg: WantedStream): Promise<void> {
   const what = `${cfg.max_bytes} bytes for stream ${cfg.name}`;
   try {
     await jsm.streams.info(cfg.name);
@@ -149,38 +159,46 @@ export async function ensureStreams(jsm: JetStreamManager, cfg: TopologyConfig, 
 }
 
 async function ensureEachStream(jsm: JetStreamManager, cfg: TopologyConfig): Promise<void> {
-  await ensureStream(jsm, {
-    name: STREAM_NAME,
-    subjects: STREAM_SUBJECTS,
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(cfg.streamMaxAgeMs),
-    max_bytes: cfg.streamMaxBytes,
-    num_replicas: cfg.replicas,
-    duplicate_window: nanos(cfg.duplicateWindowMs),
-    // Lets the status service read one job's request by subject without a consumer.
-    allow_direct: true,
-  });
-  await ensureStream(jsm, {
-    name: DEAD_LETTER_STREAM,
-    subjects: [`${DEAD_LETTER_ROOT}.>`],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(cfg.streamMaxAgeMs),
-    max_bytes: cfg.deadLetterMaxBytes,
-    num_replicas: cfg.replicas,
-  });
-  // One message per consumer: its last checkpointed position (consumer-position.ts).
-  await ensureStream(jsm, {
-    name: POSITIONS_STREAM,
-    subjects: [`${POSITIONS_ROOT}.>`],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    max_msgs_per_subject: 1,
-    num_replicas: cfg.replicas,
-  });
+  if (cfg.mode === "check") return checkStreams(jsm, streamConfigs(cfg));
+  for (const stream of streamConfigs(cfg)) await ensureStream(jsm, stream);
+}
+
+/** The streams every service needs, as configured: the events, the dead letters, the consumers' positions. */
+export function streamConfigs(cfg: TopologyConfig): WantedStream[] {
+  return [
+    {
+      name: STREAM_NAME,
+      subjects: STREAM_SUBJECTS,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(cfg.streamMaxAgeMs),
+      max_bytes: cfg.streamMaxBytes,
+      num_replicas: cfg.replicas,
+      duplicate_window: nanos(cfg.duplicateWindowMs),
+      // Lets the status service read one job's request by subject without a consumer.
+      allow_direct: true,
+    },
+    {
+      name: DEAD_LETTER_STREAM,
+      subjects: [`${DEAD_LETTER_ROOT}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(cfg.streamMaxAgeMs),
+      max_bytes: cfg.deadLetterMaxBytes,
+      num_replicas: cfg.replicas,
+    },
+    // One message per consumer: its last checkpointed position (consumer-position.ts).
+    {
+      name: POSITIONS_STREAM,
+      subjects: [`${POSITIONS_ROOT}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_msgs_per_subject: 1,
+      num_replicas: cfg.replicas,
+    },
+  ];
 }
 
 /**
@@ -241,12 +259,21 @@ export async function openUploadsBucket(js: JetStreamClient, cfg: TopologyConfig
 }
 
 async function openUploadsBucketOnce(js: JetStreamClient, cfg: TopologyConfig): Promise<ObjectStore> {
+  if (cfg.mode === "check") {
+    await checkStreams(await js.jetstreamManager(), [uploadsStreamConfig(cfg)]);
+    return new Objm(js).open(UPLOADS_BUCKET, false);
+  }
   const limits = { max_age: nanos(cfg.uploadsMaxAgeMs), max_bytes: cfg.uploadsMaxBytes };
   const bucket = await reserving(`${cfg.uploadsMaxBytes} bytes for the uploads bucket`, () =>
     createRacing(() => new Objm(js).create(UPLOADS_BUCKET, { storage: StorageType.File, replicas: cfg.replicas, ttl: limits.max_age, max_bytes: limits.max_bytes })),
   );
   await ensureBucketLimits(await js.jetstreamManager(), `OBJ_${UPLOADS_BUCKET}`, limits);
   return bucket;
+}
+
+/** What the uploads bucket's stream must be (the object store makes the rest of its config). */
+export function uploadsStreamConfig(cfg: TopologyConfig): WantedStream {
+  return { name: `OBJ_${UPLOADS_BUCKET}`, max_age: nanos(cfg.uploadsMaxAgeMs), max_bytes: cfg.uploadsMaxBytes, num_replicas: cfg.replicas, discard: DiscardPolicy.New };
 }
 
 export interface IdempotencyBucketConfig {

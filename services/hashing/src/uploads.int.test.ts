@@ -30,7 +30,7 @@ import { stageModule } from "./stage.js";
  * delivered again after that does not fail a job that already moved on.
  */
 
-const topology: TopologyConfig = { streamMaxAgeMs: 600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2 };
+const topology: TopologyConfig = { streamMaxAgeMs: 600_000, replicas: 1, duplicateWindowMs: 120_000, uploadsMaxAgeMs: 600_000, ackWaitMs: 30_000, maxAckPending: 100, streamMaxBytes: 64 * 1024 ** 2, deadLetterMaxBytes: 16 * 1024 ** 2, uploadsMaxBytes: 64 * 1024 ** 2, mode: "ensure" };
 const log = createSilentLogger();
 let server: NatsServerHandle;
 let nats: NatsClients;
