@@ -8,7 +8,6 @@ import {
   type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
-  type StreamConfig,
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
