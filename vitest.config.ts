@@ -25,8 +25,9 @@ export default defineConfig({
   resolve: {
     alias: [
       ...libs.map((l) => ({ find: `@veriflow/${l}`, replacement: fileURLToPath(new URL(`./libs/${l}/src/index.ts`, import.meta.url)) })),
-      // A stage's module (`@veriflow/<stage>/stage`), as the in-process runner loads it by name.
-      { find: /^@veriflow\/([a-z-]+)\/stage$/, replacement: fileURLToPath(new URL("./services/$1/src/stage.ts", import.meta.url)) },
+      // A stage's module (`@veriflow/<stage>/stage`), as the in-process runner loads it by name, and
+      // a service's schema (`@veriflow/<service>/schema`), as `veriflow setup` imports it.
+      { find: /^@veriflow\/([a-z-]+)\/(stage|schema)$/, replacement: fileURLToPath(new URL("./services/$1/src/$2.ts", import.meta.url)) },
     ],
   },
   test: {

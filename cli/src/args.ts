@@ -40,6 +40,7 @@ export type Command =
   | { kind: "keys-create"; json: boolean; databaseUrl: string; tenant: string; scopes: string; expires: string | undefined }
   | { kind: "keys-list"; json: boolean; databaseUrl: string; tenant: string | undefined }
   | { kind: "keys-revoke"; json: boolean; databaseUrl: string; id: string }
+  | { kind: "setup"; json: boolean; check: boolean }
   | { kind: "dev-publish"; common: Common; file: string; ipfs: boolean; key: string; dataDir: string; rpcUrl: string | undefined; registry: string | undefined; manifestServer: string | undefined };
 
 export { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
@@ -65,12 +66,13 @@ export function parseCommand(argv: string[], env: Env = {}): Command {
   if (first === "jobs") return parseJobs(second, argv.slice(2), env);
   if (first === "dead-letters") return parseDeadLetters(second, argv.slice(2), env);
   if (first === "keys") return parseKeys(second, argv.slice(2), env);
+  if (first === "setup") return parseSetup(argv.slice(1));
   if (first === "dev") {
     if (second === "publish") return parseDevPublish(argv.slice(2), env);
     if (second === undefined || second === "-h" || second === "--help") return { kind: "help", text: HELP.dev };
     throw new UsageError(`unknown command "dev ${second}" (try: veriflow dev publish <file>)`);
   }
-  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dead-letters, keys, dev, help)`);
+  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dead-letters, keys, setup, dev, help)`);
 }
 
 function parse(args: string[], options: Options) {
@@ -245,6 +247,13 @@ function parseKeys(sub: string | undefined, args: string[], env: Env): Command {
     return { kind: "keys-revoke", json, databaseUrl, id: id.toLowerCase() };
   }
   throw new UsageError(`unknown command "keys ${sub}" (keys create, keys list, keys revoke <id>)`);
+}
+
+function parseSetup(args: string[]): Command {
+  const { values, positionals } = parse(args, { check: { type: "boolean", default: false } });
+  if (values.help) return { kind: "help", text: HELP.setup };
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: veriflow setup [--check])`);
+  return { kind: "setup", json: values.json === true, check: values.check === true };
 }
 
 function parseDevPublish(args: string[], env: Env): Command {

@@ -10,7 +10,7 @@ const COMMON_HELP = `Common options:
   -q, --quiet         no progress on stderr
   -h, --help          this help`;
 
-export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "keys" | "dev", string> = {
+export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "keys" | "setup" | "dev", string> = {
   main: `veriflow: is this file what its creator registered?
 
 Usage:
@@ -25,6 +25,7 @@ Usage:
   veriflow keys create --tenant <name> --scopes submit,read,admin [--expires 30d]
   veriflow keys list [--tenant <name>]
   veriflow keys revoke <key-id>
+  veriflow setup [--check]
   veriflow dev publish <file> [--ipfs] [--key <hex>] [--data-dir <dir>]
   veriflow help <command>    veriflow --version
 
@@ -80,6 +81,22 @@ once the cause is fixed; if the consumer fails on it again, it comes back as a n
 ${COMMON_HELP}
 
 ${EXIT_CODES_HELP}
+`,
+  setup: `Usage: veriflow setup [--check] [--json]
+
+Makes the deployment's topology as configured, once, before its services start: the events,
+dead-letter and positions streams, the uploads bucket and every pipeline consumer on NATS, and
+every schema's pending migrations in PostgreSQL (when DATABASE_URL is set). It reads the
+services' own environment: NATS_URL and its credentials (a user allowed to manage streams,
+such as admin), STREAM_*, UPLOADS_*, CONSUMER_* and DATABASE_URL. Safe to run again: it
+changes what differs and leaves consumers where they stand. Services run with
+NATS_TOPOLOGY=check then only check that the topology is as they are configured.
+
+  --check             change nothing; print what differs and exit 1 if anything does
+  --json              { ok, done, differences } as JSON
+
+Exit codes: 0 as configured, 1 something differs (--check), 2 usage error (a bad variable),
+5 NATS or PostgreSQL unreachable.
 `,
   keys: `Usage:
   veriflow keys create --tenant <name> --scopes <list> [--expires <when>]

@@ -4,6 +4,7 @@ import { runDeadLetters } from "./commands/dead-letters.js";
 import { runDevPublish } from "./commands/dev-publish.js";
 import { runJobs } from "./commands/jobs.js";
 import { runKeys } from "./commands/keys.js";
+import { runSetup } from "./commands/setup.js";
 import { runVerify } from "./commands/verify.js";
 import { ApiError, InterruptedError, UsageError, WaitTimeoutError } from "./errors.js";
 import { EXIT, exitCodeForError } from "./exit-codes.js";
@@ -40,6 +41,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case "keys-revoke":
         json = cmd.json;
         return await runKeys(cmd, io);
+      case "setup":
+        json = cmd.json;
+        return await runSetup(cmd, io);
       case "dev-publish":
         json = cmd.common.json;
         return await runDevPublish(cmd, io);

@@ -16,6 +16,7 @@ export * from "./stage-service.js";
 export * from "./stream-lookup.js";
 export * from "./topology.js";
 export * from "./topology-check.js";
+export * from "./topology-setup.js";
 export * from "./uploads.js";
 export * from "./while-unavailable.js";
 

@@ -100,6 +100,31 @@ export async function runMigrations(sql: Sql, dir: string, opts: RunMigrationsOp
   return applied;
 }
 
+/** A service's tables: the directory of its migrations and the table that records them. */
+export interface Schema {
+  /** Who owns it (a service, or a library shared by several: auth). */
+  owner: string;
+  dir: string;
+  table: string;
+}
+
+/**
+ * The migrations of `schema` not applied yet (none: the schema is current), without applying
+ * any or taking a lock; a migration changed after it was applied is an error, as when running.
+ */
+export async function pendingMigrations(sql: Sql, schema: Schema): Promise<string[]> {
+  const migrations = await loadMigrations(schema.dir);
+  const [exists] = await sql<{ found: boolean }[]>`select to_regclass(${schema.table}) is not null as found`;
+  if (!exists?.found) return migrations.map((m) => m.name);
+  const rows = await sql<{ version: number; name: string; checksum: string }[]>`select version, name, checksum from ${sql(schema.table)}`;
+  const done = new Map(rows.map((r) => [r.version, r]));
+  for (const m of migrations) {
+    const prior = done.get(m.version);
+    if (prior && prior.checksum !== m.checksum) throw new MigrationError(`migration ${m.name} was changed after it was applied (as ${prior.name})`);
+  }
+  return migrations.filter((m) => !done.has(m.version)).map((m) => m.name);
+}
+
 /** A service's database as its edges and consumers see it: migrated yet, or not. */
 export interface MigratedDatabase {
   /** Resolves once the migrations are applied (it never rejects). */

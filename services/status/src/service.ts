@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { startAuthentication } from "@veriflow/auth";
 import { observerConsumer } from "@veriflow/events";
 import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadStatusProtos } from "@veriflow/grpc";
@@ -33,9 +32,10 @@ import { createJobRetry } from "./retry-job.js";
 import { createDeadLetters } from "./dead-letters.js";
 import { createDeadLetterServiceHandlers } from "./grpc-dead-letters.js";
 import { applyEvents } from "./store.js";
+import { schema } from "./schema.js";
 
-/** Migrations ship beside the build output: services/status/migrations. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
+/** Migrations ship beside the build output: services/status/migrations (schema.ts). */
+export const MIGRATIONS_DIR = schema.dir;
 
 /**
  * The composition: Postgres (migrated, or migrating once it answers) → NATS → projection

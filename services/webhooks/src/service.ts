@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { startAuthentication } from "@veriflow/auth";
 import { createGuardedAgent } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
@@ -10,16 +9,17 @@ import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
 import { createDeliverySecrets, sealClearSecrets } from "./delivery-secrets.js";
 import { createEventIntake } from "./event-intake.js";
+import { schema } from "./schema.js";
 import { registerWebhooksMetrics } from "./metrics.js";
 import { createWebhooksApp } from "./routes.js";
 import { webhooksPruneSteps } from "./retention.js";
 import { createSecretBox } from "./secret-box.js";
 import { createSigningSecrets } from "./signing-secrets.js";
 
-/** Migrations ship beside the build output: services/webhooks/migrations. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
+/** Migrations ship beside the build output: services/webhooks/migrations (schema.ts). */
+export const MIGRATIONS_DIR = schema.dir;
 /** Its own record of applied migrations: the database server may be shared with status. */
-export const MIGRATIONS_TABLE = "webhook_schema_migrations";
+export const MIGRATIONS_TABLE = schema.table;
 
 /**
  * The composition: Postgres (migrated, or migrating once it answers) → delivery worker →
