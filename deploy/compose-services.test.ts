@@ -7,10 +7,10 @@ import { describe, expect, it } from "vitest";
 // docker-compose.yml is written by hand (it is read by people first); this keeps its
 // service list equal to the pipeline descriptor's, which every other launcher derives from.
 const compose = load(readFileSync(fileURLToPath(new URL("../docker-compose.yml", import.meta.url)), "utf8")) as {
-  services: Record<string, { build?: { args?: { SERVICE?: string } }; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[] }>;
+  services: Record<string, { build?: { args?: { SERVICE?: string } }; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[]; depends_on?: Record<string, { condition: string }> }>;
 };
 const envExample = readFileSync(fileURLToPath(new URL("../.env.example", import.meta.url)), "utf8");
-const infrastructure = ["nats", "postgres"];
+const infrastructure = ["nats", "postgres", "setup"];
 
 describe("docker-compose.yml agrees with the pipeline descriptor", () => {
   it("runs exactly the descriptor's services, besides NATS and PostgreSQL", () => {
@@ -34,6 +34,17 @@ describe("docker-compose.yml agrees with the pipeline descriptor", () => {
       if (!(serviceNames as string[]).includes(user)) continue;
       expect(compose.services[user]?.environment?.NATS_USER, user).toBe(user);
       expect(compose.services[user]?.environment?.NATS_PASSWORD, user).toBe(nats.environment?.[passwordVariable]);
+    }
+  });
+
+  it("makes the topology once with veriflow setup (as admin) before any service, which only checks it", () => {
+    const setup = compose.services.setup!;
+    expect(setup.command).toEqual(["node", "cli/bin/veriflow.js", "setup"]);
+    expect(setup.environment?.NATS_USER).toBe("admin");
+    expect(setup.environment?.DATABASE_URL).toBe(compose.services.status?.environment?.DATABASE_URL);
+    for (const name of serviceNames) {
+      expect(compose.services[name]?.depends_on?.setup, name).toEqual({ condition: "service_completed_successfully" });
+      expect(compose.services[name]?.environment?.NATS_TOPOLOGY, name).toBe("check");
     }
   });
 });

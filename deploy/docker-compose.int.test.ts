@@ -22,8 +22,10 @@ describe.skipIf(!hasCompose)("docker-compose.yml", () => {
     for (const service of ["nats", "postgres", ...serviceNames]) {
       expect(stdout).toMatch(new RegExp(`^  ${service}:`, "m"));
     }
-    expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(serviceNames.length);
-    expect(stdout.match(/DATABASE_URL: postgres:\/\/veriflow:veriflow@postgres:5432\/veriflow/g)?.length).toBe(3);
+    // Every service, and setup (veriflow setup) before them.
+    expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(serviceNames.length + 1);
+    expect(stdout.match(/DATABASE_URL: postgres:\/\/veriflow:veriflow@postgres:5432\/veriflow/g)?.length).toBe(4);
+    expect(stdout).toMatch(/condition: service_completed_successfully/);
     expect(stdout).toMatch(/RPC_URL: http:\/\/chain:8545/);
     expect(stdout).toMatch(/SERVICE: chain-check/);
     expect(stdout).toMatch(/STATUS_URL: http:\/\/status:3002/);

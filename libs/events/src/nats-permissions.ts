@@ -235,7 +235,7 @@ export function natsUsers(): NatsUser[] {
     {
       user: NATS_ADMIN_USER,
       passwordVariable: natsPasswordVariable(NATS_ADMIN_USER),
-      description: `${NATS_ADMIN_USER}: operators and topology set-up (the nats CLI, a future \`veriflow setup\`): everything in the account`,
+      description: `${NATS_ADMIN_USER}: operators and topology set-up (the nats CLI, \`veriflow setup\`): everything in the account`,
       publish: null,
       subscribe: null,
     },
