@@ -1,0 +1,100 @@
+/**
+ * Generates deploy/k8s/base/ (the Kustomize base: one file per service, the setup Job, the
+ * config) and deploy/k8s/nats/values.yaml (the official NATS Helm chart's values: a three-node
+ * JetStream cluster with the accounts and permissions of deploy/nats/nats-server.conf) from
+ * the pipeline descriptor. The overlays (deploy/k8s/overlays/) are written by hand.
+ *
+ *   tsx deploy/k8s/scripts/generate-k8s.ts          write the files
+ *   tsx deploy/k8s/scripts/generate-k8s.ts --check  exit 1 if any is stale
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { dump } from "js-yaml";
+import { NATS_ACCOUNT, natsUsers } from "@veriflow/events";
+import { baseResources, type Resource } from "./k8s-resources.js";
+
+export const K8S_DIR = fileURLToPath(new URL("..", import.meta.url));
+
+const HEADER = "# Generated from the pipeline descriptor by `npm run generate:k8s` (deploy/k8s/scripts); do not edit.\n";
+
+const yaml = (docs: readonly object[]) => HEADER + docs.map((d) => dump(d, { lineWidth: 120, noRefs: true })).join("---\n");
+
+/**
+ * The chart's values: three nodes, JetStream on file storage, the monitoring port KEDA reads,
+ * and the account with one user per service. `<< $VAR >>` is the chart's way to write a value
+ * unquoted: nats-server then reads each password from its environment, filled from the secret.
+ */
+function natsValues(): object {
+  const users = natsUsers();
+  return {
+    config: {
+      cluster: { enabled: true, replicas: 3 },
+      jetstream: { enabled: true, fileStore: { enabled: true, pvc: { enabled: true, size: "20Gi" } } },
+      monitor: { enabled: true, port: 8222 },
+      merge: {
+        accounts: {
+          [NATS_ACCOUNT]: {
+            jetstream: "enabled",
+            users: users.map((u) => ({
+              user: u.user,
+              password: `<< $${u.passwordVariable} >>`,
+              ...(u.publish === null && u.subscribe === null
+                ? {}
+                : {
+                    permissions: {
+                      ...(u.publish ? { publish: { allow: u.publish, ...(u.publishDeny?.length ? { deny: u.publishDeny } : {}) } } : {}),
+                      ...(u.subscribe ? { subscribe: { allow: u.subscribe } } : {}),
+                    },
+                  }),
+            })),
+          },
+        },
+      },
+    },
+    container: {
+      env: Object.fromEntries(users.map((u) => [u.passwordVariable, { valueFrom: { secretKeyRef: { name: "veriflow-secrets", key: u.passwordVariable } } }])),
+    },
+  };
+}
+
+/** Every generated file: its path under deploy/k8s/ and its text. */
+export function renderK8s(): { path: string; text: string }[] {
+  const files = baseResources();
+  const kustomization = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: files.map((f) => f.file),
+  };
+  return [
+    ...files.map((f) => ({ path: `base/${f.file}`, text: yaml(f.resources) })),
+    { path: "base/kustomization.yaml", text: yaml([kustomization]) },
+    { path: "nats/values.yaml", text: yaml([natsValues()]) },
+  ];
+}
+
+/** The documents of the base, as objects (what the files hold). */
+export function baseDocuments(): Resource[] {
+  return baseResources().flatMap((f) => f.resources);
+}
+
+/** The generated files that differ from what is committed (empty: all current). */
+export async function staleK8sFiles(): Promise<string[]> {
+  const stale: string[] = [];
+  for (const f of renderK8s()) {
+    if ((await readFile(`${K8S_DIR}/${f.path}`, "utf8").catch(() => undefined)) !== f.text) stale.push(f.path);
+  }
+  return stale;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  if (process.argv.includes("--check")) {
+    const stale = await staleK8sFiles();
+    if (stale.length > 0) {
+      console.error(`deploy/k8s is stale (${stale.join(", ")}): run npm run generate:k8s`);
+      process.exit(1);
+    }
+  } else {
+    for (const f of renderK8s()) await writeFile(`${K8S_DIR}/${f.path}`, f.text);
+    console.log(`wrote ${renderK8s().length} files to deploy/k8s`);
+  }
+}
