@@ -1,6 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { Gauge } from "prom-client";
-import { createScrapeReading, registerMetrics, type Logger, type ScrapeReading } from "@veriflow/platform";
+import { createScrapeReading, createScrapedGauge, registerMetrics, type Logger, type ScrapeReading } from "@veriflow/platform";
 import { countDeadLetters, type DeadLetterCounts } from "./dead-letters.js";
 import { readPipelineConsumers, type PipelineConsumer } from "./pipeline-consumers.js";
 
@@ -21,19 +20,15 @@ const labels = ["consumer", "kind"] as const;
 /** The reading the gauges below export; set by registerQueueMetrics (the last caller's, should a test start status twice). */
 let source: ScrapeReading<QueueReading> | undefined;
 
-/** A gauge per consumer, refreshed from the scrape's reading; no series while JetStream did not answer. */
-function consumerGauge(name: string, help: string, value: (c: NonNullable<PipelineConsumer["info"]>) => number): Gauge<(typeof labels)[number]> {
-  return new Gauge({
+/** A gauge per consumer that exists (one not created yet has no series). */
+function consumerGauge(name: string, help: string, value: (c: NonNullable<PipelineConsumer["info"]>) => number) {
+  return createScrapedGauge<QueueReading, (typeof labels)[number]>({
     name,
     help,
     labelNames: labels,
-    registers: [],
-    async collect() {
-      this.reset();
-      const reading = await source?.get();
-      for (const c of reading?.consumers ?? []) {
-        if (c.info) this.set({ consumer: c.durable, kind: c.kind }, value(c.info));
-      }
+    reading: () => source,
+    update: (reading, set) => {
+      for (const c of reading.consumers) if (c.info) set({ consumer: c.durable, kind: c.kind }, value(c.info));
     },
   });
 }
@@ -64,18 +59,15 @@ export const consumerAckFloor = consumerGauge(
   (i) => i.ack_floor.stream_seq,
 );
 
-export const deadLetterMessages = new Gauge({
+export const deadLetterMessages = createScrapedGauge<QueueReading, "consumer">({
   name: "veriflow_dead_letter_messages",
   help: "Messages in the VERIFLOW_DLQ stream, by the consumer that set them aside (reading or replaying one removes it).",
-  labelNames: ["consumer"] as const,
-  registers: [],
-  async collect() {
-    this.reset();
-    const reading = await source?.get();
-    if (!reading) return;
+  labelNames: ["consumer"],
+  reading: () => source,
+  update: (reading, set) => {
     // Every consumer of the pipeline has a series, 0 when it has none: an alert on > 0 needs no `or`.
-    for (const c of reading.consumers) this.set({ consumer: c.durable }, 0);
-    for (const [consumer, n] of Object.entries(reading.deadLetters.byConsumer)) this.set({ consumer }, n);
+    for (const c of reading.consumers) set({ consumer: c.durable }, 0);
+    for (const [consumer, n] of Object.entries(reading.deadLetters.byConsumer)) set({ consumer }, n);
   },
 });
 

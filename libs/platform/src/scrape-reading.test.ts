@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createScrapeReading } from "./scrape-reading.js";
+import { createScrapeReading, createScrapedGauge } from "./scrape-reading.js";
 
 describe("createScrapeReading", () => {
   it("reuses a reading within its ttl and reads again after it", async () => {
@@ -43,5 +43,25 @@ describe("createScrapeReading", () => {
     expect(errors).toHaveLength(1);
     fail = false;
     expect(await r.get()).toBe("up");
+  });
+});
+
+describe("createScrapedGauge", () => {
+  it("exports the reading's series on each scrape, and none when the reading failed", async () => {
+    let value: Record<string, number> | Error = { a: 1, b: 2 };
+    const reading = createScrapeReading(() => (value instanceof Error ? Promise.reject(value) : Promise.resolve(value)), { ttlMs: 0 });
+    const gauge = createScrapedGauge<Record<string, number>, "k">({
+      name: "test_scraped",
+      help: "test",
+      labelNames: ["k"],
+      reading: () => reading,
+      update: (v, set) => Object.entries(v).forEach(([k, n]) => set({ k }, n)),
+    });
+    const series = async () => (await gauge.get()).values.map((s) => [s.labels.k, s.value]);
+    expect(await series()).toEqual([["a", 1], ["b", 2]]);
+    value = { b: 3 };
+    expect(await series()).toEqual([["b", 3]]);
+    value = new Error("down");
+    expect(await series()).toEqual([]);
   });
 });

@@ -1,3 +1,5 @@
+import { Gauge, type LabelValues } from "prom-client";
+
 /**
  * A reading taken when Prometheus scrapes (a gauge's `collect()`), never on the hot path:
  * reused for `ttlMs`, shared by concurrent scrapes, and bounded by `timeoutMs` so a slow
@@ -54,4 +56,29 @@ export function createScrapeReading<T>(read: () => Promise<T>, opts: ScrapeReadi
       }
     },
   };
+}
+
+export interface ScrapedGaugeOptions<T, L extends string> {
+  name: string;
+  help: string;
+  labelNames?: readonly L[];
+  /** The reading the gauge exports (looked up on each scrape: a composition root sets it after the gauge exists). */
+  reading: () => ScrapeReading<T> | undefined;
+  /** Sets the gauge's series from a reading; none are left from the scrape before. */
+  update: (value: T, set: (labels: LabelValues<L>, value: number) => void) => void;
+}
+
+/** A gauge whose series are a scrape reading's: reset on every scrape, none while there is no reading. */
+export function createScrapedGauge<T, L extends string = string>(opts: ScrapedGaugeOptions<T, L>): Gauge<L> {
+  return new Gauge<L>({
+    name: opts.name,
+    help: opts.help,
+    labelNames: opts.labelNames ?? [],
+    registers: [],
+    async collect() {
+      this.reset();
+      const value = await opts.reading()?.get();
+      if (value !== undefined) opts.update(value, (labels, v) => this.set(labels, v));
+    },
+  });
 }

@@ -352,3 +352,20 @@ export async function pruneDeletedSubscriptions(sql: Db, maxAgeMs: number, limit
     returning 1`;
   return rows.length;
 }
+
+/** Deliveries not yet settled: never tried (`waiting`), tried and due again (`retrying`), and when the oldest was planned. */
+export interface DeliveryBacklog {
+  waiting: number;
+  retrying: number;
+  oldestCreatedAt: Date | null;
+}
+
+/** The backlog, for the metrics: one pass over the pending deliveries' partial index (webhook_deliveries_due_idx). */
+export async function readDeliveryBacklog(sql: Db): Promise<DeliveryBacklog> {
+  const [row] = await sql<DeliveryBacklog[]>`
+    select count(*) filter (where attempt_count = 0)::int as waiting,
+      count(*) filter (where attempt_count > 0)::int as retrying,
+      min(created_at) as oldest_created_at
+    from webhook_deliveries where status = 'pending'`;
+  return row ?? { waiting: 0, retrying: 0, oldestCreatedAt: null };
+}
