@@ -23,15 +23,15 @@ export const webhookPending = createScrapedGauge<DeliveryBacklog, "state">({
   },
 });
 
-export const webhookOldestPending = createScrapedGauge<DeliveryBacklog>({
-  name: "veriflow_webhook_oldest_pending_seconds",
-  help: "Age of the oldest webhook delivery not yet settled (0 when none).",
+export const webhookOldestWaiting = createScrapedGauge<DeliveryBacklog>({
+  name: "veriflow_webhook_oldest_waiting_seconds",
+  help: "Age of the oldest webhook delivery never tried yet (0 when none): it should go out within seconds of its event.",
   reading: () => backlog,
-  update: (b, set) => set({}, b.oldestCreatedAt ? Math.max(0, Date.now() - b.oldestCreatedAt.getTime()) / 1000 : 0),
+  update: (b, set) => set({}, b.oldestWaitingAt ? Math.max(0, Date.now() - b.oldestWaitingAt.getTime()) / 1000 : 0),
 });
 
 /** Called from the webhooks composition root with the backlog's reader (store.ts readDeliveryBacklog). */
 export function registerWebhooksMetrics(readBacklog: () => Promise<DeliveryBacklog>, log: Logger): void {
   backlog = createScrapeReading(readBacklog, { onError: (err) => log.debug({ err }, "webhook backlog not read") });
-  registerMetrics(webhookAttempts, webhookPending, webhookOldestPending);
+  registerMetrics(webhookAttempts, webhookPending, webhookOldestWaiting);
 }

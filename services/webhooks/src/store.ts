@@ -353,11 +353,15 @@ export async function pruneDeletedSubscriptions(sql: Db, maxAgeMs: number, limit
   return rows.length;
 }
 
-/** Deliveries not yet settled: never tried (`waiting`), tried and due again (`retrying`), and when the oldest was planned. */
+/**
+ * Deliveries not yet settled: never tried (`waiting`), tried and due again (`retrying`), and
+ * when the oldest never tried was planned (a retrying one may wait hours by its schedule; a
+ * waiting one should go out within seconds).
+ */
 export interface DeliveryBacklog {
   waiting: number;
   retrying: number;
-  oldestCreatedAt: Date | null;
+  oldestWaitingAt: Date | null;
 }
 
 /** The backlog, for the metrics: one pass over the pending deliveries' partial index (webhook_deliveries_due_idx). */
@@ -365,7 +369,7 @@ export async function readDeliveryBacklog(sql: Db): Promise<DeliveryBacklog> {
   const [row] = await sql<DeliveryBacklog[]>`
     select count(*) filter (where attempt_count = 0)::int as waiting,
       count(*) filter (where attempt_count > 0)::int as retrying,
-      min(created_at) as oldest_created_at
+      min(created_at) filter (where attempt_count = 0) as oldest_waiting_at
     from webhook_deliveries where status = 'pending'`;
-  return row ?? { waiting: 0, retrying: 0, oldestCreatedAt: null };
+  return row ?? { waiting: 0, retrying: 0, oldestWaitingAt: null };
 }
