@@ -364,12 +364,15 @@ export interface DeliveryBacklog {
   oldestWaitingAt: Date | null;
 }
 
-/** The backlog, for the metrics: one pass over the pending deliveries' partial index (webhook_deliveries_due_idx). */
+/**
+ * The backlog, for the metrics, from the pending deliveries' partial index by attempts made
+ * (webhook_deliveries_backlog_idx): the oldest never tried is its first entry, the counts are
+ * index-only scans.
+ */
 export async function readDeliveryBacklog(sql: Db): Promise<DeliveryBacklog> {
   const [row] = await sql<DeliveryBacklog[]>`
-    select count(*) filter (where attempt_count = 0)::int as waiting,
-      count(*) filter (where attempt_count > 0)::int as retrying,
-      min(created_at) filter (where attempt_count = 0) as oldest_waiting_at
-    from webhook_deliveries where status = 'pending'`;
+    select (select count(*) from webhook_deliveries where status = 'pending' and attempt_count = 0)::int as waiting,
+      (select count(*) from webhook_deliveries where status = 'pending' and attempt_count > 0)::int as retrying,
+      (select min(created_at) from webhook_deliveries where status = 'pending' and attempt_count = 0) as oldest_waiting_at`;
   return row ?? { waiting: 0, retrying: 0, oldestWaitingAt: null };
 }
