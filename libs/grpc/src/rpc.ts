@@ -1,8 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { assertScope, type Authenticator, type Principal, type Scope } from "@veriflow/auth";
-import { presentedApiKey } from "@veriflow/http";
+import { presentedApiKey, registerGrpcMetrics } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
-import { registerGrpcMetrics } from "@veriflow/http";
 import { startCallMetrics } from "./call-metrics.js";
 import { toGrpcStatus } from "./errors.js";
 import { decoded, decodedMessages } from "./undecodable.js";
