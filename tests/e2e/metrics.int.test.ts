@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { pipeline, serviceNames } from "@veriflow/events";
@@ -47,6 +48,15 @@ describe("metrics", () => {
     const { declared } = await scrapeAll();
     const missing = [...alertQueries(), ...dashboardQueries()].flatMap((q) => metricNamesIn(q.expr).filter((m) => !declared.has(m)).map((m) => `${q.where}: ${m}`));
     expect(missing).toEqual([]);
+  });
+
+  it("the README's Operating it names every veriflow metric the services export", async () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const operating = readme.slice(readme.indexOf("## Operating it"), readme.indexOf("\n## ", readme.indexOf("## Operating it") + 1));
+    const { declared } = await scrapeAll();
+    const own = [...declared].filter((m) => m.startsWith("veriflow_") && !/_(bucket|sum|count)$/.test(m));
+    expect(own.length).toBeGreaterThan(20);
+    expect(own.filter((m) => !operating.includes(`\`${m}`))).toEqual([]);
   });
 
   it("counts each job run once in the job duration, per stage in the stage duration, and shows every consumer's queue", async () => {
