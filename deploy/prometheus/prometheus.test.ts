@@ -62,7 +62,7 @@ describe("promtool", () => {
 
     it("accepts the scrape config and its rule files", async () => {
       const { stdout } = await promtoolIn(["check", "config", "prometheus.yml"]);
-      expect(stdout).toMatch(/SUCCESS: 11 rules found/);
+      expect(stdout).toContain(`SUCCESS: ${alertQueries().length} rules found`);
     });
 
     it("passes the alert rules' unit tests: each alert fires and stays silent as alerts.test.yml expects", async () => {
