@@ -10,12 +10,17 @@ const compose = load(readFileSync(fileURLToPath(new URL("../docker-compose.yml",
   services: Record<string, { build?: { args?: { SERVICE?: string } }; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[]; depends_on?: Record<string, { condition: string }> }>;
 };
 const envExample = readFileSync(fileURLToPath(new URL("../.env.example", import.meta.url)), "utf8");
-const infrastructure = ["nats", "postgres", "setup"];
+const infrastructure = ["nats", "postgres", "prometheus", "setup"];
 
 describe("docker-compose.yml agrees with the pipeline descriptor", () => {
-  it("runs exactly the descriptor's services, besides NATS and PostgreSQL", () => {
+  it("runs exactly the descriptor's services, besides NATS, PostgreSQL, Prometheus and setup", () => {
     const appServices = Object.keys(compose.services).filter((s) => !infrastructure.includes(s));
     expect(appServices.sort()).toEqual([...serviceNames].sort());
+  });
+
+  it("lets each service serve its ops endpoints on its conventional port, which Prometheus scrapes", () => {
+    for (const name of serviceNames) expect(compose.services[name]?.environment?.OPS_PORT, name).toBeUndefined();
+    expect(compose.services.prometheus?.volumes).toContain("./deploy/prometheus:/etc/prometheus:ro");
   });
 
   it("builds each service from its own folder's code (SERVICE build arg = the service's name)", () => {

@@ -35,6 +35,7 @@ import {
   openUploadsBucket,
   publishEvents,
   putUpload,
+  readQueue,
   replayDeadLetter,
   saveConsumerPosition,
   type NatsClients,
@@ -166,7 +167,7 @@ describe("each service's NATS user, under deploy/nats/nats-server.conf", () => {
     for (let i = 1; i < 1 + pipeline.stages.length * 2; i++) expect(await (await pull(c, spec.durable)).ackAck()).toBe(true);
   });
 
-  it("status: retries a job (any stage's input), replays a dead letter, tells its replicas what changed, checks an upload", async () => {
+  it("status: retries a job (any stage's input), replays a dead letter, tells its replicas what changed, checks an upload, reads the queue's metrics", async () => {
     const status = await nats.connectAs("status");
     const retried = { ...hashedFor(requestFor(jobId)), id: randomUUID(), run: 2 };
     await publishEvents(status.js, [retried]);
@@ -180,6 +181,11 @@ describe("each service's NATS user, under deploy/nats/nats-server.conf", () => {
     for await (const m of changed) expect(m.subject).toBe(`${JOB_CHANGED_SUBJECT}.${jobId}`);
 
     expect(await isUploadStored(status.jsm, uploadRef)).toBe(false);
+
+    // The queue metrics (queue-metrics.ts): every pipeline consumer's info, the dead letters' count.
+    const queue = await readQueue(status.jsm);
+    expect(queue.consumers.filter((c) => c.kind === "stage" && c.info !== null).map((c) => c.durable)).toEqual(pipeline.stages.map((s) => s.durable));
+    expect(queue.deadLetters.total).toBeGreaterThanOrEqual(0);
   });
 
   it("subscriber: creates a durable consumer of its own and reads the completions", async () => {

@@ -6,6 +6,7 @@ import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { eventually, submit, waitForJob } from "../support/client.js";
 import { collect, jobServiceClient, submissionServiceClient, submitVerification } from "../support/grpc.js";
+import { scrapeMetrics, sumOf } from "../support/metrics.js";
 import { openUpload } from "../support/raw-upload.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -162,6 +163,8 @@ describe("the in-process fallback's bound", () => {
   });
 
   it("answers 503 E_FALLBACK_BUSY with Retry-After while its one slot is taken (REST and gRPC), then verifies again", async () => {
+    const refused = async () => sumOf(await scrapeMetrics(sys.services.gateway.opsPort), "veriflow_fallback_rejected_total");
+    const refusedBefore = await refused();
     // Holds the slot: its body arrives slowly.
     const slow = openUpload(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { fields: { registryAddress: sys.registry, manifestURI }, fileSize: 4096 });
     await slow.send(1024);
@@ -177,6 +180,8 @@ describe("the in-process fallback's bound", () => {
     const rpc = (await submitGrpc()) as grpc.ServiceError;
     expect(rpc.code).toBe(grpc.status.UNAVAILABLE);
     expect(rpc.metadata.get("x-error-code")).toEqual(["E_FALLBACK_BUSY"]);
+    // Each refusal counted (REST and gRPC, and any the wait above saw), while the slot is taken.
+    expect(await refused()).toBeGreaterThanOrEqual(refusedBefore + 2);
 
     await slow.finish();
     const done = await slow.response;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { JOBS_PATH } from "@veriflow/events";
 import { getJson, waitForJob } from "../support/client.js";
+import { scrapeMetrics, sumOf } from "../support/metrics.js";
 import { submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { startSystem, type System } from "../support/system.js";
 
@@ -201,7 +202,10 @@ describe("fallback: NATS down, the gateway verifies in-process", () => {
   });
 
   it("the async route answers { mode: sync, result } exactly as the old system did", async () => {
+    const fallbacks = async () => sumOf(await scrapeMetrics(sys.services.gateway.opsPort), "veriflow_fallback_verifications_total", { outcome: "completed" });
+    const before = await fallbacks();
     const res = await post(`${JOBS_PATH}/verify`, { file: ok.content, manifestURI: ok.manifestUri });
+    expect(await fallbacks()).toBe(before + 1);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(Object.keys(res.body).sort()).toEqual(["mode", "result"]);
     expect(res.body.mode).toBe("sync");

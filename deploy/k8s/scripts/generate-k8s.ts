@@ -10,7 +10,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dump } from "js-yaml";
-import { NATS_ACCOUNT, natsUsers } from "@veriflow/events";
+// The descriptor from source, as the tests read it (not a possibly stale dist/).
+import { NATS_ACCOUNT, natsUsers } from "../../../libs/events/src/index.js";
 import { baseResources, type Resource } from "./k8s-resources.js";
 
 export const K8S_DIR = fileURLToPath(new URL("..", import.meta.url));

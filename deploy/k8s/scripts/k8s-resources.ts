@@ -4,7 +4,8 @@
  * setup Job, the shared config. generate-k8s.ts writes them as YAML; the test validates each
  * against the Kubernetes and KEDA schemas (kubernetes-models).
  */
-import { NATS_ACCOUNT, natsPasswordVariable, opsPortOf, pipeline, serviceNames, STREAM_NAME, type ServiceName } from "@veriflow/events";
+// The descriptor from source, as the tests read it (not a possibly stale dist/).
+import { NATS_ACCOUNT, natsPasswordVariable, opsPortOf, pipeline, serviceNames, STREAM_NAME, type ServiceName } from "../../../libs/events/src/index.js";
 
 export type Resource = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } & Record<string, unknown>;
 

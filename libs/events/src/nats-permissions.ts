@@ -121,6 +121,8 @@ const idempotencyRecords = kvRecords(IDEMPOTENCY_BUCKET);
 const rateLimitCounters = kvRecords(RATE_LIMITS_BUCKET);
 
 const allDurables = [...pipeline.stages.map((s) => s.durable), ...pipeline.observers.map((o) => o.durable)];
+/** Every pipeline consumer's state (readPipelineConsumers): the gateway's admission control, status' queue metrics. */
+const readEveryConsumer = allDurables.map((d) => `${API}.CONSUMER.INFO.${STREAM_NAME}.${d}`);
 
 function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
   return {
@@ -133,7 +135,7 @@ function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
       ...idempotencyRecords,
       ...rateLimitCounters,
       // Admission control reads every pipeline consumer's backlog; a synchronous wait reads a job's outcome.
-      ...allDurables.map((d) => `${API}.CONSUMER.INFO.${STREAM_NAME}.${d}`),
+      ...readEveryConsumer,
       readMessages(STREAM_NAME),
     ],
     // A synchronous request waits for its job's terminal event over core NATS (await-terminal.ts).
@@ -162,7 +164,8 @@ function stage(spec: StageSpec): Omit<NatsUser, "user" | "passwordVariable"> {
  * re-publishes the event the failed stage was handling, of any stage) and replays dead
  * letters on their original subject, which may be any subject of the events stream (a type a
  * newer consumer knows): so it may publish to the whole events stream. Its replicas tell each
- * other which jobs changed; it reads and removes dead letters, and checks a retried job's upload.
+ * other which jobs changed; it reads and removes dead letters, checks a retried job's upload,
+ * and exports the queue's metrics (every pipeline consumer's info, the dead letters' count).
  */
 const observerExtras: Partial<Record<ServiceName, { does: string; publish: string[]; subscribe: string[] }>> = {
   status: {
@@ -172,6 +175,8 @@ const observerExtras: Partial<Record<ServiceName, { does: string; publish: strin
       `${JOB_CHANGED_SUBJECT}.*`,
       `${API}.STREAM.INFO.${DEAD_LETTER_STREAM}`,
       readMessages(DEAD_LETTER_STREAM),
+      // The queue metrics (queue-metrics.ts): every pipeline consumer's state, read on scrape.
+      ...readEveryConsumer,
       `${API}.STREAM.MSG.DELETE.${DEAD_LETTER_STREAM}`,
       readMessages(UPLOADS_STREAM),
     ],

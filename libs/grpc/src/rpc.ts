@@ -1,7 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { assertScope, type Authenticator, type Principal, type Scope } from "@veriflow/auth";
-import { presentedApiKey } from "@veriflow/http";
+import { presentedApiKey, registerGrpcMetrics } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
+import { startCallMetrics } from "./call-metrics.js";
 import { toGrpcStatus } from "./errors.js";
 import { decoded, decodedMessages } from "./undecodable.js";
 
@@ -37,7 +38,7 @@ export interface RpcContext {
 }
 
 /** A call before it is admitted: no principal yet. */
-type CallContext = Omit<RpcContext, "principal"> & { controller: AbortController };
+type CallContext = Omit<RpcContext, "principal"> & { controller: AbortController; end: (code: grpc.status) => void };
 
 /** What every server call has (grpc-js does not export the type by name). */
 interface SurfaceCall {
@@ -55,6 +56,7 @@ interface SurfaceCall {
  * toGrpcStatus.
  */
 export function createRpc(opts: RpcOptions) {
+  registerGrpcMetrics();
   /**
    * The limit first (so calls with a refused key are counted too), then the key and the
    * scope the method needs: the context the handler gets.
@@ -73,13 +75,18 @@ export function createRpc(opts: RpcOptions) {
 
   const contextFor = (call: SurfaceCall): CallContext => {
     const controller = new AbortController();
-    call.once("cancelled", () => controller.abort(new Error("the call was cancelled")));
-    return { metadata: call.metadata, signal: controller.signal, method: call.getPath(), trailer: new grpc.Metadata(), controller };
+    const end = startCallMetrics(call.getPath());
+    call.once("cancelled", () => {
+      end(grpc.status.CANCELLED);
+      controller.abort(new Error("the call was cancelled"));
+    });
+    return { metadata: call.metadata, signal: controller.signal, method: call.getPath(), trailer: new grpc.Metadata(), controller, end };
   };
 
   const fail = (ctx: CallContext, err: unknown): grpc.StatusObject => {
     const { status, internal } = toGrpcStatus(opts.translateError ? opts.translateError(err) : err);
     status.metadata?.merge(ctx.trailer);
+    ctx.end(status.code);
     const fields = { err, method: ctx.method, code: grpc.status[status.code] };
     if (internal) opts.log.error(fields, "rpc failed");
     else opts.log.debug(fields, "rpc rejected");
@@ -95,7 +102,9 @@ export function createRpc(opts: RpcOptions) {
           return fn(decoded(call.request, ctx.method), admitted);
         })().then(
           (res) => {
-            if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
+            if (ctx.signal.aborted) return;
+            ctx.end(grpc.status.OK);
+            callback(null, res, ctx.trailer);
           },
           (err: unknown) => {
             if (!ctx.signal.aborted) callback(fail(ctx, err));
@@ -113,6 +122,7 @@ export function createRpc(opts: RpcOptions) {
         const ctx = contextFor(call);
         const onShutdown = () => {
           if (ctx.signal.aborted) return;
+          ctx.end(grpc.status.UNAVAILABLE);
           call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server is shutting down; call again" });
           ctx.controller.abort(new Error("server shutting down"));
         };
@@ -124,7 +134,9 @@ export function createRpc(opts: RpcOptions) {
         })()
           .then(
             () => {
-              if (!ctx.signal.aborted) call.end(ctx.trailer);
+              if (ctx.signal.aborted) return;
+              ctx.end(grpc.status.OK);
+              call.end(ctx.trailer);
             },
             (err: unknown) => {
               if (!ctx.signal.aborted) call.emit("error", fail(ctx, err));
@@ -146,7 +158,9 @@ export function createRpc(opts: RpcOptions) {
           return fn(decodedMessages(call, ctx.method), admitted);
         })().then(
           (res) => {
-            if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
+            if (ctx.signal.aborted) return;
+            ctx.end(grpc.status.OK);
+            callback(null, res, ctx.trailer);
           },
           (err: unknown) => {
             if (!ctx.signal.aborted) callback(fail(ctx, err));

@@ -5,7 +5,7 @@ import type { Logger } from "@veriflow/platform";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
 import { DEFAULT_SHUTDOWN_GRACE_MS, runningLoopOver, type RunningLoop } from "./consume-loop.js";
 import { deadLetter, isReplayForAnother } from "./dead-letter.js";
-import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
+import { handlerSeconds, messagesHandled, observeStageDuration, registerConsumerMetrics } from "./metrics.js";
 import type { NatsClients } from "./nats.js";
 import { startPullSession } from "./pull-session.js";
 import type { TopologyConfig } from "./topology.js";
@@ -101,7 +101,10 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
         items.map((i) => i.event),
         { redelivered: (e) => again.has(e.id) },
       );
-      for (const i of items) settle(i.msg, "ack");
+      for (const i of items) {
+        settle(i.msg, "ack");
+        observeStageDuration(name, i.event, "ok");
+      }
       messagesHandled.inc({ consumer: name, outcome: "ok" }, items.length);
       return;
     } catch (err) {

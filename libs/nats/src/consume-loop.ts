@@ -5,7 +5,7 @@ import type { Logger } from "@veriflow/platform";
 import type { HandlerContext } from "@veriflow/pipeline";
 import { backoffDelay, type BackoffPolicy } from "./backoff.js";
 import { deadLetter, isReplayForAnother } from "./dead-letter.js";
-import { handlerSeconds, messagesHandled, registerConsumerMetrics } from "./metrics.js";
+import { handlerSeconds, messagesHandled, observeStageDuration, registerConsumerMetrics } from "./metrics.js";
 import type { NatsClients } from "./nats.js";
 import { findPriorOutcome } from "./prior-outcome.js";
 import { publishEvents } from "./publish-events.js";
@@ -137,6 +137,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
   const giveUp = async (msg: JsMsg, event: Envelope<T>, err: unknown, attempt: number, elog: Logger) => {
     if (await alreadyDone(msg, event, elog)) return;
     const acks = await publishEvents(opts.nats.js, opts.onGiveUp(event, err, attempt));
+    observeStageDuration(name, event, "failed");
     await ackDone(msg, event, elog);
     messagesHandled.inc({ consumer: name, outcome: "failed" });
     // A duplicate: the job's terminal event was already stored (its id is the job's), so this changed nothing.
@@ -165,6 +166,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
       if (attempt > 1 && (await alreadyDone(msg, event, elog))) return;
       const outputs = await opts.handle(event, { attempt, log: elog });
       await publishEvents(opts.nats.js, outputs);
+      observeStageDuration(name, event, "ok");
       await ackDone(msg, event, elog);
       messagesHandled.inc({ consumer: name, outcome: "ok" });
     } catch (err) {

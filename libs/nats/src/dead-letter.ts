@@ -1,8 +1,9 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { deadLetterSubject } from "@veriflow/events";
+import { EventDecodeError, deadLetterSubject } from "@veriflow/events";
 import type { Logger } from "@veriflow/platform";
-import { errorMessage } from "@veriflow/errors";
+import { errorCode, errorMessage } from "@veriflow/errors";
+import { deadLetters } from "./metrics.js";
 
 /** The headers a dead letter adds: why, where from, which consumer. */
 export const DEAD_LETTER_HEADERS = ["veriflow-dlq-reason", "veriflow-dlq-subject", "veriflow-dlq-stream-seq", "veriflow-dlq-consumer"];
@@ -40,9 +41,21 @@ export async function deadLetter(js: JetStreamClient, consumer: string, msg: JsM
   try {
     await js.publish(deadLetterSubject(consumer), msg.data, { headers: h, msgID: `${consumer}:${msg.seq}` });
     log.warn({ subject: msg.subject, seq: msg.seq, reason: errorMessage(reason) }, "dead-lettered");
+    deadLetters.inc({ consumer, reason: deadLetterReason(reason) });
     return true;
   } catch (err) {
     log.error({ err, subject: msg.subject, seq: msg.seq }, "dead-letter publish failed");
     return false;
   }
+}
+
+/**
+ * A dead letter's reason as a metric label, from a bounded set: `undecodable` (bytes that are
+ * not an event of their subject), the E_* code of a coded error, else `other` (an event that
+ * kept failing on its own, a type the consumer does not take). The full text is in the header.
+ */
+export function deadLetterReason(reason: unknown): string {
+  if (reason instanceof EventDecodeError) return "undecodable";
+  const code = errorCode(reason);
+  return code === "E_INTERNAL" ? "other" : code;
 }

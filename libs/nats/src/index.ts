@@ -11,6 +11,7 @@ export * from "./nats-errors.js";
 export * from "./pipeline-consumers.js";
 export * from "./prior-outcome.js";
 export * from "./publish-events.js";
+export * from "./queue-metrics.js";
 export * from "./pull-session.js";
 export * from "./stage-service.js";
 export * from "./stream-lookup.js";

@@ -5,3 +5,4 @@ export * from "./nats-config.js";
 export * from "./run-main.js";
 export * from "./shutdown.js";
 export * from "./redact-url.js";
+export * from "./scrape-reading.js";

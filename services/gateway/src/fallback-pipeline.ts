@@ -1,11 +1,12 @@
 import type { Readable } from "node:stream";
 import type multer from "@koa/multer";
 import { createRequestEvent, newJobId, type JobRequest, type ProofDocument, type VerifyResult } from "@veriflow/events";
-import { HttpError, PermanentError } from "@veriflow/errors";
+import { HttpError, PermanentError, errorCode } from "@veriflow/errors";
 import { createInProcessStages, runInProcess, type PipelineRun, type StageModules, type UploadReader } from "@veriflow/pipeline";
 import type { Env, Logger } from "@veriflow/platform";
 import { createContentHasher } from "@veriflow/verify";
 import { failureError } from "./failure-status.js";
+import { fallbackRejected, fallbackRunning, fallbackVerifications } from "./metrics.js";
 import { checkFieldsAtFileStart } from "./multipart.js";
 
 /**
@@ -61,16 +62,19 @@ export async function createFallbackPipeline(env: Env, log: Logger, modules?: St
     admit() {
       // No queue in front of the slots: a request waiting here would hold its upload open for nothing.
       if (running >= maxConcurrent) {
+        fallbackRejected.inc();
         throw new HttpError("E_FALLBACK_BUSY", `the queue is unavailable and ${maxConcurrent} verifications are running in-process; send it again shortly`, {
           expose: true,
           retryAfterSeconds: 2,
         });
       }
       running += 1;
+      fallbackRunning.set(running);
       let released = false;
       return () => {
         if (!released) running -= 1;
         released = true;
+        fallbackRunning.set(running);
       };
     },
     async verify(request, file, opts) {
@@ -79,7 +83,12 @@ export async function createFallbackPipeline(env: Env, log: Logger, modules?: St
       try {
         const upload = { bucket: INGEST_HASHED, name: jobId, size: file.size, fileName: file.fileName, contentType: file.contentType, nuid: null, chunks: null, digest: null };
         const event = createRequestEvent(jobId, { jobId, request, upload });
-        return await withDeadline(runInProcess(stages.handlers, event, { log, signal: opts.signal }), opts.timeoutMs);
+        const run = await withDeadline(runInProcess(stages.handlers, event, { log, signal: opts.signal }), opts.timeoutMs);
+        fallbackVerifications.inc({ outcome: run.outcome.type === "verification.completed" ? "completed" : "failed" });
+        return run;
+      } catch (err) {
+        fallbackVerifications.inc({ outcome: errorCode(err) === "E_VERIFY_TIMEOUT" ? "timeout" : "error" });
+        throw err;
       } finally {
         ingested.delete(jobId);
       }

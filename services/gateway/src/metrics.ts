@@ -1,4 +1,4 @@
-import { Counter } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { registerMetrics } from "@veriflow/platform";
 
 export const rateLimited = new Counter({
@@ -15,7 +15,26 @@ export const rateLimitUnchecked = new Counter({
   registers: [],
 });
 
+export const fallbackVerifications = new Counter({
+  name: "veriflow_fallback_verifications_total",
+  help: "Submissions verified in-process by the gateway while the queue was unreachable, by outcome (completed, failed, timeout, error).",
+  labelNames: ["outcome"] as const,
+  registers: [],
+});
+
+export const fallbackRejected = new Counter({
+  name: "veriflow_fallback_rejected_total",
+  help: "Submissions refused with 503 E_FALLBACK_BUSY: every in-process slot (GATEWAY_FALLBACK_CONCURRENCY) was taken.",
+  registers: [],
+});
+
+export const fallbackRunning = new Gauge({
+  name: "veriflow_fallback_running",
+  help: "In-process verifications holding a slot now (at most GATEWAY_FALLBACK_CONCURRENCY).",
+  registers: [],
+});
+
 /** Called from the gateway's composition root. */
 export function registerGatewayMetrics(): void {
-  registerMetrics(rateLimited, rateLimitUnchecked);
+  registerMetrics(rateLimited, rateLimitUnchecked, fallbackVerifications, fallbackRejected, fallbackRunning);
 }

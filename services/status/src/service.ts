@@ -16,6 +16,7 @@ import {
   listDeadLetters,
   publishEvents,
   replayDeadLetter,
+  registerQueueMetrics,
   runBatchConsumeLoop,
 } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
@@ -25,6 +26,7 @@ import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
 import { createJobChanges } from "./job-changes.js";
 import { createJobLoader } from "./load-job.js";
+import { observeJobDurations } from "./job-duration.js";
 import { registerStatusMetrics } from "./metrics.js";
 import { createStatusApp } from "./routes.js";
 import { statusPruneSteps } from "./retention.js";
@@ -75,7 +77,9 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     handleBatch: async (events) => {
       try {
         db.assertReady();
-        changes.announce((await applyEvents(sql, events)).jobIds);
+        const applied = await applyEvents(sql, events);
+        changes.announce(applied.jobIds);
+        observeJobDurations(applied.ended);
       } catch (err) {
         throw asTransientDatabaseError(err);
       }
@@ -153,6 +157,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   shutdown.add("grpc", () => grpcHandle.close());
 
   registerStatusMetrics();
+  // The whole pipeline's queue, read on scrape: see queue-metrics.ts for why status exports it.
+  registerQueueMetrics(nats.jsm, log);
   // Ready while connected, projecting (its consumer exists and answers) and PostgreSQL answers.
   const ops = await startOpsServer(config, async () => nats.isConnected() && loop.ready() && (await databaseReady()));
   shutdown.add("ops", () => ops.close());

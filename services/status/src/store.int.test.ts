@@ -18,7 +18,7 @@ describe("applyEvents", () => {
   it("projects a whole job from one batch", async () => {
     const j = jobEvents({ attempts: 2 });
     const r = await applyEvents(db.sql, [j.requested, j.hashed, j.checked, j.completed]);
-    expect(r).toEqual({ applied: 4, jobIds: [j.jobId] });
+    expect(r).toEqual({ applied: 4, jobIds: [j.jobId], ended: [{ type: "verify", outcome: "completed", seconds: 4 }] });
     const job = await mustGet(j.jobId);
     expect(job).toMatchObject({
       id: j.jobId,
@@ -46,7 +46,7 @@ describe("applyEvents", () => {
     const batch = [j.requested, j.hashed, j.checked];
     await applyEvents(db.sql, batch);
     const once = await mustGet(j.jobId);
-    expect(await applyEvents(db.sql, batch)).toEqual({ applied: 0, jobIds: [] });
+    expect(await applyEvents(db.sql, batch)).toEqual({ applied: 0, jobIds: [], ended: [] });
     const twice = await mustGet(j.jobId);
     expect(state(twice)).toEqual(state(once));
     expect(twice.retryCount).toBe(2);
@@ -92,7 +92,7 @@ describe("applyEvents", () => {
     const j = jobEvents();
     await applyEvents(db.sql, [j.requested, j.hashed, j.completed]);
     expect(j.failed().id).toBe(j.completed.id);
-    expect(await applyEvents(db.sql, [j.failed()])).toEqual({ applied: 0, jobIds: [] });
+    expect(await applyEvents(db.sql, [j.failed()])).toEqual({ applied: 0, jobIds: [], ended: [] });
     expect(await mustGet(j.jobId)).toMatchObject({ status: "completed", error: null, retryCount: 0 });
 
     // In one batch, the first wins too (not the last of the same id).
@@ -169,7 +169,7 @@ describe("applyEvents", () => {
   });
 
   it("ignores an empty batch", async () => {
-    expect(await applyEvents(db.sql, [])).toEqual({ applied: 0, jobIds: [] });
+    expect(await applyEvents(db.sql, [])).toEqual({ applied: 0, jobIds: [], ended: [] });
   });
 });
 
@@ -200,6 +200,17 @@ describe("applyEvents across runs (retries)", () => {
       ["manifest.checked", 2],
       ["verification.completed", 2],
     ]);
+  });
+
+  it("ends each run once, timed from the run's start: submission for run 1, its first event for a retry", async () => {
+    const { j, failed, run2 } = retried();
+    const first = await applyEvents(db.sql, [j.requested, j.hashed]);
+    expect(first.ended).toEqual([]);
+    expect((await applyEvents(db.sql, [failed])).ended).toEqual([{ type: "verify", outcome: "failed", seconds: 5 }]);
+    expect((await applyEvents(db.sql, [failed])).ended).toEqual([]);
+    expect((await applyEvents(db.sql, [run2.hashed, run2.checked])).ended).toEqual([]);
+    expect((await applyEvents(db.sql, [run2.completed, failed])).ended).toEqual([{ type: "verify", outcome: "completed", seconds: 2 }]);
+    expect((await applyEvents(db.sql, [run2.completed])).ended).toEqual([]);
   });
 
   it("agrees with the fold, whatever the batches and their order; an earlier run's late event changes nothing", async () => {

@@ -1,5 +1,6 @@
 import { TERMINAL_RANK, firstOfEachId, runOf, type AnyEnvelope, type EventType } from "@veriflow/events";
 import { storable, type Sql } from "@veriflow/pg";
+import { endedJobRuns, runStartsOf, type EndedJobRun } from "./job-duration.js";
 import { MAX_RETRY_COUNT, foldEvents, type JobPatch } from "./projection.js";
 
 /** A job as stored by the projection: what its events established, plus when the row last changed. */
@@ -24,6 +25,8 @@ export interface ApplyResult {
   applied: number;
   /** Jobs whose rows were written. */
   jobIds: string[];
+  /** The job runs this batch ended (their first terminal event), for the job duration metric. */
+  ended: EndedJobRun[];
 }
 
 /**
@@ -38,7 +41,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
   // The first of a batch's events with one id wins, as in the table: a job's terminal events
   // share one id (terminalEventId), so a later completion or failure is dropped here too.
   const unique = firstOfEachId(events).map(storable);
-  if (unique.length === 0) return { applied: 0, jobIds: [] };
+  if (unique.length === 0) return { applied: 0, jobIds: [], ended: [] };
   const eventRows = unique
     .map((e) => ({
       event_id: e.id,
@@ -59,15 +62,16 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         event_id text, job_id text, type text, occurred_at timestamptz, causation_id text, run integer, data jsonb)
       on conflict (event_id) do nothing
       returning event_id`;
-    if (inserted.length === 0) return { applied: 0, jobIds: [] };
+    if (inserted.length === 0) return { applied: 0, jobIds: [], ended: [] };
     const fresh = new Set(inserted.map((r) => r.eventId));
-    const patches = [...foldEvents(unique.filter((e) => fresh.has(e.id))).values()];
+    const freshEvents = unique.filter((e) => fresh.has(e.id));
+    const patches = [...foldEvents(freshEvents).values()];
     patches.sort((a, b) => (a.id < b.id ? -1 : 1));
     // State columns follow mergePatches: a later run replaces them, an earlier run's late
     // event leaves them, and within a run they only climb until the first terminal state.
     const later = tx`excluded.run > j.run`;
     const settled = tx`(excluded.run < j.run or verification_job_status_rank(j.status) = ${TERMINAL_RANK})`;
-    await tx`
+    const rows = await tx<{ id: string; type: string | null; createdAt: Date }[]>`
       insert into verification_jobs as j (
         id, tenant, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url,
         file_name, file_size, result, error, retry_count, created_at, started_at, completed_at,
@@ -105,8 +109,11 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         created_at = least(j.created_at, excluded.created_at),
         started_at = least(j.started_at, excluded.started_at),
         last_event_at = greatest(j.last_event_at, excluded.last_event_at),
-        updated_at = now()`;
-    return { applied: fresh.size, jobIds: patches.map((p) => p.id) };
+        updated_at = now()
+      returning j.id, j.type, j.created_at`;
+    const starts = await runStartsOf(tx, freshEvents, rows);
+    const ended = endedJobRuns(freshEvents, new Map(rows.map((r) => [r.id, r.type])), starts);
+    return { applied: fresh.size, jobIds: patches.map((p) => p.id), ended };
   });
 }
 

@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from "@veriflow/testing";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
 import type { NewDelivery } from "./handlers.js";
 import { MIGRATIONS_DIR } from "./service.js";
-import { cancelDelivery, claimDueDeliveries, insertDeliveries, listAttempts, listJobDeliveries, recordAttempts, type AttemptResult } from "./store.js";
+import { cancelDelivery, claimDueDeliveries, insertDeliveries, listAttempts, listJobDeliveries, readDeliveryBacklog, recordAttempts, type AttemptResult } from "./store.js";
 
 // The worker against real PostgreSQL and a real HTTP receiver on loopback.
 let db: TestDatabase;
@@ -143,6 +143,23 @@ describe("delivery worker", () => {
     expect(rows.get(gone.id)).toMatchObject({ status: "gone", lastStatusCode: 410 });
     expect(rows.get(cancelled.id)).toMatchObject({ status: "cancelled", attemptCount: 0 });
     expect((await listAttempts(db.sql, [ok.id, retry.id, expired.id, gone.id, cancelled.id])).length).toBe(4);
+  });
+
+  it("reads the backlog the metrics export: deliveries never tried, retrying, and how old the oldest never tried is", async () => {
+    expect(await readDeliveryBacklog(db.sql)).toEqual({ waiting: 0, retrying: 0, oldestWaitingAt: null });
+    const [first, retry, done, later] = [delivery(), delivery(), delivery(), delivery()];
+    await insertDeliveries(db.sql, [first, retry, done], 60_000);
+    await db.sql`update webhook_deliveries set created_at = now() - interval '90 seconds' where id = ${first.id}`;
+    await insertDeliveries(db.sql, [later], 60_000);
+    const startedAt = new Date();
+    const base = { attempt: 1, startedAt, durationMs: 5, error: null, retryDelayMs: 1000 };
+    await recordAttempts(db.sql, [
+      { ...base, deliveryId: retry.id, statusCode: 503, outcome: "retry" },
+      { ...base, deliveryId: done.id, statusCode: 200, outcome: "delivered" },
+    ]);
+    const backlog = await readDeliveryBacklog(db.sql);
+    expect(backlog).toMatchObject({ waiting: 2, retrying: 1 });
+    expect(Date.now() - backlog.oldestWaitingAt!.getTime()).toBeGreaterThanOrEqual(89_000);
   });
 
   it("delivers many at once with every attempt recorded (the recorder batches what ends together)", async () => {

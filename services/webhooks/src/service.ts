@@ -12,6 +12,7 @@ import { createEventIntake } from "./event-intake.js";
 import { schema } from "./schema.js";
 import { registerWebhooksMetrics } from "./metrics.js";
 import { createWebhooksApp } from "./routes.js";
+import { readDeliveryBacklog } from "./store.js";
 import { webhooksPruneSteps } from "./retention.js";
 import { createSecretBox } from "./secret-box.js";
 import { createSigningSecrets } from "./signing-secrets.js";
@@ -106,7 +107,7 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 
-  registerWebhooksMetrics();
+  registerWebhooksMetrics(() => readDeliveryBacklog(sql), log);
   const ops = await startOpsServer(config, async () => nats.isConnected() && loop.ready() && db.isReady() && (await pingPostgres(sql)));
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");

@@ -352,3 +352,27 @@ export async function pruneDeletedSubscriptions(sql: Db, maxAgeMs: number, limit
     returning 1`;
   return rows.length;
 }
+
+/**
+ * Deliveries not yet settled: never tried (`waiting`), tried and due again (`retrying`), and
+ * when the oldest never tried was planned (a retrying one may wait hours by its schedule; a
+ * waiting one should go out within seconds).
+ */
+export interface DeliveryBacklog {
+  waiting: number;
+  retrying: number;
+  oldestWaitingAt: Date | null;
+}
+
+/**
+ * The backlog, for the metrics, from the pending deliveries' partial index by attempts made
+ * (webhook_deliveries_backlog_idx): the oldest never tried is its first entry, the counts are
+ * index-only scans.
+ */
+export async function readDeliveryBacklog(sql: Db): Promise<DeliveryBacklog> {
+  const [row] = await sql<DeliveryBacklog[]>`
+    select (select count(*) from webhook_deliveries where status = 'pending' and attempt_count = 0)::int as waiting,
+      (select count(*) from webhook_deliveries where status = 'pending' and attempt_count > 0)::int as retrying,
+      (select min(created_at) from webhook_deliveries where status = 'pending' and attempt_count = 0) as oldest_waiting_at`;
+  return row ?? { waiting: 0, retrying: 0, oldestWaitingAt: null };
+}
