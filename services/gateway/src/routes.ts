@@ -1,5 +1,5 @@
 import Koa, { type Context, type Middleware } from "koa";
-import { DEAD_LETTERS_PATH, JOBS_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
@@ -90,6 +90,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   router.get(DEAD_LETTERS_PATH, proxy);
   router.get(`${DEAD_LETTERS_PATH}/:seq`, proxy);
   router.post(`${DEAD_LETTERS_PATH}/:seq/replay`, proxy);
+  router.get(PIPELINE_PATH, proxy);
   router.get(`${JOBS_PATH}/:jobId/events`, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
   router.get(`${JOBS_PATH}/:jobId/deliveries`, webhooks);

@@ -15,6 +15,7 @@ import {
   isStreamAvailable,
   isUploadStored,
   listDeadLetters,
+  readPipelineConsumers,
   publishEvents,
   replayDeadLetter,
   runBatchConsumeLoop,
@@ -118,6 +119,10 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     database: db,
     retryJob,
     deadLetters,
+    pipeline: {
+      consumers: () => streamCall(() => readPipelineConsumers(nats.jsm)),
+      deadLetters: () => streamCall(() => countDeadLetters(nats.jsm)),
+    },
     authenticator,
   });
   const http = await listen(app, config.port, config.host, config.http);
