@@ -60,7 +60,7 @@ const consumer = (durable: string, pending: number, ackPending: number): Pipelin
   service: durable,
   durable,
   kind: "stage",
-  info: { num_pending: pending, num_ack_pending: ackPending, num_redelivered: 1, delivered: { stream_seq: 40 } } as PipelineConsumer["info"],
+  info: { num_pending: pending, num_ack_pending: ackPending, num_redelivered: 1, ack_floor: { consumer_seq: 40, stream_seq: 90 } } as PipelineConsumer["info"],
 });
 
 describe(`GET ${PIPELINE_PATH}`, () => {
@@ -78,8 +78,8 @@ describe(`GET ${PIPELINE_PATH}`, () => {
     const body = (await res.json()) as PipelineBody;
     expect(body.streamAvailable).toBe(true);
     expect(body.consumers).toEqual([
-      { service: "hashing", durable: "hashing", kind: "stage", exists: true, waiting: 3, inFlight: 2, backlog: 5, redelivered: 1, delivered: 40 },
-      { service: "manifest", durable: "manifest", kind: "stage", exists: false, waiting: 0, inFlight: 0, backlog: 0, redelivered: 0, delivered: 0 },
+      { service: "hashing", durable: "hashing", kind: "stage", exists: true, waiting: 3, inFlight: 2, backlog: 5, redelivered: 1, acked: 40 },
+      { service: "manifest", durable: "manifest", kind: "stage", exists: false, waiting: 0, inFlight: 0, backlog: 0, redelivered: 0, acked: 0 },
     ]);
     expect(body.deadLetters).toEqual({ total: 2, byConsumer: { "status-projection": 2 } });
     // The fixture's jobs finish 4 s (completed) and 5 s (failed) after t0: one minute, the old job outside the hour.

@@ -37,8 +37,8 @@ export function toApiConsumer(c: PipelineConsumer) {
     inFlight: info?.num_ack_pending ?? 0,
     backlog: backlogOf(info),
     redelivered: info?.num_redelivered ?? 0,
-    /** The stream sequence it has delivered up to. */
-    delivered: info?.delivered.stream_seq ?? 0,
+    /** Messages acknowledged so far (its ack floor): two readings give its rate. */
+    acked: info?.ack_floor.consumer_seq ?? 0,
   };
 }
 
