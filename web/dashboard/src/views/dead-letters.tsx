@@ -86,7 +86,7 @@ function DeadLetterDetail({ seq, onReplayed }: { seq: number; onReplayed: () => 
       title={`Dead letter ${seq}`}
       testid="dead-letter"
       actions={
-        <button class="button" onClick={() => void replay()} disabled={!letter || result?.ok === true} data-testid="replay">
+        <button class="button" onClick={() => void replay()} disabled={result?.ok === true} data-testid="replay">
           Replay
         </button>
       }
