@@ -9,12 +9,13 @@ import { createSseParser } from "../../../libs/events/src/sse-parser.js";
 
 const KEY_STORAGE = "veriflow.apiKey";
 
+/** The key this tab holds: null when none was entered yet, "" for open development access (no key sent). */
 export function storedKey(): string | null {
   return sessionStorage.getItem(KEY_STORAGE);
 }
 export function storeKey(key: string | null): void {
-  if (key) sessionStorage.setItem(KEY_STORAGE, key);
-  else sessionStorage.removeItem(KEY_STORAGE);
+  if (key === null) sessionStorage.removeItem(KEY_STORAGE);
+  else sessionStorage.setItem(KEY_STORAGE, key);
 }
 
 /** An answer other than 2xx: its HTTP status and the API's error code and message. */

@@ -31,7 +31,10 @@ function KeyForm({ onKey }: { onKey: () => void }) {
         <h1>
           veriflow <span class="muted">dashboard</span>
         </h1>
-        <p class="muted">Enter an API key. It is kept in this tab only (sessionStorage) and sent as the x-api-key header; the page shows that key's tenant.</p>
+        <p class="muted">
+          Enter an API key. It is kept in this tab only (sessionStorage) and sent as the x-api-key header; the page shows that key's tenant. Leave it empty on a
+          system with open development access (no keys configured).
+        </p>
         <input type="password" autoComplete="off" placeholder="API key" value={key} onInput={(e) => setKey(e.currentTarget.value)} data-testid="api-key" />
         {error && (
           <div class="banner banner-error" role="alert" data-testid="error">

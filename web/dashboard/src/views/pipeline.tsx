@@ -107,8 +107,8 @@ function ThroughputChart({ minutes, since }: { minutes: Pipeline["throughput"]["
           axes: [{ stroke: "#5b6473", grid: { stroke: "#eef0f3" } }, { stroke: "#5b6473", grid: { stroke: "#eef0f3" } }],
           series: [
             {},
-            { label: "completed", stroke: "#1f9d55", fill: "rgba(31,157,85,0.12)", width: 2 },
-            { label: "failed", stroke: "#d64545", fill: "rgba(214,69,69,0.10)", width: 2 },
+            { label: "completed", stroke: "#1f9d55", fill: "rgba(31,157,85,0.12)", width: 2, points: { show: false } },
+            { label: "failed", stroke: "#d64545", fill: "rgba(214,69,69,0.10)", width: 2, points: { show: false } },
           ],
         },
         data,
