@@ -125,6 +125,28 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     }
   });
 
+  it("retries a failed job from the table, and the row follows it to completed", async () => {
+    const content = `dashboard retry ${randomBytes(16).toString("hex")}`;
+    const { manifestUri } = await sys.publish(content);
+    sys.manifests.failNext(manifestUri, 1, 404); // the manifest stage gives up once: a failed job
+    const accepted = await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri, headers: asKey(keys.acme) });
+    const jobId = accepted.body.jobId as string;
+    await eventually("the job fails", async () => ((await getJson(`${sys.gatewayUrl}${JOBS_PATH}/${jobId}`, asKey(keys.acme))).body.status === "failed" ? true : undefined));
+    const { context, page, problems } = await openPage();
+    try {
+      await signIn(page, sys.gatewayUrl, keys.acme);
+      await page.getByTestId("search").fill(jobId);
+      const row = page.locator(`[data-testid="job-row"][data-job-id="${jobId}"]`);
+      await row.locator(".badge-failed").waitFor();
+      await row.getByTestId("retry-row").click();
+      await expect.poll(() => page.getByTestId("retry-result").textContent()).toMatch(/Retry queued: run 2 resumes at the manifest stage/);
+      await row.locator(".badge-completed").waitFor({ timeout: 30_000 });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("inspects and replays a dead letter; a key without the admin scope is told it cannot", async () => {
     // An event of acme's its consumers refuse (its data is not content.hashed's): each sets it aside.
     const subject = subjectFor("content.hashed", newJobId());

@@ -3,6 +3,7 @@ import { ApiError, describeError, getJson, postJson, readEvents } from "../api.j
 import { Card, ErrorBanner, Link, Progress, StatusBadge } from "../components.js";
 import { formatBytes, formatDuration } from "../format.js";
 import type { Deliveries, HistoryEvent, Job } from "../types.js";
+import { usePoll } from "../poll.js";
 import { explainFailure } from "../verdict.js";
 import { DeliveriesCard, ProofDocument, Timeline, Verdict } from "./job-cards.js";
 
@@ -12,7 +13,7 @@ const isTerminal = (j: Job | null) => j?.status === "completed" || j?.status ===
 /**
  * The job as it happens: its SSE watch (read with fetch, so the key rides in a header) moves
  * the status and progress; each change re-reads the history (the timeline) and, once it ends,
- * the webhook deliveries. A dropped stream reconnects after a pause, until the job ends.
+ * the webhook deliveries are polled beside it. A dropped stream reconnects after a pause, until the job ends.
  */
 function useLiveJob(jobId: string) {
   const [job, setJob] = useState<Job | null>(null);
@@ -57,13 +58,13 @@ function useLiveJob(jobId: string) {
 export function JobView({ jobId }: { jobId: string }) {
   const { job, setJob, live, error } = useLiveJob(jobId);
   const [history, setHistory] = useState<HistoryEvent[]>([]);
-  const [deliveries, setDeliveries] = useState<Deliveries | null>(null);
+  // Callbacks are sent after the job's events, and retried for hours: read every 5 s while the page is open.
+  const deliveries = usePoll((signal) => getJson<Deliveries>(path(jobId, "/deliveries"), signal), 5000, [jobId]).data;
   const [action, setAction] = useState<{ ok: boolean; text: string } | null>(null);
   const version = job ? `${job.run}:${job.status}:${job.progress}:${job.updatedAt}` : "";
   useEffect(() => {
     if (!job) return;
     void getJson<{ events: HistoryEvent[] }>(path(jobId, "/history")).then((h) => setHistory(h.events), () => {});
-    if (isTerminal(job) || deliveries === null) void getJson<Deliveries>(path(jobId, "/deliveries")).then(setDeliveries, () => {});
   }, [version]);
 
   const retry = async () => {

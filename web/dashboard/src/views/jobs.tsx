@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { ApiError, getJson } from "../api.js";
+import { ApiError, describeError, getJson, postJson } from "../api.js";
 import { ErrorBanner, Link, Progress, Stat, StatusBadge, VerdictBadge } from "../components.js";
 import { formatAge, formatCount, parseSearch, shortHex } from "../format.js";
 import { usePoll } from "../poll.js";
@@ -42,6 +42,16 @@ export function JobsView() {
   const [filters, setFilters] = useState<Filters>({ status: "", type: "", search: "" });
   const [older, setOlder] = useState<{ jobs: Job[]; next: string | null } | null>(null);
   const [moreError, setMoreError] = useState<unknown>(null);
+  const [retried, setRetried] = useState<{ ok: boolean; text: string } | null>(null);
+  const retry = async (jobId: string) => {
+    try {
+      const r = await postJson<{ message: string }>(`${JOBS}/${jobId}/retry`);
+      setRetried({ ok: true, text: `${jobId.slice(0, 8)}: ${r.message}` });
+      page.refresh();
+    } catch (err) {
+      setRetried({ ok: false, text: `${jobId.slice(0, 8)}: ${describeError(err)}` });
+    }
+  };
   const page = usePoll((signal) => loadPage(filters, signal), 2000, [filters.status, filters.type, filters.search]);
   const stats = usePoll((signal) => getJson<Stats>(`${JOBS}/stats`, signal), 2000, []);
   const set = (patch: Partial<Filters>) => {
@@ -98,6 +108,11 @@ export function JobsView() {
       </div>
       {term.kind === "invalid" && <div class="banner">Search takes a job id (a uuid) or a content hash (0x and 64 hex digits).</div>}
       <ErrorBanner error={page.error ?? moreError} />
+      {retried && (
+        <div class={`banner ${retried.ok ? "banner-ok" : "banner-error"}`} role="status" data-testid="retry-result">
+          {retried.text}
+        </div>
+      )}
       <table class="table" data-testid="jobs-table">
         <thead>
           <tr>
@@ -120,6 +135,11 @@ export function JobsView() {
               <td>{j.type ?? "–"}</td>
               <td>
                 <StatusBadge status={j.status} />
+                {j.status === "failed" && (
+                  <button class="link-button" title={j.failure ? `${j.failure.stage}: ${j.failure.code}` : "retry"} onClick={() => void retry(j.id)} data-testid="retry-row">
+                    retry
+                  </button>
+                )}
               </td>
               <td>
                 <Progress value={j.progress} />
