@@ -8,7 +8,7 @@ import tseslint from "typescript-eslint";
 export default defineConfig(
   globalIgnores(["**/dist/", "**/generated/", "data/", "docs/"]),
   {
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "web/dashboard/src/**/*.tsx"],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { project: "./tsconfig.check.json", tsconfigRootDir: import.meta.dirname },
@@ -51,6 +51,14 @@ export default defineConfig(
           ],
         },
       ],
+    },
+  },
+  {
+    // The dashboard's browser code is its own program (DOM types, Preact's JSX): the same rules,
+    // with type information from web/dashboard/tsconfig.json.
+    files: ["web/dashboard/src/**/*.ts", "web/dashboard/src/**/*.tsx"],
+    languageOptions: {
+      parserOptions: { project: "./web/dashboard/tsconfig.json", tsconfigRootDir: import.meta.dirname },
     },
   },
   {

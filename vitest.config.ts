@@ -5,7 +5,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 // so `npm test` never tests a stale build of a library.
 const libs = ["events", "errors", "platform", "pipeline", "nats", "http", "pg", "verify", "adapters", "testing", "contracts", "grpc", "auth"];
 
-const roots = ["libs/*/src", "services/*/src", "tests", "deploy", "cli/src", "examples"];
+const roots = ["libs/*/src", "services/*/src", "tests", "deploy", "cli/src", "examples", "web/dashboard/src"];
 const filesEndingIn = (suffix: string) => roots.map((root) => `${root}/**/*${suffix}`);
 
 // Integration files that only need the whole system with its default env (systemTest from

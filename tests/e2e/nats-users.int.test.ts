@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEAD_LETTERS_PATH, JOBS_PATH, newJobId, subjectFor, subjectsOf } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, newJobId, subjectFor, subjectsOf } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { natsUserEnv } from "../../deploy/local/src/nats-users.js";
@@ -81,6 +81,20 @@ describe("the system with one NATS user per service", () => {
     });
     const replayed = await fetch(`${sys.gatewayUrl}${DEAD_LETTERS_PATH}/${letter.seq}/replay`, { method: "POST" });
     expect(replayed.status).toBe(202);
+  });
+
+  it("answers the pipeline view: status reads every pipeline consumer's info and the dead letters' count", async () => {
+    const { status, body } = await getJson(`${sys.gatewayUrl}${PIPELINE_PATH}`);
+    expect(status).toBe(200);
+    expect(body.streamAvailable).toBe(true);
+    expect(body.consumers.map((c: { durable: string; exists: boolean }) => [c.durable, c.exists])).toEqual([
+      ["hashing", true],
+      ["manifest", true],
+      ["chain-check", true],
+      ["status-projection", true],
+      ["webhooks", true],
+    ]);
+    expect(body.deadLetters.total).toEqual(expect.any(Number));
   });
 
   it("lets the example completion subscriber, logged in as subscriber, hear the completions (docs/subscribing.md)", async () => {

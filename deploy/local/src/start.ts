@@ -22,6 +22,7 @@ const key = process.env.API_KEYS?.split(",")[0];
 const auth = key ? ` -H 'x-api-key: ${key}'` : "";
 console.log(`
 veriflow is running
+  dashboard            ${stack.gatewayUrl}/dashboard/  (${key ? `enter the API key ${key}` : "open development access: leave the API key empty"})
   REST API (gateway)   ${stack.gatewayUrl}${JOBS_PATH}
   live updates (SSE)   ${stack.gatewayUrl}${JOBS_PATH}/<jobId>/events
   webhooks             ${stack.gatewayUrl}/api/webhooks

@@ -6,3 +6,4 @@ export * from "./topology.js";
 export * from "./pipeline.js";
 export * from "./nats-permissions.js";
 export * from "./tenant.js";
+export * from "./sse-parser.js";

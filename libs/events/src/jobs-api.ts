@@ -27,6 +27,13 @@ export function deadLetterPath(seq: number, sub?: "replay"): string {
 }
 
 /**
+ * The pipeline as an operator watches it (the dashboard's pipeline view, status service behind
+ * the gateway): every consumer's backlog and in flight, the dead letters' count, and the
+ * caller's tenant's throughput and stage latencies.
+ */
+export const PIPELINE_PATH = "/api/pipeline";
+
+/**
  * A tenant's secret for signing its job callbacks (webhooks service, behind the gateway):
  * GET reads it (made on first use), POST `…/rotate` replaces it, the old one still signing
  * beside it for an overlap.

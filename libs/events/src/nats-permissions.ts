@@ -169,7 +169,7 @@ function stage(spec: StageSpec): Omit<NatsUser, "user" | "passwordVariable"> {
  */
 const observerExtras: Partial<Record<ServiceName, { does: string; publish: string[]; subscribe: string[] }>> = {
   status: {
-    does: "retries failed jobs and replays dead letters, so publishes to any subject of the events stream",
+    does: "retries failed jobs and replays dead letters, so publishes to any subject of the events stream; reads every pipeline consumer's info (the pipeline view)",
     publish: [
       STREAM_SUBJECTS[0]!,
       `${JOB_CHANGED_SUBJECT}.*`,
@@ -179,6 +179,8 @@ const observerExtras: Partial<Record<ServiceName, { does: string; publish: strin
       ...readEveryConsumer,
       `${API}.STREAM.MSG.DELETE.${DEAD_LETTER_STREAM}`,
       readMessages(UPLOADS_STREAM),
+      // The dashboard's pipeline view reads every pipeline consumer's backlog (GET /api/pipeline).
+      ...allDurables.map((d) => `${API}.CONSUMER.INFO.${STREAM_NAME}.${d}`),
     ],
     subscribe: [`${JOB_CHANGED_SUBJECT}.*`],
   },

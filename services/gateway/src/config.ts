@@ -8,6 +8,7 @@ import { readGrpcServerLimits, type GrpcServerLimits } from "@veriflow/grpc";
 import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_FALLBACK_CONCURRENCY } from "./fallback-pipeline.js";
 import { readRateLimitConfig, type RateLimitConfig } from "./rate-limit-config.js";
+import { DEFAULT_DASHBOARD_DIR } from "./dashboard.js";
 
 export interface GatewayConfig extends CommonConfig {
   port: number;
@@ -28,6 +29,8 @@ export interface GatewayConfig extends CommonConfig {
   database: PostgresConfig;
   /** Where the webhooks service answers the /api/webhooks routes this gateway fronts. */
   webhooksUrl: string;
+  /** The operator dashboard's build, served at /dashboard (GATEWAY_DASHBOARD_DIR; default web/dashboard/dist). */
+  dashboardDir: string;
   /** Private/loopback hosts a job's callbackUrl may name (local use; empty in production). */
   webhookAllowedPrivateHosts: string[];
   topology: TopologyConfig;
@@ -78,6 +81,7 @@ export function loadConfig(env: Env): GatewayConfig {
     auth: readAuthConfig(r),
     database: readPostgresConfig(r),
     webhooksUrl: r.url("WEBHOOKS_URL", "http://127.0.0.1:3003")!,
+    dashboardDir: r.string("GATEWAY_DASHBOARD_DIR", DEFAULT_DASHBOARD_DIR),
     webhookAllowedPrivateHosts: r.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS"),
     topology,
     syncTimeoutMs: r.int("GATEWAY_SYNC_TIMEOUT_MS", 30_000, { min: 1 }),

@@ -1,5 +1,5 @@
 import Koa, { type Context, type Middleware } from "koa";
-import { DEAD_LETTERS_PATH, JOBS_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
@@ -14,6 +14,7 @@ import type { Admission } from "./admission.js";
 import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { createKeyRouter } from "./key-routes.js";
+import { serveDashboard, type DashboardFiles } from "./dashboard.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
 export interface GatewayDeps extends AcceptDeps {
@@ -35,6 +36,8 @@ export interface GatewayDeps extends AcceptDeps {
   rateLimits: RateLimitEdges;
   /** X-Forwarded-For entries to trust (GATEWAY_TRUSTED_PROXY_HOPS): who the client address is. */
   trustedProxyHops: number;
+  /** The operator dashboard's built files (dashboard.ts); null when not built, absent in tests that need none. */
+  dashboard?: DashboardFiles | null;
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
@@ -90,6 +93,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   router.get(DEAD_LETTERS_PATH, proxy);
   router.get(`${DEAD_LETTERS_PATH}/:seq`, proxy);
   router.post(`${DEAD_LETTERS_PATH}/:seq/replay`, proxy);
+  router.get(PIPELINE_PATH, proxy);
   router.get(`${JOBS_PATH}/:jobId/events`, proxyStreamToStatus(deps.statusUrl));
   const webhooks = proxyToWebhooks(deps.webhooksUrl);
   router.get(`${JOBS_PATH}/:jobId/deliveries`, webhooks);
@@ -106,6 +110,9 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   app.use(httpMetrics("gateway"));
   app.use(requestId());
   app.use(errorHandler(deps.log));
+  // Public static files, served from memory before the budgets and the key check: the page
+  // holds no data, and every call it makes presents its user's key like any client's.
+  if (deps.dashboard !== undefined) app.use(serveDashboard(deps.dashboard));
   // Each request's budget before its key: requests with a wrong key spend their address's budget.
   const limits = { submit: deps.rateLimits.rest("submit"), read: deps.rateLimits.rest("read") };
   app.use((ctx, next) => limits[ctx.method === "POST" && SUBMIT_PATHS.has(ctx.path) ? "submit" : "read"](ctx, next));

@@ -16,6 +16,7 @@ import { createRateLimitEdges } from "./rate-limit-edges.js";
 import { createRateLimiter, type RateLimiter } from "./rate-limiter.js";
 import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
+import { loadDashboard } from "./dashboard.js";
 import { createSyncSupport } from "./sync-routes.js";
 
 /** The composition: PostgreSQL (API keys) → NATS → streams and uploads bucket → HTTP app → ops endpoints. */
@@ -76,6 +77,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     sync,
     rateLimits,
     trustedProxyHops: config.trustedProxyHops,
+    dashboard: await loadDashboard(config.dashboardDir, log),
   });
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());

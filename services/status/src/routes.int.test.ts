@@ -206,6 +206,21 @@ describe(`GET ${JOBS_PATH}`, () => {
     expect((await get("?status=queued&limit=0")).body).toMatchObject({ jobs: [], total: 3 });
   });
 
+  it("finds a job by content hash (any case) and filters by type, without a total the counters cannot give", async () => {
+    await seed(3);
+    const proof = jobEvents({ jobType: "proof" });
+    await applyEvents(db.sql, [proof.requested, proof.hashed]);
+    const hash = proof.hashed.data.contentHash;
+    const byHash = await get(`?contentHash=${hash.toUpperCase().replace("0X", "0x")}`);
+    expect(byHash.status).toBe(200);
+    expect(byHash.body).toMatchObject({ total: null, count: null, nextCursor: null });
+    expect(byHash.body.jobs.map((j: { id: string }) => j.id)).toEqual([proof.jobId]);
+    expect((await get(`?contentHash=0x${"e".repeat(64)}`)).body.jobs).toEqual([]);
+    const proofs = await get("?type=proof&status=processing");
+    expect(proofs.body.jobs.map((j: { id: string }) => j.id)).toEqual([proof.jobId]);
+    expect((await get("?type=verify")).body.jobs).toHaveLength(3);
+  });
+
   it("pages by cursor: every job once, newest first, while jobs are added before and after the page", async () => {
     const ids = await seed(25);
     const seen: string[] = [];
@@ -261,6 +276,8 @@ describe(`GET ${JOBS_PATH}`, () => {
       ["?offset=-3", /offset must be a non-negative integer/],
       ["?offset=99999999999999999999", /offset must be a non-negative integer/],
       ["?limit=1&limit=2", /limit may be given once/],
+      ["?type=audit", /type must be one of verify, proof/],
+      ["?contentHash=0x1234", /contentHash must be 0x followed by 64 hex digits/],
       ["?cursor=not-a-cursor", /cursor is not one this server issued/],
       [`?cursor=${Buffer.from(JSON.stringify({ c: "-010000-01-01T00:00:00.000Z", i: UNKNOWN })).toString("base64url")}`, /cursor is not one this server issued/],
       [`?offset=5&cursor=${Buffer.from(JSON.stringify({ c: "2025-01-01T00:00:00.000Z", i: UNKNOWN })).toString("base64url")}`, /give offset or cursor, not both/],

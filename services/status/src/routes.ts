@@ -12,6 +12,7 @@ import type { JobFailure } from "./projection.js";
 import type { RetriedJob } from "./retry-job.js";
 import { createDeadLetterRouter, type DeadLetters } from "./dead-letters.js";
 import { streamJobEvents } from "./sse.js";
+import { createPipelineRouter, type PipelineSources } from "./pipeline-view.js";
 import { countByStatus, countJobs } from "./job-counts.js";
 import { encodeJobCursor } from "./job-cursor.js";
 import { queryJobs } from "./job-list.js";
@@ -35,6 +36,8 @@ export interface StatusAppDeps {
   retryJob?: (jobId: string, tenant: string) => Promise<RetriedJob>;
   /** The dead letters (dead-letters.ts); without them there are no `/api/dead-letters` routes. */
   deadLetters?: DeadLetters;
+  /** The consumers and dead-letter counts (NATS); without them there is no `/api/pipeline` route. */
+  pipeline?: PipelineSources;
   /**
    * Checks the API key of every request: the gateway forwards its caller's, and a client
    * reaching this port directly needs one as well.
@@ -132,9 +135,13 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   router.get("/", read, async (ctx) => {
     const q = parseListQuery(ctx.query);
     const tenant = tenantOf(ctx);
+    const { limit, offset, cursor, ...filter } = q;
+    // The counters hold a tenant's jobs per status only: a type or hash filter has no total
+    // (null) rather than a count(*) over the rows it matches on every refresh.
+    const counted = filter.type === undefined && filter.contentHash === undefined;
     const [page, total] = await Promise.all([
-      queryJobs(sql, tenant, q.status ? { status: q.status } : {}, { limit: q.limit, offset: q.offset, after: q.cursor }),
-      countJobs(sql, tenant, q.status),
+      queryJobs(sql, tenant, filter, { limit, offset, after: cursor }),
+      counted ? countJobs(sql, tenant, q.status) : null,
     ]);
     ctx.body = {
       jobs: page.jobs.map(toApiJob),
@@ -209,6 +216,11 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
     const deadLetters = createDeadLetterRouter(deps.deadLetters);
     app.use(deadLetters.routes());
     app.use(methodsNotAllowed(deadLetters));
+  }
+  if (deps.pipeline) {
+    const pipeline = createPipelineRouter({ sql, log, sources: deps.pipeline, ...(deps.database ? { database: deps.database } : {}) });
+    app.use(pipeline.routes());
+    app.use(methodsNotAllowed(pipeline));
   }
   return app;
 }

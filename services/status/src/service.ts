@@ -14,6 +14,7 @@ import {
   isStreamAvailable,
   isUploadStored,
   listDeadLetters,
+  readPipelineConsumers,
   publishEvents,
   replayDeadLetter,
   registerQueueMetrics,
@@ -122,6 +123,10 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     database: db,
     retryJob,
     deadLetters,
+    pipeline: {
+      consumers: () => streamCall(() => readPipelineConsumers(nats.jsm)),
+      deadLetters: () => streamCall(() => countDeadLetters(nats.jsm)),
+    },
     authenticator,
   });
   const http = await listen(app, config.port, config.host, config.http);
