@@ -11,7 +11,7 @@ export const JobStatusSchema = z.enum(jobStatuses).openapi("JobStatus", {
 });
 
 /** A completed job's verdict: the verify result, or for a proof job the proof document (a superset). */
-export const JobResult = z.union([ProofDocument.openapi("ProofDocument"), VerifyResult.openapi("VerifyResult")]);
+export const JobResult = z.union([ProofDocument.meta({ id: "ProofDocument" }), VerifyResult.meta({ id: "VerifyResult" })]);
 
 export const JobFailure = z
   .object({

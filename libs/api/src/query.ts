@@ -1,4 +1,5 @@
 import type { z as zod } from "zod";
+import { HttpError } from "@veriflow/errors";
 import { z } from "./zod.js";
 
 /** A request's query as Koa parses it: repeated names are arrays. */
@@ -39,4 +40,24 @@ export function queryEnum<const V extends readonly [string, ...string[]]>(name: 
 /** Each problem of a failed parse, as a person reads it: the schemas' own messages, in field order. */
 export function queryProblems(error: zod.ZodError): string[] {
   return error.issues.map((issue) => issue.message);
+}
+
+/**
+ * Reads each parameter of `schema` from `query` on its own, so that every problem is found at
+ * once and the parameters that are fine are there for checks across them (`values`).
+ */
+export function readQueryFields<S extends Record<string, zod.ZodType>>(schema: zod.ZodObject<S>, query: Query) {
+  const values: Partial<{ [K in keyof S]: zod.output<S[K]> }> = {};
+  const problems: string[] = [];
+  for (const [name, field] of Object.entries<zod.ZodType>(schema.shape)) {
+    const parsed = field.safeParse(query[name]);
+    if (parsed.success) values[name as keyof S] = parsed.data as zod.output<S[keyof S]>;
+    else problems.push(...queryProblems(parsed.error));
+  }
+  return { values, problems };
+}
+
+/** Every problem of a query as one 400 E_INVALID_QUERY (`details.problems` lists them); nothing when there is none. */
+export function refuseQueryProblems(problems: string[]): void {
+  if (problems.length > 0) throw new HttpError("E_INVALID_QUERY", problems.join("; "), { details: { problems } });
 }
