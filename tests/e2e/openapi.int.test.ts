@@ -191,6 +191,8 @@ describe("real answers validate against the document", () => {
   it("webhooks: subscriptions, their deliveries, the signing secret", async () => {
     const created = json(await call("POST", "/api/webhooks", { body: { json: { url: receiver.url, eventTypes: ["verification.failed"], description: "contract test" } } }));
     await call("GET", "/api/webhooks", { path: "/api/webhooks?limit=5" });
+    const badPage = await call("GET", "/api/webhooks", { path: "/api/webhooks?limit=-1&offset=x" });
+    expect(json(badPage).error.details.problems).toHaveLength(2);
     await call("GET", "/api/webhooks/:id", { path: `/api/webhooks/${created.id}` });
     await call("GET", "/api/webhooks/:id/deliveries", { path: `/api/webhooks/${created.id}/deliveries` });
     expect((await call("DELETE", "/api/webhooks/:id", { path: `/api/webhooks/${created.id}` })).status).toBe(204);

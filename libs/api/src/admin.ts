@@ -75,9 +75,10 @@ export const Webhook = z
 
 export const WebhookCreated = Webhook.extend({ secret: z.string().openapi({ description: "Shown this once." }) }).openapi("WebhookCreated");
 
+/** A page of subscriptions or of deliveries (webhooks service). */
 export const PageQuery = z.object({
-  limit: z.string().regex(/^\d{1,9}$/).optional().openapi({ description: "At most 100; 20 when absent." }),
-  offset: z.string().regex(/^\d{1,9}$/).optional(),
+  limit: queryCount("limit", 20, { max: 100 }),
+  offset: queryCount("offset", 0),
 });
 
 export const WebhookPage = z
