@@ -56,7 +56,8 @@ function responsesOf(route: ApiRoute) {
   for (const [status, answer] of Object.entries(route.answers)) {
     responses[status] = {
       description: answer.description,
-      headers: headersOf([...RATE_LIMIT, ...(answer.headers ?? [])]),
+      // Location is always sent where it is listed; the others only when they apply.
+      headers: headersOf([...RATE_LIMIT, ...(answer.headers ?? []).filter((h) => h !== "Location")], answer.headers?.includes("Location") ? ["Location"] : []),
       ...(answer.schema ? { content: { [answer.contentType ?? "application/json"]: { schema: answer.schema } } } : {}),
     };
   }
