@@ -118,7 +118,7 @@ describe("the OpenAPI document", () => {
       const res = await fetch(`${sys.gatewayUrl}${src[1]}`);
       expect(res.status, src[1]).toBe(200);
     }
-    await call("GET", "/docs/api/:file", { path: "/docs/api/../../package.json", key: null, judged: { component: "NotFound" } });
+    await call("GET", "/docs/api/:file", { path: "/docs/api/%2e%2e%2f%2e%2e%2fpackage.json", key: null, judged: { component: "NotFound" } });
     await call("GET", "/docs/api/:file", { path: "/docs/api/index.js", key: null, judged: { component: "NotFound" } });
   });
 });

@@ -12,6 +12,9 @@ export interface Answer {
 /** Which part of the document an answer is judged by: an operation, or a response of components (an unknown path or method). */
 export type Judged = { path: string; method: string } | { component: "NotFound" | "MethodNotAllowed" };
 
+/** The status of each response of components that answers requests outside the operations. */
+const COMPONENT_STATUS = { NotFound: 404, MethodNotAllowed: 405 } as const;
+
 /**
  * Judges real answers by an OpenAPI document: the status must be listed for the operation, the
  * body must validate against that response's schema for its content type (ajv, JSON Schema
@@ -35,6 +38,8 @@ export function createContractJudge(doc: any) {
     if ("component" in judged) {
       base = ["components", "responses", judged.component];
       response = doc.components.responses[judged.component];
+      const expected = COMPONENT_STATUS[judged.component];
+      if (answer.status !== expected) return [`answered ${answer.status} where the document's ${judged.component} is ${expected}`];
     } else {
       const op = doc.paths[judged.path]?.[judged.method];
       if (!op) return [`the document has no operation ${judged.method.toUpperCase()} ${judged.path}`];

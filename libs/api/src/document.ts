@@ -1,7 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
 import { errorCatalog, type ErrorCode } from "@veriflow/errors";
 import { ErrorBody, codesByStatus, errorBodyOf } from "./errors.js";
-import { COMMON_ERRORS, apiRoutes, pathParamsOf, type ApiRoute, type ResponseHeader } from "./routes.js";
+import { ANY_REQUEST_ERRORS, KEYED_ROUTE_ERRORS, apiRoutes, pathParamsOf, type ApiRoute, type ResponseHeader } from "./routes.js";
 
 /** `/api/webhooks/:id` as OpenAPI writes it: `/api/webhooks/{id}`. */
 export const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
@@ -45,10 +45,9 @@ function headersOf(names: HeaderName[], required: HeaderName[] = []) {
 
 const describeCodes = (codes: ErrorCode[]) => codes.map((c) => `- \`${c}\`: ${errorCatalog[c].description}`).join("\n");
 
-/** The error answers of a route, one per status, each listing its codes. */
+/** Every error code a route may answer: its own and those of any (keyed) route. */
 export function errorCodesOf(route: ApiRoute): ErrorCode[] {
-  const common: ErrorCode[] = route.scope === null ? ["E_BAD_REQUEST", "E_REQUEST_TIMEOUT", "E_URI_TOO_LONG", "E_HEADERS_TOO_LARGE", "E_RATE_LIMITED", "E_INTERNAL"] : COMMON_ERRORS;
-  return [...common, ...route.errors];
+  return [...(route.scope === null ? ANY_REQUEST_ERRORS : KEYED_ROUTE_ERRORS), ...route.errors];
 }
 
 function responsesOf(route: ApiRoute) {
@@ -112,7 +111,7 @@ export function buildOpenApiDocument() {
     registry.registerComponent("responses", id, {
       description: u.description,
       headers: headersOf(u.status === 405 ? ["Allow"] : []) as never,
-      content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } },
+      content: { "application/json": { schema: { allOf: [{ $ref: "#/components/schemas/ErrorBody" }, { properties: { error: { properties: { code: { const: u.code } } } } }] } } },
     });
   }
   for (const route of apiRoutes) register(registry, route);

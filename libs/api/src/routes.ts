@@ -27,7 +27,7 @@ export interface ApiRoute {
   body?: { contentType: "multipart/form-data" | "application/json"; schema: zod.ZodType; required?: boolean };
   /** The successful answers, by status. */
   answers: Record<number, Answer>;
-  /** The error codes this route answers besides those every keyed route may (COMMON_ERRORS); grouped by their catalog status. */
+  /** The error codes this route answers besides those of every (keyed) route, ANY_REQUEST_ERRORS (KEYED_ROUTE_ERRORS); grouped by their catalog status. */
   errors: ErrorCode[];
 }
 
@@ -42,18 +42,10 @@ export interface Answer {
 
 export type ResponseHeader = "Location" | "IdempotentReplayed" | "VeriflowMode";
 
-/** What any request with an API key may be answered, whatever the route. */
-export const COMMON_ERRORS: ErrorCode[] = [
-  "E_BAD_REQUEST",
-  "E_UNAUTHORIZED",
-  "E_FORBIDDEN",
-  "E_REQUEST_TIMEOUT",
-  "E_URI_TOO_LONG",
-  "E_HEADERS_TOO_LARGE",
-  "E_RATE_LIMITED",
-  "E_INTERNAL",
-  "E_DATABASE_UNAVAILABLE",
-];
+/** What any request may be answered, whatever the route: by the HTTP server, the rate limit, a fault of ours. */
+export const ANY_REQUEST_ERRORS: ErrorCode[] = ["E_BAD_REQUEST", "E_REQUEST_TIMEOUT", "E_URI_TOO_LONG", "E_HEADERS_TOO_LARGE", "E_RATE_LIMITED", "E_INTERNAL"];
+/** And a route that needs a key: no valid key, not its scope, the key store unreachable. */
+export const KEYED_ROUTE_ERRORS: ErrorCode[] = [...ANY_REQUEST_ERRORS, "E_UNAUTHORIZED", "E_FORBIDDEN", "E_DATABASE_UNAVAILABLE"];
 
 /** Codes a job that failed can carry: a sync answer (or `?wait=`) answers its failure with the code's status. */
 const JOB_FAILURES = errorCodes.filter((code) => "jobFailure" in errorCatalog[code]);
