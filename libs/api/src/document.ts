@@ -111,7 +111,7 @@ export function buildOpenApiDocument() {
     registry.registerComponent("responses", id, {
       description: u.description,
       headers: headersOf(u.status === 405 ? ["Allow"] : []) as never,
-      content: { "application/json": { schema: { allOf: [{ $ref: "#/components/schemas/ErrorBody" }, { properties: { error: { properties: { code: { const: u.code } } } } }] } } },
+      content: { "application/json": { schema: errorBodyOf([u.code]) } },
     });
   }
   for (const route of apiRoutes) register(registry, route);

@@ -22,9 +22,13 @@ export const ErrorBody = z
   })
   .openapi("ErrorBody");
 
-/** The error body of one answer, its `code` narrowed to the codes that answer can carry. */
+/**
+ * The error body of one answer, its `code` narrowed to the codes that answer can carry: the
+ * ErrorBody component and a JSON Schema constraint beside it (a zod `.extend` per answer made
+ * the document three times slower to generate, for the same meaning).
+ */
 export function errorBodyOf(codes: readonly ErrorCode[]) {
-  return ErrorBody.extend({ error: ErrorDetail.extend({ code: z.enum(codes as [ErrorCode, ...ErrorCode[]]) }) });
+  return { allOf: [{ $ref: "#/components/schemas/ErrorBody" }, { properties: { error: { properties: { code: { enum: [...codes] } } } } }] };
 }
 
 /** Codes grouped by the HTTP status the catalog gives them, statuses in order. */
