@@ -16,7 +16,9 @@ export const ADDRESS_PATTERN = /^0x[0-9a-fA-F]{40}$/;
 
 export const ContentHash = z.string().regex(CONTENT_HASH_PATTERN, "a 0x-prefixed 32-byte hex string");
 export const Address = z.string().regex(ADDRESS_PATTERN, "a 0x-prefixed 20-byte hex address");
-export const JobType = z.enum(["verify", "proof"]);
+/** The kinds of job, in the order the API lists them. */
+export const jobTypes = ["verify", "proof"] as const;
+export const JobType = z.enum(jobTypes);
 export type JobType = z.infer<typeof JobType>;
 
 /** What the client asked for; carried by every pipeline event. */

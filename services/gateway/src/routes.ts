@@ -15,6 +15,7 @@ import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { createKeyRouter } from "./key-routes.js";
 import { serveDashboard, type DashboardFiles } from "./dashboard.js";
+import { createApiDocsRouter } from "./api-docs.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
 export interface GatewayDeps extends AcceptDeps {
@@ -116,7 +117,11 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   // Each request's budget before its key: requests with a wrong key spend their address's budget.
   const limits = { submit: deps.rateLimits.rest("submit"), read: deps.rateLimits.rest("read") };
   app.use((ctx, next) => limits[ctx.method === "POST" && SUBMIT_PATHS.has(ctx.path) ? "submit" : "read"](ctx, next));
-  // Nothing answers without a valid key (401), not even an unknown path.
+  // The API's contract and its reference page need no key (api-docs.ts).
+  const docs = createApiDocsRouter();
+  app.use(docs.routes());
+  app.use(methodsNotAllowed(docs));
+  // Nothing else answers without a valid key (401), not even an unknown path.
   app.use(authenticate(deps.authenticator));
   app.use(router.routes());
   app.use(methodsNotAllowed(router));

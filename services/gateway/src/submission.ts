@@ -1,4 +1,5 @@
 import { getAddress, isAddress } from "ethers";
+import { RegistryAddressField } from "@veriflow/api";
 import type { JobRequest, JobType } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
@@ -80,8 +81,9 @@ function readSubmission(jobType: JobType, body: Record<string, unknown>, policy:
  */
 function checkRegistryAddress(value: string): void {
   const refuse = (why: string) => badRequest("E_INVALID_REGISTRY_ADDRESS", `"registryAddress" ${why}`);
-  if (!value.startsWith("0x")) throw refuse("must start with 0x (a bare hex string or an ICAP XE… address is not accepted)");
-  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw refuse(`must be 0x followed by 40 hex digits (got ${value.length - 2} characters after 0x, or a non-hex one)`);
+  // Its form is the published schema's (libs/api); the checksum needs ethers, so it is checked here.
+  const form = RegistryAddressField.safeParse(value);
+  if (!form.success) throw refuse(form.error.issues[0]!.message);
   if (!isAddress(value)) throw refuse("has mixed case but a wrong EIP-55 checksum: send it all lower-case or with its correct checksum");
 }
 

@@ -1,11 +1,11 @@
 import type { Router } from "@koa/router";
 import type { Principal } from "@veriflow/auth";
-import { DEAD_LETTERS_PATH, JOBS_PAGE_SIZE, tenantOfBytes } from "@veriflow/events";
+import { DeadLetterQuery, readQueryFields, refuseQueryProblems, type Query } from "@veriflow/api";
+import { DEAD_LETTERS_PATH, tenantOfBytes } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { createRouter, principalOf, requireScope } from "@veriflow/http";
 import { NotReplayableError, type DeadLetter, type DeadLetterCounts, type DeadLetterPage, type Replayed } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
-import { readQuery, type Query } from "./query.js";
 
 /** The dead-letter stream as the edges use it (NATS calls in service.ts). */
 export interface DeadLetterStore {
@@ -136,17 +136,12 @@ export function parseDeadLetterSeq(raw: string): number {
   return seq;
 }
 
-const CONSUMER = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** `consumer`, `after` (a sequence, default 0) and `limit` (default 20, capped at 100); every problem at once. */
+/** `consumer`, `after` (a sequence, default 0) and `limit` (default 20, capped at 100), by the published DeadLetterQuery; every problem at once. */
 export function parseDeadLetterQuery(query: Query): { consumer?: string; after: number; limit: number } {
-  const q = readQuery(query);
-  const consumer = q.single("consumer");
-  if (consumer !== undefined && !CONSUMER.test(consumer)) q.problems.push(`consumer must be a consumer's durable name (letters, digits, - and _), got "${consumer.slice(0, 64)}"`);
-  const after = q.count("after", 0);
-  const limit = Math.min(q.count("limit", JOBS_PAGE_SIZE.default, 1), JOBS_PAGE_SIZE.max);
-  q.done();
-  return { ...(consumer !== undefined ? { consumer } : {}), after, limit };
+  const { values, problems } = readQueryFields(DeadLetterQuery, query);
+  refuseQueryProblems(problems);
+  // No problem: after and limit were read (absent ones as their defaults).
+  return { ...(values.consumer !== undefined ? { consumer: values.consumer } : {}), after: values.after!, limit: values.limit! };
 }
 
 /**

@@ -1,6 +1,6 @@
-import { CONTENT_HASH_PATTERN, JobType, jobStatuses, JOBS_PAGE_SIZE, type JobStatus } from "@veriflow/events";
+import { ListJobsQuery, readQueryFields, refuseQueryProblems, type Query } from "@veriflow/api";
+import type { JobStatus, JobType } from "@veriflow/events";
 import { decodeJobCursor, type JobCursor } from "./job-cursor.js";
-import { readQuery, type Query } from "./query.js";
 
 /** A REST list request: GET /api/verification-jobs?status=&type=&contentHash=&limit=&offset=|cursor= */
 export interface ListQuery {
@@ -16,34 +16,24 @@ export interface ListQuery {
 }
 
 /**
- * Validates `status`, `type`, `contentHash`, `limit` (default 20, clamped to 100), `offset` and `cursor`; every
+ * Validates `status`, `type`, `contentHash`, `limit` (default 20, clamped to 100), `offset` and
+ * `cursor` with the schema the OpenAPI document publishes (ListJobsQuery, libs/api); every
  * problem at once. A cursor and a non-zero offset are two answers to "where does the page
  * start": asking both is refused rather than one silently winning.
  */
 export function parseListQuery(query: Query): ListQuery {
-  const q = readQuery(query);
-  const status = q.single("status");
-  if (status !== undefined && !(jobStatuses as readonly string[]).includes(status)) {
-    q.problems.push(`status must be one of ${jobStatuses.join(", ")}, got "${status.slice(0, 32)}"`);
-  }
-  const type = q.single("type");
-  if (type !== undefined && !JobType.options.includes(type as JobType)) {
-    q.problems.push(`type must be one of ${JobType.options.join(", ")}, got "${type.slice(0, 32)}"`);
-  }
-  const contentHash = q.single("contentHash");
-  if (contentHash !== undefined && !CONTENT_HASH_PATTERN.test(contentHash)) {
-    q.problems.push(`contentHash must be 0x followed by 64 hex digits, got "${contentHash.slice(0, 80)}"`);
-  }
-  const limit = Math.min(q.count("limit", JOBS_PAGE_SIZE.default), JOBS_PAGE_SIZE.max);
-  const offset = q.count("offset", 0);
-  const rawCursor = q.single("cursor");
-  const cursor = rawCursor === undefined ? undefined : decodeJobCursor(rawCursor);
-  if (cursor === null) q.problems.push("cursor is not one this server issued (a nextCursor); start again without it");
-  if (cursor && offset > 0) q.problems.push("give offset or cursor, not both");
-  q.done();
+  const { values, problems } = readQueryFields(ListJobsQuery, query);
+  const cursor = values.cursor === undefined ? undefined : decodeJobCursor(values.cursor);
+  if (cursor === null) problems.push("cursor is not one this server issued (a nextCursor); start again without it");
+  if (cursor && (values.offset ?? 0) > 0) problems.push("give offset or cursor, not both");
+  refuseQueryProblems(problems);
+  // No problem: limit and offset were read (absent ones as their defaults).
   return {
-    ...(status ? { status: status as JobStatus } : {}),
-    ...(type ? { type: type as JobType } : {}),
-    ...(contentHash ? { contentHash: contentHash.toLowerCase() } : {}),
-    limit, offset, ...(cursor ? { cursor } : {}) };
+    ...(values.status ? { status: values.status } : {}),
+    ...(values.type ? { type: values.type } : {}),
+    ...(values.contentHash ? { contentHash: values.contentHash.toLowerCase() } : {}),
+    limit: values.limit!,
+    offset: values.offset!,
+    ...(cursor ? { cursor } : {}),
+  };
 }

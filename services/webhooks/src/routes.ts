@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Koa from "koa";
 import { createWebhookUrlCheck } from "@veriflow/adapters";
+import { PageQuery, readQueryFields, refuseQueryProblems, type Query } from "@veriflow/api";
 import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { badRequest, notFound, type CodeWhere } from "@veriflow/errors";
@@ -41,7 +42,6 @@ export interface WebhooksAppDeps {
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
-const MAX_PAGE_SIZE = 100;
 
 /**
  * The webhooks REST API, each tenant's own: subscriptions, their deliveries and the signing
@@ -216,14 +216,10 @@ function parseUuid(raw: string, code: CodeWhere<"http", 400>, what: string): str
   return raw.toLowerCase();
 }
 
-type Query = Record<string, string | string[] | undefined>;
-
+/** `limit` (20 unless asked, at most 100) and `offset`, by the published PageQuery; every problem at once. */
 function parsePage(query: Query): { limit: number; offset: number } {
-  const count = (name: string, fallback: number): number => {
-    const raw = query[name];
-    if (raw === undefined || raw === "") return fallback;
-    if (typeof raw !== "string" || !/^\d{1,9}$/.test(raw)) throw badRequest("E_INVALID_QUERY", `${name} must be a non-negative integer`);
-    return Number(raw);
-  };
-  return { limit: Math.min(count("limit", 20), MAX_PAGE_SIZE), offset: count("offset", 0) };
+  const { values, problems } = readQueryFields(PageQuery, query);
+  refuseQueryProblems(problems);
+  // No problem: both were read (absent ones as their defaults).
+  return { limit: values.limit!, offset: values.offset! };
 }

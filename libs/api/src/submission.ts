@@ -1,0 +1,32 @@
+import { ADDRESS_PATTERN } from "@veriflow/events";
+import { z } from "./zod.js";
+
+/**
+ * A submission's multipart fields (POST /api/verification-jobs/verify|proof, /api/verify,
+ * /api/proof). The text fields are checked as they arrive (the gateway's submission.ts: each
+ * sent once, no control characters, trimmed); `registryAddress`'s form is this schema's, its
+ * EIP-55 checksum and the URLs' hosts are checked against the server's configuration there.
+ */
+export const RegistryAddressField = z
+  .string()
+  .startsWith("0x", { error: "must start with 0x (a bare hex string or an ICAP XE… address is not accepted)", abort: true })
+  .regex(ADDRESS_PATTERN, { error: (iss) => `must be 0x followed by 40 hex digits (got ${String(iss.input).length - 2} characters after 0x, or a non-hex one)` })
+  .openapi({ description: "The ContentRegistry contract: 0x and 40 hex digits; mixed case must carry a correct EIP-55 checksum.", example: "0x5FbDB2315678afecb367f032d93F642f64180aa3" });
+
+export const SubmissionFields = z
+  .object({
+    registryAddress: RegistryAddressField,
+    manifestURI: z.string().openapi({ description: "`ipfs://<CID>[/path]` or `https://…` (`http://` where MANIFEST_ALLOW_HTTP); `manifestUri` is read too.", example: "ipfs://bafkreid7qoywk77r7rj3slobqfekdvs57qwuwh5d2z3sqsw52iabe3mqne" }),
+    rpcUrl: z.string().optional().openapi({ description: "A per-job JSON-RPC endpoint, only one RPC_URL_ALLOWLIST allows." }),
+    callbackUrl: z.string().optional().openapi({ description: "Where to POST the job's outcome, signed with the tenant's signing secret (a public http(s) URL)." }),
+    file: z.string().openapi({ format: "binary", description: "The content to verify. Send it last: the fields before it are checked before a byte of it is stored." }),
+  })
+  .openapi("SubmissionFields", { description: "Send the fields before the file part." });
+
+export const IdempotencyKeyHeader = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x20-\x7e]+$/)
+  .optional()
+  .openapi({ description: "The same key and the same request answer the same job (the original 202, `Idempotent-Replayed: true`) for 24 h at least; another request with it is 409." });
