@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 // Tests run from source: each @veriflow/* library resolves to its src/index.ts,
 // so `npm test` never tests a stale build of a library.
-const libs = ["events", "errors", "platform", "pipeline", "nats", "http", "pg", "verify", "adapters", "testing", "contracts", "grpc", "auth"];
+const libs = ["events", "errors", "platform", "tracing", "pipeline", "nats", "http", "pg", "verify", "adapters", "testing", "contracts", "grpc", "auth"];
 
 const roots = ["libs/*/src", "services/*/src", "tests", "deploy", "cli/src", "examples"];
 const filesEndingIn = (suffix: string) => roots.map((root) => `${root}/**/*${suffix}`);

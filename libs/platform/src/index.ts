@@ -5,3 +5,5 @@ export * from "./nats-config.js";
 export * from "./run-main.js";
 export * from "./shutdown.js";
 export * from "./redact-url.js";
+export * from "./log-context.js";
+export * from "./tracing-config.js";
