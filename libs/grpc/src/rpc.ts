@@ -4,6 +4,8 @@ import { presentedApiKey } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
 import { decoded, decodedMessages } from "./undecodable.js";
+import { traceCall } from "./trace-call.js";
+import { TRACING_OFF, type Tracing } from "@veriflow/tracing";
 
 export interface RpcOptions {
   log: Logger;
@@ -15,6 +17,8 @@ export interface RpcOptions {
   translateError?: (err: unknown) => unknown;
   /** Runs first on every call, before the key is checked (a rate limit): see Limit. */
   limit?: Limit;
+  /** A server span per call, in the trace its `traceparent` metadata names (TRACING_OFF when not given). */
+  tracing?: Tracing;
 }
 
 /**
@@ -90,10 +94,10 @@ export function createRpc(opts: RpcOptions) {
     unary<Req, Res>(scope: Scope, fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async () => {
           const admitted = await admit(call, ctx, scope);
           return fn(decoded(call.request, ctx.method), admitted);
-        })().then(
+        }).then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },
@@ -118,10 +122,10 @@ export function createRpc(opts: RpcOptions) {
         };
         opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
         if (opts.shutdownSignal?.aborted) return onShutdown();
-        void (async () => {
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async () => {
           const admitted = await admit(call, ctx, scope);
           await fn(decoded(call.request, ctx.method), call, admitted);
-        })()
+        })
           .then(
             () => {
               if (!ctx.signal.aborted) call.end(ctx.trailer);
@@ -141,10 +145,10 @@ export function createRpc(opts: RpcOptions) {
     ): grpc.handleClientStreamingCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async () => {
           const admitted = await admit(call, ctx, scope);
           return fn(decodedMessages(call, ctx.method), admitted);
-        })().then(
+        }).then(
           (res) => {
             if (!ctx.signal.aborted) callback(null, res, ctx.trailer);
           },

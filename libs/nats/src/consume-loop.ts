@@ -10,6 +10,8 @@ import type { NatsClients } from "./nats.js";
 import { findPriorOutcome } from "./prior-outcome.js";
 import { publishEvents } from "./publish-events.js";
 import { startPullSession, type PullSession } from "./pull-session.js";
+import { startMessageSpan } from "./trace-headers.js";
+import { TRACING_OFF, context, failSpan, type Span, type Tracing } from "@veriflow/tracing";
 import type { TopologyConfig } from "./topology.js";
 
 /** A handler receives one event and returns the events it causes; it publishes nothing itself. */
@@ -37,6 +39,8 @@ export interface ConsumeLoopOptions<T extends EventType> {
    */
   afterAck?: (event: Envelope<T>) => Promise<void>;
   log: Logger;
+  /** The service's tracing: each event is handled in a span of the trace its message carries (TRACING_OFF when not given). */
+  tracing?: Tracing;
   concurrency: number;
   maxAttempts: number;
   backoff: BackoffPolicy;
@@ -157,7 +161,12 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
       messagesHandled.inc({ consumer: name, outcome: "dead_letter" });
       return;
     }
+    // The handler, its logs and the events it publishes run in the span of the event's trace.
+    const traced = startMessageSpan(opts.tracing ?? TRACING_OFF, name, msg, event);
+    return context.with(traced.ctx, () => handleDecoded(msg, event, traced.span)).finally(() => traced.span.end());
+  };
 
+  const handleDecoded = async (msg: JsMsg, event: Envelope<T>, span: Span): Promise<void> => {
     const attempt = msg.info.deliveryCount;
     const elog = log.child({ jobId: event.correlationId, eventId: event.id, attempt });
     const timer = handlerSeconds.startTimer({ consumer: name });
@@ -168,6 +177,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
       await ackDone(msg, event, elog);
       messagesHandled.inc({ consumer: name, outcome: "ok" });
     } catch (err) {
+      failSpan(span, err);
       try {
         if (isPermanent(err) || attempt >= opts.maxAttempts) return await giveUp(msg, event, err, Math.min(attempt, opts.maxAttempts), elog);
         const delay = backoffDelay(attempt, opts.backoff);

@@ -15,6 +15,8 @@ export * from "./pull-session.js";
 export * from "./stage-service.js";
 export * from "./stream-lookup.js";
 export * from "./topology.js";
+export * from "./trace-batch.js";
+export * from "./trace-headers.js";
 export * from "./uploads.js";
 export * from "./while-unavailable.js";
 

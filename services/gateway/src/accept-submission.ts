@@ -2,7 +2,7 @@ import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veri
 import { HttpError } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
 import { deleteUpload, isStorageFullError, publishEvents, type UploadWriter } from "@veriflow/nats";
-import type { Logger } from "@veriflow/platform";
+import { noteLogFields, type Logger } from "@veriflow/platform";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 
@@ -37,6 +37,8 @@ export async function acceptSubmission(
   input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string },
 ): Promise<Accepted> {
   const { jobId, jobType, upload, tenant } = input;
+  // Every later line of the request (REST or gRPC), and its access log line, name the job.
+  noteLogFields({ jobId, tenant });
   try {
     const request = parseSubmission(jobType, input.fields, deps.policy);
     checkTextField("fileName", upload.fileName);

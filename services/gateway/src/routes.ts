@@ -1,8 +1,9 @@
 import Koa, { type Context, type Middleware } from "koa";
 import { DEAD_LETTERS_PATH, JOBS_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
-import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope } from "@veriflow/http";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceRequests } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
+import type { Tracing } from "@veriflow/tracing";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
@@ -35,6 +36,8 @@ export interface GatewayDeps extends AcceptDeps {
   rateLimits: RateLimitEdges;
   /** X-Forwarded-For entries to trust (GATEWAY_TRUSTED_PROXY_HOPS): who the client address is. */
   trustedProxyHops: number;
+  /** The service's tracing (a server span per request; off when not given). */
+  tracing?: Tracing;
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
@@ -105,6 +108,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   const app = new Koa({ proxy: deps.trustedProxyHops > 0, maxIpsCount: deps.trustedProxyHops });
   app.use(httpMetrics("gateway"));
   app.use(requestId());
+  app.use(traceRequests(deps.log, deps.tracing));
   app.use(errorHandler(deps.log));
   // Each request's budget before its key: requests with a wrong key spend their address's budget.
   const limits = { submit: deps.rateLimits.rest("submit"), read: deps.rateLimits.rest("read") };

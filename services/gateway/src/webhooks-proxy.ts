@@ -1,4 +1,5 @@
 import type { Middleware } from "koa";
+import { traceHeaders } from "@veriflow/tracing";
 import { HttpError } from "@veriflow/errors";
 import { credentialsOf, passHeaders } from "./status-proxy.js";
 
@@ -22,7 +23,7 @@ export function proxyToWebhooks(webhooksUrl: string, timeoutMs = 10_000): Middle
         method: ctx.method,
         headers: {
           accept: "application/json",
-          "x-request-id": String(ctx.state.requestId ?? ""),
+          "x-request-id": String(ctx.state.requestId ?? ""), ...traceHeaders(),
           ...credentialsOf(ctx),
           ...(body !== undefined ? { "content-type": ctx.get("content-type") || "application/json" } : {}),
         },

@@ -15,6 +15,7 @@ import { createWebhooksApp } from "./routes.js";
 import { webhooksPruneSteps } from "./retention.js";
 import { createSecretBox } from "./secret-box.js";
 import { createSigningSecrets } from "./signing-secrets.js";
+import { startTracing } from "@veriflow/tracing";
 
 /** Migrations ship beside the build output: services/webhooks/migrations. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -29,6 +30,8 @@ export const MIGRATIONS_TABLE = "webhook_schema_migrations";
  */
 export async function startWebhooksService(config: WebhooksConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
+  const tracing = startTracing(config.tracing, "webhooks", log);
+  shutdown.add("tracing", () => tracing.stop());
   if (config.secretsKeyIsPublic) log.warn("WEBHOOK_SECRETS_KEY is unset: webhook secrets are sealed with the public development key (set it outside development)");
   const box = createSecretBox(config.secretsKey);
 
@@ -98,10 +101,11 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
     maxBatch: config.maxBatch,
     lingerMs: config.batchLingerMs,
     backoff: config.backoff,
+    tracing,
   });
   shutdown.add("consumer", () => loop.stop());
 
-  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db, authenticator, box, signingSecrets });
+  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db, authenticator, box, signingSecrets, tracing });
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 
