@@ -17,6 +17,7 @@ const sharedSystemFiles = [
   "tests/e2e/pipeline.int.test.ts",
   "tests/e2e/webhooks.int.test.ts",
   "tests/e2e/hostile-input.int.test.ts",
+  "tests/e2e/tracing-off.int.test.ts",
   "cli/src/cli.int.test.ts",
   "examples/completion-subscriber/src/subscriber.int.test.ts",
 ];

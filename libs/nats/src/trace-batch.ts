@@ -9,10 +9,10 @@ export function traceIdOfMessage(msg: Pick<JsMsg, "headers">): string | undefine
 }
 
 /**
- * Runs a batch's write in a span of its own (the events of a batch belong to many traces):
- * linked to the trace of every event in it, and, once written, one span per event in the
- * event's own trace, linked back to the batch, so each job's trace shows when and in which
- * batch its event was stored. Only while spans are recorded: otherwise `write()` alone.
+ * Runs a batch's write in a span (the events of a batch belong to many traces): a child of
+ * its first event's trace, linked to every event's; and, once written, one span per event in
+ * the event's own trace, linked back to the batch, so each job's trace shows when and in
+ * which batch its event was stored. Only while spans are recorded: otherwise `write()` alone.
  */
 export async function runTracedBatch<R>(tracing: Tracing, consumer: string, items: readonly { msg: JsMsg; event: AnyEnvelope }[], write: () => Promise<R>): Promise<R> {
   if (!tracing.recording) return write();
@@ -26,7 +26,7 @@ export async function runTracedBatch<R>(tracing: Tracing, consumer: string, item
     tracing,
     `${consumer} batch`,
     { kind: SpanKind.CONSUMER, links, attributes: { "messaging.system": "nats", "messaging.consumer.group.name": consumer, "messaging.batch.message_count": items.length } },
-    ROOT_CONTEXT,
+    parents[0] ?? ROOT_CONTEXT,
     async (batch) => {
       const result = await write();
       items.forEach(({ event }, i) => {
