@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { STREAM_NAME } from "@veriflow/events";
 import { connectNats } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { submit, waitForJob } from "../support/client.js";
+import { submissionServiceClient, submitVerification } from "../support/grpc.js";
 import { systemTest } from "../support/shared-system.js";
 import type { System } from "../support/system.js";
 
@@ -52,6 +54,28 @@ describe("tracing off", () => {
       const traceIds = new Set(parents.map((p) => /^00-([0-9a-f]{32})-[0-9a-f]{16}-00$/.exec(p)?.[1]));
       expect(traceIds.size).toBe(1);
       expect([...traceIds][0]).toMatch(/^[0-9a-f]{32}$/);
+    }
+  });
+
+  it("keeps the trace a gRPC call's traceparent metadata names", async () => {
+    const content = `untraced grpc ${randomBytes(16).toString("hex")}`;
+    const { manifestUri } = await sys.publish(content);
+    const traceId = randomBytes(16).toString("hex");
+    const metadata = new grpc.Metadata();
+    metadata.set("traceparent", `00-${traceId}-${randomBytes(8).toString("hex")}-01`);
+    const client = submissionServiceClient(sys.gatewayGrpcAddress);
+    try {
+      const accepted = await submitVerification(
+        client,
+        [{ metadata: { type: "JOB_TYPE_VERIFY", registryAddress: sys.registry, manifestUri, fileName: "upload.bin" } }, { chunk: Buffer.from(content) }],
+        metadata,
+      );
+      expect((await waitForJob(sys.gatewayUrl, accepted.jobId)).status).toBe("completed");
+      const parents = await traceparentsOf(accepted.jobId);
+      expect(parents.length).toBeGreaterThanOrEqual(4);
+      for (const p of parents) expect(p).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    } finally {
+      client.close();
     }
   });
 });
