@@ -5,7 +5,7 @@ import type { Logger } from "@veriflow/platform";
 import { toGrpcStatus } from "./errors.js";
 import { decoded, decodedMessages } from "./undecodable.js";
 import { traceCall } from "./trace-call.js";
-import { TRACING_OFF, type Tracing } from "@veriflow/tracing";
+import { TRACING_OFF, type Context, type Tracing } from "@veriflow/tracing";
 
 export interface RpcOptions {
   log: Logger;
@@ -38,10 +38,12 @@ export interface RpcContext {
   principal: Principal;
   /** Trailing metadata sent with the answer, success or error. */
   trailer: grpc.Metadata;
+  /** The call's trace (its span's context): what the events it publishes carry. */
+  trace: Context;
 }
 
 /** A call before it is admitted: no principal yet. */
-type CallContext = Omit<RpcContext, "principal"> & { controller: AbortController };
+type CallContext = Omit<RpcContext, "principal" | "trace"> & { controller: AbortController };
 
 /** What every server call has (grpc-js does not export the type by name). */
 interface SurfaceCall {
@@ -63,7 +65,7 @@ export function createRpc(opts: RpcOptions) {
    * The limit first (so calls with a refused key are counted too), then the key and the
    * scope the method needs: the context the handler gets.
    */
-  const admit = async (call: SurfaceCall, ctx: CallContext, scope: Scope): Promise<RpcContext> => {
+  const admit = async (call: SurfaceCall, ctx: CallContext, scope: Scope, trace: Context): Promise<RpcContext> => {
     if (opts.limit) await opts.limit({ metadata: ctx.metadata, method: ctx.method, peer: call.getPeer() }, ctx.trailer);
     const principal = await opts.authenticator.authenticate(
       presentedApiKey((key) => {
@@ -72,7 +74,7 @@ export function createRpc(opts: RpcOptions) {
       }),
     );
     assertScope(principal, scope);
-    return { metadata: ctx.metadata, signal: ctx.signal, method: ctx.method, principal, trailer: ctx.trailer };
+    return { metadata: ctx.metadata, signal: ctx.signal, method: ctx.method, principal, trailer: ctx.trailer, trace };
   };
 
   const contextFor = (call: SurfaceCall): CallContext => {
@@ -94,8 +96,8 @@ export function createRpc(opts: RpcOptions) {
     unary<Req, Res>(scope: Scope, fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async () => {
-          const admitted = await admit(call, ctx, scope);
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async (trace) => {
+          const admitted = await admit(call, ctx, scope, trace);
           return fn(decoded(call.request, ctx.method), admitted);
         }).then(
           (res) => {
@@ -122,8 +124,8 @@ export function createRpc(opts: RpcOptions) {
         };
         opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
         if (opts.shutdownSignal?.aborted) return onShutdown();
-        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async () => {
-          const admitted = await admit(call, ctx, scope);
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async (trace) => {
+          const admitted = await admit(call, ctx, scope, trace);
           await fn(decoded(call.request, ctx.method), call, admitted);
         })
           .then(
@@ -145,8 +147,8 @@ export function createRpc(opts: RpcOptions) {
     ): grpc.handleClientStreamingCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async () => {
-          const admitted = await admit(call, ctx, scope);
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async (trace) => {
+          const admitted = await admit(call, ctx, scope, trace);
           return fn(decodedMessages(call, ctx.method), admitted);
         }).then(
           (res) => {

@@ -2,13 +2,15 @@ import { Writable } from "node:stream";
 import Koa from "koa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, noteLogFields } from "@veriflow/platform";
+import { TRACING_OFF, startTracing, type Tracing } from "@veriflow/tracing";
 import { errorHandler, requestId } from "./http.js";
 import { createRouter } from "./router.js";
 import { listen, type HttpServerHandle } from "./server.js";
 import { traceRequests } from "./trace-request.js";
 
-// A real server on 127.0.0.1 with traceRequests mounted as the services mount it, and the
-// JSON log lines it writes captured: the access line and the fields of lines inside a request.
+// Real servers on 127.0.0.1 with traceRequests mounted as the services mount it, tracing on
+// (spans dropped) and off, and the JSON log lines they write captured: the access line, and
+// the fields of lines inside a request (carried by the context manager, so with tracing on).
 const lines: Record<string, any>[] = [];
 const destination = new Writable({
   write(chunk: Buffer, _enc, done) {
@@ -19,8 +21,10 @@ const destination = new Writable({
 const log = createLogger("test", "debug", destination);
 let server: HttpServerHandle;
 let base: string;
+let offServer: HttpServerHandle;
+let tracing: Tracing;
 
-beforeAll(async () => {
+function createApp(tracing: Tracing): Koa {
   const router = createRouter();
   router.get("/jobs/:jobId", async (ctx) => {
     await new Promise((r) => setTimeout(r, 5));
@@ -38,17 +42,28 @@ beforeAll(async () => {
   });
   const app = new Koa();
   app.use(requestId());
-  app.use(traceRequests(log));
+  app.use(traceRequests(log, tracing));
   app.use(errorHandler(log));
   app.use((ctx, next) => {
     if (ctx.path === "/healthz") ctx.body = "ok";
     else return next();
   });
   app.use(router.routes());
-  server = await listen(app, 0, "127.0.0.1");
+  return app;
+}
+
+beforeAll(async () => {
+  const config = { export: true, serviceName: null, url: "http://127.0.0.1:1", headers: {}, sampler: "always_on" as const, samplerRatio: 1, resourceAttributes: {} };
+  tracing = startTracing(config, "test", log, { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} });
+  server = await listen(createApp(tracing), 0, "127.0.0.1");
   base = `http://127.0.0.1:${server.port}`;
+  offServer = await listen(createApp(TRACING_OFF), 0, "127.0.0.1");
 });
-afterAll(() => server?.close(100));
+afterAll(async () => {
+  await server?.close(100);
+  await offServer?.close(100);
+  await tracing?.stop();
+});
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const accessLine = async (requestId: string) => {
@@ -85,5 +100,11 @@ describe("traceRequests", () => {
     expect(lines.find((l) => l.msg === "request failed")).toMatchObject({ requestId: "req-3", traceId: expect.any(String) });
     await fetch(`${base}/healthz`, { headers: { "x-request-id": "req-4" } });
     expect(await accessLine("req-4")).toMatchObject({ level: 20, status: 200, route: null, path: "/healthz" });
+  });
+
+  it("off: the access line still ties the request id, the trace id and the job id together, and traceparent is echoed", async () => {
+    const res = await fetch(`http://127.0.0.1:${offServer.port}/jobs/off-1`, { headers: { traceparent: `00-${TRACE}-00f067aa0ba902b7-00`, "x-request-id": "req-off" } });
+    expect(res.headers.get("traceparent")).toBe(`00-${TRACE}-00f067aa0ba902b7-00`);
+    expect(await accessLine("req-off")).toMatchObject({ requestId: "req-off", traceId: TRACE, jobId: "off-1", status: 200 });
   });
 });

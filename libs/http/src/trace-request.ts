@@ -1,6 +1,6 @@
 import type { Context as KoaContext, Middleware } from "koa";
 import { type Logger, type LogFields, withLogFields } from "@veriflow/platform";
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TRACING_OFF, context, extractTraceContext, failSpan, startEntrySpan, traceparentOf, type Tracing } from "@veriflow/tracing";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TRACING_OFF, context, extractTraceContext, failSpan, startEntrySpan, traceparentOf, type Context, type Tracing } from "@veriflow/tracing";
 
 /** Paths probes and scrapers poll: their access lines are debug, so polling does not flood the log. */
 const POLLED_PATHS = new Set(["/healthz", "/readyz", "/livez", "/metrics"]);
@@ -20,6 +20,9 @@ export function traceRequests(log: Logger, tracing: Tracing = TRACING_OFF): Midd
       fields,
     );
     const { span, ctx: traced } = startEntrySpan(tracing, ctx.method, { kind: SpanKind.SERVER, attributes: { "http.request.method": ctx.method, "url.path": ctx.path } }, parent);
+    fields.traceId = span.spanContext().traceId;
+    ctx.state.traceContext = traced;
+    ctx.state.traceId = fields.traceId;
     const traceparent = traceparentOf(traced);
     if (traceparent) ctx.set("traceparent", traceparent);
     ctx.res.once("close", () => {
@@ -38,7 +41,7 @@ export function traceRequests(log: Logger, tracing: Tracing = TRACING_OFF): Midd
         ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
         bytes: bytesOf(ctx),
         requestId: fields.requestId,
-        traceId: span.spanContext().traceId,
+        traceId: fields.traceId,
         jobId: fields.jobId ?? paramJobId(ctx),
         tenant: fields.tenant ?? (ctx.state.principal as { tenant?: string } | undefined)?.tenant,
         aborted: ctx.res.writableFinished ? undefined : true,
@@ -53,6 +56,11 @@ export function traceRequests(log: Logger, tracing: Tracing = TRACING_OFF): Midd
       throw err;
     }
   };
+}
+
+/** The request's trace (its server span's context), for what it publishes or forwards while tracing is off (no context manager then). */
+export function traceContextOf(ctx: Pick<KoaContext, "state">): Context {
+  return (ctx.state.traceContext as Context | undefined) ?? context.active();
 }
 
 function matchedRoute(ctx: KoaContext): string | undefined {

@@ -11,7 +11,7 @@ import { findPriorOutcome } from "./prior-outcome.js";
 import { publishEvents } from "./publish-events.js";
 import { startPullSession, type PullSession } from "./pull-session.js";
 import { startMessageSpan } from "./trace-headers.js";
-import { TRACING_OFF, context, failSpan, type Span, type Tracing } from "@veriflow/tracing";
+import { TRACING_OFF, context, failSpan, type Context, type Span, type Tracing } from "@veriflow/tracing";
 import type { TopologyConfig } from "./topology.js";
 
 /** A handler receives one event and returns the events it causes; it publishes nothing itself. */
@@ -138,9 +138,9 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
     return true;
   };
 
-  const giveUp = async (msg: JsMsg, event: Envelope<T>, err: unknown, attempt: number, elog: Logger) => {
+  const giveUp = async (msg: JsMsg, event: Envelope<T>, err: unknown, attempt: number, elog: Logger, ctx: Context) => {
     if (await alreadyDone(msg, event, elog)) return;
-    const acks = await publishEvents(opts.nats.js, opts.onGiveUp(event, err, attempt));
+    const acks = await publishEvents(opts.nats.js, opts.onGiveUp(event, err, attempt), ctx);
     await ackDone(msg, event, elog);
     messagesHandled.inc({ consumer: name, outcome: "failed" });
     // A duplicate: the job's terminal event was already stored (its id is the job's), so this changed nothing.
@@ -163,23 +163,23 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
     }
     // The handler, its logs and the events it publishes run in the span of the event's trace.
     const traced = startMessageSpan(opts.tracing ?? TRACING_OFF, name, msg, event);
-    return context.with(traced.ctx, () => handleDecoded(msg, event, traced.span)).finally(() => traced.span.end());
+    return context.with(traced.ctx, () => handleDecoded(msg, event, traced)).finally(() => traced.span.end());
   };
 
-  const handleDecoded = async (msg: JsMsg, event: Envelope<T>, span: Span): Promise<void> => {
+  const handleDecoded = async (msg: JsMsg, event: Envelope<T>, { span, ctx }: { span: Span; ctx: Context }): Promise<void> => {
     const attempt = msg.info.deliveryCount;
-    const elog = log.child({ jobId: event.correlationId, eventId: event.id, attempt });
+    const elog = log.child({ jobId: event.correlationId, traceId: span.spanContext().traceId, eventId: event.id, attempt });
     const timer = handlerSeconds.startTimer({ consumer: name });
     try {
       if (attempt > 1 && (await alreadyDone(msg, event, elog))) return;
       const outputs = await opts.handle(event, { attempt, log: elog });
-      await publishEvents(opts.nats.js, outputs);
+      await publishEvents(opts.nats.js, outputs, ctx);
       await ackDone(msg, event, elog);
       messagesHandled.inc({ consumer: name, outcome: "ok" });
     } catch (err) {
       failSpan(span, err);
       try {
-        if (isPermanent(err) || attempt >= opts.maxAttempts) return await giveUp(msg, event, err, Math.min(attempt, opts.maxAttempts), elog);
+        if (isPermanent(err) || attempt >= opts.maxAttempts) return await giveUp(msg, event, err, Math.min(attempt, opts.maxAttempts), elog, ctx);
         const delay = backoffDelay(attempt, opts.backoff);
         msg.nak(delay);
         messagesHandled.inc({ consumer: name, outcome: "retry" });

@@ -1,12 +1,14 @@
-import { context, createContextKey, trace, type Context } from "@opentelemetry/api";
+import { context, createContextKey, type Context } from "@opentelemetry/api";
 
 /**
- * What every log line written while handling one request or one job carries besides its
- * own fields: the request id, the job id once known, the tenant. Kept in the active
- * OpenTelemetry context (AsyncLocalStorage, registered by @veriflow/tracing), beside the
- * trace, so code deep in a request logs them without a logger handed down.
+ * What every log line written while handling one request carries besides its own fields:
+ * its trace id, the request id, the job id once known, the tenant. Kept in the active
+ * OpenTelemetry context, so code deep in a request logs them without a logger handed down,
+ * while tracing is on (its AsyncLocalStorage context manager is what carries them); off,
+ * the lines that matter name them themselves (the access line, the consume loop's).
  */
 export interface LogFields {
+  traceId?: string;
   requestId?: string;
   jobId?: string;
   tenant?: string;
@@ -33,11 +35,8 @@ export function noteLogFields(fields: LogFields): void {
   if (current) Object.assign(current, fields);
 }
 
-/** pino's mixin: the active context's log fields and trace id on every line. */
+/** pino's mixin: the active context's log fields on every line. */
 export function logContextMixin(): Record<string, unknown> {
-  const ctx = context.active();
-  const fields = activeLogFields(ctx);
-  const traceId = trace.getSpanContext(ctx)?.traceId;
-  if (traceId === undefined) return fields ? { ...fields } : {};
-  return { ...fields, traceId };
+  const fields = activeLogFields();
+  return fields ? { ...fields } : {};
 }

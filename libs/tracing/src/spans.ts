@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, context, createContextKey, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
-import { ensureContextManager, TRACING_OFF, type Tracing } from "./start-tracing.js";
+import { TRACING_OFF, type Tracing } from "./start-tracing.js";
 import { withNewTrace } from "./trace-context.js";
 
 export { SpanKind };
@@ -33,7 +33,6 @@ export function failSpan(span: Span, err: unknown): void {
  * The returned context carries the span and the service's tracing, for nested spans.
  */
 export function startEntrySpan(tracing: Tracing, name: string, options: SpanOptions, parent: Context): { span: Span; ctx: Context } {
-  ensureContextManager();
   const withTracing = parent.setValue(TRACING, tracing);
   if (!tracing.recording) {
     // The no-op tracer would hand back the parent's span context, or none at all: keep the parent's trace, or start one.

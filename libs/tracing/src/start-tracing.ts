@@ -33,8 +33,11 @@ export const TRACING_OFF: Tracing = { tracer: trace.getTracer("veriflow"), recor
 let contextManagerSet = false;
 
 /**
- * The process-wide AsyncLocalStorage context manager, registered once whether tracing is on
- * or off: it is what carries a request's or a job's trace (and log fields) across awaits.
+ * The process-wide AsyncLocalStorage context manager, registered once tracing is on: it
+ * carries a request's or a job's trace (and log fields) across awaits, for nested spans and
+ * log lines. Not while off: on Node 20 an active AsyncLocalStorage hooks every promise of the
+ * process (measured: about a fifth more CPU per consumed event); off, the trace context is
+ * handed on explicitly where it must go (published events, forwarded requests, log lines).
  */
 export function ensureContextManager(): void {
   if (contextManagerSet) return;
@@ -67,8 +70,8 @@ function samplerOf(config: TracingConfig): Sampler {
  * OTLP one (tests). Started by each composition root; its stop() goes last in the shutdown.
  */
 export function startTracing(config: TracingConfig, service: string, log: Logger, exporter?: SpanExporter): Tracing {
-  ensureContextManager();
   if (!config.export) return TRACING_OFF;
+  ensureContextManager();
   const serviceName = config.serviceName ?? `veriflow-${service}`;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: serviceName }),

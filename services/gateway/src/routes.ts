@@ -1,7 +1,7 @@
 import Koa, { type Context, type Middleware } from "koa";
 import { DEAD_LETTERS_PATH, JOBS_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
-import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceRequests } from "@veriflow/http";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
 import type { Tracing } from "@veriflow/tracing";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
@@ -63,10 +63,11 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       await deps.admission.check(uploadSizeOf(ctx));
       // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
       const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
+      ctx.state.jobId = jobId; // the request's access line names its job
       (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
       const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant });
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx) });
       deps.admission.accepted();
       if (slot) {
         const request = parseSubmission(jobType, fields, deps.policy);
