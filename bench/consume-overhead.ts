@@ -38,7 +38,7 @@ const traceparent = () => `00-${randomBytes(16).toString("hex")}-${randomBytes(8
 
 async function micro() {
   const { TRACING_OFF, context } = await import("@veriflow/tracing");
-  const { startMessageSpan, setTraceHeaders } = (await import("@veriflow/nats")) as unknown as typeof import("../libs/nats/src/index.js");
+  const { startMessageSpan, setTraceHeaders } = await import("@veriflow/nats");
   const { logContextMixin } = await import("@veriflow/platform");
   const h = natsHeaders();
   h.set("traceparent", traceparent());
@@ -93,9 +93,10 @@ async function drain() {
       consumer: stageConsumer("hashing"),
       eventType: "verification.requested",
       produces: ["content.hashed"],
-      handle: async (event) => [
-        createEvent("content.hashed", { jobId: event.data.jobId, request: event.data.request, contentHash: "0x" + "ab".repeat(32), size: 1, startedAt: event.occurredAt, attempts: 1 }, event),
-      ],
+      handle: (event) =>
+        Promise.resolve([
+          createEvent("content.hashed", { jobId: event.data.jobId, request: event.data.request, contentHash: "0x" + "ab".repeat(32), size: 1, startedAt: event.occurredAt, attempts: 1 }, event),
+        ]),
       onGiveUp: () => [],
       log,
       ...(tracing ? { tracing } : {}),
