@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 // Tests run from source: each @veriflow/* library resolves to its src/index.ts,
 // so `npm test` never tests a stale build of a library.
-const libs = ["api", "events", "errors", "platform", "pipeline", "nats", "http", "pg", "verify", "adapters", "testing", "contracts", "grpc", "auth"];
+const libs = ["api", "events", "errors", "platform", "tracing", "pipeline", "nats", "http", "pg", "verify", "adapters", "testing", "contracts", "grpc", "auth"];
 
 const roots = ["libs/*/src", "services/*/src", "tests", "deploy", "cli/src", "examples", "web/dashboard/src"];
 const filesEndingIn = (suffix: string) => roots.map((root) => `${root}/**/*${suffix}`);
@@ -18,6 +18,7 @@ const sharedSystemFiles = [
   "tests/e2e/webhooks.int.test.ts",
   "tests/e2e/hostile-input.int.test.ts",
   "tests/e2e/metrics.int.test.ts",
+  "tests/e2e/tracing-off.int.test.ts",
   "cli/src/cli.int.test.ts",
   "examples/completion-subscriber/src/subscriber.int.test.ts",
 ];

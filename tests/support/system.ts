@@ -24,6 +24,8 @@ export interface SystemOptions {
    * service logs in as its own user, as in docker-compose.yml; `natsPasswords` has the passwords.
    */
   natsUsers?: boolean;
+  /** Where the services' log lines go (at LOG_LEVEL), instead of stdout: a test that reads them. */
+  logs?: Parameters<typeof createLogger>[2];
 }
 
 export interface System {
@@ -108,7 +110,7 @@ export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}):
     RATE_LIMITS: "key:100000000/100000000,ip:100000000/100000000",
     ...extraEnv,
   };
-  const log = (name: string) => (env.LOG_LEVEL === "silent" ? createSilentLogger() : createLogger(name, env.LOG_LEVEL));
+  const log = (name: string) => (env.LOG_LEVEL === "silent" ? createSilentLogger() : createLogger(name, env.LOG_LEVEL, opts.logs));
   const services = {} as Record<ServiceName, RunningService>;
   const started: RunningService[] = [];
   const startService = async (name: ServiceName) => {

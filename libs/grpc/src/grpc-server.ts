@@ -7,6 +7,7 @@ import type { Logger } from "@veriflow/platform";
 import { createRpc, type Limit, type Rpc } from "./rpc.js";
 import { DEFAULT_GRPC_SERVER_LIMITS, grpcServerOptions, type GrpcServerLimits } from "./server-limits.js";
 import { withTolerantDecoding } from "./undecodable.js";
+import type { Tracing } from "@veriflow/tracing";
 
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
@@ -27,6 +28,8 @@ export interface GrpcServerOptions {
   limit?: Limit;
   /** Idle and age limits, message sizes (GRPC_*); DEFAULT_GRPC_SERVER_LIMITS when not given. */
   limits?: GrpcServerLimits;
+  /** A server span per application call (RpcOptions.tracing). */
+  tracing?: Tracing;
 }
 
 export interface GrpcServerHandle {
@@ -63,7 +66,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   new ReflectionService({ ...opts.packageDefinition, ...healthDefinition }, { services: [...opts.serviceNames, HEALTH_SERVICE] }).addToServer(server);
 
   return {
-    rpc: createRpc({ log: opts.log, authenticator: opts.authenticator, shutdownSignal: shutdown.signal, translateError: opts.translateError, limit: opts.limit }),
+    rpc: createRpc({ log: opts.log, authenticator: opts.authenticator, shutdownSignal: shutdown.signal, translateError: opts.translateError, limit: opts.limit, tracing: opts.tracing }),
     addService: (definition, implementation) => server.addService(withTolerantDecoding(definition), implementation),
     async listen(port, host = "0.0.0.0") {
       const bound = await new Promise<number>((resolve, reject) =>

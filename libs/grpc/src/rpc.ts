@@ -5,6 +5,8 @@ import type { Logger } from "@veriflow/platform";
 import { startCallMetrics } from "./call-metrics.js";
 import { toGrpcStatus } from "./errors.js";
 import { decoded, decodedMessages } from "./undecodable.js";
+import { traceCall } from "./trace-call.js";
+import { TRACING_OFF, type Context, type Tracing } from "@veriflow/tracing";
 
 export interface RpcOptions {
   log: Logger;
@@ -16,6 +18,8 @@ export interface RpcOptions {
   translateError?: (err: unknown) => unknown;
   /** Runs first on every call, before the key is checked (a rate limit): see Limit. */
   limit?: Limit;
+  /** A server span per call, in the trace its `traceparent` metadata names (TRACING_OFF when not given). */
+  tracing?: Tracing;
 }
 
 /**
@@ -35,10 +39,12 @@ export interface RpcContext {
   principal: Principal;
   /** Trailing metadata sent with the answer, success or error. */
   trailer: grpc.Metadata;
+  /** The call's trace (its span's context): what the events it publishes carry. */
+  trace: Context;
 }
 
 /** A call before it is admitted: no principal yet. */
-type CallContext = Omit<RpcContext, "principal"> & { controller: AbortController; end: (code: grpc.status) => void };
+type CallContext = Omit<RpcContext, "principal" | "trace"> & { controller: AbortController; end: (code: grpc.status) => void };
 
 /** What every server call has (grpc-js does not export the type by name). */
 interface SurfaceCall {
@@ -61,7 +67,7 @@ export function createRpc(opts: RpcOptions) {
    * The limit first (so calls with a refused key are counted too), then the key and the
    * scope the method needs: the context the handler gets.
    */
-  const admit = async (call: SurfaceCall, ctx: CallContext, scope: Scope): Promise<RpcContext> => {
+  const admit = async (call: SurfaceCall, ctx: CallContext, scope: Scope, trace: Context): Promise<RpcContext> => {
     if (opts.limit) await opts.limit({ metadata: ctx.metadata, method: ctx.method, peer: call.getPeer() }, ctx.trailer);
     const principal = await opts.authenticator.authenticate(
       presentedApiKey((key) => {
@@ -70,7 +76,7 @@ export function createRpc(opts: RpcOptions) {
       }),
     );
     assertScope(principal, scope);
-    return { metadata: ctx.metadata, signal: ctx.signal, method: ctx.method, principal, trailer: ctx.trailer };
+    return { metadata: ctx.metadata, signal: ctx.signal, method: ctx.method, principal, trailer: ctx.trailer, trace };
   };
 
   const contextFor = (call: SurfaceCall): CallContext => {
@@ -97,10 +103,10 @@ export function createRpc(opts: RpcOptions) {
     unary<Req, Res>(scope: Scope, fn: (req: Req, ctx: RpcContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
-          const admitted = await admit(call, ctx, scope);
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async (trace) => {
+          const admitted = await admit(call, ctx, scope, trace);
           return fn(decoded(call.request, ctx.method), admitted);
-        })().then(
+        }).then(
           (res) => {
             if (ctx.signal.aborted) return;
             ctx.end(grpc.status.OK);
@@ -128,10 +134,10 @@ export function createRpc(opts: RpcOptions) {
         };
         opts.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
         if (opts.shutdownSignal?.aborted) return onShutdown();
-        void (async () => {
-          const admitted = await admit(call, ctx, scope);
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async (trace) => {
+          const admitted = await admit(call, ctx, scope, trace);
           await fn(decoded(call.request, ctx.method), call, admitted);
-        })()
+        })
           .then(
             () => {
               if (ctx.signal.aborted) return;
@@ -153,10 +159,10 @@ export function createRpc(opts: RpcOptions) {
     ): grpc.handleClientStreamingCall<Req, Res> {
       return (call, callback) => {
         const ctx = contextFor(call);
-        void (async () => {
-          const admitted = await admit(call, ctx, scope);
+        void traceCall(opts.tracing ?? TRACING_OFF, ctx.metadata, ctx.method, async (trace) => {
+          const admitted = await admit(call, ctx, scope, trace);
           return fn(decodedMessages(call, ctx.method), admitted);
-        })().then(
+        }).then(
           (res) => {
             if (ctx.signal.aborted) return;
             ctx.end(grpc.status.OK);

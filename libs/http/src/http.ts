@@ -138,7 +138,7 @@ export function errorHandler(log: Logger): Middleware {
       }
     } catch (err) {
       const r = renderError(err);
-      const fields = { err, requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: r.status };
+      const fields = { err, requestId: ctx.state.requestId, traceId: ctx.state.traceId, method: ctx.method, path: ctx.path, status: r.status };
       if (r.internal) log.error(fields, "request failed");
       else log.debug(fields, "request rejected");
       if (ctx.headerSent || !ctx.writable) return;

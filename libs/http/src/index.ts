@@ -8,3 +8,4 @@ export * from "./routes-of.js";
 export * from "./server.js";
 export * from "./server-limits.js";
 export * from "./json-body.js";
+export * from "./trace-request.js";

@@ -8,6 +8,8 @@ import { deadLetter, isReplayForAnother } from "./dead-letter.js";
 import { handlerSeconds, messagesHandled, observeStageDuration, registerConsumerMetrics } from "./metrics.js";
 import type { NatsClients } from "./nats.js";
 import { startPullSession } from "./pull-session.js";
+import { runTracedBatch, traceIdOfMessage } from "./trace-batch.js";
+import { TRACING_OFF, type Tracing } from "@veriflow/tracing";
 import type { TopologyConfig } from "./topology.js";
 
 export interface BatchConsumeLoopOptions {
@@ -26,6 +28,8 @@ export interface BatchConsumeLoopOptions {
   /** Deliveries on which an event failed on its own before it is dead-lettered. */
   maxAttempts: number;
   log: Logger;
+  /** The service's tracing: each batch written in a span linked to its events' traces (TRACING_OFF when not given). */
+  tracing?: Tracing;
   maxBatch: number;
   /**
    * How long the first event to arrive at an idle loop waits for others before its batch is
@@ -97,9 +101,11 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
   const apply = async (items: Item[]): Promise<void> => {
     try {
       const again = new Set(items.filter((i) => i.msg.info.redelivered).map((i) => i.event.id));
-      await opts.handleBatch(
-        items.map((i) => i.event),
-        { redelivered: (e) => again.has(e.id) },
+      await runTracedBatch(opts.tracing ?? TRACING_OFF, name, items, () =>
+        opts.handleBatch(
+          items.map((i) => i.event),
+          { redelivered: (e) => again.has(e.id) },
+        ),
       );
       for (const i of items) {
         settle(i.msg, "ack");
@@ -123,7 +129,7 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
       }
       const [one] = items as [Item];
       const attempt = one.msg.info.deliveryCount;
-      const elog = log.child({ jobId: one.event.correlationId, eventId: one.event.id, type: one.event.type, attempt });
+      const elog = log.child({ jobId: one.event.correlationId, traceId: traceIdOfMessage(one.msg), eventId: one.event.id, type: one.event.type, attempt });
       if (attempt >= opts.maxAttempts) {
         elog.error({ err: errorMessage(err) }, "event keeps failing on its own: dead-lettering it");
         await deadLetterOne(one, err);

@@ -10,6 +10,8 @@ import type { NatsClients } from "./nats.js";
 import { findPriorOutcome } from "./prior-outcome.js";
 import { publishEvents } from "./publish-events.js";
 import { startPullSession, type PullSession } from "./pull-session.js";
+import { startMessageSpan } from "./trace-headers.js";
+import { TRACING_OFF, context, failSpan, type Context, type Span, type Tracing } from "@veriflow/tracing";
 import type { TopologyConfig } from "./topology.js";
 
 /** A handler receives one event and returns the events it causes; it publishes nothing itself. */
@@ -37,6 +39,8 @@ export interface ConsumeLoopOptions<T extends EventType> {
    */
   afterAck?: (event: Envelope<T>) => Promise<void>;
   log: Logger;
+  /** The service's tracing: each event is handled in a span of the trace its message carries (TRACING_OFF when not given). */
+  tracing?: Tracing;
   concurrency: number;
   maxAttempts: number;
   backoff: BackoffPolicy;
@@ -134,9 +138,9 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
     return true;
   };
 
-  const giveUp = async (msg: JsMsg, event: Envelope<T>, err: unknown, attempt: number, elog: Logger) => {
+  const giveUp = async (msg: JsMsg, event: Envelope<T>, err: unknown, attempt: number, elog: Logger, ctx: Context) => {
     if (await alreadyDone(msg, event, elog)) return;
-    const acks = await publishEvents(opts.nats.js, opts.onGiveUp(event, err, attempt));
+    const acks = await publishEvents(opts.nats.js, opts.onGiveUp(event, err, attempt), ctx);
     observeStageDuration(name, event, "failed");
     await ackDone(msg, event, elog);
     messagesHandled.inc({ consumer: name, outcome: "failed" });
@@ -158,20 +162,26 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
       messagesHandled.inc({ consumer: name, outcome: "dead_letter" });
       return;
     }
+    // The handler, its logs and the events it publishes run in the span of the event's trace.
+    const traced = startMessageSpan(opts.tracing ?? TRACING_OFF, name, msg, event);
+    return context.with(traced.ctx, () => handleDecoded(msg, event, traced)).finally(() => traced.span.end());
+  };
 
+  const handleDecoded = async (msg: JsMsg, event: Envelope<T>, { span, ctx }: { span: Span; ctx: Context }): Promise<void> => {
     const attempt = msg.info.deliveryCount;
-    const elog = log.child({ jobId: event.correlationId, eventId: event.id, attempt });
+    const elog = log.child({ jobId: event.correlationId, traceId: span.spanContext().traceId, eventId: event.id, attempt });
     const timer = handlerSeconds.startTimer({ consumer: name });
     try {
       if (attempt > 1 && (await alreadyDone(msg, event, elog))) return;
       const outputs = await opts.handle(event, { attempt, log: elog });
-      await publishEvents(opts.nats.js, outputs);
+      await publishEvents(opts.nats.js, outputs, ctx);
       observeStageDuration(name, event, "ok");
       await ackDone(msg, event, elog);
       messagesHandled.inc({ consumer: name, outcome: "ok" });
     } catch (err) {
+      failSpan(span, err);
       try {
-        if (isPermanent(err) || attempt >= opts.maxAttempts) return await giveUp(msg, event, err, Math.min(attempt, opts.maxAttempts), elog);
+        if (isPermanent(err) || attempt >= opts.maxAttempts) return await giveUp(msg, event, err, Math.min(attempt, opts.maxAttempts), elog, ctx);
         const delay = backoffDelay(attempt, opts.backoff);
         msg.nak(delay);
         messagesHandled.inc({ consumer: name, outcome: "retry" });

@@ -18,6 +18,8 @@ export * from "./stream-lookup.js";
 export * from "./topology.js";
 export * from "./topology-check.js";
 export * from "./topology-setup.js";
+export * from "./trace-batch.js";
+export * from "./trace-headers.js";
 export * from "./uploads.js";
 export * from "./while-unavailable.js";
 

@@ -1,6 +1,8 @@
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { encodeEvent, subjectFor, type AnyEnvelope, type Envelope } from "@veriflow/events";
+import { context, type Context } from "@veriflow/tracing";
+import { setTraceHeaders } from "./trace-headers.js";
 
 /** The CloudEvents source attribute of everything veriflow publishes. */
 export const EVENT_SOURCE = "urn:veriflow";
@@ -8,9 +10,10 @@ export const EVENT_SOURCE = "urn:veriflow";
 /**
  * Publishes events concurrently (one pipelined window, not one awaited round trip per
  * event), each with its id as `Nats-Msg-Id` so the stream drops re-publishes, and with
- * CloudEvents 1.0 attributes as headers (the NATS protocol binding).
+ * CloudEvents 1.0 attributes as headers (the NATS protocol binding), and the W3C trace
+ * context of `ctx` (the active one: the request's, or the span of the event being handled).
  */
-export async function publishEvents(js: JetStreamClient, events: readonly AnyEnvelope[] | readonly Envelope[]): Promise<PubAck[]> {
+export async function publishEvents(js: JetStreamClient, events: readonly AnyEnvelope[] | readonly Envelope[], ctx: Context = context.active()): Promise<PubAck[]> {
   return Promise.all(
     events.map((event) => {
       const h = natsHeaders();
@@ -21,6 +24,7 @@ export async function publishEvents(js: JetStreamClient, events: readonly AnyEnv
       h.set("ce-id", event.id);
       h.set("ce-time", event.occurredAt);
       h.set("ce-subject", event.correlationId);
+      setTraceHeaders(h, ctx);
       return js.publish(subjectFor(event.type, event.correlationId), encodeEvent(event), {
         msgID: event.id,
         headers: h,

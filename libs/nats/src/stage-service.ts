@@ -2,6 +2,7 @@ import { STREAM_NAME, opsPortOf, stageConsumer, stageSpec, type ConsumedBy, type
 import { startOpsServer } from "@veriflow/http";
 import { failedEventFor, type StageInstance, type StageModule, type UploadReader } from "@veriflow/pipeline";
 import { EnvReader, Shutdown, defineService, readCommonConfig, type CommonConfig, type Env, type Logger, type ServiceDefinition } from "@veriflow/platform";
+import { startTracing, type Tracing } from "@veriflow/tracing";
 import { readBackoffPolicy, type BackoffPolicy } from "./backoff.js";
 import { createBucketUploads } from "./bucket-uploads.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
@@ -33,6 +34,7 @@ export interface StartStageOptions<S extends StageName> {
   instance: StageInstance<S>;
   config: StageConfig;
   log: Logger;
+  tracing?: Tracing;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function startStage<S extends StageName>(opts: StartStageOptions<S>
     afterAck: opts.instance.afterAck,
     onGiveUp: (event, err, attempts) => [failedEventFor(opts.stage, event, err, attempts)],
     log: opts.log,
+    tracing: opts.tracing,
     concurrency: opts.config.concurrency,
     maxAttempts: opts.config.maxAttempts,
     backoff: opts.config.backoff,
@@ -124,6 +127,8 @@ export async function startStageService<S extends StageName, Settings>(
 ): Promise<{ opsPort: number; stop(): Promise<void> }> {
   const shutdown = new Shutdown(log);
   try {
+    const tracing = startTracing(config.tracing, module.stage, log);
+    shutdown.add("tracing", () => tracing.stop());
     const nats = await connectNats({ ...config.nats, name: `veriflow-${module.stage}`, log });
     shutdown.add("nats", () => nats.close());
     const readsUploads = stageSpec(module.stage).readsUploads;
@@ -132,7 +137,7 @@ export async function startStageService<S extends StageName, Settings>(
     const uploads = readsUploads ? createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }), follower) : withoutUploads(module.stage);
     const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
     shutdown.add("stage", () => instance.close());
-    const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log });
+    const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log, tracing });
     shutdown.add("consumer", () => loop.stop());
     if (config.uploadSweep) {
       const sweep = startUploadSweep({ ...config.uploadSweep, jsm: nats.jsm, log });

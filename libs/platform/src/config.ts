@@ -1,5 +1,6 @@
 import { readNatsConnectionConfig, type NatsConnectionConfig } from "./nats-config.js";
 import { redactUrl } from "./redact-url.js";
+import { readTracingConfig, type TracingConfig } from "./tracing-config.js";
 
 /**
  * Config is parsed from an env object passed in (never read ad hoc from process.env),
@@ -105,6 +106,8 @@ export interface CommonConfig {
   opsHost: string;
   /** OPS_TOKEN: when set, /readyz and /metrics ask for it as a bearer token (/healthz stays open). */
   opsToken: string | null;
+  /** OpenTelemetry tracing (OTEL_*): off unless an exporter or endpoint is set. */
+  tracing: TracingConfig;
 }
 
 export function readCommonConfig(r: EnvReader, defaultOpsPort: number): CommonConfig {
@@ -114,5 +117,6 @@ export function readCommonConfig(r: EnvReader, defaultOpsPort: number): CommonCo
     opsPort: r.int("OPS_PORT", defaultOpsPort, { min: 0, max: 65535 }),
     opsHost: r.string("OPS_HOST", "0.0.0.0"),
     opsToken: r.string("OPS_TOKEN") ?? null,
+    tracing: readTracingConfig(r),
   };
 }

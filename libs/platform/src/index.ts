@@ -6,3 +6,5 @@ export * from "./run-main.js";
 export * from "./shutdown.js";
 export * from "./redact-url.js";
 export * from "./scrape-reading.js";
+export * from "./log-context.js";
+export * from "./tracing-config.js";

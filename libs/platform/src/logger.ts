@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { logContextMixin } from "./log-context.js";
 
 export type { Logger };
 
@@ -29,9 +30,13 @@ export const REDACTED_LOG_PATHS = [
   '*.headers["x-api-key"]',
 ];
 
-/** One JSON logger per process; `service` names it in every line. `destination` is for tests. */
+/**
+ * One JSON logger per process; `service` names it in every line, and a line written while a
+ * request or a job is handled carries its traceId, requestId and jobId (log-context.ts).
+ * `destination` is for tests.
+ */
 export function createLogger(service: string, level: string = "info", destination?: DestinationStream): Logger {
-  const options = { name: service, level, base: { service }, redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } };
+  const options = { name: service, level, base: { service }, mixin: logContextMixin, redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } };
   return destination ? pino(options, destination) : pino(options);
 }
 

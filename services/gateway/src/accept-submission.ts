@@ -2,7 +2,8 @@ import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veri
 import { HttpError } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
 import { deleteUpload, isStorageFullError, publishEvents, type UploadWriter } from "@veriflow/nats";
-import type { Logger } from "@veriflow/platform";
+import { noteLogFields, type Logger } from "@veriflow/platform";
+import { trace, type Context } from "@veriflow/tracing";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 
@@ -34,9 +35,11 @@ export interface Accepted {
  */
 export async function acceptSubmission(
   deps: AcceptDeps,
-  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string },
+  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context },
 ): Promise<Accepted> {
   const { jobId, jobType, upload, tenant } = input;
+  // Every later line of the request (REST or gRPC), and its access log line, name the job.
+  noteLogFields({ jobId, tenant });
   try {
     const request = parseSubmission(jobType, input.fields, deps.policy);
     checkTextField("fileName", upload.fileName);
@@ -57,7 +60,7 @@ export async function acceptSubmission(
         chunkSeq: upload.chunkSeq,
       },
     }, new Date(), tenant);
-    await publishEvents(deps.js, [event]);
+    await publishEvents(deps.js, [event], input.trace);
   } catch (err) {
     await discardUpload(deps, upload.objectName, upload);
     if (err instanceof HttpError) throw err;
@@ -66,7 +69,7 @@ export async function acceptSubmission(
     }
     throw new HttpError("E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
   }
-  deps.log.info({ jobId, jobType, tenant, size: upload.size }, "accepted");
+  deps.log.info({ jobId, jobType, tenant, size: upload.size, traceId: trace.getSpanContext(input.trace)?.traceId }, "accepted");
   return {
     jobId,
     status: "queued",

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import type { Context } from "@veriflow/tracing";
 import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
@@ -87,7 +88,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       }
       try {
         await deps.admission.check();
-        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant });
+        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace });
         deps.admission.accepted();
         if (slot) await slot.complete(requestFingerprint(request, accepted.file), accepted.accepted);
         return asResponse(accepted.accepted);
@@ -104,7 +105,7 @@ const asResponse = (accepted: Accepted): SubmitVerificationResponse => ({ jobId:
 /** Streams the chunks into the uploads bucket and queues the job; the file's hash and size come back for the idempotency record. */
 async function storeAndAccept(
   deps: SubmissionServiceDeps,
-  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string },
+  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string; trace: Context },
 ): Promise<{ accepted: Accepted; file: { contentHash: string; size: number } }> {
   const { jobType, fields, meta, messages, signal, tenant } = input;
   const jobId = newJobId();
@@ -133,6 +134,7 @@ async function storeAndAccept(
     jobType,
     fields,
     tenant,
+    trace: input.trace,
     upload: {
       objectName: jobId,
       size: info.size,

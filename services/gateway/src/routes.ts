@@ -1,8 +1,9 @@
 import Koa, { type Context, type Middleware } from "koa";
 import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
-import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope } from "@veriflow/http";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
+import type { Tracing } from "@veriflow/tracing";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
@@ -39,6 +40,8 @@ export interface GatewayDeps extends AcceptDeps {
   trustedProxyHops: number;
   /** The operator dashboard's built files (dashboard.ts); null when not built, absent in tests that need none. */
   dashboard?: DashboardFiles | null;
+  /** The service's tracing (a server span per request; off when not given). */
+  tracing?: Tracing;
 }
 
 export function createGatewayApp(deps: GatewayDeps): Koa {
@@ -64,10 +67,11 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       await deps.admission.check(uploadSizeOf(ctx));
       // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
       const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
+      ctx.state.jobId = jobId; // the request's access line names its job
       (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
       const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant });
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx) });
       deps.admission.accepted();
       if (slot) {
         const request = parseSubmission(jobType, fields, deps.policy);
@@ -110,6 +114,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   const app = new Koa({ proxy: deps.trustedProxyHops > 0, maxIpsCount: deps.trustedProxyHops });
   app.use(httpMetrics("gateway"));
   app.use(requestId());
+  app.use(traceRequests(deps.log, deps.tracing));
   app.use(errorHandler(deps.log));
   // Public static files, served from memory before the budgets and the key check: the page
   // holds no data, and every call it makes presents its user's key like any client's.

@@ -18,10 +18,13 @@ import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
 import { loadDashboard } from "./dashboard.js";
 import { createSyncSupport } from "./sync-routes.js";
+import { startTracing } from "@veriflow/tracing";
 
 /** The composition: PostgreSQL (API keys) → NATS → streams and uploads bucket → HTTP app → ops endpoints. */
 export async function startGatewayService(config: GatewayConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
+  const tracing = startTracing(config.tracing, "gateway", log);
+  shutdown.add("tracing", () => tracing.stop());
   // Only the API keys live here: a key is looked up once per AUTH_CACHE_TTL_MS, so submissions
   // cost no query, and go on while PostgreSQL is away for keys seen before.
   const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-gateway" });
@@ -78,6 +81,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     rateLimits,
     trustedProxyHops: config.trustedProxyHops,
     dashboard: await loadDashboard(config.dashboardDir, log),
+    tracing,
   });
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
@@ -91,6 +95,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     isReady: () => nats.isConnected(),
     limit: rateLimits.grpc,
     limits: config.grpc,
+    tracing,
   });
   grpcServer.addService(
     proto.veriflow.v1.SubmissionService.service,

@@ -1,4 +1,6 @@
 import { Readable } from "node:stream";
+import { traceHeaders } from "@veriflow/tracing";
+import { traceContextOf } from "@veriflow/http";
 import type { Middleware } from "koa";
 import { HttpError } from "@veriflow/errors";
 import { API_KEY_HEADER } from "@veriflow/http";
@@ -16,7 +18,7 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
     try {
       res = await fetch(`${base}${ctx.path}${ctx.search}`, {
         method: ctx.method === "POST" ? "POST" : "GET",
-        headers: { accept: "application/json", "x-request-id": String(ctx.state.requestId ?? ""), ...credentialsOf(ctx) },
+        headers: { accept: "application/json", "x-request-id": String(ctx.state.requestId ?? ""), ...traceHeaders(traceContextOf(ctx)), ...credentialsOf(ctx) },
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
@@ -65,7 +67,7 @@ export function proxyStreamToStatus(statusUrl: string, connectTimeoutMs = 10_000
         method: "GET",
         headers: {
           accept: ctx.get("accept") || "text/event-stream",
-          "x-request-id": String(ctx.state.requestId ?? ""),
+          "x-request-id": String(ctx.state.requestId ?? ""), ...traceHeaders(traceContextOf(ctx)),
           ...credentialsOf(ctx),
           ...(ctx.get("last-event-id") ? { "last-event-id": ctx.get("last-event-id") } : {}),
         },

@@ -1,4 +1,6 @@
 import type { Middleware } from "koa";
+import { traceHeaders } from "@veriflow/tracing";
+import { traceContextOf } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import { credentialsOf, passHeaders } from "./status-proxy.js";
 
@@ -22,7 +24,7 @@ export function proxyToWebhooks(webhooksUrl: string, timeoutMs = 10_000): Middle
         method: ctx.method,
         headers: {
           accept: "application/json",
-          "x-request-id": String(ctx.state.requestId ?? ""),
+          "x-request-id": String(ctx.state.requestId ?? ""), ...traceHeaders(traceContextOf(ctx)),
           ...credentialsOf(ctx),
           ...(body !== undefined ? { "content-type": ctx.get("content-type") || "application/json" } : {}),
         },

@@ -1,9 +1,10 @@
 import Koa from "koa";
 import { isJobId, jobPath, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
-import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, requestId, requireScope } from "@veriflow/http";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, requestId, requireScope, traceRequests } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
+import type { Tracing } from "@veriflow/tracing";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
@@ -43,6 +44,8 @@ export interface StatusAppDeps {
    * reaching this port directly needs one as well.
    */
   authenticator: Authenticator;
+  /** The service's tracing (a server span per request; off when not given). */
+  tracing?: Tracing;
 }
 
 /** A job as the old queue's API returned it, plus `failure` (structured) and file details. */
@@ -207,6 +210,7 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
 
   app.use(httpMetrics("status"));
   app.use(requestId());
+  app.use(traceRequests(log, deps.tracing));
   app.use(errorHandler(log));
   // Every route, and every unknown path, answers only a valid key.
   app.use(authenticate(deps.authenticator));

@@ -8,6 +8,7 @@ import {
   countDeadLetters,
   ensureConsumer,
   ensureStreams,
+  findJobTraceContext,
   findLastEvent,
   getDeadLetter,
   isNatsUnavailableError,
@@ -36,6 +37,7 @@ import { createDeadLetters } from "./dead-letters.js";
 import { createDeadLetterServiceHandlers } from "./grpc-dead-letters.js";
 import { applyEvents } from "./store.js";
 import { schema } from "./schema.js";
+import { context, inSpan, startTracing } from "@veriflow/tracing";
 
 /** Migrations ship beside the build output: services/status/migrations (schema.ts). */
 export const MIGRATIONS_DIR = schema.dir;
@@ -47,6 +49,8 @@ export const MIGRATIONS_DIR = schema.dir;
  */
 export async function startStatusService(config: StatusConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
+  const tracing = startTracing(config.tracing, "status", log);
+  shutdown.add("tracing", () => tracing.stop());
   const sql = connectPostgres(config.database.url, { ...poolOptionsOf(config.database), log, applicationName: "veriflow-status" });
   shutdown.add("postgres", () => sql.end({ timeout: 5 }));
   const db = await startMigrations(sql, MIGRATIONS_DIR, { log });
@@ -78,7 +82,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     handleBatch: async (events) => {
       try {
         db.assertReady();
-        const applied = await applyEvents(sql, events);
+        const applied = await inSpan("status apply batch", dbBatch(events.length), () => applyEvents(sql, events));
         changes.announce(applied.jobIds);
         observeJobDurations(applied.ended);
       } catch (err) {
@@ -91,6 +95,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     maxBatch: config.maxBatch,
     lingerMs: config.batchLingerMs,
     backoff: config.backoff,
+    tracing,
   });
   shutdown.add("projection", () => loop.stop());
 
@@ -100,7 +105,9 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     sql,
     log,
     publish: async (event) => {
-      await streamCall(() => publishEvents(nats.js, [event]));
+      // The new run goes on in the job's trace (its request's traceparent, read from the stream), else the retry request's.
+      const jobTrace = await findJobTraceContext(nats.jsm, event.correlationId).catch(() => null);
+      await streamCall(() => publishEvents(nats.js, [event], jobTrace ?? context.active()));
     },
     isUploadStored: (upload) => streamCall(() => isUploadStored(nats.jsm, upload)),
   });
@@ -128,6 +135,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
       deadLetters: () => streamCall(() => countDeadLetters(nats.jsm)),
     },
     authenticator,
+    tracing,
   });
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
@@ -141,6 +149,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     isReady: async () => nats.isConnected() && (await databaseReady()),
     translateError: (err) => translateDatabaseError(err, db),
     limits: config.grpc,
+    tracing,
   });
   grpcServer.addService(
     proto.veriflow.v1.JobService.service,
@@ -182,3 +191,6 @@ async function streamCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 export const service = defineService({ name: "status", loadConfig, start: startStatusService });
+
+/** A database batch's span attributes. */
+const dbBatch = (size: number) => ({ attributes: { "db.system.name": "postgresql", "db.operation.name": "apply events", "db.operation.batch.size": size } });

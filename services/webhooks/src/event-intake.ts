@@ -2,6 +2,7 @@ import { firstOfEachId, runOf, type AnyEnvelope } from "@veriflow/events";
 import type { BatchDelivery } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import { storable, type Sql } from "@veriflow/pg";
+import { inSpan } from "@veriflow/tracing";
 import { callbacksOf, planDeliveries, terminalJobIds } from "./handlers.js";
 import { findCallbacks, findSubscriptionTargets, insertDeliveries, rememberCallbacks } from "./store.js";
 
@@ -29,7 +30,8 @@ export function createEventIntake(deps: EventIntakeDeps): (batch: AnyEnvelope[],
     const events = firstOfEachId(batch).map(storable);
     const endedBefore = (await endingsAppliedBefore(events, delivery, deps.findJobEnding)).map(storable);
     const requestsReadBack = (await requestsNotRemembered(events, deps)).map(storable);
-    const created = await deps.sql.begin(async (tx) => {
+    const span = { attributes: { "db.system.name": "postgresql", "db.operation.name": "record deliveries", "db.operation.batch.size": events.length } };
+    const created = await inSpan("webhooks intake batch", span, () => deps.sql.begin(async (tx) => {
       await rememberCallbacks(tx, callbacksOf([...requestsReadBack, ...events]));
       const [callbacks, subscriptions] = await Promise.all([
         findCallbacks(tx, terminalJobIds([...events, ...endedBefore])),
@@ -38,7 +40,7 @@ export function createEventIntake(deps: EventIntakeDeps): (batch: AnyEnvelope[],
       // An ending read back from the stream went to the subscriptions when it was consumed.
       const planned = [...planDeliveries(events, callbacks, subscriptions), ...planDeliveries(endedBefore, callbacks, [])];
       return insertDeliveries(tx, planned, deps.maxAgeMs);
-    });
+    }));
     if (created > 0) {
       deps.log.debug({ created, events: events.length }, "deliveries created");
       deps.onNewDeliveries();

@@ -5,8 +5,9 @@ import { PageQuery, readQueryFields, refuseQueryProblems, type Query } from "@ve
 import { JOBS_PATH, UUID_PATTERN, eventTypes } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { badRequest, notFound, type CodeWhere } from "@veriflow/errors";
-import { authenticate, checkTextField, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, readJsonBody, requestId, requireScope } from "@veriflow/http";
+import { authenticate, checkTextField, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, readJsonBody, requestId, requireScope, traceRequests } from "@veriflow/http";
 import type { Logger } from "@veriflow/platform";
+import type { Tracing } from "@veriflow/tracing";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import type { SecretBox } from "./secret-box.js";
 import { generateWebhookSecret } from "./signature.js";
@@ -39,6 +40,8 @@ export interface WebhooksAppDeps {
   box: SecretBox;
   /** The tenants' signing secrets of job callbacks. */
   signingSecrets: SigningSecrets;
+  /** The service's tracing (a server span per request; off when not given). */
+  tracing?: Tracing;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -122,6 +125,7 @@ export function createWebhooksApp(deps: WebhooksAppDeps): Koa {
   const app = new Koa();
   app.use(httpMetrics("webhooks"));
   app.use(requestId());
+  app.use(traceRequests(deps.log, deps.tracing));
   app.use(errorHandler(deps.log));
   // Nothing answers without a valid key (401), not even an unknown path.
   app.use(authenticate(deps.authenticator));

@@ -16,6 +16,7 @@ import { readDeliveryBacklog } from "./store.js";
 import { webhooksPruneSteps } from "./retention.js";
 import { createSecretBox } from "./secret-box.js";
 import { createSigningSecrets } from "./signing-secrets.js";
+import { startTracing } from "@veriflow/tracing";
 
 /** Migrations ship beside the build output: services/webhooks/migrations (schema.ts). */
 export const MIGRATIONS_DIR = schema.dir;
@@ -30,6 +31,8 @@ export const MIGRATIONS_TABLE = schema.table;
  */
 export async function startWebhooksService(config: WebhooksConfig, log: Logger): Promise<RunningService> {
   const shutdown = new Shutdown(log);
+  const tracing = startTracing(config.tracing, "webhooks", log);
+  shutdown.add("tracing", () => tracing.stop());
   if (config.secretsKeyIsPublic) log.warn("WEBHOOK_SECRETS_KEY is unset: webhook secrets are sealed with the public development key (set it outside development)");
   const box = createSecretBox(config.secretsKey);
 
@@ -100,10 +103,11 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
     maxBatch: config.maxBatch,
     lingerMs: config.batchLingerMs,
     backoff: config.backoff,
+    tracing,
   });
   shutdown.add("consumer", () => loop.stop());
 
-  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db, authenticator, box, signingSecrets });
+  const app = createWebhooksApp({ sql, log, allowedPrivateHosts: config.allowedPrivateHosts, database: db, authenticator, box, signingSecrets, tracing });
   const http = await listen(app, config.port, config.host, config.http);
   shutdown.add("http", () => http.close());
 

@@ -20,17 +20,22 @@ export function registerChainMetrics(): void {
   registerMetrics(chainRpcRequests, chainReadCache);
 }
 
-/** Counts the calls of one JSON-RPC request body (an object, or an array for a batch). */
-export function countRpcRequest(body: Uint8Array | null): void {
-  if (body === null) return;
+/** Counts the calls of one JSON-RPC request body (an object, or an array for a batch); returns their methods. */
+export function countRpcRequest(body: Uint8Array | null): string[] {
+  const methods: string[] = [];
+  if (body === null) return methods;
   let payload: unknown;
   try {
     payload = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
   } catch {
-    return; // ethers only sends JSON; anything else is not a JSON-RPC call to count
+    return methods; // ethers only sends JSON; anything else is not a JSON-RPC call to count
   }
   for (const call of [payload].flat()) {
     const method = (call as { method?: unknown } | null)?.method;
-    if (typeof method === "string") chainRpcRequests.inc({ method });
+    if (typeof method === "string") {
+      chainRpcRequests.inc({ method });
+      methods.push(method);
+    }
   }
+  return methods;
 }

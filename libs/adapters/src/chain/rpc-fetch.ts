@@ -5,6 +5,7 @@ import { PermanentError, TransientError } from "@veriflow/errors";
 import { redactUrl } from "@veriflow/platform";
 import { describeNetworkError } from "../network-error.js";
 import { boundedRequest } from "../manifest/safe-http.js";
+import { inSpan } from "@veriflow/tracing";
 import { countRpcRequest } from "./chain-metrics.js";
 
 export interface RpcFetchOptions {
@@ -29,7 +30,9 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * configures the final URL.
  *
  * Every call sent is counted here (veriflow_chain_rpc_requests_total), the one place all of
- * them pass: the reader's, the registration search's, the clock's, ethers' 429 retries.
+ * them pass: the reader's, the registration search's, the clock's, ethers' 429 retries; and
+ * each is a span (named after its JSON-RPC method: eth_call, eth_blockNumber; a batch after
+ * its methods), failed when the call fails.
  */
 export function createRpcGetUrl(opts: RpcFetchOptions): FetchGetUrlFunc {
   return async (req, signal) => {
@@ -43,29 +46,32 @@ export function createRpcGetUrl(opts: RpcFetchOptions): FetchGetUrlFunc {
       // What node:http does with user:password@ in a URL, which ethers' own fetch relied on.
       headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
     }
-    countRpcRequest(req.body);
-    try {
-      const res = await boundedRequest(opts.dispatcher, url, {
-        method: req.method === "GET" ? "GET" : "POST",
-        body: req.body ?? undefined,
-        headers,
-        signal: deadline.signal,
-        timeoutMs: req.timeout,
-        maxBytes: opts.maxResponseBytes,
-        tooLargeCode: "E_RPC_RESPONSE_TOO_LARGE",
-        readEveryBody: true,
-      });
-      if (REDIRECTS.has(res.status)) {
-        throw new PermanentError("E_RPC_REDIRECTED", `${redactUrl(req.url)} answered ${res.status} (a redirect); redirects are not followed: use the endpoint's final URL`);
+    const methods = countRpcRequest(req.body);
+    const attributes = { "rpc.system": "jsonrpc", "rpc.method": methods.join(","), "server.address": url.hostname, "rpc.jsonrpc.batch_size": methods.length };
+    return inSpan([...new Set(methods)].join(" ") || "jsonrpc", { attributes }, async () => {
+      try {
+        const res = await boundedRequest(opts.dispatcher, url, {
+          method: req.method === "GET" ? "GET" : "POST",
+          body: req.body ?? undefined,
+          headers,
+          signal: deadline.signal,
+          timeoutMs: req.timeout,
+          maxBytes: opts.maxResponseBytes,
+          tooLargeCode: "E_RPC_RESPONSE_TOO_LARGE",
+          readEveryBody: true,
+        });
+        if (REDIRECTS.has(res.status)) {
+          throw new PermanentError("E_RPC_REDIRECTED", `${redactUrl(req.url)} answered ${res.status} (a redirect); redirects are not followed: use the endpoint's final URL`);
+        }
+        const flat = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v ?? "")]));
+        return { statusCode: res.status, statusMessage: STATUS_CODES[res.status] ?? "", headers: flat, body: res.body !== null && res.body.length > 0 ? res.body : null };
+      } catch (err) {
+        if (err instanceof PermanentError || err instanceof TransientError) throw err;
+        if (deadline.signal.aborted) throw new TransientError("E_RPC_UNAVAILABLE", `${redactUrl(req.url)}: no complete answer within ${req.timeout} ms`, { cause: err });
+        throw new TransientError("E_RPC_UNAVAILABLE", `${redactUrl(req.url)}: ${describeNetworkError(err)}`, { cause: err });
+      } finally {
+        clearTimeout(timer);
       }
-      const flat = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v ?? "")]));
-      return { statusCode: res.status, statusMessage: STATUS_CODES[res.status] ?? "", headers: flat, body: res.body !== null && res.body.length > 0 ? res.body : null };
-    } catch (err) {
-      if (err instanceof PermanentError || err instanceof TransientError) throw err;
-      if (deadline.signal.aborted) throw new TransientError("E_RPC_UNAVAILABLE", `${redactUrl(req.url)}: no complete answer within ${req.timeout} ms`, { cause: err });
-      throw new TransientError("E_RPC_UNAVAILABLE", `${redactUrl(req.url)}: ${describeNetworkError(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   };
 }

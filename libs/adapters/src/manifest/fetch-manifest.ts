@@ -1,5 +1,6 @@
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { redactUrl, type Logger } from "@veriflow/platform";
+import { inSpan } from "@veriflow/tracing";
 import { describeNetworkError } from "../network-error.js";
 import { createIpfsReader } from "./ipfs-gateways.js";
 import { boundedGet, createDirectAgent, createGuardedAgent } from "./safe-http.js";
@@ -109,11 +110,15 @@ export function createManifestFetcher(config: ManifestFetchConfig, log?: Pick<Lo
   }
 
   return {
-    async fetchManifest(uri) {
+    fetchManifest(uri) {
       const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
-      if (scheme === "ipfs") return ipfs.readIpfs(uri);
-      if (scheme === "https" || scheme === "http") return fetchHttp(uri);
-      throw new PermanentError("E_MANIFEST_URI_INVALID", `unsupported manifest URI ${redactUrl(uri)}: use https:// or ipfs://`);
+      // A span per fetch (redirects and gateways tried within it), its URL redacted.
+      return inSpan("manifest fetch", { attributes: { "url.full": redactUrl(uri), "url.scheme": scheme ?? "" } }, async (span) => {
+        const fetched = scheme === "ipfs" ? await ipfs.readIpfs(uri) : scheme === "https" || scheme === "http" ? await fetchHttp(uri) : null;
+        if (!fetched) throw new PermanentError("E_MANIFEST_URI_INVALID", `unsupported manifest URI ${redactUrl(uri)}: use https:// or ipfs://`);
+        span?.setAttribute("http.response.body.size", fetched.bytes.length);
+        return fetched;
+      });
     },
     async close() {
       await Promise.all([web.close(), gatewayAgent.close()]);
