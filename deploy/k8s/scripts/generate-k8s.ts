@@ -7,8 +7,8 @@
  *   tsx deploy/k8s/scripts/generate-k8s.ts          write the files
  *   tsx deploy/k8s/scripts/generate-k8s.ts --check  exit 1 if any is stale
  */
-import { readFile, writeFile } from "node:fs/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
+import { runGenerator, staleFiles, type GeneratedFile } from "../../../scripts/generated-files.js";
 import { dump } from "js-yaml";
 // The descriptor from source, as the tests read it (not a possibly stale dist/).
 import { NATS_ACCOUNT, natsUsers } from "../../../libs/events/src/index.js";
@@ -59,7 +59,7 @@ function natsValues(): object {
 }
 
 /** Every generated file: its path under deploy/k8s/ and its text. */
-export function renderK8s(): { path: string; text: string }[] {
+export function k8sFiles(): GeneratedFile[] {
   const files = baseResources();
   const kustomization = {
     apiVersion: "kustomize.config.k8s.io/v1beta1",
@@ -67,9 +67,9 @@ export function renderK8s(): { path: string; text: string }[] {
     resources: files.map((f) => f.file),
   };
   return [
-    ...files.map((f) => ({ path: `base/${f.file}`, text: yaml(f.resources) })),
-    { path: "base/kustomization.yaml", text: yaml([kustomization]) },
-    { path: "nats/values.yaml", text: yaml([natsValues()]) },
+    ...files.map((f) => ({ path: `${K8S_DIR}base/${f.file}`, render: () => yaml(f.resources) })),
+    { path: `${K8S_DIR}base/kustomization.yaml`, render: () => yaml([kustomization]) },
+    { path: `${K8S_DIR}nats/values.yaml`, render: () => yaml([natsValues()]) },
   ];
 }
 
@@ -79,23 +79,8 @@ export function baseDocuments(): Resource[] {
 }
 
 /** The generated files that differ from what is committed (empty: all current). */
-export async function staleK8sFiles(): Promise<string[]> {
-  const stale: string[] = [];
-  for (const f of renderK8s()) {
-    if ((await readFile(`${K8S_DIR}/${f.path}`, "utf8").catch(() => undefined)) !== f.text) stale.push(f.path);
-  }
-  return stale;
+export function staleK8sFiles(): Promise<string[]> {
+  return staleFiles(k8sFiles());
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  if (process.argv.includes("--check")) {
-    const stale = await staleK8sFiles();
-    if (stale.length > 0) {
-      console.error(`deploy/k8s is stale (${stale.join(", ")}): run npm run generate:k8s`);
-      process.exit(1);
-    }
-  } else {
-    for (const f of renderK8s()) await writeFile(`${K8S_DIR}/${f.path}`, f.text);
-    console.log(`wrote ${renderK8s().length} files to deploy/k8s`);
-  }
-}
+await runGenerator(import.meta.url, "generate:k8s", k8sFiles);

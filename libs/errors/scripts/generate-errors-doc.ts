@@ -4,8 +4,8 @@
  *   tsx libs/errors/scripts/generate-errors-doc.ts          write docs/errors.md
  *   tsx libs/errors/scripts/generate-errors-doc.ts --check  exit 1 if it is stale
  */
-import { readFile, writeFile } from "node:fs/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
+import { runGenerator, staleFiles } from "../../../scripts/generated-files.js";
 import { errorCodes, errorKinds, errorSpec, type ErrorKind } from "../src/catalog.js";
 
 export const ERRORS_DOC = fileURLToPath(new URL("../../../docs/errors.md", import.meta.url));
@@ -59,22 +59,11 @@ export function renderErrorsDoc(): string {
   ].join("\n");
 }
 
+const files = () => [{ path: ERRORS_DOC, render: renderErrorsDoc }];
+
 /** True when docs/errors.md is what the catalog generates. */
-export async function isErrorsDocCurrent(path = ERRORS_DOC): Promise<boolean> {
-  return (await readFile(path, "utf8").catch(() => undefined)) === renderErrorsDoc();
+export async function isErrorsDocCurrent(): Promise<boolean> {
+  return (await staleFiles(files())).length === 0;
 }
 
-async function main(argv: string[]) {
-  if (argv.includes("--check")) {
-    if (!(await isErrorsDocCurrent())) {
-      console.error("docs/errors.md is stale: run `npm run generate:errors-doc` and commit the result");
-      process.exit(1);
-    }
-    console.log("docs/errors.md is up to date");
-    return;
-  }
-  await writeFile(ERRORS_DOC, renderErrorsDoc());
-  console.log(`wrote docs/errors.md (${errorCodes.length} codes)`);
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
+await runGenerator(import.meta.url, "generate:errors-doc", files);

@@ -5,8 +5,8 @@
  *   tsx libs/events/scripts/generate-nats-config.ts          write deploy/nats/nats-server.conf
  *   tsx libs/events/scripts/generate-nats-config.ts --check  exit 1 if it is stale
  */
-import { readFile, writeFile } from "node:fs/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
+import { runGenerator, staleFiles } from "../../../scripts/generated-files.js";
 import { NATS_ACCOUNT, natsUsers, type NatsUser } from "../src/nats-permissions.js";
 
 export const NATS_CONFIG_FILE = fileURLToPath(new URL("../../../deploy/nats/nats-server.conf", import.meta.url));
@@ -55,22 +55,11 @@ export function renderNatsConfig(): string {
   ].join("\n");
 }
 
+const files = () => [{ path: NATS_CONFIG_FILE, render: renderNatsConfig }];
+
 /** True when the committed file is what the descriptor generates. */
-export async function isNatsConfigCurrent(path = NATS_CONFIG_FILE): Promise<boolean> {
-  return (await readFile(path, "utf8").catch(() => undefined)) === renderNatsConfig();
+export async function isNatsConfigCurrent(): Promise<boolean> {
+  return (await staleFiles(files())).length === 0;
 }
 
-async function main(argv: string[]) {
-  if (argv.includes("--check")) {
-    if (!(await isNatsConfigCurrent())) {
-      console.error("deploy/nats/nats-server.conf is stale: run `npm run generate:nats-config` and commit the result");
-      process.exit(1);
-    }
-    console.log("deploy/nats/nats-server.conf is up to date");
-    return;
-  }
-  await writeFile(NATS_CONFIG_FILE, renderNatsConfig());
-  console.log(`wrote deploy/nats/nats-server.conf (${natsUsers().length} users)`);
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
+await runGenerator(import.meta.url, "generate:nats-config", files);
