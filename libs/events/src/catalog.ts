@@ -21,6 +21,11 @@ export const jobTypes = ["verify", "proof"] as const;
 export const JobType = z.enum(jobTypes);
 export type JobType = z.infer<typeof JobType>;
 
+/** Interactive first: the order in which stages serve the classes of work. */
+export const jobPriorities = ["interactive", "bulk"] as const;
+export const JobPriority = z.enum(jobPriorities);
+export type JobPriority = z.infer<typeof JobPriority>;
+
 /** What the client asked for; carried by every pipeline event. */
 export const JobRequest = z.object({
   jobType: JobType,
@@ -33,8 +38,21 @@ export const JobRequest = z.object({
    * in older events, so it defaults to null rather than being required.
    */
   callbackUrl: z.string().url().nullable().default(null),
+  /**
+   * How urgently the job is served: interactive work (synchronous requests, single
+   * submissions) is taken before bulk work (batches, re-verifications). Added after v1:
+   * absent in older events and single submissions, which are interactive (`priorityOf`).
+   */
+  priority: JobPriority.optional(),
+  /** The batch the job was submitted in; absent for a single submission. */
+  batchId: z.string().min(1).optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
+
+/** A job's priority: what it asked for, interactive when it asked for none. */
+export function priorityOf(request: Pick<JobRequest, "priority">): JobPriority {
+  return request.priority ?? "interactive";
+}
 
 export const Reason = z.enum([
   "not_registered",
