@@ -190,7 +190,6 @@ export async function runBatchConsumeLoop(opts: BatchConsumeLoopOptions): Promis
     topology: opts.topology,
     log,
     capacity: opts.maxBatch * 2,
-    workingIntervalMs: Math.max(1000, Math.floor(opts.topology.ackWaitMs / 3)),
     pullExpiresMs: opts.pullExpiresMs,
     checkIntervalMs: opts.checkIntervalMs,
     onMessage(msg) {

@@ -44,8 +44,8 @@ export interface ConsumeLoopOptions<T extends EventType> {
   concurrency: number;
   maxAttempts: number;
   backoff: BackoffPolicy;
-  /** How often messages in hand tell the server they are still being worked on. */
-  workingIntervalMs: number;
+  /** How often messages in hand tell the server they are still being worked on (default: heartbeatIntervalOf(ack wait)). */
+  workingIntervalMs?: number;
   /** How long stop() lets messages in hand finish before nak'ing them (default 15 s). */
   shutdownGraceMs?: number;
   /** Pull request expiry and consumer check interval (tests shorten them). */

@@ -6,7 +6,7 @@ import { saveConsumerPosition } from "./consumer-position.js";
 import { consumerRecreated } from "./metrics.js";
 import { isNotFound } from "./nats-errors.js";
 import type { NatsClients } from "./nats.js";
-import { ensureConsumer, ensureStreams, type TopologyConfig } from "./topology.js";
+import { ensureConsumer, ensureStreams, heartbeatIntervalOf, type TopologyConfig } from "./topology.js";
 
 export interface PullSessionOptions {
   nats: NatsClients;
@@ -18,8 +18,8 @@ export interface PullSessionOptions {
   capacity: number;
   /** Each message received; the session holds it (and keeps it in progress) until `release(msg)`. */
   onMessage(msg: JsMsg): void;
-  /** How often every held message is marked in progress (`working()`): well under the ack wait. */
-  workingIntervalMs: number;
+  /** How often every held message is marked in progress (`working()`); heartbeatIntervalOf(ack wait) by default. */
+  workingIntervalMs?: number;
   /** How long one pull request waits for messages (its heartbeat is half of it). */
   pullExpiresMs?: number;
   /** How often the consumer's existence and ack floor are read. */
@@ -69,6 +69,7 @@ export async function startPullSession(opts: PullSessionOptions): Promise<PullSe
   const { nats, log } = opts;
   const durable = opts.consumer.durable;
   const expires = opts.pullExpiresMs ?? 5_000;
+  const heartbeatMs = opts.workingIntervalMs ?? heartbeatIntervalOf(opts.topology.ackWaitMs);
   const held = new Map<number, JsMsg>();
   /** Open pull requests, with when each expires on the server. */
   const pulls = new Map<ConsumerMessages, number>();
@@ -120,7 +121,7 @@ export async function startPullSession(opts: PullSessionOptions): Promise<PullSe
     const prior = held.get(msg.seq);
     if (prior) {
       // A redelivery of a message still in hand (its consumer was recreated): later, once this one is done.
-      msg.nak(opts.workingIntervalMs);
+      msg.nak(heartbeatMs);
       return;
     }
     held.set(msg.seq, msg);
@@ -213,9 +214,11 @@ export async function startPullSession(opts: PullSessionOptions): Promise<PullSe
   noteInfo(await nats.jsm.consumers.info(STREAM_NAME, durable));
   consumer = await nats.js.consumers.get(STREAM_NAME, durable);
 
+  // A timer, not something the handlers call: it fires between any two slices of work on the
+  // event loop (a handler need not cooperate), and at once after a stall, when overdue.
   const working = setInterval(() => {
     for (const msg of held.values()) msg.working();
-  }, opts.workingIntervalMs);
+  }, heartbeatMs);
   const check = setInterval(() => {
     if (recovering || stopped || !nats.isConnected()) return;
     nats.jsm.consumers.info(STREAM_NAME, durable).then(noteInfo, (err: unknown) => {

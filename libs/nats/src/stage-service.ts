@@ -62,7 +62,6 @@ export async function startStage<S extends StageName>(opts: StartStageOptions<S>
     concurrency: opts.config.concurrency,
     maxAttempts: opts.config.maxAttempts,
     backoff: opts.config.backoff,
-    workingIntervalMs: Math.max(1000, Math.floor(opts.topology.ackWaitMs / 3)),
   });
 }
 
