@@ -17,9 +17,11 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { pipeline } from "@veriflow/events";
+import { DEFAULT_ACK_WAIT_MS } from "@veriflow/nats";
 import { collectEvidence, countFaults, drain } from "./support/audit.js";
 import { exitedOnTheirOwn, startInfra, startScenarioStack, type Infra, type ScenarioStack, type ServiceSettings } from "./support/infra.js";
 import { runLoad, type Submission } from "./support/load.js";
+import { countRedeliveries } from "./support/redeliveries.js";
 import { startTerminalRecorder, type TerminalRecorder } from "./support/terminal-recorder.js";
 import { out, passed, printReport, type ScenarioResult } from "./support/report.js";
 import { allScenarios, type Scenario } from "./support/scenarios.js";
@@ -40,7 +42,8 @@ const { values: args } = parseArgs({
 });
 const JOBS = Number(args.jobs);
 const RATE = Number(args.rate);
-const SETTINGS: ServiceSettings = { ackWaitMs: 5000, retryBaseMs: 200, retryMaxMs: 3000 };
+/** The services' default ack wait: the stall scenarios prove it causes no extra attempts. */
+const SETTINGS: ServiceSettings = { ackWaitMs: DEFAULT_ACK_WAIT_MS, retryBaseMs: 200, retryMaxMs: 3000 };
 /** JetStream storage one job takes (its events; its upload is deleted once hashed): the baseline's summary prints it, 4.8 KiB. */
 const STORE_BYTES_PER_JOB = 5 * 1024;
 
@@ -55,7 +58,7 @@ const logDir = join(tmpdir(), `veriflow-chaos-logs-${new Date().toISOString().re
 
 async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioResult> {
   const started = Date.now();
-  const result: ScenarioResult = { name: scenario.name, fault: scenario.fault, kills: 0, seconds: 0, audit: null, drain: "-", error: null };
+  const result: ScenarioResult = { name: scenario.name, fault: scenario.fault, kills: 0, seconds: 0, audit: null, drain: "-", error: null, noExtraAttempts: scenario.noExtraAttempts };
   const logFile = join(logDir, `${scenario.name}.log`);
   const print = (line: string) => appendFileSync(logFile, line + "\n");
   const log = (line: string) => {
@@ -114,6 +117,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     result.drain = `${d.ended} after ${d.waitedS.toFixed(0)} s (+${(SETTINGS.ackWaitMs + 1000) / 1000} s for late duplicates)`;
     log(`drain: ${result.drain}`);
     const evidence = await collectEvidence(s.client, recorder, s.local.gatewayUrl, subs, infra.callbacks.received(scenario.name), injected.planted);
+    result.redeliveries = await countRedeliveries(s.client);
     log("evidence collected");
     result.audit = countFaults(evidence);
     const exited = exitedOnTheirOwn(s);

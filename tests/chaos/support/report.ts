@@ -9,13 +9,20 @@ export interface ScenarioResult {
   audit: Audit | null;
   drain: string;
   error: string | null;
+  /** Messages each consumer received more than once (redeliveries.ts); null when not counted. */
+  redeliveries?: Record<string, number> | null;
+  /** The scenario allows none (a stall, not a death). */
+  noExtraAttempts?: boolean;
 }
+
+const extraAttempts = (r: ScenarioResult) => Object.values(r.redeliveries ?? {}).reduce((a, b) => a + b, 0);
 
 export const out = (line = "") => process.stdout.write(line + "\n");
 
 const COLUMNS: (keyof Counts)[] = ["submitted", "accepted", "completed", "failed", ...FAULT_COUNTS];
 
-export const passed = (r: ScenarioResult) => r.error === null && r.audit !== null && FAULT_COUNTS.every((k) => r.audit!.counts[k] === 0);
+export const passed = (r: ScenarioResult) =>
+  r.error === null && r.audit !== null && FAULT_COUNTS.every((k) => r.audit!.counts[k] === 0) && !(r.noExtraAttempts && extraAttempts(r) > 0);
 
 /** The table of counts per scenario, a totals row, then each scenario's notes. */
 export function printReport(results: readonly ScenarioResult[], totalS: number): void {
@@ -52,6 +59,10 @@ export function printReport(results: readonly ScenarioResult[], totalS: number):
       const a = r.audit;
       out(`  client: ${a.counts.accepted} accepted (202), ${a.sync} answered in-process (sync), ${a.refused} refused, ${a.unanswered} unanswered`);
       for (const n of a.notes) out(`  ${n}`);
+      if (r.redeliveries) {
+        const per = Object.entries(r.redeliveries).map(([d, n]) => `${d} ${n}`).join(", ");
+        out(`  redelivered messages: ${per}${r.noExtraAttempts ? ` (must all be 0: ${extraAttempts(r) === 0 ? "ok" : "FAIL"})` : ""}`);
+      }
     }
   }
 }

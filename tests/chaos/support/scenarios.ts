@@ -6,6 +6,7 @@ import { publishEvents, putUpload } from "@veriflow/nats";
 import { killService } from "../../../deploy/local/src/service-processes.js";
 import { waitReady, type Infra, type ScenarioStack } from "./infra.js";
 import type { Submission } from "./load.js";
+import { freezeScenario, starveScenario } from "./stall-scenarios.js";
 
 export interface FaultContext {
   infra: Infra;
@@ -35,6 +36,8 @@ export interface Scenario {
   maxFileStore?: (jobs: number) => number;
   /** The upload's file name of submission i (a poison scenario sets some). */
   fileName?: (index: number) => string;
+  /** The fault must not make any consumer receive a message twice (a stall, not a death): counted after the drain. */
+  noExtraAttempts?: boolean;
   /** Injects the fault while the load runs; resolves when the system has been given back (restarted). */
   inject(ctx: FaultContext): Promise<Injected>;
 }
@@ -62,6 +65,8 @@ export function allScenarios(opts: ScenarioOptions): Scenario[] {
     deleteConsumerScenario(opts.durable),
     poisonScenario,
     smallStoreScenario(opts.storeBytesPerJob),
+    freezeScenario(MIN_LOAD_S),
+    starveScenario(MIN_LOAD_S),
   ];
 }
 
