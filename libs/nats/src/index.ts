@@ -22,5 +22,6 @@ export * from "./trace-batch.js";
 export * from "./trace-headers.js";
 export * from "./uploads.js";
 export * from "./while-unavailable.js";
+export * from "./hold.js";
 
 export * from "./upload-follower.js";

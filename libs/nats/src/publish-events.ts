@@ -13,7 +13,13 @@ export const EVENT_SOURCE = "urn:veriflow";
  * CloudEvents 1.0 attributes as headers (the NATS protocol binding), and the W3C trace
  * context of `ctx` (the active one: the request's, or the span of the event being handled).
  */
-export async function publishEvents(js: JetStreamClient, events: readonly AnyEnvelope[] | readonly Envelope[], ctx: Context = context.active()): Promise<PubAck[]> {
+export async function publishEvents(
+  js: JetStreamClient,
+  events: readonly AnyEnvelope[] | readonly Envelope[],
+  ctx: Context = context.active(),
+  /** How long to wait for the stream's acks (the client's timeout by default): a held submission's attempt. */
+  timeoutMs?: number,
+): Promise<PubAck[]> {
   return Promise.all(
     events.map((event) => {
       const h = natsHeaders();
@@ -28,6 +34,7 @@ export async function publishEvents(js: JetStreamClient, events: readonly AnyEnv
       return js.publish(subjectFor(event.type, event.correlationId), encodeEvent(event), {
         msgID: event.id,
         headers: h,
+        ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
       });
     }),
   );

@@ -1,4 +1,5 @@
-import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { STREAM_NAME, decodeEvent, subjectFor, type AnyEnvelope, type EventType } from "@veriflow/events";
 import { isNotFound } from "./nats-errors.js";
 
@@ -34,4 +35,14 @@ export async function isStreamAvailable(jsm: JetStreamManager): Promise<boolean>
   } catch {
     return false;
   }
+}
+
+/**
+ * isStreamAvailable on its own manager whose requests wait at most `timeoutMs`: a stream
+ * without a leader does not answer at all, and a probe waiting the client's 10 s for that
+ * would keep the gateway on its fallback up to 10 s after a new leader answers.
+ */
+export async function createStreamProbe(nc: NatsConnection, timeoutMs: number): Promise<() => Promise<boolean>> {
+  const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false });
+  return () => isStreamAvailable(jsm);
 }

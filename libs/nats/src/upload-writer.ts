@@ -4,6 +4,7 @@ import { JetStreamApiError, JsHeaders, type JetStreamClient, type JetStreamManag
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { headers as natsHeaders, nuid, type NatsConnection } from "@nats-io/transport-node";
 import { UPLOADS_BUCKET } from "@veriflow/events";
+import { NO_HOLD, type Hold } from "./hold.js";
 import { announceUpload } from "./upload-follower.js";
 import { chunkSubject, deleteMessage, lastOnSubject, metaSubject, seqsOf } from "./upload-stream.js";
 
@@ -64,12 +65,20 @@ export interface UploadMeta {
  * already holds is refused when its entry is written (a wrong-last-sequence error), where
  * put() would replace the entry and purge the old chunks. A put past the bucket's max_bytes
  * or JetStream's storage fails with the server's error (isStorageFullError).
+ *
+ * With a `hold`, the steps that can be repeated are retried while NATS does not answer (a
+ * stream without a leader): the chunk of a one-chunk upload (shorter than a chunk: its
+ * bytes are all in memory) and the entry, each with a Nats-Msg-Id so a repeat of a publish
+ * that was stored unanswered is dropped by the stream. The chunks of a larger upload are
+ * not: several are in flight, and one repeated after its successor was stored would be out
+ * of order; such a put fails and the client sends it again.
  */
 export async function putUpload(
   nats: UploadWriter,
   name: string,
   source: Readable,
   meta: UploadMeta = {},
+  hold: Hold = NO_HOLD,
 ): Promise<StoredUpload> {
   const id = nuid.next();
   const chunks = createChunkPublisher(nats.js, chunkSubject(id));
@@ -87,15 +96,21 @@ export async function putUpload(
       size += chunk.length;
       // A second chunk: a large upload, worth reading while it is stored.
       if (++count === 2 && nats.nc) announceUpload(nats.nc, { name, nuid: id });
-      await chunks.publish(chunk);
+      // Shorter than a chunk: the source's end. The first chunk too: the upload's only one.
+      if (count === 1 && chunk.length < UPLOAD_CHUNK_BYTES) await chunks.publishHeld(chunk, hold);
+      else await chunks.publish(chunk);
     }
     const entry = entryFor(name, meta, { nuid: id, size, chunks: await chunks.flush(), sha256: hash.digest() });
     const rollup = natsHeaders();
     rollup.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
-    const ack = await nats.js.publish(metaSubject(name), JSON.stringify(entry), { headers: rollup, expect: { lastSubjectSequence: 0 } }).catch((err: unknown) => {
-      entryUnanswered = !(err instanceof JetStreamApiError);
-      throw err;
-    });
+    const ack = await hold.run("upload entry", (attempt) =>
+      nats.js
+        .publish(metaSubject(name), JSON.stringify(entry), { headers: rollup, expect: { lastSubjectSequence: 0 }, msgID: `${id}.entry`, timeout: attempt.timeoutMs })
+        .catch((err: unknown) => {
+          entryUnanswered ||= !(err instanceof JetStreamApiError);
+          throw err;
+        }),
+    );
     return { name, size, nuid: id, chunks: entry.chunks, digest: entry.digest, mtime: entry.mtime, revision: ack.seq, chunkSeq: chunks.onlySeq() };
   } catch (err) {
     // Best effort: what cannot be deleted now (NATS went away) leaves with the bucket's max age.
@@ -167,6 +182,22 @@ function createChunkPublisher(js: JetStreamClient, subject: string) {
       inFlight.push(sent);
       if (inFlight.length >= PUBLISHES_IN_FLIGHT) await inFlight.shift();
       check();
+    },
+    /** Sends the upload's only chunk, retried within `hold` (nothing else in flight: no order to keep). */
+    async publishHeld(chunk: Uint8Array, hold: Hold): Promise<void> {
+      check();
+      try {
+        const ack = await hold.run("upload chunk", (attempt) =>
+          js.publish(subject, chunk, { msgID: `${subject}.1`, timeout: attempt.timeoutMs }).catch((err: unknown) => {
+            unanswered ||= !(err instanceof JetStreamApiError);
+            throw err;
+          }),
+        );
+        stored.push(ack.seq);
+      } catch (err) {
+        failure ??= { err };
+        throw err;
+      }
     },
     /** Waits for every ack; the number of chunks stored. */
     async flush(): Promise<number> {

@@ -1,7 +1,7 @@
 import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
-import { deleteUpload, isStorageFullError, publishEvents, type UploadWriter } from "@veriflow/nats";
+import { deleteUpload, isStorageFullError, publishEvents, type Hold, type UploadWriter } from "@veriflow/nats";
 import { noteLogFields, type Logger } from "@veriflow/platform";
 import { trace, type Context } from "@veriflow/tracing";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
@@ -11,6 +11,8 @@ import type { StoredFile } from "./upload-storage.js";
 export interface AcceptDeps extends UploadWriter {
   log: Logger;
   policy: SubmissionPolicy;
+  /** A submission's budget for waiting out a JetStream that does not answer (GATEWAY_HOLD_MS): one per submission, for its put and its publish. */
+  startHold(): Hold;
 }
 
 /** A file already streamed into the uploads bucket under the job's id. */
@@ -35,7 +37,7 @@ export interface Accepted {
  */
 export async function acceptSubmission(
   deps: AcceptDeps,
-  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context },
+  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context; hold: Hold },
 ): Promise<Accepted> {
   const { jobId, jobType, upload, tenant } = input;
   // Every later line of the request (REST or gRPC), and its access log line, name the job.
@@ -60,7 +62,8 @@ export async function acceptSubmission(
         chunkSeq: upload.chunkSeq,
       },
     }, new Date(), tenant);
-    await publishEvents(deps.js, [event], input.trace);
+    // Held through a leader election: a repeat carries the event's id (Nats-Msg-Id), so the stream keeps one.
+    await input.hold.run("request publish", (attempt) => publishEvents(deps.js, [event], input.trace, attempt.timeoutMs));
   } catch (err) {
     await discardUpload(deps, upload.objectName, upload);
     if (err instanceof HttpError) throw err;

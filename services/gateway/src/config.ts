@@ -5,7 +5,7 @@ import { readAuthConfig, type AuthConfig } from "@veriflow/auth";
 import { readPostgresConfig, type PostgresConfig } from "@veriflow/pg";
 import { EnvReader, readCommonConfig, type CommonConfig, type Env } from "@veriflow/platform";
 import { readGrpcServerLimits, type GrpcServerLimits } from "@veriflow/grpc";
-import { readTopologyConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
+import { readTopologyConfig, type HoldConfig, type IdempotencyBucketConfig, type TopologyConfig } from "@veriflow/nats";
 import { DEFAULT_FALLBACK_CONCURRENCY } from "./fallback-pipeline.js";
 import { readRateLimitConfig, type RateLimitConfig } from "./rate-limit-config.js";
 import { DEFAULT_DASHBOARD_DIR } from "./dashboard.js";
@@ -38,6 +38,8 @@ export interface GatewayConfig extends CommonConfig {
   syncTimeoutMs: number;
   /** Unfinished jobs (pending + ack-pending of the stage consumers) past which submissions get 503. */
   maxBacklog: number;
+  /** How long a submission is held (retried) while JetStream does not answer it, e.g. a stream without a leader (GATEWAY_HOLD_MS; 0: off). */
+  hold: HoldConfig;
   /** In-process verifications at once while the queue is down; more get 503. */
   fallbackConcurrency: number;
   /** The Idempotency-Key records' bucket: how long a key is honoured, and its size. */
@@ -86,6 +88,9 @@ export function loadConfig(env: Env): GatewayConfig {
     topology,
     syncTimeoutMs: r.int("GATEWAY_SYNC_TIMEOUT_MS", 30_000, { min: 1 }),
     maxBacklog: r.int("GATEWAY_MAX_BACKLOG", 10_000, { min: 1 }),
+    // 10 s: a stream at R3 had no leader for 4–8 s after its node died (issue 11's runs), 10.5 s on
+    // a loaded 2-core box (leaderless-window.int.test.ts): nats-server 2.9 waits 4–9 s before an election.
+    hold: { budgetMs: r.int("GATEWAY_HOLD_MS", 10_000, { min: 0, max: 60_000 }) },
     fallbackConcurrency: r.int("GATEWAY_FALLBACK_CONCURRENCY", DEFAULT_FALLBACK_CONCURRENCY, { min: 1, max: 10_000 }),
     idempotency: {
       // Promised to clients: a key answers the same job for 24 h at least.

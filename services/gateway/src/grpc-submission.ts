@@ -4,7 +4,8 @@ import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
 import { checkTextField, presentedApiKey } from "@veriflow/http";
-import { isStorageFullError, putUpload } from "@veriflow/nats";
+import { isStorageFullError, putUpload, type Hold } from "@veriflow/nats";
+import { noteHeld } from "./held-submissions.js";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import type { Admission } from "./admission.js";
 import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } from "./fallback-pipeline.js";
@@ -88,7 +89,12 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       }
       try {
         await deps.admission.check();
-        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace });
+        const hold = deps.startHold();
+        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace, hold }).catch((err: unknown) => {
+          noteHeld(hold, "refused", deps.log);
+          throw err;
+        });
+        noteHeld(hold, "accepted", deps.log);
         deps.admission.accepted();
         if (slot) await slot.complete(requestFingerprint(request, accepted.file), accepted.accepted);
         return asResponse(accepted.accepted);
@@ -105,7 +111,7 @@ const asResponse = (accepted: Accepted): SubmitVerificationResponse => ({ jobId:
 /** Streams the chunks into the uploads bucket and queues the job; the file's hash and size come back for the idempotency record. */
 async function storeAndAccept(
   deps: SubmissionServiceDeps,
-  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string; trace: Context },
+  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string; trace: Context; hold: Hold },
 ): Promise<{ accepted: Accepted; file: { contentHash: string; size: number } }> {
   const { jobType, fields, meta, messages, signal, tenant } = input;
   const jobId = newJobId();
@@ -113,10 +119,13 @@ async function storeAndAccept(
   let info;
   try {
     // A store that stopped answering switches later submissions to the fallback.
-    info = await putUpload(deps, jobId, Readable.from(fileChunks(messages, signal, deps.maxUploadBytes, counted)), {
-      fileName: meta.fileName || null,
-      contentType: meta.contentType || null,
-    });
+    info = await putUpload(
+      deps,
+      jobId,
+      Readable.from(fileChunks(messages, signal, deps.maxUploadBytes, counted)),
+      { fileName: meta.fileName || null, contentType: meta.contentType || null },
+      input.hold,
+    );
   } catch (err) {
     await discardUpload(deps, jobId);
     if (counted.error) throw counted.error; // the stream's own complaint (too large, out of order), not the store's
@@ -135,6 +144,7 @@ async function storeAndAccept(
     fields,
     tenant,
     trace: input.trace,
+    hold: input.hold,
     upload: {
       objectName: jobId,
       size: info.size,

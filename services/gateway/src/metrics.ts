@@ -34,7 +34,14 @@ export const fallbackRunning = new Gauge({
   registers: [],
 });
 
+export const heldSubmissions = new Counter({
+  name: "veriflow_held_submissions_total",
+  help: "Submissions held and retried while JetStream did not answer (a stream or bucket without a leader), by outcome (accepted, refused: 503 once GATEWAY_HOLD_MS was spent).",
+  labelNames: ["outcome"] as const,
+  registers: [],
+});
+
 /** Called from the gateway's composition root. */
 export function registerGatewayMetrics(): void {
-  registerMetrics(rateLimited, rateLimitUnchecked, fallbackVerifications, fallbackRejected, fallbackRunning);
+  registerMetrics(rateLimited, rateLimitUnchecked, fallbackVerifications, fallbackRejected, fallbackRunning, heldSubmissions);
 }

@@ -10,7 +10,8 @@ import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
 import type { SyncSupport } from "./sync-routes.js";
 import { proxyToWebhooks } from "./webhooks-proxy.js";
 import { checkFieldsSoFar, parseSubmission } from "./submission.js";
-import { UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
+import { noteHeld } from "./held-submissions.js";
+import { UPLOAD_HOLD, UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
 import type { Admission } from "./admission.js";
 import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
@@ -63,15 +64,19 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       answerAccepted(ctx, slot.record.accepted);
       return;
     }
+    const hold = deps.startHold();
     try {
       await deps.admission.check(uploadSizeOf(ctx));
       // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
       const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
       ctx.state.jobId = jobId; // the request's access line names its job
       (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
+      // One budget for the put and the publish: the client hears within GATEWAY_HOLD_MS (+ the upload's own time).
+      (ctx.req as RequestWithUpload)[UPLOAD_HOLD] = hold;
       const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx) });
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), hold });
+      noteHeld(hold, "accepted", deps.log);
       deps.admission.accepted();
       if (slot) {
         const request = parseSubmission(jobType, fields, deps.policy);
@@ -79,6 +84,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       }
       answerAccepted(ctx, accepted);
     } catch (err) {
+      noteHeld(hold, "refused", deps.log);
       await slot?.release(); // only an accepted job holds a key: a retry may succeed
       throw err;
     }

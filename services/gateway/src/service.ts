@@ -1,7 +1,7 @@
 import { startAuthentication } from "@veriflow/auth";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectPostgres, poolOptionsOf } from "@veriflow/pg";
-import { connectNats, ensureStreams, isStreamAvailable, openIdempotencyBucket, openRateLimitBucket, openUploadsBucket, type NatsClients } from "@veriflow/nats";
+import { connectNats, createStreamProbe, ensureStreams, openIdempotencyBucket, startHold, openRateLimitBucket, openUploadsBucket, type NatsClients } from "@veriflow/nats";
 import { listen, routesOf, startOpsServer } from "@veriflow/http";
 import { SUBMISSION_SERVICE, createGrpcServer, loadSubmissionServiceProto } from "@veriflow/grpc";
 import { loadConfig, type GatewayConfig } from "./config.js";
@@ -55,7 +55,8 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
 
   const fallback = await createFallbackPipeline(config.stageEnv, log, undefined, config.fallbackConcurrency);
   shutdown.add("fallback", () => fallback.close());
-  const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: () => isStreamAvailable(nats.jsm), log });
+  // Probed every 500 ms, each probe waiting 1 s at most: the pipeline is used again within about a second of the stream answering.
+  const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: await createStreamProbe(nats.nc, 1000), probeEveryMs: 500, log });
   shutdown.add("queue-health", () => health.close());
   const policy = { ...config.submission, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
   const sync = createSyncSupport({
@@ -70,7 +71,17 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   });
 
   // What REST and gRPC submissions share: where uploads and requests go, and the rules they meet.
-  const submissions = { js: nats.js, jsm: nats.jsm, nc: nats.nc, log, policy, maxUploadBytes: config.maxUploadBytes, admission, idempotency };
+  const submissions = {
+    js: nats.js,
+    jsm: nats.jsm,
+    nc: nats.nc,
+    log,
+    policy,
+    maxUploadBytes: config.maxUploadBytes,
+    admission,
+    idempotency,
+    startHold: () => startHold(config.hold, log),
+  };
   const app = createGatewayApp({
     ...submissions,
     statusUrl: config.statusUrl,

@@ -1,12 +1,14 @@
 import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type multer from "@koa/multer";
-import { putUpload, type UploadWriter } from "@veriflow/nats";
+import { putUpload, type Hold, type UploadWriter } from "@veriflow/nats";
 import { checkFieldsAtFileStart, refuseUpload } from "./multipart.js";
 
 /** The object name an upload is stored under: set on the request before multer runs. */
 export const UPLOAD_NAME = Symbol("veriflow.uploadName");
-export type RequestWithUpload = IncomingMessage & { [UPLOAD_NAME]?: string };
+/** The submission's hold (GATEWAY_HOLD_MS), set beside the name: the put spends the budget its publish shares. */
+export const UPLOAD_HOLD = Symbol("veriflow.uploadHold");
+export type RequestWithUpload = IncomingMessage & { [UPLOAD_NAME]?: string; [UPLOAD_HOLD]?: Hold };
 
 export interface StoredFile {
   /** The object's name in the uploads bucket (the job id). */
@@ -36,7 +38,7 @@ export function createUploadStorage(uploads: UploadWriter, discard: (name: strin
         return cb(err);
       }
       const stream = (file as multer.File & { stream: Readable }).stream;
-      putUpload(uploads, name, stream, { fileName: file.originalname, contentType: file.mimetype })
+      putUpload(uploads, name, stream, { fileName: file.originalname, contentType: file.mimetype }, (req as RequestWithUpload)[UPLOAD_HOLD])
         .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest, entrySeq: info.revision, chunkSeq: info.chunkSeq } satisfies StoredFile as unknown as multer.File))
         .catch((err: unknown) => {
           // When busboy ended the file part (a malformed or aborted body), that is the answer
