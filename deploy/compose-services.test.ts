@@ -7,10 +7,16 @@ import { describe, expect, it } from "vitest";
 // docker-compose.yml is written by hand (it is read by people first); this keeps its
 // service list equal to the pipeline descriptor's, which every other launcher derives from.
 const compose = load(readFileSync(fileURLToPath(new URL("../docker-compose.yml", import.meta.url)), "utf8")) as {
-  services: Record<string, { build?: { args?: { SERVICE?: string } }; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[]; depends_on?: Record<string, { condition: string }> }>;
+  services: Record<
+    string,
+    { build?: { args?: { SERVICE?: string } }; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; command?: string[]; depends_on?: Record<string, { condition: string }>; profiles?: string[] }
+  >;
 };
 const envExample = readFileSync(fileURLToPath(new URL("../.env.example", import.meta.url)), "utf8");
-const infrastructure = ["nats", "postgres", "prometheus", "setup"];
+const clusterConf = readFileSync(fileURLToPath(new URL("./nats/cluster.conf", import.meta.url)), "utf8");
+/** The `cluster` profile's other NATS nodes, beside `nats`. */
+const clusterNodes = ["nats-2", "nats-3"];
+const infrastructure = ["nats", ...clusterNodes, "postgres", "prometheus", "setup"];
 
 describe("docker-compose.yml agrees with the pipeline descriptor", () => {
   it("runs exactly the descriptor's services, besides NATS, PostgreSQL, Prometheus and setup", () => {
@@ -31,7 +37,7 @@ describe("docker-compose.yml agrees with the pipeline descriptor", () => {
     const nats = compose.services.nats!;
     expect(nats.ports).toBeUndefined();
     expect(nats.volumes).toContain("./deploy/nats/nats-server.conf:/etc/nats/nats-server.conf:ro");
-    expect(nats.command?.slice(0, 2)).toEqual(["-c", "/etc/nats/nats-server.conf"]);
+    expect(nats.command?.slice(0, 2)).toEqual(["-c", "/etc/nats/${NATS_CONFIG:-nats-server.conf}"]);
     for (const { user, passwordVariable } of natsUsers()) {
       // nats-server resolves every user's password from its environment; .env.example names it.
       expect(nats.environment?.[passwordVariable], user).toMatch(new RegExp(`^\\$\\{${passwordVariable}:\\?`));
@@ -50,6 +56,29 @@ describe("docker-compose.yml agrees with the pipeline descriptor", () => {
     for (const name of serviceNames) {
       expect(compose.services[name]?.depends_on?.setup, name).toEqual({ condition: "service_completed_successfully" });
       expect(compose.services[name]?.environment?.NATS_TOPOLOGY, name).toBe("check");
+    }
+  });
+
+  it("has a `cluster` profile: two more nodes, routed to `nats`, with the same users, each on its own store", () => {
+    const nats = compose.services.nats!;
+    for (const name of clusterNodes) {
+      const node = compose.services[name]!;
+      expect(node.profiles, name).toEqual(["cluster"]);
+      expect(node.command?.slice(0, 2), name).toEqual(["-c", "/etc/nats/cluster.conf"]);
+      expect(node.ports, name).toBeUndefined();
+      expect(node.environment, name).toEqual({ ...nats.environment, NATS_SERVER_NAME: name });
+      expect(node.volumes, name).toContain(`${name}-data:/data`);
+      expect(node.volumes, name).toContain("./deploy/nats/nats-server.conf:/etc/nats/nats-server.conf:ro");
+    }
+    expect(nats.environment?.NATS_SERVER_NAME).toBe("nats");
+    // The generated accounts unchanged, and a route to every node of the profile.
+    expect(clusterConf).toMatch(/^include \.\/nats-server\.conf$/m);
+    for (const name of ["nats", ...clusterNodes]) expect(clusterConf).toContain(`nats-route://${name}:6222`);
+    // setup makes the streams at R3 only once the first node has routes to the others.
+    expect(compose.services.setup?.depends_on?.nats).toEqual({ condition: "service_healthy" });
+    // Without the profile nothing changes: one node, R1; .env.example has the four lines that switch it on.
+    for (const line of ["COMPOSE_PROFILES=cluster", "NATS_CONFIG=cluster.conf", "NATS_URL=nats://nats:4222,nats://nats-2:4222,nats://nats-3:4222", "STREAM_REPLICAS=3"]) {
+      expect(envExample).toContain(`#${line}\n`);
     }
   });
 });

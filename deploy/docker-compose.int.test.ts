@@ -34,12 +34,35 @@ describe.skipIf(!hasCompose)("docker-compose.yml", () => {
     expect(stdout.match(/API_KEYS: k1,k2/g)?.length).toBe(3);
     // Each service logs in as its own NATS user; nats-server gets every password; 4222 stays inside.
     const resolved = load(stdout) as { services: Record<string, { environment?: Record<string, string>; ports?: unknown }> };
-    expect(resolved.services.nats?.environment).toEqual(natsPasswords);
+    expect(resolved.services.nats?.environment).toEqual({ ...natsPasswords, NATS_SERVER_NAME: "nats" });
     expect(resolved.services.nats?.ports).toBeUndefined();
     for (const name of serviceNames) {
       const variable = natsUsers().find((u) => u.user === name)!.passwordVariable;
       expect(resolved.services[name]?.environment, name).toMatchObject({ NATS_USER: name, NATS_PASSWORD: natsPasswords[variable] });
     }
+  });
+
+  it("runs a three-node NATS cluster with the `cluster` profile: every service given all three nodes, the streams at R3", async () => {
+    const cluster = {
+      COMPOSE_PROFILES: "cluster",
+      NATS_CONFIG: "cluster.conf",
+      NATS_URL: "nats://nats:4222,nats://nats-2:4222,nats://nats-3:4222",
+      STREAM_REPLICAS: "3",
+    };
+    const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, ...secrets, API_KEYS: "k1", ...cluster } });
+    const resolved = load(stdout) as { services: Record<string, { environment?: Record<string, string>; command?: string[]; profiles?: string[] }> };
+    for (const name of ["setup", ...serviceNames]) {
+      expect(resolved.services[name]?.environment, name).toMatchObject({ NATS_URL: cluster.NATS_URL, STREAM_REPLICAS: "3" });
+    }
+    for (const name of ["nats", "nats-2", "nats-3"]) {
+      expect(resolved.services[name]?.command?.slice(0, 2), name).toEqual(["-c", "/etc/nats/cluster.conf"]);
+      expect(resolved.services[name]?.environment?.NATS_SERVER_NAME, name).toBe(name);
+    }
+    // Without the profile, nats-2 and nats-3 stay off (they carry it) and the one node runs as before.
+    const single = load((await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, ...secrets, API_KEYS: "k1" } })).stdout) as typeof resolved;
+    expect(single.services["nats-2"]?.profiles).toEqual(["cluster"]);
+    expect(single.services.nats?.command?.slice(0, 2)).toEqual(["-c", "/etc/nats/nats-server.conf"]);
+    expect(single.services.gateway?.environment).toMatchObject({ NATS_URL: "nats://nats:4222", STREAM_REPLICAS: "1" });
   });
 
   it("refuses to run without the secrets production needs (bootstrap API keys, the key sealing webhook secrets, NATS passwords)", async () => {
