@@ -41,7 +41,7 @@ export function startHold(config: HoldConfig, log: Logger): Hold {
     warn: ((obj: object, msg?: string) => {
       retried++;
       log.debug(obj, msg);
-    }) as Logger["warn"],
+    }),
   };
   return {
     run(what, step) {
