@@ -117,7 +117,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     result.drain = `${d.ended} after ${d.waitedS.toFixed(0)} s (+${(SETTINGS.ackWaitMs + 1000) / 1000} s for late duplicates)`;
     log(`drain: ${result.drain}`);
     const evidence = await collectEvidence(s.client, recorder, s.local.gatewayUrl, subs, infra.callbacks.received(scenario.name), injected.planted);
-    result.redeliveries = await countRedeliveries(s.client);
+    result.redeliveries = await countRedeliveries(s.client, s.local.opsPorts);
     log("evidence collected");
     result.audit = countFaults(evidence);
     const exited = exitedOnTheirOwn(s);

@@ -1,4 +1,5 @@
 import { FAULT_COUNTS, type Audit, type Counts } from "./audit.js";
+import { unaskedRedeliveries, type Redelivered } from "./redeliveries.js";
 
 /** One scenario's outcome: its audit, or the error that kept the harness from running it. */
 export interface ScenarioResult {
@@ -9,13 +10,13 @@ export interface ScenarioResult {
   audit: Audit | null;
   drain: string;
   error: string | null;
-  /** Messages each consumer received more than once (redeliveries.ts); null when not counted. */
-  redeliveries?: Record<string, number> | null;
+  /** Messages each consumer received more than once, and the retries it asked for (redeliveries.ts); null when not counted. */
+  redeliveries?: Record<string, Redelivered> | null;
   /** The scenario allows none (a stall, not a death). */
   noExtraAttempts?: boolean;
 }
 
-const extraAttempts = (r: ScenarioResult) => Object.values(r.redeliveries ?? {}).reduce((a, b) => a + b, 0);
+const extraAttempts = (r: ScenarioResult) => unaskedRedeliveries(r.redeliveries ?? {});
 
 export const out = (line = "") => process.stdout.write(line + "\n");
 
@@ -60,8 +61,8 @@ export function printReport(results: readonly ScenarioResult[], totalS: number):
       out(`  client: ${a.counts.accepted} accepted (202), ${a.sync} answered in-process (sync), ${a.refused} refused, ${a.unanswered} unanswered`);
       for (const n of a.notes) out(`  ${n}`);
       if (r.redeliveries) {
-        const per = Object.entries(r.redeliveries).map(([d, n]) => `${d} ${n}`).join(", ");
-        out(`  redelivered messages: ${per}${r.noExtraAttempts ? ` (must all be 0: ${extraAttempts(r) === 0 ? "ok" : "FAIL"})` : ""}`);
+        const per = Object.entries(r.redeliveries).map(([d, n]) => `${d} ${n.redelivered} (${n.retried} retries)`).join(", ");
+        out(`  redelivered messages: ${per}; not asked for: ${extraAttempts(r)}${r.noExtraAttempts ? ` (must be 0: ${extraAttempts(r) === 0 ? "ok" : "FAIL"})` : ""}`);
       }
     }
   }

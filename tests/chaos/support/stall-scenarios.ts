@@ -7,8 +7,9 @@ import type { Scenario } from "./scenarios.js";
 /**
  * Faults that stop or slow consumers without killing them: what the ack wait must not
  * mistake for a dead consumer. Both mark themselves `noExtraAttempts`: the run fails if any
- * consumer received a message again (redeliveries.ts), since every dependency stays healthy
- * and the only cause of a redelivery would be heartbeats that came too late.
+ * consumer received a message again that its loop did not ask for (redeliveries.ts): an ack
+ * wait that ran out while the consumer was alive, or deliveries its client dropped. Retries a
+ * handler asked for (a manifest fetch whose timer ran out during the freeze) are allowed.
  */
 
 /** Every service holding JetStream messages: the stages and the observers (status, webhooks). */
