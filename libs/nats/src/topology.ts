@@ -89,8 +89,8 @@ const MIN_STORE_BYTES = 64 * KiB;
  * - an interval timer that is overdue fires as soon as the event loop is free, so the server
  *   sees at most I + S between two heartbeats, S being the longest event-loop stall; it
  *   redelivers only if I + S > A, so stalls (GC, CPU starvation, a SIGSTOP) up to A − I = 6 s
- *   cause no extra attempt. Measured loop lag under the chaos suite's starvation stays well
- *   below 1 s; its freeze scenario stops a stage for 4 s (tests/chaos).
+ *   cause no extra attempt (heartbeat.int.test.ts; the chaos suite's freeze scenario stops
+ *   every consumer for 4 s, its starve scenario lowers them under busy loops).
  * - a stage's retry horizon, MAX_ATTEMPTS × (A + RETRY_MAX_MS) = 5 × (8 + 30) s = 190 s, stays
  *   inside the 5-min duplicate window (loadStageServiceConfig checks it); at 30 s it was 300 s.
  * Shorter would shrink the stall margin (at 4 s: 3 s) for little gain in pickup.

@@ -16,8 +16,10 @@ import type { Scenario } from "./scenarios.js";
 const consumers: ServiceName[] = [...pipeline.stages.map((s) => s.service), ...pipeline.observers.map((o) => o.service)];
 
 /** Freezes, as fractions of the load; each lasts FREEZE_MS (under ack wait − heartbeat interval: 8 − 2 = 6 s). */
-const FREEZE_AT = [0.25, 0.6];
+const FREEZE_AT = [0.2, 0.7];
 const FREEZE_MS = 4_000;
+/** The least time running between two freezes (a late first one must not make one long freeze of two). */
+const THAW_MS = 3_000;
 
 export function freezeScenario(minLoadS: number): Scenario {
   return {
@@ -33,6 +35,7 @@ export function freezeScenario(minLoadS: number): Scenario {
         await sleep(FREEZE_MS);
         for (const name of consumers) stack.local.services[name].child.kill("SIGCONT");
         log("consumers running again (SIGCONT)");
+        await sleep(THAW_MS);
       }
       return { kills: FREEZE_AT.length };
     },
