@@ -84,14 +84,14 @@ async function main() {
     const scaleJobs = Number(args["scale-jobs"]);
     if (scaleJobs > 0) results.scale = await runDataScale({ databaseUrl: stack.databaseUrl, statusUrl: stack.statusUrl, jobs: scaleJobs });
   } finally {
-    const pids = Object.fromEntries(Object.entries(stack.services).map(([n, s]) => [n, s.child.pid]));
-    const exited = Object.values(stack.services).filter((s) => s.child.exitCode !== null || s.child.signalCode !== null);
+    const pids = Object.fromEntries(Object.entries(stack.services).map(([n, [s]]) => [n, s!.child.pid]));
+    const exited = Object.values(stack.services).flat().filter((s) => s.child.exitCode !== null || s.child.signalCode !== null);
     if (exited.length) out(`\n!! services that exited during the bench: ${exited.map((s) => `${s.name}(${s.child.exitCode ?? s.child.signalCode})`).join(", ")}`);
     out(`\nservice pids: ${JSON.stringify(pids)}`);
     await closeCostReaders();
     await stack.stop();
   }
-  if (PROFILE_DIR) await printProfiles(PROFILE_DIR, new Map(Object.values(stack.services).map((s) => [s.child.pid!, s.name])));
+  if (PROFILE_DIR) await printProfiles(PROFILE_DIR, new Map(Object.values(stack.services).flat().map((s) => [s.child.pid!, s.name])));
   printSummary(results, (Date.now() - started) / 1000, serviceLog);
   const orphans = await findOrphans(stack);
   out(`  orphans (this run's service pids, pgrep -af '${orphans.pattern}'): ${orphans.found || "none"}`);

@@ -175,23 +175,24 @@ async function createDatabase(adminUrl: string, name: string): Promise<string> {
   return url.toString();
 }
 
-/** Resolves once a service's /readyz answers 200 (NATS connected; status also PostgreSQL). */
-export async function waitReady(stack: ScenarioStack, name: ServiceName, timeoutMs = 60_000): Promise<void> {
-  const url = `http://127.0.0.1:${stack.local.opsPorts[name]}/readyz`;
+/** Resolves once a service replica's /readyz answers 200 (NATS connected; status also PostgreSQL). */
+export async function waitReady(stack: { local: LocalStack }, name: ServiceName, timeoutMs = 60_000, replica = 0): Promise<void> {
+  const url = `http://127.0.0.1:${stack.local.opsPorts[name][replica]}/readyz`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const p = stack.local.services[name].child;
-    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${name} exited (${p.exitCode ?? p.signalCode}) before it was ready`);
+    // Read each time: restartService replaces the element.
+    const p = stack.local.services[name][replica]!.child;
+    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${name}#${replica} exited (${p.exitCode ?? p.signalCode}) before it was ready`);
     if (await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)) return;
     if (Date.now() > deadline) throw new Error(`${name} was not ready within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** Services not running at the end (every one the suite killed was restarted: a crash it did not cause). */
-export function exitedOnTheirOwn(stack: ScenarioStack): string[] {
+/** Service replicas not running at the end (every one the suite killed was restarted: a crash it did not cause). */
+export function exitedOnTheirOwn(stack: { local: LocalStack }): string[] {
   return serviceNames
-    .map((n) => stack.local.services[n])
+    .flatMap((n) => stack.local.services[n])
     .filter((s) => s.child.exitCode !== null || s.child.signalCode !== null)
-    .map((s) => `${s.name}(${s.child.exitCode ?? s.child.signalCode})`);
+    .map((s) => `${s.name}${s.replica ? `#${s.replica}` : ""}(${s.child.exitCode ?? s.child.signalCode})`);
 }
