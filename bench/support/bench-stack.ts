@@ -19,6 +19,10 @@ export interface BenchStack {
   contents: Content[];
   /** Each service's processes, by replica. */
   services: LocalStack["services"];
+  restartService: LocalStack["restartService"];
+  /** The stack's nats-server and its users' passwords file (connect as admin to read the stream). */
+  natsUrl: string;
+  natsPasswordsFile: string | null;
   /** nats-server's monitoring endpoint (/varz, /connz) and each service's ops URL (replica 0's /metrics): the cost counters. */
   natsMonitorUrl: string | null;
   opsUrls: Record<string, string>;
@@ -33,7 +37,7 @@ export interface BenchStack {
 export async function startBenchStack(
   contentCount: number,
   print: (line: string) => void,
-  opts: { nodeArgs?: string[]; replicas?: Replicas; env?: Record<string, string> } = {},
+  opts: { nodeArgs?: string[]; replicas?: Replicas; env?: Record<string, string>; contentBytes?: { min: number; max: number } } = {},
 ): Promise<BenchStack> {
   const dataDir = await mkdtemp(join(tmpdir(), "veriflow-bench-"));
   // Run as root, embedded Postgres runs as the postgres user: it must reach its directory.
@@ -71,7 +75,7 @@ export async function startBenchStack(
     // The env given above sets no RPC_URL, so the stack started a chain and deployed the registry.
     const { chain, registry } = stack;
     if (!chain || !registry) throw new Error("the local stack started no chain");
-    const contents = await registerContents(chain, registry, stack.manifests, contentCount);
+    const contents = await registerContents(chain, registry, stack.manifests, contentCount, opts.contentBytes);
     const opsUrls = Object.fromEntries(Object.entries(stack.opsPorts).map(([name, [port]]) => [name, `http://127.0.0.1:${port}`]));
     return {
       dataDir,
@@ -81,6 +85,9 @@ export async function startBenchStack(
       rpcUrl: chain.rpcUrl,
       contents,
       services: stack.services,
+      restartService: (name, replica) => stack.restartService(name, replica),
+      natsUrl: stack.natsUrl,
+      natsPasswordsFile: stack.natsPasswordsFile,
       natsMonitorUrl: stack.natsMonitorUrl,
       databaseUrl: stack.databaseUrl,
       opsUrls,

@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
     replicas: { type: "string", default: "2" },
     "down-s": { type: "string", default: "4" },
     "max-503-pct": { type: "string", default: "10" },
-    "max-pickup-s": { type: "string", default: "20" },
+    "max-pickup-s": { type: "string", default: "30" },
   },
 });
 const JOBS = Number(args.jobs);
@@ -47,12 +47,13 @@ const DOWN_MS = Number(args["down-s"]) * 1000;
 const SETTINGS: ServiceSettings = { ackWaitMs: 5000, retryBaseMs: 200, retryMaxMs: 3000 };
 /**
  * The bounds a run must keep, and issue 11's targets beside them (printed as PASS / MISS, not
- * failing the run). On the code this test was written against the election's 503s reach
- * 1–7 % of submissions (E_QUEUE_UNAVAILABLE, then E_FALLBACK_BUSY), and a killed replica's
- * messages wait out one ack wait before the other replica gets them, then the backlog on a
- * loaded 2-core box: the bounds say "clients were told to retry, and the work was redelivered
- * once"; lower them to the targets when the gateway holds submissions through an election
- * and stages give up a dead replica's messages sooner.
+ * failing the run). On the code this test was written against, the election's 503s reached
+ * 1–7 % of submissions (E_QUEUE_UNAVAILABLE, then E_FALLBACK_BUSY: the in-process fallback
+ * full), and a killed replica's messages waited out one ack wait before the other replica got
+ * them, then the backlog on a 2-core box shared with other test runs (9–19 s at most). The
+ * bounds say "clients were told to retry and none was turned away; the work came back before
+ * the 30 s default ack wait would have let it"; lower them to the targets once the gateway
+ * holds submissions through an election and stages give up a dead replica's messages sooner.
  */
 const MAX_503_PCT = Number(args["max-503-pct"]);
 const MAX_PICKUP_MS = Number(args["max-pickup-s"]) * 1000;
