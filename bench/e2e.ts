@@ -27,6 +27,7 @@ import { dataScaleRows, runDataScale, type DataScaleFigures } from "./support/da
 import { runLargeFile, type LargeFigures } from "./support/large-file.js";
 import { runFixedRate, runThroughput, submitErrors, warmUp } from "./support/load.js";
 import { fmt, out } from "./support/output.js";
+import { runBench } from "./support/run-bench.js";
 import { findOrphans } from "./support/processes.js";
 import { printProfiles } from "./support/profiles.js";
 import { createServiceLog, type ServiceLog } from "./support/service-log.js";
@@ -160,17 +161,4 @@ function printSummary({ large, throughput, fixedRate, fixedRateActive, scale }: 
   for (const l of log.samples.slice(0, 15)) out(`    ${l}`);
 }
 
-process.on("SIGINT", () => {
-  void (stack?.stop() ?? Promise.resolve()).then(() => process.exit(130));
-});
-
-main().then(
-  () => process.exit(0),
-  async (err) => {
-    out(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
-    // A service that died during start-up says why in its log.
-    for (const l of serviceLog.samples) out(`  ${l}`);
-    await stack?.stop();
-    process.exit(1);
-  },
-);
+runBench(main, { stack: () => stack, serviceLog });

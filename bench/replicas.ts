@@ -24,6 +24,7 @@ import { jobsWith } from "../tests/chaos/support/audit.js";
 import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
 import { submitErrors, submitOne } from "./support/load.js";
 import { fmt, out } from "./support/output.js";
+import { runBench } from "./support/run-bench.js";
 import { printCpu, takeCpuSnapshot } from "./support/processes.js";
 import { createServiceLog } from "./support/service-log.js";
 
@@ -114,16 +115,4 @@ async function main() {
   for (const l of serviceLog.samples.slice(0, 10)) out(`    ${l}`);
 }
 
-process.on("SIGINT", () => {
-  void (stack?.stop() ?? Promise.resolve()).then(() => process.exit(130));
-});
-
-main().then(
-  () => process.exit(0),
-  async (err) => {
-    out(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
-    for (const l of serviceLog.samples) out(`  ${l}`);
-    await stack?.stop();
-    process.exit(1);
-  },
-);
+runBench(main, { stack: () => stack, serviceLog });
