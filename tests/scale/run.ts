@@ -67,6 +67,8 @@ const NODE_KILL_AT = 0.25;
 const REPLICA_KILL_AT = 0.6;
 /** How long after a new leader 503s still count as the election's (the issue saw seconds of fallback past it). */
 const WINDOW_TAIL_MS = 10_000;
+/** A restarted replica's wait for /readyz: on the shared 2-core box (load average up to 48) one took more than 60 s. */
+const READY_TIMEOUT_MS = 180_000;
 const SCENARIO = "scale";
 const logFile = join(tmpdir(), `veriflow-scale-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
 const print = (line: string) => appendFileSync(logFile, line + "\n");
@@ -104,7 +106,7 @@ async function injectFaults(stack: ClusterStack, at: (fraction: number) => Promi
   log(`killed ${stages.map((n) => `${n}#${victim}`).join(", ")} (-9)`);
   await sleep(DOWN_MS);
   await Promise.all(stages.map((name) => stack.local.restartService(name, victim)));
-  await Promise.all(stages.map((name) => waitReady(stack, name, 60_000, victim)));
+  await Promise.all(stages.map((name) => waitReady(stack, name, READY_TIMEOUT_MS, victim)));
   log(`${stages.map((n) => `${n}#${victim}`).join(", ")} restarted and ready`);
   return { nodeKilledAt, leaderBefore, leaderAfter, leaderBackAt, replicasKilledAt };
 }
@@ -118,7 +120,7 @@ async function main(): Promise<number> {
   out(`veriflow scale test — ${new Date().toISOString()} — 3 nats-server nodes (R3), ${REPLICAS} replicas of every service, ${JOBS} jobs at ${RATE}/s`);
   const infra = (running.infra = await startInfra());
   const stack = (running.stack = await startClusterStack(infra, { replicas: REPLICAS, settings: SETTINGS, print }));
-  for (const name of serviceNames) for (let i = 0; i < REPLICAS; i++) await waitReady(stack, name, 60_000, i);
+  for (const name of serviceNames) for (let i = 0; i < REPLICAS; i++) await waitReady(stack, name, READY_TIMEOUT_MS, i);
   log(`stack up: nats ${stack.cluster.url}; gateways ${stack.local.gatewayUrls.join(" ")}`);
   const recorder = (running.recorder = await startTerminalRecorder(stack.client));
   const result: ScenarioResult = { name: SCENARIO, fault: "", kills: 4, seconds: 0, audit: null, drain: "-", error: null };
