@@ -47,6 +47,8 @@ export interface LocalStackOptions {
    * listing a cluster, `veriflow setup` makes the topology first and the services only check it.
    */
   replicas?: Replicas;
+  /** How long every gateway replica may take to answer after the spawn (60 s; a box shared with other test runs may need more). */
+  readyTimeoutMs?: number;
 }
 
 export interface Sample {
@@ -240,7 +242,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     cleanups.push(async () => void (await Promise.all(serviceNames.flatMap((name) => services[name].map(stopService)))));
     const gatewayUrls = replicaEnvs.gateway.map((e) => `http://127.0.0.1:${e.GATEWAY_PORT}`);
     const gatewayUrl = gatewayUrls[0]!;
-    for (const url of gatewayUrls) await waitUntilReady(`${url}${JOBS_PATH}/stats`, services, env.API_KEYS?.split(",")[0]);
+    const readyBy = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+    for (const url of gatewayUrls) await waitUntilReady(`${url}${JOBS_PATH}/stats`, services, env.API_KEYS?.split(",")[0], readyBy - Date.now());
     const stackFile = await writeLocalStackFile(dataDir, { gatewayUrl, rpcUrl, chainId, registry, manifestServerUrl: manifests.url });
     cleanups.push(() => removeLocalStackFile(dataDir));
     return {

@@ -33,7 +33,7 @@ const STORE_BOUNDS = {
 
 export async function startClusterStack(
   infra: Infra,
-  opts: { replicas: number; settings: ServiceSettings; print: (line: string) => void },
+  opts: { replicas: number; settings: ServiceSettings; print: (line: string) => void; readyTimeoutMs: number },
 ): Promise<ClusterStack> {
   const cluster = await startNatsCluster();
   const stops: (() => Promise<void>)[] = [() => cluster.stop()];
@@ -57,6 +57,7 @@ export async function startClusterStack(
       print: opts.print,
       freePorts: true,
       replicas: opts.replicas,
+      readyTimeoutMs: opts.readyTimeoutMs,
     });
     stops.push(() => local.stop());
     const client = await connectNats({ url: cluster.url, name: "veriflow-scale", log: createSilentLogger() });
