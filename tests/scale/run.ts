@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { pipeline, serviceNames } from "@veriflow/events";
+import { DEFAULT_RETRY_FOR_S } from "../../cli/src/defaults.js";
 import { killService } from "../../deploy/local/src/service-processes.js";
 import { fmt } from "../../bench/support/output.js";
 import { collectEvidence, countFaults, drain } from "../chaos/support/audit.js";
@@ -139,7 +140,9 @@ async function main(): Promise<number> {
         callbackUrl,
         callbackEvery: 4,
         timeoutMs: 15_000,
-        retryForMs: 30_000,
+        // What `veriflow verify` allows by default (--retry-for): one overloaded run's client gave up on a
+        // submission after 30 s of timeouts and an E_IDEMPOTENCY_KEY_IN_PROGRESS answer.
+        retryForMs: DEFAULT_RETRY_FOR_S * 1000,
       },
       loadStart,
     ),
