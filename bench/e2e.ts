@@ -27,6 +27,7 @@ import { dataScaleRows, runDataScale, type DataScaleFigures } from "./support/da
 import { runLargeFile, type LargeFigures } from "./support/large-file.js";
 import { runFixedRate, runThroughput, submitErrors, warmUp } from "./support/load.js";
 import { fmt, out } from "./support/output.js";
+import { runBench } from "./support/run-bench.js";
 import { findOrphans } from "./support/processes.js";
 import { printProfiles } from "./support/profiles.js";
 import { createServiceLog, type ServiceLog } from "./support/service-log.js";
@@ -84,14 +85,14 @@ async function main() {
     const scaleJobs = Number(args["scale-jobs"]);
     if (scaleJobs > 0) results.scale = await runDataScale({ databaseUrl: stack.databaseUrl, statusUrl: stack.statusUrl, jobs: scaleJobs });
   } finally {
-    const pids = Object.fromEntries(Object.entries(stack.services).map(([n, s]) => [n, s.child.pid]));
-    const exited = Object.values(stack.services).filter((s) => s.child.exitCode !== null || s.child.signalCode !== null);
+    const pids = Object.fromEntries(Object.entries(stack.services).map(([n, [s]]) => [n, s!.child.pid]));
+    const exited = Object.values(stack.services).flat().filter((s) => s.child.exitCode !== null || s.child.signalCode !== null);
     if (exited.length) out(`\n!! services that exited during the bench: ${exited.map((s) => `${s.name}(${s.child.exitCode ?? s.child.signalCode})`).join(", ")}`);
     out(`\nservice pids: ${JSON.stringify(pids)}`);
     await closeCostReaders();
     await stack.stop();
   }
-  if (PROFILE_DIR) await printProfiles(PROFILE_DIR, new Map(Object.values(stack.services).map((s) => [s.child.pid!, s.name])));
+  if (PROFILE_DIR) await printProfiles(PROFILE_DIR, new Map(Object.values(stack.services).flat().map((s) => [s.child.pid!, s.name])));
   printSummary(results, (Date.now() - started) / 1000, serviceLog);
   const orphans = await findOrphans(stack);
   out(`  orphans (this run's service pids, pgrep -af '${orphans.pattern}'): ${orphans.found || "none"}`);
@@ -160,17 +161,4 @@ function printSummary({ large, throughput, fixedRate, fixedRateActive, scale }: 
   for (const l of log.samples.slice(0, 15)) out(`    ${l}`);
 }
 
-process.on("SIGINT", () => {
-  void (stack?.stop() ?? Promise.resolve()).then(() => process.exit(130));
-});
-
-main().then(
-  () => process.exit(0),
-  async (err) => {
-    out(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
-    // A service that died during start-up says why in its log.
-    for (const l of serviceLog.samples) out(`  ${l}`);
-    await stack?.stop();
-    process.exit(1);
-  },
-);
+runBench(main, { stack: () => stack, serviceLog });

@@ -8,23 +8,29 @@ export interface Content {
 }
 
 /**
- * `count` random contents of 1–256 KiB, each with a signed manifest on the local IPFS route and
+ * `count` random contents of 1–256 KiB (or `bytes` apart), each with a signed manifest on the local IPFS route and
  * registered on chain, so every submission runs the whole pipeline to a verdict. Sizes vary so
  * hashing is not measured on one size only.
  */
-export async function registerContents(chain: ChainHandle, registry: string, manifests: ManifestServer, count: number): Promise<Content[]> {
+export async function registerContents(
+  chain: ChainHandle,
+  registry: string,
+  manifests: ManifestServer,
+  count: number,
+  bytes: { min: number; max: number } = { min: 1024, max: 256 * 1024 },
+): Promise<Content[]> {
   const contents: Content[] = [];
   // One at a time: the transactions come from one account, so their nonces must follow each other.
   for (let i = 0; i < count; i++) {
-    const bytes = randomBytes(1024 + Math.floor(Math.random() * (255 * 1024)));
+    const content = randomBytes(bytes.min + Math.floor(Math.random() * (bytes.max - bytes.min)));
     const published = await publishContent({
       chain,
       registry,
       manifests,
-      content: bytes,
+      content,
       via: "ipfs",
     });
-    contents.push({ bytes, manifestUri: published.manifestUri });
+    contents.push({ bytes: content, manifestUri: published.manifestUri });
   }
   return contents;
 }

@@ -45,7 +45,7 @@ export async function runLargeFile(stack: BenchStack, sizeMiB: number): Promise<
   execFileSync("sh", ["-c", `head -c ${sizeMiB * 1024 * 1024} /dev/urandom > '${file}'`]);
   const size = (await stat(file)).size;
 
-  const watched: Record<string, number> = { gateway: stack.services.gateway.child.pid!, hashing: stack.services.hashing.child.pid! };
+  const watched: Record<string, number> = { gateway: stack.services.gateway[0]!.child.pid!, hashing: stack.services.hashing[0]!.child.pid! };
   const sampler = await startRssSampler(watched);
   const cpuBefore = await takeCpuSnapshot(stack);
   const t = performance.now();

@@ -15,7 +15,7 @@ const USER_HZ = 100; // the unit of utime/stime in /proc/<pid>/stat
  * runs on the machine (tests, `npm start`) are not counted; and this bench's own process.
  */
 export async function takeCpuSnapshot(stack: BenchStack): Promise<CpuSnapshot> {
-  const byPid = new Map<number, string>(Object.values(stack.services).map((s) => [s.child.pid!, s.name]));
+  const byPid = new Map<number, string>(Object.values(stack.services).flat().map((s) => [s.child.pid!, s.name]));
   const chainPort = new URL(stack.rpcUrl).port;
   const procs = new Map<number, { ppid: number; cpu: number; comm: string }>();
   for (const d of await readdir("/proc")) {
@@ -85,6 +85,7 @@ export async function findOrphans(stack: BenchStack): Promise<{ pattern: string;
     p.on("close", () => resolve(s.trim()));
   });
   const alive = Object.values(stack.services)
+    .flat()
     .filter((s) => isAlive(s.child.pid!))
     .map((s) => `${s.child.pid} ${s.name}`);
   return { pattern, found: [...alive, ...(matched ? [matched] : [])].join("\n") };

@@ -82,7 +82,7 @@ async function runScenario(infra: Infra, scenario: Scenario): Promise<ScenarioRe
     const [submitted, injected] = await Promise.all([
       runLoad(
         {
-          gatewayUrl: s.local.gatewayUrl,
+          gatewayUrls: s.local.gatewayUrls,
           registry: infra.registry,
           cases: infra.cases,
           jobs: JOBS,

@@ -20,6 +20,8 @@ import { removeLocalStackFile, writeLocalStackFile } from "./local-stack-file.js
 import { isPortFree, preferPort } from "./ports.js";
 import { opsPortOf, serviceNames, type ServiceName } from "@veriflow/events";
 import { spawnService, stopService, type ServiceProcess } from "./service-processes.js";
+import { replicaCounts, replicaPorts, type Replicas } from "./service-replicas.js";
+import { runSetupCommand } from "./setup-topology.js";
 import { NATS_CONFIG_FILE, NATS_PASSWORDS_FILE, loadNatsPasswords, natsUserEnv, type NatsPasswords } from "./nats-users.js";
 
 export interface LocalStackOptions {
@@ -39,6 +41,14 @@ export interface LocalStackOptions {
   postgresStatementStats?: boolean;
   /** Node flags for every service process (the bench's `--cpu-prof`). */
   nodeArgs?: string[];
+  /**
+   * Processes of every service (a number), or per service (1 where not named). Replica 0 takes
+   * the ports chosen above, the others free ones. With more than one replica, or a NATS_URL
+   * listing a cluster, `veriflow setup` makes the topology first and the services only check it.
+   */
+  replicas?: Replicas;
+  /** How long every gateway replica may take to answer after the spawn (60 s; a box shared with other test runs may need more). */
+  readyTimeoutMs?: number;
 }
 
 export interface Sample {
@@ -49,7 +59,10 @@ export interface Sample {
 }
 
 export interface LocalStack {
+  /** Gateway replica 0's URL (the one a single-replica caller uses). */
   gatewayUrl: string;
+  /** Every gateway replica's URL, by replica. */
+  gatewayUrls: string[];
   statusUrl: string;
   natsUrl: string;
   /** nats-server's HTTP monitoring (/varz, /jsz) when this stack started it; null when NATS_URL was given. */
@@ -69,14 +82,16 @@ export interface LocalStack {
   /** <dataDir>/local-stack.json, written once ready and removed on stop (how the CLI finds the stack). */
   stackFile: string;
   sample: Sample | null;
-  services: Record<ServiceName, ServiceProcess>;
-  opsPorts: Record<ServiceName, number>;
+  /** Each service's processes, by replica (one element when one runs); restartService replaces elements in place. */
+  services: Record<ServiceName, ServiceProcess[]>;
+  /** Each replica's ops port (/metrics, /healthz, /readyz), by replica. */
+  opsPorts: Record<ServiceName, number[]>;
   /**
-   * Starts a service again with the env it was first started with (after it was killed, say):
-   * the new process becomes `services[name]` and is stopped with the stack. A running instance
-   * is stopped first. Resolves once the process is spawned, not once it is ready.
+   * Starts a replica again with the env it was first started with (after it was killed, say):
+   * the new process becomes `services[name][replica]` and is stopped with the stack. A running
+   * instance is stopped first. Resolves once the process is spawned, not once it is ready.
    */
-  restartService(name: ServiceName): Promise<ServiceProcess>;
+  restartService(name: ServiceName, replica?: number): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -112,7 +127,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const freeGrpcPorts: NodeJS.ProcessEnv = opts.freePorts
       ? { GATEWAY_GRPC_PORT: env.GATEWAY_GRPC_PORT ?? String(await findFreePort()), STATUS_GRPC_PORT: env.STATUS_GRPC_PORT ?? String(await findFreePort()) }
       : {};
-    const opsPorts = opts.freePorts ? await findFreeOpsPorts() : OPS_PORTS;
+    const counts = replicaCounts(opts.replicas);
+    const opsPorts = await opsPortsFor(counts, opts.freePorts ?? false);
 
     let natsUrl = env.NATS_URL;
     let natsMonitorUrl: string | null = null;
@@ -134,6 +150,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       natsMonitorUrl = nats.monitorUrl;
       print(`nats-server  started on ${natsUrl} (JetStream in ${join(dataDir, "nats")}; a user per service, passwords in ${join(dataDir, NATS_PASSWORDS_FILE)}; monitoring on ${natsMonitorUrl})`);
     }
+
+    // A NATS_URL listing several servers is a cluster: its streams and buckets at R3 unless
+    // STREAM_REPLICAS says otherwise (one node's loss then loses nothing).
+    const clusterSize = natsUrl.split(",").length;
+    const streamReplicas = env.STREAM_REPLICAS ?? (clusterSize >= 3 ? "3" : undefined);
 
     let databaseUrl = env.DATABASE_URL;
     if (!databaseUrl) {
@@ -192,21 +213,42 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       // Local development: callbacks to receivers on this machine are allowed.
       WEBHOOK_ALLOWED_PRIVATE_HOSTS: env.WEBHOOK_ALLOWED_PRIVATE_HOSTS ?? "127.0.0.1,localhost",
       LOG_LEVEL: env.LOG_LEVEL ?? "info",
+      ...(streamReplicas === undefined ? {} : { STREAM_REPLICAS: streamReplicas }),
       ...freeGrpcPorts,
     };
-    const services = {} as Record<ServiceName, ServiceProcess>;
-    const natsUser = (name: ServiceName) => (natsPasswords ? natsUserEnv(name, natsPasswords) : {});
-    const spawnOne = (name: ServiceName) => (services[name] = spawnService(name, { ...serviceEnv, ...natsUser(name), OPS_PORT: String(opsPorts[name]) }, print, opts.nodeArgs));
-    for (const name of serviceNames) spawnOne(name);
+    const natsUser = (name: string) => (natsPasswords ? natsUserEnv(name, natsPasswords) : {});
+    // Replicas starting together would race to create the streams (the issue saw 10 s timeouts
+    // and exits): with several, or on a cluster, the topology has one owner, as in a deployment.
+    if (Object.values(counts).some((n) => n > 1) || clusterSize > 1) {
+      await runSetupCommand({ ...serviceEnv, ...natsUser("admin") }, print);
+      serviceEnv.NATS_TOPOLOGY = env.NATS_TOPOLOGY ?? "check";
+    }
+    // Each replica's env, kept for restartService. STATUS_URL and WEBHOOKS_URL (what the gateway
+    // forwards reads and webhook routes to) stay on replica 0: a deployment puts a Service in
+    // front of the replicas, and the local stack has no load balancer to stand in for one.
+    const replicaEnvs = {} as Record<ServiceName, NodeJS.ProcessEnv[]>;
+    for (const name of serviceNames) {
+      replicaEnvs[name] = [];
+      for (let i = 0; i < counts[name]; i++) {
+        replicaEnvs[name].push({ ...serviceEnv, ...natsUser(name), ...(await replicaPorts(name, i)), OPS_PORT: String(opsPorts[name][i]) });
+      }
+    }
+    const services = Object.fromEntries(serviceNames.map((name) => [name, [] as ServiceProcess[]])) as Record<ServiceName, ServiceProcess[]>;
+    const spawnOne = (name: ServiceName, replica: number) =>
+      (services[name][replica] = spawnService(name, replicaEnvs[name][replica]!, print, opts.nodeArgs, replica));
+    for (const name of serviceNames) for (let i = 0; i < counts[name]; i++) spawnOne(name, i);
     // All at once (each finishes its work in hand, a stage waits out its open pulls), and the
     // instances running at stop time, which restartService may have replaced.
-    cleanups.push(async () => void (await Promise.all(serviceNames.map((name) => stopService(services[name])))));
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-    await waitUntilReady(`${gatewayUrl}${JOBS_PATH}/stats`, services, env.API_KEYS?.split(",")[0]);
+    cleanups.push(async () => void (await Promise.all(serviceNames.flatMap((name) => services[name].map(stopService)))));
+    const gatewayUrls = replicaEnvs.gateway.map((e) => `http://127.0.0.1:${e.GATEWAY_PORT}`);
+    const gatewayUrl = gatewayUrls[0]!;
+    const readyBy = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+    for (const url of gatewayUrls) await waitUntilReady(`${url}${JOBS_PATH}/stats`, services, env.API_KEYS?.split(",")[0], readyBy - Date.now());
     const stackFile = await writeLocalStackFile(dataDir, { gatewayUrl, rpcUrl, chainId, registry, manifestServerUrl: manifests.url });
     cleanups.push(() => removeLocalStackFile(dataDir));
     return {
       gatewayUrl,
+      gatewayUrls,
       statusUrl: serviceEnv.STATUS_URL!,
       natsUrl,
       natsMonitorUrl,
@@ -222,9 +264,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       sample,
       services,
       opsPorts,
-      async restartService(name) {
-        await stopService(services[name]);
-        return spawnOne(name);
+      async restartService(name, replica = 0) {
+        const running = services[name][replica];
+        if (!running) throw new Error(`${name} has no replica ${replica} (${services[name].length} run)`);
+        await stopService(running);
+        return spawnOne(name, replica);
       },
       stop: stopAll,
     };
@@ -234,9 +278,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   }
 }
 
-async function findFreeOpsPorts(): Promise<Record<ServiceName, number>> {
-  const ports = {} as Record<ServiceName, number>;
-  for (const name of serviceNames) ports[name] = await findFreePort();
+/** Every replica's ops port: the conventional one for replica 0 (unless `free`), free ones past it. */
+async function opsPortsFor(counts: Record<ServiceName, number>, free: boolean): Promise<Record<ServiceName, number[]>> {
+  const ports = {} as Record<ServiceName, number[]>;
+  for (const name of serviceNames) {
+    ports[name] = [];
+    for (let i = 0; i < counts[name]; i++) ports[name].push(i === 0 && !free ? OPS_PORTS[name] : await findFreePort());
+  }
   return ports;
 }
 
@@ -272,11 +320,11 @@ async function publishSample(dataDir: string, chain: ChainHandle, registry: stri
   return { file, contentHash: published.contentHash, manifestUri: published.manifestUri, registry };
 }
 
-async function waitUntilReady(url: string, services: Record<ServiceName, ServiceProcess>, apiKey?: string, timeoutMs = 60_000): Promise<void> {
+async function waitUntilReady(url: string, services: Record<ServiceName, ServiceProcess[]>, apiKey?: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const exited = Object.values(services).find((s) => s.child.exitCode !== null);
-    if (exited) throw new Error(`${exited.name} exited with code ${exited.child.exitCode} during start-up (see its log above)`);
+    const exited = Object.values(services).flat().find((s) => s.child.exitCode !== null);
+    if (exited) throw new Error(`${exited.name}${exited.replica ? `#${exited.replica}` : ""} exited with code ${exited.child.exitCode} during start-up (see its log above)`);
     const ok = await fetch(url, { headers: apiKey ? { "x-api-key": apiKey } : {} }).then((r) => r.ok, () => false);
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`the gateway did not answer ${url} within ${timeoutMs / 1000} s`);

@@ -6,6 +6,8 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 export interface ServiceProcess {
   name: ServiceName;
+  /** Which of the service's replicas (0 when one runs). */
+  replica: number;
   child: ChildProcess;
 }
 
@@ -25,10 +27,12 @@ function formatLine(name: string, line: string): string {
 }
 
 /**
- * Starts one service from its build output, as a deployment would, with its log prefixed.
- * `nodeArgs` go before the script (`--cpu-prof`, which NODE_OPTIONS may not carry).
+ * Starts one service from its build output, as a deployment would, with its log prefixed
+ * (`hashing#1` for a second replica). `nodeArgs` go before the script (`--cpu-prof`, which
+ * NODE_OPTIONS may not carry).
  */
-export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (line: string) => void, nodeArgs: string[] = []): ServiceProcess {
+export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (line: string) => void, nodeArgs: string[] = [], replica = 0): ServiceProcess {
+  const label = replica === 0 ? name : `${name}#${replica}`;
   const child = spawn(process.execPath, [...nodeArgs, `services/${name}/dist/main.js`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   for (const stream of [child.stdout, child.stderr]) {
     let buf = "";
@@ -38,11 +42,11 @@ export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, print: (
       while ((i = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        if (line.trim()) print(formatLine(name, line));
+        if (line.trim()) print(formatLine(label, line));
       }
     });
   }
-  return { name, child };
+  return { name, replica, child };
 }
 
 export async function stopService(p: ServiceProcess): Promise<void> {

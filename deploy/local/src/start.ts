@@ -30,7 +30,7 @@ veriflow is running
   status service       ${stack.statusUrl}
   NATS                 ${redactUrl(stack.natsUrl)}${stack.natsPasswordsFile ? ` (log in as admin or subscriber: passwords in ${stack.natsPasswordsFile})` : ""}
   chain RPC            ${redactUrl(stack.rpcUrl)}
-  metrics / health     ${Object.entries(stack.opsPorts).map(([name, port]) => `${name} :${port}`).join(", ")} (/metrics, /healthz, /readyz)
+  metrics / health     ${Object.entries(stack.opsPorts).map(([name, ports]) => `${name} :${ports.join(" :")}`).join(", ")} (/metrics, /healthz, /readyz)
 `);
 if (stack.sample) {
   const s = stack.sample;

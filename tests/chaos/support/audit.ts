@@ -12,6 +12,8 @@ export interface TerminalEvent {
   type: EventType;
   seq: number;
   data: any;
+  /** When the stream stored it (ms since the epoch). */
+  storedAt?: number;
 }
 
 /** The last token of `veriflow.<type>.<jobId>`: the job, whatever the payload says. */
@@ -43,7 +45,7 @@ export async function readTerminalEvents(client: NatsClients): Promise<TerminalE
       const batch = await consumer.fetch({ max_messages: 500, expires: 2000 });
       for await (const m of batch) {
         read++;
-        out.push({ jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data) });
+        out.push({ jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data), storedAt: m.info.timestampNanos / 1e6 });
       }
     }
     if (read < total) throw new Error(`read ${read} of ${total} messages on ${filter}`);

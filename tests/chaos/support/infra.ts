@@ -105,30 +105,7 @@ export async function startScenarioStack(
     const local = await startLocalStack({
       dataDir: join(dir, "stack"),
       env: {
-        NATS_URL: nats.url,
-        DATABASE_URL: databaseUrl,
-        RPC_URL: infra.chain.rpcUrl,
-        IPFS_GATEWAYS: infra.manifests.url,
-        GATEWAY_HOST: "127.0.0.1",
-        STATUS_HOST: "127.0.0.1",
-        WEBHOOKS_HOST: "127.0.0.1",
-        LOG_LEVEL: "warn",
-        CONSUMER_ACK_WAIT_MS: String(opts.settings.ackWaitMs),
-        RETRY_BASE_MS: String(opts.settings.retryBaseMs),
-        RETRY_MAX_MS: String(opts.settings.retryMaxMs),
-        WEBHOOK_SIGNING_SECRET: infra.signingSecret,
-        // Callbacks that fail are retried within the drain, not over hours.
-        WEBHOOK_RETRY_SCHEDULE_MS: "250,500,1000,2000",
-        WEBHOOK_POLL_INTERVAL_MS: "200",
-        WEBHOOK_TIMEOUT_MS: "2000",
-        // Uploads left behind (hashing killed between its ack and the delete) are swept within the drain.
-        UPLOADS_SWEEP_INTERVAL_MS: "2000",
-        UPLOADS_SWEEP_MIN_AGE_MS: "2000",
-        UPLOADS_SWEEP_GRACE_MS: "15000",
-        // Large uploads are read while they are stored (off by default): the faults hit that path too.
-        UPLOADS_FOLLOW_MAX: "4",
-        // The load is one anonymous address: limits that never bind (the limiter still runs, and fails open while NATS is down).
-        RATE_LIMITS: "ip:100000000/100000000",
+        ...systemEnv(infra, { natsUrl: nats.url, databaseUrl, settings: opts.settings }),
         ...(opts.maxFileStore === undefined ? {} : storesWithin(opts.maxFileStore)),
       },
       print: opts.print,
@@ -142,6 +119,39 @@ export async function startScenarioStack(
     await stop();
     throw err;
   }
+}
+
+/**
+ * The env a suite's services run with besides their ports: the suite's chain, manifest server
+ * and callback secret, short retry and sweep intervals so a drain sees them through.
+ */
+export function systemEnv(infra: Infra, opts: { natsUrl: string; databaseUrl: string; settings: ServiceSettings }): Record<string, string> {
+  return {
+    NATS_URL: opts.natsUrl,
+    DATABASE_URL: opts.databaseUrl,
+    RPC_URL: infra.chain.rpcUrl,
+    IPFS_GATEWAYS: infra.manifests.url,
+    GATEWAY_HOST: "127.0.0.1",
+    STATUS_HOST: "127.0.0.1",
+    WEBHOOKS_HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    CONSUMER_ACK_WAIT_MS: String(opts.settings.ackWaitMs),
+    RETRY_BASE_MS: String(opts.settings.retryBaseMs),
+    RETRY_MAX_MS: String(opts.settings.retryMaxMs),
+    WEBHOOK_SIGNING_SECRET: infra.signingSecret,
+    // Callbacks that fail are retried within the drain, not over hours.
+    WEBHOOK_RETRY_SCHEDULE_MS: "250,500,1000,2000",
+    WEBHOOK_POLL_INTERVAL_MS: "200",
+    WEBHOOK_TIMEOUT_MS: "2000",
+    // Uploads left behind (hashing killed between its ack and the delete) are swept within the drain.
+    UPLOADS_SWEEP_INTERVAL_MS: "2000",
+    UPLOADS_SWEEP_MIN_AGE_MS: "2000",
+    UPLOADS_SWEEP_GRACE_MS: "15000",
+    // Large uploads are read while they are stored (off by default): the faults hit that path too.
+    UPLOADS_FOLLOW_MAX: "4",
+    // The load is one anonymous address: limits that never bind (the limiter still runs, and fails open while NATS is down).
+    RATE_LIMITS: "ip:100000000/100000000",
+  };
 }
 
 /**
@@ -162,7 +172,7 @@ function storesWithin(maxFileStore: number): Record<string, string> {
   };
 }
 
-async function createDatabase(adminUrl: string, name: string): Promise<string> {
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
@@ -175,23 +185,24 @@ async function createDatabase(adminUrl: string, name: string): Promise<string> {
   return url.toString();
 }
 
-/** Resolves once a service's /readyz answers 200 (NATS connected; status also PostgreSQL). */
-export async function waitReady(stack: ScenarioStack, name: ServiceName, timeoutMs = 60_000): Promise<void> {
-  const url = `http://127.0.0.1:${stack.local.opsPorts[name]}/readyz`;
+/** Resolves once a service replica's /readyz answers 200 (NATS connected; status also PostgreSQL). */
+export async function waitReady(stack: { local: LocalStack }, name: ServiceName, timeoutMs = 60_000, replica = 0): Promise<void> {
+  const url = `http://127.0.0.1:${stack.local.opsPorts[name][replica]}/readyz`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const p = stack.local.services[name].child;
-    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${name} exited (${p.exitCode ?? p.signalCode}) before it was ready`);
+    // Read each time: restartService replaces the element.
+    const p = stack.local.services[name][replica]!.child;
+    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${name}#${replica} exited (${p.exitCode ?? p.signalCode}) before it was ready`);
     if (await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)) return;
     if (Date.now() > deadline) throw new Error(`${name} was not ready within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** Services not running at the end (every one the suite killed was restarted: a crash it did not cause). */
-export function exitedOnTheirOwn(stack: ScenarioStack): string[] {
+/** Service replicas not running at the end (every one the suite killed was restarted: a crash it did not cause). */
+export function exitedOnTheirOwn(stack: { local: LocalStack }): string[] {
   return serviceNames
-    .map((n) => stack.local.services[n])
+    .flatMap((n) => stack.local.services[n])
     .filter((s) => s.child.exitCode !== null || s.child.signalCode !== null)
-    .map((s) => `${s.name}(${s.child.exitCode ?? s.child.signalCode})`);
+    .map((s) => `${s.name}${s.replica ? `#${s.replica}` : ""}(${s.child.exitCode ?? s.child.signalCode})`);
 }

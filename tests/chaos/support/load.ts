@@ -1,6 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JOBS_PATH } from "@veriflow/events";
+import { MIN_RETRY_DELAY_MS, isComeBackLater, retryDelayMs } from "../../../cli/src/retrying-submit.js";
+import { ApiError } from "../../../cli/src/errors.js";
 import type { Case } from "./cases.js";
 
 /** How one submission ended, as the client saw it. */
@@ -24,10 +26,23 @@ export interface Submission {
   callback: boolean;
   fileName: string;
   outcome: SubmitOutcome;
+  /** When the first attempt was sent and the last one answered (ms since the epoch); absent for jobs a fault started past the gateway. */
+  sentAt?: number;
+  answeredAt?: number;
+  /** The "come back later" answers (status 0: no answer) retried (only with `retryForMs`), in order. */
+  retries?: Retry[];
+}
+
+export interface Retry {
+  at: number;
+  status: number;
+  code: string;
+  delayMs: number;
 }
 
 export interface LoadOptions {
-  gatewayUrl: string;
+  /** Gateway replicas: submission i goes to `gatewayUrls[i % length]`. */
+  gatewayUrls: readonly string[];
   registry: string;
   cases: readonly Case[];
   jobs: number;
@@ -41,6 +56,13 @@ export interface LoadOptions {
   /** The upload's file name (a scenario may poison some). */
   fileName?: (index: number) => string;
   timeoutMs: number;
+  /**
+   * Retry as a real client does (the CLI's rule: 503, 507, 429, a key still in progress), after
+   * the answer's Retry-After, and after no answer at all, for at most this long, every attempt
+   * with the same Idempotency-Key.
+   * 0 or absent: one attempt, its answer is the outcome.
+   */
+  retryForMs?: number;
 }
 
 /**
@@ -59,8 +81,10 @@ export async function runLoad(opts: LoadOptions, startedAt = Date.now()): Promis
     const c = opts.cases[i % opts.cases.length]!;
     const callback = i % opts.callbackEvery === 0;
     const fileName = opts.fileName?.(i) ?? `chaos-${i}.bin`;
-    const p = submit(opts, c, callback, fileName).then((outcome) => {
-      out.push({ index: i, case: c, callback, fileName, outcome });
+    const gatewayUrl = opts.gatewayUrls[i % opts.gatewayUrls.length]!;
+    const sentAt = Date.now();
+    const p = submitRetrying(opts, gatewayUrl, c, callback, fileName).then(({ outcome, retries }) => {
+      out.push({ index: i, case: c, callback, fileName, outcome, sentAt, answeredAt: Date.now(), retries });
     });
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
@@ -69,7 +93,32 @@ export async function runLoad(opts: LoadOptions, startedAt = Date.now()): Promis
   return out.sort((a, b) => a.index - b.index);
 }
 
-async function submit(opts: LoadOptions, c: Case, callback: boolean, fileName: string): Promise<SubmitOutcome> {
+async function submitRetrying(opts: LoadOptions, gatewayUrl: string, c: Case, callback: boolean, fileName: string): Promise<{ outcome: SubmitOutcome; retries: Retry[] }> {
+  const retryForMs = opts.retryForMs ?? 0;
+  const key = retryForMs > 0 ? randomUUID() : undefined;
+  const retries: Retry[] = [];
+  const started = Date.now();
+  for (;;) {
+    const { outcome, retryAfter } = await submit(opts, gatewayUrl, c, callback, fileName, key);
+    // No answer (a timeout, a reset) is retried too: the same Idempotency-Key gets the job an
+    // unanswered attempt may have made, never a second one.
+    const comeBack = outcome.kind === "refused" ? isComeBackLater(new ApiError(outcome.status, outcome.code, "")) : outcome.kind === "unanswered";
+    if (!comeBack || retryForMs === 0) return { outcome, retries };
+    const delayMs = outcome.kind === "refused" ? retryDelayMs(retryAfter) : MIN_RETRY_DELAY_MS;
+    if (Date.now() + delayMs - started > retryForMs) return { outcome, retries };
+    retries.push({ at: Date.now(), status: outcome.kind === "refused" ? outcome.status : 0, code: outcome.kind === "refused" ? outcome.code : "no answer", delayMs });
+    await sleep(delayMs);
+  }
+}
+
+async function submit(
+  opts: LoadOptions,
+  gatewayUrl: string,
+  c: Case,
+  callback: boolean,
+  fileName: string,
+  idempotencyKey?: string,
+): Promise<{ outcome: SubmitOutcome; retryAfter: string | null }> {
   const fields: [string, string][] = [
     ["registryAddress", opts.registry],
     ["manifestURI", c.manifestUri],
@@ -77,10 +126,10 @@ async function submit(opts: LoadOptions, c: Case, callback: boolean, fileName: s
   ];
   const { body, contentType } = multipart(fields, fileName, c.bytes);
   try {
-    const res = await fetch(`${opts.gatewayUrl}${JOBS_PATH}/verify`, {
+    const res = await fetch(`${gatewayUrl}${JOBS_PATH}/verify`, {
       method: "POST",
       body,
-      headers: { "content-type": contentType },
+      headers: { "content-type": contentType, ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}) },
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
     const text = await res.text();
@@ -90,14 +139,16 @@ async function submit(opts: LoadOptions, c: Case, callback: boolean, fileName: s
     } catch {
       /* not JSON: refused below with its status */
     }
-    if (res.status === 202 && typeof json?.jobId === "string") return { kind: "accepted", jobId: json.jobId };
+    const retryAfter = res.headers.get("retry-after");
+    if (res.status === 202 && typeof json?.jobId === "string") return { outcome: { kind: "accepted", jobId: json.jobId }, retryAfter };
     const code = typeof json?.error?.code === "string" ? (json.error.code as string) : "-";
-    if (res.status === 200 && json?.mode === "sync") return { kind: "sync", result: json.result ?? null, failureCode: null };
+    if (res.status === 200 && json?.mode === "sync") return { outcome: { kind: "sync", result: json.result ?? null, failureCode: null }, retryAfter };
     // The in-process path marks its answers, errors included; 5xx and 400 are refusals, not outcomes.
-    if (res.status === 422 && res.headers.get("x-veriflow-mode") === "fallback") return { kind: "sync", result: null, failureCode: code };
-    return { kind: "refused", status: res.status, code };
+    if (res.status === 422 && res.headers.get("x-veriflow-mode") === "fallback") return { outcome: { kind: "sync", result: null, failureCode: code }, retryAfter };
+    return { outcome: { kind: "refused", status: res.status, code }, retryAfter };
   } catch (err) {
-    return { kind: "unanswered", error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err) };
+    const error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    return { outcome: { kind: "unanswered", error }, retryAfter: null };
   }
 }
 

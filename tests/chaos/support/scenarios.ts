@@ -78,7 +78,7 @@ function killServiceScenario(name: ServiceName): Scenario {
     async inject({ stack, at, log }) {
       for (const fraction of KILL_AT) {
         await at(fraction);
-        await killService(stack.local.services[name]);
+        await killService(stack.local.services[name][0]!);
         log(`killed ${name} (-9)`);
         await sleep(DOWN_MS);
         await stack.local.restartService(name);
@@ -200,7 +200,7 @@ function smallStoreScenario(bytesPerJob: number): Scenario {
     minLoadS: MIN_LOAD_S,
     maxFileStore: size,
     async inject({ stack, at, log }) {
-      const hashing = stack.local.services.hashing.child;
+      const hashing = stack.local.services.hashing[0]!.child;
       await at(STALL.from);
       hashing.kill("SIGSTOP");
       log("hashing frozen (SIGSTOP)");

@@ -23,7 +23,9 @@ export async function startTerminalRecorder(client: NatsClients): Promise<Termin
     const messages = await consumer.consume();
     stops.push(async () => void (await messages.close()));
     void (async () => {
-      for await (const m of messages) bySeq.set(m.seq, { jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data) });
+      for await (const m of messages) {
+        bySeq.set(m.seq, { jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data), storedAt: m.info.timestampNanos / 1e6 });
+      }
     })().catch(() => {});
   }
   return {
