@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNats, openIdempotencyBucket, type NatsClients } from "@veriflow/nats";
@@ -10,6 +11,7 @@ let server: NatsServerHandle;
 let nats: NatsClients;
 let kv: KV;
 const log = createSilentLogger();
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const accepted = { jobId: "5b0d7d3e-0000-4000-8000-000000000001", status: "queued" as const, message: "queued", pollUrl: "/p" };
 
 beforeAll(async () => {
@@ -48,6 +50,26 @@ describe("idempotency claims", () => {
     const alive = createIdempotency(kv, log, { leaseMs: 500, waitMs: 3000 });
     await new Promise((r) => setTimeout(r, 700));
     expect((await alive.begin(undefined, "k3")).kind).toBe("claimed");
+  });
+
+  it("records the outcome when an earlier write of the claim landed unheard (a leader change)", async () => {
+    const idem = createIdempotency(kv, log, { waitMs: 300 });
+    const claim = (await idem.begin(undefined, "k5")) as Claim;
+    // What a heartbeat whose answer timed out leaves behind: the claim's own record, at a revision the claim never heard of.
+    const stored = (await kv.get("anonymous." + sha256("k5")))!;
+    await kv.update(stored.key, stored.string(), stored.revision);
+    await claim.complete("fp5", accepted);
+    expect(await idem.begin(undefined, "k5")).toMatchObject({ kind: "done", record: { fingerprint: "fp5", accepted } });
+  });
+
+  it("does not write over a claim that is no longer its own", async () => {
+    const idem = createIdempotency(kv, log, { waitMs: 300 });
+    const claim = (await idem.begin(undefined, "k6")) as Claim;
+    const stored = (await kv.get("anonymous." + sha256("k6")))!;
+    // Taken over by another gateway (another owner) meanwhile.
+    await kv.update(stored.key, JSON.stringify({ state: "pending", owner: "someone-else" }), stored.revision);
+    await claim.complete("fp6", accepted);
+    expect((await kv.get(stored.key))!.json()).toEqual({ state: "pending", owner: "someone-else" });
   });
 
   it("answers 507 when the bucket is full", async () => {

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import type { JobRequest } from "@veriflow/events";
 import { HttpError, badRequest } from "@veriflow/errors";
-import { isStorageFullError, isWrongLastSequence } from "@veriflow/nats";
+import { isStorageFullError, isWrongLastSequence, whileUnavailable } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import type { Accepted } from "./accept-submission.js";
 
@@ -21,6 +21,11 @@ import type { Accepted } from "./accept-submission.js";
  * - A repeat is received without being stored (its file only hashed) and compared: the
  *   same fingerprint answers the original body, another is 409 E_IDEMPOTENCY_KEY_REUSED.
  * - Keys are scoped by the API key presented (its digest), so clients cannot collide.
+ * - A write can land unheard: during a leader change its answer times out while the bucket
+ *   kept it. Every write of a claim is therefore checked against what is stored: a claim
+ *   that finds its own record (its owner id) at another revision carries on from there,
+ *   and the outcome is written again while the bucket does not answer (up to
+ *   RECORD_WAIT_MS): a job accepted but not recorded would let a retry make a second one.
  */
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 /** A claim not refreshed for this long is abandoned (its gateway is gone). */
@@ -28,6 +33,8 @@ export const LEASE_MS = 30_000;
 /** How long a repeat waits for the first request's outcome before answering 409 in progress. */
 export const WAIT_MS = 5_000;
 const POLL_MS = 100;
+/** How long an accepted job's record is retried while the bucket has no leader (an election takes 4–9 s). */
+export const RECORD_WAIT_MS = 15_000;
 const MAX_KEY_LENGTH = 255;
 
 export interface IdempotencyRecord {
@@ -95,13 +102,32 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
     return new HttpError("E_QUEUE_UNAVAILABLE", "the idempotency keys cannot be read; try again shortly", { cause: err, expose: true });
   };
 
+  /** The revision at which `name` holds `owner`'s claim now; null when the key is no longer that claim. */
+  const ownRevision = async (name: string, owner: string): Promise<number | null> => {
+    const entry = await kv.get(name);
+    if (entry === null || entry.operation !== "PUT") return null;
+    const value = entry.json<IdempotencyRecord | PendingRecord>();
+    return value.state === "pending" && value.owner === owner ? entry.revision : null;
+  };
+
   const claimed = (name: string, revision: number, owner: string): Claim => {
     let rev = revision;
     let done = false;
     const pending = encode({ state: "pending", owner });
+    /** Writes over the claim; when an earlier write of ours landed unheard, from the revision it left. */
+    const updateOwn = async (value: string): Promise<number> => {
+      try {
+        return await kv.update(name, value, rev);
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+        const current = await ownRevision(name, owner);
+        if (current === null) throw err;
+        return kv.update(name, value, current);
+      }
+    };
     // Refreshes the claim while the upload streams in: a long upload is not taken for abandoned.
     const heartbeat = setInterval(() => {
-      kv.update(name, pending, rev).then(
+      updateOwn(pending).then(
         (r) => (rev = r),
         (err: unknown) => log.warn({ err, key: name }, "idempotency claim not refreshed"),
       );
@@ -117,13 +143,23 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
         if (done) return;
         finish();
         const record: IdempotencyRecord = { state: "done", fingerprint, accepted, acceptedAt: new Date().toISOString() };
-        // The job exists either way: a record not written means a retry may make a second one, so say so.
-        await kv.update(name, encode(record), rev).catch((err: unknown) => log.warn({ err, key: name, jobId: accepted.jobId }, "idempotency record not written"));
+        // The job exists either way: a record not written means a retry may make a second one,
+        // so it is written through an election, and said when it still could not be.
+        await whileUnavailable("idempotency record", () => updateOwn(encode(record)), { waitMs: RECORD_WAIT_MS }).catch((err: unknown) =>
+          log.warn({ err, key: name, jobId: accepted.jobId }, "idempotency record not written"),
+        );
       },
       async release() {
         if (done) return;
         finish();
-        await kv.delete(name, { previousSeq: rev }).catch((err: unknown) => log.debug({ err, key: name }, "idempotency claim not released"));
+        const released = (at: number) => kv.delete(name, { previousSeq: at });
+        await released(rev)
+          .catch(async (err: unknown) => {
+            const current = isWrongLastSequence(err) ? await ownRevision(name, owner) : null;
+            if (current === null) throw err;
+            await released(current);
+          })
+          .catch((err: unknown) => log.debug({ err, key: name }, "idempotency claim not released"));
       },
     };
   };
@@ -139,7 +175,12 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
           try {
             return claimed(name, await kv.create(name, pending), owner);
           } catch (err) {
-            if (!isWrongLastSequence(err)) throw err;
+            if (!isWrongLastSequence(err)) {
+              // Unanswered but perhaps stored (a leader change): the claim is ours if the key holds it.
+              const landed = await ownRevision(name, owner).catch(() => null);
+              if (landed === null) throw err;
+              return claimed(name, landed, owner);
+            }
           }
           const entry = await kv.get(name);
           // null or a delete marker: released meanwhile, so the next create may win.
