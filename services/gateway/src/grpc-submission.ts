@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import type { Scope } from "@veriflow/auth";
 import type { Context } from "@veriflow/tracing";
 import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
@@ -38,6 +39,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
     manifestURI: m.manifestUri,
     ...(m.rpcUrl ? { rpcUrl: m.rpcUrl } : {}),
     ...(m.callbackUrl ? { callbackUrl: m.callbackUrl } : {}),
+    ...(m.priority ? { priority: m.priority } : {}),
   };
 }
 
@@ -88,7 +90,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       }
       try {
         await deps.admission.check();
-        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace });
+        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace, scopes: ctx.principal.scopes });
         deps.admission.accepted();
         if (slot) await slot.complete(requestFingerprint(request, accepted.file), accepted.accepted);
         return asResponse(accepted.accepted);
@@ -105,7 +107,7 @@ const asResponse = (accepted: Accepted): SubmitVerificationResponse => ({ jobId:
 /** Streams the chunks into the uploads bucket and queues the job; the file's hash and size come back for the idempotency record. */
 async function storeAndAccept(
   deps: SubmissionServiceDeps,
-  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string; trace: Context },
+  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string; trace: Context; scopes: readonly Scope[] },
 ): Promise<{ accepted: Accepted; file: { contentHash: string; size: number } }> {
   const { jobType, fields, meta, messages, signal, tenant } = input;
   const jobId = newJobId();
@@ -135,6 +137,8 @@ async function storeAndAccept(
     fields,
     tenant,
     trace: input.trace,
+    // A gRPC submission is answered once queued: nobody holds the stream for its outcome.
+    access: { scopes: input.scopes, waits: false },
     upload: {
       objectName: jobId,
       size: info.size,

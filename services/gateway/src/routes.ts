@@ -71,7 +71,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       (ctx.req as RequestWithUpload)[UPLOAD_NAME] = jobId;
       const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx) });
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), access: { scopes: principalOf(ctx).scopes, waits: ctx.state.waits === true } });
       deps.admission.accepted();
       if (slot) {
         const request = parseSubmission(jobType, fields, deps.policy);
