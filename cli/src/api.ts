@@ -13,6 +13,8 @@ export interface Job {
   contentHash: string | null;
   manifestUri: string | null;
   registryAddress: string | null;
+  /** interactive or bulk (absent from servers without priorities). */
+  priority?: "interactive" | "bulk";
   fileName?: string | null;
   result: Record<string, any> | null;
   error: string | null;

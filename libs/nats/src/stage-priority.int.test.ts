@@ -99,7 +99,7 @@ describe("a stage serves interactive work before bulk work", () => {
     const found = await findLastEvent(nats.jsm, "content.hashed", "bulk-a-0");
     expect(found?.data).toMatchObject({ jobId: "bulk-a-0", request: { priority: "bulk" } });
     const stored = await nats.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subjectFor("content.hashed", "bulk-a-0", "bulk") });
-    expect(stored.subject).toBe("veriflow.content.hashed.bulk.bulk-a-0");
+    expect(stored?.subject).toBe("veriflow.content.hashed.bulk.bulk-a-0");
     const bulkConsumer = await nats.jsm.consumers.info(STREAM_NAME, stageDurable("hashing", "bulk"));
     expect(bulkConsumer.delivered.stream_seq).toBeGreaterThan(0);
     expect(bulkConsumer.num_pending + bulkConsumer.num_ack_pending).toBe(0);

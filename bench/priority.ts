@@ -1,0 +1,152 @@
+/**
+ * Priorities under a bulk load: a single verification's latency while thousands of bulk jobs
+ * wait, with priority classes and without them. Prints figures; it is not a test.
+ *
+ *   npx tsx bench/priority.ts [--bulk N] [--samples S] [--fifo-samples F] [--contents K]
+ *
+ * Starts the local stack (as bench/e2e.ts does, from the services' dist: `npm run bench:priority`
+ * builds first), then, one after the other:
+ * 1. idle: S single verifications, one at a time, submit → completed;
+ * 2. priority: N submissions with `priority=bulk` sent by 32 clients, and while their backlog
+ *    is being worked off, S single verifications (interactive, the default), one at a time;
+ * 3. no priority: the same bulk load again, and F single verifications sent with
+ *    `priority=bulk` too: what every job got before priorities (one FIFO queue per stage).
+ * Target: interactive p95 during the load ≤ 2 s, or ≤ 3 × the idle p95.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { JOBS_PATH, type JobPriority } from "@veriflow/events";
+import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
+import type { Content } from "./support/contents.js";
+import { getJob, getStats } from "./support/gateway.js";
+import { fmt, out, pct } from "./support/output.js";
+import { createServiceLog } from "./support/service-log.js";
+
+const { values: args } = parseArgs({
+  options: {
+    bulk: { type: "string", default: "5000" },
+    samples: { type: "string", default: "50" },
+    "fifo-samples": { type: "string", default: "10" },
+    contents: { type: "string", default: "100" },
+  },
+});
+const BULK = Number(args.bulk);
+const SAMPLES = Number(args.samples);
+const FIFO_SAMPLES = Number(args["fifo-samples"]);
+const BULK_CLIENTS = 32;
+
+/** Submits one content; the job id, or throws with the gateway's answer. */
+async function submit(stack: BenchStack, c: Content, priority?: JobPriority): Promise<string> {
+  const form = new FormData();
+  form.append("registryAddress", stack.registry);
+  form.append("manifestURI", c.manifestUri);
+  if (priority) form.append("priority", priority);
+  form.append("file", new Blob([c.bytes]), "bench.bin");
+  const res = await fetch(`${stack.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: form });
+  const body = (await res.json()) as { jobId?: string };
+  if (res.status !== 202 || !body.jobId) throw new Error(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+  return body.jobId;
+}
+
+/** One verification, submit → its job reads completed (polled every 20 ms); ms. */
+async function timeOne(stack: BenchStack, c: Content, priority?: JobPriority): Promise<number> {
+  const t = performance.now();
+  const jobId = await submit(stack, c, priority);
+  for (;;) {
+    const job = await getJob(stack.gatewayUrl, jobId);
+    if (job.status === "completed" || job.status === "failed") return performance.now() - t;
+    await sleep(20);
+  }
+}
+
+/** Sequential single verifications while `busy()` holds (and at most `n`). */
+async function sample(stack: BenchStack, n: number, priority: JobPriority | undefined, busy: () => boolean): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n && busy(); i++) ms.push(await timeOne(stack, stack.contents[i % stack.contents.length]!, priority));
+  return ms;
+}
+
+/** N bulk submissions by BULK_CLIENTS clients; resolves once all are accepted. */
+async function submitBulk(stack: BenchStack, n: number): Promise<{ accepted: number; errors: number; seconds: number }> {
+  let next = 0;
+  let errors = 0;
+  const t = performance.now();
+  const client = async () => {
+    while (next < n) {
+      const i = next++;
+      await submit(stack, stack.contents[i % stack.contents.length]!, "bulk").catch(() => errors++);
+    }
+  };
+  await Promise.all(Array.from({ length: BULK_CLIENTS }, client));
+  return { accepted: n - errors, errors, seconds: (performance.now() - t) / 1000 };
+}
+
+const finished = async (stack: BenchStack) => {
+  const s = await getStats(stack.gatewayUrl);
+  return s.completed + s.failed;
+};
+
+/** Waits until `target` jobs have ended; false if nothing moved for a minute. */
+async function drain(stack: BenchStack, target: number): Promise<boolean> {
+  let last = -1;
+  let moved = Date.now();
+  for (;;) {
+    const done = await finished(stack);
+    if (done >= target) return true;
+    if (done !== last) [last, moved] = [done, Date.now()];
+    else if (Date.now() - moved > 60_000) return false;
+    await sleep(250);
+  }
+}
+
+/** A bulk load with single verifications measured while its jobs are still unfinished. */
+async function underLoad(stack: BenchStack, n: number, priority: JobPriority | undefined): Promise<{ ms: number[]; backlogAtStart: number; load: Awaited<ReturnType<typeof submitBulk>> }> {
+  const before = await finished(stack);
+  const loading = submitBulk(stack, n);
+  // Measure once a backlog stands: a tenth of the load submitted and not finished.
+  let backlogAtStart = 0;
+  for (;;) {
+    const s = await getStats(stack.gatewayUrl);
+    backlogAtStart = s.waiting + s.active;
+    if (backlogAtStart >= n / 10) break;
+    await sleep(100);
+  }
+  let loadDone = false;
+  void loading.then(() => drain(stack, before + n)).then(() => (loadDone = true));
+  const ms = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
+  const load = await loading;
+  if (!(await drain(stack, before + load.accepted + ms.length))) out("  !! the load did not drain");
+  return { ms, backlogAtStart, load };
+}
+
+const line = (label: string, ms: number[]) => out(`  ${label.padEnd(44)} n=${String(ms.length).padStart(3)}  p50 ${fmt(pct(ms, 50), 0).padStart(6)} ms  p95 ${fmt(pct(ms, 95), 0).padStart(6)} ms  max ${fmt(Math.max(...ms), 0).padStart(6)} ms`);
+
+async function main(): Promise<void> {
+  const serviceLog = createServiceLog();
+  out(`priority bench: ${BULK} bulk submissions by ${BULK_CLIENTS} clients; ${SAMPLES} single verifications (${FIFO_SAMPLES} without priorities)`);
+  const stack = await startBenchStack(Number(args.contents), serviceLog.print);
+  try {
+    await Promise.all(stack.contents.slice(0, 20).map((c) => timeOne(stack, c))); // warm-up
+    const idle = await sample(stack, SAMPLES, undefined, () => true);
+    const withPriority = await underLoad(stack, BULK, undefined);
+    const fifo = await underLoad(stack, BULK, "bulk");
+    out("");
+    out(`single verification, submit → completed (REST, polled every 20 ms):`);
+    line("idle", idle);
+    line(`during ${BULK} bulk jobs, interactive (priorities)`, withPriority.ms);
+    line(`during ${BULK} bulk jobs, FIFO (sent as bulk too)`, fifo.ms);
+    out(`  backlog when sampling began: ${withPriority.backlogAtStart} / ${fifo.backlogAtStart} jobs; bulk submitted in ${fmt(withPriority.load.seconds)} s / ${fmt(fifo.load.seconds)} s (${withPriority.load.errors + fifo.load.errors} refused)`);
+    const p95 = pct(withPriority.ms, 95);
+    const bound = Math.max(2000, 3 * pct(idle, 95));
+    out("");
+    out(`target: interactive p95 during the load ≤ 2 s or ≤ 3 × idle p95 (${fmt(bound, 0)} ms): ${fmt(p95, 0)} ms → ${p95 <= bound ? "PASS" : "MISS"}`);
+  } finally {
+    await stack.stop();
+    if (serviceLog.samples.length > 0) out(`service warnings/errors: ${[...serviceLog.counts].map(([n, c]) => `${n} ${c}`).join(", ")}; e.g. ${serviceLog.samples[0]}`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
