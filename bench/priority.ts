@@ -2,13 +2,15 @@
  * Priorities under a bulk load: a single verification's latency while thousands of bulk jobs
  * wait, with priority classes and without them. Prints figures; it is not a test.
  *
- *   npx tsx bench/priority.ts [--bulk N] [--samples S] [--fifo-samples F] [--contents K]
+ *   npx tsx bench/priority.ts [--bulk N] [--clients C] [--samples S] [--fifo-samples F] [--contents K]
  *
  * Starts the local stack (as bench/e2e.ts does, from the services' dist: `npm run bench:priority`
  * builds first), then, one after the other:
  * 1. idle: S single verifications, one at a time, submit → completed;
- * 2. priority: N submissions with `priority=bulk` sent by 32 clients, and while their backlog
- *    is being worked off, S single verifications (interactive, the default), one at a time;
+ * 2. priority: N submissions with `priority=bulk` sent by C clients (many, so they arrive
+ *    faster than the pipeline works them off, as a batch would), and from the moment a tenth
+ *    of them is in until the last has ended, S single verifications (interactive, the default),
+ *    one at a time, each noting the queue's depth (waiting + active jobs) when it was sent;
  * 3. no priority: the same bulk load again, and F single verifications sent with
  *    `priority=bulk` too: what every job got before priorities (one FIFO queue per stage).
  * Target: interactive p95 during the load ≤ 2 s, or ≤ 3 × the idle p95.
@@ -25,6 +27,7 @@ import { createServiceLog } from "./support/service-log.js";
 const { values: args } = parseArgs({
   options: {
     bulk: { type: "string", default: "5000" },
+    clients: { type: "string", default: "128" },
     samples: { type: "string", default: "50" },
     "fifo-samples": { type: "string", default: "10" },
     contents: { type: "string", default: "100" },
@@ -33,7 +36,7 @@ const { values: args } = parseArgs({
 const BULK = Number(args.bulk);
 const SAMPLES = Number(args.samples);
 const FIFO_SAMPLES = Number(args["fifo-samples"]);
-const BULK_CLIENTS = 32;
+const BULK_CLIENTS = Number(args.clients);
 
 /** Submits one content; the job id, or throws with the gateway's answer. */
 async function submit(stack: BenchStack, c: Content, priority?: JobPriority): Promise<string> {
@@ -59,15 +62,20 @@ async function timeOne(stack: BenchStack, c: Content, priority?: JobPriority): P
   }
 }
 
-/** Sequential single verifications while `busy()` holds (and at most `n`). */
-async function sample(stack: BenchStack, n: number, priority: JobPriority | undefined, busy: () => boolean): Promise<number[]> {
+/** Sequential single verifications while `busy()` holds (and at most `n`), with the queue depth each met. */
+async function sample(stack: BenchStack, n: number, priority: JobPriority | undefined, busy: () => boolean): Promise<{ ms: number[]; depth: number[] }> {
   const ms: number[] = [];
-  for (let i = 0; i < n && busy(); i++) ms.push(await timeOne(stack, stack.contents[i % stack.contents.length]!, priority));
-  return ms;
+  const depth: number[] = [];
+  for (let i = 0; i < n && busy(); i++) {
+    const s = await getStats(stack.gatewayUrl);
+    depth.push(s.waiting + s.active);
+    ms.push(await timeOne(stack, stack.contents[i % stack.contents.length]!, priority));
+  }
+  return { ms, depth };
 }
 
 /** N bulk submissions by BULK_CLIENTS clients; resolves once all are accepted. */
-async function submitBulk(stack: BenchStack, n: number): Promise<{ accepted: number; errors: number; seconds: number }> {
+async function submitBulk(stack: BenchStack, n: number, progress: { sent: number }): Promise<{ accepted: number; errors: number; seconds: number }> {
   let next = 0;
   let errors = 0;
   const t = performance.now();
@@ -75,6 +83,7 @@ async function submitBulk(stack: BenchStack, n: number): Promise<{ accepted: num
     while (next < n) {
       const i = next++;
       await submit(stack, stack.contents[i % stack.contents.length]!, "bulk").catch(() => errors++);
+      progress.sent++;
     }
   };
   await Promise.all(Array.from({ length: BULK_CLIENTS }, client));
@@ -100,23 +109,17 @@ async function drain(stack: BenchStack, target: number): Promise<boolean> {
 }
 
 /** A bulk load with single verifications measured while its jobs are still unfinished. */
-async function underLoad(stack: BenchStack, n: number, priority: JobPriority | undefined): Promise<{ ms: number[]; backlogAtStart: number; load: Awaited<ReturnType<typeof submitBulk>> }> {
+async function underLoad(stack: BenchStack, n: number, priority: JobPriority | undefined) {
   const before = await finished(stack);
-  const loading = submitBulk(stack, n);
-  // Measure once a backlog stands: a tenth of the load submitted and not finished.
-  let backlogAtStart = 0;
-  for (;;) {
-    const s = await getStats(stack.gatewayUrl);
-    backlogAtStart = s.waiting + s.active;
-    if (backlogAtStart >= n / 10) break;
-    await sleep(100);
-  }
+  const progress = { sent: 0 };
+  const loading = submitBulk(stack, n, progress);
+  while (progress.sent < n / 10) await sleep(100);
   let loadDone = false;
-  void loading.then(() => drain(stack, before + n)).then(() => (loadDone = true));
-  const ms = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
+  void loading.then((l) => drain(stack, before + l.accepted)).then(() => (loadDone = true));
+  const { ms, depth } = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
   const load = await loading;
   if (!(await drain(stack, before + load.accepted + ms.length))) out("  !! the load did not drain");
-  return { ms, backlogAtStart, load };
+  return { ms, depth, load };
 }
 
 const line = (label: string, ms: number[]) => out(`  ${label.padEnd(44)} n=${String(ms.length).padStart(3)}  p50 ${fmt(pct(ms, 50), 0).padStart(6)} ms  p95 ${fmt(pct(ms, 95), 0).padStart(6)} ms  max ${fmt(Math.max(...ms), 0).padStart(6)} ms`);
@@ -125,9 +128,11 @@ async function main(): Promise<void> {
   const serviceLog = createServiceLog();
   out(`priority bench: ${BULK} bulk submissions by ${BULK_CLIENTS} clients; ${SAMPLES} single verifications (${FIFO_SAMPLES} without priorities)`);
   const stack = await startBenchStack(Number(args.contents), serviceLog.print);
+  // Interrupted: the stack's processes go with it.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stack.stop().finally(() => process.exit(130)));
   try {
     await Promise.all(stack.contents.slice(0, 20).map((c) => timeOne(stack, c))); // warm-up
-    const idle = await sample(stack, SAMPLES, undefined, () => true);
+    const { ms: idle } = await sample(stack, SAMPLES, undefined, () => true);
     const withPriority = await underLoad(stack, BULK, undefined);
     const fifo = await underLoad(stack, BULK, "bulk");
     out("");
@@ -135,7 +140,8 @@ async function main(): Promise<void> {
     line("idle", idle);
     line(`during ${BULK} bulk jobs, interactive (priorities)`, withPriority.ms);
     line(`during ${BULK} bulk jobs, FIFO (sent as bulk too)`, fifo.ms);
-    out(`  backlog when sampling began: ${withPriority.backlogAtStart} / ${fifo.backlogAtStart} jobs; bulk submitted in ${fmt(withPriority.load.seconds)} s / ${fmt(fifo.load.seconds)} s (${withPriority.load.errors + fifo.load.errors} refused)`);
+    out(`  queue depth met by the samples (p50 / max): ${fmt(pct(withPriority.depth, 50), 0)} / ${fmt(Math.max(...withPriority.depth), 0)} jobs with priorities, ${fmt(pct(fifo.depth, 50), 0)} / ${fmt(Math.max(...fifo.depth), 0)} without`);
+    out(`  bulk load submitted in ${fmt(withPriority.load.seconds)} s / ${fmt(fifo.load.seconds)} s (${withPriority.load.errors + fifo.load.errors} refused)`);
     const p95 = pct(withPriority.ms, 95);
     const bound = Math.max(2000, 3 * pct(idle, 95));
     out("");
