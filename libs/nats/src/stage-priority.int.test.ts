@@ -1,4 +1,4 @@
-import { STREAM_NAME, createRequestEvent, decodeEventFrom, encodeEvent, stageDurable, subjectFor, UPLOADS_BUCKET, type AnyEnvelope, type Envelope, type JobPriority } from "@veriflow/events";
+import { STREAM_NAME, createRequestEvent, decodeEventFrom, encodeEvent, stageDurable, subjectFor, UPLOADS_BUCKET, type Envelope, type JobPriority } from "@veriflow/events";
 import { EventDecodeError } from "@veriflow/events";
 import type { StageInstance } from "@veriflow/pipeline";
 import { createSilentLogger } from "@veriflow/platform";
@@ -106,10 +106,10 @@ describe("a stage serves interactive work before bulk work", () => {
   });
 
   it("refuses a bulk event on an interactive subject (and the reverse): it belongs on its class's subject", () => {
-    const bytes = encodeEvent(request("misplaced", "bulk") as AnyEnvelope);
+    const bytes = encodeEvent(request("misplaced", "bulk"));
     expect(() => decodeEventFrom(subjectFor("verification.requested", "misplaced"), bytes)).toThrow(EventDecodeError);
     expect(decodeEventFrom(subjectFor("verification.requested", "misplaced", "bulk"), bytes).correlationId).toBe("misplaced");
-    const interactive = encodeEvent(request("misplaced", "interactive") as AnyEnvelope);
+    const interactive = encodeEvent(request("misplaced", "interactive"));
     expect(() => decodeEventFrom(subjectFor("verification.requested", "misplaced", "bulk"), interactive)).toThrow(EventDecodeError);
   });
 });
