@@ -115,7 +115,7 @@ async function underLoad(stack: BenchStack, n: number, priority: JobPriority | u
   const loading = submitBulk(stack, n, progress);
   while (progress.sent < n / 10) await sleep(100);
   let loadDone = false;
-  void loading.then((l) => drain(stack, before + l.accepted)).then(() => (loadDone = true));
+  void loading.then((l) => drain(stack, before + l.accepted)).finally(() => (loadDone = true)).catch(() => {});
   const { ms, depth } = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
   const load = await loading;
   if (!(await drain(stack, before + load.accepted + ms.length))) out("  !! the load did not drain");
