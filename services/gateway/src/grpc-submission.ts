@@ -12,6 +12,7 @@ import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } fr
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
+import { settlePriority } from "./job-priority.js";
 import { parseSubmission } from "./submission.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
@@ -61,6 +62,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       if (!jobType) throw invalidArgument("E_INVALID_JOB_TYPE", "metadata.type must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF");
       const fields = fieldsOf(meta);
       const request = parseSubmission(jobType, fields, deps.policy); // refuse bad fields before taking the file
+      settlePriority(jobType, request.priority, { scopes: ctx.principal.scopes, waits: false }); // and a class the key may not ask for
       checkTextField("fileName", meta.fileName);
       checkTextField("contentType", meta.contentType);
       // Decided before the file is read, as on REST: the chunks can be consumed only once.

@@ -1,6 +1,6 @@
 import type { Scope } from "@veriflow/auth";
 import { HttpError } from "@veriflow/errors";
-import type { JobPriority, JobRequest } from "@veriflow/events";
+import type { JobPriority, JobRequest, JobType } from "@veriflow/events";
 
 /** What decides a submission's class besides what it asked for. */
 export interface PriorityContext {
@@ -25,10 +25,15 @@ export function defaultPriority(request: Pick<JobRequest, "jobType">, ctx: Pick<
  * interactive where the default is bulk needs the `interactive` scope (403 otherwise).
  */
 export function withPriority(request: JobRequest, ctx: PriorityContext): JobRequest {
-  const fallback = defaultPriority(request, ctx);
-  const asked = request.priority ?? fallback;
-  if (asked === "interactive" && fallback === "bulk" && !ctx.scopes.includes("interactive")) {
-    throw new HttpError("E_PRIORITY_NOT_ALLOWED", `a ${request.jobType} job submitted without waiting runs as bulk work; this API key lacks the "interactive" scope needed to ask for interactive`);
+  return { ...request, priority: settlePriority(request.jobType, request.priority, ctx) };
+}
+
+/** The class a job of `jobType` runs in when it asked for `asked` (undefined: nothing). */
+export function settlePriority(jobType: JobType, asked: JobPriority | undefined, ctx: PriorityContext): JobPriority {
+  const fallback = defaultPriority({ jobType }, ctx);
+  const settled = asked ?? fallback;
+  if (settled === "interactive" && fallback === "bulk" && !ctx.scopes.includes("interactive")) {
+    throw new HttpError("E_PRIORITY_NOT_ALLOWED", `a ${jobType} job submitted without waiting runs as bulk work; this API key lacks the "interactive" scope needed to ask for interactive`);
   }
-  return { ...request, priority: asked };
+  return settled;
 }
