@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { JOBS_PATH, type JobPriority } from "@veriflow/events";
 import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
 import type { Content } from "./support/contents.js";
-import { getJob, getStats } from "./support/gateway.js";
+import { getJob as getJobOnce, getStats as getStatsOnce } from "./support/gateway.js";
 import { fmt, out, pct } from "./support/output.js";
 import { createServiceLog } from "./support/service-log.js";
 
@@ -37,6 +37,20 @@ const BULK = Number(args.bulk);
 const SAMPLES = Number(args.samples);
 const FIFO_SAMPLES = Number(args["fifo-samples"]);
 const BULK_CLIENTS = Number(args.clients);
+
+/** A read the loaded box may cut (a kept-alive socket closed under us): tried again, up to 5 times. */
+async function retrying<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(100 * attempt);
+    }
+  }
+}
+const getStats = (url: string) => retrying(() => getStatsOnce(url));
+const getJob = (url: string, jobId: string) => retrying(() => getJobOnce(url, jobId));
 
 /** Submits one content; the job id, or throws with the gateway's answer. */
 async function submit(stack: BenchStack, c: Content, priority?: JobPriority): Promise<string> {
