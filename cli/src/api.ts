@@ -13,6 +13,8 @@ export interface Job {
   contentHash: string | null;
   manifestUri: string | null;
   registryAddress: string | null;
+  /** interactive or bulk (absent from servers without priorities). */
+  priority?: "interactive" | "bulk";
   fileName?: string | null;
   result: Record<string, any> | null;
   error: string | null;
@@ -100,6 +102,7 @@ export interface SubmitInput {
   manifestUri: string;
   registryAddress: string;
   rpcUrl?: string;
+  priority?: "interactive" | "bulk";
   type: JobType;
   /** Sent as `Idempotency-Key`: the same key on every attempt of one submission makes one job. */
   idempotencyKey?: string;
@@ -155,6 +158,7 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
     async submit(input) {
       const fields: Record<string, string> = { registryAddress: input.registryAddress, manifestURI: input.manifestUri };
       if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
+      if (input.priority) fields.priority = input.priority;
       const headers = input.idempotencyKey ? { ...auth, "idempotency-key": input.idempotencyKey } : auth;
       let answer;
       try {

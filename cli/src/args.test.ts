@@ -21,6 +21,7 @@ describe("parseCommand", () => {
       registry: REGISTRY,
       proof: false,
       rpcUrl: undefined,
+      priority: undefined,
       wait: false,
       timeoutMs: DEFAULT_TIMEOUT_S * 1000,
       retryForMs: DEFAULT_RETRY_FOR_S * 1000,

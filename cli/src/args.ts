@@ -25,6 +25,8 @@ export type Command =
       registry: string;
       proof: boolean;
       rpcUrl: string | undefined;
+      /** interactive or bulk; undefined: the server's default for the job type. */
+      priority: "interactive" | "bulk" | undefined;
       wait: boolean;
       timeoutMs: number;
       /** The most the submission's retries may wait in all (a busy or full gateway); 0: none. */
@@ -130,6 +132,7 @@ function parseVerify(args: string[], env: Env): Command {
     registry: { type: "string" },
     proof: { type: "boolean", default: false },
     "rpc-url": { type: "string" },
+    priority: { type: "string" },
     wait: { type: "boolean", default: false },
     timeout: { type: "string" },
     "retry-for": { type: "string" },
@@ -142,6 +145,8 @@ function parseVerify(args: string[], env: Env): Command {
   const registry = values.registry as string | undefined;
   if (!registry) throw new UsageError(`--registry <address> is required (usage: ${usage})`);
   if (!ADDRESS_PATTERN.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  const priority = values.priority as string | undefined;
+  if (priority !== undefined && priority !== "interactive" && priority !== "bulk") throw new UsageError(`--priority must be interactive or bulk, got "${priority}"`);
   return {
     kind: "verify",
     common: common(values, env),
@@ -150,6 +155,7 @@ function parseVerify(args: string[], env: Env): Command {
     registry,
     proof: values.proof === true,
     rpcUrl: values["rpc-url"] as string | undefined,
+    priority,
     wait: values.wait === true || values.timeout !== undefined,
     timeoutMs: timeoutOf(values.timeout),
     retryForMs: secondsOf("retry-for", values["retry-for"], DEFAULT_RETRY_FOR_S, "no retries"),

@@ -37,6 +37,7 @@ export function formatJob(job: Job): string {
   if (job.status !== "completed" && job.contentHash) lines.push(row("file hash", job.contentHash));
   lines.push(row("manifest", job.manifestUri ?? "-"));
   lines.push(row("registry", job.registryAddress ?? "-"));
+  if (job.priority) lines.push(row("priority", job.priority));
   lines.push(row("created", job.createdAt));
   if (job.completedAt) lines.push(row("finished", job.completedAt));
   return `${lines.join("\n")}\n`;

@@ -5,7 +5,7 @@
  * against the Kubernetes and KEDA schemas (kubernetes-models).
  */
 // The descriptor from source, as the tests read it (not a possibly stale dist/).
-import { NATS_ACCOUNT, natsPasswordVariable, opsPortOf, pipeline, serviceNames, STREAM_NAME, type ServiceName } from "../../../libs/events/src/index.js";
+import { NATS_ACCOUNT, natsPasswordVariable, opsPortOf, pipeline, serviceNames, stageDurables, STREAM_NAME, type ServiceName } from "../../../libs/events/src/index.js";
 
 export type Resource = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> } } & Record<string, unknown>;
 
@@ -159,7 +159,7 @@ function networkPolicy(name: ServiceName): Resource {
 }
 
 /**
- * A stage scales on its consumer's lag (KEDA's nats-jetstream scaler reads the NATS cluster's
+ * A stage scales on its consumers' lag (KEDA's nats-jetstream scaler reads the NATS cluster's
  * monitoring endpoint): one replica per 100 messages waiting, at least 1, and back to 1 when
  * idle. The gateway scales on CPU. Status and webhooks keep their two replicas.
  */
@@ -174,20 +174,19 @@ function scaledObject(name: ServiceName): Resource | null {
         minReplicaCount: 1,
         maxReplicaCount: 10,
         cooldownPeriod: 120,
-        triggers: [
-          {
-            type: "nats-jetstream",
-            metadata: {
-              natsServerMonitoringEndpoint: NATS_MONITORING,
-              account: NATS_ACCOUNT,
-              stream: STREAM_NAME,
-              consumer: stage.durable,
-              lagThreshold: "100",
-              activationLagThreshold: "1",
-              useHttps: "false",
-            },
+        // One trigger per priority class (each its own consumer): KEDA scales to the larger demand.
+        triggers: stageDurables(stage.service).map((consumer) => ({
+          type: "nats-jetstream",
+          metadata: {
+            natsServerMonitoringEndpoint: NATS_MONITORING,
+            account: NATS_ACCOUNT,
+            stream: STREAM_NAME,
+            consumer,
+            lagThreshold: "100",
+            activationLagThreshold: "1",
+            useHttps: "false",
           },
-        ],
+        })),
       },
     };
   }

@@ -34,6 +34,7 @@ export const Job = z
     contentHash: z.string().nullable(),
     manifestUri: z.string().nullable(),
     registryAddress: z.string().nullable(),
+    priority: z.enum(["interactive", "bulk"]).openapi({ description: "The class of work the job runs in (interactive for jobs recorded before priorities)." }),
     fileName: z.string().nullable(),
     fileSize: z.number().int().nonnegative().nullable(),
     result: z.union([JobResult, z.null()]),

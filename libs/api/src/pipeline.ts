@@ -6,6 +6,7 @@ const PipelineConsumer = z
     service: z.string(),
     durable: z.string(),
     kind: z.enum(["stage", "observer"]),
+    priority: z.enum(["interactive", "bulk"]).nullable().openapi({ description: "The class of work a stage's consumer reads (each stage has one consumer per class); null for an observer." }),
     exists: z.boolean().openapi({ description: "False until its service has created it." }),
     waiting: z.number().int().nonnegative().openapi({ description: "Delivered to nobody yet." }),
     inFlight: z.number().int().nonnegative().openapi({ description: "Delivered, not yet acknowledged: being worked on." }),

@@ -19,6 +19,7 @@ export const SubmissionFields = z
     manifestURI: z.string().openapi({ description: "`ipfs://<CID>[/path]` or `https://…` (`http://` where MANIFEST_ALLOW_HTTP); `manifestUri` is read too.", example: "ipfs://bafkreid7qoywk77r7rj3slobqfekdvs57qwuwh5d2z3sqsw52iabe3mqne" }),
     rpcUrl: z.string().optional().openapi({ description: "A per-job JSON-RPC endpoint, only one RPC_URL_ALLOWLIST allows." }),
     callbackUrl: z.string().optional().openapi({ description: "Where to POST the job's outcome, signed with the tenant's signing secret (a public http(s) URL)." }),
+    priority: z.enum(["interactive", "bulk"]).optional().openapi({ description: "The class of work the job runs in: interactive work is served before bulk work at every stage. Default: interactive for a verification or a request that waits (`/api/verify`, `?wait=`), bulk for an asynchronous proof; `interactive` for a proof needs the key's `interactive` scope (403 `E_PRIORITY_NOT_ALLOWED`)." }),
     file: z.string().openapi({ format: "binary", description: "The content to verify. Send it last: the fields before it are checked before a byte of it is stored." }),
   })
   .openapi("SubmissionFields", { description: "Send the fields before the file part." });

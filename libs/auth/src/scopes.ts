@@ -5,9 +5,11 @@ import { HttpError } from "@veriflow/errors";
  * - `submit`: submit jobs (REST, gRPC SubmitVerification) and retry a failed job (a new run of
  *   the tenant's own job is the power a submission has, without the upload);
  * - `read`: read jobs (get, list, history, SSE, WatchJob(s), stats) and a job's callback deliveries;
- * - `admin`: manage API keys, webhook subscriptions and the signing secret, read and replay dead letters.
+ * - `admin`: manage API keys, webhook subscriptions and the signing secret, read and replay dead letters;
+ * - `interactive`: ask for interactive service (`priority=interactive`) for work that is bulk
+ *   unless asked otherwise (an asynchronous proof); any `submit` key may lower its work to bulk.
  */
-export const SCOPES = ["submit", "read", "admin"] as const;
+export const SCOPES = ["submit", "read", "admin", "interactive"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function isScope(value: unknown): value is Scope {

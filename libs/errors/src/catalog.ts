@@ -49,6 +49,7 @@ export const errorCatalog = {
   // Generic codes for a bare HTTP status (Koa, routers, body parsers).
   E_BAD_REQUEST: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The request is malformed; the message says what to fix." },
   E_UNAUTHORIZED: { kind: "client", http: 401, grpc: "UNAUTHENTICATED", description: "No valid API key: none was sent, or it is unknown, revoked or expired. Send one in `x-api-key` or `Authorization: Bearer` (gRPC: `x-api-key` metadata)." },
+  E_PRIORITY_NOT_ALLOWED: { kind: "client", http: 403, grpc: "PERMISSION_DENIED", description: "`priority=interactive` was asked for work that is bulk by default (an asynchronous proof) with a key that lacks the `interactive` scope; send it without `priority`, or as `bulk`." },
   E_FORBIDDEN: { kind: "client", http: 403, grpc: "PERMISSION_DENIED", description: "The API key lacks the scope this request needs (`submit`, `read` or `admin`; the message names it), or a tenant's admin key asked for another tenant's keys." },
   E_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No route for this method and path; check the URL." },
   E_METHOD_NOT_ALLOWED: { kind: "client", http: 405, grpc: "UNIMPLEMENTED", description: "The route does not take this method; the `Allow` header lists those it takes." },
@@ -109,7 +110,8 @@ export const errorCatalog = {
 
   // API keys (POST/GET /api/keys, DELETE /api/keys/:id, `veriflow keys`).
   E_INVALID_TENANT: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A tenant is 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit." },
-  E_INVALID_SCOPES: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key's scopes must name at least one of `submit`, `read`, `admin`, and nothing else." },
+  E_INVALID_PRIORITY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`priority` must be `interactive` or `bulk`." },
+  E_INVALID_SCOPES: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key's scopes must name at least one of `submit`, `read`, `admin`, `interactive`, and nothing else." },
   E_INVALID_EXPIRY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key's expiry is a lifetime (`30d`, `12h`, `90m`, `3600s`) or an ISO-8601 date-time with a zone, in the future and within ten years." },
   E_INVALID_KEY_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key id is a UUID (`veriflow keys list` shows them)." },
   E_KEY_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No API key of this tenant has this id." },

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { eventSchemas, type EventData, type EventType } from "./catalog.js";
 import { isTerminalType } from "./pipeline.js";
 import { DEFAULT_TENANT, TENANT_PATTERN } from "./tenant.js";
-import { isSubjectToken, subjectFor } from "./topology.js";
+import { isSubjectToken, subjectOf } from "./topology.js";
 
 /**
  * Every message on the stream is one envelope, JSON-encoded. `id` doubles as the
@@ -218,7 +218,8 @@ export function decodeEvent(bytes: Uint8Array): AnyEnvelope {
 
 /**
  * Decodes a message as received on `subject`, which must be where the event belongs:
- * `veriflow.<its type>.<its job id>`, the job id one subject token, and `data.jobId` the
+ * `veriflow.<its type>.<its job id>` (with `bulk.` before the id for bulk work a stage
+ * consumes: its request's priority), the job id one subject token, and `data.jobId` the
  * envelope's correlationId (the job id, as every event this system publishes has it).
  * Anything else was published where its readers would misread it: a verification.requested
  * on a content.hashed subject is set aside by the manifest stage, yet the status projection
@@ -232,7 +233,7 @@ export function decodeEventFrom(subject: string, bytes: Uint8Array): AnyEnvelope
   const shown = (s: string) => JSON.stringify(s.slice(0, 64));
   if (!isSubjectToken(jobId)) throw new EventDecodeError(`correlationId ${shown(jobId)} is not a job id: it holds ".", "*", ">" or whitespace`);
   if (event.data.jobId !== jobId) throw new EventDecodeError(`data.jobId ${shown(event.data.jobId)} is not the envelope's correlationId ${shown(jobId)}`);
-  const expected = subjectFor(event.type, jobId);
+  const expected = subjectOf(event);
   if (subject !== expected) throw new EventDecodeError(`a ${event.type} event of job ${shown(jobId)} on ${shown(subject)}: it belongs on ${shown(expected)}`);
   return event;
 }

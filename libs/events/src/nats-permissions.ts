@@ -1,4 +1,5 @@
-import { pipeline, serviceNames, stageSpec, type ServiceName, type StageSpec } from "./pipeline.js";
+import { jobPriorities, type EventType } from "./catalog.js";
+import { pipeline, serviceNames, stageSpec, type ServiceName, type StageName, type StageSpec } from "./pipeline.js";
 import {
   DEAD_LETTER_STREAM,
   IDEMPOTENCY_BUCKET,
@@ -10,7 +11,9 @@ import {
   UPLOADS_BUCKET,
   UPLOAD_STARTED_SUBJECT,
   deadLetterSubject,
+  isPrioritised,
   positionSubject,
+  stageDurables,
   subjectsOf,
 } from "./topology.js";
 
@@ -120,7 +123,10 @@ function kvRecords(bucket: string): string[] {
 const idempotencyRecords = kvRecords(IDEMPOTENCY_BUCKET);
 const rateLimitCounters = kvRecords(RATE_LIMITS_BUCKET);
 
-const allDurables = [...pipeline.stages.map((s) => s.durable), ...pipeline.observers.map((o) => o.durable)];
+const allDurables = [...pipeline.stages.flatMap((s) => stageDurables(s.service)), ...pipeline.observers.map((o) => o.durable)];
+
+/** Every subject of an event type: a type a stage consumes has one per priority class (topology.ts). */
+const subjectsOfEveryClass = (type: EventType) => (isPrioritised(type) ? jobPriorities.map((p) => subjectsOf(type, p)) : [subjectsOf(type)]);
 /** Every pipeline consumer's state (readPipelineConsumers): the gateway's admission control, status' queue metrics. */
 const readEveryConsumer = allDurables.map((d) => `${API}.CONSUMER.INFO.${STREAM_NAME}.${d}`);
 
@@ -130,7 +136,7 @@ function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
     publish: [
       ...connection.publish,
       ...eventStreams,
-      subjectsOf(pipeline.edge.produces),
+      ...subjectsOfEveryClass(pipeline.edge.produces),
       ...writeUploads,
       ...idempotencyRecords,
       ...rateLimitCounters,
@@ -139,7 +145,7 @@ function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
       readMessages(STREAM_NAME),
     ],
     // A synchronous request waits for its job's terminal event over core NATS (await-terminal.ts).
-    subscribe: [...connection.subscribe, ...pipeline.terminal.map(subjectsOf)],
+    subscribe: [...connection.subscribe, ...pipeline.terminal.map((t) => subjectsOf(t))],
   };
 }
 
@@ -150,8 +156,8 @@ function stage(spec: StageSpec): Omit<NatsUser, "user" | "passwordVariable"> {
     publish: [
       ...connection.publish,
       ...eventStreams,
-      ...durableConsumer(spec.durable),
-      ...produces.map(subjectsOf),
+      ...stageDurables(spec.service as StageName).flatMap(durableConsumer),
+      ...produces.flatMap(subjectsOfEveryClass),
       ...(spec.readsUploads ? readUploads : []),
     ],
     // The stage that reads uploads hears of large ones as they start (upload-follower.ts).

@@ -1,10 +1,17 @@
-import type { EventType } from "./catalog.js";
-import { pipeline, stageSpec, type ObserverName, type StageName } from "./pipeline.js";
+import { jobPriorities, type JobRequest, priorityOf, type EventType, type JobPriority } from "./catalog.js";
+import { pipeline, stageConsuming, stageSpec, type ObserverName, type StageName } from "./pipeline.js";
 
 /**
  * Where events live. One subject per event: `veriflow.<type>.<jobId>`, so a consumer
  * filters one event type with a single wildcard (nats-server 2.9 allows one filter
  * subject per consumer), and the status service can fetch one job's request by subject.
+ *
+ * Bulk work that a stage consumes lives one token further: `veriflow.<type>.bulk.<jobId>`
+ * (PRIORITY_TOKEN), read by its own durable consumer per stage (`<durable>-bulk`). Interactive
+ * work keeps the subject every event had before priorities, so the consumers created then,
+ * and the events already in a stream, stay as they are; `veriflow.<type>.*` matches one token
+ * after the type and never a bulk subject. Terminal events (no stage consumes them) always
+ * use the plain subject: whoever waits for a job's ending knows only its id.
  */
 export const SUBJECT_ROOT = "veriflow";
 export const STREAM_NAME = "VERIFLOW";
@@ -60,12 +67,33 @@ export function isSubjectToken(value: string): boolean {
   return value !== "" && !NOT_IN_A_SUBJECT_TOKEN.test(value);
 }
 
-export function subjectFor(type: EventType, jobId: string): string {
-  return `${SUBJECT_ROOT}.${type}.${jobId}`;
+/** The subject token of bulk work: never a job id (job ids are UUIDs). */
+export const BULK_TOKEN = "bulk";
+
+/** Whether events of `type` carry their priority in the subject: those a stage consumes. */
+export function isPrioritised(type: EventType): boolean {
+  return stageConsuming(type) !== undefined;
 }
 
-export function subjectsOf(type: EventType): string {
-  return `${SUBJECT_ROOT}.${type}.*`;
+/** Where an event of a job belongs; `priority` matters only for a type a stage consumes. */
+export function subjectFor(type: EventType, jobId: string, priority: JobPriority = "interactive"): string {
+  return priority === "bulk" && isPrioritised(type) ? `${SUBJECT_ROOT}.${type}.${BULK_TOKEN}.${jobId}` : `${SUBJECT_ROOT}.${type}.${jobId}`;
+}
+
+/** Where an event belongs: its job's subject, with the priority its request carries. */
+export function subjectOf(event: { type: EventType; correlationId: string; data: object }): string {
+  const request = "request" in event.data ? (event.data.request as Pick<JobRequest, "priority">) : null;
+  return subjectFor(event.type, event.correlationId, request ? priorityOf(request) : "interactive");
+}
+
+/** Every subject of one type and class (a single wildcard, as nats-server 2.9 filters take). */
+export function subjectsOf(type: EventType, priority: JobPriority = "interactive"): string {
+  return subjectFor(type, "*", priority);
+}
+
+/** Every subject a job's event of `type` may be on, its most likely first (lookups by job id). */
+export function subjectsOfJob(type: EventType, jobId: string): string[] {
+  return isPrioritised(type) ? jobPriorities.map((p) => subjectFor(type, jobId, p)) : [subjectFor(type, jobId)];
 }
 
 export function deadLetterSubject(consumer: string): string {
@@ -82,10 +110,28 @@ export interface ConsumerSpec {
   description: string;
 }
 
-/** A stage's durable pull consumer: only the event type it consumes. */
-export function stageConsumer(stage: StageName): ConsumerSpec {
+/**
+ * A stage's durable pull consumer of one class: only the event type it consumes, of that
+ * priority. The interactive one keeps the stage's durable name (created before priorities).
+ */
+export function stageConsumer(stage: StageName, priority: JobPriority = "interactive"): ConsumerSpec {
   const spec = stageSpec(stage);
-  return { durable: spec.durable, filterSubject: subjectsOf(spec.consumes), description: spec.description };
+  return {
+    durable: stageDurable(stage, priority),
+    filterSubject: subjectsOf(spec.consumes, priority),
+    description: priority === "interactive" ? spec.description : `${spec.description} (${priority} work)`,
+  };
+}
+
+/** The durable of a stage's consumer of one class: `<durable>` for interactive work, `<durable>-bulk`. */
+export function stageDurable(stage: StageName, priority: JobPriority = "interactive"): string {
+  const durable = stageSpec(stage).durable;
+  return priority === "interactive" ? durable : `${durable}-${priority}`;
+}
+
+/** Every durable a stage reads through, interactive first. */
+export function stageDurables(stage: StageName): string[] {
+  return jobPriorities.map((p) => stageDurable(stage, p));
 }
 
 /** An observer's durable pull consumer: every event on the stream. */

@@ -7,6 +7,7 @@ import { backoffDelay, type BackoffPolicy } from "./backoff.js";
 import { deadLetter, isReplayForAnother } from "./dead-letter.js";
 import { handlerSeconds, messagesHandled, observeStageDuration, registerConsumerMetrics } from "./metrics.js";
 import type { NatsClients } from "./nats.js";
+import type { ClassSlots } from "./priority-slots.js";
 import { findPriorOutcome } from "./prior-outcome.js";
 import { publishEvents } from "./publish-events.js";
 import { startPullSession, type PullSession } from "./pull-session.js";
@@ -42,6 +43,11 @@ export interface ConsumeLoopOptions<T extends EventType> {
   /** The service's tracing: each event is handled in a span of the trace its message carries (TRACING_OFF when not given). */
   tracing?: Tracing;
   concurrency: number;
+  /**
+   * The stage's slots this loop's class takes (priority-slots.ts), when a stage runs one loop
+   * per priority class: a message received waits (held, kept in progress) until one is free.
+   */
+  slots?: ClassSlots;
   maxAttempts: number;
   backoff: BackoffPolicy;
   /** How often messages in hand tell the server they are still being worked on (default: heartbeatIntervalOf(ack wait)). */
@@ -196,6 +202,18 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
     }
   };
 
+  /** Waits for one of the stage's slots, if shared; a stopping loop gives its waiting messages back unstarted. */
+  const processInSlot = async (msg: JsMsg): Promise<void> => {
+    const { slots } = opts;
+    if (!slots) return processOne(msg);
+    if (!(await slots.acquire())) return session.releaseUnstarted(msg);
+    try {
+      await processOne(msg);
+    } finally {
+      slots.release();
+    }
+  };
+
   const session: PullSession = await startPullSession({
     nats: opts.nats,
     consumer: opts.consumer,
@@ -207,7 +225,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
     pullExpiresMs: opts.pullExpiresMs,
     checkIntervalMs: opts.checkIntervalMs,
     onMessage(msg) {
-      const p = processOne(msg)
+      const p = processInSlot(msg)
         .catch((err) => log.error({ err }, "message processing crashed"))
         .finally(() => {
           inFlight.delete(p);
@@ -220,6 +238,7 @@ export async function runConsumeLoop<T extends EventType>(opts: ConsumeLoopOptio
   log.info({ concurrency: opts.concurrency, maxAttempts: opts.maxAttempts }, "consuming");
   return runningLoopOver(session, log, {
     graceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    releaseUnstarted: () => opts.slots?.cancel(),
     // The messages in hand, then the after-ack steps they started.
     inHand: async () => {
       await Promise.allSettled([...inFlight]);

@@ -18,7 +18,10 @@ describe("idle heartbeat monitor (patched)", () => {
   it("does not call heartbeats missed for a check that comes late because the process did not run", async () => {
     const missed: number[] = [];
     // maxOut 1: the first check that sees nothing is fatal, so the overdue check alone decides.
-    const monitor = new IdleHeartbeatMonitor(100, (n) => void missed.push(n), { maxOut: 1 });
+    const monitor = new IdleHeartbeatMonitor(100, (n) => {
+      missed.push(n);
+      return false;
+    }, { maxOut: 1 });
     try {
       for (let i = 0; i < 5; i++) {
         await sleep(30);
@@ -47,7 +50,10 @@ describe("idle heartbeat monitor (patched)", () => {
 
   it("still calls them missed when the process runs and nothing arrives", async () => {
     const missed: number[] = [];
-    const monitor = new IdleHeartbeatMonitor(50, (n) => void missed.push(n), { maxOut: 2 });
+    const monitor = new IdleHeartbeatMonitor(50, (n) => {
+      missed.push(n);
+      return false;
+    }, { maxOut: 2 });
     try {
       await sleep(200);
       expect(missed.length).toBeGreaterThan(0);

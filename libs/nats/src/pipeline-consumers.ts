@@ -1,5 +1,5 @@
 import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
-import { pipeline, STREAM_NAME } from "@veriflow/events";
+import { jobPriorities, pipeline, stageDurable, STREAM_NAME, type JobPriority } from "@veriflow/events";
 import { isNotFound } from "./nats-errors.js";
 
 /** One durable consumer of the pipeline, as JetStream reports it now. */
@@ -9,19 +9,22 @@ export interface PipelineConsumer {
   durable: string;
   /** A stage is a step of every job; an observer reads every event (status, webhooks). */
   kind: "stage" | "observer";
+  /** A stage reads each priority class through its own consumer (topology.ts); null for an observer. */
+  priority: JobPriority | null;
   /** null while the consumer does not exist (its service has not started yet). */
   info: ConsumerInfo | null;
 }
 
 /**
- * Every consumer the pipeline declares, stages first in pipeline order, then observers: one
+ * Every consumer the pipeline declares, stages first in pipeline order (each stage's
+ * interactive consumer, then its bulk one), then observers: one
  * CONSUMER.INFO each, in parallel. Admission control, the consumer metrics and the dashboard's
  * pipeline view all read the queue through this, so "backlog" means one thing everywhere.
  */
 export async function readPipelineConsumers(jsm: JetStreamManager): Promise<PipelineConsumer[]> {
   const declared = [
-    ...pipeline.stages.map((s) => ({ service: s.service, durable: s.durable, kind: "stage" as const })),
-    ...pipeline.observers.map((o) => ({ service: o.service, durable: o.durable, kind: "observer" as const })),
+    ...pipeline.stages.flatMap((s) => jobPriorities.map((priority) => ({ service: s.service, durable: stageDurable(s.service, priority), kind: "stage" as const, priority }))),
+    ...pipeline.observers.map((o) => ({ service: o.service, durable: o.durable, kind: "observer" as const, priority: null })),
   ];
   const infos = await Promise.all(declared.map((c) => readConsumerInfo(jsm, c.durable)));
   return declared.map((c, i) => ({ ...c, info: infos[i] ?? null }));

@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { EventDecodeError, deriveEventId, isTerminalType, runOf, terminalEventTypes, type AnyEnvelope, type Envelope, type EventType } from "@veriflow/events";
+import { EventDecodeError, deriveEventId, isTerminalType, priorityOf, runOf, terminalEventTypes, type AnyEnvelope, type Envelope, type EventType, type JobPriority } from "@veriflow/events";
 import { findLastEvent } from "./stream-lookup.js";
 
 /**
@@ -15,12 +15,14 @@ import { findLastEvent } from "./stream-lookup.js";
  */
 export async function findPriorOutcome(jsm: JetStreamManager, event: Envelope, produces: readonly EventType[]): Promise<AnyEnvelope | null> {
   const jobId = event.correlationId;
+  // The outputs carry the input's request, so they are on the subjects of its priority.
+  const priority = "request" in event.data ? priorityOf(event.data.request) : undefined;
   const lookups = [
     findJobEnding(jsm, jobId, runOf(event)),
     ...produces
       .filter((type) => !isTerminalType(type))
       .map(async (type) => {
-        const found = await lookup(jsm, type, jobId);
+        const found = await lookup(jsm, type, jobId, priority);
         return found?.id === deriveEventId(event.id, type) ? found : null;
       }),
   ];
@@ -39,8 +41,8 @@ export async function findJobEnding(jsm: JetStreamManager, jobId: string, fromRu
 }
 
 /** The last event on a job's subject; one that cannot be decoded is not an outcome. */
-async function lookup(jsm: JetStreamManager, type: EventType, jobId: string): Promise<AnyEnvelope | null> {
-  return findLastEvent(jsm, type, jobId).catch((err: unknown) => {
+async function lookup(jsm: JetStreamManager, type: EventType, jobId: string, priority?: JobPriority): Promise<AnyEnvelope | null> {
+  return findLastEvent(jsm, type, jobId, priority).catch((err: unknown) => {
     if (err instanceof EventDecodeError) return null;
     throw err;
   });

@@ -1,6 +1,6 @@
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { encodeEvent, subjectFor, type AnyEnvelope, type Envelope } from "@veriflow/events";
+import { encodeEvent, subjectOf, type AnyEnvelope, type Envelope } from "@veriflow/events";
 import { context, type Context } from "@veriflow/tracing";
 import { setTraceHeaders } from "./trace-headers.js";
 
@@ -31,7 +31,7 @@ export async function publishEvents(
       h.set("ce-time", event.occurredAt);
       h.set("ce-subject", event.correlationId);
       setTraceHeaders(h, ctx);
-      return js.publish(subjectFor(event.type, event.correlationId), encodeEvent(event), {
+      return js.publish(subjectOf(event), encodeEvent(event), {
         msgID: event.id,
         headers: h,
         ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),

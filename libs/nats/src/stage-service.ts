@@ -1,4 +1,4 @@
-import { STREAM_NAME, opsPortOf, stageConsumer, stageSpec, type ConsumedBy, type StageName } from "@veriflow/events";
+import { STREAM_NAME, jobPriorities, opsPortOf, stageConsumer, stageSpec, type ConsumedBy, type JobPriority, type StageName } from "@veriflow/events";
 import { startOpsServer } from "@veriflow/http";
 import { failedEventFor, type StageInstance, type StageModule, type UploadReader } from "@veriflow/pipeline";
 import { EnvReader, Shutdown, defineService, readCommonConfig, type CommonConfig, type Env, type Logger, type ServiceDefinition } from "@veriflow/platform";
@@ -7,6 +7,7 @@ import { readBackoffPolicy, type BackoffPolicy } from "./backoff.js";
 import { createBucketUploads } from "./bucket-uploads.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
+import { createPrioritySlots, type PrioritySlots } from "./priority-slots.js";
 import { ensureConsumer, ensureStreams, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
 import { readUploadFollowConfig, startUploadFollower, type UploadFollowConfig } from "./upload-follower.js";
 import { UPLOAD_READER, readUploadSweepConfig, startUploadSweep, type UploadSweepConfig } from "./upload-sweep.js";
@@ -38,13 +39,31 @@ export interface StartStageOptions<S extends StageName> {
 }
 
 /**
- * Creates the topology a stage needs (idempotently) and starts its consume loop. The
- * consumer, the event type it accepts and the give-up event all come from the stage's
- * entry in the pipeline descriptor.
+ * Creates the topology a stage needs (idempotently) and starts its consume loops: one per
+ * priority class, each through its own durable consumer, sharing the stage's concurrency
+ * (priority-slots.ts) so interactive work never queues behind bulk work. The consumers, the
+ * event type they accept and the give-up event all come from the stage's entry in the
+ * pipeline descriptor.
  */
 export async function startStage<S extends StageName>(opts: StartStageOptions<S>): Promise<RunningLoop> {
-  const consumer = stageConsumer(opts.stage);
   await ensureStreams(opts.nats.jsm, opts.topology, { log: opts.log });
+  const slots = createPrioritySlots(opts.config.concurrency);
+  const loops: RunningLoop[] = [];
+  try {
+    for (const priority of jobPriorities) loops.push(await startClassLoop(opts, priority, slots));
+  } catch (err) {
+    await Promise.all(loops.map((l) => l.stop()));
+    throw err;
+  }
+  return {
+    stop: async () => void (await Promise.all(loops.map((l) => l.stop()))),
+    done: Promise.all(loops.map((l) => l.done)).then(() => undefined),
+    ready: () => loops.every((l) => l.ready()),
+  };
+}
+
+async function startClassLoop<S extends StageName>(opts: StartStageOptions<S>, priority: JobPriority, slots: PrioritySlots): Promise<RunningLoop> {
+  const consumer = stageConsumer(opts.stage, priority);
   const ensured = await ensureConsumer(opts.nats.jsm, consumer, opts.topology, {}, { log: opts.log });
   if (ensured.created) opts.log.info({ consumer: consumer.durable, startSeq: ensured.startSeq }, "consumer created");
   opts.log.debug({ stream: STREAM_NAME, consumer: consumer.durable }, "topology ready");
@@ -59,7 +78,9 @@ export async function startStage<S extends StageName>(opts: StartStageOptions<S>
     onGiveUp: (event, err, attempts) => [failedEventFor(opts.stage, event, err, attempts)],
     log: opts.log,
     tracing: opts.tracing,
-    concurrency: opts.config.concurrency,
+    // Bulk pulls no more than it may run: the rest stays in the stream for other replicas.
+    concurrency: priority === "bulk" ? slots.bulkLimit : opts.config.concurrency,
+    slots: slots.of(priority),
     maxAttempts: opts.config.maxAttempts,
     backoff: opts.config.backoff,
   });

@@ -1,12 +1,12 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { observerConsumer, pipeline, stageConsumer, STREAM_NAME, type ConsumerSpec } from "@veriflow/events";
+import { jobPriorities, observerConsumer, pipeline, stageConsumer, STREAM_NAME, type ConsumerSpec } from "@veriflow/events";
 import { isNotFound } from "./nats-errors.js";
 import { checkStreams, TopologyMismatchError } from "./topology-check.js";
 import { ensureConsumer, ensureStreams, openUploadsBucket, streamConfigs, uploadsStreamConfig, type TopologyConfig } from "./topology.js";
 
-/** Every durable consumer the pipeline declares: each stage's, then each observer's. */
+/** Every durable consumer the pipeline declares: each stage's (one per priority class), then each observer's. */
 export function pipelineConsumerSpecs(): ConsumerSpec[] {
-  return [...pipeline.stages.map((s) => stageConsumer(s.service)), ...pipeline.observers.map((o) => observerConsumer(o.service))];
+  return [...pipeline.stages.flatMap((s) => jobPriorities.map((p) => stageConsumer(s.service, p))), ...pipeline.observers.map((o) => observerConsumer(o.service))];
 }
 
 /**

@@ -1,9 +1,10 @@
-import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobType } from "@veriflow/events";
+import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobPriority, type JobType } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
 import { deleteUpload, isStorageFullError, publishEvents, type Hold, type UploadWriter } from "@veriflow/nats";
 import { noteLogFields, type Logger } from "@veriflow/platform";
 import { trace, type Context } from "@veriflow/tracing";
+import { withPriority, type PriorityContext } from "./job-priority.js";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 import type { StoredFile } from "./upload-storage.js";
 
@@ -37,13 +38,15 @@ export interface Accepted {
  */
 export async function acceptSubmission(
   deps: AcceptDeps,
-  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context; hold: Hold },
+  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context; hold: Hold; access: PriorityContext },
 ): Promise<Accepted> {
   const { jobId, jobType, upload, tenant } = input;
   // Every later line of the request (REST or gRPC), and its access log line, name the job.
   noteLogFields({ jobId, tenant });
+  let priority: JobPriority | undefined;
   try {
-    const request = parseSubmission(jobType, input.fields, deps.policy);
+    const request = withPriority(parseSubmission(jobType, input.fields, deps.policy), input.access);
+    priority = request.priority;
     checkTextField("fileName", upload.fileName);
     checkTextField("contentType", upload.contentType);
     const event = createRequestEvent(jobId, {
@@ -72,7 +75,7 @@ export async function acceptSubmission(
     }
     throw new HttpError("E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
   }
-  deps.log.info({ jobId, jobType, tenant, size: upload.size, traceId: trace.getSpanContext(input.trace)?.traceId }, "accepted");
+  deps.log.info({ jobId, jobType, tenant, priority, size: upload.size, traceId: trace.getSpanContext(input.trace)?.traceId }, "accepted");
   return {
     jobId,
     status: "queued",

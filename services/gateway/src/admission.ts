@@ -110,9 +110,11 @@ async function read(jsm: JetStreamManager): Promise<Reading> {
     jsm.streams.info(`OBJ_${UPLOADS_BUCKET}`),
     readPipelineConsumers(jsm),
   ]);
-  const stages = consumers.filter((c) => c.kind === "stage").map((c) => c.info);
-  const backlog = stages.reduce((n, c) => n + backlogOf(c), 0);
-  const lastStage = stages[stages.length - 1];
+  const stages = consumers.filter((c) => c.kind === "stage");
+  const backlog = stages.reduce((n, c) => n + backlogOf(c.info), 0);
+  // The last stage finishes jobs through one consumer per priority class.
+  const lastService = stages[stages.length - 1]?.service;
+  const finished = stages.filter((c) => c.service === lastService).reduce((n, c) => n + (c.info?.ack_floor.consumer_seq ?? 0), 0);
   const { state, config } = stream;
   // The oldest event some pipeline consumer still needs; everything from there on is counted as
   // unprocessed (a filtered consumer's floor lags behind events it never takes: the estimate errs high).
@@ -125,7 +127,7 @@ async function read(jsm: JetStreamManager): Promise<Reading> {
   return {
     at: Date.now(),
     backlog,
-    finished: lastStage?.ack_floor.consumer_seq ?? 0,
+    finished,
     unprocessedBytes: Math.min(state.bytes, unprocessedMessages * averageBytes),
     averageEventBytes: averageBytes,
     streamMaxBytes: config.max_bytes > 0 ? config.max_bytes : Number.POSITIVE_INFINITY,

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import type { Scope } from "@veriflow/auth";
 import type { Context } from "@veriflow/tracing";
 import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
 import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
@@ -12,6 +13,7 @@ import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } fr
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
+import { settlePriority } from "./job-priority.js";
 import { parseSubmission } from "./submission.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
@@ -39,6 +41,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
     manifestURI: m.manifestUri,
     ...(m.rpcUrl ? { rpcUrl: m.rpcUrl } : {}),
     ...(m.callbackUrl ? { callbackUrl: m.callbackUrl } : {}),
+    ...(m.priority ? { priority: m.priority } : {}),
   };
 }
 
@@ -60,6 +63,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       if (!jobType) throw invalidArgument("E_INVALID_JOB_TYPE", "metadata.type must be JOB_TYPE_VERIFY or JOB_TYPE_PROOF");
       const fields = fieldsOf(meta);
       const request = parseSubmission(jobType, fields, deps.policy); // refuse bad fields before taking the file
+      settlePriority(jobType, request.priority, { scopes: ctx.principal.scopes, waits: false }); // and a class the key may not ask for
       checkTextField("fileName", meta.fileName);
       checkTextField("contentType", meta.contentType);
       // Decided before the file is read, as on REST: the chunks can be consumed only once.
@@ -90,7 +94,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       try {
         await deps.admission.check();
         const hold = deps.startHold();
-        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace, hold }).catch((err: unknown) => {
+        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace, hold, scopes: ctx.principal.scopes }).catch((err: unknown) => {
           noteHeld(hold, "refused", deps.log);
           throw err;
         });
@@ -111,7 +115,7 @@ const asResponse = (accepted: Accepted): SubmitVerificationResponse => ({ jobId:
 /** Streams the chunks into the uploads bucket and queues the job; the file's hash and size come back for the idempotency record. */
 async function storeAndAccept(
   deps: SubmissionServiceDeps,
-  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string; trace: Context; hold: Hold },
+  input: { jobType: JobType; fields: Record<string, unknown>; meta: SubmissionMetadata__Output; messages: AsyncIterator<SubmitVerificationRequest__Output>; signal: AbortSignal; tenant: string; trace: Context; hold: Hold; scopes: readonly Scope[] },
 ): Promise<{ accepted: Accepted; file: { contentHash: string; size: number } }> {
   const { jobType, fields, meta, messages, signal, tenant } = input;
   const jobId = newJobId();
@@ -145,6 +149,8 @@ async function storeAndAccept(
     tenant,
     trace: input.trace,
     hold: input.hold,
+    // A gRPC submission is answered once queued: nobody holds the stream for its outcome.
+    access: { scopes: input.scopes, waits: false },
     upload: {
       objectName: jobId,
       size: info.size,

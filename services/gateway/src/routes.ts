@@ -1,5 +1,5 @@
 import Koa, { type Context, type Middleware } from "koa";
-import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, newJobId, type JobType } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, JobPriority, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
@@ -9,6 +9,7 @@ import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
 import type { SyncSupport } from "./sync-routes.js";
 import { proxyToWebhooks } from "./webhooks-proxy.js";
+import { settlePriority } from "./job-priority.js";
 import { checkFieldsSoFar, parseSubmission } from "./submission.js";
 import { noteHeld } from "./held-submissions.js";
 import { UPLOAD_HOLD, UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
@@ -51,7 +52,12 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   const hashOnly = createMultipart(createHashingStorage(), deps.maxUploadBytes);
 
   const submit = (jobType: JobType): Middleware => async (ctx) => {
-    const checkFields = (fields: Record<string, unknown>) => checkFieldsSoFar(jobType, fields, deps.policy);
+    const access = { scopes: principalOf(ctx).scopes, waits: ctx.state.waits === true };
+    const checkFields = (fields: Record<string, unknown>) => {
+      checkFieldsSoFar(jobType, fields, deps.policy);
+      // A class the key may not ask for is refused before the file is stored, like a bad field.
+      if (JobPriority.safeParse(fields.priority).success) settlePriority(jobType, fields.priority as JobPriority, access);
+    };
     const key = readIdempotencyKey(ctx.get(IDEMPOTENCY_KEY_HEADER));
     const slot = key === undefined ? undefined : await deps.idempotency.begin(presentedApiKey((name) => ctx.get(name)), key);
     if (slot?.kind === "done") {
@@ -75,7 +81,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       (ctx.req as RequestWithUpload)[UPLOAD_HOLD] = hold;
       const { file, fields } = await receiveUpload<StoredFile>(ctx, upload, deps.maxUploadBytes, checkFields);
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
-      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), hold });
+      const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), hold, access });
       noteHeld(hold, "accepted", deps.log);
       deps.admission.accepted();
       if (slot) {

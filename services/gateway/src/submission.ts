@@ -1,6 +1,6 @@
 import { getAddress, isAddress } from "ethers";
 import { RegistryAddressField } from "@veriflow/api";
-import type { JobRequest, JobType } from "@veriflow/events";
+import { JobPriority, type JobRequest, type JobType } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
 import { MAX_URL_LENGTH, checkRpcUrl, createOutboundHostCheck, createWebhookUrlCheck, nonPublicHostMessage, type RpcUrlPolicy } from "@veriflow/adapters";
@@ -70,8 +70,18 @@ function readSubmission(jobType: JobType, body: Record<string, unknown>, policy:
   const rawCallbackUrl = field(body, "callbackUrl") ?? null;
   const callbackUrl = rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy);
 
+  const priority = readPriority(field(body, "priority"));
+
   if (!registry || !manifestUri) return null;
-  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl };
+  // Absent when not asked for: the gateway decides the class with the key (job-priority.ts).
+  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl, ...(priority ? { priority } : {}) };
+}
+
+function readPriority(raw: string | undefined): JobPriority | undefined {
+  if (raw === undefined) return undefined;
+  const p = JobPriority.safeParse(raw);
+  if (!p.success) throw badRequest("E_INVALID_PRIORITY", `"priority" must be interactive or bulk, got ${JSON.stringify(raw.slice(0, 32))}`);
+  return p.data;
 }
 
 /**

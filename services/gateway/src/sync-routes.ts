@@ -70,6 +70,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
       if (waitMs === null) return guard(next);
       const jobId = newJobId();
       ctx.state.jobId = jobId;
+      ctx.state.waits = true; // a client on the line: interactive work (job-priority.ts)
       // Subscribed before the request is published: the outcome can't slip past.
       let watch = watchTerminal(deps.nats, jobId);
       try {

@@ -39,6 +39,7 @@ export function toProtoJob(job: Job): ProtoJob {
     ...optional("resultJson", job.result == null ? null : JSON.stringify(job.result)),
     failure: job.error,
     retryCount: job.retryCount,
+    priority: job.priority ?? "interactive",
     createdAt: timestamp(job.createdAt),
     startedAt: timestamp(job.startedAt),
     completedAt: timestamp(job.completedAt),

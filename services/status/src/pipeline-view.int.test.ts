@@ -60,12 +60,13 @@ const consumer = (durable: string, pending: number, ackPending: number): Pipelin
   service: durable,
   durable,
   kind: "stage",
+  priority: "interactive",
   info: { num_pending: pending, num_ack_pending: ackPending, num_redelivered: 1, ack_floor: { consumer_seq: 40, stream_seq: 90 } } as PipelineConsumer["info"],
 });
 
 describe(`GET ${PIPELINE_PATH}`, () => {
   it("answers each consumer's backlog, the tenant's completions per minute and each stage's latency", async () => {
-    nats.consumers = [consumer("hashing", 3, 2), { service: "manifest", durable: "manifest", kind: "stage", info: null }];
+    nats.consumers = [consumer("hashing", 3, 2), { service: "manifest", durable: "manifest", kind: "stage", priority: "interactive", info: null }];
     const t0 = new Date(Date.now() - 10 * 60_000);
     const done = [0, 1, 2].map(() => jobEvents({ t0 }));
     const failed = jobEvents({ t0 });
@@ -78,8 +79,8 @@ describe(`GET ${PIPELINE_PATH}`, () => {
     const body = (await res.json()) as PipelineBody;
     expect(body.streamAvailable).toBe(true);
     expect(body.consumers).toEqual([
-      { service: "hashing", durable: "hashing", kind: "stage", exists: true, waiting: 3, inFlight: 2, backlog: 5, redelivered: 1, acked: 40 },
-      { service: "manifest", durable: "manifest", kind: "stage", exists: false, waiting: 0, inFlight: 0, backlog: 0, redelivered: 0, acked: 0 },
+      { service: "hashing", durable: "hashing", kind: "stage", priority: "interactive", exists: true, waiting: 3, inFlight: 2, backlog: 5, redelivered: 1, acked: 40 },
+      { service: "manifest", durable: "manifest", kind: "stage", priority: "interactive", exists: false, waiting: 0, inFlight: 0, backlog: 0, redelivered: 0, acked: 0 },
     ]);
     expect(body.deadLetters).toEqual({ total: 2, byConsumer: { "status-projection": 2 } });
     // The fixture's jobs finish 4 s (completed) and 5 s (failed) after t0: one minute, the old job outside the hour.

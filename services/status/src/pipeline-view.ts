@@ -30,6 +30,7 @@ export function toApiConsumer(c: PipelineConsumer) {
     service: c.service,
     durable: c.durable,
     kind: c.kind,
+    priority: c.priority,
     exists: info !== null,
     /** Delivered to nobody yet. */
     waiting: info?.num_pending ?? 0,

@@ -1,4 +1,4 @@
-import { isTerminal, runOf, statusRank, tenantOf, type AnyEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
+import { isTerminal, priorityOf, runOf, statusRank, tenantOf, type AnyEnvelope, type JobPriority, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
 
 /**
  * How events move a job: pure logic, no I/O. store.ts applies the same rules in SQL
@@ -37,6 +37,8 @@ export interface JobPatch {
   manifestUri: string | null;
   registryAddress: string | null;
   rpcUrl: string | null;
+  /** The class the request settled (null until an event carrying the request is seen). */
+  priority: JobPriority | null;
   fileName: string | null;
   fileSize: number | null;
   /** The verify result or proof document; null until completed. */
@@ -81,6 +83,7 @@ function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch
     manifestUri: null,
     registryAddress: null,
     rpcUrl: null,
+    priority: null,
     fileName: null,
     fileSize: null,
     result: null,
@@ -99,6 +102,7 @@ function fromRequest(request: JobRequest) {
     manifestUri: request.manifestUri,
     registryAddress: request.registryAddress,
     rpcUrl: request.rpcUrl,
+    priority: priorityOf(request),
   };
 }
 
@@ -183,6 +187,7 @@ export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
     manifestUri: a.manifestUri ?? b.manifestUri,
     registryAddress: a.registryAddress ?? b.registryAddress,
     rpcUrl: a.rpcUrl ?? b.rpcUrl,
+    priority: a.priority ?? b.priority,
     fileName: a.fileName ?? b.fileName,
     fileSize: a.fileSize ?? b.fileSize,
     retryCount: Math.min(a.retryCount + b.retryCount, MAX_RETRY_COUNT),

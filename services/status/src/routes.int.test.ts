@@ -71,6 +71,7 @@ describe(`GET ${JOBS_PATH}/:jobId`, () => {
       contentHash: j.contentHash.toLowerCase(),
       manifestUri: j.request.manifestUri,
       registryAddress: j.request.registryAddress,
+      priority: "interactive",
       fileName: "photo.jpg",
       fileSize: 1234,
       result: j.completed.data.result,

@@ -1,5 +1,5 @@
 import Koa from "koa";
-import { isJobId, jobPath, JOBS_PATH, type AnyEnvelope, type JobStatus } from "@veriflow/events";
+import { isJobId, jobPath, JOBS_PATH, type AnyEnvelope, type JobPriority, type JobStatus } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, principalOf, requestId, requireScope, traceRequests } from "@veriflow/http";
 import { HttpError } from "@veriflow/errors";
@@ -60,6 +60,8 @@ export interface ApiJob {
   contentHash: string | null;
   manifestUri: string | null;
   registryAddress: string | null;
+  /** Interactive or bulk; jobs recorded before priorities ran as interactive work. */
+  priority: JobPriority;
   fileName: string | null;
   fileSize: number | null;
   result: unknown;
@@ -84,6 +86,7 @@ export function toApiJob(job: Job): ApiJob {
     contentHash: job.contentHash,
     manifestUri: job.manifestUri,
     registryAddress: job.registryAddress,
+    priority: job.priority ?? "interactive",
     fileName: job.fileName,
     fileSize: job.fileSize,
     result: job.result,

@@ -73,15 +73,15 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
     const settled = tx`(excluded.run < j.run or verification_job_status_rank(j.status) = ${TERMINAL_RANK})`;
     const rows = await tx<{ id: string; type: string | null; createdAt: Date }[]>`
       insert into verification_jobs as j (
-        id, tenant, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url,
+        id, tenant, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url, priority,
         file_name, file_size, result, error, retry_count, created_at, started_at, completed_at,
         updated_at, last_event_at)
       select p.id, p.tenant, p.run, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
-        p.rpc_url, p.file_name, p.file_size, p.result, p.error, p.retry_count, p.created_at,
+        p.rpc_url, p.priority, p.file_name, p.file_size, p.result, p.error, p.retry_count, p.created_at,
         p.started_at, p.completed_at, now(), p.last_event_at
       from jsonb_to_recordset(${tx.json(patches.map(toRow) as never)}) as p(
         id text, tenant text, run integer, type text, status text, progress integer, content_hash text, manifest_uri text,
-        registry_address text, rpc_url text, file_name text, file_size bigint, result jsonb,
+        registry_address text, rpc_url text, priority text, file_name text, file_size bigint, result jsonb,
         error jsonb, retry_count integer, created_at timestamptz, started_at timestamptz,
         completed_at timestamptz, last_event_at timestamptz)
       on conflict (id) do update set
@@ -100,6 +100,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         manifest_uri = coalesce(j.manifest_uri, excluded.manifest_uri),
         registry_address = coalesce(j.registry_address, excluded.registry_address),
         rpc_url = coalesce(j.rpc_url, excluded.rpc_url),
+        priority = coalesce(j.priority, excluded.priority),
         file_name = coalesce(j.file_name, excluded.file_name),
         file_size = coalesce(j.file_size, excluded.file_size),
         result = case when ${later} then excluded.result when ${settled} then j.result else excluded.result end,
@@ -130,6 +131,7 @@ function toRow(p: JobPatch) {
     manifest_uri: p.manifestUri ?? undefined,
     registry_address: p.registryAddress ?? undefined,
     rpc_url: p.rpcUrl ?? undefined,
+    priority: p.priority ?? undefined,
     file_name: p.fileName ?? undefined,
     file_size: p.fileSize ?? undefined,
     result: p.result ?? undefined,

@@ -15,7 +15,7 @@ export interface Redelivered {
  * manifest fetch that timed out). The difference was not asked for: an ack wait that ran out
  * on a consumer still alive, or deliveries a client dropped.
  */
-export async function countRedeliveries(client: NatsClients, opsPorts: Record<ServiceName, number>): Promise<Record<string, Redelivered>> {
+export async function countRedeliveries(client: NatsClients, opsPorts: Record<ServiceName, readonly number[]>): Promise<Record<string, Redelivered>> {
   const consumers = [...pipeline.stages, ...pipeline.observers];
   const counts: Record<string, Redelivered> = {};
   for (const c of consumers) {
@@ -27,12 +27,18 @@ export async function countRedeliveries(client: NatsClients, opsPorts: Record<Se
       const stream = await client.jsm.streams.info(STREAM_NAME, { subjects_filter: filter });
       distinct += Object.values(stream.state.subjects ?? {}).reduce((a, b) => a + b, 0);
     }
-    counts[c.durable] = { redelivered: info.delivered.consumer_seq - distinct, retried: await retriesOf(opsPorts[c.service as ServiceName], c.durable) };
+    counts[c.durable] = { redelivered: info.delivered.consumer_seq - distinct, retried: await retriesOfReplicas(opsPorts[c.service as ServiceName], c.durable) };
   }
   return counts;
 }
 
 /** The retries a consumer's loop made, from its service's /metrics (0 when it does not answer). */
+/** Every replica's retries together: they share the consumer. */
+async function retriesOfReplicas(opsPorts: readonly number[], durable: string): Promise<number> {
+  const each = await Promise.all(opsPorts.map((port) => retriesOf(port, durable)));
+  return each.reduce((a, b) => a + b, 0);
+}
+
 async function retriesOf(opsPort: number, durable: string): Promise<number> {
   const text = await fetch(`http://127.0.0.1:${opsPort}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => "");
   const line = text.split("\n").find((l) => l.startsWith("veriflow_messages_handled_total{") && l.includes(`consumer="${durable}"`) && l.includes('outcome="retry"'));

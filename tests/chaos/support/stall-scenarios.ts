@@ -30,10 +30,10 @@ export function freezeScenario(minLoadS: number): Scenario {
     async inject({ stack, at, log }) {
       for (const fraction of FREEZE_AT) {
         await at(fraction);
-        for (const name of consumers) stack.local.services[name].child.kill("SIGSTOP");
+        for (const name of consumers) for (const p of stack.local.services[name]) p.child.kill("SIGSTOP");
         log(`consumers frozen (SIGSTOP) for ${FREEZE_MS} ms`);
         await sleep(FREEZE_MS);
-        for (const name of consumers) stack.local.services[name].child.kill("SIGCONT");
+        for (const name of consumers) for (const p of stack.local.services[name]) p.child.kill("SIGCONT");
         log("consumers running again (SIGCONT)");
         await sleep(THAW_MS);
       }
@@ -60,7 +60,7 @@ export function starveScenario(minLoadS: number): Scenario {
       try {
         for (let i = 0; i < BURNERS; i++) burners.push(spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }));
         // Unprivileged: lowered for good (the scenario's processes end with it), never raised back.
-        for (const name of consumers) setPriority(stack.local.services[name].child.pid!, CONSUMER_NICE);
+        for (const name of consumers) for (const p of stack.local.services[name]) setPriority(p.child.pid!, CONSUMER_NICE);
         log(`consumers at nice ${CONSUMER_NICE}, ${BURNERS} CPU burners started`);
         await at(STARVE.to);
       } finally {

@@ -1,0 +1,187 @@
+/**
+ * Priorities under a bulk load: a single verification's latency while thousands of bulk jobs
+ * wait, with priority classes and without them. Prints figures; it is not a test.
+ *
+ *   npx tsx bench/priority.ts [--bulk N] [--clients C] [--samples S] [--fifo-samples F] [--contents K]
+ *
+ * Starts the local stack (as bench/e2e.ts does, from the services' dist: `npm run bench:priority`
+ * builds first), then, one after the other:
+ * 1. idle: S single verifications, one at a time, submit → verdict (`?wait=`: from the terminal
+ *    event, not the status projection, which lags any load by its own backlog);
+ * 2. priority: N submissions with `priority=bulk` sent by C clients (many, so they arrive
+ *    faster than the pipeline works them off, as a batch would), and from the moment a tenth
+ *    of them is in until the last has ended, S single verifications (interactive, the default),
+ *    one at a time, each noting the queue's depth (waiting + active jobs) when it was sent;
+ * 3. no priority: the same bulk load again, and F single verifications sent with
+ *    `priority=bulk` too: what every job got before priorities (one FIFO queue per stage).
+ * Target: interactive p95 during the load ≤ 2 s, or ≤ 3 × the idle p95.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { JOBS_PATH, type JobPriority } from "@veriflow/events";
+import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
+import type { Content } from "./support/contents.js";
+import { getJob as getJobOnce, getStats as getStatsOnce } from "./support/gateway.js";
+import { fmt, out, pct } from "./support/output.js";
+import { createServiceLog } from "./support/service-log.js";
+
+const { values: args } = parseArgs({
+  options: {
+    bulk: { type: "string", default: "5000" },
+    clients: { type: "string", default: "64" },
+    samples: { type: "string", default: "50" },
+    "fifo-samples": { type: "string", default: "10" },
+    contents: { type: "string", default: "100" },
+  },
+});
+const BULK = Number(args.bulk);
+const SAMPLES = Number(args.samples);
+const FIFO_SAMPLES = Number(args["fifo-samples"]);
+const BULK_CLIENTS = Number(args.clients);
+
+/** A read the loaded box may cut (a kept-alive socket closed under us): tried again, up to 5 times. */
+async function retrying<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(100 * attempt);
+    }
+  }
+}
+const getStats = (url: string) => retrying(() => getStatsOnce(url));
+const getJob = (url: string, jobId: string) => retrying(() => getJobOnce(url, jobId));
+
+/** Submits one content; the job id, or throws with the gateway's answer. */
+async function submit(stack: BenchStack, c: Content, priority?: JobPriority, wait = false): Promise<{ jobId: string; done: boolean }> {
+  const form = new FormData();
+  form.append("registryAddress", stack.registry);
+  form.append("manifestURI", c.manifestUri);
+  if (priority) form.append("priority", priority);
+  form.append("file", new Blob([c.bytes]), "bench.bin");
+  // `?wait=` answers from the job's terminal event as it is published (as /api/verify does), not
+  // from the status projection, which reads every job's events in one stream order and lags a load.
+  const res = await fetch(`${stack.gatewayUrl}${JOBS_PATH}/verify${wait ? "?wait=60" : ""}`, { method: "POST", body: form });
+  const body = (await res.json()) as { jobId?: string; result?: unknown };
+  if ((res.status !== 202 && res.status !== 200) || !body.jobId) throw new Error(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+  return { jobId: body.jobId, done: res.status === 200 };
+}
+
+/** Submissions of a single verification the gateway refused or cut (each sent again 100 ms later). */
+const refusedSingles: string[] = [];
+
+/** One verification, submit → its verdict (`?wait=`; polled every 20 ms past the wait); ms, refusals and resends included. */
+async function timeOne(stack: BenchStack, c: Content, priority?: JobPriority): Promise<number> {
+  const t = performance.now();
+  let answer: { jobId: string; done: boolean } | undefined;
+  while (!answer) {
+    answer = await submit(stack, c, priority, true).catch((err: unknown) => {
+      refusedSingles.push(String(err).slice(0, 160));
+      return sleep(100).then(() => undefined);
+    });
+  }
+  if (answer.done) return performance.now() - t;
+  const { jobId } = answer;
+  for (;;) {
+    const job = await getJob(stack.gatewayUrl, jobId);
+    if (job.status === "completed" || job.status === "failed") return performance.now() - t;
+    await sleep(20);
+  }
+}
+
+/** Sequential single verifications while `busy()` holds (and at most `n`), with the queue depth each met. */
+async function sample(stack: BenchStack, n: number, priority: JobPriority | undefined, busy: () => boolean): Promise<{ ms: number[]; depth: number[] }> {
+  const ms: number[] = [];
+  const depth: number[] = [];
+  for (let i = 0; i < n && busy(); i++) {
+    const s = await getStats(stack.gatewayUrl);
+    depth.push(s.waiting + s.active);
+    ms.push(await timeOne(stack, stack.contents[i % stack.contents.length]!, priority));
+  }
+  return { ms, depth };
+}
+
+/** N bulk submissions by BULK_CLIENTS clients; resolves once all are accepted. */
+async function submitBulk(stack: BenchStack, n: number, progress: { sent: number }): Promise<{ accepted: number; errors: number; seconds: number }> {
+  let next = 0;
+  let errors = 0;
+  const t = performance.now();
+  const client = async () => {
+    while (next < n) {
+      const i = next++;
+      await submit(stack, stack.contents[i % stack.contents.length]!, "bulk").catch(() => errors++);
+      progress.sent++;
+    }
+  };
+  await Promise.all(Array.from({ length: BULK_CLIENTS }, client));
+  return { accepted: n - errors, errors, seconds: (performance.now() - t) / 1000 };
+}
+
+const finished = async (stack: BenchStack) => {
+  const s = await getStats(stack.gatewayUrl);
+  return s.completed + s.failed;
+};
+
+/** Waits until `target` jobs have ended; false if nothing moved for a minute. */
+async function drain(stack: BenchStack, target: number): Promise<boolean> {
+  let last = -1;
+  let moved = Date.now();
+  for (;;) {
+    const done = await finished(stack);
+    if (done >= target) return true;
+    if (done !== last) [last, moved] = [done, Date.now()];
+    else if (Date.now() - moved > 60_000) return false;
+    await sleep(250);
+  }
+}
+
+/** A bulk load with single verifications measured while its jobs are still unfinished. */
+async function underLoad(stack: BenchStack, n: number, priority: JobPriority | undefined) {
+  const before = await finished(stack);
+  const progress = { sent: 0 };
+  const loading = submitBulk(stack, n, progress);
+  while (progress.sent < n / 10) await sleep(100);
+  let loadDone = false;
+  void loading.then((l) => drain(stack, before + l.accepted)).finally(() => (loadDone = true)).catch(() => {});
+  const { ms, depth } = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
+  const load = await loading;
+  if (!(await drain(stack, before + load.accepted + ms.length))) out("  !! the load did not drain");
+  return { ms, depth, load };
+}
+
+const line = (label: string, ms: number[]) => out(`  ${label.padEnd(44)} n=${String(ms.length).padStart(3)}  p50 ${fmt(pct(ms, 50), 0).padStart(6)} ms  p95 ${fmt(pct(ms, 95), 0).padStart(6)} ms  max ${fmt(Math.max(...ms), 0).padStart(6)} ms`);
+
+async function main(): Promise<void> {
+  const serviceLog = createServiceLog();
+  out(`priority bench: ${BULK} bulk submissions by ${BULK_CLIENTS} clients; ${SAMPLES} single verifications (${FIFO_SAMPLES} without priorities)`);
+  const stack = await startBenchStack(Number(args.contents), serviceLog.print);
+  // Interrupted: the stack's processes go with it.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stack.stop().finally(() => process.exit(130)));
+  try {
+    await Promise.all(stack.contents.slice(0, 20).map((c) => timeOne(stack, c))); // warm-up
+    const { ms: idle } = await sample(stack, SAMPLES, undefined, () => true);
+    const withPriority = await underLoad(stack, BULK, undefined);
+    const fifo = await underLoad(stack, BULK, "bulk");
+    out("");
+    out(`single verification, submit → verdict (REST, ?wait=60):`);
+    line("idle", idle);
+    line(`during ${BULK} bulk jobs, interactive (priorities)`, withPriority.ms);
+    line(`during ${BULK} bulk jobs, FIFO (sent as bulk too)`, fifo.ms);
+    out(`  queue depth met by the samples (p50 / max): ${fmt(pct(withPriority.depth, 50), 0)} / ${fmt(Math.max(...withPriority.depth), 0)} jobs with priorities, ${fmt(pct(fifo.depth, 50), 0)} / ${fmt(Math.max(...fifo.depth), 0)} without`);
+    if (refusedSingles.length > 0) out(`  single submissions refused and sent again: ${refusedSingles.length}, e.g. ${refusedSingles[0]}`);
+    out(`  bulk load submitted in ${fmt(withPriority.load.seconds)} s / ${fmt(fifo.load.seconds)} s (${withPriority.load.errors + fifo.load.errors} refused)`);
+    const p95 = pct(withPriority.ms, 95);
+    const bound = Math.max(2000, 3 * pct(idle, 95));
+    out("");
+    out(`target: interactive p95 during the load ≤ 2 s or ≤ 3 × idle p95 (${fmt(bound, 0)} ms): ${fmt(p95, 0)} ms → ${p95 <= bound ? "PASS" : "MISS"}`);
+  } finally {
+    await stack.stop();
+    if (serviceLog.samples.length > 0) out(`service warnings/errors: ${[...serviceLog.counts].map(([n, c]) => `${n} ${c}`).join(", ")}; e.g. ${serviceLog.samples[0]}`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
