@@ -1,6 +1,6 @@
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { encodeEvent, subjectFor, type AnyEnvelope, type Envelope } from "@veriflow/events";
+import { encodeEvent, registryChangedSubject, subjectFor, type AnyEnvelope, type Envelope, type RegistryChangedEvent } from "@veriflow/events";
 import { context, type Context } from "@veriflow/tracing";
 import { setTraceHeaders } from "./trace-headers.js";
 
@@ -29,6 +29,22 @@ export async function publishEvents(js: JetStreamClient, events: readonly AnyEnv
         msgID: event.id,
         headers: h,
       });
+    }),
+  );
+}
+
+/** Publishes registry changes on their stream, each with its id (from the log) as `Nats-Msg-Id`. */
+export async function publishRegistryChanges(js: JetStreamClient, events: readonly RegistryChangedEvent[]): Promise<PubAck[]> {
+  return Promise.all(
+    events.map((event) => {
+      const h = natsHeaders();
+      h.set("content-type", "application/json");
+      h.set("ce-specversion", "1.0");
+      h.set("ce-type", event.type);
+      h.set("ce-source", EVENT_SOURCE);
+      h.set("ce-id", event.id);
+      h.set("ce-time", event.occurredAt);
+      return js.publish(registryChangedSubject(event.data.registryAddress), new TextEncoder().encode(JSON.stringify(event)), { msgID: event.id, headers: h });
     }),
   );
 }
