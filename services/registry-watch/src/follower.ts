@@ -62,13 +62,20 @@ export async function followOnce(deps: FollowerDeps): Promise<PassResult> {
   return result;
 }
 
-/** One new run per job whose entry changed, caused by the first change that touched it. */
+/**
+ * One new run per job whose entry changed, caused by the first change that touched it. A log
+ * that left the chain counts as a change at every block: a verdict may have been read on it.
+ */
 async function reverifications(tx: TransactionSql, address: string, logs: readonly RegistryLog[], changes: readonly RegistryChangedEvent[], now: Date): Promise<AnyEnvelope[]> {
   const causeOf = new Map<string, string>();
+  const changedAt = new Map<string, number>();
   logs.forEach((l, i) => {
-    if (!causeOf.has(l.contentHash)) causeOf.set(l.contentHash, changes[i]!.id);
+    const change = changes[i]!;
+    if (!causeOf.has(l.contentHash)) causeOf.set(l.contentHash, change.id);
+    const at = change.data.removed ? Number.MAX_SAFE_INTEGER : l.blockNumber;
+    changedAt.set(l.contentHash, Math.max(changedAt.get(l.contentHash) ?? -1, at));
   });
-  const jobs = await takeJobsToReverify(tx, address, [...causeOf.keys()]);
+  const jobs = await takeJobsToReverify(tx, address, changedAt);
   return jobs.map((job) => reverifyEvent(job.hashed, job.run, causeOf.get(job.contentHash)!, now) as AnyEnvelope);
 }
 

@@ -100,19 +100,24 @@ export async function saveWindow(db: Db, address: string, added: readonly Regist
 }
 
 /**
- * The jobs a change of these entries re-verifies: of each (tenant, content hash, manifest URI),
- * the one completed last. Their run is taken at once (run + 1), so a second change before the
- * first re-verification is seen asks for a run of its own.
+ * The jobs changes of these entries re-verify: of each (tenant, content hash, manifest URI),
+ * the one completed last, if its verdict was read before the change's block (`changedAt`: a
+ * content hash's latest change; a verdict read at or after it already saw it). Their run is
+ * taken at once (run + 1), so a second change before the first re-verification is seen asks
+ * for a run of its own.
  */
-export async function takeJobsToReverify(db: Db, address: string, contentHashes: readonly string[]): Promise<WatchedJob[]> {
-  if (contentHashes.length === 0) return [];
+export async function takeJobsToReverify(db: Db, address: string, changedAt: ReadonlyMap<string, number>): Promise<WatchedJob[]> {
+  if (changedAt.size === 0) return [];
+  const hashes = [...changedAt.keys()];
+  const blocks = hashes.map((h) => String(changedAt.get(h)));
   return db<WatchedJob[]>`
     with latest as (
-      select distinct on (tenant, content_hash, manifest_uri) job_id from watched_jobs
-      where registry_address = ${address} and content_hash = any(${db.array([...contentHashes])}) and verdict is not null
-      order by tenant, content_hash, manifest_uri, completed_at desc, job_id
+      select distinct on (w.tenant, w.content_hash, w.manifest_uri) w.job_id, w.verdict, c.block from watched_jobs w
+      join unnest(${db.array(hashes)}::text[], ${db.array(blocks)}::bigint[]) as c(hash, block) on w.content_hash = c.hash
+      where w.registry_address = ${address} and w.verdict is not null
+      order by w.tenant, w.content_hash, w.manifest_uri, w.completed_at desc, w.job_id
     )
     update watched_jobs w set run = w.run + 1, updated_at = now()
-    from latest where w.job_id = latest.job_id
+    from latest where w.job_id = latest.job_id and coalesce((latest.verdict->>'blockNumber')::bigint, -1) < latest.block
     returning w.*`;
 }
