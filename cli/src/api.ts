@@ -100,6 +100,8 @@ export interface SubmitInput {
   manifestUri: string;
   registryAddress: string;
   rpcUrl?: string;
+  /** Re-verify the completed job on this schedule (ISO-8601 duration or seconds; the server checks it). */
+  recheckEvery?: string;
   type: JobType;
   /** Sent as `Idempotency-Key`: the same key on every attempt of one submission makes one job. */
   idempotencyKey?: string;
@@ -155,6 +157,7 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
     async submit(input) {
       const fields: Record<string, string> = { registryAddress: input.registryAddress, manifestURI: input.manifestUri };
       if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
+      if (input.recheckEvery) fields.recheckEvery = input.recheckEvery;
       const headers = input.idempotencyKey ? { ...auth, "idempotency-key": input.idempotencyKey } : auth;
       let answer;
       try {

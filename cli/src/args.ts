@@ -25,6 +25,8 @@ export type Command =
       registry: string;
       proof: boolean;
       rpcUrl: string | undefined;
+      /** --recheck-every: re-verify the completed job on this schedule (sent as is; the server checks it). */
+      recheckEvery: string | undefined;
       wait: boolean;
       timeoutMs: number;
       /** The most the submission's retries may wait in all (a busy or full gateway); 0: none. */
@@ -130,6 +132,7 @@ function parseVerify(args: string[], env: Env): Command {
     registry: { type: "string" },
     proof: { type: "boolean", default: false },
     "rpc-url": { type: "string" },
+    "recheck-every": { type: "string" },
     wait: { type: "boolean", default: false },
     timeout: { type: "string" },
     "retry-for": { type: "string" },
@@ -150,6 +153,7 @@ function parseVerify(args: string[], env: Env): Command {
     registry,
     proof: values.proof === true,
     rpcUrl: values["rpc-url"] as string | undefined,
+    recheckEvery: values["recheck-every"] as string | undefined,
     wait: values.wait === true || values.timeout !== undefined,
     timeoutMs: timeoutOf(values.timeout),
     retryForMs: secondsOf("retry-for", values["retry-for"], DEFAULT_RETRY_FOR_S, "no retries"),

@@ -19,6 +19,7 @@ export const SubmissionFields = z
     manifestURI: z.string().openapi({ description: "`ipfs://<CID>[/path]` or `https://…` (`http://` where MANIFEST_ALLOW_HTTP); `manifestUri` is read too.", example: "ipfs://bafkreid7qoywk77r7rj3slobqfekdvs57qwuwh5d2z3sqsw52iabe3mqne" }),
     rpcUrl: z.string().optional().openapi({ description: "A per-job JSON-RPC endpoint, only one RPC_URL_ALLOWLIST allows." }),
     callbackUrl: z.string().optional().openapi({ description: "Where to POST the job's outcome, signed with the tenant's signing secret (a public http(s) URL)." }),
+    recheckEvery: z.string().optional().openapi({ description: "Re-verify the completed job on this schedule: an ISO-8601 duration (`PT6H`, `P1D`) or seconds, from 5 minutes to 365 days. A changed verdict is sent as `verification.changed`.", example: "P1D" }),
     file: z.string().openapi({ format: "binary", description: "The content to verify. Send it last: the fields before it are checked before a byte of it is stored." }),
   })
   .openapi("SubmissionFields", { description: "Send the fields before the file part." });

@@ -46,8 +46,30 @@ export const JobRequest = z.object({
   priority: JobPriority.optional(),
   /** The batch the job was submitted in; absent for a single submission. */
   batchId: z.string().min(1).optional(),
+  /**
+   * Re-verify the completed job on this schedule, in seconds (the client's `recheckEvery`,
+   * between RECHECK_EVERY_BOUNDS): registry-watch runs it again that long after each verdict.
+   * Absent: only a change of its registry entry re-verifies it.
+   */
+  recheckEverySeconds: z.number().int().positive().optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
+
+/** How often a job may ask to be re-checked (`recheckEvery`), in seconds: every 5 minutes at most, every 365 days at least. */
+export const RECHECK_EVERY_BOUNDS = { min: 300, max: 365 * 86_400 } as const;
+
+/**
+ * `recheckEvery` as a client writes it: a whole number of seconds, or an ISO-8601 duration of
+ * days, hours, minutes and seconds (`P1D`, `PT6H`, `P1DT12H`, `PT90M`); null when it is neither.
+ * Weeks, months and years are refused: their length in seconds is not fixed.
+ */
+export function parseRecheckEvery(raw: string): number | null {
+  if (/^\d{1,10}$/.test(raw)) return Number(raw);
+  const m = /^P(?:(\d{1,5})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,8})M)?(?:(\d{1,10})S)?)?$/i.exec(raw);
+  if (!m || raw.toUpperCase() === "P" || /T$/i.test(raw)) return null;
+  const [, d, h, min, sec] = m.map((x) => Number(x ?? 0));
+  return d! * 86_400 + h! * 3600 + min! * 60 + sec!;
+}
 
 /** A job's priority: what it asked for, interactive when it asked for none. */
 export function priorityOf(request: Pick<JobRequest, "priority">): JobPriority {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { NATS_CONFIG_FILE, isNatsConfigCurrent } from "../scripts/generate-nats-config.js";
-import { eventTypes } from "./catalog.js";
+import { eventTypes, type EventType } from "./catalog.js";
 import { NATS_ADMIN_USER, NATS_SUBSCRIBER_USER, natsUsers } from "./nats-permissions.js";
 import { pipeline, serviceNames, type ObserverSpec } from "./pipeline.js";
 import { subjectFor } from "./topology.js";
@@ -39,7 +39,7 @@ describe("deploy/nats/nats-server.conf", () => {
     const producers = (type: string) => [
       ...(pipeline.edge.produces === type ? [pipeline.edge.service] : []),
       ...pipeline.stages.filter((s) => (s.produces as readonly string[]).includes(type) || pipeline.giveUp === type).map((s) => s.service),
-      ...pipeline.observers.filter((o) => ((o as ObserverSpec).produces ?? []).includes(type)).map((o) => o.service),
+      ...pipeline.observers.filter((o) => ((o as ObserverSpec).produces ?? []).includes(type as EventType)).map((o) => o.service),
     ];
     for (const type of eventTypes) {
       expect(mayPublish(subjectFor(type, "92a08901-0000-4000-8000-000000000000")), type).toEqual([...producers(type), "status", NATS_ADMIN_USER].sort());

@@ -38,6 +38,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
     manifestURI: m.manifestUri,
     ...(m.rpcUrl ? { rpcUrl: m.rpcUrl } : {}),
     ...(m.callbackUrl ? { callbackUrl: m.callbackUrl } : {}),
+    ...(m.recheckEvery ? { recheckEvery: m.recheckEvery } : {}),
   };
 }
 

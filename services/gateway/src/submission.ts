@@ -1,6 +1,6 @@
 import { getAddress, isAddress } from "ethers";
 import { RegistryAddressField } from "@veriflow/api";
-import type { JobRequest, JobType } from "@veriflow/events";
+import { RECHECK_EVERY_BOUNDS, parseRecheckEvery, type JobRequest, type JobType } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
 import { MAX_URL_LENGTH, checkRpcUrl, createOutboundHostCheck, createWebhookUrlCheck, nonPublicHostMessage, type RpcUrlPolicy } from "@veriflow/adapters";
@@ -70,8 +70,20 @@ function readSubmission(jobType: JobType, body: Record<string, unknown>, policy:
   const rawCallbackUrl = field(body, "callbackUrl") ?? null;
   const callbackUrl = rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy);
 
+  const rawRecheck = field(body, "recheckEvery");
+  const recheckEverySeconds = rawRecheck === undefined ? undefined : checkRecheckEvery(rawRecheck);
+
   if (!registry || !manifestUri) return null;
-  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl };
+  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl, ...(recheckEverySeconds ? { recheckEverySeconds } : {}) };
+}
+
+/** `recheckEvery`: seconds or an ISO-8601 duration, within RECHECK_EVERY_BOUNDS. */
+function checkRecheckEvery(raw: string): number {
+  const seconds = parseRecheckEvery(raw);
+  const { min, max } = RECHECK_EVERY_BOUNDS;
+  if (seconds === null) throw badRequest("E_INVALID_RECHECK_EVERY", `"recheckEvery" must be a whole number of seconds or an ISO-8601 duration like PT6H or P1D, got "${raw.slice(0, 40)}"`);
+  if (seconds < min || seconds > max) throw badRequest("E_INVALID_RECHECK_EVERY", `"recheckEvery" must be between ${min} seconds (PT5M) and ${max} seconds (P365D), got ${seconds}`);
+  return seconds;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Logger } from "@veriflow/platform";
 import type { Sql, TransactionSql } from "@veriflow/pg";
 import { registryChangedEvent, reverifyEvent } from "./handlers.js";
 import { planReadWindow, reconcileLogs, type RegistryLog } from "./read-window.js";
+import { recheckOnce } from "./rechecks.js";
 import { readRegistryLogs, type LogReader } from "./registry-logs.js";
 import { knownLogs, listRegistries, lockRegistry, saveWindow, takeJobsToReverify } from "./store.js";
 
@@ -85,7 +86,10 @@ export interface Follower {
   healthy(): boolean;
 }
 
-/** Runs a pass every `pollMs` until stopped; a failed pass is logged and the next one tries again. */
+/**
+ * Runs a pass every `pollMs` until stopped: the registries' logs, then the scheduled re-checks
+ * that are due. A failed pass is logged and the next one tries again.
+ */
 export function startFollower(deps: FollowerDeps & { pollMs: number }): Follower {
   let stopped = false;
   let healthy = true;
@@ -93,6 +97,7 @@ export function startFollower(deps: FollowerDeps & { pollMs: number }): Follower
   let running: Promise<void> = Promise.resolve();
   const tick = () => {
     running = followOnce(deps)
+      .then(() => recheckOnce(deps))
       .then(() => {
         healthy = true;
       })

@@ -16,6 +16,8 @@ export interface WatchedJob {
   hashed: Envelope<"content.hashed">;
   verdict: VerdictSummary | null;
   verdictRun: number | null;
+  /** The job's recheckEvery, in seconds; null: re-verified only when its entry changes. */
+  recheckEveryS: number | null;
 }
 
 export interface WatchedRegistry {
@@ -25,10 +27,11 @@ export interface WatchedRegistry {
 }
 
 /** Keeps the latest run's content.hashed of a job; an earlier run arriving late changes nothing. */
-export async function rememberRun(db: Db, job: Omit<WatchedJob, "verdict" | "verdictRun">): Promise<void> {
+export async function rememberRun(db: Db, job: Omit<WatchedJob, "verdict" | "verdictRun" | "recheckEveryS">): Promise<void> {
+  const every = job.hashed.data.request.recheckEverySeconds ?? null;
   await db`
-    insert into watched_jobs (job_id, tenant, content_hash, registry_address, manifest_uri, run, hashed)
-    values (${job.jobId}, ${job.tenant}, ${job.contentHash.toLowerCase()}, ${job.registryAddress.toLowerCase()}, ${job.manifestUri}, ${job.run}, ${db.json(job.hashed as never)})
+    insert into watched_jobs (job_id, tenant, content_hash, registry_address, manifest_uri, run, hashed, recheck_every_s)
+    values (${job.jobId}, ${job.tenant}, ${job.contentHash.toLowerCase()}, ${job.registryAddress.toLowerCase()}, ${job.manifestUri}, ${job.run}, ${db.json(job.hashed as never)}, ${every})
     on conflict (job_id) do update set
       run = greatest(watched_jobs.run, excluded.run),
       hashed = case when excluded.run >= watched_jobs.run then excluded.hashed else watched_jobs.hashed end,
@@ -119,5 +122,27 @@ export async function takeJobsToReverify(db: Db, address: string, changedAt: Rea
     )
     update watched_jobs w set run = w.run + 1, updated_at = now()
     from latest where w.job_id = latest.job_id and coalesce((latest.verdict->>'blockNumber')::bigint, -1) < latest.block
+    returning w.*`;
+}
+
+/** Arms a job's next scheduled re-check (if it asked for them) a period after `endedAt`, when its run `run` ended. */
+export async function armRecheck(db: Db, jobId: string, run: number, endedAt: Date): Promise<void> {
+  await db`
+    update watched_jobs set next_recheck_at = ${endedAt}::timestamptz + recheck_every_s * interval '1 second', updated_at = now()
+    where job_id = ${jobId} and recheck_every_s is not null and run = ${run}`;
+}
+
+/**
+ * Takes up to `limit` due re-checks (FOR UPDATE SKIP LOCKED: replicas take different ones, and
+ * a row another transaction holds waits for the next pass): each job's run is taken (run + 1)
+ * and its schedule cleared until that run ends (armRecheck).
+ */
+export async function takeDueRechecks(db: Db, now: Date, limit: number): Promise<WatchedJob[]> {
+  return db<WatchedJob[]>`
+    with due as (
+      select job_id from watched_jobs where next_recheck_at <= ${now} order by next_recheck_at limit ${limit} for update skip locked
+    )
+    update watched_jobs w set run = w.run + 1, next_recheck_at = null, updated_at = now()
+    from due where w.job_id = due.job_id
     returning w.*`;
 }
