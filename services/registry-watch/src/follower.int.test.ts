@@ -62,7 +62,7 @@ async function completedJob(jobId: string, contentHash: string, blockNumber: num
     checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
   };
   const completed = createEvent("verification.completed", { jobId, jobType: "verify", contentHash, result, attempts: 1 }, hashed);
-  await createIntake({ sql: db.sql, log: createSilentLogger(), publish: async () => {}, now: () => new Date() })([hashed as AnyEnvelope, completed as AnyEnvelope]);
+  await createIntake({ sql: db.sql, log: createSilentLogger(), publish: async () => {}, now: () => new Date() })([hashed, completed]);
 }
 
 const checkpoint = async () => Number((await db.sql<{ nextBlock: string }[]>`select next_block from watched_registries where address = ${registry.toLowerCase()}`)[0]!.nextBlock);

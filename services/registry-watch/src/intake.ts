@@ -1,4 +1,4 @@
-import { firstOfEachId, runOf, tenantOf, type AnyEnvelope, type Envelope } from "@veriflow/events";
+import { firstOfEachId, runOf, tenantOf, type AnyEnvelope } from "@veriflow/events";
 import type { Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
 import { changedEvent, verdictChanged, verdictOf } from "./handlers.js";
@@ -39,7 +39,7 @@ export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promis
           await armRecheck(tx, event.data.jobId, runOf(event), new Date(event.occurredAt));
           continue;
         }
-        const completed = event as Envelope<"verification.completed">;
+        const completed = event;
         const job = await lockWatchedJob(tx, completed.data.jobId);
         if (!job) continue;
         const run = runOf(completed);

@@ -35,7 +35,7 @@ const recheck = (now: Date, sink: AnyEnvelope[] = []) => recheckOnce({ sql: db.s
 
 describe("scheduled re-checks", () => {
   it("are due a period after the verdict, start once as the next bulk run, and come back after that run ends", async () => {
-    await take([hashed as AnyEnvelope, createEvent("verification.completed", { jobId, jobType: "verify", contentHash: hashed.data.contentHash, result, attempts: 1 }, hashed, at(10)) as AnyEnvelope]);
+    await take([hashed, createEvent("verification.completed", { jobId, jobType: "verify", contentHash: hashed.data.contentHash, result, attempts: 1 }, hashed, at(10))]);
     expect(await recheck(at(3609))).toEqual([]);
 
     // Two replicas asking at once: one starts it.
@@ -48,7 +48,7 @@ describe("scheduled re-checks", () => {
 
     // The re-check's run ends (here: it failed); the next is a period after.
     const run2 = started[0]!;
-    await take([run2, createEvent("verification.failed", { jobId, jobType: "verify", stage: "manifest", code: "E_MANIFEST_UNAVAILABLE", message: "503", attempts: 3 }, run2, at(4000)) as AnyEnvelope]);
+    await take([run2, createEvent("verification.failed", { jobId, jobType: "verify", stage: "manifest", code: "E_MANIFEST_UNAVAILABLE", message: "503", attempts: 3 }, run2, at(4000))]);
     expect(await recheck(at(7599))).toEqual([]);
     expect((await recheck(at(7600))).map((e) => e.run)).toEqual([3]);
   });

@@ -1,5 +1,5 @@
 import { createRpcProvider } from "@veriflow/adapters";
-import { observerConsumer } from "@veriflow/events";
+import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureRegistryStream, ensureStreams, publishEvents, publishRegistryChanges, runBatchConsumeLoop } from "@veriflow/nats";
 import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations } from "@veriflow/pg";
@@ -26,8 +26,8 @@ export async function startRegistryWatch(config: RegistryWatchConfig, log: Logge
   await ensureStreams(nats.jsm, config.topology, { log });
   await ensureRegistryStream(nats.jsm, config.topology, { log });
   await ensureConsumer(nats.jsm, observerConsumer("registry-watch"), config.topology, {}, { log });
-  const publish = async (events: readonly Parameters<typeof publishEvents>[1][number][]) => {
-    await publishEvents(nats.js, events as Parameters<typeof publishEvents>[1]);
+  const publish = async (events: readonly AnyEnvelope[]) => {
+    await publishEvents(nats.js, events);
   };
 
   const intake = createIntake({ sql, log, publish, now: () => new Date() });

@@ -47,7 +47,7 @@ export async function lockWatchedJob(db: Db, jobId: string): Promise<WatchedJob 
 /** The verdict of a completed run, unless a later run's verdict is already kept. */
 export async function recordVerdict(db: Db, jobId: string, run: number, verdict: VerdictSummary, completedAt: Date): Promise<void> {
   await db`
-    update watched_jobs set verdict = ${db.json(verdict as never)}, verdict_run = ${run}, completed_at = ${completedAt}, updated_at = now()
+    update watched_jobs set verdict = ${db.json(verdict)}, verdict_run = ${run}, completed_at = ${completedAt}, updated_at = now()
     where job_id = ${jobId} and (verdict_run is null or verdict_run < ${run})`;
 }
 
