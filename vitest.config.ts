@@ -16,6 +16,7 @@ const filesEndingIn = (suffix: string) => roots.map((root) => `${root}/**/*${suf
 const sharedSystemFiles = [
   "tests/e2e/pipeline.int.test.ts",
   "tests/e2e/webhooks.int.test.ts",
+  "tests/e2e/reverify.int.test.ts",
   "tests/e2e/hostile-input.int.test.ts",
   "tests/e2e/metrics.int.test.ts",
   "tests/e2e/tracing-off.int.test.ts",

@@ -17,14 +17,15 @@ const hasCompose = await run("docker-compose", ["version"]).then(() => true, () 
 
 // No Docker engine runs here; docker-compose still parses and validates the file offline.
 describe.skipIf(!hasCompose)("docker-compose.yml", () => {
-  it("is valid and wires every service to NATS, and the gateway, status and webhooks to PostgreSQL", async () => {
+  it("is valid and wires every service to NATS, and the gateway, status, webhooks and registry-watch to PostgreSQL", async () => {
     const { stdout } = await run("docker-compose", ["config"], { cwd: root, env: { ...process.env, ...secrets, API_KEYS: "k1,k2" } });
     for (const service of ["nats", "postgres", ...serviceNames]) {
       expect(stdout).toMatch(new RegExp(`^  ${service}:`, "m"));
     }
     // Every service, and setup (veriflow setup) before them.
     expect(stdout.match(/NATS_URL: nats:\/\/nats:4222/g)?.length).toBe(serviceNames.length + 1);
-    expect(stdout.match(/DATABASE_URL: postgres:\/\/veriflow:veriflow@postgres:5432\/veriflow/g)?.length).toBe(4);
+    // setup, gateway, status, webhooks, registry-watch.
+    expect(stdout.match(/DATABASE_URL: postgres:\/\/veriflow:veriflow@postgres:5432\/veriflow/g)?.length).toBe(5);
     expect(stdout).toMatch(/condition: service_completed_successfully/);
     expect(stdout).toMatch(/RPC_URL: http:\/\/chain:8545/);
     expect(stdout).toMatch(/SERVICE: chain-check/);

@@ -103,6 +103,8 @@ export interface SubmitInput {
   registryAddress: string;
   rpcUrl?: string;
   priority?: "interactive" | "bulk";
+  /** Re-verify the completed job on this schedule (ISO-8601 duration or seconds; the server checks it). */
+  recheckEvery?: string;
   type: JobType;
   /** Sent as `Idempotency-Key`: the same key on every attempt of one submission makes one job. */
   idempotencyKey?: string;
@@ -159,6 +161,7 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       const fields: Record<string, string> = { registryAddress: input.registryAddress, manifestURI: input.manifestUri };
       if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
       if (input.priority) fields.priority = input.priority;
+      if (input.recheckEvery) fields.recheckEvery = input.recheckEvery;
       const headers = input.idempotencyKey ? { ...auth, "idempotency-key": input.idempotencyKey } : auth;
       let answer;
       try {

@@ -27,6 +27,8 @@ export type Command =
       rpcUrl: string | undefined;
       /** interactive or bulk; undefined: the server's default for the job type. */
       priority: "interactive" | "bulk" | undefined;
+      /** --recheck-every: re-verify the completed job on this schedule (sent as is; the server checks it). */
+      recheckEvery: string | undefined;
       wait: boolean;
       timeoutMs: number;
       /** The most the submission's retries may wait in all (a busy or full gateway); 0: none. */
@@ -133,6 +135,7 @@ function parseVerify(args: string[], env: Env): Command {
     proof: { type: "boolean", default: false },
     "rpc-url": { type: "string" },
     priority: { type: "string" },
+    "recheck-every": { type: "string" },
     wait: { type: "boolean", default: false },
     timeout: { type: "string" },
     "retry-for": { type: "string" },
@@ -156,6 +159,7 @@ function parseVerify(args: string[], env: Env): Command {
     proof: values.proof === true,
     rpcUrl: values["rpc-url"] as string | undefined,
     priority,
+    recheckEvery: values["recheck-every"] as string | undefined,
     wait: values.wait === true || values.timeout !== undefined,
     timeoutMs: timeoutOf(values.timeout),
     retryForMs: secondsOf("retry-for", values["retry-for"], DEFAULT_RETRY_FOR_S, "no retries"),

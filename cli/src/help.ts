@@ -14,7 +14,7 @@ export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "keys" |
   main: `veriflow: is this file what its creator registered?
 
 Usage:
-  veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--priority interactive|bulk] [--wait] [--timeout <s>] [--retry-for <s>]
+  veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--priority interactive|bulk] [--recheck-every <d>] [--wait] [--timeout <s>] [--retry-for <s>]
   veriflow jobs list [--status queued|processing|completed|failed] [--limit <n>] [--offset <n>]
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
@@ -46,6 +46,8 @@ prints the verdict and exits with it (0 OK, 3 WARN, 1 FAIL, 4 job failed).
   --rpc-url <url>     a per-job chain RPC URL (the server must allow it)
   --priority <class>  interactive or bulk (default: interactive for a verification, bulk for a
                       proof; interactive for a proof needs a key with the interactive scope)
+  --recheck-every <d> re-verify the completed job on this schedule: an ISO-8601 duration (PT6H,
+                      P1D) or seconds, 5 minutes to 365 days; a changed verdict reaches webhooks
   --wait              wait for the verdict
   --timeout <s>       give up waiting after <s> seconds (exit 6; implies --wait; default ${DEFAULT_TIMEOUT_S}, 0: never)
   --retry-for <s>     while the gateway answers busy or full (503, 507, 429), send the file again

@@ -93,6 +93,7 @@ describe("the system with one NATS user per service", () => {
       ["chain-check", true],
       ["status-projection", true],
       ["webhooks", true],
+      ["registry-watch", true],
     ]);
     expect(body.deadLetters.total).toEqual(expect.any(Number));
   });

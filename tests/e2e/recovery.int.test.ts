@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEAD_LETTERS_PATH, JOBS_PATH, UPLOADS_BUCKET, createRequestEvent, newJobId, subjectFor } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, UPLOADS_BUCKET, createRequestEvent, newJobId, pipeline, subjectFor } from "@veriflow/events";
 import { grpc } from "@veriflow/grpc";
 import { connectNats, publishEvents, putUpload, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
@@ -146,12 +146,13 @@ describe("POST /api/verification-jobs/:jobId/retry", () => {
 
 describe("dead letters: /api/dead-letters", () => {
   it("lists, shows and replays what the consumers set aside; the replay goes to its consumer only", async () => {
-    // Bytes that are no event: the manifest stage, status and webhooks each set them aside.
+    // Bytes that are no event: the manifest stage and every observer (status, webhooks, registry-watch) each set them aside.
     const jobId = newJobId();
     const subject = subjectFor("content.hashed", jobId);
     await nats.js.publish(subject, new TextEncoder().encode(`{"garbage": "${jobId}"}`));
-    const listed = await waitForDeadLetters(subject, 3);
-    expect(listed.map((d: any) => d.consumer).sort()).toEqual(["manifest", "status-projection", "webhooks"]);
+    const setAsideBy = ["manifest", ...pipeline.observers.map((o) => o.durable)].sort();
+    const listed = await waitForDeadLetters(subject, setAsideBy.length);
+    expect(listed.map((d: any) => d.consumer).sort()).toEqual(setAsideBy);
     expect(listed[0]).toMatchObject({ subject, reason: expect.stringMatching(/bad envelope/), size: expect.any(Number), deadLetteredAt: expect.any(String) });
 
     const page = (await api("GET", `${DEAD_LETTERS_PATH}?consumer=manifest&limit=100`)).body;
@@ -167,11 +168,11 @@ describe("dead letters: /api/dead-letters", () => {
     expect(replayed.status, JSON.stringify(replayed.body)).toBe(202);
     expect(replayed.body).toMatchObject({ seq: manifestLetter.seq, consumer: "manifest", subject, duplicate: false });
     expect((await api("GET", `${DEAD_LETTERS_PATH}/${manifestLetter.seq}`)).body.error.code).toBe("E_DEAD_LETTER_NOT_FOUND");
-    // Still garbage: manifest sets it aside again, and only manifest (status and webhooks skip it).
-    await waitForDeadLetters(subject, 3);
+    // Still garbage: manifest sets it aside again, and only manifest (the observers skip it).
+    await waitForDeadLetters(subject, setAsideBy.length);
     await new Promise((r) => setTimeout(r, 1000));
-    const after = await waitForDeadLetters(subject, 3);
-    expect(after.map((d: any) => d.consumer).sort()).toEqual(["manifest", "status-projection", "webhooks"]);
+    const after = await waitForDeadLetters(subject, setAsideBy.length);
+    expect(after.map((d: any) => d.consumer).sort()).toEqual(setAsideBy);
     expect(after.find((d: any) => d.consumer === "manifest").seq).toBeGreaterThan(manifestLetter.seq);
   });
 

@@ -102,6 +102,10 @@ export async function startSystem(extraEnv: Env = {}, opts: SystemOptions = {}):
     // asks the block number for every read (the default reuses it 500 ms; that staleness is tested
     // in libs/adapters' block-pinned-reads).
     CHAIN_BLOCK_MAX_AGE_MS: "0",
+    // Automine makes no block after a revocation: the watcher reads logs at once (no
+    // confirmations), a few times a second, so a changed entry re-verifies within seconds.
+    REGISTRY_WATCH_CONFIRMATIONS: "0",
+    REGISTRY_WATCH_POLL_MS: "200",
     // Large uploads are read while they are stored (off by default), so the system tests take that path.
     UPLOADS_FOLLOW_MAX: "4",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",

@@ -22,6 +22,18 @@ export const JobFailure = z
   })
   .openapi("JobFailure", { description: "Where and why a job gave up." });
 
+/** An earlier run's verdict, kept in the job's `resultHistory` when a re-verification replaced it. */
+export const PastVerdict = z
+  .object({
+    run: z.number().int().positive(),
+    status: z.string().nullable().openapi({ description: "OK, WARN or FAIL." }),
+    reasons: z.array(z.string()),
+    blockNumber: z.number().int().nonnegative().nullable().openapi({ description: "The block the registry entry was read at." }),
+    completedAt: Timestamp.nullable(),
+    result: JobResult,
+  })
+  .openapi("PastVerdict");
+
 /** A job as GET /api/verification-jobs/:jobId answers it: the old queue's fields, `failure` and file details. */
 export const Job = z
   .object({
@@ -38,6 +50,9 @@ export const Job = z
     fileName: z.string().nullable(),
     fileSize: z.number().int().nonnegative().nullable(),
     result: z.union([JobResult, z.null()]),
+    resultHistory: z.array(PastVerdict).openapi({
+      description: "Earlier runs' verdicts, oldest first: a re-verification (its registry entry changed) made `result` the new verdict and kept these.",
+    }),
     error: z.string().nullable().openapi({ description: "The failure's message; null unless failed." }),
     failure: z.union([JobFailure, z.null()]),
     retryCount: z.number().int().nonnegative(),

@@ -20,6 +20,7 @@ export const SubmissionFields = z
     rpcUrl: z.string().optional().openapi({ description: "A per-job JSON-RPC endpoint, only one RPC_URL_ALLOWLIST allows." }),
     callbackUrl: z.string().optional().openapi({ description: "Where to POST the job's outcome, signed with the tenant's signing secret (a public http(s) URL)." }),
     priority: z.enum(["interactive", "bulk"]).optional().openapi({ description: "The class of work the job runs in: interactive work is served before bulk work at every stage. Default: interactive for a verification or a request that waits (`/api/verify`, `?wait=`), bulk for an asynchronous proof; `interactive` for a proof needs the key's `interactive` scope (403 `E_PRIORITY_NOT_ALLOWED`)." }),
+    recheckEvery: z.string().optional().openapi({ description: "Re-verify the completed job on this schedule: an ISO-8601 duration (`PT6H`, `P1D`) or seconds, from 5 minutes to 365 days. A changed verdict is sent as `verification.changed`.", example: "P1D" }),
     file: z.string().openapi({ format: "binary", description: "The content to verify. Send it last: the fields before it are checked before a byte of it is stored." }),
   })
   .openapi("SubmissionFields", { description: "Send the fields before the file part." });

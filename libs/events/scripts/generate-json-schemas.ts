@@ -13,6 +13,8 @@ import ts from "typescript";
 import { z } from "zod";
 import * as catalog from "../src/catalog.js";
 import { envelopeShape } from "../src/envelope.js";
+import { RegistryChangedEnvelope } from "../src/registry-events.js";
+import { REGISTRY_ROOT, REGISTRY_STREAM } from "../src/topology.js";
 
 type EventType = catalog.EventType;
 const { eventSchemas, eventTypes } = catalog;
@@ -21,7 +23,7 @@ export const SCHEMAS_DIR = fileURLToPath(new URL("../../../docs/events/", import
 const SRC = new URL("../src/", import.meta.url);
 
 export const schemaId = (name: string) => `urn:veriflow:schema:${name}`;
-export const schemaFileName = (name: EventType | "envelope") => `${name}.schema.json`;
+export const schemaFileName = (name: EventType | "envelope" | "registry.changed") => `${name}.schema.json`;
 
 /** Envelope fields the interface leaves undocumented: what a subscriber needs to know. */
 const envelopeNotes: Record<string, string> = {
@@ -154,6 +156,12 @@ export function buildEventJsonSchemas(): Record<string, Record<string, unknown>>
       description: `${eventDoc} Published on subject veriflow.${type}.<jobId> of stream VERIFLOW.`.trim(),
     });
   }
+  // registry.changed belongs to no job: its envelope has no correlation, run or tenant, and its own stream.
+  files[schemaFileName("registry.changed")] = toJsonSchema(RegistryChangedEnvelope, reg, {
+    id: schemaId("event:registry.changed"),
+    title: "veriflow event registry.changed",
+    description: `${reg.get(catalog.RegistryChanged)?.description ?? ""} Published on subject ${REGISTRY_ROOT}.changed.<registry address> of stream ${REGISTRY_STREAM}.`.trim(),
+  });
   return files;
 }
 

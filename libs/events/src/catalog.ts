@@ -46,8 +46,30 @@ export const JobRequest = z.object({
   priority: JobPriority.optional(),
   /** The batch the job was submitted in; absent for a single submission. */
   batchId: z.string().min(1).optional(),
+  /**
+   * Re-verify the completed job on this schedule, in seconds (the client's `recheckEvery`,
+   * between RECHECK_EVERY_BOUNDS): registry-watch runs it again that long after each verdict.
+   * Absent: only a change of its registry entry re-verifies it.
+   */
+  recheckEverySeconds: z.number().int().positive().optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
+
+/** How often a job may ask to be re-checked (`recheckEvery`), in seconds: every 5 minutes at most, every 365 days at least. */
+export const RECHECK_EVERY_BOUNDS = { min: 300, max: 365 * 86_400 } as const;
+
+/**
+ * `recheckEvery` as a client writes it: a whole number of seconds, or an ISO-8601 duration of
+ * days, hours, minutes and seconds (`P1D`, `PT6H`, `P1DT12H`, `PT90M`); null when it is neither.
+ * Weeks, months and years are refused: their length in seconds is not fixed.
+ */
+export function parseRecheckEvery(raw: string): number | null {
+  if (/^\d{1,10}$/.test(raw)) return Number(raw);
+  const m = /^P(?:(\d{1,5})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,8})M)?(?:(\d{1,10})S)?)?$/i.exec(raw);
+  if (!m || raw.toUpperCase() === "P" || /T$/i.test(raw)) return null;
+  const [, d, h, min, sec] = m.map((x) => Number(x ?? 0));
+  return d! * 86_400 + h! * 3600 + min! * 60 + sec!;
+}
 
 /** A job's priority: what it asked for, interactive when it asked for none. */
 export function priorityOf(request: Pick<JobRequest, "priority">): JobPriority {
@@ -145,6 +167,43 @@ export type Stage = z.infer<typeof Stage>;
 
 const attempts = z.number().int().positive();
 
+/** A verdict as `verification.changed` compares it: its status and reasons, and the block its chain read was pinned to. */
+export const VerdictSummary = z.object({
+  status: VerdictStatus,
+  reasons: z.array(Reason),
+  /** The block the registry entry was read at; null for a verdict from before reads were pinned. */
+  blockNumber: z.number().int().nonnegative().nullable(),
+});
+export type VerdictSummary = z.infer<typeof VerdictSummary>;
+
+/** What a registry log did to an entry (DOMAIN.md): ContentRegistered, ManifestUpdated, EntryRevoked. */
+export const RegistryChangeKind = z.enum(["registered", "manifest_updated", "revoked"]);
+export type RegistryChangeKind = z.infer<typeof RegistryChangeKind>;
+
+/**
+ * A registry log the watcher (services/registry-watch) read once it was `confirmations` deep.
+ * Not an event of a job: it lives on its own stream, `veriflow-registry.changed.<registry>`
+ * (topology.ts), so the observers of job events never see it. One per log: its id, the
+ * Nats-Msg-Id, is derived from the log's block hash and index (registryChangeId).
+ */
+export const RegistryChanged = z.object({
+  registryAddress: Address,
+  contentHash: ContentHash,
+  kind: RegistryChangeKind,
+  /** The entry's manifest URI after the change ("" for a revocation). */
+  manifestURI: z.string(),
+  blockNumber: z.number().int().nonnegative(),
+  blockHash: ContentHash,
+  txHash: ContentHash,
+  logIndex: z.number().int().nonnegative(),
+  /**
+   * True when a log read before left the chain in a reorganisation: the entry may be back to
+   * what it was, so its verifications are re-verified again.
+   */
+  removed: z.boolean(),
+});
+export type RegistryChanged = z.infer<typeof RegistryChanged>;
+
 export const eventSchemas = {
   /** A client uploaded a file; it waits in the uploads bucket under `upload.name`, which is the job id (the hashing stage reads no other). */
   "verification.requested": z.object({
@@ -216,6 +275,20 @@ export const eventSchemas = {
     code: z.string().regex(/^E_[A-Z0-9_]+$/),
     message: z.string(),
     attempts,
+  }),
+  /**
+   * A re-verification (a later run of a completed job, started when its registry entry changed or
+   * on the job's re-check schedule) reached a verdict whose status or reasons differ from the
+   * run before: sent to the job's callbackUrl and to subscriptions. Emitted by registry-watch.
+   */
+  "verification.changed": z.object({
+    jobId: z.string().min(1),
+    /** The run whose verdict is `current`. */
+    run: z.number().int().min(2),
+    previous: VerdictSummary,
+    current: VerdictSummary,
+    /** The block the current verdict was read at (current.blockNumber), at the top level for filters. */
+    block: z.number().int().nonnegative().nullable(),
   }),
 } as const;
 

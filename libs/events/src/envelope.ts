@@ -94,7 +94,8 @@ export function firstOfEachId<E extends { id: string }>(events: readonly E[]): E
   return [...seen.values()];
 }
 
-function uuidOf(text: string): string {
+/** A UUID-shaped digest of `text`: the form of every id this system derives. */
+export function uuidOf(text: string): string {
   const h = createHash("sha256").update(text).digest("hex");
   // Shaped as a UUID (version nibble 8: "custom") so logs and tools treat it as one.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;

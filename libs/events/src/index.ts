@@ -7,3 +7,4 @@ export * from "./pipeline.js";
 export * from "./nats-permissions.js";
 export * from "./tenant.js";
 export * from "./sse-parser.js";
+export * from "./registry-events.js";

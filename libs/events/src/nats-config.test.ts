@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { NATS_CONFIG_FILE, isNatsConfigCurrent } from "../scripts/generate-nats-config.js";
-import { eventTypes } from "./catalog.js";
+import { eventTypes, type EventType } from "./catalog.js";
 import { NATS_ADMIN_USER, NATS_SUBSCRIBER_USER, natsUsers } from "./nats-permissions.js";
-import { pipeline, serviceNames } from "./pipeline.js";
+import { pipeline, serviceNames, type ObserverSpec } from "./pipeline.js";
 import { subjectFor } from "./topology.js";
 
 /** NATS subject matching: `*` one token, `>` the rest. */
@@ -35,10 +35,11 @@ describe("deploy/nats/nats-server.conf", () => {
     expect(conf).not.toMatch(/no_auth_user/);
   });
 
-  it("lets an event type be published only by what the descriptor says produces it, status (retries, replays) and admin", () => {
+  it("lets an event type be published only by what the descriptor says produces it (stages and observers), status (retries, replays) and admin", () => {
     const producers = (type: string) => [
       ...(pipeline.edge.produces === type ? [pipeline.edge.service] : []),
       ...pipeline.stages.filter((s) => (s.produces as readonly string[]).includes(type) || pipeline.giveUp === type).map((s) => s.service),
+      ...pipeline.observers.filter((o) => ((o as ObserverSpec).produces ?? []).includes(type as EventType)).map((o) => o.service),
     ];
     for (const type of eventTypes) {
       expect(mayPublish(subjectFor(type, "92a08901-0000-4000-8000-000000000000")), type).toEqual([...producers(type), "status", NATS_ADMIN_USER].sort());

@@ -1,11 +1,13 @@
 import { jobPriorities, type EventType } from "./catalog.js";
-import { pipeline, serviceNames, stageSpec, type ServiceName, type StageName, type StageSpec } from "./pipeline.js";
+import { pipeline, serviceNames, stageSpec, type ObserverSpec, type ServiceName, type StageName, type StageSpec } from "./pipeline.js";
 import {
   DEAD_LETTER_STREAM,
   IDEMPOTENCY_BUCKET,
   RATE_LIMITS_BUCKET,
   JOB_CHANGED_SUBJECT,
   POSITIONS_STREAM,
+  REGISTRY_ROOT,
+  REGISTRY_STREAM,
   STREAM_NAME,
   STREAM_SUBJECTS,
   UPLOADS_BUCKET,
@@ -190,13 +192,18 @@ const observerExtras: Partial<Record<ServiceName, { does: string; publish: strin
     ],
     subscribe: [`${JOB_CHANGED_SUBJECT}.*`],
   },
+  "registry-watch": {
+    does: "publishes registry.changed on its own stream, re-verifications (a job's content.hashed of a new run) and verification.changed",
+    publish: [...ensureStream(REGISTRY_STREAM), `${REGISTRY_ROOT}.changed.>`],
+    subscribe: [],
+  },
 };
 
 function observer(spec: (typeof pipeline.observers)[number]): Omit<NatsUser, "user" | "passwordVariable"> {
   const extras = observerExtras[spec.service] ?? { does: "publishes no event", publish: [], subscribe: [] };
   return {
     description: `${spec.service}: ${spec.description}; ${extras.does}`,
-    publish: [...connection.publish, ...eventStreams, ...durableConsumer(spec.durable), ...extras.publish],
+    publish: [...connection.publish, ...eventStreams, ...durableConsumer(spec.durable), ...((spec as ObserverSpec).produces ?? []).flatMap(subjectsOfEveryClass), ...extras.publish],
     subscribe: [...connection.subscribe, ...extras.subscribe],
   };
 }

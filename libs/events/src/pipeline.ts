@@ -32,6 +32,11 @@ export interface StageSpec {
 export interface ObserverSpec {
   readonly service: string;
   readonly durable: string;
+  /**
+   * Job events it publishes besides reading them all (its NATS user may, nobody else's for it):
+   * registry-watch starts re-verifications (a new run's content.hashed) and reports changed verdicts.
+   */
+  readonly produces?: readonly EventType[];
   readonly description: string;
   readonly opsPort: number;
 }
@@ -73,6 +78,13 @@ export const pipeline = {
   observers: [
     { service: "status", durable: "status-projection", description: "projects every event into PostgreSQL", opsPort: 9105 },
     { service: "webhooks", durable: "webhooks", description: "turns events into webhook deliveries (job callbacks, subscriptions)", opsPort: 9106 },
+    {
+      service: "registry-watch",
+      durable: "registry-watch",
+      produces: ["content.hashed", "verification.changed"],
+      description: "follows the registries jobs used and re-verifies completed jobs whose entry changed",
+      opsPort: 9107,
+    },
   ],
   /** A job ends with exactly one of these. */
   terminal: ["verification.completed", "verification.failed"],

@@ -139,3 +139,15 @@ export function observerConsumer(service: ObserverName): ConsumerSpec {
   const spec = pipeline.observers.find((o) => o.service === service)!;
   return { durable: spec.durable, filterSubject: STREAM_SUBJECTS[0]!, description: spec.description };
 }
+
+/**
+ * Registry changes (registry-watch): `veriflow-registry.changed.<registry address, lower-case>`,
+ * one message per log, on a stream of their own. They are no job's events (no job id, several
+ * jobs may follow from one), so they stay outside `veriflow.>`, which the observers read whole.
+ */
+export const REGISTRY_STREAM = "VERIFLOW_REGISTRY";
+export const REGISTRY_ROOT = "veriflow-registry";
+
+export function registryChangedSubject(registryAddress: string): string {
+  return `${REGISTRY_ROOT}.changed.${registryAddress.toLowerCase()}`;
+}

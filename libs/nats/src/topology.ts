@@ -22,6 +22,8 @@ import {
   POSITIONS_ROOT,
   POSITIONS_STREAM,
   RATE_LIMITS_BUCKET,
+  REGISTRY_ROOT,
+  REGISTRY_STREAM,
   STREAM_NAME,
   STREAM_SUBJECTS,
   UPLOADS_BUCKET,
@@ -222,6 +224,29 @@ export function streamConfigs(cfg: TopologyConfig): WantedStream[] {
       num_replicas: cfg.replicas,
     },
   ];
+}
+
+/**
+ * The registry changes' stream (registry-watch publishes, subscribers read): the events
+ * stream's age, a tenth of its bytes, and its duplicate window, which drops a log read again.
+ */
+export function registryStreamConfig(cfg: TopologyConfig): WantedStream {
+  return {
+    name: REGISTRY_STREAM,
+    subjects: [`${REGISTRY_ROOT}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(cfg.streamMaxAgeMs),
+    max_bytes: Math.max(1024 * 1024, Math.floor(cfg.streamMaxBytes / 10)),
+    num_replicas: cfg.replicas,
+    duplicate_window: nanos(cfg.duplicateWindowMs),
+  };
+}
+
+export async function ensureRegistryStream(jsm: JetStreamManager, cfg: TopologyConfig, wait?: WhileUnavailableOptions): Promise<void> {
+  const wanted = registryStreamConfig(cfg);
+  await whileUnavailable("the registry changes stream", () => (cfg.mode === "check" ? checkStreams(jsm, [wanted]) : ensureStream(jsm, wanted)), wait);
 }
 
 /**

@@ -42,6 +42,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
     ...(m.rpcUrl ? { rpcUrl: m.rpcUrl } : {}),
     ...(m.callbackUrl ? { callbackUrl: m.callbackUrl } : {}),
     ...(m.priority ? { priority: m.priority } : {}),
+    ...(m.recheckEvery ? { recheckEvery: m.recheckEvery } : {}),
   };
 }
 

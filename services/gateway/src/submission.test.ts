@@ -102,3 +102,25 @@ describe("parseSubmission refuses hostile input with a 400 that names the field"
     expect(refusal({ registryAddress: ` ${registry}\r\n`, manifestURI: `${manifestURI}\n` })).toBe("accepted");
   });
 });
+
+describe("recheckEvery", () => {
+  const accepted = (recheckEvery: string) => parseSubmission("verify", { registryAddress: registry, manifestURI, recheckEvery }, policy).recheckEverySeconds;
+
+  it("takes seconds or an ISO-8601 duration of days to seconds, into the request as seconds", () => {
+    expect(accepted("3600")).toBe(3600);
+    expect(accepted("PT6H")).toBe(21_600);
+    expect(accepted("P1D")).toBe(86_400);
+    expect(accepted("p1dt12h")).toBe(129_600);
+    expect(accepted("PT90M")).toBe(5400);
+    expect(accepted("P365D")).toBe(365 * 86_400);
+    expect(parseSubmission("verify", { registryAddress: registry, manifestURI }, policy)).not.toHaveProperty("recheckEverySeconds");
+  });
+
+  it("refuses anything else with 400 E_INVALID_RECHECK_EVERY, and a period outside 5 minutes to 365 days", () => {
+    for (const bad of ["P", "PT", "1h", "P1W", "P1M", "PT1.5H", "-60", "P1DT", "soon"]) {
+      expect(refusal({ recheckEvery: bad }), bad).toMatchObject({ status: 400, code: "E_INVALID_RECHECK_EVERY", message: expect.stringContaining('"recheckEvery"') });
+    }
+    expect(refusal({ recheckEvery: "299" })).toMatchObject({ code: "E_INVALID_RECHECK_EVERY", message: expect.stringContaining("between 300") });
+    expect(refusal({ recheckEvery: "P366D" })).toMatchObject({ code: "E_INVALID_RECHECK_EVERY" });
+  });
+});

@@ -1,6 +1,6 @@
 import { getAddress, isAddress } from "ethers";
 import { RegistryAddressField } from "@veriflow/api";
-import { JobPriority, type JobRequest, type JobType } from "@veriflow/events";
+import { JobPriority, RECHECK_EVERY_BOUNDS, parseRecheckEvery, type JobRequest, type JobType } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
 import { MAX_URL_LENGTH, checkRpcUrl, createOutboundHostCheck, createWebhookUrlCheck, nonPublicHostMessage, type RpcUrlPolicy } from "@veriflow/adapters";
@@ -71,10 +71,20 @@ function readSubmission(jobType: JobType, body: Record<string, unknown>, policy:
   const callbackUrl = rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy);
 
   const priority = readPriority(field(body, "priority"));
+  const rawRecheck = field(body, "recheckEvery");
+  const recheckEverySeconds = rawRecheck === undefined ? undefined : checkRecheckEvery(rawRecheck);
 
   if (!registry || !manifestUri) return null;
-  // Absent when not asked for: the gateway decides the class with the key (job-priority.ts).
-  return { jobType, manifestUri, registryAddress: getAddress(registry), rpcUrl, callbackUrl, ...(priority ? { priority } : {}) };
+  // Priority absent when not asked for: the gateway decides the class with the key (job-priority.ts).
+  return {
+    jobType,
+    manifestUri,
+    registryAddress: getAddress(registry),
+    rpcUrl,
+    callbackUrl,
+    ...(priority ? { priority } : {}),
+    ...(recheckEverySeconds ? { recheckEverySeconds } : {}),
+  };
 }
 
 function readPriority(raw: string | undefined): JobPriority | undefined {
@@ -82,6 +92,15 @@ function readPriority(raw: string | undefined): JobPriority | undefined {
   const p = JobPriority.safeParse(raw);
   if (!p.success) throw badRequest("E_INVALID_PRIORITY", `"priority" must be interactive or bulk, got ${JSON.stringify(raw.slice(0, 32))}`);
   return p.data;
+}
+
+/** `recheckEvery`: seconds or an ISO-8601 duration, within RECHECK_EVERY_BOUNDS. */
+function checkRecheckEvery(raw: string): number {
+  const seconds = parseRecheckEvery(raw);
+  const { min, max } = RECHECK_EVERY_BOUNDS;
+  if (seconds === null) throw badRequest("E_INVALID_RECHECK_EVERY", `"recheckEvery" must be a whole number of seconds or an ISO-8601 duration like PT6H or P1D, got "${raw.slice(0, 40)}"`);
+  if (seconds < min || seconds > max) throw badRequest("E_INVALID_RECHECK_EVERY", `"recheckEvery" must be between ${min} seconds (PT5M) and ${max} seconds (P365D), got ${seconds}`);
+  return seconds;
 }
 
 /**

@@ -44,6 +44,13 @@ export function toProtoJob(job: Job): ProtoJob {
     startedAt: timestamp(job.startedAt),
     completedAt: timestamp(job.completedAt),
     updatedAt: timestamp(job.updatedAt),
+    resultHistory: job.resultHistory.map((v) => ({
+      run: v.run,
+      verdict: toProtoVerdict(v.result),
+      ...optional("blockNumber", v.blockNumber === null ? null : String(v.blockNumber)),
+      completedAt: timestamp(v.completedAt === null ? null : new Date(v.completedAt)),
+      resultJson: JSON.stringify(v.result),
+    })),
   };
 }
 

@@ -178,6 +178,18 @@ describe("runs (retries)", () => {
     expect(p.completedAt?.toISOString()).toBe(again.occurredAt);
   });
 
+  it("a re-verification (a run after a completed one) makes its verdict the result and keeps the earlier one in resultHistory, whatever the order", () => {
+    const j = jobEvents();
+    const run2 = j.rerun(2, j.completed);
+    const events = [j.requested, j.hashed, j.completed, run2.hashed, run2.completed];
+    const expected = fold(events);
+    expect(expected).toMatchObject({ run: 2, status: "completed", result: run2.completed.data.result });
+    expect(expected.resultHistory).toEqual([
+      { run: 1, status: j.completed.data.result.status, reasons: j.completed.data.result.reasons, blockNumber: j.completed.data.result.onchain.blockNumber, completedAt: j.completed.occurredAt, result: j.completed.data.result },
+    ]);
+    for (const order of permutations<AnyEnvelope>(events)) expect(fold(order).resultHistory).toEqual(expected.resultHistory);
+  });
+
   it("mergePatches stays associative across runs", () => {
     const { j, failed, run2 } = retried();
     const all = [j.hashed, failed, run2.hashed, run2.failed(), run2.completed].map(jobPatchFor);

@@ -23,6 +23,20 @@ export interface JobFailure {
   attempts: number;
 }
 
+/**
+ * An earlier run's verdict, kept when a later run (a re-verification) replaces `result`:
+ * the block its chain read was pinned to and when it was reached.
+ */
+export interface VerdictRecord {
+  run: number;
+  status: string | null;
+  reasons: string[];
+  blockNumber: number | null;
+  /** ISO 8601, as the projection stored it. */
+  completedAt: string | null;
+  result: unknown;
+}
+
 /** What one event (or a fold of several) establishes about one job. */
 export interface JobPatch {
   id: string;
@@ -43,6 +57,8 @@ export interface JobPatch {
   fileSize: number | null;
   /** The verify result or proof document; null until completed. */
   result: unknown;
+  /** The verdicts of earlier runs, replaced by a later run's (store.ts keeps the same rule in SQL). */
+  resultHistory: VerdictRecord[];
   error: JobFailure | null;
   /** Sum over stage events of (attempts - 1), over every run. */
   retryCount: number;
@@ -87,6 +103,7 @@ function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch
     fileName: null,
     fileSize: null,
     result: null,
+    resultHistory: [],
     error: null,
     retryCount: 0,
     createdAt: at,
@@ -156,6 +173,10 @@ export function jobPatchFor(event: AnyEnvelope): JobPatch {
         completedAt: p.lastEventAt,
       };
     }
+    case "verification.changed":
+      // A note about a run already completed (registry-watch compares its verdict with the run
+      // before): recorded in the history, it moves nothing (processing at 0 never outranks it).
+      return base(event, "processing", PROGRESS.queued);
     case "verification.failed": {
       // Progress stays where the job got to: the failed patch itself claims none.
       const p = base(event, "failed", PROGRESS.queued);
@@ -196,10 +217,12 @@ export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
     lastEventAt: maxDate(a.lastEventAt, b.lastEventAt),
   };
   if (a.run !== b.run) {
-    // A later run starts the job over: its state wins, in whichever order the events came.
-    const latest = a.run > b.run ? a : b;
+    // A later run starts the job over: its state wins, in whichever order the events came;
+    // the earlier run's verdict, if it reached one, goes to the history.
+    const [earlier, latest] = a.run > b.run ? [b, a] : [a, b];
     const { run, status, progress, result, error, completedAt } = latest;
-    return { ...facts, run, status, progress, result, error, completedAt };
+    const resultHistory = [...a.resultHistory, ...b.resultHistory, ...(earlier.result ? [verdictRecordOf(earlier)] : [])].sort((x, y) => x.run - y.run);
+    return { ...facts, run, status, progress, result, resultHistory, error, completedAt };
   }
   const settled = isTerminal(a.status);
   // The run's first terminal patch wins and brings its own outcome.
@@ -210,8 +233,22 @@ export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
     status: statusRank(b.status) > statusRank(a.status) ? b.status : a.status,
     progress: settled ? a.progress : Math.max(a.progress, b.progress),
     result: outcome ? outcome.result : null,
+    resultHistory: [...a.resultHistory, ...b.resultHistory],
     error: outcome ? outcome.error : null,
     completedAt: outcome ? outcome.completedAt : null,
+  };
+}
+
+/** A run's verdict as the history keeps it. */
+export function verdictRecordOf(p: Pick<JobPatch, "run" | "result" | "completedAt">): VerdictRecord {
+  const r = p.result as { status?: string; reasons?: string[]; onchain?: { blockNumber?: number | null } };
+  return {
+    run: p.run,
+    status: r.status ?? null,
+    reasons: r.reasons ?? [],
+    blockNumber: r.onchain?.blockNumber ?? null,
+    completedAt: p.completedAt?.toISOString() ?? null,
+    result: p.result,
   };
 }
 

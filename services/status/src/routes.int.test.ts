@@ -75,6 +75,7 @@ describe(`GET ${JOBS_PATH}/:jobId`, () => {
       fileName: "photo.jpg",
       fileSize: 1234,
       result: j.completed.data.result,
+      resultHistory: [],
       error: null,
       failure: null,
       retryCount: 3,

@@ -9,7 +9,7 @@ import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import { openJobWatch } from "./job-watch.js";
 import { createJobLoader } from "./load-job.js";
-import type { JobFailure } from "./projection.js";
+import type { JobFailure, VerdictRecord } from "./projection.js";
 import type { RetriedJob } from "./retry-job.js";
 import { createDeadLetterRouter, type DeadLetters } from "./dead-letters.js";
 import { streamJobEvents } from "./sse.js";
@@ -65,6 +65,8 @@ export interface ApiJob {
   fileName: string | null;
   fileSize: number | null;
   result: unknown;
+  /** Earlier runs' verdicts a re-verification replaced, oldest first. */
+  resultHistory: VerdictRecord[];
   /** The failure's message, as the old API's string `error`; null unless failed. */
   error: string | null;
   failure: JobFailure | null;
@@ -90,6 +92,7 @@ export function toApiJob(job: Job): ApiJob {
     fileName: job.fileName,
     fileSize: job.fileSize,
     result: job.result,
+    resultHistory: job.resultHistory.map((v) => ({ ...v, completedAt: v.completedAt === null ? null : new Date(v.completedAt).toISOString() })),
     error: job.error?.message ?? null,
     failure: job.error,
     retryCount: job.retryCount,

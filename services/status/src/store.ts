@@ -1,5 +1,5 @@
 import { TERMINAL_RANK, firstOfEachId, runOf, type AnyEnvelope, type EventType } from "@veriflow/events";
-import { storable, type Sql } from "@veriflow/pg";
+import { storable, type Sql, type TransactionSql } from "@veriflow/pg";
 import { endedJobRuns, runStartsOf, type EndedJobRun } from "./job-duration.js";
 import { MAX_RETRY_COUNT, foldEvents, type JobPatch } from "./projection.js";
 
@@ -74,14 +74,14 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
     const rows = await tx<{ id: string; type: string | null; createdAt: Date }[]>`
       insert into verification_jobs as j (
         id, tenant, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url, priority,
-        file_name, file_size, result, error, retry_count, created_at, started_at, completed_at,
+        file_name, file_size, result, result_history, error, retry_count, created_at, started_at, completed_at,
         updated_at, last_event_at)
       select p.id, p.tenant, p.run, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
-        p.rpc_url, p.priority, p.file_name, p.file_size, p.result, p.error, p.retry_count, p.created_at,
+        p.rpc_url, p.priority, p.file_name, p.file_size, p.result, coalesce(p.result_history, '[]'::jsonb), p.error, p.retry_count, p.created_at,
         p.started_at, p.completed_at, now(), p.last_event_at
       from jsonb_to_recordset(${tx.json(patches.map(toRow) as never)}) as p(
         id text, tenant text, run integer, type text, status text, progress integer, content_hash text, manifest_uri text,
-        registry_address text, rpc_url text, priority text, file_name text, file_size bigint, result jsonb,
+        registry_address text, rpc_url text, priority text, file_name text, file_size bigint, result jsonb, result_history jsonb,
         error jsonb, retry_count integer, created_at timestamptz, started_at timestamptz,
         completed_at timestamptz, last_event_at timestamptz)
       on conflict (id) do update set
@@ -104,6 +104,11 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         file_name = coalesce(j.file_name, excluded.file_name),
         file_size = coalesce(j.file_size, excluded.file_size),
         result = case when ${later} then excluded.result when ${settled} then j.result else excluded.result end,
+        result_history = case
+          when ${later} and j.result is not null then j.result_history || ${verdictRecord(tx, "j")} || excluded.result_history
+          when ${later} then j.result_history || excluded.result_history
+          when excluded.run < j.run and excluded.result is not null then j.result_history || ${verdictRecord(tx, "excluded")} || excluded.result_history
+          else j.result_history || excluded.result_history end,
         error = case when ${later} then excluded.error when ${settled} then j.error else excluded.error end,
         completed_at = case when ${later} then excluded.completed_at when ${settled} then j.completed_at else excluded.completed_at end,
         retry_count = least(j.retry_count::bigint + excluded.retry_count, ${MAX_RETRY_COUNT}),
@@ -116,6 +121,19 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
     const ended = endedJobRuns(freshEvents, new Map(rows.map((r) => [r.id, r.type])), starts);
     return { applied: fresh.size, jobIds: patches.map((p) => p.id), ended };
   });
+}
+
+/**
+ * The history entry of the verdict a row (`j`) or an incoming patch (`excluded`) holds: what
+ * verdictRecordOf (projection.ts) makes of a patch, in SQL. Sorted by run when read.
+ */
+function verdictRecord(tx: TransactionSql, row: "j" | "excluded") {
+  if (row === "j") {
+    return tx`jsonb_build_array(jsonb_build_object('run', j.run, 'status', j.result->'status', 'reasons', coalesce(j.result->'reasons', '[]'::jsonb),
+      'blockNumber', j.result->'onchain'->'blockNumber', 'completedAt', j.completed_at, 'result', j.result))`;
+  }
+  return tx`jsonb_build_array(jsonb_build_object('run', excluded.run, 'status', excluded.result->'status', 'reasons', coalesce(excluded.result->'reasons', '[]'::jsonb),
+    'blockNumber', excluded.result->'onchain'->'blockNumber', 'completedAt', excluded.completed_at, 'result', excluded.result))`;
 }
 
 /** A patch as a jsonb_to_recordset row; absent keys read as SQL NULL. */
@@ -135,6 +153,7 @@ function toRow(p: JobPatch) {
     file_name: p.fileName ?? undefined,
     file_size: p.fileSize ?? undefined,
     result: p.result ?? undefined,
+    result_history: p.resultHistory,
     error: p.error ?? undefined,
     retry_count: p.retryCount,
     created_at: p.createdAt.toISOString(),

@@ -36,6 +36,18 @@ describe("planDeliveries", () => {
     expect(JSON.parse(plan[0]!.body)).toEqual(a.failed);
   });
 
+  it("sends a verification.changed (a re-verification's new verdict) to its job's callback and to subscriptions listing it", () => {
+    const a = job("https://a.example/cb");
+    const summary = (status: "OK" | "FAIL", reasons: ("revoked")[]) => ({ status, reasons, blockNumber: 7 });
+    const changed = createEvent("verification.changed", { jobId: a.jobId, run: 2, previous: summary("OK", []), current: summary("FAIL", ["revoked"]), block: 7 }, { ...a.failed, run: 2 }, at(3));
+    expect(terminalJobIds([changed])).toEqual([a.jobId]);
+    const plan = planDeliveries([changed], new Map([[a.jobId, "https://a.example/cb"]]), [sub("s1", ["verification.changed"])], ids);
+    expect(plan.map((d) => [d.eventType, d.target])).toEqual([
+      ["verification.changed", "job"],
+      ["verification.changed", "subscription:s1"],
+    ]);
+  });
+
   it("sends each event to every subscription listing its type, and nothing else", () => {
     const a = job(null);
     const subs = [sub("s1", ["verification.failed"]), sub("s2", ["content.hashed", "verification.failed"]), sub("s3", ["verification.completed"])];

@@ -37,7 +37,11 @@ export interface NewDelivery {
 export const JOB_TARGET = "job";
 export const subscriptionTarget = (id: string) => `subscription:${id}`;
 
-const terminal = new Set<string>(terminalEventTypes);
+/**
+ * The events a job's callback hears: its ending, and a later verdict that differs from the one
+ * before (verification.changed, from a re-verification).
+ */
+const callbackTypes = new Set<string>([...terminalEventTypes, "verification.changed"]);
 
 /** The callbacks a batch asks to remember: every request that carries a callbackUrl. */
 export function callbacksOf(events: readonly AnyEnvelope[]): JobCallback[] {
@@ -48,13 +52,13 @@ export function callbacksOf(events: readonly AnyEnvelope[]): JobCallback[] {
   return out;
 }
 
-/** Job ids whose callbacks the batch may need: those of its terminal events. */
+/** Job ids whose callbacks the batch may need: those of its terminal (and verification.changed) events. */
 export function terminalJobIds(events: readonly AnyEnvelope[]): string[] {
-  return [...new Set(events.filter((e) => terminal.has(e.type)).map((e) => e.data.jobId))];
+  return [...new Set(events.filter((e) => callbackTypes.has(e.type)).map((e) => e.data.jobId))];
 }
 
 /**
- * Turns events into deliveries: a terminal event goes to its job's callback (if it asked
+ * Turns events into deliveries: a terminal event or a verification.changed goes to its job's callback (if it asked
  * for one), and any event to each subscription of the job's tenant that lists its type and
  * existed when the event occurred. Types nobody wants produce nothing.
  */
@@ -71,7 +75,7 @@ export function planDeliveries(
     let body: string | undefined;
     const add = (target: string, url: string, subscriptionId: string | null) =>
       out.push({ id: newId(), eventId: e.id, eventType: e.type, jobId, tenant, target, subscriptionId, url, body: (body ??= JSON.stringify(e)) });
-    const callback = terminal.has(e.type) ? callbacks.get(jobId) : undefined;
+    const callback = callbackTypes.has(e.type) ? callbacks.get(jobId) : undefined;
     if (callback) add(JOB_TARGET, callback, null);
     const occurredAt = Date.parse(e.occurredAt);
     for (const s of subscriptions) {

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { createEvent, createRequestEvent, type JobRequest } from "@veriflow/events";
+import { reverifyEvent, verdictChanged } from "./handlers.js";
+
+describe("verdictChanged", () => {
+  it("compares status and the set of reasons, not the block a verdict was read at", () => {
+    const v = (status: "OK" | "WARN" | "FAIL", reasons: ("revoked" | "uri_mismatch" | "creator_mismatch")[], blockNumber = 1) => ({ status, reasons, blockNumber });
+    expect(verdictChanged(v("OK", []), v("OK", [], 9))).toBe(false);
+    expect(verdictChanged(v("OK", []), v("FAIL", ["revoked"]))).toBe(true);
+    expect(verdictChanged(v("FAIL", ["revoked", "creator_mismatch"]), v("FAIL", ["creator_mismatch", "revoked"]))).toBe(false);
+    expect(verdictChanged(v("FAIL", ["revoked"]), v("FAIL", ["creator_mismatch"]))).toBe(true);
+    expect(verdictChanged(v("WARN", ["uri_mismatch"]), v("WARN", []))).toBe(true);
+  });
+});
+
+describe("reverifyEvent", () => {
+  const jobId = "55555555-5555-4555-8555-555555555555";
+  const request: JobRequest = { jobType: "verify", manifestUri: "https://m.example/x.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: "https://cb.example/" };
+  const req = createRequestEvent(jobId, { jobId, request, upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } }, new Date(0), "acme");
+  const hashed = createEvent("content.hashed", { jobId, request, contentHash: "0x" + "a".repeat(64), size: 1, startedAt: new Date(0).toISOString(), attempts: 3 }, req);
+  const now = new Date("2026-01-01T00:00:00Z");
+
+  it("re-issues the job's content.hashed as the new run, bulk, first attempt, in the job's tenant, with its callback", () => {
+    const e = reverifyEvent(hashed, 4, "cause-id", now);
+    expect(e).toMatchObject({ type: "content.hashed", correlationId: jobId, causationId: "cause-id", run: 4, tenant: "acme", callback: true });
+    expect(e.data).toMatchObject({ jobId, contentHash: hashed.data.contentHash, attempts: 1, startedAt: now.toISOString(), request: { ...request, priority: "bulk" } });
+  });
+
+  it("the same run asked for twice has one id (the stream keeps one); another run has another", () => {
+    expect(reverifyEvent(hashed, 4, "a", now).id).toBe(reverifyEvent(hashed, 4, "b", new Date()).id);
+    expect(reverifyEvent(hashed, 5, "a", now).id).not.toBe(reverifyEvent(hashed, 4, "a", now).id);
+  });
+});

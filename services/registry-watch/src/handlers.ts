@@ -1,0 +1,71 @@
+import {
+  createEvent,
+  createRegistryChangedEvent,
+  createRetryEvent,
+  runOf,
+  type Envelope,
+  type RegistryChangedEvent,
+  type VerdictSummary,
+  type VerifyResult,
+} from "@veriflow/events";
+import type { RegistryLog } from "./read-window.js";
+
+/**
+ * What registry-watch decides, without I/O: the verdict a completed run reached, whether a
+ * re-verification changed it, the event of a registry log, the run that re-verifies a job.
+ */
+
+export function verdictOf(result: Pick<VerifyResult, "status" | "reasons" | "onchain">): VerdictSummary {
+  return { status: result.status, reasons: [...result.reasons], blockNumber: result.onchain.blockNumber ?? null };
+}
+
+/** A verdict changed when its status or its set of reasons did (not the block it was read at). */
+export function verdictChanged(a: VerdictSummary, b: VerdictSummary): boolean {
+  if (a.status !== b.status) return true;
+  const x = [...new Set(a.reasons)].sort();
+  const y = [...new Set(b.reasons)].sort();
+  return x.length !== y.length || x.some((r, i) => r !== y[i]);
+}
+
+/** verification.changed for a completed run whose verdict differs from the run before's; its id derives from the completion's. */
+export function changedEvent(completed: Envelope<"verification.completed">, previous: VerdictSummary, now: Date): Envelope<"verification.changed"> {
+  const current = verdictOf(completed.data.result);
+  return createEvent(
+    "verification.changed",
+    { jobId: completed.data.jobId, run: runOf(completed), previous, current, block: current.blockNumber },
+    completed,
+    now,
+  );
+}
+
+/** The registry.changed event of one log (or of a log that left the chain). */
+export function registryChangedEvent(registryAddress: string, log: RegistryLog, removed: boolean, now: Date): RegistryChangedEvent {
+  return createRegistryChangedEvent(
+    {
+      registryAddress: registryAddress.toLowerCase(),
+      contentHash: log.contentHash.toLowerCase(),
+      kind: log.kind,
+      manifestURI: log.manifestURI,
+      blockNumber: log.blockNumber,
+      blockHash: log.blockHash.toLowerCase(),
+      txHash: log.txHash.toLowerCase(),
+      logIndex: log.logIndex,
+      removed,
+    },
+    now,
+  );
+}
+
+/**
+ * The re-verification of a job: run `run` started at the manifest stage by re-issuing the job's
+ * content.hashed (the hash is all the rest of the pipeline needs; the upload is gone), as bulk
+ * work, caused by the registry change. Its id derives from the job and the run, so the same
+ * run asked for twice is published once.
+ */
+export function reverifyEvent(hashed: Envelope<"content.hashed">, run: number, causeId: string, now: Date): Envelope<"content.hashed"> {
+  const input: Envelope<"content.hashed"> = {
+    ...hashed,
+    data: { ...hashed.data, request: { ...hashed.data.request, priority: "bulk" }, startedAt: now.toISOString(), attempts: 1 },
+  };
+  return createRetryEvent(input, run, causeId, now);
+}

@@ -1,0 +1,58 @@
+import { firstOfEachId, runOf, tenantOf, type AnyEnvelope } from "@veriflow/events";
+import type { Logger } from "@veriflow/platform";
+import type { Sql } from "@veriflow/pg";
+import { changedEvent, verdictChanged, verdictOf } from "./handlers.js";
+import { armRecheck, followRegistry, lockWatchedJob, recordVerdict, rememberRun } from "./store.js";
+
+export interface IntakeDeps {
+  sql: Sql;
+  log: Logger;
+  /** Publishes the verification.changed events a batch causes (ids derived: a redelivery republishes the same). */
+  publish(events: readonly AnyEnvelope[]): Promise<void>;
+  now(): Date;
+}
+
+/**
+ * The consumer's batch handler, in one transaction: remembers each job's latest run
+ * (content.hashed) and the verdict of its latest completed run, arms its next scheduled
+ * re-check when a run ends (recheckEvery), learns the registries verdicts
+ * were read from (they are followed from the verdict's block), and when a later run's verdict
+ * differs from the one before, publishes verification.changed before the commit (a failed
+ * publish rolls back and the batch comes again, with the same ids).
+ */
+export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promise<void> {
+  return async (batch) => {
+    const events = firstOfEachId(batch).filter((e) => e.type === "content.hashed" || e.type === "verification.completed" || e.type === "verification.failed");
+    if (events.length === 0) return;
+    await deps.sql.begin(async (tx) => {
+      const out: AnyEnvelope[] = [];
+      for (const event of events) {
+        if (event.type === "content.hashed") {
+          const { request, contentHash, jobId } = event.data;
+          // A per-job RPC endpoint reads another chain than the one followed here.
+          if (request.rpcUrl !== null) continue;
+          await rememberRun(tx, { jobId, tenant: tenantOf(event), contentHash, registryAddress: request.registryAddress, manifestUri: request.manifestUri, run: runOf(event), hashed: event });
+          continue;
+        }
+        if (event.type === "verification.failed") {
+          // A failed run (a re-check whose manifest is gone, say) still comes back on schedule.
+          await armRecheck(tx, event.data.jobId, runOf(event), new Date(event.occurredAt));
+          continue;
+        }
+        const completed = event;
+        const job = await lockWatchedJob(tx, completed.data.jobId);
+        if (!job) continue;
+        const run = runOf(completed);
+        const verdict = verdictOf(completed.data.result);
+        if (job.verdict && job.verdictRun !== null && job.verdictRun < run && verdictChanged(job.verdict, verdict)) {
+          out.push(changedEvent(completed, job.verdict, deps.now()));
+          deps.log.info({ jobId: job.jobId, run, from: job.verdict.status, to: verdict.status }, "verdict changed");
+        }
+        await recordVerdict(tx, job.jobId, run, verdict, new Date(completed.occurredAt));
+        await armRecheck(tx, job.jobId, run, new Date(completed.occurredAt));
+        await followRegistry(tx, job.registryAddress, (verdict.blockNumber ?? 0) + 1);
+      }
+      if (out.length > 0) await deps.publish(out);
+    });
+  };
+}

@@ -1,0 +1,4 @@
+import { runMain } from "@veriflow/platform";
+import { service } from "./service.js";
+
+await runMain(service);
