@@ -1,4 +1,4 @@
-import { isTerminal, runOf, statusRank, tenantOf, type AnyEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
+import { isTerminal, runOf, statusRank, tenantOf, type AnyJobEnvelope, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
 
 /**
  * How events move a job: pure logic, no I/O. store.ts applies the same rules in SQL
@@ -39,6 +39,8 @@ export interface JobPatch {
   rpcUrl: string | null;
   fileName: string | null;
   fileSize: number | null;
+  /** The batch the job was submitted in (its request's batchId); null for a single submission. */
+  batchId: string | null;
   /** The verify result or proof document; null until completed. */
   result: unknown;
   error: JobFailure | null;
@@ -68,7 +70,7 @@ export const PROGRESS = {
   completed: 100,
 } as const;
 
-function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch {
+function base(event: AnyJobEnvelope, status: JobStatus, progress: number): JobPatch {
   const at = new Date(event.occurredAt);
   return {
     id: event.data.jobId,
@@ -83,6 +85,7 @@ function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch
     rpcUrl: null,
     fileName: null,
     fileSize: null,
+    batchId: null,
     result: null,
     error: null,
     retryCount: 0,
@@ -99,6 +102,7 @@ function fromRequest(request: JobRequest) {
     manifestUri: request.manifestUri,
     registryAddress: request.registryAddress,
     rpcUrl: request.rpcUrl,
+    batchId: request.batchId ?? null,
   };
 }
 
@@ -108,7 +112,7 @@ function parseDate(value: string, fallback: Date): Date {
 }
 
 /** The patch one event applies to its job. */
-export function jobPatchFor(event: AnyEnvelope): JobPatch {
+export function jobPatchFor(event: AnyJobEnvelope): JobPatch {
   switch (event.type) {
     case "verification.requested": {
       const d = event.data;
@@ -185,6 +189,7 @@ export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
     rpcUrl: a.rpcUrl ?? b.rpcUrl,
     fileName: a.fileName ?? b.fileName,
     fileSize: a.fileSize ?? b.fileSize,
+    batchId: a.batchId ?? b.batchId,
     retryCount: Math.min(a.retryCount + b.retryCount, MAX_RETRY_COUNT),
     createdAt: minDate(a.createdAt, b.createdAt)!,
     startedAt: minDate(a.startedAt, b.startedAt),
@@ -211,7 +216,7 @@ export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
 }
 
 /** Folds events, in order, into one patch per job. */
-export function foldEvents(events: readonly AnyEnvelope[]): Map<string, JobPatch> {
+export function foldEvents(events: readonly AnyJobEnvelope[]): Map<string, JobPatch> {
   const jobs = new Map<string, JobPatch>();
   for (const event of events) {
     const patch = jobPatchFor(event);
