@@ -35,13 +35,15 @@ export interface Accepted {
  */
 export async function acceptSubmission(
   deps: AcceptDeps,
-  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context },
+  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context; batchId?: string },
 ): Promise<Accepted> {
   const { jobId, jobType, upload, tenant } = input;
   // Every later line of the request (REST or gRPC), and its access log line, name the job.
   noteLogFields({ jobId, tenant });
   try {
-    const request = parseSubmission(jobType, input.fields, deps.policy);
+    // A batch's jobs are bulk work: stages serve interactive submissions first.
+    const batch = input.batchId === undefined ? {} : { batchId: input.batchId, priority: "bulk" as const };
+    const request = { ...parseSubmission(jobType, input.fields, deps.policy), ...batch };
     checkTextField("fileName", upload.fileName);
     checkTextField("contentType", upload.contentType);
     const event = createRequestEvent(jobId, {

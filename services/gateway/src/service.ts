@@ -71,8 +71,10 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
 
   // What REST and gRPC submissions share: where uploads and requests go, and the rules they meet.
   const submissions = { js: nats.js, jsm: nats.jsm, nc: nats.nc, log, policy, maxUploadBytes: config.maxUploadBytes, admission, idempotency };
+  const batchLimits = { maxFiles: config.maxBatchFiles, maxBytes: config.maxBatchBytes, maxUploadBytes: config.maxUploadBytes };
   const app = createGatewayApp({
     ...submissions,
+    batchLimits,
     statusUrl: config.statusUrl,
     webhooksUrl: config.webhooksUrl,
     authenticator,
