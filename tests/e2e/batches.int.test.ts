@@ -5,6 +5,8 @@ import { verifyWebhookSignature } from "../../services/webhooks/src/signature.js
 import { eventually, getJson } from "../support/client.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
 import { startSystem, type System } from "../support/system.js";
+import { call, jobServiceClient, submissionServiceClient, submitBatch as submitBatchGrpc } from "../support/grpc.js";
+import type { grpc } from "@veriflow/grpc";
 
 // Batches end to end on real servers: POST /api/verification-batches, the batch's record and
 // counts in status, and its one batch.completed webhook. Small limits, so they can be crossed.
@@ -120,5 +122,44 @@ describe("POST /api/verification-batches", () => {
     const bad = await getJson(`${sys.gatewayUrl}${BATCHES_PATH}/not-a-uuid`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("E_INVALID_BATCH_ID");
+  });
+});
+
+describe("gRPC SubmitBatch and GetBatch", () => {
+  it("queues a job per file, rejects a file without a manifest_uri, and reads the batch when done", async () => {
+    const submissions = submissionServiceClient(sys.gatewayGrpcAddress);
+    const jobs = jobServiceClient(sys.statusGrpcAddress);
+    try {
+      const a = await published("ga");
+      const b = await published("gb");
+      const answer = await submitBatchGrpc(submissions, [
+        { metadata: { type: "JOB_TYPE_VERIFY", registryAddress: sys.registry } },
+        { file: { fileName: a.name, manifestUri: a.manifestUri!, contentType: "text/plain" } },
+        { chunk: Buffer.from(String(a.content).slice(0, 10)) },
+        { chunk: Buffer.from(String(a.content).slice(10)) },
+        { file: { fileName: "lost.txt", manifestUri: "" } },
+        { chunk: Buffer.from("no manifest") },
+        { file: { fileName: b.name, manifestUri: b.manifestUri! } },
+        { chunk: Buffer.from(String(b.content)) },
+      ]);
+      expect(answer.jobs.map((j) => j.fileName)).toEqual(["ga.txt", "gb.txt"]);
+      expect(answer.rejected).toMatchObject([{ index: 1, fileName: "lost.txt", code: "E_MANIFEST_URI_REQUIRED" }]);
+
+      const batch = await eventually("the batch done", async () => {
+        const got = await call<any>((cb) => jobs.getBatch({ batchId: answer.batchId }, cb)).catch((err: grpc.ServiceError) => {
+          if (err.code === 5) return undefined; // NOT_FOUND until batch.submitted is projected
+          throw err;
+        });
+        return got?.done ? got : undefined;
+      });
+      expect(batch).toMatchObject({ batchId: answer.batchId, total: 2, rejected: 1, completed: 2, failed: 0, verdicts: { ok: 2, warn: 0, fail: 0 } });
+      expect(batch.jobs).toHaveLength(2);
+
+      const refused = await submitBatchGrpc(submissions, [{ metadata: { type: "JOB_TYPE_VERIFY", registryAddress: sys.registry } }]).catch((e: grpc.ServiceError) => e);
+      expect((refused as grpc.ServiceError).code).toBe(3); // INVALID_ARGUMENT: E_BATCH_EMPTY
+    } finally {
+      submissions.close();
+      jobs.close();
+    }
   });
 });

@@ -12,8 +12,12 @@ import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotency
 import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
 import { parseSubmission } from "./submission.js";
+import type { BatchLimits } from "./batch-storage.js";
+import { createSubmitBatch } from "./grpc-batch.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
+  /** Files and bytes per batch (SubmitBatch). */
+  batchLimits: BatchLimits;
   rpc: Rpc;
   /** Whether the queue can take a job now (backlog, full stores), shared with REST. */
   admission: Admission;
@@ -48,6 +52,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
  */
 export function createSubmissionHandlers(deps: SubmissionServiceDeps): SubmissionServiceHandlers {
   return {
+    SubmitBatch: createSubmitBatch(deps),
     SubmitVerification: deps.rpc.clientStream<SubmitVerificationRequest__Output, SubmitVerificationResponse>("submit", async (messagesIn, ctx) => {
       const messages = withIdleTimeout(messagesIn[Symbol.asyncIterator](), deps.uploadIdleTimeoutMs);
       const first = await nextMessage(messages, ctx.signal);
@@ -196,7 +201,7 @@ async function verifyInProcess(
  * with E_REQUEST_TIMEOUT (gRPC DEADLINE_EXCEEDED), which ends the call and, mid-file, the
  * put (the store purges its chunks). A client's own deadline may be longer or absent.
  */
-function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator<T> {
+export function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator<T> {
   return {
     next: () =>
       new Promise<IteratorResult<T>>((resolve, reject) => {
@@ -216,7 +221,7 @@ function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator
 }
 
 /** The next message, or a rejection once the call is cancelled (a stalled client frees its handler). */
-function nextMessage<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+export function nextMessage<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
   if (signal.aborted) return Promise.reject(new Error("the call was cancelled"));
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(new Error("the call was cancelled"));

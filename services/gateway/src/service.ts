@@ -103,6 +103,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     proto.veriflow.v1.SubmissionService.service,
     createSubmissionHandlers({
       ...submissions,
+      batchLimits,
       rpc: grpcServer.rpc,
       uploadIdleTimeoutMs: config.grpc.uploadIdleTimeoutMs,
       health,
