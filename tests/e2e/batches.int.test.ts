@@ -1,10 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BATCHES_PATH, JOBS_PATH } from "@veriflow/events";
 import { verifyWebhookSignature } from "../../services/webhooks/src/signature.js";
 import { eventually, getJson } from "../support/client.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
 import { startSystem, type System } from "../support/system.js";
+import { buildCli, runCli } from "../support/cli.js";
 import { call, jobServiceClient, submissionServiceClient, submitBatch as submitBatchGrpc } from "../support/grpc.js";
 import type { grpc } from "@veriflow/grpc";
 
@@ -160,6 +164,45 @@ describe("gRPC SubmitBatch and GetBatch", () => {
     } finally {
       submissions.close();
       jobs.close();
+    }
+  });
+});
+
+describe("veriflow verify <dir> --manifest-map", () => {
+  it("sends the folder as batches, shows one progress, prints a summary and exits with the worst verdict", async () => {
+    await buildCli();
+    const dir = await mkdtemp(join(tmpdir(), "veriflow-batch-"));
+    try {
+      const files = join(dir, "files");
+      await mkdir(files);
+      const parts = [await published("one"), await published("two"), await published("three")];
+      const map: Record<string, string> = {};
+      for (const p of parts) {
+        await writeFile(join(files, p.name), p.content);
+        map[p.name] = p.manifestUri!;
+      }
+      // A fourth file signed for other content: a FAIL verdict (hash_mismatch).
+      await writeFile(join(files, "forged.txt"), "not what the manifest signed");
+      map["forged.txt"] = parts[0]!.manifestUri!;
+      await writeFile(join(dir, "map.json"), JSON.stringify(map));
+
+      const run = await runCli(["verify", files, "--manifest-map", join(dir, "map.json"), "--registry", sys.registry, "--batch-size", "3"], { VERIFLOW_URL: sys.gatewayUrl });
+      expect(run.code, run.stderr).toBe(1); // FAIL verdict, no failed job
+      expect(run.stderr).toContain("4 of 4 files queued in 2 batches");
+      expect(run.stderr).toMatch(/progress 100% completed: 4 of 4 jobs ended/);
+      const lines = run.stdout.trim().split("\n");
+      expect(lines[0]).toMatch(/^file\s+job\s+status\s+verdict$/);
+      expect(lines.filter((l) => /\bcompleted\s+OK$/.test(l))).toHaveLength(3);
+      expect(lines.find((l) => l.startsWith("forged.txt"))).toMatch(/completed\s+FAIL$/);
+      expect(lines.at(-1)).toBe("4 files: 1 FAIL, 3 OK");
+
+      // A file the map does not name: a usage error before anything is sent.
+      await writeFile(join(files, "stray.bin"), "x");
+      const unmapped = await runCli(["verify", files, "--manifest-map", join(dir, "map.json"), "--registry", sys.registry], { VERIFLOW_URL: sys.gatewayUrl });
+      expect(unmapped.code).toBe(2);
+      expect(unmapped.stderr).toContain("stray.bin");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
