@@ -10,7 +10,9 @@ import { startReceiver, type Receiver } from "../support/receiver.js";
 import { startSystem, type System } from "../support/system.js";
 import { buildCli, runCli } from "../support/cli.js";
 import { call, jobServiceClient, submissionServiceClient, submitBatch as submitBatchGrpc } from "../support/grpc.js";
-import type { grpc } from "@veriflow/grpc";
+import { grpc } from "@veriflow/grpc";
+
+const grpcStatus = grpc.status;
 
 // Batches end to end on real servers: POST /api/verification-batches, the batch's record and
 // counts in status, and its one batch.completed webhook. Small limits, so they can be crossed.
@@ -151,7 +153,7 @@ describe("gRPC SubmitBatch and GetBatch", () => {
 
       const batch = await eventually("the batch done", async () => {
         const got = await call<any>((cb) => jobs.getBatch({ batchId: answer.batchId }, cb)).catch((err: grpc.ServiceError) => {
-          if (err.code === 5) return undefined; // NOT_FOUND until batch.submitted is projected
+          if (err.code === grpcStatus.NOT_FOUND) return undefined; // NOT_FOUND until batch.submitted is projected
           throw err;
         });
         return got?.done ? got : undefined;
@@ -160,7 +162,7 @@ describe("gRPC SubmitBatch and GetBatch", () => {
       expect(batch.jobs).toHaveLength(2);
 
       const refused = await submitBatchGrpc(submissions, [{ metadata: { type: "JOB_TYPE_VERIFY", registryAddress: sys.registry } }]).catch((e: grpc.ServiceError) => e);
-      expect((refused as grpc.ServiceError).code).toBe(3); // INVALID_ARGUMENT: E_BATCH_EMPTY
+      expect((refused as grpc.ServiceError).code).toBe(grpcStatus.INVALID_ARGUMENT); // E_BATCH_EMPTY
     } finally {
       submissions.close();
       jobs.close();

@@ -78,7 +78,7 @@ async function checkBatch(deps: AcceptDeps, files: readonly BatchFile[], fields:
     );
     return { jobType, shared, items };
   } catch (err) {
-    await Promise.all(files.map((f) => (f.kind === "stored" ? discardUpload(deps, f.objectName, f) : undefined)));
+    await Promise.all(files.flatMap((f) => (f.kind === "stored" ? [discardUpload(deps, f.objectName, f)] : [])));
     throw err;
   }
 }

@@ -33,7 +33,6 @@ const MAX_FILE_NAME = 255;
 export function checkBatchFileName(name: string | undefined | null): HttpError | null {
   if (!name) return badRequest("E_FILE_NAME_INVALID", "the file part has no file name: name each file (its part's filename)");
   if (name.length > MAX_FILE_NAME) return badRequest("E_FILE_NAME_INVALID", `the file name is longer than ${MAX_FILE_NAME} characters`);
-  // eslint-disable-next-line no-control-regex
   if (/[/\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(name) || name === "." || name === "..") {
     return badRequest("E_FILE_NAME_INVALID", `the file name ${JSON.stringify(name.slice(0, 64))} holds a path separator or a control character`);
   }
@@ -109,7 +108,7 @@ export function createBatchStorage(uploads: UploadWriter, limits: BatchLimits, d
           const why = refused ?? stream.errored ?? err;
           if (why instanceof HttpError && why.code === "E_FILE_TOO_LARGE") return stream.readableEnded ? cb(null, rejectedOf(index, fileName, why)) : reject(why);
           refuseUpload(req, why);
-          cb(why as Error);
+          cb(why);
         },
       );
     },

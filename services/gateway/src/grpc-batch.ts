@@ -146,7 +146,7 @@ async function storeFiles(deps: BatchServiceDeps, messages: Messages): Promise<B
       }
     }
   } catch (err) {
-    await Promise.all(items.map((i) => (i.kind === "stored" ? discardUpload(deps, i.upload.objectName, i.upload) : undefined)));
+    await Promise.all(items.flatMap((i) => (i.kind === "stored" ? [discardUpload(deps, i.upload.objectName, i.upload)] : [])));
     throw err;
   }
 }

@@ -47,7 +47,7 @@ export async function recordBatches(tx: TransactionSql, events: readonly AnyBatc
   const inserted = await tx<{ id: string }[]>`
     insert into verification_batches (id, tenant, job_type, registry_address, total, rejected, callback_url, created_at)
     select b.id, b.tenant, b.job_type, b.registry_address, b.total, b.rejected, b.callback_url, b.created_at
-    from jsonb_to_recordset(${tx.json(rows as never)}) as b(
+    from jsonb_to_recordset(${tx.json(rows)}) as b(
       id text, tenant text, job_type text, registry_address text, total integer, rejected integer, callback_url text, created_at timestamptz)
     on conflict (id) do nothing
     returning id`;

@@ -1,4 +1,4 @@
-import { TERMINAL_RANK, firstOfEachId, isBatchEvent, runOf, type AnyBatchEnvelope, type AnyEnvelope, type AnyJobEnvelope, type EventType } from "@veriflow/events";
+import { TERMINAL_RANK, firstOfEachId, isBatchEvent, runOf, type AnyEnvelope, type AnyJobEnvelope, type EventType } from "@veriflow/events";
 import { completeBatches, recordBatches, type CompletedBatch } from "./batch-store.js";
 import { storable, type Sql, type TransactionSql } from "@veriflow/pg";
 import { endedJobRuns, runStartsOf, type EndedJobRun } from "./job-duration.js";
@@ -49,7 +49,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
   if (all.length === 0) return { applied: 0, jobIds: [], ended: [], completedBatches: [] };
   return sql.begin(async (tx) => {
     const jobs = await applyJobEvents(tx, unique);
-    const recorded = await recordBatches(tx, batches as AnyBatchEnvelope[]);
+    const recorded = await recordBatches(tx, batches);
     // Any batch a written job belongs to, or just recorded, may now be complete.
     const completedBatches = await completeBatches(tx, [...new Set([...jobs.batchIds, ...recorded])]);
     return { applied: jobs.applied + recorded.length, jobIds: jobs.jobIds, ended: jobs.ended, completedBatches };
