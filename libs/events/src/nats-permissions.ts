@@ -126,13 +126,13 @@ const readEveryConsumer = allDurables.map((d) => `${API}.CONSUMER.INFO.${STREAM_
 
 function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
   return {
-    description: `${pipeline.edge.service}: accepts submissions, stores their uploads; publishes ${pipeline.edge.produces}, batch.submitted`,
+    description: `${pipeline.edge.service}: accepts submissions, stores their uploads; publishes ${pipeline.edge.produces}, ${pipeline.batch.submitted}`,
     publish: [
       ...connection.publish,
       ...eventStreams,
       subjectsOf(pipeline.edge.produces),
       // A batch's record, after its jobs' requests (batch-submission.ts).
-      subjectsOf("batch.submitted"),
+      subjectsOf(pipeline.batch.submitted),
       ...writeUploads,
       ...idempotencyRecords,
       ...rateLimitCounters,

@@ -74,6 +74,11 @@ export const pipeline = {
     { service: "status", durable: "status-projection", description: "projects every event into PostgreSQL", opsPort: 9105 },
     { service: "webhooks", durable: "webhooks", description: "turns events into webhook deliveries (job callbacks, subscriptions)", opsPort: 9106 },
   ],
+  /**
+   * A batch's events: the edge publishes `submitted` after the batch's jobs' requests, and the
+   * status projection publishes `completed` once its last job ended (batch-completions.ts).
+   */
+  batch: { submitted: "batch.submitted", completed: "batch.completed" },
   /** A job ends with exactly one of these. */
   terminal: ["verification.completed", "verification.failed"],
   /** What any stage emits when it gives up on a job (so every stage may publish it). */
@@ -89,6 +94,7 @@ type Descriptor = {
   edge: { service: string; produces: EventType; opsPort: number };
   stages: readonly StageSpec[];
   observers: readonly ObserverSpec[];
+  batch: { submitted: EventType; completed: EventType };
   terminal: readonly EventType[];
   giveUp: EventType;
 };
