@@ -5,7 +5,7 @@ import { HttpError, badRequest, type ErrorCode } from "@veriflow/errors";
 import { putUpload, type UploadWriter } from "@veriflow/nats";
 import { hashStream } from "./fallback-pipeline.js";
 import { refuseUpload } from "./multipart.js";
-import type { StoredFile } from "./upload-storage.js";
+import { storedFileOf, type StoredFile } from "./upload-storage.js";
 
 /** The limits of one batch (GATEWAY_MAX_BATCH_FILES, GATEWAY_MAX_BATCH_BYTES) and of each of its files (GATEWAY_MAX_UPLOAD_BYTES). */
 export interface BatchLimits {
@@ -96,13 +96,7 @@ export function createBatchStorage(uploads: UploadWriter, limits: BatchLimits, d
             jobId,
             fileName: fileName!,
             contentType: file.mimetype || null,
-            objectName: jobId,
-            size: info.size,
-            nuid: info.nuid,
-            chunks: info.chunks,
-            digest: info.digest,
-            entrySeq: info.revision,
-            chunkSeq: info.chunkSeq,
+            ...storedFileOf(jobId, info),
           } satisfies BatchFile as unknown as multer.File),
         (err: unknown) => {
           const why = refused ?? stream.errored ?? err;

@@ -13,6 +13,7 @@ import { nextMessage, withIdleTimeout } from "./grpc-submission.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, type Idempotency } from "./idempotency.js";
 import { storageFull } from "./multipart.js";
 import { parseBatchFields } from "./submission.js";
+import { storedFileOf } from "./upload-storage.js";
 
 export interface BatchServiceDeps extends AcceptDeps {
   rpc: Rpc;
@@ -136,7 +137,7 @@ async function storeFiles(deps: BatchServiceDeps, messages: Messages): Promise<B
       counted.size = 0;
       try {
         const info = await putUpload(deps, jobId, Readable.from(chunksOf(messages, counted, limits)), { fileName, contentType: file.contentType || null });
-        const upload = { objectName: jobId, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest, entrySeq: info.revision, chunkSeq: info.chunkSeq, fileName, contentType: file.contentType || null };
+        const upload = { ...storedFileOf(jobId, info), fileName, contentType: file.contentType || null };
         items.push({ kind: "stored", index, jobId, fileName: fileName!, manifestUri: file.manifestUri || undefined, contentHash: contentHashOfDigest(info.digest), upload });
       } catch (err) {
         await discardUpload(deps, jobId);

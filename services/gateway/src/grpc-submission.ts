@@ -12,6 +12,7 @@ import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotency
 import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
 import { parseSubmission } from "./submission.js";
+import { storedFileOf } from "./upload-storage.js";
 import type { BatchLimits } from "./batch-storage.js";
 import { createSubmitBatch } from "./grpc-batch.js";
 
@@ -141,13 +142,7 @@ async function storeAndAccept(
     tenant,
     trace: input.trace,
     upload: {
-      objectName: jobId,
-      size: info.size,
-      nuid: info.nuid,
-      chunks: info.chunks,
-      digest: info.digest,
-      entrySeq: info.revision,
-      chunkSeq: info.chunkSeq,
+      ...storedFileOf(jobId, info),
       fileName: meta.fileName || null,
       contentType: meta.contentType || null,
     },
