@@ -9,6 +9,9 @@ import { eventually, getJson } from "../support/client.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
 import { startSystem, type System } from "../support/system.js";
 import { buildCli, runCli } from "../support/cli.js";
+import { createSilentLogger } from "@veriflow/platform";
+import { loadConfig as loadStatusConfig } from "../../services/status/src/config.js";
+import { startStatusService } from "../../services/status/src/service.js";
 import { call, jobServiceClient, submissionServiceClient, submitBatch as submitBatchGrpc } from "../support/grpc.js";
 import { grpc } from "@veriflow/grpc";
 
@@ -81,6 +84,27 @@ describe("POST /api/verification-batches", () => {
     // Exactly once: nothing else arrives for it.
     await new Promise((r) => setTimeout(r, 1500));
     expect(receiver.requests.filter((r) => JSON.parse(r.body).data.batchId === batchId)).toHaveLength(1);
+  });
+
+  it("publishes batch.completed once with two status replicas projecting the batch's jobs", async () => {
+    // A second replica on the same durable consumer (its own ports): the jobs' endings are split between them.
+    const second = await startStatusService(loadStatusConfig({ ...sys.env, STATUS_PORT: "0", STATUS_GRPC_PORT: "0", OPS_PORT: "0" }), createSilentLogger());
+    const hooks = await startReceiver([200]);
+    try {
+      const parts: Part[] = [];
+      for (const label of ["r1", "r2", "r3", "r4", "r5"]) parts.push(await published(label)); // one registration at a time (one signer's nonce)
+      const res = await submitBatch(parts, { callbackUrl: hooks.url });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      const { batchId } = res.body;
+      await eventually("the batch webhook", async () => (hooks.requests.length > 0 ? true : undefined));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(hooks.requests.map((r) => JSON.parse(r.body).type)).toEqual(["batch.completed"]);
+      const batch = await getJson(`${sys.gatewayUrl}${BATCHES_PATH}/${batchId}`);
+      expect(batch.body).toMatchObject({ done: true, total: 5, counts: { completed: 5 } });
+    } finally {
+      await hooks.close();
+      await second.stop();
+    }
   });
 
   it("rejects a file without its manifestURI and keeps the others", async () => {
