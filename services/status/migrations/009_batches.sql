@@ -1,7 +1,8 @@
 -- Batches (POST /api/verification-batches, gRPC SubmitBatch). A job names its batch in its
 -- request (`request.batchId`); the batch itself is recorded from `batch.submitted`, which
 -- says how many jobs it holds. Its counts are read from its jobs' rows, never kept twice.
-alter table verification_jobs add column batch_id text;
+-- (if not exists: a test that projects into an older schema adds the column the projection writes.)
+alter table verification_jobs add column if not exists batch_id text;
 -- A batch's jobs, newest first (the batch page), and its counts.
 create index verification_jobs_batch_idx on verification_jobs (batch_id, created_at desc, id desc) where batch_id is not null;
 
