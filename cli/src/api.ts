@@ -1,6 +1,6 @@
-import { DEAD_LETTERS_PATH, JOBS_PATH, deadLetterPath, jobPath, type JobStatus, type JobType } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, batchPath, deadLetterPath, jobPath, type JobStatus, type JobType } from "@veriflow/events";
 import { ApiError, UnreachableError } from "./errors.js";
-import { postMultipart } from "./upload.js";
+import { postMultipart, postMultipartFiles } from "./upload.js";
 
 /** A job as `GET /api/verification-jobs/:id` answers it (the fields the CLI reads). */
 export interface Job {
@@ -110,11 +110,44 @@ export interface SubmitInput {
   idempotencyKey?: string;
 }
 
+/** The answer to `POST /api/verification-batches`. */
+export interface BatchAccepted {
+  batchId: string;
+  pollUrl: string;
+  jobs: { jobId: string; fileName: string }[];
+  rejected: { index: number; fileName: string | null; code: string; message: string }[];
+}
+
+/** A batch as `GET /api/verification-batches/:id` answers it. */
+export interface Batch {
+  batchId: string;
+  total: number;
+  rejected: number;
+  counts: { queued: number; processing: number; completed: number; failed: number };
+  verdicts: { OK: number; WARN: number; FAIL: number };
+  done: boolean;
+  jobs: Job[];
+  limit: number;
+  offset: number;
+}
+
+export interface SubmitBatchInput {
+  /** The files, each sent under its base name, with its manifest URI in the same order. */
+  files: { path: string; manifestUri: string }[];
+  registryAddress: string;
+  rpcUrl?: string;
+  type: JobType;
+  idempotencyKey?: string;
+}
+
 export interface ApiClient {
   baseUrl: string;
   /** Uploads the file streamed from disk with backpressure, never read whole into memory. */
   submit(input: SubmitInput): Promise<Accepted>;
   getJob(id: string, signal?: AbortSignal): Promise<Job>;
+  /** Uploads several files as one batch, each streamed from disk in turn. */
+  submitBatch(input: SubmitBatchInput): Promise<BatchAccepted>;
+  getBatch(id: string, page: { limit: number; offset: number }, signal?: AbortSignal): Promise<Batch>;
   listJobs(query: { status?: string; limit?: number; offset?: number }): Promise<JobPage>;
   /** `GET …/:id/events` as an open response, or null when the server has no such route. */
   openEvents(id: string, signal: AbortSignal): Promise<Response | null>;
@@ -173,6 +206,23 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       const res = new Response(answer.text === "" ? null : answer.text, { status: answer.status, headers: typeof retryAfter === "string" ? { "retry-after": retryAfter } : {} });
       const fallback = answer.headers["x-veriflow-mode"] === "fallback";
       return { ...(await json<Accepted>(res)), ...(fallback ? { fallback } : {}) };
+    },
+    async submitBatch(input) {
+      const fields: [string, string][] = [["registryAddress", input.registryAddress], ["jobType", input.type]];
+      if (input.rpcUrl) fields.push(["rpcUrl", input.rpcUrl]);
+      for (const f of input.files) fields.push(["manifestURI", f.manifestUri]);
+      const headers = input.idempotencyKey ? { ...auth, "idempotency-key": input.idempotencyKey } : auth;
+      let answer;
+      try {
+        answer = await postMultipartFiles(`${baseUrl}${BATCHES_PATH}`, fields, input.files.map((f) => f.path), headers);
+      } catch (err) {
+        throw new UnreachableError(`${baseUrl} is not reachable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      }
+      const retryAfter = answer.headers["retry-after"];
+      return json<BatchAccepted>(new Response(answer.text === "" ? null : answer.text, { status: answer.status, headers: typeof retryAfter === "string" ? { "retry-after": retryAfter } : {} }));
+    },
+    async getBatch(id, page, signal) {
+      return json<Batch>(await request(`${batchPath(id)}?limit=${page.limit}&offset=${page.offset}`, signal ? { signal } : {}));
     },
     async getJob(id, signal) {
       return json<Job>(await request(jobPath(id), signal ? { signal } : {}));

@@ -144,4 +144,22 @@ describe("parseCommand: keys", () => {
     expect(() => parseCommand(["keys", "rotate"], env)).toThrow(/unknown command "keys rotate"/);
     expect(parseCommand(["keys"], env)).toMatchObject({ kind: "help" });
   });
+
+  it("verify <dir> --manifest-map: a folder as batches, of --batch-size files (100 unless told)", () => {
+    expect(parseCommand(["verify", "./photos", "--manifest-map", "map.json", "--registry", REGISTRY, "--batch-size", "25"])).toEqual({
+      kind: "verify-folder",
+      common: { url: DEFAULT_URL, apiKey: undefined, json: false, quiet: false },
+      dir: "./photos",
+      manifestMap: "map.json",
+      registry: REGISTRY,
+      proof: false,
+      rpcUrl: undefined,
+      timeoutMs: DEFAULT_TIMEOUT_S * 1000,
+      batchSize: 25,
+    });
+    expect(parseCommand(["verify", "d", "--manifest-map", "m.json", "--registry", REGISTRY])).toMatchObject({ batchSize: 100 });
+    usageError(["verify", "d", "--manifest-map", "m.json"], /--registry/);
+    usageError(["verify", "d", "--manifest-map", "m.json", "--registry", REGISTRY, "--manifest", "ipfs://x"], /not both/);
+    usageError(["verify", "d", "--manifest-map", "m.json", "--registry", REGISTRY, "--batch-size", "0"], /--batch-size/);
+  });
 });

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ADDRESS_PATTERN, isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { UsageError } from "./errors.js";
 import { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
-import { HELP } from "./help.js";
+import { DEFAULT_BATCH_SIZE, HELP } from "./help.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -33,6 +33,19 @@ export type Command =
       timeoutMs: number;
       /** The most the submission's retries may wait in all (a busy or full gateway); 0: none. */
       retryForMs: number;
+    }
+  | {
+      /** `veriflow verify <dir> --manifest-map <map.json>`: the folder's files as batches, one progress bar. */
+      kind: "verify-folder";
+      common: Common;
+      dir: string;
+      manifestMap: string;
+      registry: string;
+      proof: boolean;
+      rpcUrl: string | undefined;
+      timeoutMs: number;
+      /** Files per batch: the folder is split into batches of at most this many (the gateway's GATEWAY_MAX_BATCH_FILES). */
+      batchSize: number;
     }
   | { kind: "jobs-list"; common: Common; status: string | undefined; limit: number | undefined; offset: number | undefined }
   | { kind: "jobs-get"; common: Common; id: string }
@@ -139,8 +152,11 @@ function parseVerify(args: string[], env: Env): Command {
     wait: { type: "boolean", default: false },
     timeout: { type: "string" },
     "retry-for": { type: "string" },
+    "manifest-map": { type: "string" },
+    "batch-size": { type: "string" },
   });
   if (values.help) return { kind: "help", text: HELP.verify };
+  if (values["manifest-map"] !== undefined) return parseVerifyFolder(values, positionals, env);
   const usage = "veriflow verify <file> --manifest <uri> --registry <address>";
   const file = onePositional(positionals, "<file>", usage);
   const manifestUri = values.manifest as string | undefined;
@@ -163,6 +179,26 @@ function parseVerify(args: string[], env: Env): Command {
     wait: values.wait === true || values.timeout !== undefined,
     timeoutMs: timeoutOf(values.timeout),
     retryForMs: secondsOf("retry-for", values["retry-for"], DEFAULT_RETRY_FOR_S, "no retries"),
+  };
+}
+
+function parseVerifyFolder(values: Record<string, unknown>, positionals: string[], env: Env): Command {
+  const usage = "veriflow verify <dir> --manifest-map <map.json> --registry <address>";
+  const dir = onePositional(positionals, "<dir>", usage);
+  const registry = values.registry as string | undefined;
+  if (!registry) throw new UsageError(`--registry <address> is required (usage: ${usage})`);
+  if (!ADDRESS_PATTERN.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  if (values.manifest !== undefined) throw new UsageError("give --manifest (one file) or --manifest-map (a folder), not both");
+  return {
+    kind: "verify-folder",
+    common: common(values, env),
+    dir,
+    manifestMap: values["manifest-map"] as string,
+    registry,
+    proof: values.proof === true,
+    rpcUrl: values["rpc-url"] as string | undefined,
+    timeoutMs: timeoutOf(values.timeout),
+    batchSize: integerOf("batch-size", values["batch-size"], 1) ?? DEFAULT_BATCH_SIZE,
   };
 }
 

@@ -2,6 +2,9 @@ import { JOBS_PAGE_SIZE } from "@veriflow/events";
 import { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL } from "./defaults.js";
 import { EXIT_CODES_HELP } from "./exit-codes.js";
 
+/** Files per batch unless told (`veriflow verify <dir>`): the gateway's default GATEWAY_MAX_BATCH_FILES. */
+export const DEFAULT_BATCH_SIZE = 100;
+
 /** The text of `veriflow --help` and `veriflow help <command>`. */
 const COMMON_HELP = `Common options:
   --url <url>         the gateway (env VERIFLOW_URL, default ${DEFAULT_URL})
@@ -15,6 +18,7 @@ export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "keys" |
 
 Usage:
   veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--priority interactive|bulk] [--recheck-every <d>] [--wait] [--timeout <s>] [--retry-for <s>]
+  veriflow verify <dir> --manifest-map <map.json> --registry <address> [--proof] [--batch-size <n>] [--timeout <s>]
   veriflow jobs list [--status queued|processing|completed|failed] [--limit <n>] [--offset <n>]
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
@@ -54,6 +58,13 @@ prints the verdict and exits with it (0 OK, 3 WARN, 1 FAIL, 4 job failed).
                       after each Retry-After for up to <s> seconds in all, then exit 5
                       (default ${DEFAULT_RETRY_FOR_S}, 0: never). Every attempt carries the same Idempotency-Key,
                       so a retried submission never makes a second job.
+
+A folder: veriflow verify <dir> --manifest-map <map.json> --registry <address>
+Sends every file of <dir> (map.json: { "<file name>": "<manifest URI>", … }; a file it does
+not name is a usage error) as batches of --batch-size files (default ${DEFAULT_BATCH_SIZE}, the
+gateway's GATEWAY_MAX_BATCH_FILES), shows one progress bar until every job ended, then a
+summary table. Exits with the worst outcome: 4 a job failed or a file was refused, else
+1 a FAIL verdict, else 3 a WARN, else 0.
 
 ${COMMON_HELP}
 

@@ -31,8 +31,21 @@ const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", 
  * erase-line) with a spinner and the elapsed time; elsewhere (CI logs, pipes) one plain line
  * per change, so logs stay readable.
  */
-export function createProgressReporter(sink: ProgressSink, jobId: string, opts: { enabled: boolean; now?: () => number }): ProgressReporter {
+export function createProgressReporter(
+  sink: ProgressSink,
+  jobId: string,
+  opts: {
+    enabled: boolean;
+    now?: () => number;
+    /** What the bar stands for ("job <id>" unless told: a folder's batches say how many files). */
+    subject?: string;
+    /** What the progress means (describeProgress unless told). */
+    describe?: (job: Job) => string;
+  },
+): ProgressReporter {
   const now = opts.now ?? Date.now;
+  const subject = opts.subject ?? `job ${jobId}`;
+  const describe = opts.describe ?? describeProgress;
   const started = now();
   const elapsed = () => `${((now() - started) / 1000).toFixed(1)}s`;
   if (!opts.enabled) return { update() {}, following() {}, done() {} };
@@ -40,10 +53,10 @@ export function createProgressReporter(sink: ProgressSink, jobId: string, opts: 
   if (!sink.isTTY) {
     return {
       following(via) {
-        sink.write(`following job ${jobId} ${via === "sse" ? "through server-sent events" : "by polling (the server offers no event stream)"}\n`);
+        sink.write(`following ${subject} ${via === "sse" ? "through server-sent events" : "by polling (the server offers no event stream)"}\n`);
       },
       update(job) {
-        sink.write(`progress ${String(job.progress).padStart(3)}% ${job.status}: ${describeProgress(job)} (job ${jobId}, ${elapsed()})\n`);
+        sink.write(`progress ${String(job.progress).padStart(3)}% ${job.status}: ${describe(job)} (${subject}, ${elapsed()})\n`);
       },
       done() {},
     };
@@ -56,7 +69,7 @@ export function createProgressReporter(sink: ProgressSink, jobId: string, opts: 
     const filled = Math.round((Math.max(0, Math.min(100, current.progress)) / 100) * WIDTH);
     const bar = `${"█".repeat(filled)}${"░".repeat(WIDTH - filled)}`;
     const spin = current.status === "completed" || current.status === "failed" ? " " : SPINNER[frame++ % SPINNER.length];
-    const line = `${spin} [${bar}] ${String(current.progress).padStart(3)}% ${describeProgress(current)}  ${elapsed()}`;
+    const line = `${spin} [${bar}] ${String(current.progress).padStart(3)}% ${describe(current)}  ${elapsed()}`;
     sink.write(`\r\x1b[2K${line.slice(0, Math.max(20, (sink.columns || 100) - 1))}`);
   };
   const timer = setInterval(draw, 100);

@@ -6,6 +6,7 @@ import { runJobs } from "./commands/jobs.js";
 import { runKeys } from "./commands/keys.js";
 import { runSetup } from "./commands/setup.js";
 import { runVerify } from "./commands/verify.js";
+import { runVerifyFolder } from "./commands/verify-folder.js";
 import { ApiError, InterruptedError, UsageError, WaitTimeoutError } from "./errors.js";
 import { EXIT, exitCodeForError } from "./exit-codes.js";
 import { printJson, type Io } from "./io.js";
@@ -25,6 +26,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case "verify":
         json = cmd.common.json;
         return await runVerify(cmd, io);
+      case "verify-folder":
+        json = cmd.common.json;
+        return await runVerifyFolder(cmd, io);
       case "jobs-list":
       case "jobs-get":
       case "jobs-watch":

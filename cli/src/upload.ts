@@ -19,15 +19,21 @@ export interface UploadAnswer {
  * 2 GB upload would take 2 GB of memory). Content-Length is known up front.
  */
 export async function postMultipart(url: string, fields: Record<string, string>, file: string, headers: Record<string, string>): Promise<UploadAnswer> {
+  return postMultipartFiles(url, Object.entries(fields), [file], headers);
+}
+
+/**
+ * The same with several `file` parts (a batch), after the fields (a field may repeat:
+ * a batch's manifestURI per file). Each file is streamed from disk in turn.
+ */
+export async function postMultipartFiles(url: string, fields: readonly (readonly [string, string])[], files: readonly string[], headers: Record<string, string>): Promise<UploadAnswer> {
   const boundary = `----veriflow-${randomBytes(12).toString("hex")}`;
-  const head = Buffer.from(
-    Object.entries(fields)
-      .map(([name, value]) => `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)
-      .join("") +
-      `--${boundary}\r\ncontent-disposition: form-data; name="file"; ${fileNameParams(basename(file))}\r\ncontent-type: application/octet-stream\r\n\r\n`,
-  );
+  const head = Buffer.from(fields.map(([name, value]) => `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`).join(""));
+  const fileHead = (file: string, first: boolean) =>
+    Buffer.from(`${first ? "" : "\r\n"}--${boundary}\r\ncontent-disposition: form-data; name="file"; ${fileNameParams(basename(file))}\r\ncontent-type: application/octet-stream\r\n\r\n`);
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const { size } = await stat(file);
+  const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+  const size = files.reduce((n, f, i) => n + fileHead(f, i === 0).length + sizes[i]!, 0);
 
   const target = new URL(url);
   const send = target.protocol === "https:" ? httpsRequest : httpRequest;
@@ -41,7 +47,10 @@ export async function postMultipart(url: string, fields: Record<string, string>,
   });
   async function* body() {
     yield head;
-    yield* createReadStream(file);
+    for (const [i, file] of files.entries()) {
+      yield fileHead(file, i === 0);
+      yield* createReadStream(file);
+    }
     yield tail;
   }
   // A server may answer (401, 413, 415) before it has read the body and close the connection:

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, newJobId, subjectFor, subjectsOf } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, newJobId, subjectFor, subjectsOf } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { natsUserEnv } from "../../deploy/local/src/nats-users.js";
@@ -117,6 +117,21 @@ describe("the system with one NATS user per service", () => {
     } finally {
       await subscriber.stop();
     }
+  });
+
+  it("records a batch and completes it: the gateway publishes batch.submitted, status batch.completed", async () => {
+    const content = uniqueContent("batched");
+    const { manifestUri } = await sys.publish(content);
+    const form = new FormData();
+    form.append("registryAddress", sys.registry);
+    form.append("file", new Blob([content]), "batched.txt");
+    form.append("manifestURI", manifestUri);
+    const res = await fetch(`${sys.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: form });
+    expect(res.status).toBe(202);
+    const { batchId } = (await res.json()) as { batchId: string };
+    await eventually("the batch done", async () => ((await getJson(`${sys.gatewayUrl}${BATCHES_PATH}/${batchId}`)).body.done === true ? true : undefined));
+    const completed = await admin.jsm.streams.getMessage("VERIFLOW", { last_by_subj: subjectFor("batch.completed", batchId) });
+    expect(completed?.json<{ data: { batchId: string } }>().data.batchId).toBe(batchId);
   });
 
   it("with no permission refused on the way", () => {

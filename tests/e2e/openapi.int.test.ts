@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRoutes, toOpenApiPath } from "@veriflow/api";
-import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, subjectFor } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, subjectFor } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { OPENAPI_FILE } from "../../libs/api/scripts/generate-openapi.js";
@@ -178,6 +178,27 @@ describe("real answers validate against the document", () => {
     expect((await call("GET", `${JOBS_PATH}/:jobId`, { path: `${JOBS_PATH}/7d3f0c1e-0000-4000-8000-00000000beef` })).status).toBe(404);
     expect((await call("POST", `${JOBS_PATH}/:jobId/retry`, { path: `${JOBS_PATH}/${completedJob}/retry` })).status).toBe(409);
     expect((await call("POST", `${JOBS_PATH}/:jobId/retry`, { path: `${JOBS_PATH}/${failedJob}/retry` })).status).toBe(202);
+  });
+
+  it("batches: submitted with a refused part, read when done, refused whole", async () => {
+    const a = await published("batch a");
+    const form = new FormData();
+    form.append("registryAddress", sys.registry);
+    form.append("file", new Blob([a.content]), "a.txt");
+    form.append("file", new Blob(["no manifest for this one"]), "b.txt");
+    form.append("manifestURI", a.manifestURI);
+    const accepted = await call("POST", BATCHES_PATH, { body: { form } });
+    expect(accepted.status).toBe(202);
+    const batchId = json(accepted).batchId;
+    expect(json(accepted).rejected).toHaveLength(1);
+    await until("the batch done", `${BATCHES_PATH}/${batchId}`, (b) => b.done === true);
+    expect(json(await call("GET", `${BATCHES_PATH}/:batchId`, { path: `${BATCHES_PATH}/${batchId}?limit=5` })).counts.completed).toBe(1);
+    expect((await call("GET", `${BATCHES_PATH}/:batchId`, { path: `${BATCHES_PATH}/not-a-uuid` })).status).toBe(400);
+    expect((await call("GET", `${BATCHES_PATH}/:batchId`, { path: `${BATCHES_PATH}/7d3f0c1e-0000-4000-8000-00000000beef` })).status).toBe(404);
+    const none = new FormData();
+    none.append("registryAddress", sys.registry);
+    none.append("file", new Blob(["x"]), "x.txt");
+    expect((await call("POST", BATCHES_PATH, { body: { form: none } })).status).toBe(400);
   });
 
   it("dead letters: list, show, replay", async () => {

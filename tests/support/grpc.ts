@@ -11,6 +11,8 @@ import {
   type DeadLetterServiceClient,
   type JobServiceClient,
   type SubmissionServiceClient,
+  type SubmitBatchRequest,
+  type SubmitBatchResponse__Output,
   type SubmitVerificationRequest,
   type SubmitVerificationResponse__Output,
 } from "@veriflow/grpc";
@@ -45,6 +47,15 @@ export function submitVerification(
 ): Promise<SubmitVerificationResponse__Output> {
   return new Promise((resolve, reject) => {
     const stream = client.submitVerification(metadata, (err, res) => (err ? reject(err) : resolve(res!)));
+    for (const m of messages) stream.write(m);
+    stream.end();
+  });
+}
+
+/** Sends the messages of a client-streaming SubmitBatch call and waits for the answer. */
+export function submitBatch(client: SubmissionServiceClient, messages: SubmitBatchRequest[], metadata = new grpc.Metadata()): Promise<SubmitBatchResponse__Output> {
+  return new Promise((resolve, reject) => {
+    const stream = client.submitBatch(metadata, (err, res) => (err ? reject(err) : resolve(res!)));
     for (const m of messages) stream.write(m);
     stream.end();
   });

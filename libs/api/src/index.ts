@@ -7,3 +7,4 @@ export * from "./admin.js";
 export * from "./submission.js";
 export * from "./routes.js";
 export * from "./document.js";
+export * from "./batches.js";

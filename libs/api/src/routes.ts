@@ -1,8 +1,9 @@
 import type { Scope } from "@veriflow/auth";
 import { errorCatalog, errorCodes, type ErrorCode } from "@veriflow/errors";
-import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH } from "@veriflow/events";
 import type { z as zod } from "zod";
 import * as admin from "./admin.js";
+import * as batches from "./batches.js";
 import * as jobs from "./jobs.js";
 import { PipelineView } from "./pipeline.js";
 import { IdempotencyKeyHeader, SubmissionFields } from "./submission.js";
@@ -95,10 +96,11 @@ const JSON_BODY: ErrorCode[] = ["E_UNSUPPORTED_MEDIA_TYPE", "E_PAYLOAD_TOO_LARGE
 const jobId = z.object({ jobId: z.string().uuid().openapi({ param: { description: "The job's id (a uuid)." } }) });
 const seq = z.object({ seq: z.string().regex(/^\d{1,15}$/).openapi({ param: { description: "The dead letter's sequence in VERIFLOW_DLQ." } }) });
 const webhookId = z.object({ id: z.string().uuid().openapi({ param: { description: "The subscription's id." } }) });
+const batchId = z.object({ batchId: z.string().uuid().openapi({ param: { description: "The batch's id (a uuid)." } }) });
 const keyId = z.object({ id: z.string().uuid().openapi({ param: { description: "The key's id." } }) });
 
 /** The path parameters of each name a route path may hold. */
-export const PATH_PARAMS: Record<string, zod.ZodObject> = { jobId, seq, id: webhookId };
+export const PATH_PARAMS: Record<string, zod.ZodObject> = { jobId, batchId, seq, id: webhookId };
 
 const submitQuery = z.object({
   wait: z.string().regex(/^\d+(\.\d+)?$/).optional().openapi({ param: { description: "Seconds to wait for the outcome before answering 202 (at most GATEWAY_SYNC_TIMEOUT_MS)." } }),
@@ -144,9 +146,44 @@ function submitRoutes(jobType: "verify" | "proof"): ApiRoute[] {
 
 const JOB_ERRORS: ErrorCode[] = [...VIA_STATUS, "E_INVALID_JOB_ID", "E_JOB_NOT_FOUND"];
 
+const BATCH_ERRORS: ErrorCode[] = [
+  // A batch is never verified in-process, so no job failure is its answer (a bad field of the batch still is).
+  ...SUBMISSION_ERRORS.filter((code) => (!JOB_FAILURES.includes(code) || errorCatalog[code].kind === "client") && !["E_FALLBACK_BUSY", "E_VERIFY_TIMEOUT", "E_UNEXPECTED_FILE"].includes(code)),
+  "E_BATCH_TOO_MANY_FILES",
+  "E_BATCH_TOO_LARGE",
+  "E_BATCH_EMPTY",
+  "E_BATCH_REJECTED",
+  "E_INVALID_JOB_TYPE",
+];
+
 export const apiRoutes: ApiRoute[] = [
   ...submitRoutes("verify"),
   ...submitRoutes("proof"),
+  {
+    method: "post",
+    path: BATCHES_PATH,
+    operationId: "submitBatch",
+    summary: "Queue a batch: one job per file",
+    description:
+      "Each file is stored and queued as a single submission is (bulk priority, with the batch's id); a file that cannot be a job is listed in `rejected` with its code while the others are kept. 400 E_BATCH_REJECTED (`details.rejected`) when none can.",
+    tag: "submissions",
+    scope: "submit",
+    headers: submitHeaders,
+    body: { contentType: "multipart/form-data", schema: batches.BatchFields, required: true },
+    answers: { 202: { description: "Queued: the batch is readable at `pollUrl` once recorded (a moment later).", schema: batches.BatchAccepted, headers: ["Location", "IdempotentReplayed"] } },
+    errors: BATCH_ERRORS,
+  },
+  {
+    method: "get",
+    path: `${BATCHES_PATH}/:batchId`,
+    operationId: "getBatch",
+    summary: "Read a batch: its counts and a page of its jobs",
+    tag: "jobs",
+    scope: "read",
+    query: batches.BatchQuery,
+    answers: { 200: { description: "The batch.", schema: batches.Batch } },
+    errors: [...VIA_STATUS, "E_INVALID_BATCH_ID", "E_BATCH_NOT_FOUND", "E_INVALID_QUERY"],
+  },
   {
     method: "get",
     path: JOBS_PATH,

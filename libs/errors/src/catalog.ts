@@ -96,6 +96,15 @@ export const errorCatalog = {
   E_INVALID_MESSAGE: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A gRPC request message is not a valid protobuf encoding of the method's request type (`proto/veriflow/v1/`); send one your generated client encodes." },
   E_RATE_LIMITED: { kind: "client", http: 429, grpc: "RESOURCE_EXHAUSTED", description: "This API key (or, without one, this client address) has used its submit or read budget for the current window (`RATE_LIMITS`); send again after `Retry-After` seconds. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`." },
 
+  // Submitting a batch (REST POST /api/verification-batches, gRPC SubmitBatch).
+  E_BATCH_TOO_MANY_FILES: { kind: "client", http: 413, grpc: "RESOURCE_EXHAUSTED", description: "The batch holds more files than `GATEWAY_MAX_BATCH_FILES`; split it into several batches." },
+  E_BATCH_TOO_LARGE: { kind: "client", http: 413, grpc: "RESOURCE_EXHAUSTED", description: "The batch's files add up to more than `GATEWAY_MAX_BATCH_BYTES`; split it into several batches." },
+  E_BATCH_EMPTY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "The batch holds no file: send `file` parts, each with its `manifestURI` in the same order (gRPC: a `file` header, then its `chunk` messages)." },
+  E_BATCH_REJECTED: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "Every file of the batch was refused: the answer's `rejected` lists each with its own code and reason; fix them and send the batch again." },
+  E_FILE_NAME_INVALID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A batch file's name is missing, longer than 255 characters, or holds a path separator or control character: name each file (`filename` of its part) plainly." },
+  E_INVALID_BATCH_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A batch id is a UUID." },
+  E_BATCH_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No batch of yours has this id (it may not be recorded yet: its jobs are queued first; ask again shortly)." },
+
   // Reading jobs (REST, SSE, gRPC).
   E_INVALID_JOB_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A job id is a UUID." },
   E_JOB_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No job has this id (or it is older than the retention)." },

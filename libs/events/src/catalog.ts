@@ -290,9 +290,45 @@ export const eventSchemas = {
     /** The block the current verdict was read at (current.blockNumber), at the top level for filters. */
     block: z.number().int().nonnegative().nullable(),
   }),
+  /**
+   * A client submitted a batch (POST /api/verification-batches, gRPC SubmitBatch): the jobs
+   * it accepted, each already requested with this `batchId`. Published after them, so the
+   * status projection learns the batch's size and completes it when its last job ends.
+   */
+  "batch.submitted": z.object({
+    batchId: z.string().min(1),
+    jobType: JobType,
+    registryAddress: Address,
+    /** How many jobs the batch holds (its accepted files). */
+    total: z.number().int().positive(),
+    jobIds: z.array(z.string().min(1)).min(1),
+    /** How many parts were refused with a reason (they have no job). */
+    rejected: z.number().int().nonnegative(),
+    /** Where `batch.completed` is POSTed (a signed webhook); null for none. */
+    callbackUrl: z.string().url().nullable(),
+  }),
+  /**
+   * The last job of a batch ended (completed or failed): published once per batch by the
+   * status projection, under an id derived from the batch id (batchEventId).
+   */
+  "batch.completed": z.object({
+    batchId: z.string().min(1),
+    total: z.number().int().positive(),
+    completed: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    /** The verdicts of the completed jobs. */
+    verdicts: z.object({ OK: z.number().int().nonnegative(), WARN: z.number().int().nonnegative(), FAIL: z.number().int().nonnegative() }),
+    callbackUrl: z.string().url().nullable(),
+  }),
 } as const;
 
+/** The events of a batch, not of one job: keyed by `batchId` (their subject and correlationId). */
+export const batchEventTypes = ["batch.submitted", "batch.completed"] as const;
+export type BatchEventType = (typeof batchEventTypes)[number];
+
 export type EventType = keyof typeof eventSchemas;
+/** The events of one job, keyed by `jobId`. */
+export type JobEventType = Exclude<EventType, BatchEventType>;
 export type EventData<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
 export const eventTypes = Object.keys(eventSchemas) as EventType[];
 export const terminalEventTypes = pipeline.terminal;

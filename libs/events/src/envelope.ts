@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
-import { eventSchemas, type EventData, type EventType } from "./catalog.js";
+import { batchEventTypes, eventSchemas, type BatchEventType, type EventData, type EventType, type JobEventType } from "./catalog.js";
 import { isTerminalType } from "./pipeline.js";
 import { DEFAULT_TENANT, TENANT_PATTERN } from "./tenant.js";
 import { isSubjectToken, subjectOf } from "./topology.js";
@@ -40,6 +40,38 @@ export interface Envelope<T extends EventType = EventType> {
 }
 
 export type AnyEnvelope = { [T in EventType]: Envelope<T> }[EventType];
+/** An event of one job (`data.jobId`). */
+export type AnyJobEnvelope = { [T in JobEventType]: Envelope<T> }[JobEventType];
+/** An event of a batch (`data.batchId`). */
+export type AnyBatchEnvelope = { [T in BatchEventType]: Envelope<T> }[BatchEventType];
+
+export function isBatchEvent(event: AnyEnvelope): event is AnyBatchEnvelope {
+  return (batchEventTypes as readonly string[]).includes(event.type);
+}
+
+/** What an event is about, its subject's last token and correlationId: the job id, or a batch event's batch id. */
+export function keyOf(event: AnyEnvelope): string {
+  return isBatchEvent(event) ? event.data.batchId : event.data.jobId;
+}
+
+/**
+ * A batch's event: its id is derived from the batch id and the type, so each batch has at
+ * most one `batch.submitted` and one `batch.completed` (a second publish, by a retry or
+ * another status replica, is dropped by the duplicate window; readers key on the same id).
+ */
+export function createBatchEvent<T extends BatchEventType>(type: T, data: EventData<T>, tenant: string, now: Date = new Date()): Envelope<T> {
+  if (!TENANT_PATTERN.test(tenant)) throw new RangeError(`"${tenant}" is not a tenant name`);
+  const parsed = eventSchemas[type].parse(data) as EventData<T>;
+  return {
+    id: deriveEventId(`batch/${parsed.batchId}`, type),
+    type,
+    occurredAt: now.toISOString(),
+    correlationId: parsed.batchId,
+    causationId: null,
+    tenant,
+    data: parsed,
+  };
+}
 
 /** The envelope's runtime check; `data` is checked per type (see `eventSchemas`). */
 export const envelopeShape = z.object({
@@ -233,7 +265,9 @@ export function decodeEventFrom(subject: string, bytes: Uint8Array): AnyEnvelope
   const jobId = event.correlationId;
   const shown = (s: string) => JSON.stringify(s.slice(0, 64));
   if (!isSubjectToken(jobId)) throw new EventDecodeError(`correlationId ${shown(jobId)} is not a job id: it holds ".", "*", ">" or whitespace`);
-  if (event.data.jobId !== jobId) throw new EventDecodeError(`data.jobId ${shown(event.data.jobId)} is not the envelope's correlationId ${shown(jobId)}`);
+  const key = keyOf(event);
+  const field = isBatchEvent(event) ? "batchId" : "jobId";
+  if (key !== jobId) throw new EventDecodeError(`data.${field} ${shown(key)} is not the envelope's correlationId ${shown(jobId)}`);
   const expected = subjectOf(event);
   if (subject !== expected) throw new EventDecodeError(`a ${event.type} event of job ${shown(jobId)} on ${shown(subject)}: it belongs on ${shown(expected)}`);
   return event;

@@ -15,6 +15,17 @@ export function jobPath(jobId: string, sub?: "events" | "history" | "deliveries"
 }
 
 /**
+ * Batches: many files in one submission (the gateway), one job each; a batch's counts and
+ * jobs are read here (the status service, behind the gateway).
+ */
+export const BATCHES_PATH = "/api/verification-batches";
+
+/** A batch's path (its `pollUrl`). */
+export function batchPath(batchId: string): string {
+  return `${BATCHES_PATH}/${encodeURIComponent(batchId)}`;
+}
+
+/**
  * The dead letters: messages a consumer set aside (stream VERIFLOW_DLQ), listed, shown and
  * replayed by the status service behind the gateway. A dead letter is named by its sequence.
  */

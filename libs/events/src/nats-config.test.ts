@@ -37,7 +37,7 @@ describe("deploy/nats/nats-server.conf", () => {
 
   it("lets an event type be published only by what the descriptor says produces it (stages and observers), status (retries, replays) and admin", () => {
     const producers = (type: string) => [
-      ...(pipeline.edge.produces === type ? [pipeline.edge.service] : []),
+      ...(pipeline.edge.produces === type || pipeline.batch.submitted === type ? [pipeline.edge.service] : []),
       ...pipeline.stages.filter((s) => (s.produces as readonly string[]).includes(type) || pipeline.giveUp === type).map((s) => s.service),
       ...pipeline.observers.filter((o) => ((o as ObserverSpec).produces ?? []).includes(type as EventType)).map((o) => o.service),
     ];

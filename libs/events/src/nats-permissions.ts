@@ -134,11 +134,13 @@ const readEveryConsumer = allDurables.map((d) => `${API}.CONSUMER.INFO.${STREAM_
 
 function gateway(): Omit<NatsUser, "user" | "passwordVariable"> {
   return {
-    description: `${pipeline.edge.service}: accepts submissions, stores their uploads; publishes ${pipeline.edge.produces}`,
+    description: `${pipeline.edge.service}: accepts submissions, stores their uploads; publishes ${pipeline.edge.produces}, ${pipeline.batch.submitted}`,
     publish: [
       ...connection.publish,
       ...eventStreams,
       ...subjectsOfEveryClass(pipeline.edge.produces),
+      // A batch's record, after its jobs' requests (batch-submission.ts).
+      subjectsOf(pipeline.batch.submitted),
       ...writeUploads,
       ...idempotencyRecords,
       ...rateLimitCounters,

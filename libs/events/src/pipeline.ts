@@ -86,6 +86,11 @@ export const pipeline = {
       opsPort: 9107,
     },
   ],
+  /**
+   * A batch's events: the edge publishes `submitted` after the batch's jobs' requests, and the
+   * status projection publishes `completed` once its last job ended (batch-completions.ts).
+   */
+  batch: { submitted: "batch.submitted", completed: "batch.completed" },
   /** A job ends with exactly one of these. */
   terminal: ["verification.completed", "verification.failed"],
   /** What any stage emits when it gives up on a job (so every stage may publish it). */
@@ -101,6 +106,7 @@ type Descriptor = {
   edge: { service: string; produces: EventType; opsPort: number };
   stages: readonly StageSpec[];
   observers: readonly ObserverSpec[];
+  batch: { submitted: EventType; completed: EventType };
   terminal: readonly EventType[];
   giveUp: EventType;
 };

@@ -28,3 +28,7 @@ export type { SubmitVerificationResponse, SubmitVerificationResponse__Output } f
 export type { ProtoGrpcType as DeadLetterServiceProto } from "./generated/dead_letter_service.js";
 export type { DeadLetter as ProtoDeadLetter, DeadLetter__Output as ProtoDeadLetter__Output } from "./generated/veriflow/v1/DeadLetter.js";
 export type { DeadLetterServiceClient, DeadLetterServiceHandlers } from "./generated/veriflow/v1/DeadLetterService.js";
+export type { BatchMetadata__Output } from "./generated/veriflow/v1/BatchMetadata.js";
+export type { SubmitBatchRequest, SubmitBatchRequest__Output } from "./generated/veriflow/v1/SubmitBatchRequest.js";
+export type { SubmitBatchResponse, SubmitBatchResponse__Output } from "./generated/veriflow/v1/SubmitBatchResponse.js";
+export type { Batch as ProtoBatch, Batch__Output as ProtoBatch__Output } from "./generated/veriflow/v1/Batch.js";

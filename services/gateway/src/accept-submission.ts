@@ -38,14 +38,16 @@ export interface Accepted {
  */
 export async function acceptSubmission(
   deps: AcceptDeps,
-  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context; hold: Hold; access: PriorityContext },
+  input: { jobId: string; jobType: JobType; fields: Record<string, unknown>; upload: AcceptedUpload; tenant: string; trace: Context; hold: Hold; access: PriorityContext; batchId?: string },
 ): Promise<Accepted> {
   const { jobId, jobType, upload, tenant } = input;
   // Every later line of the request (REST or gRPC), and its access log line, name the job.
   noteLogFields({ jobId, tenant });
   let priority: JobPriority | undefined;
   try {
-    const request = withPriority(parseSubmission(jobType, input.fields, deps.policy), input.access);
+    const asked = withPriority(parseSubmission(jobType, input.fields, deps.policy), input.access);
+    // A batch's jobs are bulk work: stages serve interactive submissions first.
+    const request = input.batchId === undefined ? asked : { ...asked, batchId: input.batchId, priority: "bulk" as const };
     priority = request.priority;
     checkTextField("fileName", upload.fileName);
     checkTextField("contentType", upload.contentType);

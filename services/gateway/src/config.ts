@@ -21,6 +21,9 @@ export interface GatewayConfig extends CommonConfig {
   http: HttpServerLimits;
   /** Largest accepted upload, in bytes. */
   maxUploadBytes: number;
+  /** Files per batch (GATEWAY_MAX_BATCH_FILES) and their bytes together (GATEWAY_MAX_BATCH_BYTES). */
+  maxBatchFiles: number;
+  maxBatchBytes: number;
   /** Where the status service answers the job routes this gateway fronts. */
   statusUrl: string;
   /** How callers are authenticated (API_KEYS, the key store's cache, ALLOW_ANONYMOUS). */
@@ -79,6 +82,8 @@ export function loadConfig(env: Env): GatewayConfig {
     host: r.string("GATEWAY_HOST", "0.0.0.0"),
     http: readHttpServerLimits(r),
     maxUploadBytes: r.int("GATEWAY_MAX_UPLOAD_BYTES", 2 * 1024 ** 3, { min: 1 }),
+    maxBatchFiles: r.int("GATEWAY_MAX_BATCH_FILES", 100, { min: 1, max: 10_000 }),
+    maxBatchBytes: r.int("GATEWAY_MAX_BATCH_BYTES", 2 * 1024 ** 3, { min: 1 }),
     statusUrl: r.url("STATUS_URL", "http://127.0.0.1:3002")!,
     auth: readAuthConfig(r),
     database: readPostgresConfig(r),

@@ -15,8 +15,13 @@ import { storageFull } from "./multipart.js";
 import type { QueueHealth } from "./queue-health.js";
 import { settlePriority } from "./job-priority.js";
 import { parseSubmission } from "./submission.js";
+import { storedFileOf } from "./upload-storage.js";
+import type { BatchLimits } from "./batch-storage.js";
+import { createSubmitBatch } from "./grpc-batch.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
+  /** Files and bytes per batch (SubmitBatch). */
+  batchLimits: BatchLimits;
   rpc: Rpc;
   /** Whether the queue can take a job now (backlog, full stores), shared with REST. */
   admission: Admission;
@@ -53,6 +58,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
  */
 export function createSubmissionHandlers(deps: SubmissionServiceDeps): SubmissionServiceHandlers {
   return {
+    SubmitBatch: createSubmitBatch(deps),
     SubmitVerification: deps.rpc.clientStream<SubmitVerificationRequest__Output, SubmitVerificationResponse>("submit", async (messagesIn, ctx) => {
       const messages = withIdleTimeout(messagesIn[Symbol.asyncIterator](), deps.uploadIdleTimeoutMs);
       const first = await nextMessage(messages, ctx.signal);
@@ -153,13 +159,7 @@ async function storeAndAccept(
     // A gRPC submission is answered once queued: nobody holds the stream for its outcome.
     access: { scopes: input.scopes, waits: false },
     upload: {
-      objectName: jobId,
-      size: info.size,
-      nuid: info.nuid,
-      chunks: info.chunks,
-      digest: info.digest,
-      entrySeq: info.revision,
-      chunkSeq: info.chunkSeq,
+      ...storedFileOf(jobId, info),
       fileName: meta.fileName || null,
       contentType: meta.contentType || null,
     },
@@ -213,7 +213,7 @@ async function verifyInProcess(
  * with E_REQUEST_TIMEOUT (gRPC DEADLINE_EXCEEDED), which ends the call and, mid-file, the
  * put (the store purges its chunks). A client's own deadline may be longer or absent.
  */
-function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator<T> {
+export function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator<T> {
   return {
     next: () =>
       new Promise<IteratorResult<T>>((resolve, reject) => {
@@ -233,7 +233,7 @@ function withIdleTimeout<T>(it: AsyncIterator<T>, idleMs: number): AsyncIterator
 }
 
 /** The next message, or a rejection once the call is cancelled (a stalled client frees its handler). */
-function nextMessage<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+export function nextMessage<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
   if (signal.aborted) return Promise.reject(new Error("the call was cancelled"));
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(new Error("the call was cancelled"));

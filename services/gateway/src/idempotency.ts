@@ -37,11 +37,11 @@ const POLL_MS = 100;
 export const RECORD_WAIT_MS = 15_000;
 const MAX_KEY_LENGTH = 255;
 
-export interface IdempotencyRecord {
+export interface IdempotencyRecord<A = Accepted> {
   state: "done";
   fingerprint: string;
-  /** The original answer's body (REST 202, gRPC response). */
-  accepted: Accepted;
+  /** The original answer's body (REST 202, gRPC response): a job's, or a batch's (BatchAnswer). */
+  accepted: A;
   acceptedAt: string;
 }
 interface PendingRecord {
@@ -49,18 +49,18 @@ interface PendingRecord {
   owner: string;
 }
 
-export interface Claim {
+export interface Claim<A = Accepted> {
   kind: "claimed";
   /** Records the accepted job under the key; a repeat answers it from now on. */
-  complete(fingerprint: string, accepted: Accepted): Promise<void>;
+  complete(fingerprint: string, accepted: A): Promise<void>;
   /** Gives the key up (the request failed): a retry with it starts afresh. */
   release(): Promise<void>;
 }
-export type IdempotencySlot = Claim | { kind: "done"; record: IdempotencyRecord };
+export type IdempotencySlot<A = Accepted> = Claim<A> | { kind: "done"; record: IdempotencyRecord<A> };
 
 export interface Idempotency {
   /** Claims `key` for this request, or returns the job an earlier request with it was given. */
-  begin(apiKey: string | undefined, key: string): Promise<IdempotencySlot>;
+  begin<A = Accepted>(apiKey: string | undefined, key: string): Promise<IdempotencySlot<A>>;
 }
 
 /** The header's (or metadata's) key, checked; undefined when none was sent. */
@@ -86,7 +86,7 @@ export function contentHashOfDigest(digest: string): string {
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
-const encode = (v: IdempotencyRecord | PendingRecord) => JSON.stringify(v);
+const encode = (v: IdempotencyRecord<unknown> | PendingRecord) => JSON.stringify(v);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number; waitMs?: number } = {}): Idempotency {
@@ -110,7 +110,7 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
     return value.state === "pending" && value.owner === owner ? entry.revision : null;
   };
 
-  const claimed = (name: string, revision: number, owner: string): Claim => {
+  const claimed = <A>(name: string, revision: number, owner: string): Claim<A> => {
     let rev = revision;
     let done = false;
     const pending = encode({ state: "pending", owner });
@@ -142,11 +142,11 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
       async complete(fingerprint, accepted) {
         if (done) return;
         finish();
-        const record: IdempotencyRecord = { state: "done", fingerprint, accepted, acceptedAt: new Date().toISOString() };
+        const record: IdempotencyRecord<A> = { state: "done", fingerprint, accepted, acceptedAt: new Date().toISOString() };
         // The job exists either way: a record not written means a retry may make a second one,
         // so it is written through an election, and said when it still could not be.
         await whileUnavailable("idempotency record", () => updateOwn(encode(record)), { waitMs: RECORD_WAIT_MS }).catch((err: unknown) =>
-          log.warn({ err, key: name, jobId: accepted.jobId }, "idempotency record not written"),
+          log.warn({ err, key: name }, "idempotency record not written"),
         );
       },
       async release() {
@@ -165,7 +165,7 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
   };
 
   return {
-    async begin(apiKey, key) {
+    async begin<A>(apiKey: string | undefined, key: string): Promise<IdempotencySlot<A>> {
       const name = `${apiKey ? sha256(apiKey).slice(0, 32) : "anonymous"}.${sha256(key)}`;
       const owner = randomUUID();
       const pending = encode({ state: "pending", owner });
@@ -173,7 +173,7 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
       try {
         for (;;) {
           try {
-            return claimed(name, await kv.create(name, pending), owner);
+            return claimed<A>(name, await kv.create(name, pending), owner);
           } catch (err) {
             if (!isWrongLastSequence(err)) {
               // Unanswered but perhaps stored (a leader change): the claim is ours if the key holds it.
@@ -185,12 +185,12 @@ export function createIdempotency(kv: KV, log: Logger, opts: { leaseMs?: number;
           const entry = await kv.get(name);
           // null or a delete marker: released meanwhile, so the next create may win.
           if (entry !== null && entry.operation === "PUT") {
-            const value = entry.json<IdempotencyRecord | PendingRecord>();
+            const value = entry.json<IdempotencyRecord<A> | PendingRecord>();
             if (value.state === "done") return { kind: "done", record: value };
             if (Date.now() - entry.created.getTime() > leaseMs) {
               // Abandoned by a gateway that died mid-request: take it over (atomically: one taker wins).
               try {
-                return claimed(name, await kv.update(name, pending, entry.revision), owner);
+                return claimed<A>(name, await kv.update(name, pending, entry.revision), owner);
               } catch (err) {
                 if (!isWrongLastSequence(err)) throw err;
               }

@@ -23,6 +23,19 @@ export function createMultipart(storage: multer.StorageEngine, maxUploadBytes: n
 }
 
 /**
+ * A batch's multer instance: up to `maxFiles` file parts and a manifestURI field for each.
+ * The per-file size limit is the storage engine's (batch-storage.ts), which refuses that file
+ * alone; multer's own would abort the whole body.
+ */
+export function createBatchMultipart(storage: multer.StorageEngine, maxFiles: number): multer.Instance {
+  return multer({
+    storage,
+    limits: { files: maxFiles, fields: maxFiles + 16, fieldSize: 16 * 1024, parts: 2 * maxFiles + 24 },
+    streamHandler: feedWithFramingCheck,
+  } as multer.Options);
+}
+
+/**
  * multer's default feed (`req.pipe(busboy)`), with createFramingCheck watching each chunk
  * before busboy gets it: a body busboy would half-accept (bytes before the first delimiter,
  * a part without a name) is answered at once, and busboy is stopped with the same error, so
@@ -101,13 +114,35 @@ export function refuseUpload(req: IncomingMessage, err: unknown): void {
 
 /** Reads the body through `upload`: the one `file` part and the text fields. */
 export async function receiveUpload<F>(ctx: Context, upload: multer.Instance, maxUploadBytes: number, checkFields?: FieldsCheck): Promise<ReceivedUpload<F>> {
+  await receiveBody(ctx, upload.single("file"), checkFields, (err) => uploadError(err, maxUploadBytes));
+  const file = ctx.file as unknown as ReceivedUpload<F>["file"] | undefined;
+  if (!file) throw new HttpError("E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
+  return { file, fields: ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown> };
+}
+
+/**
+ * Reads a batch's body through `upload` (several `file` parts, `maxFiles` at most): what the
+ * storage engine made of each file part, in the order they came, and the text fields.
+ */
+export async function receiveBatch<F>(ctx: Context, upload: multer.Instance, limits: { maxFiles: number; maxUploadBytes: number }): Promise<{ files: F[]; fields: Record<string, unknown> }> {
+  await receiveBody(ctx, upload.array("file"), undefined, (err) =>
+    multerCode(err) === "LIMIT_FILE_COUNT"
+      ? new HttpError("E_BATCH_TOO_MANY_FILES", `the batch holds more than ${limits.maxFiles} files; split it into several batches`)
+      : uploadError(err, limits.maxUploadBytes),
+  );
+  const files = ((ctx as { files?: unknown }).files ?? []) as F[];
+  return { files, fields: ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown> };
+}
+
+/** Runs multer's middleware over the body, answering a refusal (a bad field, a full bucket) before the body ends. */
+async function receiveBody(ctx: Context, middleware: ReturnType<multer.Instance["single"]>, checkFields: FieldsCheck | undefined, toAnswer: (err: unknown) => unknown): Promise<void> {
   if (!ctx.is("multipart/form-data")) {
     throw new HttpError("E_UNSUPPORTED_MEDIA_TYPE", 'send multipart/form-data with a "file" part and the fields registryAddress, manifestURI');
   }
   const req = ctx.req as ReceivingRequest;
   req[FIELDS_CHECK] = checkFields;
   const refused = new Promise<never>((_, reject) => (req[REFUSE] = reject));
-  const parsing = upload.single("file")(ctx, async () => {});
+  const parsing = middleware(ctx, async () => {});
   parsing.catch(() => {}); // when refused early, multer reports the same error once the body is drained
   try {
     await Promise.race([parsing, refused]);
@@ -115,11 +150,8 @@ export async function receiveUpload<F>(ctx: Context, upload: multer.Instance, ma
     // Refused before the body ended (a bad field, a full bucket): close the connection after
     // the answer instead of reading the rest of a body nobody will store.
     if (!ctx.req.complete) ctx.set("connection", "close");
-    throw uploadError(err, maxUploadBytes);
+    throw toAnswer(err);
   }
-  const file = ctx.file as unknown as ReceivedUpload<F>["file"] | undefined;
-  if (!file) throw new HttpError("E_FILE_REQUIRED", 'a file is required in the multipart field "file"');
-  return { file, fields: ((ctx.request as { body?: unknown }).body ?? {}) as Record<string, unknown> };
 }
 
 /**

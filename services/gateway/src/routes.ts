@@ -1,5 +1,5 @@
 import Koa, { type Context, type Middleware } from "koa";
-import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, JobPriority, newJobId, type JobType } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, JobPriority, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
 import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
@@ -17,12 +17,16 @@ import type { Admission } from "./admission.js";
 import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { createKeyRouter } from "./key-routes.js";
+import { createBatchSubmit } from "./batch-route.js";
+import type { BatchLimits } from "./batch-storage.js";
 import { serveDashboard, type DashboardFiles } from "./dashboard.js";
 import { createApiDocsRouter } from "./api-docs.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 
 export interface GatewayDeps extends AcceptDeps {
   maxUploadBytes: number;
+  /** Files and bytes per batch (GATEWAY_MAX_BATCH_FILES, GATEWAY_MAX_BATCH_BYTES), and per file. */
+  batchLimits: BatchLimits;
   statusUrl: string;
   /** Where the webhooks service answers /api/webhooks and a job's callback deliveries. */
   webhooksUrl: string;
@@ -101,7 +105,9 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   const router = createRouter();
   const submitter = requireScope("submit");
   for (const { path, jobType, mode } of SUBMIT_ROUTES) router.post(path, submitter, deps.sync.submission(jobType, mode), submit(jobType));
+  router.post(BATCHES_PATH, submitter, createBatchSubmit(deps));
   const proxy = proxyToStatus(deps.statusUrl);
+  router.get(`${BATCHES_PATH}/:batchId`, proxy);
   router.get(JOBS_PATH, proxy);
   router.get(`${JOBS_PATH}/stats`, deps.sync.stats);
   router.get(`${JOBS_PATH}/:jobId`, proxy);
@@ -154,7 +160,7 @@ const SUBMIT_ROUTES = [
   { path: "/api/verify", jobType: "verify", mode: "sync" },
   { path: "/api/proof", jobType: "proof", mode: "sync" },
 ] as const;
-const SUBMIT_PATHS: ReadonlySet<string> = new Set(SUBMIT_ROUTES.map((r) => r.path));
+const SUBMIT_PATHS: ReadonlySet<string> = new Set([...SUBMIT_ROUTES.map((r) => r.path), BATCHES_PATH]);
 
 function answerAccepted(ctx: Context, accepted: Accepted): void {
   ctx.status = 202;

@@ -82,8 +82,10 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     idempotency,
     startHold: () => startHold(config.hold, log),
   };
+  const batchLimits = { maxFiles: config.maxBatchFiles, maxBytes: config.maxBatchBytes, maxUploadBytes: config.maxUploadBytes };
   const app = createGatewayApp({
     ...submissions,
+    batchLimits,
     statusUrl: config.statusUrl,
     webhooksUrl: config.webhooksUrl,
     authenticator,
@@ -112,6 +114,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     proto.veriflow.v1.SubmissionService.service,
     createSubmissionHandlers({
       ...submissions,
+      batchLimits,
       rpc: grpcServer.rpc,
       uploadIdleTimeoutMs: config.grpc.uploadIdleTimeoutMs,
       health,

@@ -103,6 +103,33 @@ function checkRecheckEvery(raw: string): number {
   return seconds;
 }
 
+/** What every job of a batch shares: checked once, with the same rules as a single submission's fields. */
+export interface BatchFields {
+  registryAddress: string;
+  rpcUrl: string | null;
+  /** The batch's callback (batch.completed), not each job's. */
+  callbackUrl: string | null;
+}
+
+/**
+ * Checks a batch's shared fields (registryAddress, rpcUrl, callbackUrl); the manifestURIs
+ * are each file's own and are checked with its job (parseSubmission).
+ */
+export function parseBatchFields(body: Record<string, unknown>, policy: SubmissionPolicy): BatchFields {
+  const { manifestURI: _a, manifestUri: _b, ...shared } = body;
+  readSubmission("verify", shared, policy, true);
+  const registry = field(shared, "registryAddress");
+  if (!registry) throw badRequest("E_REGISTRY_ADDRESS_REQUIRED", 'field "registryAddress" is required (a 0x-prefixed contract address)');
+  const rawCallbackUrl = field(shared, "callbackUrl") ?? null;
+  return { registryAddress: getAddress(registry), rpcUrl: field(shared, "rpcUrl") ?? null, callbackUrl: rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy) };
+}
+
+/** The manifestURI fields of a batch, in order (one field is a string, several an array). */
+export function manifestUrisOf(body: Record<string, unknown>): string[] {
+  const raw = body.manifestURI ?? body.manifestUri;
+  return [raw ?? []].flat().map((v) => (typeof v === "string" ? v.trim() : ""));
+}
+
 /**
  * `0x` and 40 hex digits, in any case; a mixed-case address must carry a correct EIP-55
  * checksum. ethers' isAddress alone would also take a bare 40-digit hex string and an ICAP

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import type multer from "@koa/multer";
-import { putUpload, type Hold, type UploadWriter } from "@veriflow/nats";
+import { putUpload, type Hold, type StoredUpload, type UploadWriter } from "@veriflow/nats";
 import { checkFieldsAtFileStart, refuseUpload } from "./multipart.js";
 
 /** The object name an upload is stored under: set on the request before multer runs. */
@@ -23,6 +23,11 @@ export interface StoredFile {
   chunkSeq: number | null;
 }
 
+/** What a put into the uploads bucket under `name` stored, as the request event names it. */
+export function storedFileOf(name: string, info: StoredUpload): StoredFile {
+  return { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest, entrySeq: info.revision, chunkSeq: info.chunkSeq };
+}
+
 /**
  * A multer storage engine that streams the file part straight into the uploads bucket:
  * the file never touches the disk or sits whole in memory.
@@ -39,7 +44,7 @@ export function createUploadStorage(uploads: UploadWriter, discard: (name: strin
       }
       const stream = (file as multer.File & { stream: Readable }).stream;
       putUpload(uploads, name, stream, { fileName: file.originalname, contentType: file.mimetype }, (req as RequestWithUpload)[UPLOAD_HOLD])
-        .then((info) => cb(null, { objectName: name, size: info.size, nuid: info.nuid, chunks: info.chunks, digest: info.digest, entrySeq: info.revision, chunkSeq: info.chunkSeq } satisfies StoredFile as unknown as multer.File))
+        .then((info) => cb(null, storedFileOf(name, info) as unknown as multer.File))
         .catch((err: unknown) => {
           // When busboy ended the file part (a malformed or aborted body), that is the answer
           // (400), not however the store reported the put it cut short (503). The store purges

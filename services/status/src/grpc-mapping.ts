@@ -10,9 +10,9 @@ const STATUS_TO_PROTO: Record<JobStatus, JobStatus__Output> = {
   completed: "JOB_STATUS_COMPLETED",
   failed: "JOB_STATUS_FAILED",
 };
-const TYPE_TO_PROTO: Record<JobType, JobType__Output> = { verify: "JOB_TYPE_VERIFY", proof: "JOB_TYPE_PROOF" };
+export const TYPE_TO_PROTO: Record<JobType, JobType__Output> = { verify: "JOB_TYPE_VERIFY", proof: "JOB_TYPE_PROOF" };
 
-const timestamp = (d: Date | null): Timestamp | null => {
+export const timestamp = (d: Date | null): Timestamp | null => {
   if (!d) return null;
   const ms = d.getTime();
   return { seconds: String(Math.floor(ms / 1000)), nanos: (((ms % 1000) + 1000) % 1000) * 1e6 };

@@ -5,7 +5,9 @@ import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import type { JobLoader } from "./load-job.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
-import { decodePageToken, parseFilter, toProtoJob } from "./grpc-mapping.js";
+import { TYPE_TO_PROTO, decodePageToken, parseFilter, timestamp, toProtoJob } from "./grpc-mapping.js";
+import { getTenantBatch, listBatchJobs } from "./batch-store.js";
+import { parseBatchId } from "./batch-routes.js";
 import { countByStatus } from "./job-counts.js";
 import { encodeJobCursor } from "./job-cursor.js";
 import { queryJobs } from "./job-list.js";
@@ -57,6 +59,32 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
     RetryJob: rpc.unary("submit", async (req, ctx) => {
       const { job, run, stage } = await deps.retryJob(requireJobId(req.jobId), ctx.principal.tenant);
       return { job: toProtoJob(job), run, stage };
+    }),
+
+    GetBatch: rpc.unary("read", async (req, ctx) => {
+      if (!req.batchId) throw invalidArgument("E_INVALID_BATCH_ID", "batch_id is required");
+      const batchId = parseBatchId(req.batchId);
+      if (req.pageSize < 0 || req.offset < 0) throw invalidArgument("E_INVALID_PAGE_SIZE", "page_size and offset must not be negative");
+      const found = await getTenantBatch(sql, batchId, ctx.principal.tenant);
+      if (!found) throw new HttpError("E_BATCH_NOT_FOUND", `no batch ${batchId}`);
+      const { batch, counts } = found;
+      const jobs = await listBatchJobs(sql, batchId, { limit: Math.min(req.pageSize || JOBS_PAGE_SIZE.default, JOBS_PAGE_SIZE.max), offset: req.offset });
+      return {
+        batchId,
+        type: TYPE_TO_PROTO[batch.jobType as keyof typeof TYPE_TO_PROTO] ?? "JOB_TYPE_UNSPECIFIED",
+        registryAddress: batch.registryAddress,
+        createdAt: timestamp(batch.createdAt),
+        total: batch.total,
+        rejected: batch.rejected,
+        queued: counts.queued,
+        processing: counts.processing,
+        completed: counts.completed,
+        failed: counts.failed,
+        verdicts: { ok: counts.verdicts.OK, warn: counts.verdicts.WARN, fail: counts.verdicts.FAIL },
+        done: batch.completedAt !== null,
+        completedAt: timestamp(batch.completedAt),
+        jobs: jobs.map(toProtoJob),
+      };
     }),
 
     WatchJob: rpc.serverStream("read", async (req, call, ctx) => {

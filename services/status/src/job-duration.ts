@@ -1,4 +1,4 @@
-import { isTerminalType, runOf, type AnyEnvelope } from "@veriflow/events";
+import { isTerminalType, runOf, type AnyJobEnvelope } from "@veriflow/events";
 import type { TransactionSql } from "@veriflow/pg";
 import { jobSeconds } from "./metrics.js";
 
@@ -19,7 +19,7 @@ export const jobRunKey = (jobId: string, run: number) => `${jobId}\u0000${run}`;
  * the run's first (terminal events of a run share one id, so a redelivered or second one is
  * never fresh). Duration: from the run's start to the terminal event's occurredAt.
  */
-export function endedJobRuns(fresh: readonly AnyEnvelope[], types: ReadonlyMap<string, string | null>, starts: RunStarts): EndedJobRun[] {
+export function endedJobRuns(fresh: readonly AnyJobEnvelope[], types: ReadonlyMap<string, string | null>, starts: RunStarts): EndedJobRun[] {
   const ended: EndedJobRun[] = [];
   for (const e of fresh) {
     if (!isTerminalType(e.type)) continue;
@@ -39,7 +39,7 @@ export function endedJobRuns(fresh: readonly AnyEnvelope[], types: ReadonlyMap<s
  * Where each ending run of `fresh` started: run 1 at the job's created_at (the upsert returns
  * it, no query), a retry's run at its first event (one indexed query, only when a retry ends).
  */
-export async function runStartsOf(tx: TransactionSql, fresh: readonly AnyEnvelope[], jobs: readonly { id: string; createdAt: Date }[]): Promise<Map<string, Date>> {
+export async function runStartsOf(tx: TransactionSql, fresh: readonly AnyJobEnvelope[], jobs: readonly { id: string; createdAt: Date }[]): Promise<Map<string, Date>> {
   const starts = new Map(jobs.map((j) => [jobRunKey(j.id, 1), j.createdAt]));
   const retried = fresh.filter((e) => isTerminalType(e.type) && runOf(e) > 1);
   if (retried.length === 0) return starts;

@@ -60,7 +60,7 @@ describe("keyset pages", () => {
         // Two new jobs per page at instants anywhere in the listing: before the cursor (never
         // shown), after it (shown once, when the walk gets there), or at its very instant.
         const events = [story(added++), story(added++)];
-        for (const e of events) addedIds.add(e[0]!.data.jobId);
+        for (const e of events) addedIds.add(e[0]!.correlationId);
         await applyEvents(db.sql, events.flat());
       });
       const ids = seen.map((j) => j.id);

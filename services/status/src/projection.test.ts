@@ -1,4 +1,4 @@
-import type { AnyEnvelope } from "@veriflow/events";
+import type { AnyJobEnvelope as AnyEnvelope } from "@veriflow/events";
 import { describe, expect, it } from "vitest";
 import { jobEvents } from "./job-events.fixture.js";
 import { foldEvents, jobPatchFor, mergePatches, type JobPatch } from "./projection.js";

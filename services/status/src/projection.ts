@@ -1,4 +1,4 @@
-import { isTerminal, priorityOf, runOf, statusRank, tenantOf, type AnyEnvelope, type JobPriority, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
+import { isTerminal, priorityOf, runOf, statusRank, tenantOf, type AnyJobEnvelope, type JobPriority, type JobRequest, type JobStatus, type JobType, type Stage } from "@veriflow/events";
 
 /**
  * How events move a job: pure logic, no I/O. store.ts applies the same rules in SQL
@@ -55,6 +55,8 @@ export interface JobPatch {
   priority: JobPriority | null;
   fileName: string | null;
   fileSize: number | null;
+  /** The batch the job was submitted in (its request's batchId); null for a single submission. */
+  batchId: string | null;
   /** The verify result or proof document; null until completed. */
   result: unknown;
   /** The verdicts of earlier runs, replaced by a later run's (store.ts keeps the same rule in SQL). */
@@ -86,7 +88,7 @@ export const PROGRESS = {
   completed: 100,
 } as const;
 
-function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch {
+function base(event: AnyJobEnvelope, status: JobStatus, progress: number): JobPatch {
   const at = new Date(event.occurredAt);
   return {
     id: event.data.jobId,
@@ -102,6 +104,7 @@ function base(event: AnyEnvelope, status: JobStatus, progress: number): JobPatch
     priority: null,
     fileName: null,
     fileSize: null,
+    batchId: null,
     result: null,
     resultHistory: [],
     error: null,
@@ -120,6 +123,7 @@ function fromRequest(request: JobRequest) {
     registryAddress: request.registryAddress,
     rpcUrl: request.rpcUrl,
     priority: priorityOf(request),
+    batchId: request.batchId ?? null,
   };
 }
 
@@ -129,7 +133,7 @@ function parseDate(value: string, fallback: Date): Date {
 }
 
 /** The patch one event applies to its job. */
-export function jobPatchFor(event: AnyEnvelope): JobPatch {
+export function jobPatchFor(event: AnyJobEnvelope): JobPatch {
   switch (event.type) {
     case "verification.requested": {
       const d = event.data;
@@ -211,6 +215,7 @@ export function mergePatches(a: JobPatch, b: JobPatch): JobPatch {
     priority: a.priority ?? b.priority,
     fileName: a.fileName ?? b.fileName,
     fileSize: a.fileSize ?? b.fileSize,
+    batchId: a.batchId ?? b.batchId,
     retryCount: Math.min(a.retryCount + b.retryCount, MAX_RETRY_COUNT),
     createdAt: minDate(a.createdAt, b.createdAt)!,
     startedAt: minDate(a.startedAt, b.startedAt),
@@ -253,7 +258,7 @@ export function verdictRecordOf(p: Pick<JobPatch, "run" | "result" | "completedA
 }
 
 /** Folds events, in order, into one patch per job. */
-export function foldEvents(events: readonly AnyEnvelope[]): Map<string, JobPatch> {
+export function foldEvents(events: readonly AnyJobEnvelope[]): Map<string, JobPatch> {
   const jobs = new Map<string, JobPatch>();
   for (const event of events) {
     const patch = jobPatchFor(event);

@@ -108,7 +108,7 @@ describe(`GET ${JOBS_PATH}/:jobId`, () => {
     expect(body).toMatchObject({ id: j.jobId, status: "queued", progress: 0, type: "verify", manifestUri: j.request.manifestUri });
     // It was projected through the store: the consumer's own copy later changes nothing.
     expect(await getJob(db.sql, j.jobId)).toMatchObject({ status: "queued" });
-    expect(await applyEvents(db.sql, [j.requested])).toEqual({ applied: 0, jobIds: [], ended: [] });
+    expect(await applyEvents(db.sql, [j.requested])).toEqual({ applied: 0, jobIds: [], ended: [], completedBatches: [] });
     expect(await getJobEvents(db.sql, j.jobId)).toHaveLength(1);
   });
 

@@ -19,6 +19,7 @@ import { encodeJobCursor } from "./job-cursor.js";
 import { queryJobs } from "./job-list.js";
 import { parseListQuery } from "./list-query.js";
 import { getJobEvents, type Job } from "./store.js";
+import { createBatchRouter } from "./batch-routes.js";
 
 export interface StatusAppDeps {
   sql: Sql;
@@ -222,6 +223,9 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   app.use(authenticate(deps.authenticator));
   app.use(router.routes());
   app.use(methodsNotAllowed(router));
+  const batches = createBatchRouter({ sql, ...(deps.database ? { database: deps.database } : {}) });
+  app.use(batches.routes());
+  app.use(methodsNotAllowed(batches));
   if (deps.deadLetters) {
     const deadLetters = createDeadLetterRouter(deps.deadLetters);
     app.use(deadLetters.routes());

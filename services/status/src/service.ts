@@ -36,6 +36,7 @@ import { createJobRetry } from "./retry-job.js";
 import { createDeadLetters } from "./dead-letters.js";
 import { createDeadLetterServiceHandlers } from "./grpc-dead-letters.js";
 import { applyEvents } from "./store.js";
+import { createBatchCompletionPublisher } from "./batch-completions.js";
 import { schema } from "./schema.js";
 import { context, inSpan, startTracing } from "@veriflow/tracing";
 
@@ -74,6 +75,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
   const changes = createJobChanges({ notifier: createNotifier(nats.nc, log), sql, log, pollMs: config.watchPollMs, maxWatches: config.maxWatches });
   shutdown.add("job changes", () => changes.stop());
 
+  const publishBatchCompletions = createBatchCompletionPublisher({ sql, log, publish: async (events) => void (await publishEvents(nats.js, events)) });
+
   const loop = await runBatchConsumeLoop({
     nats,
     topology: config.topology,
@@ -85,6 +88,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
         const applied = await inSpan("status apply batch", dbBatch(events.length), () => applyEvents(sql, events));
         changes.announce(applied.jobIds);
         observeJobDurations(applied.ended);
+        // Before the ack: a completion committed here goes out now, or with a later batch.
+        await publishBatchCompletions();
       } catch (err) {
         throw asTransientDatabaseError(err);
       }

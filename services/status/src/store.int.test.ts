@@ -18,7 +18,7 @@ describe("applyEvents", () => {
   it("projects a whole job from one batch", async () => {
     const j = jobEvents({ attempts: 2 });
     const r = await applyEvents(db.sql, [j.requested, j.hashed, j.checked, j.completed]);
-    expect(r).toEqual({ applied: 4, jobIds: [j.jobId], ended: [{ type: "verify", outcome: "completed", seconds: 4 }] });
+    expect(r).toEqual({ applied: 4, jobIds: [j.jobId], ended: [{ type: "verify", outcome: "completed", seconds: 4 }], completedBatches: [] });
     const job = await mustGet(j.jobId);
     expect(job).toMatchObject({
       id: j.jobId,
@@ -46,7 +46,7 @@ describe("applyEvents", () => {
     const batch = [j.requested, j.hashed, j.checked];
     await applyEvents(db.sql, batch);
     const once = await mustGet(j.jobId);
-    expect(await applyEvents(db.sql, batch)).toEqual({ applied: 0, jobIds: [], ended: [] });
+    expect(await applyEvents(db.sql, batch)).toEqual({ applied: 0, jobIds: [], ended: [], completedBatches: [] });
     const twice = await mustGet(j.jobId);
     expect(state(twice)).toEqual(state(once));
     expect(twice.retryCount).toBe(2);
@@ -92,7 +92,7 @@ describe("applyEvents", () => {
     const j = jobEvents();
     await applyEvents(db.sql, [j.requested, j.hashed, j.completed]);
     expect(j.failed().id).toBe(j.completed.id);
-    expect(await applyEvents(db.sql, [j.failed()])).toEqual({ applied: 0, jobIds: [], ended: [] });
+    expect(await applyEvents(db.sql, [j.failed()])).toEqual({ applied: 0, jobIds: [], ended: [], completedBatches: [] });
     expect(await mustGet(j.jobId)).toMatchObject({ status: "completed", error: null, retryCount: 0 });
 
     // In one batch, the first wins too (not the last of the same id).
@@ -169,7 +169,7 @@ describe("applyEvents", () => {
   });
 
   it("ignores an empty batch", async () => {
-    expect(await applyEvents(db.sql, [])).toEqual({ applied: 0, jobIds: [], ended: [] });
+    expect(await applyEvents(db.sql, [])).toEqual({ applied: 0, jobIds: [], ended: [], completedBatches: [] });
   });
 });
 

@@ -1,4 +1,5 @@
-import { TERMINAL_RANK, firstOfEachId, runOf, type AnyEnvelope, type EventType } from "@veriflow/events";
+import { TERMINAL_RANK, firstOfEachId, isBatchEvent, runOf, type AnyEnvelope, type AnyJobEnvelope, type EventType } from "@veriflow/events";
+import { completeBatches, recordBatches, type CompletedBatch } from "./batch-store.js";
 import { storable, type Sql, type TransactionSql } from "@veriflow/pg";
 import { endedJobRuns, runStartsOf, type EndedJobRun } from "./job-duration.js";
 import { MAX_RETRY_COUNT, foldEvents, type JobPatch } from "./projection.js";
@@ -27,6 +28,8 @@ export interface ApplyResult {
   jobIds: string[];
   /** The job runs this batch ended (their first terminal event), for the job duration metric. */
   ended: EndedJobRun[];
+  /** Batches whose last job this transaction ended: their batch.completed is to be published. */
+  completedBatches: CompletedBatch[];
 }
 
 /**
@@ -40,8 +43,23 @@ export interface ApplyResult {
 export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Promise<ApplyResult> {
   // The first of a batch's events with one id wins, as in the table: a job's terminal events
   // share one id (terminalEventId), so a later completion or failure is dropped here too.
-  const unique = firstOfEachId(events).map(storable);
-  if (unique.length === 0) return { applied: 0, jobIds: [], ended: [] };
+  const all = firstOfEachId(events).map(storable);
+  const batches = all.filter(isBatchEvent);
+  const unique = all.filter((e): e is AnyJobEnvelope => !isBatchEvent(e));
+  if (all.length === 0) return { applied: 0, jobIds: [], ended: [], completedBatches: [] };
+  return sql.begin(async (tx) => {
+    const jobs = await applyJobEvents(tx, unique);
+    const recorded = await recordBatches(tx, batches);
+    // Any batch a written job belongs to, or just recorded, may now be complete.
+    const completedBatches = await completeBatches(tx, [...new Set([...jobs.batchIds, ...recorded])]);
+    return { applied: jobs.applied + recorded.length, jobIds: jobs.jobIds, ended: jobs.ended, completedBatches };
+  });
+}
+
+/** The job events of a batch, in the projection's transaction; also which batches the written rows belong to. */
+async function applyJobEvents(tx: TransactionSql, unique: readonly AnyJobEnvelope[]): Promise<Omit<ApplyResult, "completedBatches"> & { batchIds: string[] }> {
+  const none = { applied: 0, jobIds: [], ended: [], batchIds: [] };
+  if (unique.length === 0) return none;
   const eventRows = unique
     .map((e) => ({
       event_id: e.id,
@@ -54,7 +72,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
     }))
     .sort((a, b) => (a.event_id < b.event_id ? -1 : 1));
 
-  return sql.begin(async (tx) => {
+  {
     const inserted = await tx<{ eventId: string }[]>`
       insert into verification_job_events (event_id, job_id, type, occurred_at, causation_id, run, data)
       select e.event_id, e.job_id, e.type, e.occurred_at, e.causation_id, e.run, e.data
@@ -62,7 +80,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         event_id text, job_id text, type text, occurred_at timestamptz, causation_id text, run integer, data jsonb)
       on conflict (event_id) do nothing
       returning event_id`;
-    if (inserted.length === 0) return { applied: 0, jobIds: [], ended: [] };
+    if (inserted.length === 0) return none;
     const fresh = new Set(inserted.map((r) => r.eventId));
     const freshEvents = unique.filter((e) => fresh.has(e.id));
     const patches = [...foldEvents(freshEvents).values()];
@@ -71,17 +89,17 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
     // event leaves them, and within a run they only climb until the first terminal state.
     const later = tx`excluded.run > j.run`;
     const settled = tx`(excluded.run < j.run or verification_job_status_rank(j.status) = ${TERMINAL_RANK})`;
-    const rows = await tx<{ id: string; type: string | null; createdAt: Date }[]>`
+    const rows = await tx<{ id: string; type: string | null; createdAt: Date; batchId: string | null }[]>`
       insert into verification_jobs as j (
         id, tenant, run, type, status, progress, content_hash, manifest_uri, registry_address, rpc_url, priority,
-        file_name, file_size, result, result_history, error, retry_count, created_at, started_at, completed_at,
+        file_name, file_size, batch_id, result, result_history, error, retry_count, created_at, started_at, completed_at,
         updated_at, last_event_at)
       select p.id, p.tenant, p.run, p.type, p.status, p.progress, p.content_hash, p.manifest_uri, p.registry_address,
-        p.rpc_url, p.priority, p.file_name, p.file_size, p.result, coalesce(p.result_history, '[]'::jsonb), p.error, p.retry_count, p.created_at,
+        p.rpc_url, p.priority, p.file_name, p.file_size, p.batch_id, p.result, coalesce(p.result_history, '[]'::jsonb), p.error, p.retry_count, p.created_at,
         p.started_at, p.completed_at, now(), p.last_event_at
       from jsonb_to_recordset(${tx.json(patches.map(toRow) as never)}) as p(
         id text, tenant text, run integer, type text, status text, progress integer, content_hash text, manifest_uri text,
-        registry_address text, rpc_url text, priority text, file_name text, file_size bigint, result jsonb, result_history jsonb,
+        registry_address text, rpc_url text, priority text, file_name text, file_size bigint, batch_id text, result jsonb, result_history jsonb,
         error jsonb, retry_count integer, created_at timestamptz, started_at timestamptz,
         completed_at timestamptz, last_event_at timestamptz)
       on conflict (id) do update set
@@ -103,6 +121,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         priority = coalesce(j.priority, excluded.priority),
         file_name = coalesce(j.file_name, excluded.file_name),
         file_size = coalesce(j.file_size, excluded.file_size),
+        batch_id = coalesce(j.batch_id, excluded.batch_id),
         result = case when ${later} then excluded.result when ${settled} then j.result else excluded.result end,
         result_history = case
           when ${later} and j.result is not null then j.result_history || ${verdictRecord(tx, "j")} || excluded.result_history
@@ -116,11 +135,12 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
         started_at = least(j.started_at, excluded.started_at),
         last_event_at = greatest(j.last_event_at, excluded.last_event_at),
         updated_at = now()
-      returning j.id, j.type, j.created_at`;
+      returning j.id, j.type, j.created_at, j.batch_id`;
     const starts = await runStartsOf(tx, freshEvents, rows);
     const ended = endedJobRuns(freshEvents, new Map(rows.map((r) => [r.id, r.type])), starts);
-    return { applied: fresh.size, jobIds: patches.map((p) => p.id), ended };
-  });
+    const batchIds = [...new Set(rows.map((r) => r.batchId).filter((b): b is string => b !== null))];
+    return { applied: fresh.size, jobIds: patches.map((p) => p.id), ended, batchIds };
+  }
 }
 
 /**
@@ -152,6 +172,7 @@ function toRow(p: JobPatch) {
     priority: p.priority ?? undefined,
     file_name: p.fileName ?? undefined,
     file_size: p.fileSize ?? undefined,
+    batch_id: p.batchId ?? undefined,
     result: p.result ?? undefined,
     result_history: p.resultHistory,
     error: p.error ?? undefined,

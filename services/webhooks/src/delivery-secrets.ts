@@ -5,7 +5,7 @@ import type { SigningSecrets } from "./signing-secrets.js";
 import { findClearSecrets, storeSealedSecret, subscriptionSecretContext, type ClaimedDelivery } from "./store.js";
 
 /**
- * What signs a claimed delivery: a subscription's own secret, or for a job callback its
+ * What signs a claimed delivery: a subscription's own secret, or for a job or batch callback its
  * tenant's signing secrets (the current one, and the one a rotation replaced while it still
  * signs). Everything comes from the claim's own query but a tenant's very first secret.
  */

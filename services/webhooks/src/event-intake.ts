@@ -62,8 +62,8 @@ async function endingsAppliedBefore(
   findJobEnding: EventIntakeDeps["findJobEnding"],
 ): Promise<AnyEnvelope[]> {
   const endingInBatch = new Set(terminalJobIds(events));
-  const late = events.filter(
-    (e) => e.type === "verification.requested" && e.data.request.callbackUrl && delivery.redelivered(e) && !endingInBatch.has(e.data.jobId),
+  const late = events.flatMap((e) =>
+    e.type === "verification.requested" && e.data.request.callbackUrl && delivery.redelivered(e) && !endingInBatch.has(e.data.jobId) ? [e] : [],
   );
   const found = await Promise.all(late.map((e) => findJobEnding(e.data.jobId, runOf(e))));
   return found.filter((e): e is AnyEnvelope => e !== null);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UPLOADS_BUCKET, createEvent, createRequestEvent, newJobId, type AnyEnvelope } from "@veriflow/events";
+import { UPLOADS_BUCKET, createBatchEvent, createEvent, createRequestEvent, newJobId, type AnyEnvelope } from "@veriflow/events";
 import { callbacksOf, planDeliveries, terminalJobIds, type SubscriptionTarget } from "./handlers.js";
 
 const t0 = new Date("2026-01-01T00:00:00Z");
@@ -82,5 +82,19 @@ describe("planDeliveries", () => {
     const first = planDeliveries(events, new Map([[a.jobId, "https://a.example/cb"]]), [sub("s1", ["verification.failed"])], ids);
     const second = planDeliveries(events, new Map([[a.jobId, "https://a.example/cb"]]), [sub("s1", ["verification.failed"])], ids);
     expect(second.map((d) => [d.eventId, d.target])).toEqual(first.map((d) => [d.eventId, d.target]));
+  });
+
+  it("sends a batch.completed to its batch's callback (filed under the batch id) and to its subscriptions, never to a job's", () => {
+    const batchId = newJobId();
+    const data = { batchId, total: 2, completed: 1, failed: 1, verdicts: { OK: 1, WARN: 0, FAIL: 0 }, callbackUrl: "https://b.example/batch" };
+    const done = createBatchEvent("batch.completed", data, "acme", at(5));
+    const plan = planDeliveries([done], new Map([[batchId, "https://job.example/cb"]]), [sub("s1", ["batch.completed"], t0, "acme")], ids);
+    expect(plan.map((d) => [d.target, d.url, d.jobId, d.tenant])).toEqual([
+      ["batch", "https://b.example/batch", batchId, "acme"],
+      ["subscription:s1", "https://s1.example/hook", batchId, "acme"],
+    ]);
+    // Its id is the batch's: a second publish (another status replica) plans the same deliveries.
+    expect(createBatchEvent("batch.completed", data, "acme", at(9)).id).toBe(done.id);
+    expect(planDeliveries([createBatchEvent("batch.completed", { ...data, callbackUrl: null }, "acme")], new Map(), [], ids)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { tenantOf, terminalEventTypes, type AnyEnvelope, type EventType } from "@veriflow/events";
+import { keyOf, tenantOf, terminalEventTypes, type AnyEnvelope, type EventType } from "@veriflow/events";
 
 /** A job's callbackUrl, remembered from its verification.requested, with the job's tenant. */
 export interface JobCallback {
@@ -35,6 +35,8 @@ export interface NewDelivery {
 }
 
 export const JOB_TARGET = "job";
+/** The batch's callback (`callbackUrl` of the batch submission), for `batch.completed`. */
+export const BATCH_TARGET = "batch";
 export const subscriptionTarget = (id: string) => `subscription:${id}`;
 
 /**
@@ -54,12 +56,12 @@ export function callbacksOf(events: readonly AnyEnvelope[]): JobCallback[] {
 
 /** Job ids whose callbacks the batch may need: those of its terminal (and verification.changed) events. */
 export function terminalJobIds(events: readonly AnyEnvelope[]): string[] {
-  return [...new Set(events.filter((e) => callbackTypes.has(e.type)).map((e) => e.data.jobId))];
+  return [...new Set(events.filter((e) => callbackTypes.has(e.type)).map(keyOf))];
 }
 
 /**
  * Turns events into deliveries: a terminal event or a verification.changed goes to its job's callback (if it asked
- * for one), and any event to each subscription of the job's tenant that lists its type and
+ * for one), a batch.completed to its batch's callback (carried in the event), and any event to each subscription of the job's tenant that lists its type and
  * existed when the event occurred. Types nobody wants produce nothing.
  */
 export function planDeliveries(
@@ -70,13 +72,15 @@ export function planDeliveries(
 ): NewDelivery[] {
   const out: NewDelivery[] = [];
   for (const e of events) {
-    const jobId = e.data.jobId;
+    // A batch event's deliveries are filed under its batch id.
+    const jobId = keyOf(e);
     const tenant = tenantOf(e);
     let body: string | undefined;
     const add = (target: string, url: string, subscriptionId: string | null) =>
       out.push({ id: newId(), eventId: e.id, eventType: e.type, jobId, tenant, target, subscriptionId, url, body: (body ??= JSON.stringify(e)) });
     const callback = callbackTypes.has(e.type) ? callbacks.get(jobId) : undefined;
     if (callback) add(JOB_TARGET, callback, null);
+    if (e.type === "batch.completed" && e.data.callbackUrl) add(BATCH_TARGET, e.data.callbackUrl, null);
     const occurredAt = Date.parse(e.occurredAt);
     for (const s of subscriptions) {
       if (s.tenant === tenant && s.eventTypes.includes(e.type) && s.createdAt.getTime() <= occurredAt) add(subscriptionTarget(s.id), s.url, s.id);

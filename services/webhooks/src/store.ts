@@ -187,7 +187,7 @@ export async function claimDueDeliveries(sql: Db, limit: number, leaseMs: number
       case when t.previous_expires_at > now() then t.previous_ciphertext end as previous_signing_ciphertext
     from claimed c
       left join webhook_subscriptions s on s.id = c.subscription_id
-      left join webhook_signing_secrets t on c.target = 'job' and t.tenant = c.tenant`;
+      left join webhook_signing_secrets t on c.target in ('job', 'batch') and t.tenant = c.tenant`;
 }
 
 /** What the worker reports of one attempt: an Attempt, with the delay before a retry instead of its time. */
