@@ -89,8 +89,11 @@ describe("the system with one NATS user per service", () => {
     expect(body.streamAvailable).toBe(true);
     expect(body.consumers.map((c: { durable: string; exists: boolean }) => [c.durable, c.exists])).toEqual([
       ["hashing", true],
+      ["hashing-bulk", true],
       ["manifest", true],
+      ["manifest-bulk", true],
       ["chain-check", true],
+      ["chain-check-bulk", true],
       ["status-projection", true],
       ["webhooks", true],
       ["registry-watch", true],

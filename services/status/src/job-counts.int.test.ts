@@ -155,8 +155,9 @@ describe("the counters' migration", () => {
     const older = await createTestDatabase({ migrationsDir: before });
     try {
       const jobs = Array.from({ length: 9 }, (_, i) => jobEvents({ tenant: TENANTS[i % 3] }));
-      // Today's projection also writes a job's batch (migration 009), which that schema lacks.
-      await older.sql`alter table verification_jobs add column batch_id text`;
+      // Today's projection also writes a job's batch (009) and priority (011), which that schema
+      // lacks; those migrations add them only if missing.
+      await older.sql`alter table verification_jobs add column batch_id text, add column priority text`;
       await applyEvents(older.sql, jobs.flatMap((j, i) => [j.requested, j.hashed, j.checked, j.completed].slice(0, 1 + (i % 4))));
       expect(await runMigrations(older.sql, MIGRATIONS_DIR)).toContain("006_job_counts.sql");
       expect(await expectCountersExact(older.sql)).toMatchObject({ default: { queued: 1, processing: 1, completed: 1 }, acme: { queued: 1, processing: 1, completed: 1 }, globex: { queued: 1, processing: 2, completed: 0 } });
