@@ -57,7 +57,12 @@ const SETTINGS: ServiceSettings = { ackWaitMs: DEFAULT_ACK_WAIT_MS, retryBaseMs:
 const MAX_503_PCT = Number(args["max-503-pct"]);
 const MAX_PICKUP_MS = Number(args["max-pickup-s"]) * 1000;
 const TARGET_503_PCT = 2;
-const TARGET_PICKUP_MS = SETTINGS.ackWaitMs;
+/**
+ * "In seconds, not after the full ack wait": a killed process cannot hand back what it held, so
+ * its messages come back one ack wait (8 s, was 30) after its last heartbeat, and the job then
+ * needs the rest of its stages (about a second on a quiet box; 3 s allowed).
+ */
+const TARGET_PICKUP_MS = SETTINGS.ackWaitMs + 3000;
 /**
  * When the faults hit, as fractions of the load: the stream leader's node first, the stage
  * replicas once the cluster has settled, so the pickup time is not the election's.
