@@ -2,14 +2,16 @@
  * Priorities under a bulk load: a single verification's latency while thousands of bulk jobs
  * wait, with priority classes and without them. Prints figures; it is not a test.
  *
- *   npx tsx bench/priority.ts [--bulk N] [--clients C] [--samples S] [--fifo-samples F] [--contents K]
+ *   npx tsx bench/priority.ts [--bulk N] [--load batches|singles] [--batch-files B] [--clients C] [--samples S] [--fifo-samples F] [--contents K]
  *
  * Starts the local stack (as bench/e2e.ts does, from the services' dist: `npm run bench:priority`
  * builds first), then, one after the other:
  * 1. idle: S single verifications, one at a time, submit → verdict (`?wait=`: from the terminal
  *    event, not the status projection, which lags any load by its own backlog);
- * 2. priority: N submissions with `priority=bulk` sent by C clients (many, so they arrive
- *    faster than the pipeline works them off, as a batch would), and from the moment a tenth
+ * 2. priority: N files of bulk work — by default as batches of B files
+ *    (`POST /api/verification-batches`, C/8 batches in flight at once; a batch's jobs are bulk),
+ *    or with `--load singles` as N submissions with `priority=bulk` by C clients — arriving
+ *    faster than the pipeline works them off, and from the moment a tenth
  *    of them is in until the last has ended, S single verifications (interactive, the default),
  *    one at a time, each noting the queue's depth (waiting + active jobs) when it was sent;
  * 3. no priority: the same bulk load again, and F single verifications sent with
@@ -18,7 +20,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { JOBS_PATH, type JobPriority } from "@veriflow/events";
+import { BATCHES_PATH, JOBS_PATH, type JobPriority } from "@veriflow/events";
 import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
 import type { Content } from "./support/contents.js";
 import { getJob as getJobOnce, getStats as getStatsOnce } from "./support/gateway.js";
@@ -28,6 +30,8 @@ import { createServiceLog } from "./support/service-log.js";
 const { values: args } = parseArgs({
   options: {
     bulk: { type: "string", default: "5000" },
+    load: { type: "string", default: "batches" },
+    "batch-files": { type: "string", default: "100" },
     clients: { type: "string", default: "64" },
     samples: { type: "string", default: "50" },
     "fifo-samples": { type: "string", default: "10" },
@@ -38,6 +42,8 @@ const BULK = Number(args.bulk);
 const SAMPLES = Number(args.samples);
 const FIFO_SAMPLES = Number(args["fifo-samples"]);
 const BULK_CLIENTS = Number(args.clients);
+const LOAD = args.load === "singles" ? "singles" : "batches";
+const BATCH_FILES = Number(args["batch-files"]);
 
 /** A read the loaded box may cut (a kept-alive socket closed under us): tried again, up to 5 times. */
 async function retrying<T>(read: () => Promise<T>): Promise<T> {
@@ -118,6 +124,36 @@ async function submitBulk(stack: BenchStack, n: number, progress: { sent: number
   return { accepted: n - errors, errors, seconds: (performance.now() - t) / 1000 };
 }
 
+/** One batch of `items` (each file with its manifestURI, in order); how many jobs it was given, or throws. */
+async function submitBatch(stack: BenchStack, items: readonly Content[]): Promise<number> {
+  const form = new FormData();
+  form.append("registryAddress", stack.registry);
+  items.forEach((c, i) => form.append("file", new Blob([c.bytes]), `bench-${i}.bin`));
+  for (const c of items) form.append("manifestURI", c.manifestUri);
+  const res = await fetch(`${stack.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: form });
+  const body = (await res.json()) as { jobs?: unknown[] };
+  if (res.status !== 202 || !body.jobs) throw new Error(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+  return body.jobs.length;
+}
+
+/** N files as batches of BATCH_FILES, BULK_CLIENTS / 8 of them uploading at once; resolves once all are accepted. */
+async function submitBatches(stack: BenchStack, n: number, progress: { sent: number }): Promise<{ accepted: number; errors: number; seconds: number }> {
+  let next = 0;
+  let accepted = 0;
+  const t = performance.now();
+  const client = async () => {
+    while (next < n) {
+      const from = next;
+      next = Math.min(n, next + BATCH_FILES);
+      const items = Array.from({ length: next - from }, (_, k) => stack.contents[(from + k) % stack.contents.length]!);
+      accepted += await submitBatch(stack, items).catch(() => 0);
+      progress.sent += items.length;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.floor(BULK_CLIENTS / 8)) }, client));
+  return { accepted, errors: n - accepted, seconds: (performance.now() - t) / 1000 };
+}
+
 const finished = async (stack: BenchStack) => {
   const s = await getStats(stack.gatewayUrl);
   return s.completed + s.failed;
@@ -140,7 +176,7 @@ async function drain(stack: BenchStack, target: number): Promise<boolean> {
 async function underLoad(stack: BenchStack, n: number, priority: JobPriority | undefined) {
   const before = await finished(stack);
   const progress = { sent: 0 };
-  const loading = submitBulk(stack, n, progress);
+  const loading = LOAD === "batches" ? submitBatches(stack, n, progress) : submitBulk(stack, n, progress);
   while (progress.sent < n / 10) await sleep(100);
   let loadDone = false;
   void loading.then((l) => drain(stack, before + l.accepted)).finally(() => (loadDone = true)).catch(() => {});
@@ -154,7 +190,8 @@ const line = (label: string, ms: number[]) => out(`  ${label.padEnd(44)} n=${Str
 
 async function main(): Promise<void> {
   const serviceLog = createServiceLog();
-  out(`priority bench: ${BULK} bulk submissions by ${BULK_CLIENTS} clients; ${SAMPLES} single verifications (${FIFO_SAMPLES} without priorities)`);
+  const loadShape = LOAD === "batches" ? `${BULK} files in batches of ${BATCH_FILES} (${Math.max(1, Math.floor(BULK_CLIENTS / 8))} uploading at once)` : `${BULK} bulk submissions by ${BULK_CLIENTS} clients`;
+  out(`priority bench: ${loadShape}; ${SAMPLES} single verifications (${FIFO_SAMPLES} without priorities)`);
   const stack = await startBenchStack(Number(args.contents), serviceLog.print);
   // Interrupted: the stack's processes go with it.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stack.stop().finally(() => process.exit(130)));
