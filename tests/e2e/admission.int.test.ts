@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, type SubmissionServiceClient } from "@veriflow/grpc";
-import { JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
+import { BATCHES_PATH, JOBS_PATH, UPLOADS_BUCKET } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { eventually, submit, waitForJob } from "../support/client.js";
@@ -63,7 +63,7 @@ describe("the backlog bound", () => {
     expect(accepted.length).toBeGreaterThanOrEqual(MAX_BACKLOG - 1);
     expect(accepted.length).toBeLessThanOrEqual(MAX_BACKLOG);
     expect(refused?.status).toBe(503);
-    expect(refused?.body.error).toMatchObject({ code: "E_QUEUE_BACKLOG", message: expect.stringMatching(/unfinished jobs \(limit 3\)/) });
+    expect(refused?.body.error).toMatchObject({ code: "E_QUEUE_BACKLOG", message: expect.stringMatching(/unfinished interactive jobs \(limit 3\)/) });
     expect(Number(refusedAt?.get("retry-after"))).toBeGreaterThanOrEqual(1);
 
     const rpc = (await submitGrpc()) as grpc.ServiceError;
@@ -75,6 +75,35 @@ describe("the backlog bound", () => {
     for (const jobId of accepted) expect((await waitForJob(sys.gatewayUrl, jobId)).status).toBe("completed");
     const again = await eventually("a submission accepted again", async () => ((await submitOk()).status === 202 ? true : undefined));
     expect(again).toBe(true);
+  });
+});
+
+describe("the backlog bound, per priority class", () => {
+  it("refuses more bulk work past a bulk backlog, and still takes a single verification", async () => {
+    await sys.services.hashing.stop(); // nothing leaves the queue now
+    const batchOf = (files: number) => {
+      const f = new FormData();
+      f.append("registryAddress", sys.registry);
+      for (let i = 0; i < files; i++) f.append("file", new Blob([content]), `part-${i}.bin`);
+      for (let i = 0; i < files; i++) f.append("manifestURI", manifestURI);
+      return f;
+    };
+    const first = await fetch(`${sys.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: batchOf(MAX_BACKLOG) });
+    const firstBody = (await first.json()) as { jobs: { jobId: string }[] };
+    expect(first.status, JSON.stringify(firstBody)).toBe(202);
+    expect(firstBody.jobs).toHaveLength(MAX_BACKLOG);
+
+    // The bulk class is full (its 3 jobs wait); another batch is told to come back later.
+    const second = await fetch(`${sys.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: batchOf(1) });
+    expect(second.status).toBe(503);
+    expect(((await second.json()) as any).error).toMatchObject({ code: "E_QUEUE_BACKLOG", message: expect.stringContaining("unfinished bulk jobs") });
+
+    // A single verification is interactive work, bounded on its own: accepted.
+    const single = await submitOk();
+    expect(single.status, JSON.stringify(single.body)).toBe(202);
+
+    await sys.startService("hashing");
+    for (const jobId of [...firstBody.jobs.map((j) => j.jobId), single.body.jobId as string]) expect((await waitForJob(sys.gatewayUrl, jobId)).status).toBe("completed");
   });
 });
 

@@ -1,5 +1,5 @@
 import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
-import { pipeline, STREAM_NAME, UPLOADS_BUCKET } from "@veriflow/events";
+import { jobPriorities, pipeline, STREAM_NAME, UPLOADS_BUCKET, type JobPriority } from "@veriflow/events";
 import { HttpError } from "@veriflow/errors";
 import { backlogOf, readPipelineConsumers } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
@@ -9,8 +9,10 @@ import type { Logger } from "@veriflow/platform";
  * (stream and consumer infos), at most once per `refreshMs` whatever the request rate;
  * requests are judged against the last reading plus the jobs this replica accepted since.
  *
- * - backlog: pending + ack-pending messages of the stage consumers. Past `maxBacklog` a
- *   job would wait longer than anyone wants: 503 E_QUEUE_BACKLOG.
+ * - backlog: pending + ack-pending messages of the stage consumers of the job's priority
+ *   class. Past `maxBacklog` a job would wait longer than anyone wants: 503 E_QUEUE_BACKLOG.
+ *   Each class is bounded on its own, since stages serve interactive work first: a batch of
+ *   thousands fills the bulk backlog and refuses more bulk work, never a single verification.
  * - events stream: it keeps at most max_bytes and discards its oldest events past that.
  *   What some pipeline consumer has not acknowledged, plus what the unfinished jobs will
  *   still publish, must never reach those: past HIGH_WATER of max_bytes, 507
@@ -19,10 +21,10 @@ import type { Logger } from "@veriflow/platform";
  *   half-way; it is refused before a byte is read: 507 E_STORAGE_FULL.
  */
 export interface Admission {
-  /** Throws the 503/507 answer (with Retry-After) when the queue cannot take a job of about `uploadBytes` now. */
-  check(uploadBytes?: number): Promise<void>;
-  /** Counts a job this replica accepted, until the next reading includes it. */
-  accepted(): void;
+  /** Throws the 503/507 answer (with Retry-After) when the queue cannot take a job of `priority`, of about `uploadBytes`, now. */
+  check(uploadBytes?: number, priority?: JobPriority): Promise<void>;
+  /** Counts `jobs` (1) of `priority` this replica accepted, until the next reading includes them. */
+  accepted(priority?: JobPriority, jobs?: number): void;
 }
 
 /** Share of the events stream's max_bytes that unprocessed events may fill. */
@@ -35,7 +37,8 @@ const RETRY_AFTER = { min: 1, max: 60, unknown: 5 } as const;
 
 interface Reading {
   at: number;
-  backlog: number;
+  /** Unfinished messages of the stage consumers, per class. */
+  backlog: Record<JobPriority, number>;
   /** Jobs the last stage finished (its ack floor), for the drain rate. */
   finished: number;
   /** Estimated bytes of events some pipeline consumer has not acknowledged, and the bound. */
@@ -49,7 +52,7 @@ export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: numbe
   const refreshMs = opts.refreshMs ?? 1000;
   let last: Reading | undefined;
   let previous: Reading | undefined;
-  let acceptedSince = 0;
+  let acceptedSince = noneOfEach();
   let refreshing: Promise<void> | undefined;
 
   const refresh = () =>
@@ -57,7 +60,7 @@ export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: numbe
       .then((r) => {
         previous = last;
         last = r;
-        acceptedSince = 0;
+        acceptedSince = noneOfEach();
       })
       .catch((err: unknown) => opts.log.debug({ err }, "admission: queue state not read"))
       .finally(() => (refreshing = undefined)));
@@ -71,17 +74,19 @@ export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: numbe
   };
 
   return {
-    async check(uploadBytes) {
+    async check(uploadBytes, priority = "interactive") {
       if (!last || Date.now() - last.at >= refreshMs) await refresh();
       const r = last;
       if (!r || Date.now() - r.at > refreshMs * STALE_AFTER_READINGS) return; // unknown: the publish will tell
-      const backlog = r.backlog + acceptedSince;
-      if (backlog >= opts.maxBacklog) {
-        throw new HttpError("E_QUEUE_BACKLOG", `the queue holds ${backlog} unfinished jobs (limit ${opts.maxBacklog}); send it again later`, {
+      const ofClass = r.backlog[priority] + acceptedSince[priority];
+      if (ofClass >= opts.maxBacklog) {
+        throw new HttpError("E_QUEUE_BACKLOG", `the queue holds ${ofClass} unfinished ${priority} jobs (limit ${opts.maxBacklog}); send it again later`, {
           expose: true,
-          retryAfterSeconds: retryAfter(backlog - opts.maxBacklog + 1),
+          retryAfterSeconds: retryAfter(ofClass - opts.maxBacklog + 1),
         });
       }
+      // The stream holds every class's events.
+      const backlog = jobPriorities.reduce((n, p) => n + r.backlog[p] + acceptedSince[p], 0);
       // What the stream must hold without discarding anything unprocessed: the events waiting,
       // and the events the unfinished jobs will still publish (one per stage, at most).
       const needed = r.unprocessedBytes + backlog * pipeline.stages.length * Math.max(r.averageEventBytes, MIN_EVENT_BYTES);
@@ -98,11 +103,13 @@ export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: numbe
         });
       }
     },
-    accepted() {
-      acceptedSince += 1;
+    accepted(priority = "interactive", jobs = 1) {
+      acceptedSince[priority] += jobs;
     },
   };
 }
+
+const noneOfEach = (): Record<JobPriority, number> => ({ interactive: 0, bulk: 0 });
 
 async function read(jsm: JetStreamManager): Promise<Reading> {
   const [stream, uploads, consumers] = await Promise.all([
@@ -111,7 +118,8 @@ async function read(jsm: JetStreamManager): Promise<Reading> {
     readPipelineConsumers(jsm),
   ]);
   const stages = consumers.filter((c) => c.kind === "stage");
-  const backlog = stages.reduce((n, c) => n + backlogOf(c.info), 0);
+  const backlog = noneOfEach();
+  for (const c of stages) backlog[c.priority ?? "interactive"] += backlogOf(c.info);
   // The last stage finishes jobs through one consumer per priority class.
   const lastService = stages[stages.length - 1]?.service;
   const finished = stages.filter((c) => c.service === lastService).reduce((n, c) => n + (c.info?.ack_floor.consumer_seq ?? 0), 0);

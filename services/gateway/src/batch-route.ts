@@ -47,12 +47,13 @@ export function createBatchSubmit(deps: BatchRouteDeps): Middleware {
       return;
     }
     try {
-      await deps.admission.check(declared);
+      // A batch's jobs are bulk: judged against the bulk backlog only.
+      await deps.admission.check(declared, "bulk");
       const { files, fields } = await receiveBatch<BatchFile>(ctx, store, limits);
       const ordered = byIndex(files);
       const items = await checkBatch(deps, ordered, fields);
       const batch = await acceptBatch(deps, { batchId: newJobId(), tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), ...items });
-      deps.admission.accepted();
+      deps.admission.accepted("bulk", batch.jobs.length);
       const uris = manifestUrisOf(fields);
       const fileFacts = ordered.map((f) => ({ fileName: f.fileName, manifestUri: uris[f.index], contentHash: f.kind === "stored" ? contentHashOfDigest(f.digest) : null, size: f.kind === "stored" ? f.size : null }));
       if (slot) await slot.complete(batchFingerprint(items.jobType, items.shared, fileFacts), batch);

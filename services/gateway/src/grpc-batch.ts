@@ -68,10 +68,11 @@ export function createSubmitBatch(deps: BatchServiceDeps) {
       return asResponse(slot.record.accepted);
     }
     try {
-      await deps.admission.check();
+      // A batch's jobs are bulk: judged against the bulk backlog only.
+      await deps.admission.check(undefined, "bulk");
       const items = await storeFiles(deps, messages);
       const answer = await acceptBatch(deps, { batchId: newJobId(), jobType, shared, items, tenant: ctx.principal.tenant, trace: ctx.trace });
-      deps.admission.accepted();
+      deps.admission.accepted("bulk", answer.jobs.length);
       const facts = items.map((i) => ({ fileName: i.fileName, manifestUri: i.kind === "stored" ? i.manifestUri : undefined, contentHash: i.kind === "stored" ? i.contentHash : null, size: i.kind === "stored" ? i.upload.size : null }));
       if (slot) await slot.complete(batchFingerprint(jobType, shared, facts), answer);
       return asResponse(answer);

@@ -9,6 +9,7 @@ import { isStorageFullError, putUpload, type Hold } from "@veriflow/nats";
 import { noteHeld } from "./held-submissions.js";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
 import type { Admission } from "./admission.js";
+import { defaultPriority } from "./job-priority.js";
 import { fallbackAnswer, hashStream, type FallbackPipeline, type HashedFile } from "./fallback-pipeline.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, requestFingerprint, type Idempotency } from "./idempotency.js";
 import { storageFull } from "./multipart.js";
@@ -99,14 +100,16 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
         return asResponse(slot.record.accepted);
       }
       try {
-        await deps.admission.check();
+        // A gRPC submission is answered once queued: interactive for a verification, bulk for a proof (which may still ask otherwise).
+        const expected = defaultPriority({ jobType }, { waits: false });
+        await deps.admission.check(undefined, expected);
         const hold = deps.startHold();
         const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace, hold, scopes: ctx.principal.scopes }).catch((err: unknown) => {
           noteHeld(hold, "refused", deps.log);
           throw err;
         });
         noteHeld(hold, "accepted", deps.log);
-        deps.admission.accepted();
+        deps.admission.accepted(expected);
         if (slot) await slot.complete(requestFingerprint(request, accepted.file), accepted.accepted);
         return asResponse(accepted.accepted);
       } catch (err) {

@@ -9,7 +9,7 @@ import { createMultipart, receiveUpload } from "./multipart.js";
 import { proxyStreamToStatus, proxyToStatus } from "./status-proxy.js";
 import type { SyncSupport } from "./sync-routes.js";
 import { proxyToWebhooks } from "./webhooks-proxy.js";
-import { settlePriority } from "./job-priority.js";
+import { defaultPriority, settlePriority } from "./job-priority.js";
 import { checkFieldsSoFar, parseSubmission } from "./submission.js";
 import { noteHeld } from "./held-submissions.js";
 import { UPLOAD_HOLD, UPLOAD_NAME, createUploadStorage, type RequestWithUpload, type StoredFile } from "./upload-storage.js";
@@ -76,7 +76,10 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
     }
     const hold = deps.startHold();
     try {
-      await deps.admission.check(uploadSizeOf(ctx));
+      // Judged in the class the job has before its fields are read (a verification or a wait:
+      // interactive; an asynchronous proof: bulk), which a `priority` field may still lower.
+      const expected = defaultPriority({ jobType }, access);
+      await deps.admission.check(uploadSizeOf(ctx), expected);
       // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
       const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
       ctx.state.jobId = jobId; // the request's access line names its job
@@ -87,7 +90,7 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       const stored = { ...file, fileName: file.originalname || null, contentType: file.mimetype || null };
       const accepted = await acceptSubmission(deps, { jobId, jobType, fields, upload: stored, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), hold, access });
       noteHeld(hold, "accepted", deps.log);
-      deps.admission.accepted();
+      deps.admission.accepted(expected);
       if (slot) {
         const request = parseSubmission(jobType, fields, deps.policy);
         await slot.complete(requestFingerprint(request, { contentHash: contentHashOfDigest(stored.digest), size: stored.size }), accepted);
