@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, newJobId, subjectFor } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, newJobId, subjectFor, pipeline, stageDurables } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { browserMissing, buildDashboard, dropFile, launchChromium, signIn } from "../support/browser.js";
@@ -190,7 +190,9 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     const { body, status } = await getJson(`${sys.gatewayUrl}${PIPELINE_PATH}`, asKey(keys.acme));
     expect(status).toBe(200);
     expect(body.streamAvailable).toBe(true);
-    expect(body.consumers.map((c: { durable: string }) => c.durable)).toEqual(["hashing", "manifest", "chain-check", "status-projection", "webhooks"]);
+    // Each stage's consumers (interactive, then bulk) in pipeline order, then the observers.
+    const declared = [...pipeline.stages.flatMap((s) => stageDurables(s.service)), ...pipeline.observers.map((o) => o.durable)];
+    expect(body.consumers.map((c: { durable: string }) => c.durable)).toEqual(declared);
     expect(body.consumers.every((c: { exists: boolean }) => c.exists)).toBe(true);
     const completed = (body.throughput.minutes as { completed: number }[]).reduce((n, m) => n + m.completed, 0);
     expect(completed).toBeGreaterThanOrEqual(1); // acme's job above
