@@ -228,7 +228,9 @@ export function streamConfigs(cfg: TopologyConfig): WantedStream[] {
 
 /**
  * The registry changes' stream (registry-watch publishes, subscribers read): the events
- * stream's age, a tenth of its bytes, and its duplicate window, which drops a log read again.
+ * stream's age, a tenth of its bytes (at least 64 KiB: JetStream reserves max_bytes up front,
+ * so a small store, like the chaos suite's, must still fit every stream), and its duplicate
+ * window, which drops a log read again.
  */
 export function registryStreamConfig(cfg: TopologyConfig): WantedStream {
   return {
@@ -238,7 +240,7 @@ export function registryStreamConfig(cfg: TopologyConfig): WantedStream {
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     max_age: nanos(cfg.streamMaxAgeMs),
-    max_bytes: Math.max(1024 * 1024, Math.floor(cfg.streamMaxBytes / 10)),
+    max_bytes: Math.max(64 * 1024, Math.floor(cfg.streamMaxBytes / 10)),
     num_replicas: cfg.replicas,
     duplicate_window: nanos(cfg.duplicateWindowMs),
   };
