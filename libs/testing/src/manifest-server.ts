@@ -69,7 +69,14 @@ export async function startManifestServer(opts: ManifestServerOptions = {}): Pro
       return send(res, failure.status, "text/plain", `injected failure ${failure.status}\n`);
     }
     const [, route = "", ...rest] = path.split("/");
-    const name = decodeURIComponent(rest.join("/"));
+    // A path with a broken %-escape names nothing here: 400, never a thrown URIError (the fuzz
+    // tests send such manifest URIs, and this server also backs `npm start`).
+    let name: string;
+    try {
+      name = decodeURIComponent(rest.join("/"));
+    } catch {
+      return send(res, 400, "text/plain", "malformed %-escape in the path\n");
+    }
     if (req.method === "PUT" && route === "manifests" && name !== "") return write(req, res, (body) => ({ uri: putManifest(name, body) }));
     if (req.method === "POST" && route === "ipfs" && name === "") return write(req, res, (body) => putIpfs(body));
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only (PUT /manifests/<name>, POST /ipfs to add content)\n");
@@ -208,7 +215,8 @@ export async function startManifestServer(opts: ManifestServerOptions = {}): Pro
 /** Largest body the write routes take (manifests are small; this is a dev server). */
 const MAX_WRITE_BYTES = 16 * 1024 * 1024;
 
-const isLoopback = (address: string | undefined) =>
+/** Whether a request came from this machine (only such may add content). */
+export const isLoopback = (address: string | undefined) =>
   address === "::1" || address?.startsWith("127.") === true || address?.startsWith("::ffff:127.") === true;
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}) {
