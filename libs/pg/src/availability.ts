@@ -106,6 +106,21 @@ export function asTransientDatabaseError(err: unknown): unknown {
   return isDatabaseUnavailableError(err) ? new TransientError("E_DATABASE_UNAVAILABLE", "the database is unavailable", { cause: err }) : err;
 }
 
+/**
+ * A consumer's batch handler that waits for the migrations (a batch before them is retried)
+ * and reports a database outage as transient: the projection, webhooks and registry-watch alike.
+ */
+export function withDatabase<A extends unknown[]>(db: { assertReady(): void }, handle: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      db.assertReady();
+      await handle(...args);
+    } catch (err) {
+      throw asTransientDatabaseError(err);
+    }
+  };
+}
+
 /** What translateDatabaseError needs to know of the migrations (MigratedDatabase). */
 export interface DatabaseReadiness {
   isReady(): boolean;

@@ -2,7 +2,7 @@ import { createRpcProvider } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
 import { connectNats, ensureConsumer, ensureRegistryStream, ensureStreams, publishEvents, publishRegistryChanges, runBatchConsumeLoop } from "@veriflow/nats";
-import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations } from "@veriflow/pg";
+import { connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, withDatabase } from "@veriflow/pg";
 import { startOpsServer } from "@veriflow/http";
 import { loadConfig, type RegistryWatchConfig } from "./config.js";
 import { startFollower } from "./follower.js";
@@ -35,14 +35,7 @@ export async function startRegistryWatch(config: RegistryWatchConfig, log: Logge
     nats,
     topology: config.topology,
     consumer: observerConsumer("registry-watch"),
-    handleBatch: async (events) => {
-      try {
-        db.assertReady();
-        await intake(events);
-      } catch (err) {
-        throw asTransientDatabaseError(err);
-      }
-    },
+    handleBatch: withDatabase(db, (events) => intake(events)),
     isUnavailable: isDatabaseUnavailableError,
     maxAttempts: config.maxAttempts,
     log,

@@ -22,7 +22,7 @@ import {
   runBatchConsumeLoop,
 } from "@veriflow/nats";
 import { createNotifier } from "./notify.js";
-import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError } from "@veriflow/pg";
+import { connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, translateDatabaseError, withDatabase } from "@veriflow/pg";
 import { listen, routesOf, startOpsServer } from "@veriflow/http";
 import { loadConfig, type StatusConfig } from "./config.js";
 import { createJobServiceHandlers } from "./grpc-service.js";
@@ -82,18 +82,13 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     topology: config.topology,
     consumer: observerConsumer("status"),
     // While PostgreSQL is away the batch fails as transient and comes back after the backoff.
-    handleBatch: async (events) => {
-      try {
-        db.assertReady();
-        const applied = await inSpan("status apply batch", dbBatch(events.length), () => applyEvents(sql, events));
-        changes.announce(applied.jobIds);
-        observeJobDurations(applied.ended);
-        // Before the ack: a completion committed here goes out now, or with a later batch.
-        await publishBatchCompletions();
-      } catch (err) {
-        throw asTransientDatabaseError(err);
-      }
-    },
+    handleBatch: withDatabase(db, async (events) => {
+      const applied = await inSpan("status apply batch", dbBatch(events.length), () => applyEvents(sql, events));
+      changes.announce(applied.jobIds);
+      observeJobDurations(applied.ended);
+      // Before the ack: a completion committed here goes out now, or with a later batch.
+      await publishBatchCompletions();
+    }),
     isUnavailable: isDatabaseUnavailableError,
     maxAttempts: config.maxAttempts,
     log,

@@ -1,9 +1,9 @@
 import { startAuthentication } from "@veriflow/auth";
 import { createGuardedAgent } from "@veriflow/adapters";
-import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
+import { observerConsumer } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureConsumer, ensureStreams, findJobEnding, findLastEvent, isNatsUnavailableError, runBatchConsumeLoop, type BatchDelivery } from "@veriflow/nats";
-import { asTransientDatabaseError, connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, type MigratedDatabase } from "@veriflow/pg";
+import { connectNats, ensureConsumer, ensureStreams, findJobEnding, findLastEvent, isNatsUnavailableError, runBatchConsumeLoop } from "@veriflow/nats";
+import { connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, startRetention, withDatabase } from "@veriflow/pg";
 import { listen, routesOf, startOpsServer } from "@veriflow/http";
 import { loadConfig, type WebhooksConfig } from "./config.js";
 import { startDeliveryWorker, type DeliveryWorker } from "./delivery-worker.js";
@@ -116,20 +116,6 @@ export async function startWebhooksService(config: WebhooksConfig, log: Logger):
   shutdown.add("ops", () => ops.close());
   log.info({ port: http.port, opsPort: ops.port }, "webhooks ready");
   return { port: http.port, opsPort: ops.port, routes: routesOf(app), stop: () => shutdown.run() };
-}
-
-type BatchHandler = (events: AnyEnvelope[], delivery: BatchDelivery) => Promise<void>;
-
-/** A batch handler that waits for the migrations and reports a database outage as transient (retried later). */
-function withDatabase(db: MigratedDatabase, handle: BatchHandler): BatchHandler {
-  return async (events, delivery) => {
-    try {
-      db.assertReady();
-      await handle(events, delivery);
-    } catch (err) {
-      throw asTransientDatabaseError(err);
-    }
-  };
 }
 
 export const service = defineService({ name: "webhooks", loadConfig, start: startWebhooksService });
