@@ -136,6 +136,32 @@ describe("status retention", () => {
       await Promise.all(pools.map((sql) => sql.end()));
     }
   });
+  it("deletes a batch once its completion is published, past the completed age, with none of its jobs left", async () => {
+    const keptJob = await failedJob(120_000); // a failed job is kept 600 s: its batch stays with it
+    const batch = async (id: string, completedAgoMs: number | null, published: boolean) => {
+      const completedAt = completedAgoMs === null ? null : ago(completedAgoMs);
+      await db.sql`
+        insert into verification_batches (id, tenant, job_type, registry_address, total, created_at, completed_at, completion_published_at)
+        values (${id}, 'default', 'verify', ${"0x" + "1".repeat(40)}, 1, ${ago(200_000)}, ${completedAt}, ${published ? completedAt : null})`;
+      return id;
+    };
+    const gone = await batch(`b-gone-${keptJob}`, 120_000, true);
+    const withJob = await batch(`b-job-${keptJob}`, 120_000, true);
+    await db.sql`update verification_jobs set batch_id = ${withJob} where id = ${keptJob}`;
+    const unpublished = await batch(`b-unpublished-${keptJob}`, 120_000, false);
+    const young = await batch(`b-young-${keptJob}`, 1000, true);
+    const open = await batch(`b-open-${keptJob}`, null, false);
+    const r = retention(config());
+    try {
+      expect(await r.runOnce()).toEqual({ verification_batches: 1 });
+    } finally {
+      await r.stop();
+    }
+    const left = await db.sql<{ id: string }[]>`select id from verification_batches where id like ${`%-${keptJob}`} order by id`;
+    expect(left.map((b) => b.id).sort()).toEqual([withJob, unpublished, young, open].sort());
+    expect(left.map((b) => b.id)).not.toContain(gone);
+    await db.sql`delete from verification_batches where id like ${`%-${keptJob}`}`;
+  });
 });
 
 describe("the status service's retention", () => {
