@@ -10,7 +10,7 @@ import { pruneJobs } from "./store.js";
  */
 export function statusPruneSteps(sql: Sql, config: RetentionConfig): PruneStep[] {
   const ages = { completed: config.completedMaxAgeMs, failed: config.failedMaxAgeMs } as const;
-  const jobs = (["completed", "failed"] as const)
+  const jobs: PruneStep[] = (["completed", "failed"] as const)
     .filter((status) => ages[status] > 0)
     .map((status) => ({
       name: `${status} jobs`,
