@@ -129,6 +129,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     sseHeartbeatMs: config.sseHeartbeatMs,
     database: db,
     retryJob,
+    publishWatchStop: (event) => streamCall(() => publishEvents(nats.js, [event])).then(() => undefined),
     deadLetters,
     pipeline: {
       consumers: () => streamCall(() => readPipelineConsumers(nats.jsm)),
