@@ -1,7 +1,7 @@
 import Koa, { type Context, type Middleware } from "koa";
-import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, JobPriority, newJobId, type JobType } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WATCHES_PATH, WEBHOOK_SIGNING_SECRET_PATH, JobPriority, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
-import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, readJsonBody, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
 import type { Tracing } from "@veriflow/tracing";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
@@ -18,6 +18,7 @@ import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { createKeyRouter } from "./key-routes.js";
 import { createBatchSubmit } from "./batch-route.js";
+import { acceptWatch, parseWatch } from "./watch-submission.js";
 import type { BatchLimits } from "./batch-storage.js";
 import { serveDashboard, type DashboardFiles } from "./dashboard.js";
 import { createApiDocsRouter } from "./api-docs.js";
@@ -109,7 +110,27 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   const submitter = requireScope("submit");
   for (const { path, jobType, mode } of SUBMIT_ROUTES) router.post(path, submitter, deps.sync.submission(jobType, mode), submit(jobType));
   router.post(BATCHES_PATH, submitter, createBatchSubmit(deps));
+  router.post(WATCHES_PATH, submitter, async (ctx) => {
+    const watch = parseWatch(await readJsonBody(ctx, WATCH_BODY_MAX_BYTES), deps.policy);
+    const access = { scopes: principalOf(ctx).scopes, waits: false };
+    await deps.admission.check(0, defaultPriority({ jobType: "verify" }, access));
+    const hold = deps.startHold();
+    try {
+      const accepted = await acceptWatch(deps, { watch, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), hold, access });
+      noteHeld(hold, "accepted", deps.log);
+      deps.admission.accepted(defaultPriority({ jobType: "verify" }, access));
+      ctx.status = 202;
+      ctx.set("location", accepted.pollUrl);
+      ctx.body = accepted;
+    } catch (err) {
+      noteHeld(hold, "refused", deps.log);
+      throw err;
+    }
+  });
   const proxy = proxyToStatus(deps.statusUrl);
+  router.get(WATCHES_PATH, proxy);
+  router.get(`${WATCHES_PATH}/:watchId`, proxy);
+  router.delete(`${WATCHES_PATH}/:watchId`, proxy);
   router.get(`${BATCHES_PATH}/:batchId`, proxy);
   router.get(JOBS_PATH, proxy);
   router.get(`${JOBS_PATH}/stats`, deps.sync.stats);
@@ -163,7 +184,9 @@ const SUBMIT_ROUTES = [
   { path: "/api/verify", jobType: "verify", mode: "sync" },
   { path: "/api/proof", jobType: "proof", mode: "sync" },
 ] as const;
-const SUBMIT_PATHS: ReadonlySet<string> = new Set([...SUBMIT_ROUTES.map((r) => r.path), BATCHES_PATH]);
+const SUBMIT_PATHS: ReadonlySet<string> = new Set([...SUBMIT_ROUTES.map((r) => r.path), BATCHES_PATH, WATCHES_PATH]);
+/** A watch's JSON body: a hash, two URIs, an address and two short fields. */
+const WATCH_BODY_MAX_BYTES = 16 * 1024;
 
 function answerAccepted(ctx: Context, accepted: Accepted): void {
   ctx.status = 202;
