@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JOBS_PATH, WATCHES_PATH } from "@veriflow/events";
 import { revokeContent, updateManifest } from "@veriflow/testing";
+import { grpc, type CreateWatchResponse__Output, type DeleteWatchResponse__Output, type ListWatchesResponse__Output, type ProtoWatch__Output } from "@veriflow/grpc";
 import { eventually } from "../support/client.js";
+import { call, jobServiceClient, submissionServiceClient } from "../support/grpc.js";
 import { asKey, createKey } from "../support/keys.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
 import { startSystem, type System } from "../support/system.js";
@@ -149,7 +151,57 @@ describe("watches over REST", () => {
     upload.append("registryAddress", sys.registry);
     upload.append("manifestURI", published.manifestUri);
     upload.append("file", new Blob(["x"]), "x.txt");
-    const job = await (await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: upload, headers: asKey(keys.acme) })).json();
+    const job = (await (await fetch(`${sys.gatewayUrl}${JOBS_PATH}/verify`, { method: "POST", body: upload, headers: asKey(keys.acme) })).json()) as { jobId: string };
     expect((await api("GET", `${WATCHES_PATH}/${job.jobId}`, keys.acme)).status).toBe(404);
+  });
+});
+
+describe("watches over gRPC", () => {
+  const meta = (key: string) => {
+    const m = new grpc.Metadata();
+    m.set("x-api-key", key);
+    return m;
+  };
+
+  it("CreateWatch queues it; GetWatch reads its verdict; ListWatches lists it; DeleteWatch stops it, twice alike; another tenant gets NOT_FOUND", async () => {
+    const submissions = submissionServiceClient(sys.gatewayGrpcAddress);
+    const jobs = jobServiceClient(sys.statusGrpcAddress);
+    try {
+      const published = await publish();
+      const created = await call<CreateWatchResponse__Output>((cb) =>
+        submissions.CreateWatch({ contentHash: published.contentHash, manifestUri: published.manifestUri, registryAddress: sys.registry, recheckEvery: "PT1H" }, meta(keys.acme), cb),
+      );
+      expect(created).toMatchObject({ status: "JOB_STATUS_QUEUED", pollUrl: `${WATCHES_PATH}/${created.watchId}` });
+      const done = await eventually(
+        "the watch's verdict over gRPC",
+        async () => {
+          const w = await call<ProtoWatch__Output>((cb) => jobs.GetWatch({ watchId: created.watchId }, meta(keys.acme), cb));
+          return w.job?.status === "JOB_STATUS_COMPLETED" ? w : undefined;
+        },
+        15_000,
+      );
+      expect(done).toMatchObject({ watchId: created.watchId, contentHash: published.contentHash.toLowerCase(), active: true, recheckEverySeconds: 3600, job: { verdict: { status: "OK" } } });
+      const listed = await call<ListWatchesResponse__Output>((cb) => jobs.ListWatches({ pageSize: 100, active: true }, meta(keys.acme), cb));
+      expect(listed.watches.map((w) => w.watchId)).toContain(created.watchId);
+
+      const other = await call((cb) => jobs.GetWatch({ watchId: created.watchId }, meta(keys.globex), cb)).catch((e: grpc.ServiceError) => e);
+      expect((other as grpc.ServiceError).code).toBe(grpc.status.NOT_FOUND);
+      const otherStop = await call((cb) => jobs.DeleteWatch({ watchId: created.watchId }, meta(keys.globex), cb)).catch((e: grpc.ServiceError) => e);
+      expect((otherStop as grpc.ServiceError).code).toBe(grpc.status.NOT_FOUND);
+
+      const stopped = await call<DeleteWatchResponse__Output>((cb) => jobs.DeleteWatch({ watchId: created.watchId }, meta(keys.acme), cb));
+      expect(stopped.watch).toMatchObject({ watchId: created.watchId, active: false });
+      const again = await call<DeleteWatchResponse__Output>((cb) => jobs.DeleteWatch({ watchId: created.watchId }, meta(keys.acme), cb));
+      expect(again.watch?.stoppedAt).toEqual(stopped.watch?.stoppedAt);
+      const active = await call<ListWatchesResponse__Output>((cb) => jobs.ListWatches({ pageSize: 100, active: true }, meta(keys.acme), cb));
+      expect(active.watches.map((w) => w.watchId)).not.toContain(created.watchId);
+
+      const bad = await call((cb) => submissions.CreateWatch({ contentHash: "0xnope", manifestUri: published.manifestUri, registryAddress: sys.registry }, meta(keys.acme), cb)).catch((e: grpc.ServiceError) => e);
+      expect((bad as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect((bad as grpc.ServiceError).metadata.get("x-error-code")).toEqual(["E_INVALID_CONTENT_HASH"]);
+    } finally {
+      submissions.close();
+      jobs.close();
+    }
   });
 });

@@ -18,7 +18,7 @@ import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { createKeyRouter } from "./key-routes.js";
 import { createBatchSubmit } from "./batch-route.js";
-import { acceptWatch, parseWatch } from "./watch-submission.js";
+import { submitWatch } from "./watch-submission.js";
 import type { BatchLimits } from "./batch-storage.js";
 import { serveDashboard, type DashboardFiles } from "./dashboard.js";
 import { createApiDocsRouter } from "./api-docs.js";
@@ -111,21 +111,11 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   for (const { path, jobType, mode } of SUBMIT_ROUTES) router.post(path, submitter, deps.sync.submission(jobType, mode), submit(jobType));
   router.post(BATCHES_PATH, submitter, createBatchSubmit(deps));
   router.post(WATCHES_PATH, submitter, async (ctx) => {
-    const watch = parseWatch(await readJsonBody(ctx, WATCH_BODY_MAX_BYTES), deps.policy);
-    const access = { scopes: principalOf(ctx).scopes, waits: false };
-    await deps.admission.check(0, defaultPriority({ jobType: "verify" }, access));
-    const hold = deps.startHold();
-    try {
-      const accepted = await acceptWatch(deps, { watch, tenant: principalOf(ctx).tenant, trace: traceContextOf(ctx), hold, access });
-      noteHeld(hold, "accepted", deps.log);
-      deps.admission.accepted(defaultPriority({ jobType: "verify" }, access));
-      ctx.status = 202;
-      ctx.set("location", accepted.pollUrl);
-      ctx.body = accepted;
-    } catch (err) {
-      noteHeld(hold, "refused", deps.log);
-      throw err;
-    }
+    const { tenant, scopes } = principalOf(ctx);
+    const accepted = await submitWatch(deps, { fields: await readJsonBody(ctx, WATCH_BODY_MAX_BYTES), tenant, scopes, trace: traceContextOf(ctx) });
+    ctx.status = 202;
+    ctx.set("location", accepted.pollUrl);
+    ctx.body = accepted;
   });
   const proxy = proxyToStatus(deps.statusUrl);
   router.get(WATCHES_PATH, proxy);

@@ -4,7 +4,10 @@ import { noteLogFields } from "@veriflow/platform";
 import { publishEvents, type Hold } from "@veriflow/nats";
 import type { Context } from "@veriflow/tracing";
 import { queueError, type AcceptDeps } from "./accept-submission.js";
-import { withPriority, type PriorityContext } from "./job-priority.js";
+import type { Scope } from "@veriflow/auth";
+import type { Admission } from "./admission.js";
+import { noteHeld } from "./held-submissions.js";
+import { defaultPriority, withPriority, type PriorityContext } from "./job-priority.js";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 
 /** What a watch asks for: the hash to follow and the request its job verifies it with. */
@@ -65,4 +68,30 @@ export async function acceptWatch(
   }
   deps.log.info({ jobId, tenant: input.tenant, contentHash: input.watch.contentHash, priority: request.priority }, "watch accepted");
   return { watchId: jobId, jobId, status: "queued", message: "Watch created: its first verification is queued", pollUrl: watchPath(jobId) };
+}
+
+export interface WatchSubmitDeps extends Pick<AcceptDeps, "js" | "log" | "policy" | "startHold"> {
+  admission: Admission;
+}
+
+/**
+ * A watch from its fields to its 202, for REST (the JSON body) and gRPC (CreateWatchRequest as
+ * the same fields): checked, admitted like a single verification (the queue's backlog and
+ * stores), then queued within one hold of a JetStream that does not answer.
+ */
+export async function submitWatch(deps: WatchSubmitDeps, input: { fields: unknown; tenant: string; scopes: readonly Scope[]; trace: Context }): Promise<AcceptedWatch> {
+  const watch = parseWatch(input.fields, deps.policy);
+  const access = { scopes: input.scopes, waits: false };
+  const priority = defaultPriority({ jobType: "verify" }, access);
+  await deps.admission.check(0, priority);
+  const hold = deps.startHold();
+  try {
+    const accepted = await acceptWatch(deps, { watch, tenant: input.tenant, trace: input.trace, hold, access });
+    noteHeld(hold, "accepted", deps.log);
+    deps.admission.accepted(priority);
+    return accepted;
+  } catch (err) {
+    noteHeld(hold, "refused", deps.log);
+    throw err;
+  }
 }
