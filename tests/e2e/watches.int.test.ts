@@ -4,6 +4,7 @@ import { JOBS_PATH, WATCHES_PATH } from "@veriflow/events";
 import { revokeContent, updateManifest } from "@veriflow/testing";
 import { grpc, type CreateWatchResponse__Output, type DeleteWatchResponse__Output, type ListWatchesResponse__Output, type ProtoWatch__Output } from "@veriflow/grpc";
 import { eventually } from "../support/client.js";
+import { buildCli, runCli } from "../support/cli.js";
 import { call, jobServiceClient, submissionServiceClient } from "../support/grpc.js";
 import { asKey, createKey } from "../support/keys.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
@@ -203,5 +204,34 @@ describe("watches over gRPC", () => {
       submissions.close();
       jobs.close();
     }
+  });
+});
+
+describe("watches from the CLI", () => {
+  it("veriflow watch --wait exits with the verdict; veriflow watches lists it; veriflow unwatch stops it", async () => {
+    await buildCli();
+    const env = { VERIFLOW_URL: sys.gatewayUrl, VERIFLOW_API_KEY: keys.acme };
+    const published = await publish();
+    const watched = await runCli(["watch", published.contentHash, "--manifest", published.manifestUri, "--registry", sys.registry, "--wait", "--timeout", "30", "--json", "-q"], env);
+    expect(watched.code, watched.stderr).toBe(0);
+    const out = JSON.parse(watched.stdout.trim().split("\n").at(-1)!);
+    expect(out).toMatchObject({ watchId: expect.any(String), job: { status: "completed", result: { status: "OK" } } });
+
+    const listed = await runCli(["watches", "--active", "--limit", "100", "--json"], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).watches.map((w: any) => w.watchId)).toContain(out.watchId);
+    const table = await runCli(["watches", "--limit", "100"], env);
+    expect(table.stdout).toMatch(new RegExp(`${out.watchId}\\s+0x[0-9a-f]{8}…[0-9a-f]{6}\\s+active\\s+OK`));
+
+    const stopped = await runCli(["unwatch", out.watchId], env);
+    expect([stopped.code, stopped.stdout]).toEqual([0, `watch ${out.watchId} stopped\n`]);
+    expect((await api("GET", `${WATCHES_PATH}/${out.watchId}`, keys.acme)).body.active).toBe(false);
+    // Another tenant's key: not found (exit 5, the server's 404), and nothing changes.
+    const foreign = await runCli(["unwatch", out.watchId], { ...env, VERIFLOW_API_KEY: keys.globex });
+    expect(foreign.code).toBe(5);
+    expect(foreign.stderr).toContain("E_WATCH_NOT_FOUND");
+    // A malformed hash never reaches the server.
+    const usage = await runCli(["watch", "0x123", "--manifest", published.manifestUri, "--registry", sys.registry], env);
+    expect(usage.code).toBe(2);
   });
 });
