@@ -37,7 +37,7 @@ export function parseWatch(body: unknown, policy: SubmissionPolicy): WatchReques
   const raw = fields.contentHash;
   if (raw === undefined || raw === null || raw === "") throw badRequest("E_CONTENT_HASH_REQUIRED", '"contentHash" is required: the content\'s SHA-256, 0x and 64 hex digits');
   if (typeof raw !== "string" || !CONTENT_HASH_PATTERN.test(raw.trim())) {
-    throw badRequest("E_INVALID_CONTENT_HASH", `"contentHash" must be 0x and 64 hex digits, got ${JSON.stringify(String(raw).slice(0, 80))}`);
+    throw badRequest("E_INVALID_CONTENT_HASH", `"contentHash" must be 0x and 64 hex digits, got ${JSON.stringify(typeof raw === "string" ? raw.slice(0, 80) : typeof raw)}`);
   }
   if (fields.rpcUrl !== undefined && fields.rpcUrl !== null && fields.rpcUrl !== "") {
     throw badRequest("E_WATCH_RPC_URL_NOT_ALLOWED", "a watch is followed on the configured chain only: send it without rpcUrl");

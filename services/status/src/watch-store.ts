@@ -35,7 +35,7 @@ export async function recordWatches(tx: TransactionSql, events: readonly AnyJobE
   await tx`
     insert into watches as w (job_id, tenant, callback_url, recheck_every_s, created_at, stopped_at)
     select job_id, tenant, callback_url, recheck_every_s, created_at, stopped_at
-    from jsonb_to_recordset(${tx.json(rows as never)}) as r(job_id text, tenant text, callback_url text, recheck_every_s integer, created_at timestamptz, stopped_at timestamptz)
+    from jsonb_to_recordset(${tx.json(rows)}) as r(job_id text, tenant text, callback_url text, recheck_every_s integer, created_at timestamptz, stopped_at timestamptz)
     on conflict (job_id) do update set
       callback_url = coalesce(w.callback_url, excluded.callback_url),
       recheck_every_s = coalesce(w.recheck_every_s, excluded.recheck_every_s),
@@ -81,7 +81,7 @@ function pairOf(row: JobRow & { watch: WatchRecord }): { watch: WatchRecord; job
   const w = raw as unknown as Record<string, unknown>;
   const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
   return {
-    job: toJob(job as JobRow),
+    job: toJob(job),
     watch: {
       jobId: w.job_id as string,
       tenant: w.tenant as string,
