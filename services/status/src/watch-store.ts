@@ -31,11 +31,28 @@ export async function recordWatches(tx: TransactionSql, events: readonly AnyJobE
     return [];
   });
   if (rows.length === 0) return;
-  rows.sort((a, b) => (a.job_id < b.job_id ? -1 : 1));
+  // One row per watch (a batch may hold its request and its stop): merged as the upsert merges them.
+  const byJob = new Map<string, Row>();
+  for (const r of rows) {
+    const had = byJob.get(r.job_id);
+    byJob.set(
+      r.job_id,
+      had
+        ? {
+            ...had,
+            callback_url: had.callback_url ?? r.callback_url,
+            recheck_every_s: had.recheck_every_s ?? r.recheck_every_s,
+            created_at: had.created_at < r.created_at ? had.created_at : r.created_at,
+            stopped_at: had.stopped_at ?? r.stopped_at,
+          }
+        : r,
+    );
+  }
+  const merged = [...byJob.values()].sort((a, b) => (a.job_id < b.job_id ? -1 : 1));
   await tx`
     insert into watches as w (job_id, tenant, callback_url, recheck_every_s, created_at, stopped_at)
     select job_id, tenant, callback_url, recheck_every_s, created_at, stopped_at
-    from jsonb_to_recordset(${tx.json(rows)}) as r(job_id text, tenant text, callback_url text, recheck_every_s integer, created_at timestamptz, stopped_at timestamptz)
+    from jsonb_to_recordset(${tx.json(merged)}) as r(job_id text, tenant text, callback_url text, recheck_every_s integer, created_at timestamptz, stopped_at timestamptz)
     on conflict (job_id) do update set
       callback_url = coalesce(w.callback_url, excluded.callback_url),
       recheck_every_s = coalesce(w.recheck_every_s, excluded.recheck_every_s),
