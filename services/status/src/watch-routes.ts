@@ -4,7 +4,8 @@ import { createRouter, principalOf, requireScope } from "@veriflow/http";
 import { HttpError, badRequest } from "@veriflow/errors";
 import type { Logger } from "@veriflow/platform";
 import { databaseErrors, type DatabaseReadiness, type Sql } from "@veriflow/pg";
-import { decodeJobCursor, encodeJobCursor } from "./job-cursor.js";
+import { encodeJobCursor } from "./job-cursor.js";
+import { readPageStart } from "./list-query.js";
 import type { JobLoader } from "./load-job.js";
 import { applyEvents, type Job } from "./store.js";
 import { getTenantWatch, listTenantWatches, type WatchPageRequest, type WatchRecord } from "./watch-store.js";
@@ -112,9 +113,7 @@ export function parseWatchId(raw: string): string {
 /** `active`, `limit` (default 20, at most 100), `offset` or `cursor`: every problem at once. */
 export function parseWatchQuery(query: Query): WatchPageRequest {
   const { values, problems } = readQueryFields(ListWatchesQuery, query);
-  const cursor = values.cursor === undefined ? undefined : decodeJobCursor(values.cursor);
-  if (cursor === null) problems.push("cursor is not one this server issued (a nextCursor); start again without it");
-  if (cursor && (values.offset ?? 0) > 0) problems.push("give offset or cursor, not both");
+  const cursor = readPageStart(values, problems);
   refuseQueryProblems(problems);
   return {
     ...(values.active ? { active: values.active === "true" } : {}),
