@@ -2,7 +2,7 @@ import { firstOfEachId, runOf, tenantOf, type AnyEnvelope } from "@veriflow/even
 import type { Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
 import { changedEvent, verdictChanged, verdictOf } from "./handlers.js";
-import { armRecheck, followRegistry, lockWatchedJob, recordVerdict, rememberRun } from "./store.js";
+import { armRecheck, followRegistry, lockWatchedJob, recordVerdict, rememberRun, stopWatch } from "./store.js";
 
 export interface IntakeDeps {
   sql: Sql;
@@ -14,7 +14,8 @@ export interface IntakeDeps {
 
 /**
  * The consumer's batch handler, in one transaction: remembers each job's latest run
- * (content.hashed) and the verdict of its latest completed run, arms its next scheduled
+ * (content.hashed) and the verdict of its latest completed run, remembers stopped watches
+ * (watch.stopped), arms its next scheduled
  * re-check when a run ends (recheckEvery), learns the registries verdicts
  * were read from (they are followed from the verdict's block), and when a later run's verdict
  * differs from the one before, publishes verification.changed before the commit (a failed
@@ -22,7 +23,7 @@ export interface IntakeDeps {
  */
 export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promise<void> {
   return async (batch) => {
-    const events = firstOfEachId(batch).filter((e) => e.type === "content.hashed" || e.type === "verification.completed" || e.type === "verification.failed");
+    const events = firstOfEachId(batch).filter((e) => e.type === "content.hashed" || e.type === "verification.completed" || e.type === "verification.failed" || e.type === "watch.stopped");
     if (events.length === 0) return;
     await deps.sql.begin(async (tx) => {
       const out: AnyEnvelope[] = [];
@@ -32,6 +33,11 @@ export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promis
           // A per-job RPC endpoint reads another chain than the one followed here.
           if (request.rpcUrl !== null) continue;
           await rememberRun(tx, { jobId, tenant: tenantOf(event), contentHash, registryAddress: request.registryAddress, manifestUri: request.manifestUri, run: runOf(event), hashed: event });
+          continue;
+        }
+        if (event.type === "watch.stopped") {
+          await stopWatch(tx, event.data.jobId, new Date(event.data.stoppedAt));
+          deps.log.info({ jobId: event.data.jobId }, "watch stopped");
           continue;
         }
         if (event.type === "verification.failed") {
@@ -44,7 +50,8 @@ export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promis
         if (!job) continue;
         const run = runOf(completed);
         const verdict = verdictOf(completed.data.result);
-        if (job.verdict && job.verdictRun !== null && job.verdictRun < run && verdictChanged(job.verdict, verdict)) {
+        // A stopped watch's last run (started before the stop) reports nothing.
+        if (!job.stopped && job.verdict && job.verdictRun !== null && job.verdictRun < run && verdictChanged(job.verdict, verdict)) {
           out.push(changedEvent(completed, job.verdict, deps.now()));
           deps.log.info({ jobId: job.jobId, run, from: job.verdict.status, to: verdict.status }, "verdict changed");
         }

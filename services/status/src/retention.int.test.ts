@@ -2,6 +2,7 @@ import { connectPostgres, retentionDeleted, startRetention, type RetentionConfig
 import { createSilentLogger } from "@veriflow/platform";
 import { eventually, startNatsServer } from "@veriflow/testing";
 import { describe, expect, it } from "vitest";
+import { createEvent } from "@veriflow/events";
 import { jobEvents } from "./job-events.fixture.js";
 import { statusPruneSteps } from "./retention.js";
 import { service } from "./service.js";
@@ -42,7 +43,31 @@ const retention = (c: RetentionConfig, sql = db.sql) => startRetention({ ...c, s
 const exists = async (id: string) => (await getJob(db.sql, id)) !== null;
 const deletedCount = async (table: string) => (await retentionDeleted.get()).values.find((v) => v.labels.table === table)?.value ?? 0;
 
+/** A completed job turned into a watch: its request gives the hash (no upload); stopped `stoppedAgoMs` ago when given. */
+async function completedWatch(finishedAgoMs: number, stoppedAgoMs?: number) {
+  const j = jobEvents({ t0: startedBefore(finishedAgoMs) });
+  const requested = { ...j.requested, data: { ...j.requested.data, contentHash: j.hashed.data.contentHash, upload: null } };
+  const stop = stoppedAgoMs === undefined ? [] : [createEvent("watch.stopped", { jobId: j.jobId, stoppedAt: ago(stoppedAgoMs).toISOString() }, j.requested)];
+  await applyEvents(db.sql, [requested, j.hashed, j.checked, j.completed, ...stop]);
+  return j.jobId;
+}
+
 describe("status retention", () => {
+  it("keeps an active watch's job however old its verdict; prunes a stopped one's with its watch record", async () => {
+    const active = await completedWatch(120_000);
+    const stopped = await completedWatch(120_000, 90_000);
+    const r = retention(config({ batchSize: 100 }));
+    try {
+      await r.runOnce();
+    } finally {
+      await r.stop();
+    }
+    expect(await exists(active)).toBe(true);
+    expect(await exists(stopped)).toBe(false);
+    const watches = await db.sql<{ jobId: string }[]>`select job_id from watches where job_id in (${active}, ${stopped})`;
+    expect(watches.map((w) => w.jobId)).toEqual([active]);
+  });
+
   it("deletes completed and failed jobs past their ages, with their events, in batches; keeps the rest", async () => {
     const oldCompleted = await Promise.all([1, 2, 3, 4, 5].map(() => completedJob(120_000)));
     const freshCompleted = await completedJob(1000);
