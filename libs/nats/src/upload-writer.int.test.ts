@@ -83,6 +83,25 @@ describe("putUpload writes an object as ObjectStore.put() does", () => {
   });
 });
 
+describe("putUpload's pace", () => {
+  it("is asked before each chunk is stored, and no chunk is stored before its turn", async () => {
+    const bytes = patterned(UPLOAD_CHUNK_BYTES * 2 + 5);
+    let turns = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const before = (await streamState()).messages;
+    const put = putUpload({ ...nats, pace: () => (++turns === 2 ? gate : null) }, "paced", Readable.from(piecesOf(bytes)));
+    await eventually(async () => turns === 2, "the second chunk's turn asked for");
+    await sleep(100);
+    expect((await streamState()).messages - before).toBe(1); // the first chunk only
+    open();
+    const stored = await put;
+    expect(turns).toBe(3);
+    expect(stored.chunks).toBe(3);
+    await deleteUpload(nats.jsm, { name: "paced", nuid: null });
+  });
+});
+
 /**
  * nats-server 2.9.10 keeps the bytes of a subject-filtered purge counted against max_file_store
  * (nats-io/nats-server#3876): ObjectStore.put() cleans up a failed put that way. The account's

@@ -29,6 +29,8 @@ export interface UploadWriter {
   jsm: JetStreamManager;
   /** With it, an upload of more than one chunk is announced as it starts, so hashing reads it as it is stored (upload-follower.ts). */
   nc?: NatsConnection;
+  /** Asked before each chunk is stored: a promise to wait for, or null to go on (the gateway's bulk uploads yield to interactive ones this way). */
+  pace?: () => Promise<void> | null;
 }
 
 /** A stored upload as its entry in the bucket describes it (the object store's ObjectInfo fields hashing needs). */
@@ -92,6 +94,8 @@ export async function putUpload(
     let size = 0;
     let count = 0;
     for await (const chunk of chunksOf(source, UPLOAD_CHUNK_BYTES)) {
+      const turn = nats.pace?.();
+      if (turn) await turn;
       hash.update(chunk);
       size += chunk.length;
       // A second chunk: a large upload, worth reading while it is stored.

@@ -2,6 +2,7 @@ import { createRequestEvent, jobPath, UPLOADS_BUCKET, type JobPriority, type Job
 import { HttpError } from "@veriflow/errors";
 import { checkTextField } from "@veriflow/http";
 import { deleteUpload, isStorageFullError, publishEvents, type Hold, type UploadWriter } from "@veriflow/nats";
+import type { BulkYield } from "./bulk-yield.js";
 import { noteLogFields, type Logger } from "@veriflow/platform";
 import { trace, type Context } from "@veriflow/tracing";
 import { withPriority, type PriorityContext } from "./job-priority.js";
@@ -14,7 +15,12 @@ export interface AcceptDeps extends UploadWriter {
   policy: SubmissionPolicy;
   /** A submission's budget for waiting out a JetStream that does not answer (GATEWAY_HOLD_MS): one per submission, for its put and its publish. */
   startHold(): Hold;
+  /** Batches' uploads give way to interactive submissions being stored (bulk-yield.ts); absent, nobody yields. */
+  bulkYield?: BulkYield;
 }
+
+/** The upload writer of a bulk upload: it waits its turn before each chunk while interactive ones are stored. */
+export const bulkUploads = (deps: AcceptDeps): UploadWriter => ({ js: deps.js, jsm: deps.jsm, nc: deps.nc, pace: deps.bulkYield?.turn });
 
 /** A file already streamed into the uploads bucket under the job's id. */
 export interface AcceptedUpload extends StoredFile {

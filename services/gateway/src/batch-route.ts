@@ -2,7 +2,7 @@ import type { Context, Middleware } from "koa";
 import { newJobId, jobTypes, type JobType } from "@veriflow/events";
 import { HttpError, badRequest } from "@veriflow/errors";
 import { presentedApiKey, principalOf, traceContextOf } from "@veriflow/http";
-import { discardUpload, type AcceptDeps } from "./accept-submission.js";
+import { bulkUploads, discardUpload, type AcceptDeps } from "./accept-submission.js";
 import type { Admission } from "./admission.js";
 import { createBatchHashingStorage, createBatchStorage, type BatchFile, type BatchLimits, type HashedBatchFile } from "./batch-storage.js";
 import { acceptBatch, batchFingerprint, type BatchAnswer, type BatchItem } from "./batch-submission.js";
@@ -26,7 +26,7 @@ const FRAMING_SLACK_BYTES = 1024 * 1024;
  */
 export function createBatchSubmit(deps: BatchRouteDeps): Middleware {
   const limits = deps.batchLimits;
-  const store = createBatchMultipart(createBatchStorage(deps, limits, (name) => discardUpload(deps, name)), limits.maxFiles);
+  const store = createBatchMultipart(createBatchStorage(bulkUploads(deps), limits, (name) => discardUpload(deps, name)), limits.maxFiles);
   const hashOnly = createBatchMultipart(createBatchHashingStorage(), limits.maxFiles);
 
   return async (ctx) => {

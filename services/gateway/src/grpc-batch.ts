@@ -4,7 +4,7 @@ import { HttpError } from "@veriflow/errors";
 import { presentedApiKey } from "@veriflow/http";
 import { Readable } from "node:stream";
 import { isStorageFullError, putUpload } from "@veriflow/nats";
-import { discardUpload, type AcceptDeps } from "./accept-submission.js";
+import { bulkUploads, discardUpload, type AcceptDeps } from "./accept-submission.js";
 import type { Admission } from "./admission.js";
 import { checkBatchFileName, type BatchLimits } from "./batch-storage.js";
 import { acceptBatch, batchFingerprint, type BatchAnswer, type BatchItem } from "./batch-submission.js";
@@ -137,7 +137,7 @@ async function storeFiles(deps: BatchServiceDeps, messages: Messages): Promise<B
       const jobId = newJobId();
       counted.size = 0;
       try {
-        const info = await putUpload(deps, jobId, Readable.from(chunksOf(messages, counted, limits)), { fileName, contentType: file.contentType || null });
+        const info = await putUpload(bulkUploads(deps), jobId, Readable.from(chunksOf(messages, counted, limits)), { fileName, contentType: file.contentType || null });
         const upload = { ...storedFileOf(jobId, info), fileName, contentType: file.contentType || null };
         items.push({ kind: "stored", index, jobId, fileName: fileName!, manifestUri: file.manifestUri || undefined, contentHash: contentHashOfDigest(info.digest), upload });
       } catch (err) {

@@ -117,10 +117,14 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
         const expected = defaultPriority({ jobType }, { waits: false });
         await deps.admission.check(undefined, expected);
         const hold = deps.startHold();
-        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace, hold, scopes: ctx.principal.scopes }).catch((err: unknown) => {
-          noteHeld(hold, "refused", deps.log);
-          throw err;
-        });
+        // Batches' uploads wait while this one is stored and queued (bulk-yield.ts).
+        const stored = expected === "interactive" ? deps.bulkYield?.interactive() : undefined;
+        const accepted = await storeAndAccept(deps, { jobType, fields, meta, messages, signal: ctx.signal, tenant: ctx.principal.tenant, trace: ctx.trace, hold, scopes: ctx.principal.scopes })
+          .catch((err: unknown) => {
+            noteHeld(hold, "refused", deps.log);
+            throw err;
+          })
+          .finally(() => stored?.());
         noteHeld(hold, "accepted", deps.log);
         deps.admission.accepted(expected);
         if (slot) await slot.complete(requestFingerprint(request, accepted.file), accepted.accepted);

@@ -76,11 +76,14 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       return;
     }
     const hold = deps.startHold();
+    let yielded: (() => void) | undefined;
     try {
       // Judged in the class the job has before its fields are read (a verification or a wait:
       // interactive; an asynchronous proof: bulk), which a `priority` field may still lower.
       const expected = defaultPriority({ jobType }, access);
       await deps.admission.check(uploadSizeOf(ctx), expected);
+      // Batches' uploads wait while this one is stored and queued (bulk-yield.ts).
+      if (expected === "interactive") yielded = deps.bulkYield?.interactive();
       // Preset by the sync middleware, which subscribes to the job's outcome before it is published.
       const jobId = (ctx.state.jobId as string | undefined) ?? newJobId();
       ctx.state.jobId = jobId; // the request's access line names its job
@@ -101,6 +104,8 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
       noteHeld(hold, "refused", deps.log);
       await slot?.release(); // only an accepted job holds a key: a retry may succeed
       throw err;
+    } finally {
+      yielded?.();
     }
   };
 

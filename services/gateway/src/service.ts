@@ -17,6 +17,7 @@ import { createRateLimiter, type RateLimiter } from "./rate-limiter.js";
 import { createQueueHealth } from "./queue-health.js";
 import { createGatewayApp } from "./routes.js";
 import { loadDashboard } from "./dashboard.js";
+import { createBulkYield } from "./bulk-yield.js";
 import { createSyncSupport } from "./sync-routes.js";
 import { startTracing } from "@veriflow/tracing";
 
@@ -81,6 +82,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
     admission,
     idempotency,
     startHold: () => startHold(config.hold, log),
+    bulkYield: createBulkYield(),
   };
   const batchLimits = { maxFiles: config.maxBatchFiles, maxBytes: config.maxBatchBytes, maxUploadBytes: config.maxUploadBytes };
   const app = createGatewayApp({
