@@ -1,10 +1,10 @@
+import { readRegistryLogs, type LogReader } from "@veriflow/adapters";
 import type { AnyEnvelope, RegistryChangedEvent } from "@veriflow/events";
 import type { Logger } from "@veriflow/platform";
 import type { Sql, TransactionSql } from "@veriflow/pg";
 import { registryChangedEvent, reverifyEvent } from "./handlers.js";
 import { planReadWindow, reconcileLogs, type RegistryLog } from "./read-window.js";
 import { recheckOnce } from "./rechecks.js";
-import { readRegistryLogs, type LogReader } from "./registry-logs.js";
 import { knownLogs, listRegistries, lockRegistry, saveWindow, takeJobsToReverify } from "./store.js";
 
 export interface FollowerDeps {
@@ -13,6 +13,8 @@ export interface FollowerDeps {
   chain: LogReader & { getBlockNumber(): Promise<number> };
   publishChanges(events: readonly RegistryChangedEvent[]): Promise<void>;
   publishRuns(events: readonly AnyEnvelope[]): Promise<void>;
+  /** Forgets the known verdicts of a registry entry that changed (no job is answered from them again). */
+  forgetKnownVerdicts?(registryAddress: string, contentHash: string): Promise<void>;
   confirmations: number;
   reorgDepth: number;
   maxRange: number;
@@ -48,6 +50,8 @@ export async function followOnce(deps: FollowerDeps): Promise<PassResult> {
       const { added, removed } = reconcileLogs(await knownLogs(tx, address, window.fromBlock, window.toBlock), read, window);
       const now = deps.now();
       const changes = [...added.map((l) => registryChangedEvent(address, l, false, now)), ...removed.map((l) => registryChangedEvent(address, l, true, now))];
+      // Before anything is published: a failed forget fails the pass, which reads the window again.
+      for (const hash of new Set([...added, ...removed].map((l) => l.contentHash))) await deps.forgetKnownVerdicts?.(address, hash);
       const runs = await reverifications(tx, address, [...added, ...removed], changes, now);
       if (changes.length > 0) await deps.publishChanges(changes);
       if (runs.length > 0) await deps.publishRuns(runs);
