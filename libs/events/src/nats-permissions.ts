@@ -129,8 +129,17 @@ const rateLimitCounters = kvRecords(RATE_LIMITS_BUCKET);
 const KNOWN_VERDICTS_STREAM = `KV_${KNOWN_VERDICTS_BUCKET}`;
 /** A stage that answers from known verdicts: opens the bucket (ensured at start, as every service ensures what it uses) and reads records by direct get. */
 const readKnownVerdicts = [...ensureStream(KNOWN_VERDICTS_STREAM), `${API}.DIRECT.GET.${KNOWN_VERDICTS_STREAM}`, `${API}.DIRECT.GET.${KNOWN_VERDICTS_STREAM}.>`, readMessages(KNOWN_VERDICTS_STREAM)];
-/** registry-watch keeps them: writes a completed run's verdict, purges a content hash's when its entry changes. */
-const keepKnownVerdicts = [...kvRecords(KNOWN_VERDICTS_BUCKET), `${API}.STREAM.PURGE.${KNOWN_VERDICTS_STREAM}`];
+/**
+ * registry-watch keeps them: writes a completed run's verdict; when an entry changes, lists its
+ * records (an ordered consumer over their keys: created, read, deleted) and deletes those decided before the change.
+ */
+const keepKnownVerdicts = [
+  ...kvRecords(KNOWN_VERDICTS_BUCKET),
+  `${API}.CONSUMER.CREATE.${KNOWN_VERDICTS_STREAM}`,
+  `${API}.CONSUMER.CREATE.${KNOWN_VERDICTS_STREAM}.>`,
+  `${API}.CONSUMER.INFO.${KNOWN_VERDICTS_STREAM}.>`,
+  `${API}.CONSUMER.DELETE.${KNOWN_VERDICTS_STREAM}.>`,
+];
 
 const allDurables = [...pipeline.stages.flatMap((s) => stageDurables(s.service)), ...pipeline.observers.map((o) => o.durable)];
 

@@ -36,7 +36,7 @@ export async function startRegistryWatch(config: RegistryWatchConfig, log: Logge
   await ensureStreams(nats.jsm, config.topology, { log });
   await ensureRegistryStream(nats.jsm, config.topology, { log });
   await ensureConsumer(nats.jsm, observerConsumer("registry-watch"), config.topology, {}, { log });
-  const knownVerdicts = createKnownVerdictStore(await openKnownVerdictsBucket(nats.js, config.topology, { log }), nats.jsm);
+  const knownVerdicts = createKnownVerdictStore(await openKnownVerdictsBucket(nats.js, config.topology, { log }));
   const publish = async (events: readonly AnyEnvelope[]) => {
     await publishEvents(nats.js, events);
   };
@@ -71,7 +71,7 @@ export async function startRegistryWatch(config: RegistryWatchConfig, log: Logge
         await publishRegistryChanges(nats.js, events);
       },
       publishRuns: publish,
-      forgetKnownVerdicts: (registry, hash) => knownVerdicts.forget(registry, hash),
+      forgetKnownVerdicts: (registry, hash, at) => knownVerdicts.forget(registry, hash, at),
       confirmations: config.confirmations,
       reorgDepth: config.reorgDepth,
       maxRange: config.maxRange,
