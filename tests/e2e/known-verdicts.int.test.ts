@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kvm, type KV } from "@nats-io/kv";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_TENANT, JOBS_PATH, KNOWN_VERDICTS_BUCKET, type JobType } from "@veriflow/events";
+import { BATCHES_PATH, DEFAULT_TENANT, JOBS_PATH, KNOWN_VERDICTS_BUCKET, type JobType } from "@veriflow/events";
 import { connectNats, createKnownVerdictStore, knownVerdictKey, type KnownVerdictStore, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { deployRegistry, revokeContent, type PublishedContent } from "@veriflow/testing";
@@ -174,6 +174,30 @@ describe("answering from a known verdict (REST)", () => {
     await recorded(pub, proof.id, { type: "proof" });
     const again = await verified({ content, manifestUri: pub.manifestUri, type: "proof" });
     expect(again.result).toMatchObject({ reusedFrom: proof.id, proofVersion: "veriflow.proof/1", txHash: proof.result.txHash });
+  });
+});
+
+describe("answering from a known verdict (batches)", () => {
+  it("a batch's files are answered from known verdicts too, unless the batch asks to be fresh", async () => {
+    const { content, pub } = await published("batch");
+    const first = await verified({ content, manifestUri: pub.manifestUri });
+    await recorded(pub, first.id);
+    const batch = async (fresh?: string) => {
+      const form = new FormData();
+      form.append("registryAddress", sys.registry);
+      if (fresh) form.append("fresh", fresh);
+      for (const name of ["a.txt", "b.txt"]) form.append("file", new Blob([content]), name);
+      for (let i = 0; i < 2; i++) form.append("manifestURI", pub.manifestUri);
+      const res = await fetch(`${sys.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: form });
+      const body = (await res.json()) as { jobs: { jobId: string }[] };
+      expect(res.status, JSON.stringify(body)).toBe(202);
+      return Promise.all(body.jobs.map((j) => waitForJob(sys.gatewayUrl, j.jobId)));
+    };
+    const fetched = fetches(pub);
+    expect((await batch()).map((j) => j.result.reusedFrom)).toEqual([first.id, first.id]);
+    expect(fetches(pub)).toBe(fetched);
+    expect((await batch("true")).map((j) => j.result.reusedFrom)).toEqual([undefined, undefined]);
+    expect(fetches(pub)).toBe(fetched + 2);
   });
 });
 

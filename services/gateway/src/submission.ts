@@ -120,6 +120,8 @@ export interface BatchFields {
   rpcUrl: string | null;
   /** The batch's callback (batch.completed), not each job's. */
   callbackUrl: string | null;
+  /** Every job decided afresh (`fresh`), never from a known verdict. */
+  fresh?: boolean;
 }
 
 /**
@@ -132,7 +134,13 @@ export function parseBatchFields(body: Record<string, unknown>, policy: Submissi
   const registry = field(shared, "registryAddress");
   if (!registry) throw badRequest("E_REGISTRY_ADDRESS_REQUIRED", 'field "registryAddress" is required (a 0x-prefixed contract address)');
   const rawCallbackUrl = field(shared, "callbackUrl") ?? null;
-  return { registryAddress: getAddress(registry), rpcUrl: field(shared, "rpcUrl") ?? null, callbackUrl: rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy) };
+  const fresh = readFresh(field(shared, "fresh"));
+  return {
+    registryAddress: getAddress(registry),
+    rpcUrl: field(shared, "rpcUrl") ?? null,
+    callbackUrl: rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy),
+    ...(fresh ? { fresh } : {}),
+  };
 }
 
 /** The manifestURI fields of a batch, in order (one field is a string, several an array). */
