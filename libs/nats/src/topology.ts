@@ -77,7 +77,8 @@ const GiB = 1024 * MiB;
 /**
  * The storage bounds' defaults. JetStream reserves each stream's max_bytes in its store
  * (max_file_store) when the stream is created, so together they must fit there:
- * 1 GiB + 128 MiB + 4 GiB (+ the gateway's 64 MiB idempotency and 16 MiB rate-limit buckets).
+ * 1 GiB + 128 MiB + 4 GiB (+ the gateway's 64 MiB idempotency and 16 MiB rate-limit buckets,
+ * and a tenth of the events' bytes each for the registry changes and the known verdicts).
  */
 export const STORAGE_DEFAULTS = { streamMaxBytes: GiB, deadLetterMaxBytes: 128 * MiB, uploadsMaxBytes: 4 * GiB } as const;
 /** The least a bounded stream may be given: room for a few events or one small upload. */
