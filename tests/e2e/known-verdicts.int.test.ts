@@ -10,7 +10,7 @@ import { createSilentLogger } from "@veriflow/platform";
 import { deployRegistry, revokeContent, type PublishedContent } from "@veriflow/testing";
 import { buildCli, runCli } from "../support/cli.js";
 import { eventually, getJson, waitForJob } from "../support/client.js";
-import { call, jobServiceClient, submissionServiceClient, submitVerification } from "../support/grpc.js";
+import { call, jobServiceClient, submissionServiceClient, submitBatch, submitVerification } from "../support/grpc.js";
 import { systemTest } from "../support/shared-system.js";
 import type { System } from "../support/system.js";
 
@@ -229,6 +229,20 @@ describe("answering from a known verdict (gRPC and CLI)", () => {
       expect(freshJob.verdict?.status).toBe("OK");
       expect(freshJob.verdict?.reusedFrom).toBeUndefined();
       expect(fetches(pub)).toBe(fetched + 1);
+
+      // SubmitBatch: answered from the known verdict, or afresh with metadata.fresh.
+      const batchOf = async (fresh?: boolean) => {
+        const answer = await submitBatch(submissions, [
+          { metadata: { type: "JOB_TYPE_VERIFY", registryAddress: sys.registry, ...(fresh ? { fresh } : {}) } },
+          { file: { fileName: "a.txt", manifestUri: pub.manifestUri, contentType: "text/plain" } },
+          { chunk: Buffer.from(content) },
+        ]);
+        return (await waitForJob(sys.gatewayUrl, answer.jobs[0]!.jobId)).result.reusedFrom as string | undefined;
+      };
+      // From the first job's verdict, or the fresh run's once registry-watch recorded it (same block: the later record wins).
+      expect([first.id, fresh.jobId]).toContain(await batchOf());
+      expect(await batchOf(true)).toBeUndefined();
+      expect(fetches(pub)).toBe(fetched + 2);
     } finally {
       submissions.close();
       jobs.close();
