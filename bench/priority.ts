@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { BATCHES_PATH, JOBS_PATH, type JobPriority } from "@veriflow/events";
 import { startBenchStack, type BenchStack } from "./support/bench-stack.js";
 import type { Content } from "./support/contents.js";
-import { getJob as getJobOnce, getStats as getStatsOnce } from "./support/gateway.js";
+import { getHistory, getJob as getJobOnce, getStats as getStatsOnce } from "./support/gateway.js";
 import { fmt, out, pct } from "./support/output.js";
 import { createServiceLog } from "./support/service-log.js";
 
@@ -80,8 +80,9 @@ async function submit(stack: BenchStack, c: Content, priority?: JobPriority, wai
 const refusedSingles: string[] = [];
 
 /** One verification, submit → its verdict (`?wait=`; polled every 20 ms past the wait); ms, refusals and resends included. */
-async function timeOne(stack: BenchStack, c: Content, priority?: JobPriority): Promise<number> {
+async function timeOne(stack: BenchStack, c: Content, priority?: JobPriority): Promise<{ ms: number; jobId: string; sentAt: number }> {
   const t = performance.now();
+  const sentAt = Date.now();
   let answer: { jobId: string; done: boolean } | undefined;
   while (!answer) {
     answer = await submit(stack, c, priority, true).catch((err: unknown) => {
@@ -89,25 +90,48 @@ async function timeOne(stack: BenchStack, c: Content, priority?: JobPriority): P
       return sleep(100).then(() => undefined);
     });
   }
-  if (answer.done) return performance.now() - t;
   const { jobId } = answer;
+  if (answer.done) return { ms: performance.now() - t, jobId, sentAt };
   for (;;) {
     const job = await getJob(stack.gatewayUrl, jobId);
-    if (job.status === "completed" || job.status === "failed") return performance.now() - t;
+    if (job.status === "completed" || job.status === "failed") return { ms: performance.now() - t, jobId, sentAt };
     await sleep(20);
   }
 }
 
 /** Sequential single verifications while `busy()` holds (and at most `n`), with the queue depth each met. */
-async function sample(stack: BenchStack, n: number, priority: JobPriority | undefined, busy: () => boolean): Promise<{ ms: number[]; depth: number[] }> {
+async function sample(stack: BenchStack, n: number, priority: JobPriority | undefined, busy: () => boolean): Promise<{ ms: number[]; depth: number[]; jobs: { jobId: string; sentAt: number }[] }> {
   const ms: number[] = [];
   const depth: number[] = [];
+  const jobs: { jobId: string; sentAt: number }[] = [];
   for (let i = 0; i < n && busy(); i++) {
     const s = await getStats(stack.gatewayUrl);
     depth.push(s.waiting + s.active);
-    ms.push(await timeOne(stack, stack.contents[i % stack.contents.length]!, priority));
+    const one = await timeOne(stack, stack.contents[i % stack.contents.length]!, priority);
+    ms.push(one.ms);
+    jobs.push(one);
   }
-  return { ms, depth };
+  return { ms, depth, jobs };
+}
+
+/**
+ * Where the samples' time went: from the client's send to each event of the job in turn (by
+ * the `occurredAt` its producer stamped), p50 and max per hop: the gateway (send → requested),
+ * then each stage (its input → its output, queueing included). Read once the load has drained.
+ */
+async function hops(stack: BenchStack, jobs: readonly { jobId: string; sentAt: number }[]): Promise<string> {
+  const byHop = new Map<string, number[]>();
+  for (const { jobId, sentAt } of jobs) {
+    const events = (await getHistory(stack.gatewayUrl, jobId).catch(() => [])).filter((e) => e.type !== "verification.changed");
+    let from = { label: "send", at: sentAt };
+    for (const e of events) {
+      const at = Date.parse(e.occurredAt);
+      const key = `${from.label} → ${e.type}`;
+      byHop.set(key, [...(byHop.get(key) ?? []), at - from.at]);
+      from = { label: e.type, at };
+    }
+  }
+  return [...byHop].map(([hop, ms]) => `${hop} p50 ${fmt(pct(ms, 50), 0)} / max ${fmt(Math.max(...ms), 0)} ms`).join("; ");
 }
 
 /** N bulk submissions by BULK_CLIENTS clients; resolves once all are accepted. */
@@ -183,10 +207,10 @@ async function underLoad(stack: BenchStack, n: number, priority: JobPriority | u
   while (progress.sent < n / 10) await sleep(100);
   let loadDone = false;
   void loading.then((l) => drain(stack, before + l.accepted)).finally(() => (loadDone = true)).catch(() => {});
-  const { ms, depth } = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
+  const { ms, depth, jobs } = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
   const load = await loading;
   if (!(await drain(stack, before + load.accepted + ms.length))) out("  !! the load did not drain");
-  return { ms, depth, load };
+  return { ms, depth, load, hops: await hops(stack, jobs) };
 }
 
 const line = (label: string, ms: number[]) => out(`  ${label.padEnd(44)} n=${String(ms.length).padStart(3)}  p50 ${fmt(pct(ms, 50), 0).padStart(6)} ms  p95 ${fmt(pct(ms, 95), 0).padStart(6)} ms  max ${fmt(Math.max(...ms), 0).padStart(6)} ms`);
@@ -208,6 +232,8 @@ async function main(): Promise<void> {
     line("idle", idle);
     line(`during ${BULK} bulk jobs, interactive (priorities)`, withPriority.ms);
     line(`during ${BULK} bulk jobs, FIFO (sent as bulk too)`, fifo.ms);
+    out(`  where an interactive sample's time went during the load: ${withPriority.hops}`);
+    out(`  … and a FIFO one's: ${fifo.hops}`);
     out(`  queue depth met by the samples (p50 / max): ${fmt(pct(withPriority.depth, 50), 0)} / ${fmt(Math.max(...withPriority.depth), 0)} jobs with priorities, ${fmt(pct(fifo.depth, 50), 0)} / ${fmt(Math.max(...fifo.depth), 0)} without`);
     if (refusedSingles.length > 0) out(`  single submissions refused and sent again: ${refusedSingles.length}, e.g. ${refusedSingles[0]}`);
     out(`  bulk load submitted in ${fmt(withPriority.load.seconds)} s / ${fmt(fifo.load.seconds)} s (${withPriority.load.errors + fifo.load.errors} refused)`);

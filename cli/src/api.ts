@@ -1,4 +1,4 @@
-import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, batchPath, deadLetterPath, jobPath, type JobStatus, type JobType } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, WATCHES_PATH, batchPath, deadLetterPath, jobPath, watchPath, type JobStatus, type JobType } from "@veriflow/events";
 import { ApiError, UnreachableError } from "./errors.js";
 import { postMultipart, postMultipartFiles } from "./upload.js";
 
@@ -142,6 +142,46 @@ export interface SubmitBatchInput {
   idempotencyKey?: string;
 }
 
+/** What `veriflow watch` sends (POST /api/watches). */
+export interface WatchInput {
+  contentHash: string;
+  manifestUri: string;
+  registryAddress: string;
+  callbackUrl?: string | undefined;
+  recheckEvery?: string | undefined;
+}
+
+/** The answer to POST /api/watches. */
+export interface WatchAccepted {
+  watchId: string;
+  jobId: string;
+  status: "queued";
+  pollUrl: string;
+}
+
+/** A watch as `GET /api/watches` lists it (the fields the CLI reads). */
+export interface Watch {
+  watchId: string;
+  contentHash: string;
+  manifestUri: string | null;
+  registryAddress: string | null;
+  active: boolean;
+  createdAt: string;
+  stoppedAt: string | null;
+  status: JobStatus;
+  run: number;
+  verdict: Record<string, any> | null;
+  verdictHistory: { run: number; status: string | null }[];
+}
+
+export interface WatchPage {
+  watches: Watch[];
+  total: number;
+  limit: number;
+  offset: number | null;
+  nextCursor: string | null;
+}
+
 export interface ApiClient {
   baseUrl: string;
   /** Uploads the file streamed from disk with backpressure, never read whole into memory. */
@@ -158,6 +198,10 @@ export interface ApiClient {
   listDeadLetters(query: { consumer?: string; after?: number; limit?: number }): Promise<DeadLetterPage>;
   getDeadLetter(seq: number): Promise<DeadLetter>;
   replayDeadLetter(seq: number): Promise<ReplayAnswer>;
+  createWatch(input: WatchInput): Promise<WatchAccepted>;
+  listWatches(query: { active?: boolean; limit?: number; offset?: number }): Promise<WatchPage>;
+  /** `DELETE /api/watches/:id`: 204 whether it was running or already stopped. */
+  deleteWatch(id: string): Promise<void>;
 }
 
 export function createApiClient(opts: { url: string; apiKey?: string }): ApiClient {
@@ -246,6 +290,23 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
     },
     async replayDeadLetter(seq) {
       return json<ReplayAnswer>(await request(deadLetterPath(seq, "replay"), { method: "POST" }));
+    },
+    async createWatch(input) {
+      const body: Record<string, string> = { contentHash: input.contentHash, manifestURI: input.manifestUri, registryAddress: input.registryAddress };
+      if (input.callbackUrl) body.callbackUrl = input.callbackUrl;
+      if (input.recheckEvery) body.recheckEvery = input.recheckEvery;
+      return json<WatchAccepted>(await request(WATCHES_PATH, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
+    },
+    async listWatches(query) {
+      const params = new URLSearchParams();
+      if (query.active !== undefined) params.set("active", String(query.active));
+      if (query.limit !== undefined) params.set("limit", String(query.limit));
+      if (query.offset !== undefined) params.set("offset", String(query.offset));
+      return json<WatchPage>(await request(`${WATCHES_PATH}${params.size > 0 ? `?${params.toString()}` : ""}`));
+    },
+    async deleteWatch(id) {
+      const res = await request(watchPath(id), { method: "DELETE" });
+      if (res.status !== 204) await json(res);
     },
     async retryJob(id) {
       return json<RetryAnswer>(await request(jobPath(id, "retry"), { method: "POST" }));

@@ -12,6 +12,29 @@ const usageError = (argv: string[], message: RegExp) => {
 };
 
 describe("parseCommand", () => {
+  it("watch, watches, unwatch: a hash and its manifest and registry; a filter; an id; each mistake a usage error", () => {
+    const hash = "0x" + "ab".repeat(32);
+    expect(parseCommand(["watch", hash, "--manifest", "ipfs://bafy", "--registry", REGISTRY, "--recheck-every", "P1D", "--timeout", "9"])).toEqual({
+      kind: "watch",
+      common: { url: DEFAULT_URL, apiKey: undefined, json: false, quiet: false },
+      contentHash: hash,
+      manifestUri: "ipfs://bafy",
+      registry: REGISTRY,
+      callbackUrl: undefined,
+      recheckEvery: "P1D",
+      wait: true,
+      timeoutMs: 9000,
+    });
+    usageError(["watch", "0x12", "--manifest", "ipfs://bafy", "--registry", REGISTRY], /not a content hash/);
+    usageError(["watch", hash, "--registry", REGISTRY], /--manifest <uri> is required/);
+    usageError(["watch", hash, "--manifest", "ipfs://bafy", "--registry", "0x12"], /--registry must be/);
+    expect(parseCommand(["watches", "--stopped", "--limit", "5"])).toMatchObject({ kind: "watches", active: false, limit: 5 });
+    expect(parseCommand(["watches"])).toMatchObject({ kind: "watches", active: undefined });
+    usageError(["watches", "--active", "--stopped"], /not both/);
+    expect(parseCommand(["unwatch", ID])).toMatchObject({ kind: "unwatch", id: ID });
+    usageError(["unwatch", "nope"], /not a watch id/);
+  });
+
   it("verify: file, manifest, registry; no wait by default; defaults for url and timeout", () => {
     expect(parseCommand(verifyArgs)).toEqual({
       kind: "verify",

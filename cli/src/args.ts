@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ADDRESS_PATTERN, isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
+import { ADDRESS_PATTERN, CONTENT_HASH_PATTERN, isJobId, jobStatuses, JOBS_PAGE_SIZE } from "@veriflow/events";
 import { UsageError } from "./errors.js";
 import { DEFAULT_RETRY_FOR_S, DEFAULT_TIMEOUT_S, DEFAULT_URL, DEV_KEY } from "./defaults.js";
 import { DEFAULT_BATCH_SIZE, HELP } from "./help.js";
@@ -53,6 +53,20 @@ export type Command =
   | { kind: "jobs-get"; common: Common; id: string }
   | { kind: "jobs-watch"; common: Common; id: string; timeoutMs: number }
   | { kind: "jobs-retry"; common: Common; id: string; wait: boolean; timeoutMs: number }
+  | {
+      /** `veriflow watch <content-hash>`: follow a content hash without uploading it. */
+      kind: "watch";
+      common: Common;
+      contentHash: string;
+      manifestUri: string;
+      registry: string;
+      callbackUrl: string | undefined;
+      recheckEvery: string | undefined;
+      wait: boolean;
+      timeoutMs: number;
+    }
+  | { kind: "watches"; common: Common; active: boolean | undefined; limit: number | undefined; offset: number | undefined }
+  | { kind: "unwatch"; common: Common; id: string }
   | { kind: "dead-letters-list"; common: Common; consumer: string | undefined; after: number | undefined; limit: number | undefined }
   | { kind: "dead-letters-show"; common: Common; seq: number }
   | { kind: "dead-letters-replay"; common: Common; seq: number }
@@ -83,6 +97,9 @@ export function parseCommand(argv: string[], env: Env = {}): Command {
   if (first === "help") return { kind: "help", text: HELP[(second ?? "main") as keyof typeof HELP] ?? HELP.main };
   if (first === "verify") return parseVerify(argv.slice(1), env);
   if (first === "jobs") return parseJobs(second, argv.slice(2), env);
+  if (first === "watch") return parseWatch(argv.slice(1), env);
+  if (first === "watches") return parseWatches(argv.slice(1), env);
+  if (first === "unwatch") return parseUnwatch(argv.slice(1), env);
   if (first === "dead-letters") return parseDeadLetters(second, argv.slice(2), env);
   if (first === "keys") return parseKeys(second, argv.slice(2), env);
   if (first === "setup") return parseSetup(argv.slice(1));
@@ -91,7 +108,7 @@ export function parseCommand(argv: string[], env: Env = {}): Command {
     if (second === undefined || second === "-h" || second === "--help") return { kind: "help", text: HELP.dev };
     throw new UsageError(`unknown command "dev ${second}" (try: veriflow dev publish <file>)`);
   }
-  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, dead-letters, keys, setup, dev, help)`);
+  throw new UsageError(`unknown command "${first}" (commands: verify, jobs, watch, watches, unwatch, dead-letters, keys, setup, dev, help)`);
 }
 
 function parse(args: string[], options: Options) {
@@ -240,6 +257,56 @@ function parseJobs(sub: string | undefined, args: string[], env: Env): Command {
     };
   }
   throw new UsageError(`unknown command "jobs ${sub}" (jobs list, jobs get <id>, jobs watch <id>, jobs retry <id>)`);
+}
+
+function parseWatch(args: string[], env: Env): Command {
+  const { values, positionals } = parse(args, {
+    manifest: { type: "string" },
+    registry: { type: "string" },
+    "callback-url": { type: "string" },
+    "recheck-every": { type: "string" },
+    wait: { type: "boolean", default: false },
+    timeout: { type: "string" },
+  });
+  if (values.help) return { kind: "help", text: HELP.watch };
+  const usage = "veriflow watch <content-hash> --manifest <uri> --registry <address>";
+  const contentHash = onePositional(positionals, "<content-hash>", usage);
+  if (!CONTENT_HASH_PATTERN.test(contentHash)) throw new UsageError(`"${contentHash}" is not a content hash (0x and 64 hex digits: the file's SHA-256)`);
+  const manifestUri = values.manifest as string | undefined;
+  if (!manifestUri) throw new UsageError(`--manifest <uri> is required (usage: ${usage})`);
+  const registry = values.registry as string | undefined;
+  if (!registry) throw new UsageError(`--registry <address> is required (usage: ${usage})`);
+  if (!ADDRESS_PATTERN.test(registry)) throw new UsageError(`--registry must be a 0x-prefixed 40-hex-digit address, got "${registry}"`);
+  return {
+    kind: "watch",
+    common: common(values, env),
+    contentHash,
+    manifestUri,
+    registry,
+    callbackUrl: values["callback-url"] as string | undefined,
+    recheckEvery: values["recheck-every"] as string | undefined,
+    wait: values.wait === true || values.timeout !== undefined,
+    timeoutMs: timeoutOf(values.timeout),
+  };
+}
+
+function parseWatches(args: string[], env: Env): Command {
+  const { values, positionals } = parse(args, { active: { type: "boolean" }, stopped: { type: "boolean" }, limit: { type: "string" }, offset: { type: "string" } });
+  if (values.help) return { kind: "help", text: HELP.watch };
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (usage: veriflow watches [--active|--stopped] [--limit n] [--offset n])`);
+  if (values.active && values.stopped) throw new UsageError("give --active or --stopped, not both");
+  const limit = integerOf("limit", values.limit, 1);
+  if (limit !== undefined && limit > JOBS_PAGE_SIZE.max) throw new UsageError(`--limit must be at most ${JOBS_PAGE_SIZE.max}, got ${limit}`);
+  const active = values.active ? true : values.stopped ? false : undefined;
+  return { kind: "watches", common: common(values, env), active, limit, offset: integerOf("offset", values.offset, 0) };
+}
+
+function parseUnwatch(args: string[], env: Env): Command {
+  const { values, positionals } = parse(args, {});
+  if (values.help) return { kind: "help", text: HELP.watch };
+  const id = onePositional(positionals, "<watch-id>", "veriflow unwatch <watch-id>");
+  if (!isJobId(id)) throw new UsageError(`"${id}" is not a watch id (a UUID, as \`veriflow watch\` prints it)`);
+  return { kind: "unwatch", common: common(values, env), id };
 }
 
 function seqOf(positionals: string[], usage: string): number {

@@ -1,4 +1,4 @@
-import type { DeadLetter, DeadLetterPage, Job, JobPage } from "./api.js";
+import type { DeadLetter, DeadLetterPage, Job, JobPage, WatchPage } from "./api.js";
 
 const row = (label: string, value: string | number) => `  ${label.padEnd(16)}${value}`;
 const mark = (ok: unknown) => (ok === true ? "yes" : ok === false ? "NO" : "-");
@@ -89,4 +89,17 @@ export function formatDeadLetter(d: DeadLetter): string {
   const body = d.json !== null ? JSON.stringify(d.json, null, 2) : d.data;
   lines.push(`  data (${d.json !== null ? "json" : d.dataEncoding}):`, body);
   return `${lines.join("\n")}\n`;
+}
+
+/** `veriflow watches`: one line per watch, its current verdict and how many came before it. */
+export function formatWatchList(page: WatchPage): string {
+  if (page.watches.length === 0) return `no watches (total ${page.total})\n`;
+  const header = `${"ID".padEnd(36)}  ${"CONTENT HASH".padEnd(18)}  ${"STATE".padEnd(7)}  ${"VERDICT".padEnd(10)}  ${"RUNS".padEnd(4)}  CREATED`;
+  const rows = page.watches.map((w) => {
+    const verdict = w.status === "completed" ? String(w.verdict?.status ?? "") : w.status;
+    const hash = `${w.contentHash.slice(0, 10)}…${w.contentHash.slice(-6)}`;
+    return `${w.watchId.padEnd(36)}  ${hash.padEnd(18)}  ${(w.active ? "active" : "stopped").padEnd(7)}  ${verdict.padEnd(10)}  ${String(w.run).padEnd(4)}  ${w.createdAt}`;
+  });
+  const first = page.offset ?? 0;
+  return `${[header, ...rows].join("\n")}\n${first + 1}-${first + page.watches.length} of ${page.total}\n`;
 }

@@ -13,7 +13,7 @@ const COMMON_HELP = `Common options:
   -q, --quiet         no progress on stderr
   -h, --help          this help`;
 
-export const HELP: Record<"main" | "verify" | "jobs" | "dead-letters" | "keys" | "setup" | "dev", string> = {
+export const HELP: Record<"main" | "verify" | "jobs" | "watch" | "dead-letters" | "keys" | "setup" | "dev", string> = {
   main: `veriflow: is this file what its creator registered?
 
 Usage:
@@ -23,6 +23,9 @@ Usage:
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
   veriflow jobs retry <job-id> [--wait] [--timeout <s>]
+  veriflow watch <content-hash> --manifest <uri> --registry <address> [--callback-url <url>] [--recheck-every <d>] [--wait] [--timeout <s>]
+  veriflow watches [--active|--stopped] [--limit <n>] [--offset <n>]
+  veriflow unwatch <watch-id>
   veriflow dead-letters list [--consumer <name>] [--after <seq>] [--limit <n>]
   veriflow dead-letters show <seq>
   veriflow dead-letters replay <seq>
@@ -80,6 +83,24 @@ ${EXIT_CODES_HELP}
                                                                    (--json: one JSON job per line); exits with the verdict
   veriflow jobs retry <job-id> [--wait] [--timeout <s>]            runs a failed job again (a new run, from the stage
                                                                    that gave up); --wait follows it, exits with the verdict
+
+${COMMON_HELP}
+
+${EXIT_CODES_HELP}
+`,
+  watch: `Usage:
+  veriflow watch <content-hash> --manifest <uri> --registry <address> [options]
+                                   follows a content hash without uploading the file: verifies it (from the
+                                   hash), then again whenever its registry entry changes, until unwatched.
+                                   Prints the watch id; with --wait, follows the first verification like
+                                   \`verify --wait\` and exits with its verdict
+      --callback-url <url>         POSTed the first verdict and each changed verdict (verification.changed)
+      --recheck-every <d>          re-verify on this schedule as well (PT6H, P1D or seconds; 5 minutes to 365 days)
+      --wait, --timeout <s>        as for verify
+  veriflow watches [--active|--stopped] [--limit <n>] [--offset <n>]
+                                   your watches, newest first: state, current verdict, runs (limit 1-${JOBS_PAGE_SIZE.max})
+  veriflow unwatch <watch-id>      stops following it (no more re-verifications); its verdicts stay readable
+                                   (veriflow jobs get <watch-id>). Stopping a stopped watch is not an error
 
 ${COMMON_HELP}
 

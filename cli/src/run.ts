@@ -7,6 +7,7 @@ import { runKeys } from "./commands/keys.js";
 import { runSetup } from "./commands/setup.js";
 import { runVerify } from "./commands/verify.js";
 import { runVerifyFolder } from "./commands/verify-folder.js";
+import { runWatches } from "./commands/watches.js";
 import { ApiError, InterruptedError, UsageError, WaitTimeoutError } from "./errors.js";
 import { EXIT, exitCodeForError } from "./exit-codes.js";
 import { printJson, type Io } from "./io.js";
@@ -35,6 +36,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       case "jobs-retry":
         json = cmd.common.json;
         return await runJobs(cmd, io);
+      case "watch":
+      case "watches":
+      case "unwatch":
+        json = cmd.common.json;
+        return await runWatches(cmd, io);
       case "dead-letters-list":
       case "dead-letters-show":
       case "dead-letters-replay":

@@ -49,6 +49,7 @@ describe("veriflow setup", () => {
         expect.stringMatching(/^schema status: \d+ migration\(s\) not applied/),
         expect.stringMatching(/^schema webhooks: /),
         expect.stringMatching(/^schema auth: /),
+        expect.stringMatching(/^schema registry-watch: \d+ migration\(s\) not applied/),
       ]),
     );
     const nc = await connect({ servers: server.url });
@@ -63,9 +64,11 @@ describe("veriflow setup", () => {
       expect(first.stdout).toContain(line);
     }
     expect(first.stdout).toMatch(/schema status: applied 001_/);
+    expect(first.stdout).toMatch(/schema registry-watch: applied 001_/);
     const again = await setup([]);
     expect(again.stdout).toContain("consumer hashing: as configured");
     expect(again.stdout).toContain("schema status: current");
+    expect(again.stdout).toContain("schema registry-watch: current");
     const check = await setup(["--check"]);
     expect(check.code, check.stdout).toBe(0);
     expect(check.stdout).toContain("setup: the topology is as configured");

@@ -55,7 +55,7 @@ const jobId = randomUUID();
 const upload = Buffer.alloc(UPLOAD_CHUNK_BYTES * 6 + 99, 7);
 let uploadRef: UploadRef;
 /** A one-chunk upload, named by the sequences of its messages as the gateway's request names them. */
-let smallRef: EventData<"verification.requested">["upload"];
+let smallRef: NonNullable<EventData<"verification.requested">["upload"]>;
 let terminalHeard: Promise<string>;
 const log = createSilentLogger();
 

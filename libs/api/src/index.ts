@@ -8,3 +8,4 @@ export * from "./submission.js";
 export * from "./routes.js";
 export * from "./document.js";
 export * from "./batches.js";
+export * from "./watches.js";

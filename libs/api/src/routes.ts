@@ -1,10 +1,11 @@
 import type { Scope } from "@veriflow/auth";
 import { errorCatalog, errorCodes, type ErrorCode } from "@veriflow/errors";
-import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WATCHES_PATH, WEBHOOK_SIGNING_SECRET_PATH } from "@veriflow/events";
 import type { z as zod } from "zod";
 import * as admin from "./admin.js";
 import * as batches from "./batches.js";
 import * as jobs from "./jobs.js";
+import * as watches from "./watches.js";
 import { PipelineView } from "./pipeline.js";
 import { IdempotencyKeyHeader, SubmissionFields } from "./submission.js";
 import { z } from "./zod.js";
@@ -94,6 +95,28 @@ const VIA_STATUS: ErrorCode[] = ["E_STATUS_UNAVAILABLE", "E_STREAM_UNAVAILABLE"]
 const VIA_WEBHOOKS: ErrorCode[] = ["E_WEBHOOKS_UNAVAILABLE"];
 const JSON_BODY: ErrorCode[] = ["E_UNSUPPORTED_MEDIA_TYPE", "E_PAYLOAD_TOO_LARGE", "E_INVALID_JSON", "E_INVALID_BODY"];
 
+/** A watch's fields are a submission's (less the file and rpcUrl) plus its hash. */
+const WATCH_ERRORS: ErrorCode[] = [
+  "E_CONTENT_HASH_REQUIRED",
+  "E_INVALID_CONTENT_HASH",
+  "E_WATCH_RPC_URL_NOT_ALLOWED",
+  "E_DUPLICATE_FIELD",
+  "E_REGISTRY_ADDRESS_REQUIRED",
+  "E_INVALID_REGISTRY_ADDRESS",
+  "E_MANIFEST_URI_REQUIRED",
+  "E_INVALID_MANIFEST_URI",
+  "E_MANIFEST_URI_HOST_NOT_ALLOWED",
+  "E_MANIFEST_URI_NOT_ALLOWED",
+  "E_INVALID_CALLBACK_URL",
+  "E_CALLBACK_HOST_NOT_ALLOWED",
+  "E_INVALID_RECHECK_EVERY",
+  "E_INVALID_PRIORITY",
+  "E_PRIORITY_NOT_ALLOWED",
+  "E_CONTROL_CHARACTER",
+  "E_QUEUE_BACKLOG",
+  "E_QUEUE_UNAVAILABLE",
+  "E_STORAGE_FULL",
+];
 const jobId = z.object({ jobId: z.string().uuid().openapi({ param: { description: "The job's id (a uuid)." } }) });
 const seq = z.object({ seq: z.string().regex(/^\d{1,15}$/).openapi({ param: { description: "The dead letter's sequence in VERIFLOW_DLQ." } }) });
 const webhookId = z.object({ id: z.string().uuid().openapi({ param: { description: "The subscription's id." } }) });
@@ -101,7 +124,8 @@ const batchId = z.object({ batchId: z.string().uuid().openapi({ param: { descrip
 const keyId = z.object({ id: z.string().uuid().openapi({ param: { description: "The key's id." } }) });
 
 /** The path parameters of each name a route path may hold. */
-export const PATH_PARAMS: Record<string, zod.ZodObject> = { jobId, batchId, seq, id: webhookId };
+const watchId = z.object({ watchId: z.string().uuid().openapi({ param: { description: "The watch's id (a uuid, its job's id)." } }) });
+export const PATH_PARAMS: Record<string, zod.ZodObject> = { jobId, batchId, watchId, seq, id: webhookId };
 
 const submitQuery = z.object({
   wait: z.string().regex(/^\d+(\.\d+)?$/).optional().openapi({ param: { description: "Seconds to wait for the outcome before answering 202 (at most GATEWAY_SYNC_TIMEOUT_MS)." } }),
@@ -184,6 +208,51 @@ export const apiRoutes: ApiRoute[] = [
     query: batches.BatchQuery,
     answers: { 200: { description: "The batch.", schema: batches.Batch } },
     errors: [...VIA_STATUS, "E_INVALID_BATCH_ID", "E_BATCH_NOT_FOUND", "E_INVALID_QUERY"],
+  },
+  {
+    method: "post",
+    path: WATCHES_PATH,
+    operationId: "createWatch",
+    summary: "Watch a content hash: verify it and follow its registry entry",
+    description:
+      "No file: the hash is given. The watch is a job that starts at the manifest stage; its verdict is re-verified whenever its registry entry changes (or on `recheckEvery`) until the watch is stopped, and `callbackUrl` hears its first verdict and each `verification.changed`.",
+    tag: "submissions",
+    scope: "submit",
+    body: { contentType: "application/json", schema: watches.WatchFields, required: true },
+    answers: { 202: { description: "Queued: the watch is readable at `pollUrl` now.", schema: watches.WatchAccepted, headers: ["Location"] } },
+    errors: [...JSON_BODY, ...WATCH_ERRORS],
+  },
+  {
+    method: "get",
+    path: WATCHES_PATH,
+    operationId: "listWatches",
+    summary: "List your watches, newest first",
+    tag: "jobs",
+    scope: "read",
+    query: watches.ListWatchesQuery,
+    answers: { 200: { description: "A page of watches and where the next starts.", schema: watches.WatchPage } },
+    errors: [...VIA_STATUS, "E_INVALID_QUERY"],
+  },
+  {
+    method: "get",
+    path: `${WATCHES_PATH}/:watchId`,
+    operationId: "getWatch",
+    summary: "Read a watch: its current verdict and the verdicts before it",
+    tag: "jobs",
+    scope: "read",
+    answers: { 200: { description: "The watch.", schema: watches.Watch } },
+    errors: [...VIA_STATUS, "E_INVALID_WATCH_ID", "E_WATCH_NOT_FOUND"],
+  },
+  {
+    method: "delete",
+    path: `${WATCHES_PATH}/:watchId`,
+    operationId: "deleteWatch",
+    summary: "Stop a watch: no more re-verifications (idempotent)",
+    description: "Its verdict and history stay readable. A re-verification already running ends without a `verification.changed`.",
+    tag: "jobs",
+    scope: "submit",
+    answers: { 204: { description: "Stopped (or already stopped)." } },
+    errors: [...VIA_STATUS, "E_INVALID_WATCH_ID", "E_WATCH_NOT_FOUND", "E_QUEUE_UNAVAILABLE"],
   },
   {
     method: "get",

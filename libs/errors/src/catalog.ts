@@ -105,6 +105,13 @@ export const errorCatalog = {
   E_INVALID_BATCH_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A batch id is a UUID." },
   E_BATCH_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No batch of yours has this id (it may not be recorded yet: its jobs are queued first; ask again shortly)." },
 
+  // Watches (POST/GET/DELETE /api/watches, gRPC CreateWatch, ListWatches, GetWatch, DeleteWatch).
+  E_CONTENT_HASH_REQUIRED: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A watch needs `contentHash`: the SHA-256 of the content, 0x and 64 hex digits." },
+  E_INVALID_CONTENT_HASH: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`contentHash` is not 0x and 64 hex digits (the SHA-256 of the content, as the registry keys it)." },
+  E_WATCH_RPC_URL_NOT_ALLOWED: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A watch is followed on the configured chain only: it takes no per-job `rpcUrl`." },
+  E_INVALID_WATCH_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A watch id is a UUID." },
+  E_WATCH_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No watch of yours has this id (or it was stopped longer ago than the retention of completed jobs)." },
+
   // Reading jobs (REST, SSE, gRPC).
   E_INVALID_JOB_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A job id is a UUID." },
   E_JOB_NOT_FOUND: { kind: "client", http: 404, grpc: "NOT_FOUND", description: "No job has this id (or it is older than the retention)." },

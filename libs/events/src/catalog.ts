@@ -243,10 +243,19 @@ export interface KnownVerdictQuestion {
 }
 
 export const eventSchemas = {
-  /** A client uploaded a file; it waits in the uploads bucket under `upload.name`, which is the job id (the hashing stage reads no other). */
+  /**
+   * A client uploaded a file; it waits in the uploads bucket under `upload.name`, which is the job id (the hashing stage reads no other).
+   * Or a client asked to watch a content hash (POST /api/watches): then `contentHash` is given, `upload` is null, and the hashing stage passes the hash on.
+   */
   "verification.requested": z.object({
     jobId: z.string().min(1),
     request: JobRequest,
+    /**
+     * The content hash the client gave instead of a file (a watch: the job is then followed until the watch is stopped).
+     * Added after v1: absent for an upload, whose hash the hashing stage computes.
+     */
+    contentHash: ContentHash.optional(),
+    /** The stored upload; null exactly when `contentHash` is given (no file was sent). */
     upload: z.object({
       bucket: z.string(),
       name: z.string(),
@@ -270,16 +279,19 @@ export const eventSchemas = {
       entrySeq: z.number().int().positive().nullable().optional(),
       /** The stream sequence of a one-chunk upload's chunk; null when it has more or none, absent in older events. */
       chunkSeq: z.number().int().positive().nullable().optional(),
-    }),
+    }).nullable(),
   }),
   /** The hashing stage read the upload and computed its content hash. */
   "content.hashed": z.object({
     jobId: z.string().min(1),
     request: JobRequest,
     contentHash: ContentHash,
+    /** Bytes hashed: 0 when the hash was given. */
     size: z.number().int().nonnegative(),
     startedAt: z.string(),
     attempts,
+    /** The client gave the hash (a watch, `verification.requested` without an upload): nothing was read or hashed. Absent when computed. */
+    hashGiven: z.literal(true).optional(),
   }),
   /** The manifest stage fetched, validated and checked the signed manifest. */
   "manifest.checked": z.object({
@@ -327,6 +339,16 @@ export const eventSchemas = {
     current: VerdictSummary,
     /** The block the current verdict was read at (current.blockNumber), at the top level for filters. */
     block: z.number().int().nonnegative().nullable(),
+  }),
+  /**
+   * A client stopped watching a content hash (DELETE /api/watches/:watchId): the watch's job is no
+   * longer re-verified, and a re-verification already running changes its verdict without a
+   * verification.changed. Published by status, once per watch (its id derives from the job id).
+   */
+  "watch.stopped": z.object({
+    jobId: z.string().min(1),
+    /** When the client stopped it (the first DELETE). */
+    stoppedAt: z.string(),
   }),
   /**
    * A client submitted a batch (POST /api/verification-batches, gRPC SubmitBatch): the jobs

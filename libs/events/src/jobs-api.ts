@@ -26,6 +26,18 @@ export function batchPath(batchId: string): string {
 }
 
 /**
+ * Watches: a content hash followed without uploading it again (POST at the gateway, which
+ * queues it as a job given the hash); read and stopped (DELETE) at the status service, behind
+ * the gateway. A watch's id is its job's id.
+ */
+export const WATCHES_PATH = "/api/watches";
+
+/** A watch's path (its `pollUrl`). */
+export function watchPath(watchId: string): string {
+  return `${WATCHES_PATH}/${encodeURIComponent(watchId)}`;
+}
+
+/**
  * The dead letters: messages a consumer set aside (stream VERIFLOW_DLQ), listed, shown and
  * replayed by the status service behind the gateway. A dead letter is named by its sequence.
  */

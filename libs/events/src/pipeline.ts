@@ -84,7 +84,7 @@ export const pipeline = {
   ],
   /** Started first: the job routes and the projection answer before work arrives. */
   observers: [
-    { service: "status", durable: "status-projection", description: "projects every event into PostgreSQL", opsPort: 9105 },
+    { service: "status", durable: "status-projection", produces: ["watch.stopped"], description: "projects every event into PostgreSQL", opsPort: 9105 },
     { service: "webhooks", durable: "webhooks", description: "turns events into webhook deliveries (job callbacks, subscriptions)", opsPort: 9106 },
     {
       service: "registry-watch",

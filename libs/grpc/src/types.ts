@@ -32,3 +32,8 @@ export type { BatchMetadata__Output } from "./generated/veriflow/v1/BatchMetadat
 export type { SubmitBatchRequest, SubmitBatchRequest__Output } from "./generated/veriflow/v1/SubmitBatchRequest.js";
 export type { SubmitBatchResponse, SubmitBatchResponse__Output } from "./generated/veriflow/v1/SubmitBatchResponse.js";
 export type { Batch as ProtoBatch, Batch__Output as ProtoBatch__Output } from "./generated/veriflow/v1/Batch.js";
+export type { CreateWatchRequest, CreateWatchRequest__Output } from "./generated/veriflow/v1/CreateWatchRequest.js";
+export type { CreateWatchResponse, CreateWatchResponse__Output } from "./generated/veriflow/v1/CreateWatchResponse.js";
+export type { Watch as ProtoWatch, Watch__Output as ProtoWatch__Output } from "./generated/veriflow/v1/Watch.js";
+export type { ListWatchesResponse__Output } from "./generated/veriflow/v1/ListWatchesResponse.js";
+export type { DeleteWatchResponse__Output } from "./generated/veriflow/v1/DeleteWatchResponse.js";

@@ -16,7 +16,7 @@ import { deleteUpload, hashUpload, putUpload, type ObjectStore } from "./uploads
  * but the upload's own messages reads and deletes nothing of another upload.
  */
 
-type Ref = EventData<"verification.requested">["upload"];
+type Ref = NonNullable<EventData<"verification.requested">["upload"]>;
 const STREAM = `OBJ_${UPLOADS_BUCKET}`;
 let server: NatsServerHandle;
 let nats: NatsClients;

@@ -48,16 +48,17 @@ export async function readOneChunk(jsm: JetStreamManager, ref: OneChunkRef): Pro
       return { data: chunk.data, checked };
     }
   }
-  const chunk = (await get({ last_by_subj: chunkSubject(ref.nuid) })) ?? (await getFromLeader(jsm, ref));
+  const chunk = (await get({ last_by_subj: chunkSubject(ref.nuid) })) ?? (await lastChunkOnLeader(jsm, ref));
   return chunk === null ? null : { data: chunk.data, checked: null };
 }
 
 /**
  * A direct get may be answered by any replica of a replicated bucket, one that has not yet
- * received a chunk the gateway has just stored: before "not found" fails the job for good, the
- * stream's leader (which acknowledged the chunk's write) is asked. Only on a miss, so rare.
+ * received a chunk the gateway has just stored, and a consumer made during a leader change may
+ * see none of an upload's chunks: before "not found" fails the job for good, the stream's leader
+ * (which acknowledged the chunk's write) is asked for the upload's last chunk. Only on a miss, so rare.
  */
-function getFromLeader(jsm: JetStreamManager, ref: OneChunkRef): Promise<StoredMsg | null> {
+export function lastChunkOnLeader(jsm: JetStreamManager, ref: Pick<OneChunkRef, "name" | "nuid">): Promise<StoredMsg | null> {
   return jsm.streams.getMessage(STREAM, { last_by_subj: chunkSubject(ref.nuid) }).catch((err: unknown) => {
     if (isNotFound(err, "message")) return null;
     throw new TransientError("E_UPLOAD_UNAVAILABLE", `could not read upload ${ref.name}`, { cause: err });

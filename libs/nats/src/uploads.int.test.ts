@@ -7,7 +7,7 @@ import { connectNats, type NatsClients } from "./nats.js";
 import { startStallingProxy } from "./stalling-proxy.fixture.js";
 import { openUploadsBucket } from "./topology.js";
 import { testTopology } from "./topology.fixture.js";
-import { UPLOAD_CHUNK_BYTES, deleteUpload, hashUpload, putUpload, type ObjectStore, type UploadRef } from "./uploads.js";
+import { UPLOAD_CHUNK_BYTES, deleteUpload, hashUpload, noChunkRead, putUpload, type ObjectStore, type UploadRef } from "./uploads.js";
 
 const topology = testTopology();
 let server: NatsServerHandle;
@@ -128,5 +128,12 @@ describe("reading a stored upload has a deadline", () => {
     const started = Date.now();
     await expect(hashUpload(nats.js, nats.jsm, bucket, ref)).rejects.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("a read that found no chunk of an upload the stream's leader still has is a read to retry, not a lost upload", async () => {
+    const ref = await store("big-read-stale", bigBytes);
+    await expect(noChunkRead(nats.jsm, ref.name, ref.nuid!)).resolves.toMatchObject({ name: "TransientError", code: "E_UPLOAD_UNAVAILABLE" });
+    await deleteUpload(nats.jsm, ref);
+    await expect(noChunkRead(nats.jsm, ref.name, ref.nuid!)).resolves.toMatchObject({ name: "PermanentError", code: "E_UPLOAD_NOT_FOUND" });
   });
 });

@@ -16,7 +16,7 @@ import {
   metaSubject,
   seqsOf,
 } from "./upload-stream.js";
-import { readOneChunk, type CheckedUpload } from "./upload-seqs.js";
+import { lastChunkOnLeader, readOneChunk, type CheckedUpload } from "./upload-seqs.js";
 
 export type { ObjectStore };
 export { UPLOAD_READ_STALL_MS };
@@ -85,8 +85,8 @@ export async function hashUpload(
   } else if (chunks > 1) {
     const early = (await opts.follower?.take(nuid)) ?? null;
     const head = await readStoredChunks(js, ref.name, nuid, { chunks, size: expectedSize, digest }, { stallMs, early });
-    // The consumer counts the chunks there are: none means the upload was deleted (its bytes purged).
-    if (head.chunks === 0) throw notFound(ref.name);
+    // The consumer counts the chunks there are: none means the upload was deleted (its bytes purged), or a stale read.
+    if (head.chunks === 0) throw await noChunkRead(jsm, ref.name, nuid);
     ({ hash, size } = head);
   }
   const sum = hash.digest();
@@ -95,6 +95,16 @@ export async function hashUpload(
   }
   if (size !== expectedSize) throw new TransientError("E_UPLOAD_CORRUPT", `upload ${ref.name}: read ${size} of ${expectedSize} bytes`);
   return { sha256Hex: `0x${sum.toString("hex")}`, size, checked };
+}
+
+/**
+ * Why a read found none of an upload's chunks: it was deleted (permanent), unless the stream's
+ * leader still has them: the consumer was made on a replica behind it or during an election
+ * (the scale test saw it right after the leader's node was killed), a read to try again.
+ */
+export async function noChunkRead(jsm: JetStreamManager, name: string, nuid: string): Promise<PermanentError | TransientError> {
+  if ((await lastChunkOnLeader(jsm, { name, nuid })) === null) return notFound(name);
+  return new TransientError("E_UPLOAD_UNAVAILABLE", `upload ${name}: no chunk read, but the stream's leader has them`);
 }
 
 function notFound(name: string): PermanentError {

@@ -18,7 +18,7 @@ export type StageHandler<S extends StageName> = (event: Envelope<ConsumedBy<S>>,
 export type StageHandlers = { [S in StageName]: StageHandler<S> };
 
 /** An upload as the request event names it. */
-export type UploadRef = EventData<"verification.requested">["upload"];
+export type UploadRef = NonNullable<EventData<"verification.requested">["upload"]>;
 
 /**
  * Where a stage reads uploads from: the uploads bucket in a stage service, the bytes the

@@ -71,11 +71,7 @@ export async function acceptSubmission(
     await input.hold.run("request publish", (attempt) => publishEvents(deps.js, [event], input.trace, attempt.timeoutMs));
   } catch (err) {
     await discardUpload(deps, upload.objectName, upload);
-    if (err instanceof HttpError) throw err;
-    if (isStorageFullError(err)) {
-      throw new HttpError("E_STORAGE_FULL", "JetStream's storage is full: the job was not queued; send it again later", { cause: err, expose: true, retryAfterSeconds: 30 });
-    }
-    throw new HttpError("E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
+    throw queueError(err);
   }
   deps.log.info({ jobId, jobType, tenant, priority, size: upload.size, traceId: trace.getSpanContext(input.trace)?.traceId }, "accepted");
   return {
@@ -84,6 +80,15 @@ export async function acceptSubmission(
     message: `${jobType === "proof" ? "Proof" : "Verification"} job queued successfully`,
     pollUrl: jobPath(jobId),
   };
+}
+
+/** Why a request was not queued, as the client hears it: a refusal as it is, a full JetStream 507, anything else 503. */
+export function queueError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (isStorageFullError(err)) {
+    return new HttpError("E_STORAGE_FULL", "JetStream's storage is full: the job was not queued; send it again later", { cause: err, expose: true, retryAfterSeconds: 30 });
+  }
+  return new HttpError("E_QUEUE_UNAVAILABLE", "the verification queue is not reachable; try again shortly", { cause: err, expose: true });
 }
 
 /**

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { Scope } from "@veriflow/auth";
 import type { Context } from "@veriflow/tracing";
 import { newJobId, type JobRequest, type JobType } from "@veriflow/events";
-import { invalidArgument, toProtoVerdict, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
+import { invalidArgument, toProtoVerdict, type CreateWatchRequest__Output, type CreateWatchResponse, type Rpc, type SubmissionMetadata__Output, type SubmissionServiceHandlers, type SubmitVerificationRequest__Output, type SubmitVerificationResponse } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
 import { checkTextField, presentedApiKey } from "@veriflow/http";
 import { isStorageFullError, putUpload, type Hold } from "@veriflow/nats";
@@ -19,6 +19,7 @@ import { parseSubmission } from "./submission.js";
 import { storedFileOf } from "./upload-storage.js";
 import type { BatchLimits } from "./batch-storage.js";
 import { createSubmitBatch } from "./grpc-batch.js";
+import { submitWatch } from "./watch-submission.js";
 
 export interface SubmissionServiceDeps extends AcceptDeps {
   /** Files and bytes per batch (SubmitBatch). */
@@ -61,6 +62,18 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
 export function createSubmissionHandlers(deps: SubmissionServiceDeps): SubmissionServiceHandlers {
   return {
     SubmitBatch: createSubmitBatch(deps),
+    CreateWatch: deps.rpc.unary<CreateWatchRequest__Output, CreateWatchResponse>("submit", async (req, ctx) => {
+      const fields = {
+        contentHash: req.contentHash,
+        registryAddress: req.registryAddress,
+        manifestURI: req.manifestUri,
+        ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
+        ...(req.recheckEvery ? { recheckEvery: req.recheckEvery } : {}),
+        ...(req.priority ? { priority: req.priority } : {}),
+      };
+      const accepted = await submitWatch(deps, { fields, tenant: ctx.principal.tenant, scopes: ctx.principal.scopes, trace: ctx.trace });
+      return { watchId: accepted.watchId, status: "JOB_STATUS_QUEUED", pollUrl: accepted.pollUrl };
+    }),
     SubmitVerification: deps.rpc.clientStream<SubmitVerificationRequest__Output, SubmitVerificationResponse>("submit", async (messagesIn, ctx) => {
       const messages = withIdleTimeout(messagesIn[Symbol.asyncIterator](), deps.uploadIdleTimeoutMs);
       const first = await nextMessage(messages, ctx.signal);

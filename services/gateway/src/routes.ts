@@ -1,7 +1,7 @@
 import Koa, { type Context, type Middleware } from "koa";
-import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WEBHOOK_SIGNING_SECRET_PATH, JobPriority, newJobId, type JobType } from "@veriflow/events";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WATCHES_PATH, WEBHOOK_SIGNING_SECRET_PATH, JobPriority, newJobId, type JobType } from "@veriflow/events";
 import type { Authenticator } from "@veriflow/auth";
-import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
+import { authenticate, createRouter, errorHandler, httpMetrics, methodsNotAllowed, presentedApiKey, principalOf, readJsonBody, requestId, requireScope, traceContextOf, traceRequests } from "@veriflow/http";
 import type { Sql } from "@veriflow/pg";
 import type { Tracing } from "@veriflow/tracing";
 import { acceptSubmission, discardUpload, type AcceptDeps, type Accepted } from "./accept-submission.js";
@@ -18,6 +18,7 @@ import type { RateLimitEdges } from "./rate-limit-edges.js";
 import { createHashingStorage, type HashedFile } from "./fallback-pipeline.js";
 import { createKeyRouter } from "./key-routes.js";
 import { createBatchSubmit } from "./batch-route.js";
+import { submitWatch } from "./watch-submission.js";
 import type { BatchLimits } from "./batch-storage.js";
 import { serveDashboard, type DashboardFiles } from "./dashboard.js";
 import { createApiDocsRouter } from "./api-docs.js";
@@ -109,7 +110,17 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   const submitter = requireScope("submit");
   for (const { path, jobType, mode } of SUBMIT_ROUTES) router.post(path, submitter, deps.sync.submission(jobType, mode), submit(jobType));
   router.post(BATCHES_PATH, submitter, createBatchSubmit(deps));
+  router.post(WATCHES_PATH, submitter, async (ctx) => {
+    const { tenant, scopes } = principalOf(ctx);
+    const accepted = await submitWatch(deps, { fields: await readJsonBody(ctx, WATCH_BODY_MAX_BYTES), tenant, scopes, trace: traceContextOf(ctx) });
+    ctx.status = 202;
+    ctx.set("location", accepted.pollUrl);
+    ctx.body = accepted;
+  });
   const proxy = proxyToStatus(deps.statusUrl);
+  router.get(WATCHES_PATH, proxy);
+  router.get(`${WATCHES_PATH}/:watchId`, proxy);
+  router.delete(`${WATCHES_PATH}/:watchId`, proxy);
   router.get(`${BATCHES_PATH}/:batchId`, proxy);
   router.get(JOBS_PATH, proxy);
   router.get(`${JOBS_PATH}/stats`, deps.sync.stats);
@@ -163,7 +174,9 @@ const SUBMIT_ROUTES = [
   { path: "/api/verify", jobType: "verify", mode: "sync" },
   { path: "/api/proof", jobType: "proof", mode: "sync" },
 ] as const;
-const SUBMIT_PATHS: ReadonlySet<string> = new Set([...SUBMIT_ROUTES.map((r) => r.path), BATCHES_PATH]);
+const SUBMIT_PATHS: ReadonlySet<string> = new Set([...SUBMIT_ROUTES.map((r) => r.path), BATCHES_PATH, WATCHES_PATH]);
+/** A watch's JSON body: a hash, two URIs, an address and two short fields. */
+const WATCH_BODY_MAX_BYTES = 16 * 1024;
 
 function answerAccepted(ctx: Context, accepted: Accepted): void {
   ctx.status = 202;

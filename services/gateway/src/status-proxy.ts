@@ -7,7 +7,7 @@ import { API_KEY_HEADER } from "@veriflow/http";
 
 /**
  * The job routes are answered by the status service; the gateway forwards them so old
- * clients keep one base URL. GETs and body-less POSTs (a retry, a replay) are forwarded
+ * clients keep one base URL. GETs, body-less POSTs (a retry, a replay) and DELETEs (a watch) are forwarded
  * with the caller's API key: status checks it against the same keys and answers with the
  * caller's tenant and scopes. Status, body, content type and Retry-After pass through unchanged.
  */
@@ -17,7 +17,7 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
     let res: Response;
     try {
       res = await fetch(`${base}${ctx.path}${ctx.search}`, {
-        method: ctx.method === "POST" ? "POST" : "GET",
+        method: ctx.method === "POST" || ctx.method === "DELETE" ? ctx.method : "GET",
         headers: { accept: "application/json", "x-request-id": String(ctx.state.requestId ?? ""), ...traceHeaders(traceContextOf(ctx)), ...credentialsOf(ctx) },
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -26,6 +26,7 @@ export function proxyToStatus(statusUrl: string, timeoutMs = 10_000): Middleware
     }
     ctx.status = res.status;
     passHeaders(res, ctx);
+    if (res.status === 204) return; // a stopped watch: no body
     ctx.type = res.headers.get("content-type") ?? "application/json";
     ctx.body = Buffer.from(await res.arrayBuffer());
   };

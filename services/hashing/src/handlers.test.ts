@@ -89,10 +89,29 @@ describe("hashing onVerificationRequested", () => {
   it("refuses, for good, a request naming another job's upload, and reads nothing (it read, then deleted, that job's file)", async () => {
     const { deps, hashed } = fakeDeps();
     const forged = requested("job-2");
-    forged.data.upload.name = "job-1";
+    forged.data.upload!.name = "job-1";
     await expect(createHandlers(deps).onVerificationRequested(forged, ctx())).rejects.toMatchObject({ name: "PermanentError", code: "E_INVALID_ARGUMENT", message: expect.stringContaining('"job-1"') });
     expect(hashed).toEqual([]);
     expect(ownUpload(forged)).toBeNull();
     expect(ownUpload(requested("job-1"))).toMatchObject({ name: "job-1" });
+  });
+
+  it("passes a given hash (a watch) on lower-cased, marked given, reading nothing", async () => {
+    const { deps, hashed } = fakeDeps();
+    const watch = createRequestEvent("job-4", { jobId: "job-4", request, contentHash: HASH.toUpperCase().replace("0X", "0x"), upload: null }, T0);
+    const [ev] = await createHandlers(deps).onVerificationRequested(watch, ctx());
+    expect(hashed).toEqual([]);
+    expect(ev!.data).toEqual({ jobId: "job-4", request, contentHash: HASH, size: 0, startedAt: T0.toISOString(), attempts: 1, hashGiven: true });
+    expect(ownUpload(watch)).toBeNull();
+  });
+
+  it("refuses, for good, a request with neither an upload nor a hash, or with both", async () => {
+    const { deps, hashed } = fakeDeps();
+    const neither = createRequestEvent("job-5", { jobId: "job-5", request, upload: null }, T0);
+    await expect(createHandlers(deps).onVerificationRequested(neither, ctx())).rejects.toMatchObject({ name: "PermanentError", code: "E_INVALID_ARGUMENT" });
+    const both = requested("job-6");
+    both.data.contentHash = HASH;
+    await expect(createHandlers(deps).onVerificationRequested(both, ctx())).rejects.toMatchObject({ name: "PermanentError", code: "E_INVALID_ARGUMENT" });
+    expect(hashed).toEqual([]);
   });
 });

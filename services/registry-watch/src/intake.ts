@@ -3,7 +3,7 @@ import type { KnownVerdictStore } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 import type { Sql } from "@veriflow/pg";
 import { changedEvent, knownVerdictOf, verdictChanged, verdictOf } from "./handlers.js";
-import { armRecheck, followRegistry, lockWatchedJob, recordVerdict, rememberRun } from "./store.js";
+import { armRecheck, followRegistry, lockWatchedJob, recordVerdict, rememberRun, stopWatch } from "./store.js";
 
 export interface IntakeDeps {
   sql: Sql;
@@ -17,7 +17,8 @@ export interface IntakeDeps {
 
 /**
  * The consumer's batch handler, in one transaction: remembers each job's latest run
- * (content.hashed) and the verdict of its latest completed run, arms its next scheduled
+ * (content.hashed) and the verdict of its latest completed run, remembers stopped watches
+ * (watch.stopped), arms its next scheduled
  * re-check when a run ends (recheckEvery), learns the registries verdicts
  * were read from (they are followed from the verdict's block), and when a later run's verdict
  * differs from the one before, publishes verification.changed before the commit (a failed
@@ -27,7 +28,7 @@ export interface IntakeDeps {
  */
 export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promise<void> {
   return async (batch) => {
-    const events = firstOfEachId(batch).filter((e) => e.type === "content.hashed" || e.type === "verification.completed" || e.type === "verification.failed");
+    const events = firstOfEachId(batch).filter((e) => e.type === "content.hashed" || e.type === "verification.completed" || e.type === "verification.failed" || e.type === "watch.stopped");
     if (events.length === 0) return;
     const known: [KnownVerdictQuestion, KnownVerdict][] = [];
     await deps.sql.begin(async (tx) => {
@@ -40,6 +41,11 @@ export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promis
           await rememberRun(tx, { jobId, tenant: tenantOf(event), contentHash, registryAddress: request.registryAddress, manifestUri: request.manifestUri, run: runOf(event), hashed: event });
           continue;
         }
+        if (event.type === "watch.stopped") {
+          await stopWatch(tx, event.data.jobId, new Date(event.data.stoppedAt));
+          deps.log.info({ jobId: event.data.jobId }, "watch stopped");
+          continue;
+        }
         if (event.type === "verification.failed") {
           // A failed run (a re-check whose manifest is gone, say) still comes back on schedule.
           await armRecheck(tx, event.data.jobId, runOf(event), new Date(event.occurredAt));
@@ -50,7 +56,8 @@ export function createIntake(deps: IntakeDeps): (batch: AnyEnvelope[]) => Promis
         if (!job) continue;
         const run = runOf(completed);
         const verdict = verdictOf(completed.data.result);
-        if (job.verdict && job.verdictRun !== null && job.verdictRun < run && verdictChanged(job.verdict, verdict)) {
+        // A stopped watch's last run (started before the stop) reports nothing.
+        if (!job.stopped && job.verdict && job.verdictRun !== null && job.verdictRun < run && verdictChanged(job.verdict, verdict)) {
           out.push(changedEvent(completed, job.verdict, deps.now()));
           deps.log.info({ jobId: job.jobId, run, from: job.verdict.status, to: verdict.status }, "verdict changed");
         }

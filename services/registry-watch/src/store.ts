@@ -18,7 +18,12 @@ export interface WatchedJob {
   verdictRun: number | null;
   /** The job's recheckEvery, in seconds; null: re-verified only when its entry changes. */
   recheckEveryS: number | null;
+  /** A watch (its request gave the hash): followed on its own, never folded into another job of the same content. */
+  watch: boolean;
 }
+
+/** A job is followed unless it is a stopped watch. */
+const NOT_STOPPED = (db: Db, alias: string) => db`not exists (select 1 from stopped_watches s where s.job_id = ${db(alias)}.job_id)`;
 
 export interface WatchedRegistry {
   address: string;
@@ -27,21 +32,32 @@ export interface WatchedRegistry {
 }
 
 /** Keeps the latest run's content.hashed of a job; an earlier run arriving late changes nothing. */
-export async function rememberRun(db: Db, job: Omit<WatchedJob, "verdict" | "verdictRun" | "recheckEveryS">): Promise<void> {
+export async function rememberRun(db: Db, job: Omit<WatchedJob, "verdict" | "verdictRun" | "recheckEveryS" | "watch">): Promise<void> {
   const every = job.hashed.data.request.recheckEverySeconds ?? null;
+  const watch = job.hashed.data.hashGiven === true;
   await db`
-    insert into watched_jobs (job_id, tenant, content_hash, registry_address, manifest_uri, run, hashed, recheck_every_s)
-    values (${job.jobId}, ${job.tenant}, ${job.contentHash.toLowerCase()}, ${job.registryAddress.toLowerCase()}, ${job.manifestUri}, ${job.run}, ${db.json(job.hashed as never)}, ${every})
+    insert into watched_jobs (job_id, tenant, content_hash, registry_address, manifest_uri, run, hashed, recheck_every_s, watch)
+    values (${job.jobId}, ${job.tenant}, ${job.contentHash.toLowerCase()}, ${job.registryAddress.toLowerCase()}, ${job.manifestUri}, ${job.run}, ${db.json(job.hashed as never)}, ${every}, ${watch})
     on conflict (job_id) do update set
       run = greatest(watched_jobs.run, excluded.run),
       hashed = case when excluded.run >= watched_jobs.run then excluded.hashed else watched_jobs.hashed end,
       updated_at = now()`;
 }
 
-/** The job, locked until the transaction ends (a batch and a pass never interleave on it). */
-export async function lockWatchedJob(db: Db, jobId: string): Promise<WatchedJob | null> {
-  const [row] = await db<WatchedJob[]>`select * from watched_jobs where job_id = ${jobId} for update`;
+/** The job, locked until the transaction ends (a batch and a pass never interleave on it), and whether it is a stopped watch. */
+export async function lockWatchedJob(db: Db, jobId: string): Promise<(WatchedJob & { stopped: boolean }) | null> {
+  const [row] = await db<(WatchedJob & { stopped: boolean })[]>`
+    select w.*, not ${NOT_STOPPED(db, "w")} as stopped from watched_jobs w where w.job_id = ${jobId} for update`;
   return row ?? null;
+}
+
+/**
+ * A watch was stopped: remembered (whether or not its job is known here yet), and its scheduled
+ * re-check disarmed. Idempotent: the first stop's time stays.
+ */
+export async function stopWatch(db: Db, jobId: string, stoppedAt: Date): Promise<void> {
+  await db`insert into stopped_watches (job_id, stopped_at) values (${jobId}, ${stoppedAt}) on conflict (job_id) do nothing`;
+  await db`update watched_jobs set next_recheck_at = null, updated_at = now() where job_id = ${jobId} and next_recheck_at is not null`;
 }
 
 /** The verdict of a completed run, unless a later run's verdict is already kept. */
@@ -104,10 +120,10 @@ export async function saveWindow(db: Db, address: string, added: readonly Regist
 
 /**
  * The jobs changes of these entries re-verify: of each (tenant, content hash, manifest URI),
- * the one completed last, if its verdict was read before the change's block (`changedAt`: a
- * content hash's latest change; a verdict read at or after it already saw it). Their run is
- * taken at once (run + 1), so a second change before the first re-verification is seen asks
- * for a run of its own.
+ * the one completed last, and every watch on its own (a stopped one never), if its verdict was
+ * read before the change's block (`changedAt`: a content hash's latest change; a verdict read
+ * at or after it already saw it). Their run is taken at once (run + 1), so a second change
+ * before the first re-verification is seen asks for a run of its own.
  */
 export async function takeJobsToReverify(db: Db, address: string, changedAt: ReadonlyMap<string, number>): Promise<WatchedJob[]> {
   if (changedAt.size === 0) return [];
@@ -115,10 +131,10 @@ export async function takeJobsToReverify(db: Db, address: string, changedAt: Rea
   const blocks = hashes.map((h) => String(changedAt.get(h)));
   return db<WatchedJob[]>`
     with latest as (
-      select distinct on (w.tenant, w.content_hash, w.manifest_uri) w.job_id, w.verdict, c.block from watched_jobs w
+      select distinct on (w.tenant, w.content_hash, w.manifest_uri, case when w.watch then w.job_id end) w.job_id, w.verdict, c.block from watched_jobs w
       join unnest(${db.array(hashes)}::text[], ${db.array(blocks)}::bigint[]) as c(hash, block) on w.content_hash = c.hash
-      where w.registry_address = ${address} and w.verdict is not null
-      order by w.tenant, w.content_hash, w.manifest_uri, w.completed_at desc, w.job_id
+      where w.registry_address = ${address} and w.verdict is not null and ${NOT_STOPPED(db, "w")}
+      order by w.tenant, w.content_hash, w.manifest_uri, case when w.watch then w.job_id end, w.completed_at desc, w.job_id
     )
     update watched_jobs w set run = w.run + 1, updated_at = now()
     from latest where w.job_id = latest.job_id and coalesce((latest.verdict->>'blockNumber')::bigint, -1) < latest.block
@@ -129,7 +145,7 @@ export async function takeJobsToReverify(db: Db, address: string, changedAt: Rea
 export async function armRecheck(db: Db, jobId: string, run: number, endedAt: Date): Promise<void> {
   await db`
     update watched_jobs set next_recheck_at = ${endedAt}::timestamptz + recheck_every_s * interval '1 second', updated_at = now()
-    where job_id = ${jobId} and recheck_every_s is not null and run = ${run}`;
+    where job_id = ${jobId} and recheck_every_s is not null and run = ${run} and ${NOT_STOPPED(db, "watched_jobs")}`;
 }
 
 /**
@@ -140,7 +156,7 @@ export async function armRecheck(db: Db, jobId: string, run: number, endedAt: Da
 export async function takeDueRechecks(db: Db, now: Date, limit: number): Promise<WatchedJob[]> {
   return db<WatchedJob[]>`
     with due as (
-      select job_id from watched_jobs where next_recheck_at <= ${now} order by next_recheck_at limit ${limit} for update skip locked
+      select job_id from watched_jobs w where next_recheck_at <= ${now} and ${NOT_STOPPED(db, "w")} order by next_recheck_at limit ${limit} for update skip locked
     )
     update watched_jobs w set run = w.run + 1, next_recheck_at = null, updated_at = now()
     from due where w.job_id = due.job_id

@@ -151,3 +151,25 @@ function toBatch(row: Batch): Batch {
 function toCompleted(row: Batch & BatchCountsRow): CompletedBatch {
   return { batch: toBatch(row), counts: countsOf(row) };
 }
+
+/**
+ * Deletes up to `limit` batches whose completion was published more than `maxAgeMs` ago and
+ * none of whose jobs is left (jobs are pruned by their own ages: a batch is kept while any of
+ * its jobs is, so its page never lists fewer jobs than it counts). Picked SKIP LOCKED, as jobs are.
+ */
+export async function pruneBatches(sql: Sql, maxAgeMs: number, limit: number): Promise<number> {
+  const [row] = await sql<{ batches: number }[]>`
+    with doomed as (
+      select b.id from verification_batches b
+      where b.completion_published_at is not null
+        and b.completed_at < now() - ${maxAgeMs}::float8 * interval '1 millisecond'
+        and not exists (select 1 from verification_jobs j where j.batch_id = b.id)
+      order by b.completed_at
+      limit ${limit}
+      for update skip locked
+    ), gone as (
+      delete from verification_batches b using doomed where b.id = doomed.id returning 1
+    )
+    select (select count(*) from gone)::integer as batches`;
+  return row?.batches ?? 0;
+}

@@ -1,8 +1,9 @@
 import { CONTENT_HASH_PATTERN, jobStatuses, type JobStatus, type JobType } from "@veriflow/events";
-import { invalidArgument, toProtoVerdict, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
+import { invalidArgument, toProtoVerdict, type ProtoWatch, type Job as ProtoJob, type JobFilter__Output, type JobStatus__Output, type JobType__Output, type Timestamp, type Timestamp__Output } from "@veriflow/grpc";
 import type { JobFilter } from "./job-filter.js";
 import { decodeJobCursor, type JobCursor } from "./job-cursor.js";
 import type { Job } from "./store.js";
+import type { WatchRecord } from "./watch-store.js";
 
 const STATUS_TO_PROTO: Record<JobStatus, JobStatus__Output> = {
   queued: "JOB_STATUS_QUEUED",
@@ -51,6 +52,22 @@ export function toProtoJob(job: Job): ProtoJob {
       completedAt: timestamp(v.completedAt === null ? null : new Date(v.completedAt)),
       resultJson: JSON.stringify(v.result),
     })),
+  };
+}
+
+/** A watch as JobService sends it: what it asked for, whether it is followed, and its job (verdicts, status, run). */
+export function toProtoWatch({ watch, job }: { watch: WatchRecord; job: Job }): ProtoWatch {
+  return {
+    watchId: job.id,
+    contentHash: job.contentHash ?? "",
+    manifestUri: job.manifestUri ?? "",
+    registryAddress: job.registryAddress ?? "",
+    ...(watch.callbackUrl === null ? {} : { callbackUrl: watch.callbackUrl }),
+    ...(watch.recheckEveryS === null ? {} : { recheckEverySeconds: watch.recheckEveryS }),
+    active: watch.stoppedAt === null,
+    createdAt: timestamp(watch.createdAt),
+    stoppedAt: timestamp(watch.stoppedAt),
+    job: toProtoJob(job),
   };
 }
 

@@ -5,7 +5,9 @@ import type { Sql } from "@veriflow/pg";
 import type { JobChanges } from "./job-changes.js";
 import type { JobLoader } from "./load-job.js";
 import { openJobWatch, watchTerminalJobs } from "./job-watch.js";
-import { TYPE_TO_PROTO, decodePageToken, parseFilter, timestamp, toProtoJob } from "./grpc-mapping.js";
+import { TYPE_TO_PROTO, decodePageToken, parseFilter, timestamp, toProtoJob, toProtoWatch } from "./grpc-mapping.js";
+import { createWatchReader, parseWatchId } from "./watch-routes.js";
+import { listTenantWatches } from "./watch-store.js";
 import { getTenantBatch, listBatchJobs } from "./batch-store.js";
 import { parseBatchId } from "./batch-routes.js";
 import { countByStatus } from "./job-counts.js";
@@ -25,6 +27,8 @@ export interface JobServiceDeps {
   watchMaxBuffered?: number;
   /** Retries one of a tenant's failed jobs (retry-job.ts), shared with REST. */
   retryJob: (jobId: string, tenant: string) => Promise<RetriedJob>;
+  /** Stops one of a tenant's watches (watch-routes.ts createWatchStop), shared with REST. */
+  stopWatch: (watchId: string, tenant: string) => Promise<void>;
 }
 
 /** veriflow.v1.JobService over the projection and the change feed: each caller its own tenant's jobs. */
@@ -33,6 +37,12 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
   const requireJobId = (raw: string) => {
     if (!raw) throw invalidArgument("E_INVALID_JOB_ID", "job_id is required");
     return parseJobId(raw);
+  };
+
+  const readWatch = createWatchReader(deps);
+  const requireWatchId = (raw: string) => {
+    if (!raw) throw invalidArgument("E_INVALID_WATCH_ID", "watch_id is required");
+    return parseWatchId(raw);
   };
 
   return {
@@ -85,6 +95,22 @@ export function createJobServiceHandlers(deps: JobServiceDeps): JobServiceHandle
         completedAt: timestamp(batch.completedAt),
         jobs: jobs.map(toProtoJob),
       };
+    }),
+
+    ListWatches: rpc.unary("read", async (req, ctx) => {
+      if (req.pageSize < 0) throw invalidArgument("E_INVALID_PAGE_SIZE", "page_size must not be negative");
+      const after = decodePageToken(req.pageToken);
+      const limit = Math.min(req.pageSize || JOBS_PAGE_SIZE.default, JOBS_PAGE_SIZE.max);
+      const page = await listTenantWatches(sql, ctx.principal.tenant, { limit, offset: 0, ...(after ? { after } : {}), ...(req.active === undefined ? {} : { active: req.active }) });
+      return { watches: page.watches.map(toProtoWatch), nextPageToken: page.next ? encodeJobCursor(page.next) : "", total: page.total };
+    }),
+
+    GetWatch: rpc.unary("read", async (req, ctx) => toProtoWatch(await readWatch(requireWatchId(req.watchId), ctx.principal.tenant))),
+
+    DeleteWatch: rpc.unary("submit", async (req, ctx) => {
+      const watchId = requireWatchId(req.watchId);
+      await deps.stopWatch(watchId, ctx.principal.tenant);
+      return { watch: toProtoWatch(await readWatch(watchId, ctx.principal.tenant)) };
     }),
 
     WatchJob: rpc.serverStream("read", async (req, call, ctx) => {

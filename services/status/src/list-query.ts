@@ -23,9 +23,7 @@ export interface ListQuery {
  */
 export function parseListQuery(query: Query): ListQuery {
   const { values, problems } = readQueryFields(ListJobsQuery, query);
-  const cursor = values.cursor === undefined ? undefined : decodeJobCursor(values.cursor);
-  if (cursor === null) problems.push("cursor is not one this server issued (a nextCursor); start again without it");
-  if (cursor && (values.offset ?? 0) > 0) problems.push("give offset or cursor, not both");
+  const cursor = readPageStart(values, problems);
   refuseQueryProblems(problems);
   // No problem: limit and offset were read (absent ones as their defaults).
   return {
@@ -36,4 +34,15 @@ export function parseListQuery(query: Query): ListQuery {
     offset: values.offset!,
     ...(cursor ? { cursor } : {}),
   };
+}
+
+/**
+ * Where a list page starts (the job list's and the watch list's): after a `cursor` this server
+ * issued, or at the old `offset`; a cursor it did not issue, or both at once, is a problem.
+ */
+export function readPageStart(values: { cursor?: string | undefined; offset?: number | undefined }, problems: string[]): JobCursor | undefined {
+  const cursor = values.cursor === undefined ? undefined : decodeJobCursor(values.cursor);
+  if (cursor === null) problems.push("cursor is not one this server issued (a nextCursor); start again without it");
+  if (cursor && (values.offset ?? 0) > 0) problems.push("give offset or cursor, not both");
+  return cursor ?? undefined;
 }

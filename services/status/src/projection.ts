@@ -140,8 +140,10 @@ export function jobPatchFor(event: AnyJobEnvelope): JobPatch {
       return {
         ...base(event, "queued", PROGRESS.queued),
         ...fromRequest(d.request),
-        fileName: d.upload.fileName,
-        fileSize: d.upload.size,
+        // A watch's request gives its hash and names no upload.
+        contentHash: d.contentHash?.toLowerCase() ?? null,
+        fileName: d.upload?.fileName ?? null,
+        fileSize: d.upload?.size ?? null,
       };
     }
     case "content.hashed": {
@@ -151,7 +153,8 @@ export function jobPatchFor(event: AnyJobEnvelope): JobPatch {
         ...p,
         ...fromRequest(d.request),
         contentHash: d.contentHash.toLowerCase(),
-        fileSize: d.size,
+        // A given hash read no bytes: the size is not known.
+        fileSize: d.hashGiven ? null : d.size,
         startedAt: parseDate(d.startedAt, p.createdAt),
         retryCount: retriesOf(d.attempts),
       };
@@ -181,6 +184,10 @@ export function jobPatchFor(event: AnyJobEnvelope): JobPatch {
       // A note about a run already completed (registry-watch compares its verdict with the run
       // before): recorded in the history, it moves nothing (processing at 0 never outranks it).
       return base(event, "processing", PROGRESS.queued);
+    case "watch.stopped":
+      // Recorded in the history (and in the watches table, watch-store.ts); moves nothing: queued
+      // at 0 never outranks the job's state, whatever it is.
+      return base(event, "queued", PROGRESS.queued);
     case "verification.failed": {
       // Progress stays where the job got to: the failed patch itself claims none.
       const p = base(event, "failed", PROGRESS.queued);

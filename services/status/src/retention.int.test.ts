@@ -2,6 +2,7 @@ import { connectPostgres, retentionDeleted, startRetention, type RetentionConfig
 import { createSilentLogger } from "@veriflow/platform";
 import { eventually, startNatsServer } from "@veriflow/testing";
 import { describe, expect, it } from "vitest";
+import { createEvent } from "@veriflow/events";
 import { jobEvents } from "./job-events.fixture.js";
 import { statusPruneSteps } from "./retention.js";
 import { service } from "./service.js";
@@ -42,7 +43,31 @@ const retention = (c: RetentionConfig, sql = db.sql) => startRetention({ ...c, s
 const exists = async (id: string) => (await getJob(db.sql, id)) !== null;
 const deletedCount = async (table: string) => (await retentionDeleted.get()).values.find((v) => v.labels.table === table)?.value ?? 0;
 
+/** A completed job turned into a watch: its request gives the hash (no upload); stopped `stoppedAgoMs` ago when given. */
+async function completedWatch(finishedAgoMs: number, stoppedAgoMs?: number) {
+  const j = jobEvents({ t0: startedBefore(finishedAgoMs) });
+  const requested = { ...j.requested, data: { ...j.requested.data, contentHash: j.hashed.data.contentHash, upload: null } };
+  const stop = stoppedAgoMs === undefined ? [] : [createEvent("watch.stopped", { jobId: j.jobId, stoppedAt: ago(stoppedAgoMs).toISOString() }, j.requested)];
+  await applyEvents(db.sql, [requested, j.hashed, j.checked, j.completed, ...stop]);
+  return j.jobId;
+}
+
 describe("status retention", () => {
+  it("keeps an active watch's job however old its verdict; prunes a stopped one's with its watch record", async () => {
+    const active = await completedWatch(120_000);
+    const stopped = await completedWatch(120_000, 90_000);
+    const r = retention(config({ batchSize: 100 }));
+    try {
+      await r.runOnce();
+    } finally {
+      await r.stop();
+    }
+    expect(await exists(active)).toBe(true);
+    expect(await exists(stopped)).toBe(false);
+    const watches = await db.sql<{ jobId: string }[]>`select job_id from watches where job_id in (${active}, ${stopped})`;
+    expect(watches.map((w) => w.jobId)).toEqual([active]);
+  });
+
   it("deletes completed and failed jobs past their ages, with their events, in batches; keeps the rest", async () => {
     const oldCompleted = await Promise.all([1, 2, 3, 4, 5].map(() => completedJob(120_000)));
     const freshCompleted = await completedJob(1000);
@@ -135,6 +160,32 @@ describe("status retention", () => {
       await Promise.all(replicas.map((r) => r.stop()));
       await Promise.all(pools.map((sql) => sql.end()));
     }
+  });
+  it("deletes a batch once its completion is published, past the completed age, with none of its jobs left", async () => {
+    const keptJob = await failedJob(120_000); // a failed job is kept 600 s: its batch stays with it
+    const batch = async (id: string, completedAgoMs: number | null, published: boolean) => {
+      const completedAt = completedAgoMs === null ? null : ago(completedAgoMs);
+      await db.sql`
+        insert into verification_batches (id, tenant, job_type, registry_address, total, created_at, completed_at, completion_published_at)
+        values (${id}, 'default', 'verify', ${"0x" + "1".repeat(40)}, 1, ${ago(200_000)}, ${completedAt}, ${published ? completedAt : null})`;
+      return id;
+    };
+    const gone = await batch(`b-gone-${keptJob}`, 120_000, true);
+    const withJob = await batch(`b-job-${keptJob}`, 120_000, true);
+    await db.sql`update verification_jobs set batch_id = ${withJob} where id = ${keptJob}`;
+    const unpublished = await batch(`b-unpublished-${keptJob}`, 120_000, false);
+    const young = await batch(`b-young-${keptJob}`, 1000, true);
+    const open = await batch(`b-open-${keptJob}`, null, false);
+    const r = retention(config());
+    try {
+      expect(await r.runOnce()).toEqual({ verification_batches: 1 });
+    } finally {
+      await r.stop();
+    }
+    const left = await db.sql<{ id: string }[]>`select id from verification_batches where id like ${`%-${keptJob}`} order by id`;
+    expect(left.map((b) => b.id).sort()).toEqual([withJob, unpublished, young, open].sort());
+    expect(left.map((b) => b.id)).not.toContain(gone);
+    await db.sql`delete from verification_batches where id like ${`%-${keptJob}`}`;
   });
 });
 

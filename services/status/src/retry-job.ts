@@ -18,7 +18,7 @@ export interface JobRetryDeps {
   /** Publishes the retry's first event to the stream (its id is the Nats-Msg-Id). */
   publish(event: AnyEnvelope): Promise<void>;
   /** Whether the upload a request names is still stored (a retry at hashing needs it). */
-  isUploadStored(upload: EventData<"verification.requested">["upload"]): Promise<boolean>;
+  isUploadStored(upload: NonNullable<EventData<"verification.requested">["upload"]>): Promise<boolean>;
   now?: () => Date;
 }
 
@@ -57,7 +57,8 @@ export function createJobRetry(deps: JobRetryDeps): (jobId: string, tenant: stri
     if (!stage) throw new HttpError("E_JOB_NOT_RETRYABLE", `job ${jobId} failed at ${stageName ?? "an unknown place"}, not at a pipeline stage: submit it again`);
     const input = inputOf(job, history, failure, stage);
     if (!input) throw new HttpError("E_JOB_NOT_RETRYABLE", `the ${stage.consumes} event the ${stage.service} stage was handling is no longer recorded for job ${jobId}`);
-    if (input.type === "verification.requested" && !(await deps.isUploadStored(input.data.upload))) {
+    // A watch's request names no upload: its retry needs nothing stored.
+    if (input.type === "verification.requested" && input.data.upload !== null && !(await deps.isUploadStored(input.data.upload))) {
       throw new HttpError(
         "E_UPLOAD_GONE",
         `job ${jobId} failed at hashing and its upload is no longer stored (deleted once hashed, or older than the uploads bucket's max age): submit the file again`,

@@ -20,6 +20,7 @@ import { queryJobs } from "./job-list.js";
 import { parseListQuery } from "./list-query.js";
 import { getJobEvents, type Job } from "./store.js";
 import { createBatchRouter } from "./batch-routes.js";
+import { createWatchRouter } from "./watch-routes.js";
 
 export interface StatusAppDeps {
   sql: Sql;
@@ -38,6 +39,8 @@ export interface StatusAppDeps {
   retryJob?: (jobId: string, tenant: string) => Promise<RetriedJob>;
   /** The dead letters (dead-letters.ts); without them there are no `/api/dead-letters` routes. */
   deadLetters?: DeadLetters;
+  /** Publishes a watch's watch.stopped (watch-routes.ts); without it there is no DELETE /api/watches/:watchId. */
+  publishWatchStop?: (event: AnyEnvelope) => Promise<void>;
   /** The consumers and dead-letter counts (NATS); without them there is no `/api/pipeline` route. */
   pipeline?: PipelineSources;
   /**
@@ -226,6 +229,9 @@ export function createStatusApp(deps: StatusAppDeps): Koa {
   const batches = createBatchRouter({ sql, ...(deps.database ? { database: deps.database } : {}) });
   app.use(batches.routes());
   app.use(methodsNotAllowed(batches));
+  const watches = createWatchRouter({ sql, log, loadJob, ...(deps.publishWatchStop ? { publish: deps.publishWatchStop } : {}), ...(deps.database ? { database: deps.database } : {}) });
+  app.use(watches.routes());
+  app.use(methodsNotAllowed(watches));
   if (deps.deadLetters) {
     const deadLetters = createDeadLetterRouter(deps.deadLetters);
     app.use(deadLetters.routes());

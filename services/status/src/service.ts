@@ -1,5 +1,5 @@
 import { startAuthentication } from "@veriflow/auth";
-import { observerConsumer } from "@veriflow/events";
+import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { DEAD_LETTER_SERVICE, JOB_SERVICE, createGrpcServer, loadStatusProtos } from "@veriflow/grpc";
 import { HttpError } from "@veriflow/errors";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
@@ -31,6 +31,7 @@ import { createJobLoader } from "./load-job.js";
 import { observeJobDurations } from "./job-duration.js";
 import { registerStatusMetrics } from "./metrics.js";
 import { createStatusApp } from "./routes.js";
+import { createWatchStop } from "./watch-routes.js";
 import { statusPruneSteps } from "./retention.js";
 import { createJobRetry } from "./retry-job.js";
 import { createDeadLetters } from "./dead-letters.js";
@@ -120,6 +121,8 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     },
     log,
   );
+  const publishWatchStop = (event: AnyEnvelope) => streamCall(() => publishEvents(nats.js, [event])).then(() => undefined);
+  const stopWatch = createWatchStop({ sql, log, loadJob: createJobLoader({ sql, log, findRequestedEvent }), publish: publishWatchStop });
   const app = createStatusApp({
     sql,
     log,
@@ -129,6 +132,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
     sseHeartbeatMs: config.sseHeartbeatMs,
     database: db,
     retryJob,
+    publishWatchStop,
     deadLetters,
     pipeline: {
       consumers: () => streamCall(() => readPipelineConsumers(nats.jsm)),
@@ -160,6 +164,7 @@ export async function startStatusService(config: StatusConfig, log: Logger): Pro
       loadJob: createJobLoader({ sql, log, findRequestedEvent }),
       isStreamAvailable: streamAvailable,
       retryJob,
+      stopWatch,
       watchMaxBuffered: config.watchMaxBuffered,
     }),
   );

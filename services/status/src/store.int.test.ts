@@ -105,7 +105,7 @@ describe("applyEvents", () => {
   it("stores what PostgreSQL cannot hold (NUL, a lone surrogate) with U+FFFD instead of failing the batch", async () => {
     const j = jobEvents();
     const k = jobEvents();
-    const poisoned = { ...j.requested, data: { ...j.requested.data, upload: { ...j.requested.data.upload, fileName: "a\u0000b.jpg", contentType: "x/\uD800" } } };
+    const poisoned = { ...j.requested, data: { ...j.requested.data, upload: { ...j.requested.data.upload!, fileName: "a\u0000b.jpg", contentType: "x/\uD800" } } };
     const r = await applyEvents(db.sql, [poisoned, k.requested, k.hashed]);
     expect(r.applied).toBe(3);
     expect((await mustGet(j.jobId)).fileName).toBe("a\uFFFDb.jpg");

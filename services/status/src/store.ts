@@ -1,5 +1,6 @@
 import { TERMINAL_RANK, firstOfEachId, isBatchEvent, runOf, type AnyEnvelope, type AnyJobEnvelope, type EventType } from "@veriflow/events";
 import { completeBatches, recordBatches, type CompletedBatch } from "./batch-store.js";
+import { recordWatches } from "./watch-store.js";
 import { storable, type Sql, type TransactionSql } from "@veriflow/pg";
 import { endedJobRuns, runStartsOf, type EndedJobRun } from "./job-duration.js";
 import { MAX_RETRY_COUNT, foldEvents, type JobPatch } from "./projection.js";
@@ -49,6 +50,7 @@ export async function applyEvents(sql: Sql, events: readonly AnyEnvelope[]): Pro
   if (all.length === 0) return { applied: 0, jobIds: [], ended: [], completedBatches: [] };
   return sql.begin(async (tx) => {
     const jobs = await applyJobEvents(tx, unique);
+    await recordWatches(tx, unique);
     const recorded = await recordBatches(tx, batches);
     // Any batch a written job belongs to, or just recorded, may now be complete.
     const completedBatches = await completeBatches(tx, [...new Set([...jobs.batchIds, ...recorded])]);
@@ -235,7 +237,8 @@ export interface PrunedJobs {
 
 /**
  * Deletes up to `limit` jobs that reached `status` more than `maxAgeMs` ago, oldest first,
- * with their recorded events, in one statement. The rows are picked FOR UPDATE SKIP LOCKED:
+ * with their recorded events (and a stopped watch's record), in one statement; an active watch's job is
+ * kept. The rows are picked FOR UPDATE SKIP LOCKED:
  * replicas pruning together take different rows, and a row the projection is writing is
  * left for the next pass.
  */
@@ -244,6 +247,8 @@ export async function pruneJobs(sql: Sql, status: "completed" | "failed", maxAge
     with doomed as (
       select id from verification_jobs
       where status = ${status} and completed_at < now() - ${maxAgeMs}::float8 * interval '1 millisecond'
+        -- A watch's job is kept while it is followed: its verdict is the watch's.
+        and not exists (select 1 from watches w where w.job_id = verification_jobs.id and w.stopped_at is null)
       order by completed_at
       limit ${limit}
       for update skip locked
@@ -251,6 +256,8 @@ export async function pruneJobs(sql: Sql, status: "completed" | "failed", maxAge
       delete from verification_job_events e using doomed where e.job_id = doomed.id returning 1
     ), jobs as (
       delete from verification_jobs j using doomed where j.id = doomed.id returning 1
+    ), stopped_watches as (
+      delete from watches w using doomed where w.job_id = doomed.id
     )
     select (select count(*) from jobs)::integer as jobs, (select count(*) from events)::integer as events`;
   return row ?? { jobs: 0, events: 0 };

@@ -64,6 +64,17 @@ describe("chaos counts", () => {
     expect(faults(e)).toEqual({ ...none, doubled: 1, wrong: 1 });
   });
 
+  it("count a second copy of the same terminal event (same id and content) as a copy, not doubled; differing content under one id as doubled", () => {
+    const e = clean();
+    const first = { ...completed("a"), eventId: "id-a" };
+    e.terminal = [first, { ...first, seq: seq++ }, failed("b")];
+    expect(faults(e)).toEqual(none);
+    expect(countFaults(e).copies).toBe(1);
+    e.terminal = [first, { ...first, seq: seq++, data: { ...first.data, result: { status: "FAIL", reasons: ["revoked"], fileHash: HASH } } }, failed("b")];
+    expect(faults(e)).toEqual({ ...none, doubled: 1, wrong: 1 });
+    expect(countFaults(e).copies).toBe(0);
+  });
+
   it("count a verdict, a hash or a failure other than the case's as wrong", () => {
     for (const t of [completed("a", "FAIL", ["not_registered"]), completed("a", "OK", [], "0x" + "cd".repeat(32)), failed("a", "hashing", "E_UPLOAD_NOT_FOUND")]) {
       const e = clean();

@@ -4,7 +4,7 @@ import type { NatsClients } from "@veriflow/nats";
 import type { Case, Expectation } from "./cases.js";
 import { terminalCallbacksByJob, type ReceivedCallback } from "./callbacks.js";
 import type { Submission } from "./load.js";
-import { envelopeData, type TerminalRecorder } from "./terminal-recorder.js";
+import { envelopeData, envelopeId, type TerminalRecorder } from "./terminal-recorder.js";
 
 /** A terminal event as the stream holds it; `data` is null when its bytes are not an envelope. */
 export interface TerminalEvent {
@@ -12,6 +12,10 @@ export interface TerminalEvent {
   type: EventType;
   seq: number;
   data: any;
+  /** The envelope's id (consumers deduplicate by it); null when undecodable. */
+  eventId?: string | null;
+  /** Where the audit saw it: read from the stream after the drain, recorded as stored, or both. */
+  source?: "stream" | "recorder" | "both";
   /** When the stream stored it (ms since the epoch). */
   storedAt?: number;
 }
@@ -45,7 +49,7 @@ export async function readTerminalEvents(client: NatsClients): Promise<TerminalE
       const batch = await consumer.fetch({ max_messages: 500, expires: 2000 });
       for await (const m of batch) {
         read++;
-        out.push({ jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data), storedAt: m.info.timestampNanos / 1e6 });
+        out.push({ jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data), eventId: envelopeId(m.data), source: "stream", storedAt: m.info.timestampNanos / 1e6 });
       }
     }
     if (read < total) throw new Error(`read ${read} of ${total} messages on ${filter}`);
@@ -73,6 +77,15 @@ export async function readStatuses(gatewayUrl: string): Promise<Map<string, stri
   } catch {
     return null;
   }
+}
+
+/** A job's events in the stream, as `type×count` (both priority classes): what a lost job got to. */
+export async function eventsInStream(client: NatsClients, jobId: string): Promise<string> {
+  const found: string[] = [];
+  for (const filter of [`veriflow.*.*.${jobId}`, `veriflow.*.*.bulk.${jobId}`]) {
+    for (const [subject, n] of Object.entries(await subjectCounts(client, STREAM_NAME, filter))) found.push(`${subject.split(".").slice(1, 3).join(".")}×${n}`);
+  }
+  return found.join(", ") || "none";
 }
 
 /** Messages set aside in the dead-letter stream. */
@@ -116,7 +129,10 @@ export interface Counts {
   failed: number;
   /** Accepted, never terminal by the end of the drain. */
   lost: number;
-  /** More than one terminal event in the stream for one job. */
+  /**
+   * More than one outcome for one job: terminal events that differ (id, type or content). A
+   * second stored copy of the same event (same id, same bytes) is not one: see Audit.copies.
+   */
   doubled: number;
   /** A terminal event (or synchronous answer) other than the case's expectation. */
   wrong: number;
@@ -132,6 +148,14 @@ export const FAULT_COUNTS = ["lost", "doubled", "wrong", "orphaned", "undelivere
 
 export interface Audit {
   counts: Counts;
+  /**
+   * Extra stored copies of a terminal event (same id, same content) at other stream
+   * sequences. Every consumer drops them by event id (the projection, webhooks' unique
+   * (event_id, target), batches), so they are no doubled job; nats-server 2.9 can store a
+   * retried publish twice across a leader change (its dedupe map is not carried to the new
+   * leader: nats-io/nats-server#6485/#6486, fixed in 2.11). Reported, with where each was seen.
+   */
+  copies: number;
   /** Client-side outcomes besides 202: refusals by status/code, sync answers, unanswered. */
   refused: number;
   sync: number;
@@ -159,7 +183,12 @@ export interface Evidence {
 /** Terminal events from both sources, once each (the stream may have discarded some the recorder saw). */
 function mergeBySeq(...lists: (readonly TerminalEvent[])[]): TerminalEvent[] {
   const bySeq = new Map<number, TerminalEvent>();
-  for (const list of lists) for (const t of list) bySeq.set(t.seq, t);
+  for (const list of lists)
+    for (const t of list) {
+      const seen = bySeq.get(t.seq);
+      // The same message seen by both; a sequence whose content differs between the two is kept as the stream has it.
+      bySeq.set(t.seq, seen && seen.source !== t.source && seen.eventId === t.eventId ? { ...t, source: "both" } : t);
+    }
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
@@ -205,6 +234,7 @@ export function countFaults(e: Evidence): Audit {
   const cbByJob = terminalCallbacksByJob(e.callbacks);
   const counts: Counts = { submitted: e.subs.length, accepted: 0, completed: 0, failed: 0, lost: 0, doubled: 0, wrong: 0, orphaned: 0, undelivered: 0, stale: 0 };
   let refused = 0;
+  let copies = 0;
   let sync = 0;
   let unanswered = 0;
   const refusals = new Map<string, number>();
@@ -231,14 +261,17 @@ export function countFaults(e: Evidence): Audit {
     const events = byJob.get(o.jobId) ?? [];
     if (events.length === 0) {
       counts.lost++;
-      sample("lost", `${o.jobId} (${s.case.kind}${s.callback ? ", callback" : ""})`);
+      sample("lost", `${o.jobId} (${s.case.kind}${s.callback ? ", callback" : ""}; request ${e.requested.has(o.jobId) ? "in the stream" : "NOT in the stream"})`);
       continue;
     }
     if (events[0]!.type === "verification.completed") counts.completed++;
     else counts.failed++;
-    if (events.length > 1) {
+    const outcomes = new Set(events.map(outcomeKey));
+    copies += events.length - outcomes.size;
+    if (events.length > outcomes.size) sample("copied", describeEvents(o.jobId, events));
+    if (outcomes.size > 1) {
       counts.doubled++;
-      sample("doubled", `${o.jobId}: ${events.map((t) => `${t.type.split(".")[1]}@${t.seq}`).join(", ")}`);
+      sample("doubled", describeEvents(o.jobId, events));
     }
     const why = events.map((t) => mismatch(s.case.expect, s.case.contentHash, t)).find((m) => m !== null);
     if (why) {
@@ -282,12 +315,19 @@ export function countFaults(e: Evidence): Audit {
   if (terminalPosts.length > distinct) notes.push(`callbacks: ${terminalPosts.length - distinct} redeliveries of the same webhook-id (allowed: receivers dedupe)`);
   const unsigned = e.callbacks.filter((c) => !c.signed).length;
   if (unsigned) notes.push(`callbacks: ${unsigned} with a signature that did not verify`);
+  if (copies) notes.push(`terminal events stored twice (same id and content, dropped by every consumer; not doubled): ${copies}`);
   if (e.deadLettered) notes.push(`dead-lettered: ${e.deadLettered}`);
   notes.push(`JetStream storage after the drain: ${(e.storeBytes / 1024).toFixed(0)} KiB (${e.requested.size ? (e.storeBytes / e.requested.size / 1024).toFixed(1) : "-"} KiB per request in the stream; ${[...e.streamBytes].map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)}`).join(", ")} KiB)`);
   if (e.statuses === null) notes.push("the job list (status service) did not answer after the drain");
   for (const [what, lines] of samples) notes.push(`e.g. ${what}: ${lines.join("; ")}`);
-  return { counts, refused, sync, unanswered, notes };
+  return { counts, copies, refused, sync, unanswered, notes };
 }
+
+/** One outcome: an event's id, type and content; an event without an id is an outcome of its own. */
+const outcomeKey = (t: TerminalEvent) => (t.eventId ? `${t.eventId}|${t.type}|${JSON.stringify(t.data)}` : `seq ${t.seq}`);
+
+const describeEvents = (jobId: string, events: readonly TerminalEvent[]) =>
+  `${jobId}: ${events.map((t) => `${t.type.split(".")[1]}@${t.seq} id ${t.eventId?.slice(0, 8) ?? "?"} (${t.source ?? "?"})`).join(", ")}`;
 
 export interface DrainOptions {
   /** Give up when nothing moved for this long (no job ended, no callback came, no status changed). */

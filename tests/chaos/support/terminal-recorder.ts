@@ -24,7 +24,7 @@ export async function startTerminalRecorder(client: NatsClients): Promise<Termin
     stops.push(async () => void (await messages.close()));
     void (async () => {
       for await (const m of messages) {
-        bySeq.set(m.seq, { jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data), storedAt: m.info.timestampNanos / 1e6 });
+        bySeq.set(m.seq, { jobId: jobIdOf(m.subject), type, seq: m.seq, data: envelopeData(m.data), eventId: envelopeId(m.data), source: "recorder", storedAt: m.info.timestampNanos / 1e6 });
       }
     })().catch(() => {});
   }
@@ -38,8 +38,18 @@ export async function startTerminalRecorder(client: NatsClients): Promise<Termin
 
 /** An event's `data`, or null when its bytes are not an envelope (counted as wrong). */
 export function envelopeData(bytes: Uint8Array): any {
+  return parseEnvelope(bytes)?.data ?? null;
+}
+
+/** An event's envelope id (what consumers deduplicate by), or null when its bytes are not an envelope. */
+export function envelopeId(bytes: Uint8Array): string | null {
+  const id = parseEnvelope(bytes)?.id;
+  return typeof id === "string" ? id : null;
+}
+
+function parseEnvelope(bytes: Uint8Array): { id?: unknown; data?: unknown } | null {
   try {
-    return (JSON.parse(new TextDecoder().decode(bytes)) as { data?: unknown }).data ?? null;
+    return JSON.parse(new TextDecoder().decode(bytes)) as { id?: unknown; data?: unknown };
   } catch {
     return null;
   }
