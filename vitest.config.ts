@@ -17,6 +17,7 @@ const sharedSystemFiles = [
   "tests/e2e/pipeline.int.test.ts",
   "tests/e2e/webhooks.int.test.ts",
   "tests/e2e/reverify.int.test.ts",
+  "tests/e2e/known-verdicts.int.test.ts",
   "tests/e2e/hostile-input.int.test.ts",
   "tests/e2e/metrics.int.test.ts",
   "tests/e2e/tracing-off.int.test.ts",

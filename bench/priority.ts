@@ -64,6 +64,8 @@ async function submit(stack: BenchStack, c: Content, priority?: JobPriority, wai
   const form = new FormData();
   form.append("registryAddress", stack.registry);
   form.append("manifestURI", c.manifestUri);
+  // Contents are cycled: fresh keeps every job a full run (no known verdict), as when measured.
+  form.append("fresh", "true");
   if (priority) form.append("priority", priority);
   form.append("file", new Blob([c.bytes]), "bench.bin");
   // `?wait=` answers from the job's terminal event as it is published (as /api/verify does), not
@@ -152,6 +154,7 @@ async function submitBulk(stack: BenchStack, n: number, progress: { sent: number
 async function submitBatch(stack: BenchStack, items: readonly Content[]): Promise<number> {
   const form = new FormData();
   form.append("registryAddress", stack.registry);
+  form.append("fresh", "true");
   items.forEach((c, i) => form.append("file", new Blob([c.bytes]), `bench-${i}.bin`));
   for (const c of items) form.append("manifestURI", c.manifestUri);
   const res = await fetch(`${stack.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: form });

@@ -105,6 +105,8 @@ export interface SubmitInput {
   priority?: "interactive" | "bulk";
   /** Re-verify the completed job on this schedule (ISO-8601 duration or seconds; the server checks it). */
   recheckEvery?: string;
+  /** Decide afresh: never answer from a verdict already recorded for the same question. */
+  fresh?: boolean;
   type: JobType;
   /** Sent as `Idempotency-Key`: the same key on every attempt of one submission makes one job. */
   idempotencyKey?: string;
@@ -239,6 +241,7 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       if (input.rpcUrl) fields.rpcUrl = input.rpcUrl;
       if (input.priority) fields.priority = input.priority;
       if (input.recheckEvery) fields.recheckEvery = input.recheckEvery;
+      if (input.fresh) fields.fresh = "true";
       const headers = input.idempotencyKey ? { ...auth, "idempotency-key": input.idempotencyKey } : auth;
       let answer;
       try {

@@ -45,10 +45,15 @@ describe("parseCommand", () => {
       proof: false,
       rpcUrl: undefined,
       priority: undefined,
+      fresh: false,
       wait: false,
       timeoutMs: DEFAULT_TIMEOUT_S * 1000,
       retryForMs: DEFAULT_RETRY_FOR_S * 1000,
     });
+  });
+
+  it("verify --fresh: decide afresh, never from a known verdict", () => {
+    expect(parseCommand([...verifyArgs, "--fresh"])).toMatchObject({ kind: "verify", fresh: true });
   });
 
   it("verify --retry-for: seconds the retries of a busy gateway may wait in all; 0: none", () => {

@@ -29,6 +29,8 @@ export type Command =
       priority: "interactive" | "bulk" | undefined;
       /** --recheck-every: re-verify the completed job on this schedule (sent as is; the server checks it). */
       recheckEvery: string | undefined;
+      /** --fresh: decide afresh, never answer from a verdict already recorded. */
+      fresh: boolean;
       wait: boolean;
       timeoutMs: number;
       /** The most the submission's retries may wait in all (a busy or full gateway); 0: none. */
@@ -166,6 +168,7 @@ function parseVerify(args: string[], env: Env): Command {
     "rpc-url": { type: "string" },
     priority: { type: "string" },
     "recheck-every": { type: "string" },
+    fresh: { type: "boolean", default: false },
     wait: { type: "boolean", default: false },
     timeout: { type: "string" },
     "retry-for": { type: "string" },
@@ -193,6 +196,7 @@ function parseVerify(args: string[], env: Env): Command {
     rpcUrl: values["rpc-url"] as string | undefined,
     priority,
     recheckEvery: values["recheck-every"] as string | undefined,
+    fresh: values.fresh === true,
     wait: values.wait === true || values.timeout !== undefined,
     timeoutMs: timeoutOf(values.timeout),
     retryForMs: secondsOf("retry-for", values["retry-for"], DEFAULT_RETRY_FOR_S, "no retries"),

@@ -11,6 +11,7 @@ export function formatJob(job: Job): string {
   if (job.status === "completed" && r) {
     lines.push(row("verdict", r.status));
     lines.push(row("reasons", Array.isArray(r.reasons) && r.reasons.length > 0 ? r.reasons.join(", ") : "none"));
+    if (typeof r.reusedFrom === "string") lines.push(row("answered from", `job ${r.reusedFrom}, decided at block ${r.decidedAtBlock ?? "-"} (unchanged on chain since; --fresh decides afresh)`));
     if (r.checks) {
       const c = r.checks;
       lines.push(row("checks", `manifest hash ${mark(c.manifestHashOk)}, creator ${mark(c.creatorOk)}, manifest URI ${mark(c.manifestOk)}, DID ${mark(c.didOk)}`));

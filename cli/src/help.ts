@@ -17,7 +17,7 @@ export const HELP: Record<"main" | "verify" | "jobs" | "watch" | "dead-letters" 
   main: `veriflow: is this file what its creator registered?
 
 Usage:
-  veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--priority interactive|bulk] [--recheck-every <d>] [--wait] [--timeout <s>] [--retry-for <s>]
+  veriflow verify <file> --manifest <uri> --registry <address> [--proof] [--rpc-url <url>] [--priority interactive|bulk] [--recheck-every <d>] [--fresh] [--wait] [--timeout <s>] [--retry-for <s>]
   veriflow verify <dir> --manifest-map <map.json> --registry <address> [--proof] [--batch-size <n>] [--timeout <s>]
   veriflow jobs list [--status queued|processing|completed|failed] [--limit <n>] [--offset <n>]
   veriflow jobs get <job-id>
@@ -55,6 +55,9 @@ prints the verdict and exits with it (0 OK, 3 WARN, 1 FAIL, 4 job failed).
                       proof; interactive for a proof needs a key with the interactive scope)
   --recheck-every <d> re-verify the completed job on this schedule: an ISO-8601 duration (PT6H,
                       P1D) or seconds, 5 minutes to 365 days; a changed verdict reaches webhooks
+  --fresh             decide afresh: without it, a verdict this tenant already has for the same
+                      file, manifest and registry, unchanged on chain since, answers the job
+                      (printed as "answered from job <id>")
   --wait              wait for the verdict
   --timeout <s>       give up waiting after <s> seconds (exit 6; implies --wait; default ${DEFAULT_TIMEOUT_S}, 0: never)
   --retry-for <s>     while the gateway answers busy or full (503, 507, 429), send the file again

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy } from "@nats-io/jetstream";
 import { connect, errors } from "@nats-io/transport-node";
-import { DEAD_LETTER_STREAM, STREAM_NAME, UPLOADS_BUCKET, deadLetterSubject, pipeline, stageConsumer, subjectsOf } from "@veriflow/events";
+import { DEAD_LETTER_STREAM, KNOWN_VERDICTS_BUCKET, STREAM_NAME, UPLOADS_BUCKET, deadLetterSubject, pipeline, stageConsumer, subjectsOf } from "@veriflow/events";
 import { connectNats, ensureConsumer, ensureStreams, findLastEvent, openUploadsBucket, publishEvents, type NatsClients } from "@veriflow/nats";
 import { failedEventFor } from "@veriflow/pipeline";
 import { createSilentLogger } from "@veriflow/platform";
@@ -38,13 +38,14 @@ describe("NATS refuses", () => {
     await expect(wrong).rejects.toBeInstanceOf(errors.AuthorizationError);
   });
 
-  it("a verdict forged by the manifest service: the publish is refused and the stream never holds it", async () => {
-    const manifest = await nats.connectAs("manifest");
-    const err = await refusal(publishEvents(manifest.js, [completedFor(checked)]));
+  // The manifest stage may complete a job (from a known verdict), so the forger here is hashing.
+  it("a verdict forged by the hashing service: the publish is refused and the stream never holds it", async () => {
+    const hashing = await nats.connectAs("hashing");
+    const err = await refusal(publishEvents(hashing.js, [completedFor(checked)]));
     expect(isPermissionViolation(err)).toBe(true);
     expect(await findLastEvent(admin.jsm, "verification.completed", jobId)).toBeNull();
     // What it owns still goes through on the same connection.
-    await expect(publishEvents(manifest.js, [checked])).resolves.toHaveLength(1);
+    await expect(publishEvents(hashing.js, [hashedFor(request)])).resolves.toHaveLength(1);
   });
 
   it.each<[string, string, (c: NatsClients) => Promise<unknown>]>([
@@ -61,6 +62,8 @@ describe("NATS refuses", () => {
       (c) => c.jsm.consumers.add(STREAM_NAME, { durable_name: "chain-check", filter_subject: subjectsOf("manifest.checked"), ack_policy: AckPolicy.Explicit }),
     ],
     ["manifest", "open the uploads bucket (a stage that reads no uploads)", (c) => openUploadsBucket(c.js, topology)],
+    ["manifest", "write a known verdict (registry-watch keeps them; the stage only reads)", (c) => c.js.publish(`$KV.${KNOWN_VERDICTS_BUCKET}.forged`, "{}")],
+    ["chain-check", "read the known verdicts (a stage without readsKnownVerdicts)", (c) => c.jsm.streams.getMessage(`KV_${KNOWN_VERDICTS_BUCKET}`, { last_by_subj: `$KV.${KNOWN_VERDICTS_BUCKET}.x` })],
     ["status", "purge the uploads bucket", (c) => c.jsm.streams.purge(`OBJ_${UPLOADS_BUCKET}`)],
     ["gateway", "delete the events stream", (c) => c.jsm.streams.delete(STREAM_NAME)],
     ["hashing", "read the dead letters", (c) => c.jsm.streams.getMessage(DEAD_LETTER_STREAM, { seq: 1 })],

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BATCHES_PATH, DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, newJobId, subjectFor, subjectsOf } from "@veriflow/events";
-import { connectNats, type NatsClients } from "@veriflow/nats";
+import { Kvm } from "@nats-io/kv";
+import { BATCHES_PATH, DEAD_LETTERS_PATH, DEFAULT_TENANT, JOBS_PATH, KNOWN_VERDICTS_BUCKET, PIPELINE_PATH, newJobId, subjectFor, subjectsOf } from "@veriflow/events";
+import { connectNats, createKnownVerdictStore, type NatsClients } from "@veriflow/nats";
+import { revokeContent } from "@veriflow/testing";
 import { createSilentLogger } from "@veriflow/platform";
 import { natsUserEnv } from "../../deploy/local/src/nats-users.js";
 import { startSubscriber } from "../../examples/completion-subscriber/src/subscriber.js";
@@ -135,6 +137,20 @@ describe("the system with one NATS user per service", () => {
     await eventually("the batch done", async () => ((await getJson(`${sys.gatewayUrl}${BATCHES_PATH}/${batchId}`)).body.done === true ? true : undefined));
     const completed = await admin.jsm.streams.getMessage("VERIFLOW", { last_by_subj: subjectFor("batch.completed", batchId) });
     expect(completed?.json<{ data: { batchId: string } }>().data.batchId).toBe(batchId);
+  });
+
+  it("answers from a known verdict: registry-watch records it, the manifest stage reads it, a revocation makes registry-watch forget it", async () => {
+    const known = createKnownVerdictStore(await new Kvm(admin.js).open(KNOWN_VERDICTS_BUCKET));
+    const content = uniqueContent("known");
+    const { manifestUri, contentHash } = await sys.publish(content);
+    const job = async () => waitForJob(sys.gatewayUrl, (await submit(sys.gatewayUrl, { file: content, registryAddress: sys.registry, manifestURI: manifestUri })).body.jobId);
+    const first = await job();
+    const question = { tenant: DEFAULT_TENANT, jobType: "verify" as const, registryAddress: sys.registry, contentHash, manifestUri };
+    await eventually("the recorded verdict", async () => ((await known.find(question))?.jobId === first.id ? true : undefined), 10_000);
+    expect((await job()).result.reusedFrom).toBe(first.id);
+    await revokeContent(sys.chain.rpcUrl, sys.chain.accounts[0]!.privateKey, sys.registry, contentHash);
+    // Forgotten, then the re-verification's FAIL recorded in its place (both by registry-watch).
+    await eventually("the revoked verdict", async () => ((await known.find(question))?.result.status === "FAIL" ? true : undefined), 15_000);
   });
 
   it("with no permission refused on the way", () => {

@@ -10,6 +10,8 @@ export interface SubmitInput {
   rpcUrl?: string;
   callbackUrl?: string;
   type?: "verify" | "proof";
+  /** Decide afresh, never from a known verdict. */
+  fresh?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -20,6 +22,7 @@ export async function submit(baseUrl: string, input: SubmitInput): Promise<{ sta
   if (input.manifestURI !== undefined) form.append("manifestURI", input.manifestURI);
   if (input.rpcUrl !== undefined) form.append("rpcUrl", input.rpcUrl);
   if (input.callbackUrl !== undefined) form.append("callbackUrl", input.callbackUrl);
+  if (input.fresh !== undefined) form.append("fresh", String(input.fresh));
   const res = await fetch(`${baseUrl}${JOBS_PATH}/${input.type ?? "verify"}`, { method: "POST", body: form, headers: input.headers });
   return { status: res.status, body: await res.json() };
 }

@@ -16,7 +16,7 @@ export async function runVerify(cmd: VerifyCommand, io: Io): Promise<number> {
   await checkFile(cmd.file);
   const { common } = cmd;
   const api = createApiClient(common);
-  const input = { file: cmd.file, manifestUri: cmd.manifestUri, registryAddress: cmd.registry, rpcUrl: cmd.rpcUrl, priority: cmd.priority, recheckEvery: cmd.recheckEvery, type: cmd.proof ? "proof" : "verify" } as const;
+  const input = { file: cmd.file, manifestUri: cmd.manifestUri, registryAddress: cmd.registry, rpcUrl: cmd.rpcUrl, priority: cmd.priority, recheckEvery: cmd.recheckEvery, fresh: cmd.fresh, type: cmd.proof ? "proof" : "verify" } as const;
   const accepted = await submitWithRetries(api, input, {
     retryForMs: cmd.retryForMs,
     signal: io.signal,

@@ -2,6 +2,7 @@ export * from "./chain/chain-access.js";
 export * from "./chain/chain-metrics.js";
 export * from "./chain/find-registration.js";
 export * from "./chain/registry-reader.js";
+export * from "./chain/registry-logs.js";
 export * from "./chain/rpc.js";
 export * from "./chain/rpc-url.js";
 export * from "./manifest/fetch-manifest.js";

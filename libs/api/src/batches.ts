@@ -11,6 +11,7 @@ export const BatchFields = z
     jobType: z.enum(jobTypes).optional().openapi({ description: "Every file's job type; `verify` unless told." }),
     rpcUrl: z.string().optional().openapi({ description: "A per-job JSON-RPC endpoint for every job, only one RPC_URL_ALLOWLIST allows." }),
     callbackUrl: z.string().optional().openapi({ description: "Where `batch.completed` is POSTed when the batch's last job ends (signed with the tenant's signing secret)." }),
+    fresh: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "`true`: every file's job is decided afresh, never answered from a known verdict (see the single submission's `fresh`)." }),
     file: z.array(z.string().openapi({ format: "binary" })).openapi({ description: "The files: at most GATEWAY_MAX_BATCH_FILES, GATEWAY_MAX_BATCH_BYTES together, each at most GATEWAY_MAX_UPLOAD_BYTES and named plainly." }),
   })
   .openapi("BatchFields");

@@ -128,6 +128,7 @@ export const errorCatalog = {
   // API keys (POST/GET /api/keys, DELETE /api/keys/:id, `veriflow keys`).
   E_INVALID_TENANT: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A tenant is 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit." },
   E_INVALID_PRIORITY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`priority` must be `interactive` or `bulk`." },
+  E_INVALID_FRESH: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "`fresh` must be `true` or `false` (`1` and `0` are read too)." },
   E_INVALID_SCOPES: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key's scopes must name at least one of `submit`, `read`, `admin`, `interactive`, and nothing else." },
   E_INVALID_EXPIRY: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key's expiry is a lifetime (`30d`, `12h`, `90m`, `3600s`) or an ISO-8601 date-time with a zone, in the future and within ten years." },
   E_INVALID_KEY_ID: { kind: "client", http: 400, grpc: "INVALID_ARGUMENT", description: "A key id is a UUID (`veriflow keys list` shows them)." },

@@ -52,6 +52,12 @@ export const JobRequest = z.object({
    * Absent: only a change of its registry entry re-verifies it.
    */
   recheckEverySeconds: z.number().int().positive().optional(),
+  /**
+   * Decide afresh: never answer from a verdict already recorded for the same content, manifest
+   * URI and registry (the client's `fresh`). Absent: a verdict decided at the current block is
+   * reused (`result.reusedFrom`). Added after v1: absent in older events.
+   */
+  fresh: z.boolean().optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
 
@@ -118,6 +124,14 @@ export const VerifyResult = z.object({
     manifestOk: z.boolean(),
     didOk: z.boolean(),
   }),
+  /**
+   * Set when the verdict was not decided by this job but answered from a recorded one (the same
+   * content, manifest URI and registry, nothing changed on chain since): the job that decided it.
+   * Absent for a verdict decided by its own job.
+   */
+  reusedFrom: z.string().min(1).optional(),
+  /** With `reusedFrom`: the block the reused verdict was decided at (its `onchain.blockNumber`). */
+  decidedAtBlock: z.number().int().nonnegative().optional(),
 });
 export type VerifyResult = z.infer<typeof VerifyResult>;
 
@@ -203,6 +217,30 @@ export const RegistryChanged = z.object({
   removed: z.boolean(),
 });
 export type RegistryChanged = z.infer<typeof RegistryChanged>;
+
+/**
+ * A verdict kept for answering again (the known-verdicts bucket, KNOWN_VERDICTS_BUCKET): written by
+ * registry-watch when a job's own run completes, read by the manifest stage before it fetches.
+ * Not an event: a record, keyed by (registry, content hash, tenant, job type, manifest URI).
+ */
+export const KnownVerdict = z.object({
+  /** The job (and run) whose verdict this is. */
+  jobId: z.string().min(1),
+  run: z.number().int().positive(),
+  /** The block its registry entry was read at: the verdict holds while nothing changed after it. */
+  decidedAtBlock: z.number().int().nonnegative(),
+  result: z.union([ProofDocument, VerifyResult]),
+});
+export type KnownVerdict = z.infer<typeof KnownVerdict>;
+
+/** The question a known verdict answers: the same content, manifest URI and registry, job type and tenant. */
+export interface KnownVerdictQuestion {
+  tenant: string;
+  jobType: JobType;
+  registryAddress: string;
+  contentHash: string;
+  manifestUri: string;
+}
 
 export const eventSchemas = {
   /**

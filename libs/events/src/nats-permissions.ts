@@ -3,6 +3,7 @@ import { pipeline, serviceNames, stageSpec, type ObserverSpec, type ServiceName,
 import {
   DEAD_LETTER_STREAM,
   IDEMPOTENCY_BUCKET,
+  KNOWN_VERDICTS_BUCKET,
   RATE_LIMITS_BUCKET,
   JOB_CHANGED_SUBJECT,
   POSITIONS_STREAM,
@@ -125,6 +126,21 @@ function kvRecords(bucket: string): string[] {
 const idempotencyRecords = kvRecords(IDEMPOTENCY_BUCKET);
 const rateLimitCounters = kvRecords(RATE_LIMITS_BUCKET);
 
+const KNOWN_VERDICTS_STREAM = `KV_${KNOWN_VERDICTS_BUCKET}`;
+/** A stage that answers from known verdicts: opens the bucket (ensured at start, as every service ensures what it uses) and reads records by direct get. */
+const readKnownVerdicts = [...ensureStream(KNOWN_VERDICTS_STREAM), `${API}.DIRECT.GET.${KNOWN_VERDICTS_STREAM}`, `${API}.DIRECT.GET.${KNOWN_VERDICTS_STREAM}.>`, readMessages(KNOWN_VERDICTS_STREAM)];
+/**
+ * registry-watch keeps them: writes a completed run's verdict; when an entry changes, lists its
+ * records (an ordered consumer over their keys: created, read, deleted) and deletes those decided before the change.
+ */
+const keepKnownVerdicts = [
+  ...kvRecords(KNOWN_VERDICTS_BUCKET),
+  `${API}.CONSUMER.CREATE.${KNOWN_VERDICTS_STREAM}`,
+  `${API}.CONSUMER.CREATE.${KNOWN_VERDICTS_STREAM}.>`,
+  `${API}.CONSUMER.INFO.${KNOWN_VERDICTS_STREAM}.>`,
+  `${API}.CONSUMER.DELETE.${KNOWN_VERDICTS_STREAM}.>`,
+];
+
 const allDurables = [...pipeline.stages.flatMap((s) => stageDurables(s.service)), ...pipeline.observers.map((o) => o.durable)];
 
 /** Every subject of an event type: a type a stage consumes has one per priority class (topology.ts). */
@@ -163,6 +179,7 @@ function stage(spec: StageSpec): Omit<NatsUser, "user" | "passwordVariable"> {
       ...stageDurables(spec.service as StageName).flatMap(durableConsumer),
       ...produces.flatMap(subjectsOfEveryClass),
       ...(spec.readsUploads ? readUploads : []),
+      ...(spec.readsKnownVerdicts ? readKnownVerdicts : []),
     ],
     // The stage that reads uploads hears of large ones as they start (upload-follower.ts).
     subscribe: [...connection.subscribe, ...(spec.readsUploads ? [UPLOAD_STARTED_SUBJECT] : [])],
@@ -195,8 +212,8 @@ const observerExtras: Partial<Record<ServiceName, { does: string; publish: strin
     subscribe: [`${JOB_CHANGED_SUBJECT}.*`],
   },
   "registry-watch": {
-    does: "publishes registry.changed on its own stream, re-verifications (a job's content.hashed of a new run) and verification.changed",
-    publish: [...ensureStream(REGISTRY_STREAM), `${REGISTRY_ROOT}.changed.>`],
+    does: "publishes registry.changed on its own stream, re-verifications (a job's content.hashed of a new run) and verification.changed; keeps the known verdicts",
+    publish: [...ensureStream(REGISTRY_STREAM), `${REGISTRY_ROOT}.changed.>`, ...keepKnownVerdicts],
     subscribe: [],
   },
 };

@@ -26,6 +26,11 @@ export interface StageSpec {
    * service opens the uploads bucket, and only its NATS user may read and purge it.
    */
   readonly readsUploads: boolean;
+  /**
+   * Answers from verdicts already recorded (the known-verdicts bucket): only such a stage's
+   * service opens the bucket, and its NATS user may read it (registry-watch writes it).
+   */
+  readsKnownVerdicts?: boolean;
 }
 
 /** A service that reads every event (a projection, a notifier): not a step of a job. */
@@ -58,11 +63,14 @@ export const pipeline = {
     {
       service: "manifest",
       consumes: "content.hashed",
-      produces: ["manifest.checked"],
+      // verification.completed: a job answered from a known verdict (nothing changed on chain
+      // since it was decided) ends here, without a fetch or a chain-check.
+      produces: ["manifest.checked", "verification.completed"],
       durable: "manifest",
-      description: "fetches and checks manifests",
+      description: "fetches and checks manifests, or answers from a known verdict",
       opsPort: 9103,
       readsUploads: false,
+      readsKnownVerdicts: true,
     },
     {
       service: "chain-check",

@@ -52,6 +52,13 @@ export const IDEMPOTENCY_BUCKET = "veriflow-idempotency";
 /** Rate-limit counters (the gateway's): one per API key or client address and budget, for the current window. */
 export const RATE_LIMITS_BUCKET = "veriflow-rate-limits";
 
+/**
+ * Verdicts kept for answering again ("answer from what is known"): one KnownVerdict per
+ * (registry, content hash, tenant, job type, manifest URI); registry-watch writes them as jobs
+ * complete and purges a content hash's when its entry changes, the manifest stage reads them.
+ */
+export const KNOWN_VERDICTS_BUCKET = "veriflow-known-verdicts";
+
 /** The duplicate window must outlast a crash-and-redeliver cycle; 2 minutes at least. */
 export const MIN_DUPLICATE_WINDOW_MS = 2 * 60_000;
 

@@ -8,6 +8,8 @@ interface ResultShape {
   recovered?: string | null;
   onchain?: { creator: string; timestamp: number; manifestURI: string; revoked: boolean; blockNumber?: number | null };
   checks?: { manifestHashOk: boolean; creatorOk: boolean; manifestOk: boolean; didOk: boolean };
+  reusedFrom?: string;
+  decidedAtBlock?: number;
 }
 
 /** A result as the typed `Verdict` message (JobService's jobs, SubmissionService's sync answers); null without one. */
@@ -21,6 +23,8 @@ export function toProtoVerdict(result: unknown): Verdict | null {
     ...(r.recovered ? { recovered: r.recovered } : {}),
     onchain: r.onchain ? toProtoOnchain(r.onchain) : null,
     checks: r.checks ?? null,
+    ...(r.reusedFrom ? { reusedFrom: r.reusedFrom } : {}),
+    ...(r.decidedAtBlock === undefined ? {} : { decidedAtBlock: String(r.decidedAtBlock) }),
   };
 }
 

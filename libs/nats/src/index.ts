@@ -5,6 +5,7 @@ export * from "./consume-loop.js";
 export * from "./consumer-position.js";
 export * from "./dead-letter.js";
 export * from "./dead-letters.js";
+export * from "./known-verdicts.js";
 export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./nats-errors.js";

@@ -1,4 +1,4 @@
-import { STREAM_NAME, jobPriorities, opsPortOf, stageConsumer, stageSpec, type ConsumedBy, type JobPriority, type StageName } from "@veriflow/events";
+import { STREAM_NAME, jobPriorities, opsPortOf, stageConsumer, stageSpec, type ConsumedBy, type JobPriority, type StageName, type StageSpec } from "@veriflow/events";
 import { startOpsServer } from "@veriflow/http";
 import { failedEventFor, type StageInstance, type StageModule, type UploadReader } from "@veriflow/pipeline";
 import { EnvReader, Shutdown, defineService, readCommonConfig, type CommonConfig, type Env, type Logger, type ServiceDefinition } from "@veriflow/platform";
@@ -8,7 +8,8 @@ import { createBucketUploads } from "./bucket-uploads.js";
 import { runConsumeLoop, type RunningLoop } from "./consume-loop.js";
 import { connectNats, type NatsClients } from "./nats.js";
 import { createPrioritySlots, type PrioritySlots } from "./priority-slots.js";
-import { ensureConsumer, ensureStreams, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
+import { createKnownVerdictStore } from "./known-verdicts.js";
+import { ensureConsumer, ensureStreams, openKnownVerdictsBucket, openUploadsBucket, readTopologyConfig, type TopologyConfig } from "./topology.js";
 import { readUploadFollowConfig, startUploadFollower, type UploadFollowConfig } from "./upload-follower.js";
 import { UPLOAD_READER, readUploadSweepConfig, startUploadSweep, type UploadSweepConfig } from "./upload-sweep.js";
 
@@ -155,7 +156,8 @@ export async function startStageService<S extends StageName, Settings>(
     const follower = readsUploads && config.uploadFollow ? startUploadFollower({ ...config.uploadFollow, nc: nats.nc, jsm: nats.jsm, log, queue: module.stage }) : null;
     if (follower) shutdown.add("upload follower", () => follower.close());
     const uploads = readsUploads ? createBucketUploads(nats, await openUploadsBucket(nats.js, config.topology, { log }), follower) : withoutUploads(module.stage);
-    const instance = module.create(config.settings, { log, uploads, now: () => new Date() });
+    const knownVerdicts = (stageSpec(module.stage) as StageSpec).readsKnownVerdicts ? createKnownVerdictStore(await openKnownVerdictsBucket(nats.js, config.topology, { log })) : undefined;
+    const instance = module.create(config.settings, { log, uploads, knownVerdicts, now: () => new Date() });
     shutdown.add("stage", () => instance.close());
     const loop = await startStage({ nats, topology: config.topology, stage: module.stage, instance, config: config.stage, log, tracing });
     shutdown.add("consumer", () => loop.stop());

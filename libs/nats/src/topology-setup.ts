@@ -2,7 +2,18 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { jobPriorities, observerConsumer, pipeline, stageConsumer, STREAM_NAME, type ConsumerSpec } from "@veriflow/events";
 import { isNotFound } from "./nats-errors.js";
 import { checkStreams, TopologyMismatchError } from "./topology-check.js";
-import { ensureConsumer, ensureRegistryStream, ensureStreams, openUploadsBucket, registryStreamConfig, streamConfigs, uploadsStreamConfig, type TopologyConfig } from "./topology.js";
+import {
+  ensureConsumer,
+  ensureRegistryStream,
+  ensureStreams,
+  knownVerdictsStreamConfig,
+  openKnownVerdictsBucket,
+  openUploadsBucket,
+  registryStreamConfig,
+  streamConfigs,
+  uploadsStreamConfig,
+  type TopologyConfig,
+} from "./topology.js";
 
 /** Every durable consumer the pipeline declares: each stage's (one per priority class), then each observer's. */
 export function pipelineConsumerSpecs(): ConsumerSpec[] {
@@ -11,7 +22,7 @@ export function pipelineConsumerSpecs(): ConsumerSpec[] {
 
 /**
  * What `veriflow setup` does on NATS: makes the shared topology as configured (the events,
- * dead-letter, positions and registry changes streams, the uploads bucket, every pipeline consumer), whatever
+ * dead-letter, positions and registry changes streams, the uploads and known verdicts buckets, every pipeline consumer), whatever
  * NATS_TOPOLOGY says, so services run with NATS_TOPOLOGY=check find it. Safe to run again:
  * it updates what differs and leaves consumers where they stand. Answers one line per step.
  */
@@ -24,6 +35,9 @@ export async function setupTopology(nats: { js: JetStreamClient; jsm: JetStreamM
   // registry-watch's changes (with NATS_TOPOLOGY=check it only finds it).
   await ensureRegistryStream(nats.jsm, making);
   done.push(`stream ${registryStreamConfig(making).name}: as configured`);
+  // The known verdicts (registry-watch writes them, the manifest stage reads them).
+  await openKnownVerdictsBucket(nats.js, making);
+  done.push(`stream ${knownVerdictsStreamConfig(making).name}: as configured`);
   for (const spec of pipelineConsumerSpecs()) {
     const { created } = await ensureConsumer(nats.jsm, spec, making);
     done.push(`consumer ${spec.durable}: ${created ? "created" : "as configured"}`);
@@ -39,7 +53,7 @@ export async function setupTopology(nats: { js: JetStreamClient; jsm: JetStreamM
 export async function topologyDifferences(jsm: JetStreamManager, cfg: TopologyConfig): Promise<string[]> {
   const differences: string[] = [];
   try {
-    await checkStreams(jsm, [...streamConfigs(cfg), uploadsStreamConfig(cfg), registryStreamConfig(cfg)]);
+    await checkStreams(jsm, [...streamConfigs(cfg), uploadsStreamConfig(cfg), registryStreamConfig(cfg), knownVerdictsStreamConfig(cfg)]);
   } catch (err) {
     if (!(err instanceof TopologyMismatchError)) throw err;
     differences.push(...err.differences);

@@ -18,6 +18,7 @@ import {
   DEAD_LETTER_ROOT,
   DEAD_LETTER_STREAM,
   IDEMPOTENCY_BUCKET,
+  KNOWN_VERDICTS_BUCKET,
   MIN_DUPLICATE_WINDOW_MS,
   POSITIONS_ROOT,
   POSITIONS_STREAM,
@@ -76,7 +77,8 @@ const GiB = 1024 * MiB;
 /**
  * The storage bounds' defaults. JetStream reserves each stream's max_bytes in its store
  * (max_file_store) when the stream is created, so together they must fit there:
- * 1 GiB + 128 MiB + 4 GiB (+ the gateway's 64 MiB idempotency and 16 MiB rate-limit buckets).
+ * 1 GiB + 128 MiB + 4 GiB (+ the gateway's 64 MiB idempotency and 16 MiB rate-limit buckets,
+ * and a tenth of the events' bytes each for the registry changes and the known verdicts).
  */
 export const STORAGE_DEFAULTS = { streamMaxBytes: GiB, deadLetterMaxBytes: 128 * MiB, uploadsMaxBytes: 4 * GiB } as const;
 /** The least a bounded stream may be given: room for a few events or one small upload. */
@@ -347,6 +349,47 @@ async function openIdempotencyBucketOnce(js: JetStreamClient, cfg: IdempotencyBu
     createRacing(() => new Kvm(js).create(IDEMPOTENCY_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.ttlMs, max_bytes: cfg.maxBytes })),
   );
   await ensureBucketLimits(await js.jetstreamManager(), `KV_${IDEMPOTENCY_BUCKET}`, limits);
+  return kv;
+}
+
+/**
+ * The known verdicts' bucket (KNOWN_VERDICTS_BUCKET): one small record per question, history 1,
+ * kept as long as the events; a tenth of the events' bytes, at least 64 KiB (a small JetStream
+ * store still fits every stream). Full, it forgets its oldest records (discard old): a forgotten
+ * verdict costs a full run, never a refused write.
+ */
+export function knownVerdictsStreamConfig(cfg: TopologyConfig): WantedStream {
+  return {
+    name: `KV_${KNOWN_VERDICTS_BUCKET}`,
+    max_age: nanos(cfg.streamMaxAgeMs),
+    max_bytes: Math.max(64 * KiB, Math.floor(cfg.streamMaxBytes / 10)),
+    num_replicas: cfg.replicas,
+    discard: DiscardPolicy.Old,
+  };
+}
+
+export async function openKnownVerdictsBucket(js: JetStreamClient, cfg: TopologyConfig, wait?: WhileUnavailableOptions): Promise<KV> {
+  return whileUnavailable("the known verdicts bucket", () => openKnownVerdictsBucketOnce(js, cfg), wait);
+}
+
+async function openKnownVerdictsBucketOnce(js: JetStreamClient, cfg: TopologyConfig): Promise<KV> {
+  const wanted = knownVerdictsStreamConfig(cfg);
+  const jsm = await js.jetstreamManager();
+  if (cfg.mode === "check") {
+    await checkStreams(jsm, [wanted]);
+    return new Kvm(js).open(KNOWN_VERDICTS_BUCKET);
+  }
+  const what = `${wanted.max_bytes} bytes for the known verdicts bucket`;
+  const kv = await reserving(what, () =>
+    createRacing(() =>
+      new Kvm(js).create(KNOWN_VERDICTS_BUCKET, { history: 1, storage: StorageType.File, replicas: cfg.replicas, ttl: cfg.streamMaxAgeMs, max_bytes: wanted.max_bytes }),
+    ),
+  );
+  const { config } = await jsm.streams.info(wanted.name);
+  if (config.discard !== wanted.discard || config.max_bytes !== wanted.max_bytes || config.max_age !== wanted.max_age) {
+    const duplicate_window = Math.min(config.duplicate_window, wanted.max_age!);
+    await reserving(what, () => jsm.streams.update(wanted.name, { ...config, max_bytes: wanted.max_bytes, max_age: wanted.max_age, discard: wanted.discard, duplicate_window }));
+  }
   return kv;
 }
 

@@ -1,4 +1,4 @@
-import type { ConsumedBy, EventData, Envelope, ProducedBy, StageName } from "@veriflow/events";
+import type { ConsumedBy, EventData, Envelope, KnownVerdict, KnownVerdictQuestion, ProducedBy, StageName } from "@veriflow/events";
 import type { EnvReader, Logger } from "@veriflow/platform";
 
 export interface HandlerContext {
@@ -31,10 +31,22 @@ export interface UploadReader {
   release(upload: UploadRef): Promise<void>;
 }
 
+/** Where a stage finds verdicts already recorded (the known-verdicts bucket). */
+export interface KnownVerdictReader {
+  /** The recorded verdict of the question, null when there is none. Throws when the store does not answer. */
+  find(question: KnownVerdictQuestion): Promise<KnownVerdict | null>;
+}
+
 /** What a stage is given to build its handler, wherever it runs. */
 export interface StageRuntime {
   log: Logger;
   uploads: UploadReader;
+  /**
+   * Verdicts already recorded, for a stage that answers from them (readsKnownVerdicts in the
+   * descriptor) run over JetStream; absent in the gateway's in-process fallback (JetStream, which
+   * keeps them, is what is down then): every job is a full run there.
+   */
+  knownVerdicts?: KnownVerdictReader;
   now(): Date;
 }
 

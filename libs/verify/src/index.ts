@@ -14,3 +14,4 @@ export {
 } from "./ipfs.js";
 export { buildProofDocument, type ProofInput } from "./proof.js";
 export * from "./steps.js";
+export { decideFromKnown, mayAnswerFromKnown, type KnownVerdictDecision } from "./known-verdict.js";

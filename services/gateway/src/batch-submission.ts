@@ -55,7 +55,7 @@ export async function acceptBatch(
         await discardUpload(deps, item.upload.objectName, item.upload);
         return refuse(badRequest("E_MANIFEST_URI_REQUIRED", `file ${item.index} has no manifestURI: send one "manifestURI" field per file, in the files' order`));
       }
-      const fields = { registryAddress: shared.registryAddress, manifestURI: item.manifestUri, ...(shared.rpcUrl ? { rpcUrl: shared.rpcUrl } : {}) };
+      const fields = { registryAddress: shared.registryAddress, manifestURI: item.manifestUri, ...(shared.rpcUrl ? { rpcUrl: shared.rpcUrl } : {}), ...(shared.fresh ? { fresh: "true" } : {}) };
       try {
         const accepted = await acceptSubmission(deps, { jobId: item.jobId, jobType, fields, upload: item.upload, tenant, trace: input.trace, batchId, hold, access: BATCH_ACCESS });
         return { jobId: accepted.jobId, fileName: item.fileName };
@@ -89,6 +89,15 @@ export async function acceptBatch(
 
 /** What makes two batch requests "the same" (Idempotency-Key): the type, the shared fields, each file's name, manifestURI and bytes. */
 export function batchFingerprint(jobType: JobType, shared: BatchFields, files: readonly { fileName: string | null; manifestUri: string | undefined; contentHash: string | null; size: number | null }[]): string {
-  const canonical = JSON.stringify(["batch", jobType, shared.registryAddress, shared.rpcUrl, shared.callbackUrl, files.map((f) => [f.fileName, f.manifestUri ?? null, f.contentHash?.toLowerCase() ?? null, f.size])]);
+  // fresh only when asked for: the fingerprints of batches without it stay what they were.
+  const canonical = JSON.stringify([
+    "batch",
+    jobType,
+    shared.registryAddress,
+    shared.rpcUrl,
+    shared.callbackUrl,
+    files.map((f) => [f.fileName, f.manifestUri ?? null, f.contentHash?.toLowerCase() ?? null, f.size]),
+    ...(shared.fresh ? ["fresh"] : []),
+  ]);
   return createHash("sha256").update(canonical).digest("hex");
 }

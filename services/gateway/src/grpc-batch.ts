@@ -87,6 +87,7 @@ const fieldsOf = (m: BatchMetadata__Output) => ({
   registryAddress: m.registryAddress,
   ...(m.rpcUrl ? { rpcUrl: m.rpcUrl } : {}),
   ...(m.callbackUrl ? { callbackUrl: m.callbackUrl } : {}),
+  ...(m.fresh === true ? { fresh: "true" } : {}),
 });
 
 const asResponse = (a: BatchAnswer): SubmitBatchResponse => ({ batchId: a.batchId, pollUrl: a.pollUrl, jobs: a.jobs, rejected: a.rejected.map((r) => ({ ...r, fileName: r.fileName ?? "" })) });

@@ -50,6 +50,7 @@ function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
     ...(m.callbackUrl ? { callbackUrl: m.callbackUrl } : {}),
     ...(m.priority ? { priority: m.priority } : {}),
     ...(m.recheckEvery ? { recheckEvery: m.recheckEvery } : {}),
+    ...(m.fresh === true ? { fresh: "true" } : {}),
   };
 }
 

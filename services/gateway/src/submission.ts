@@ -73,6 +73,7 @@ function readSubmission(jobType: JobType, body: Record<string, unknown>, policy:
   const priority = readPriority(field(body, "priority"));
   const rawRecheck = field(body, "recheckEvery");
   const recheckEverySeconds = rawRecheck === undefined ? undefined : checkRecheckEvery(rawRecheck);
+  const fresh = readFresh(field(body, "fresh"));
 
   if (!registry || !manifestUri) return null;
   // Priority absent when not asked for: the gateway decides the class with the key (job-priority.ts).
@@ -84,7 +85,17 @@ function readSubmission(jobType: JobType, body: Record<string, unknown>, policy:
     callbackUrl,
     ...(priority ? { priority } : {}),
     ...(recheckEverySeconds ? { recheckEverySeconds } : {}),
+    // Absent unless asked for: requests look as they did before `fresh` existed.
+    ...(fresh ? { fresh } : {}),
   };
+}
+
+/** `fresh`: decide afresh instead of answering from a known verdict. */
+function readFresh(raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  const value = { true: true, "1": true, false: false, "0": false }[raw.toLowerCase()];
+  if (value === undefined) throw badRequest("E_INVALID_FRESH", `"fresh" must be true or false, got ${JSON.stringify(raw.slice(0, 32))}`);
+  return value;
 }
 
 function readPriority(raw: string | undefined): JobPriority | undefined {
@@ -109,6 +120,8 @@ export interface BatchFields {
   rpcUrl: string | null;
   /** The batch's callback (batch.completed), not each job's. */
   callbackUrl: string | null;
+  /** Every job decided afresh (`fresh`), never from a known verdict. */
+  fresh?: boolean;
 }
 
 /**
@@ -121,7 +134,13 @@ export function parseBatchFields(body: Record<string, unknown>, policy: Submissi
   const registry = field(shared, "registryAddress");
   if (!registry) throw badRequest("E_REGISTRY_ADDRESS_REQUIRED", 'field "registryAddress" is required (a 0x-prefixed contract address)');
   const rawCallbackUrl = field(shared, "callbackUrl") ?? null;
-  return { registryAddress: getAddress(registry), rpcUrl: field(shared, "rpcUrl") ?? null, callbackUrl: rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy) };
+  const fresh = readFresh(field(shared, "fresh"));
+  return {
+    registryAddress: getAddress(registry),
+    rpcUrl: field(shared, "rpcUrl") ?? null,
+    callbackUrl: rawCallbackUrl === null ? null : checkCallbackUrl(rawCallbackUrl, policy),
+    ...(fresh ? { fresh } : {}),
+  };
 }
 
 /** The manifestURI fields of a batch, in order (one field is a string, several an array). */

@@ -1,4 +1,4 @@
-import { createEvent, createRequestEvent, deriveEventId, type Envelope, type JobRequest } from "@veriflow/events";
+import { createEvent, createRequestEvent, createRetryEvent, deriveEventId, terminalEventId, type Envelope, type JobRequest, type VerifyResult } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
 import type { HandlerContext } from "@veriflow/pipeline";
@@ -54,6 +54,7 @@ async function check(doc: unknown, input = hashedEvent(), attempt = 1) {
   const out = await createHandlers(depsServing(doc).deps).onContentHashed(input, ctx(attempt));
   expect(out).toHaveLength(1);
   const ev = out[0]!;
+  if (ev.type !== "manifest.checked") throw new Error(`expected manifest.checked, got ${ev.type}`);
   return ev;
 }
 
@@ -137,5 +138,61 @@ describe("manifest onContentHashed", () => {
       const deps: ManifestDeps = { fetchManifest: () => Promise.reject(err), now: () => NOW };
       await expect(createHandlers(deps).onContentHashed(hashedEvent(), ctx())).rejects.toBe(err);
     }
+  });
+});
+
+describe("manifest onContentHashed, answering from a known verdict", () => {
+  const known: VerifyResult = {
+    status: "OK",
+    reasons: [],
+    fileHash: HASH,
+    recovered: ADDR0,
+    onchain: { creator: ADDR0, timestamp: 1_700_000_000, manifestURI: URI, revoked: false, blockNumber: 12 },
+    checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
+    reusedFrom: "job-0",
+    decidedAtBlock: 12,
+  };
+
+  function depsKnowing(answer: VerifyResult | null) {
+    const served = depsServing(signed());
+    const asked: string[] = [];
+    const deps: ManifestDeps = {
+      ...served.deps,
+      answerFromKnown: async (event) => {
+        asked.push(event.data.jobId);
+        return answer;
+      },
+    };
+    return { deps, fetched: served.fetched, asked };
+  }
+
+  it("completes the job with the known verdict, without fetching the manifest", async () => {
+    const { deps, fetched, asked } = depsKnowing(known);
+    const input = hashedEvent();
+    const out = await createHandlers(deps).onContentHashed(input, ctx(2));
+    expect(fetched).toEqual([]);
+    expect(asked).toEqual(["job-1"]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ type: "verification.completed", id: terminalEventId("job-1", 1), causationId: input.id });
+    expect(out[0]!.data).toEqual({ jobId: "job-1", jobType: "verify", contentHash: HASH, result: known, attempts: 2 });
+  });
+
+  it("fetches and checks when no known verdict still holds", async () => {
+    const { deps, fetched, asked } = depsKnowing(null);
+    const out = await createHandlers(deps).onContentHashed(hashedEvent(), ctx());
+    expect(asked).toEqual(["job-1"]);
+    expect(fetched).toEqual([URI]);
+    expect(out[0]!.type).toBe("manifest.checked");
+  });
+
+  it("never looks for one when the request asks to be fresh, or for a later run (a re-verification)", async () => {
+    const { deps, fetched, asked } = depsKnowing(known);
+    const fresh = hashedEvent();
+    const freshInput = { ...fresh, data: { ...fresh.data, request: { ...request, fresh: true } } };
+    expect((await createHandlers(deps).onContentHashed(freshInput, ctx()))[0]!.type).toBe("manifest.checked");
+    const rerun = createRetryEvent(hashedEvent(), 2, "cause", NOW);
+    expect((await createHandlers(deps).onContentHashed(rerun, ctx()))[0]!.type).toBe("manifest.checked");
+    expect(asked).toEqual([]);
+    expect(fetched).toEqual([URI, URI]);
   });
 });

@@ -1,16 +1,27 @@
-import { createManifestFetcher, readManifestFetchConfig } from "@veriflow/adapters";
+import { createManifestFetcher, createRpcProvider, readChainEndpointConfig, readManifestFetchConfig } from "@veriflow/adapters";
 import { defineStage } from "@veriflow/pipeline";
 import { createHandlers } from "./handlers.js";
+import { createKnownAnswers } from "./known-answers.js";
 
 /** The manifest stage, wherever it runs: its own service, or the gateway's fallback. */
 export const stageModule = defineStage({
   stage: "manifest",
   // Fetching is I/O-bound: many in flight keep throughput up while each waits.
   defaultConcurrency: 64,
-  readSettings: readManifestFetchConfig,
+  // The chain's settings (RPC_URL, …) serve answering from known verdicts: whether the entry changed since.
+  readSettings: (r) => ({ fetch: readManifestFetchConfig(r), chain: readChainEndpointConfig(r) }),
   create(settings, runtime) {
-    const fetcher = createManifestFetcher(settings, runtime.log);
-    const handlers = createHandlers({ fetchManifest: (uri) => fetcher.fetchManifest(uri), now: runtime.now });
-    return { handle: handlers.onContentHashed, close: () => fetcher.close() };
+    const fetcher = createManifestFetcher(settings.fetch, runtime.log);
+    const provider = runtime.knownVerdicts ? createRpcProvider(settings.chain.rpcUrl, { timeoutMs: settings.chain.rpcTimeoutMs }) : null;
+    const answerFromKnown =
+      runtime.knownVerdicts && provider ? createKnownAnswers({ known: runtime.knownVerdicts, chain: provider, maxBlocks: settings.chain.logsChunk }) : undefined;
+    const handlers = createHandlers({ fetchManifest: (uri) => fetcher.fetchManifest(uri), answerFromKnown, now: runtime.now });
+    return {
+      handle: handlers.onContentHashed,
+      close: async () => {
+        provider?.destroy();
+        await fetcher.close();
+      },
+    };
   },
 });

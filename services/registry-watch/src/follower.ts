@@ -1,10 +1,10 @@
+import { readRegistryLogs, type LogReader } from "@veriflow/adapters";
 import type { AnyEnvelope, RegistryChangedEvent } from "@veriflow/events";
 import type { Logger } from "@veriflow/platform";
 import type { Sql, TransactionSql } from "@veriflow/pg";
 import { registryChangedEvent, reverifyEvent } from "./handlers.js";
 import { planReadWindow, reconcileLogs, type RegistryLog } from "./read-window.js";
 import { recheckOnce } from "./rechecks.js";
-import { readRegistryLogs, type LogReader } from "./registry-logs.js";
 import { knownLogs, listRegistries, lockRegistry, saveWindow, takeJobsToReverify } from "./store.js";
 
 export interface FollowerDeps {
@@ -13,6 +13,8 @@ export interface FollowerDeps {
   chain: LogReader & { getBlockNumber(): Promise<number> };
   publishChanges(events: readonly RegistryChangedEvent[]): Promise<void>;
   publishRuns(events: readonly AnyEnvelope[]): Promise<void>;
+  /** Forgets the known verdicts of a registry entry decided before its change at `changedAt` (none is answered from again). */
+  forgetKnownVerdicts?(registryAddress: string, contentHash: string, changedAt: number): Promise<unknown>;
   confirmations: number;
   reorgDepth: number;
   maxRange: number;
@@ -48,7 +50,10 @@ export async function followOnce(deps: FollowerDeps): Promise<PassResult> {
       const { added, removed } = reconcileLogs(await knownLogs(tx, address, window.fromBlock, window.toBlock), read, window);
       const now = deps.now();
       const changes = [...added.map((l) => registryChangedEvent(address, l, false, now)), ...removed.map((l) => registryChangedEvent(address, l, true, now))];
-      const runs = await reverifications(tx, address, [...added, ...removed], changes, now);
+      const changedAt = changedAtOf([...added, ...removed], changes);
+      // Before anything is published: a failed forget fails the pass, which reads the window again.
+      for (const [hash, at] of changedAt) await deps.forgetKnownVerdicts?.(address, hash, at);
+      const runs = await reverifications(tx, address, [...added, ...removed], changes, changedAt, now);
       if (changes.length > 0) await deps.publishChanges(changes);
       if (runs.length > 0) await deps.publishRuns(runs);
       await saveWindow(tx, address, added, removed, window.nextBlock, window.nextBlock - deps.reorgDepth);
@@ -64,17 +69,30 @@ export async function followOnce(deps: FollowerDeps): Promise<PassResult> {
 }
 
 /**
- * One new run per job whose entry changed, caused by the first change that touched it. A log
- * that left the chain counts as a change at every block: a verdict may have been read on it.
+ * Each changed content hash's latest change: its block, or for a log that left the chain every
+ * block (Number.MAX_SAFE_INTEGER), since a verdict may have been read on the replaced blocks.
  */
-async function reverifications(tx: TransactionSql, address: string, logs: readonly RegistryLog[], changes: readonly RegistryChangedEvent[], now: Date): Promise<AnyEnvelope[]> {
-  const causeOf = new Map<string, string>();
+function changedAtOf(logs: readonly RegistryLog[], changes: readonly RegistryChangedEvent[]): Map<string, number> {
   const changedAt = new Map<string, number>();
   logs.forEach((l, i) => {
-    const change = changes[i]!;
-    if (!causeOf.has(l.contentHash)) causeOf.set(l.contentHash, change.id);
-    const at = change.data.removed ? Number.MAX_SAFE_INTEGER : l.blockNumber;
+    const at = changes[i]!.data.removed ? Number.MAX_SAFE_INTEGER : l.blockNumber;
     changedAt.set(l.contentHash, Math.max(changedAt.get(l.contentHash) ?? -1, at));
+  });
+  return changedAt;
+}
+
+/** One new run per job whose entry changed (verdict read before `changedAt`), caused by the first change that touched it. */
+async function reverifications(
+  tx: TransactionSql,
+  address: string,
+  logs: readonly RegistryLog[],
+  changes: readonly RegistryChangedEvent[],
+  changedAt: ReadonlyMap<string, number>,
+  now: Date,
+): Promise<AnyEnvelope[]> {
+  const causeOf = new Map<string, string>();
+  logs.forEach((l, i) => {
+    if (!causeOf.has(l.contentHash)) causeOf.set(l.contentHash, changes[i]!.id);
   });
   const jobs = await takeJobsToReverify(tx, address, changedAt);
   return jobs.map((job) => reverifyEvent(job.hashed, job.run, causeOf.get(job.contentHash)!, now) as AnyEnvelope);

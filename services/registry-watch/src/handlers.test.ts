@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createEvent, createRequestEvent, type JobRequest } from "@veriflow/events";
-import { reverifyEvent, verdictChanged } from "./handlers.js";
+import { knownVerdictOf, reverifyEvent, verdictChanged } from "./handlers.js";
 
 describe("verdictChanged", () => {
   it("compares status and the set of reasons, not the block a verdict was read at", () => {
@@ -29,5 +29,25 @@ describe("reverifyEvent", () => {
   it("the same run asked for twice has one id (the stream keeps one); another run has another", () => {
     expect(reverifyEvent(hashed, 4, "a", now).id).toBe(reverifyEvent(hashed, 4, "b", new Date()).id);
     expect(reverifyEvent(hashed, 5, "a", now).id).not.toBe(reverifyEvent(hashed, 4, "a", now).id);
+  });
+});
+
+describe("knownVerdictOf", () => {
+  const result = {
+    status: "OK" as const,
+    reasons: [],
+    fileHash: "0x" + "a".repeat(64),
+    recovered: null,
+    onchain: { creator: "0x" + "1".repeat(40), timestamp: 1, manifestURI: "https://m.example/x.json", revoked: false, blockNumber: 7 },
+    checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
+  };
+
+  it("keeps a run's own verdict with the block it was read at", () => {
+    expect(knownVerdictOf("job-a", 2, result)).toEqual({ jobId: "job-a", run: 2, decidedAtBlock: 7, result });
+  });
+
+  it("keeps no verdict that was itself answered from a known one, nor one read at no known block", () => {
+    expect(knownVerdictOf("job-b", 1, { ...result, reusedFrom: "job-a", decidedAtBlock: 7 })).toBeNull();
+    expect(knownVerdictOf("job-c", 1, { ...result, onchain: { ...result.onchain, blockNumber: null } })).toBeNull();
   });
 });

@@ -4,6 +4,8 @@ import {
   createRetryEvent,
   runOf,
   type Envelope,
+  type KnownVerdict,
+  type ProofDocument,
   type RegistryChangedEvent,
   type VerdictSummary,
   type VerifyResult,
@@ -68,4 +70,13 @@ export function reverifyEvent(hashed: Envelope<"content.hashed">, run: number, c
     data: { ...hashed.data, request: { ...hashed.data.request, priority: "bulk" }, startedAt: now.toISOString(), attempts: 1 },
   };
   return createRetryEvent(input, run, causeId, now);
+}
+
+/**
+ * The verdict of a completed run worth keeping for answering again: its own (not itself answered
+ * from a known one, whose job did not decide it) and read at a known block.
+ */
+export function knownVerdictOf(jobId: string, run: number, result: VerifyResult | ProofDocument): KnownVerdict | null {
+  if (result.reusedFrom !== undefined || result.onchain.blockNumber === null) return null;
+  return { jobId, run, decidedAtBlock: result.onchain.blockNumber, result };
 }

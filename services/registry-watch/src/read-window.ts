@@ -1,4 +1,4 @@
-import type { RegistryChangeKind } from "@veriflow/events";
+import type { RegistryLog } from "@veriflow/adapters";
 
 /**
  * Which blocks one pass reads for a registry: pure, so the checkpoint and reorg rules are
@@ -36,16 +36,8 @@ export function planReadWindow(input: ReadWindowInput): ReadWindow | null {
   return { fromBlock, toBlock, nextBlock: Math.max(input.nextBlock, toBlock + 1) };
 }
 
-/** A registry log as read (and as kept in registry_logs). */
-export interface RegistryLog {
-  blockNumber: number;
-  blockHash: string;
-  logIndex: number;
-  txHash: string;
-  contentHash: string;
-  kind: RegistryChangeKind;
-  manifestURI: string;
-}
+/** A registry log as read (and as kept in registry_logs): @veriflow/adapters' one reader's. */
+export type { RegistryLog };
 
 const keyOf = (l: Pick<RegistryLog, "blockHash" | "logIndex">) => `${l.blockHash.toLowerCase()}:${l.logIndex}`;
 

@@ -1,7 +1,17 @@
 import { createRpcProvider } from "@veriflow/adapters";
 import { observerConsumer, type AnyEnvelope } from "@veriflow/events";
 import { Shutdown, defineService, type Logger, type RunningService } from "@veriflow/platform";
-import { connectNats, ensureConsumer, ensureRegistryStream, ensureStreams, publishEvents, publishRegistryChanges, runBatchConsumeLoop } from "@veriflow/nats";
+import {
+  connectNats,
+  createKnownVerdictStore,
+  ensureConsumer,
+  ensureRegistryStream,
+  ensureStreams,
+  openKnownVerdictsBucket,
+  publishEvents,
+  publishRegistryChanges,
+  runBatchConsumeLoop,
+} from "@veriflow/nats";
 import { connectPostgres, isDatabaseUnavailableError, pingPostgres, poolOptionsOf, startMigrations, withDatabase } from "@veriflow/pg";
 import { startOpsServer } from "@veriflow/http";
 import { loadConfig, type RegistryWatchConfig } from "./config.js";
@@ -10,8 +20,8 @@ import { createIntake } from "./intake.js";
 import { schema } from "./schema.js";
 
 /**
- * The composition: Postgres (migrated) → NATS (the events stream and the registry changes'
- * stream) → the intake of job events (which jobs and registries to follow) → the follower of
+ * The composition: Postgres (migrated) → NATS (the events stream, the registry changes'
+ * stream and the known verdicts' bucket) → the intake of job events (which jobs and registries to follow) → the follower of
  * the registries' logs → ops endpoints.
  */
 export async function startRegistryWatch(config: RegistryWatchConfig, log: Logger): Promise<RunningService> {
@@ -26,11 +36,12 @@ export async function startRegistryWatch(config: RegistryWatchConfig, log: Logge
   await ensureStreams(nats.jsm, config.topology, { log });
   await ensureRegistryStream(nats.jsm, config.topology, { log });
   await ensureConsumer(nats.jsm, observerConsumer("registry-watch"), config.topology, {}, { log });
+  const knownVerdicts = createKnownVerdictStore(await openKnownVerdictsBucket(nats.js, config.topology, { log }));
   const publish = async (events: readonly AnyEnvelope[]) => {
     await publishEvents(nats.js, events);
   };
 
-  const intake = createIntake({ sql, log, publish, now: () => new Date() });
+  const intake = createIntake({ sql, log, publish, knownVerdicts, now: () => new Date() });
   const loop = await runBatchConsumeLoop({
     nats,
     topology: config.topology,
@@ -60,6 +71,7 @@ export async function startRegistryWatch(config: RegistryWatchConfig, log: Logge
         await publishRegistryChanges(nats.js, events);
       },
       publishRuns: publish,
+      forgetKnownVerdicts: (registry, hash, at) => knownVerdicts.forget(registry, hash, at),
       confirmations: config.confirmations,
       reorgDepth: config.reorgDepth,
       maxRange: config.maxRange,
