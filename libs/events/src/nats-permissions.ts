@@ -24,8 +24,9 @@ import {
  * Who may publish and subscribe to what on NATS: one user per service, each allowed the
  * subjects it owns and nothing else, derived from the pipeline descriptor and the topology
  * (deploy/nats/nats-server.conf is generated from this). A stage publishes the events it
- * produces and the give-up event, never another stage's: the manifest service cannot forge
- * a verdict. Topology set-up stays with the services for now: each may create and update
+ * produces and the give-up event, never another stage's. The manifest stage produces
+ * verification.completed too (a job answered from a known verdict), so it could state a
+ * verdict; the README's "NATS permissions" says how to take that back. Topology set-up stays with the services for now: each may create and update
  * the streams and buckets it uses and its own durable consumer at start (none may delete
  * a stream, or touch another service's consumer); the admin user may do anything.
  */
