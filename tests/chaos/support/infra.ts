@@ -156,14 +156,18 @@ export function systemEnv(infra: Infra, opts: { natsUrl: string; databaseUrl: st
 
 /**
  * Every JetStream store's max_bytes sized to fit a small max_file_store (JetStream reserves
- * them all when it creates the streams): half for events, a fifth for uploads, the minimum
- * for dead letters, idempotency keys and rate-limit counters, the rest left for the small bookkeeping streams.
+ * them all when it creates the streams): dead letters, idempotency keys and rate-limit counters
+ * at the minimum, as are registry-watch's stream and the known verdicts' bucket (each a tenth
+ * of the events', at least the minimum: with the events below 640 KiB, the minimum); of the
+ * rest, 55 % for events and 30 % for uploads, the remainder left for the small bookkeeping
+ * streams. (The known verdicts' bucket, added without this, made the gateway fail to start.)
  */
 function storesWithin(maxFileStore: number): Record<string, string> {
   const min = 64 * 1024;
-  const uploads = Math.max(min, Math.floor(maxFileStore * 0.2));
+  const rest = Math.max(0, maxFileStore - 5 * min);
+  const uploads = Math.max(min, Math.floor(rest * 0.3));
   return {
-    STREAM_MAX_BYTES: String(Math.max(min, Math.floor(maxFileStore * 0.5))),
+    STREAM_MAX_BYTES: String(Math.max(min, Math.floor(rest * 0.55))),
     UPLOADS_MAX_BYTES: String(uploads),
     GATEWAY_MAX_UPLOAD_BYTES: String(uploads),
     DEAD_LETTER_MAX_BYTES: String(min),
