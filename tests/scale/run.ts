@@ -156,8 +156,7 @@ async function main(): Promise<number> {
   const evidence = await collectEvidence(stack.client, recorder, stack.local.gatewayUrl, subs, infra.callbacks.received(SCENARIO));
   result.audit = countFaults(evidence);
   // What each lost job got to in the stream: which stage's event is its last.
-  const lost = subs.flatMap((s) => (s.outcome.kind === "accepted" && !evidence.terminal.some((t) => t.jobId === (s.outcome as { jobId: string }).jobId) ? [s.outcome.jobId] : []));
-  for (const id of lost.slice(0, 10)) result.audit.notes.push(`lost ${id}: ${await eventsInStream(stack.client, id)}`);
+  for (const id of result.audit.lostJobIds.slice(0, 10)) result.audit.notes.push(`lost ${id}: ${await eventsInStream(stack.client, id)}`);
   const exited = exitedOnTheirOwn(stack);
   if (exited.length) result.audit.notes.unshift(`services not running at the end (not killed by the test): ${exited.join(", ")}`);
   result.seconds = (Date.now() - t0) / 1000;

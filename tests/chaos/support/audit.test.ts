@@ -56,6 +56,7 @@ describe("chaos counts", () => {
     e.requested = new Set([...e.requested, "c"]);
     e.uploads = ["c"];
     expect(faults(e)).toEqual({ ...none, lost: 1 });
+    expect(countFaults(e).lostJobIds).toEqual(["c"]);
   });
 
   it("count two terminal events of one job as doubled, and judge each of them", () => {

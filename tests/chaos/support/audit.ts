@@ -156,6 +156,8 @@ export interface Audit {
    * leader: nats-io/nats-server#6485/#6486, fixed in 2.11). Reported, with where each was seen.
    */
   copies: number;
+  /** The lost jobs' ids (Counts.lost of them), for a closer look at what each got to. */
+  lostJobIds: string[];
   /** Client-side outcomes besides 202: refusals by status/code, sync answers, unanswered. */
   refused: number;
   sync: number;
@@ -235,6 +237,7 @@ export function countFaults(e: Evidence): Audit {
   const counts: Counts = { submitted: e.subs.length, accepted: 0, completed: 0, failed: 0, lost: 0, doubled: 0, wrong: 0, orphaned: 0, undelivered: 0, stale: 0 };
   let refused = 0;
   let copies = 0;
+  const lostJobIds: string[] = [];
   let sync = 0;
   let unanswered = 0;
   const refusals = new Map<string, number>();
@@ -261,6 +264,7 @@ export function countFaults(e: Evidence): Audit {
     const events = byJob.get(o.jobId) ?? [];
     if (events.length === 0) {
       counts.lost++;
+      lostJobIds.push(o.jobId);
       sample("lost", `${o.jobId} (${s.case.kind}${s.callback ? ", callback" : ""}; request ${e.requested.has(o.jobId) ? "in the stream" : "NOT in the stream"})`);
       continue;
     }
@@ -320,7 +324,7 @@ export function countFaults(e: Evidence): Audit {
   notes.push(`JetStream storage after the drain: ${(e.storeBytes / 1024).toFixed(0)} KiB (${e.requested.size ? (e.storeBytes / e.requested.size / 1024).toFixed(1) : "-"} KiB per request in the stream; ${[...e.streamBytes].map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)}`).join(", ")} KiB)`);
   if (e.statuses === null) notes.push("the job list (status service) did not answer after the drain");
   for (const [what, lines] of samples) notes.push(`e.g. ${what}: ${lines.join("; ")}`);
-  return { counts, copies, refused, sync, unanswered, notes };
+  return { counts, copies, lostJobIds, refused, sync, unanswered, notes };
 }
 
 /** One outcome: an event's id, type and content; an event without an id is an outcome of its own. */
