@@ -26,6 +26,9 @@ export const jobPriorities = ["interactive", "bulk"] as const;
 export const JobPriority = z.enum(jobPriorities);
 export type JobPriority = z.infer<typeof JobPriority>;
 
+/** How often a job may ask to be re-checked (`recheckEvery`), in seconds: every 5 minutes at most, every 365 days at least. */
+export const RECHECK_EVERY_BOUNDS = { min: 300, max: 365 * 86_400 } as const;
+
 /** What the client asked for; carried by every pipeline event. */
 export const JobRequest = z.object({
   jobType: JobType,
@@ -49,9 +52,11 @@ export const JobRequest = z.object({
   /**
    * Re-verify the completed job on this schedule, in seconds (the client's `recheckEvery`,
    * between RECHECK_EVERY_BOUNDS): registry-watch runs it again that long after each verdict.
-   * Absent: only a change of its registry entry re-verifies it.
+   * Absent: only a change of its registry entry re-verifies it. The bounds hold here too, not
+   * only at the gateway: an event published around it with a re-check every second would run
+   * its job again every second for ever, so it is refused (dead-lettered) when decoded.
    */
-  recheckEverySeconds: z.number().int().positive().optional(),
+  recheckEverySeconds: z.number().int().min(RECHECK_EVERY_BOUNDS.min).max(RECHECK_EVERY_BOUNDS.max).optional(),
   /**
    * Decide afresh: never answer from a verdict already recorded for the same content, manifest
    * URI and registry (the client's `fresh`). Absent: a verdict decided at the current block is
@@ -60,9 +65,6 @@ export const JobRequest = z.object({
   fresh: z.boolean().optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
-
-/** How often a job may ask to be re-checked (`recheckEvery`), in seconds: every 5 minutes at most, every 365 days at least. */
-export const RECHECK_EVERY_BOUNDS = { min: 300, max: 365 * 86_400 } as const;
 
 /**
  * `recheckEvery` as a client writes it: a whole number of seconds, or an ISO-8601 duration of

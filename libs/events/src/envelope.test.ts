@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EventDecodeError, createEvent, createRequestEvent, createRetryEvent, decodeEvent, decodeEventFrom, deriveEventId, encodeEvent, isJobId, newJobId, runOf, terminalEventId } from "./envelope.js";
+import { RECHECK_EVERY_BOUNDS } from "./catalog.js";
 import { tenantOf } from "./tenant.js";
 
 describe("isJobId", () => {
@@ -44,6 +45,27 @@ describe("runs", () => {
     expect(next.id).not.toBe(failedId);
     expect(decodeEvent(encodeEvent(next)).run).toBe(2);
     expect(() => createRetryEvent(hashed, 1, failedId)).toThrow(RangeError);
+  });
+});
+
+describe("a job's re-check schedule", () => {
+  const jobId = newJobId();
+  const request = { jobType: "verify" as const, manifestUri: "ipfs://bafy/m.json", registryAddress: "0x" + "2".repeat(40), rpcUrl: null, callbackUrl: null };
+  const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: "b", name: jobId, size: 1, fileName: null, contentType: null, nuid: null, chunks: null, digest: null } });
+  const hashed = createEvent("content.hashed", { jobId, request, contentHash: "0x" + "a".repeat(64), size: 1, startedAt: new Date().toISOString(), attempts: 1 }, requested);
+  // Written on the wire as a publisher that skips the gateway's checks would.
+  const hashedWith = (recheckEverySeconds: number) => Buffer.from(JSON.stringify({ ...hashed, data: { ...hashed.data, request: { ...request, recheckEverySeconds } } }));
+
+  it("is decoded within RECHECK_EVERY_BOUNDS", () => {
+    for (const every of [RECHECK_EVERY_BOUNDS.min, 3600, RECHECK_EVERY_BOUNDS.max]) {
+      expect(decodeEvent(hashedWith(every)).data).toMatchObject({ request: { recheckEverySeconds: every } });
+    }
+  });
+
+  it("is refused outside them, so that an event published around the gateway cannot re-run its job every second", () => {
+    for (const every of [1, 3, RECHECK_EVERY_BOUNDS.min - 1, RECHECK_EVERY_BOUNDS.max + 1, 2 ** 32]) {
+      expect(() => decodeEvent(hashedWith(every)), String(every)).toThrow(EventDecodeError);
+    }
   });
 });
 
