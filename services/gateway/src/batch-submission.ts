@@ -55,6 +55,8 @@ export async function acceptBatch(
         await discardUpload(deps, item.upload.objectName, item.upload);
         return refuse(badRequest("E_MANIFEST_URI_REQUIRED", `file ${item.index} has no manifestURI: send one "manifestURI" field per file, in the files' order`));
       }
+      // Each job's request event waits, like each file did (bulk-yield.ts), while a single submission is being queued.
+      await deps.bulkYield?.turn();
       const fields = { registryAddress: shared.registryAddress, manifestURI: item.manifestUri, ...(shared.rpcUrl ? { rpcUrl: shared.rpcUrl } : {}), ...(shared.fresh ? { fresh: "true" } : {}) };
       try {
         const accepted = await acceptSubmission(deps, { jobId: item.jobId, jobType, fields, upload: item.upload, tenant, trace: input.trace, batchId, hold, access: BATCH_ACCESS });

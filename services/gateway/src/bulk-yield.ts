@@ -5,7 +5,8 @@
  * uploading at once) made a single submission's send → queued take 2.6 s at the median, most of
  * its latency. While an interactive submission is being stored, a batch's next file waits
  * before it is stored (putUpload's `pace`), which through back-pressure also stops reading
- * and parsing the batch's body. A batch is paused at most `maxPauseMs` a file, so a steady
+ * and parsing the batch's body, and so does each of its jobs' request events before it is
+ * published (acceptBatch). A batch is paused at most `maxPauseMs` a step, so a steady
  * stream of single submissions slows batches down but never stops them.
  */
 export interface BulkYield {
