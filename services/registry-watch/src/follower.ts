@@ -2,7 +2,7 @@ import { readRegistryLogs, type LogReader } from "@veriflow/adapters";
 import type { AnyEnvelope, RegistryChangedEvent } from "@veriflow/events";
 import type { Logger } from "@veriflow/platform";
 import type { Sql, TransactionSql } from "@veriflow/pg";
-import { registryChangedEvent, reverifyEvent } from "./handlers.js";
+import { changedAtOf, registryChangedEvent, reverifyEvent } from "./handlers.js";
 import { planReadWindow, reconcileLogs, type RegistryLog } from "./read-window.js";
 import { recheckOnce } from "./rechecks.js";
 import { knownLogs, listRegistries, lockRegistry, saveWindow, takeJobsToReverify } from "./store.js";
@@ -50,7 +50,7 @@ export async function followOnce(deps: FollowerDeps): Promise<PassResult> {
       const { added, removed } = reconcileLogs(await knownLogs(tx, address, window.fromBlock, window.toBlock), read, window);
       const now = deps.now();
       const changes = [...added.map((l) => registryChangedEvent(address, l, false, now)), ...removed.map((l) => registryChangedEvent(address, l, true, now))];
-      const changedAt = changedAtOf([...added, ...removed], changes);
+      const changedAt = changedAtOf(added, removed, registry.nextBlock);
       // Before anything is published: a failed forget fails the pass, which reads the window again.
       for (const [hash, at] of changedAt) await deps.forgetKnownVerdicts?.(address, hash, at);
       const runs = await reverifications(tx, address, [...added, ...removed], changes, changedAt, now);
@@ -72,15 +72,6 @@ export async function followOnce(deps: FollowerDeps): Promise<PassResult> {
  * Each changed content hash's latest change: its block, or for a log that left the chain every
  * block (Number.MAX_SAFE_INTEGER), since a verdict may have been read on the replaced blocks.
  */
-function changedAtOf(logs: readonly RegistryLog[], changes: readonly RegistryChangedEvent[]): Map<string, number> {
-  const changedAt = new Map<string, number>();
-  logs.forEach((l, i) => {
-    const at = changes[i]!.data.removed ? Number.MAX_SAFE_INTEGER : l.blockNumber;
-    changedAt.set(l.contentHash, Math.max(changedAt.get(l.contentHash) ?? -1, at));
-  });
-  return changedAt;
-}
-
 /** One new run per job whose entry changed (verdict read before `changedAt`), caused by the first change that touched it. */
 async function reverifications(
   tx: TransactionSql,

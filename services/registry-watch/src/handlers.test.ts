@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createEvent, createRequestEvent, type JobRequest } from "@veriflow/events";
-import { knownVerdictOf, reverifyEvent, verdictChanged } from "./handlers.js";
+import { changedAtOf, knownVerdictOf, reverifyEvent, verdictChanged } from "./handlers.js";
+import type { RegistryLog } from "./read-window.js";
 
 describe("verdictChanged", () => {
   it("compares status and the set of reasons, not the block a verdict was read at", () => {
@@ -10,6 +11,31 @@ describe("verdictChanged", () => {
     expect(verdictChanged(v("FAIL", ["revoked", "creator_mismatch"]), v("FAIL", ["creator_mismatch", "revoked"]))).toBe(false);
     expect(verdictChanged(v("FAIL", ["revoked"]), v("FAIL", ["creator_mismatch"]))).toBe(true);
     expect(verdictChanged(v("WARN", ["uri_mismatch"]), v("WARN", []))).toBe(true);
+  });
+});
+
+describe("changedAtOf", () => {
+  const a = "0x" + "a".repeat(64);
+  const b = "0x" + "b".repeat(64);
+  const log = (contentHash: string, blockNumber: number): RegistryLog => ({
+    contentHash,
+    blockNumber,
+    blockHash: "0x" + blockNumber.toString(16).padStart(64, "0"),
+    logIndex: 0,
+    txHash: "0x" + "c".repeat(64),
+    kind: "revoked",
+    manifestURI: "",
+  });
+
+  it("a log in blocks not read before: verdicts read before its block have not seen it", () => {
+    expect(changedAtOf([log(a, 120), log(a, 125), log(b, 130)], [], 110)).toEqual(new Map([[a, 125], [b, 130]]));
+  });
+
+  it("a log that left the chain, or one added in blocks already read (a reorganisation): every verdict of its content", () => {
+    // Block 105 was read by the pass that moved the checkpoint to 110: a log there now is on
+    // blocks that replaced those read, and a verdict read at 108 may have been read on them.
+    expect(changedAtOf([log(a, 105)], [], 110).get(a)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(changedAtOf([log(a, 120)], [log(b, 104)], 110)).toEqual(new Map([[a, 120], [b, Number.MAX_SAFE_INTEGER]]));
   });
 });
 

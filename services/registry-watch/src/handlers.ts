@@ -59,6 +59,22 @@ export function registryChangedEvent(registryAddress: string, log: RegistryLog, 
 }
 
 /**
+ * Per content hash a pass changed, the block from which a verdict has not seen the change: a
+ * verdict read at or after it has (the job's own read, or a known verdict, included the log),
+ * one read before it is re-verified and its known verdict forgotten. Every verdict, whatever
+ * its block, for a log that left the chain, and for a log added in blocks an earlier pass had
+ * already read (`checkpoint`, the first block it had not): the chain was reorganised under
+ * them, and a verdict read at a later block may have been read on the blocks replaced.
+ */
+export function changedAtOf(added: readonly RegistryLog[], removed: readonly RegistryLog[], checkpoint: number): Map<string, number> {
+  const changedAt = new Map<string, number>();
+  const note = (l: RegistryLog, at: number) => changedAt.set(l.contentHash, Math.max(changedAt.get(l.contentHash) ?? -1, at));
+  for (const l of added) note(l, l.blockNumber < checkpoint ? Number.MAX_SAFE_INTEGER : l.blockNumber);
+  for (const l of removed) note(l, Number.MAX_SAFE_INTEGER);
+  return changedAt;
+}
+
+/**
  * The re-verification of a job: run `run` started at the manifest stage by re-issuing the job's
  * content.hashed (the hash is all the rest of the pipeline needs; the upload is gone), as bulk
  * work, caused by the registry change. Its id derives from the job and the run, so the same
