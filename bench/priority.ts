@@ -9,7 +9,8 @@
  * 1. idle: S single verifications, one at a time, submit → verdict (`?wait=`: from the terminal
  *    event, not the status projection, which lags any load by its own backlog);
  * 2. priority: N files of bulk work — by default as batches of B files
- *    (`POST /api/verification-batches`, C/8 batches in flight at once; a batch's jobs are bulk),
+ *    (`POST /api/verification-batches`, C/8 batches in flight at once; a batch's jobs are bulk;
+ *    a refused batch is sent again after the answer's Retry-After, as a real client does),
  *    or with `--load singles` as N submissions with `priority=bulk` by C clients — arriving
  *    faster than the pipeline works them off, and from the moment a tenth
  *    of them is in until the last has ended, S single verifications (interactive, the default),
@@ -99,19 +100,30 @@ async function timeOne(stack: BenchStack, c: Content, priority?: JobPriority): P
   }
 }
 
-/** Sequential single verifications while `busy()` holds (and at most `n`), with the queue depth each met. */
-async function sample(stack: BenchStack, n: number, priority: JobPriority | undefined, busy: () => boolean): Promise<{ ms: number[]; depth: number[]; jobs: { jobId: string; sentAt: number }[] }> {
+/**
+ * Sequential single verifications while `busy()` holds (and at most `n`), with the queue depth
+ * each met and whether the bulk load was still being uploaded when it was sent.
+ */
+async function sample(
+  stack: BenchStack,
+  n: number,
+  priority: JobPriority | undefined,
+  busy: () => boolean,
+  uploading: () => boolean = () => false,
+): Promise<{ ms: number[]; depth: number[]; jobs: { jobId: string; sentAt: number }[]; whileUploading: boolean[] }> {
   const ms: number[] = [];
   const depth: number[] = [];
   const jobs: { jobId: string; sentAt: number }[] = [];
+  const whileUploading: boolean[] = [];
   for (let i = 0; i < n && busy(); i++) {
     const s = await getStats(stack.gatewayUrl);
     depth.push(s.waiting + s.active);
+    whileUploading.push(uploading());
     const one = await timeOne(stack, stack.contents[i % stack.contents.length]!, priority);
     ms.push(one.ms);
     jobs.push(one);
   }
-  return { ms, depth, jobs };
+  return { ms, depth, jobs, whileUploading };
 }
 
 /**
@@ -150,17 +162,43 @@ async function submitBulk(stack: BenchStack, n: number, progress: { sent: number
   return { accepted: n - errors, errors, seconds: (performance.now() - t) / 1000 };
 }
 
-/** One batch of `items` (each file with its manifestURI, in order); how many jobs it was given, or throws. */
+/** Why batches were refused, by status and code (`503 E_QUEUE_BACKLOG`, `fetch failed`, …): each is sent again. */
+const batchRefusals = new Map<string, number>();
+/** Files of accepted batches the gateway rejected, by code. */
+const fileRejections = new Map<string, number>();
+const noteRefusal = (why: string) => batchRefusals.set(why, (batchRefusals.get(why) ?? 0) + 1);
+/** How many times a refused batch is sent again before it is given up (counted in `errors`). */
+const BATCH_ATTEMPTS = 20;
+
+/**
+ * One batch of `items` (each file with its manifestURI, in order), sent as a well-behaved bulk
+ * client sends it: refused (a full backlog, a full store), it waits the answer's Retry-After
+ * (1 s without one) and sends the same batch again. The number of jobs it was given, or 0 once
+ * it gave up.
+ */
 async function submitBatch(stack: BenchStack, items: readonly Content[]): Promise<number> {
-  const form = new FormData();
-  form.append("registryAddress", stack.registry);
-  form.append("fresh", "true");
-  items.forEach((c, i) => form.append("file", new Blob([c.bytes]), `bench-${i}.bin`));
-  for (const c of items) form.append("manifestURI", c.manifestUri);
-  const res = await fetch(`${stack.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: form });
-  const body = (await res.json()) as { jobs?: unknown[] };
-  if (res.status !== 202 || !body.jobs) throw new Error(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
-  return body.jobs.length;
+  for (let attempt = 1; attempt <= BATCH_ATTEMPTS; attempt++) {
+    const form = new FormData();
+    form.append("registryAddress", stack.registry);
+    form.append("fresh", "true");
+    items.forEach((c, i) => form.append("file", new Blob([c.bytes]), `bench-${i}.bin`));
+    for (const c of items) form.append("manifestURI", c.manifestUri);
+    let waitS = 1;
+    try {
+      const res = await fetch(`${stack.gatewayUrl}${BATCHES_PATH}`, { method: "POST", body: form });
+      const body = (await res.json().catch(() => ({}))) as { jobs?: unknown[]; rejected?: { code: string }[]; error?: { code?: string } };
+      if (res.status === 202 && body.jobs) {
+        for (const r of body.rejected ?? []) fileRejections.set(r.code, (fileRejections.get(r.code) ?? 0) + 1);
+        return body.jobs.length;
+      }
+      noteRefusal(`${res.status} ${body.error?.code ?? ""}`.trim());
+      waitS = Number(res.headers.get("retry-after")) || 1;
+    } catch (err) {
+      noteRefusal(String((err as Error).message ?? err).slice(0, 60));
+    }
+    await sleep(waitS * 1000);
+  }
+  return 0;
 }
 
 /** N files as batches of BATCH_FILES, BULK_CLIENTS / 8 of them uploading at once; resolves once all are accepted. */
@@ -173,7 +211,9 @@ async function submitBatches(stack: BenchStack, n: number, progress: { sent: num
       const from = next;
       next = Math.min(n, next + BATCH_FILES);
       const items = Array.from({ length: next - from }, (_, k) => stack.contents[(from + k) % stack.contents.length]!);
-      accepted += await submitBatch(stack, items).catch(() => 0);
+      // Awaited first: `accepted += await …` would add to the count read before the wait, losing the other clients' batches.
+      const jobs = await submitBatch(stack, items);
+      accepted += jobs;
       progress.sent += items.length;
     }
   };
@@ -206,11 +246,13 @@ async function underLoad(stack: BenchStack, n: number, priority: JobPriority | u
   const loading = LOAD === "batches" ? submitBatches(stack, n, progress) : submitBulk(stack, n, progress);
   while (progress.sent < n / 10) await sleep(100);
   let loadDone = false;
+  let uploading = true;
+  void loading.finally(() => (uploading = false)).catch(() => {});
   void loading.then((l) => drain(stack, before + l.accepted)).finally(() => (loadDone = true)).catch(() => {});
-  const { ms, depth, jobs } = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone);
+  const { ms, depth, jobs, whileUploading } = await sample(stack, priority === "bulk" ? FIFO_SAMPLES : SAMPLES, priority, () => !loadDone, () => uploading);
   const load = await loading;
   if (!(await drain(stack, before + load.accepted + ms.length))) out("  !! the load did not drain");
-  return { ms, depth, load, hops: await hops(stack, jobs) };
+  return { ms, depth, load, hops: await hops(stack, jobs), uploadingMs: ms.filter((_, i) => whileUploading[i]), runningMs: ms.filter((_, i) => !whileUploading[i]) };
 }
 
 const line = (label: string, ms: number[]) => out(`  ${label.padEnd(44)} n=${String(ms.length).padStart(3)}  p50 ${fmt(pct(ms, 50), 0).padStart(6)} ms  p95 ${fmt(pct(ms, 95), 0).padStart(6)} ms  max ${fmt(Math.max(...ms), 0).padStart(6)} ms`);
@@ -231,12 +273,17 @@ async function main(): Promise<void> {
     out(`single verification, submit → verdict (REST, ?wait=60):`);
     line("idle", idle);
     line(`during ${BULK} bulk jobs, interactive (priorities)`, withPriority.ms);
+    // The gateway stores the batches' files while they upload: one process shares its CPU between them and the single.
+    if (withPriority.uploadingMs.length > 0) line(`  … sent while the files were uploading`, withPriority.uploadingMs);
+    if (withPriority.runningMs.length > 0) line(`  … sent once they were in, while their jobs ran`, withPriority.runningMs);
     line(`during ${BULK} bulk jobs, FIFO (sent as bulk too)`, fifo.ms);
     out(`  where an interactive sample's time went during the load: ${withPriority.hops}`);
     out(`  … and a FIFO one's: ${fifo.hops}`);
     out(`  queue depth met by the samples (p50 / max): ${fmt(pct(withPriority.depth, 50), 0)} / ${fmt(Math.max(...withPriority.depth), 0)} jobs with priorities, ${fmt(pct(fifo.depth, 50), 0)} / ${fmt(Math.max(...fifo.depth), 0)} without`);
     if (refusedSingles.length > 0) out(`  single submissions refused and sent again: ${refusedSingles.length}, e.g. ${refusedSingles[0]}`);
-    out(`  bulk load submitted in ${fmt(withPriority.load.seconds)} s / ${fmt(fifo.load.seconds)} s (${withPriority.load.errors + fifo.load.errors} refused)`);
+    out(`  bulk load submitted in ${fmt(withPriority.load.seconds)} s / ${fmt(fifo.load.seconds)} s (${withPriority.load.accepted} / ${fifo.load.accepted} jobs accepted, ${withPriority.load.errors + fifo.load.errors} files given up)`);
+    if (fileRejections.size > 0) out(`  files of accepted batches rejected: ${[...fileRejections].map(([code, n]) => `${code} ×${n}`).join(", ")}`);
+    if (batchRefusals.size > 0) out(`  batch submissions refused and sent again after Retry-After: ${[...batchRefusals].map(([why, n]) => `${why} ×${n}`).join(", ")}`);
     const p95 = pct(withPriority.ms, 95);
     const bound = Math.max(2000, 3 * pct(idle, 95));
     out("");
