@@ -1,4 +1,4 @@
-import type { KnownAnswer, KnownVerdictRef } from "@veriflow/adapters";
+import { checkRpcUrl, type KnownAnswer, type KnownVerdictRef } from "@veriflow/adapters";
 import { createEvent, createRequestEvent, deriveEventId, runOf, terminalEventId, type Envelope, type JobRequest, type KnownVerdict, type VerifyResult } from "@veriflow/events";
 import { createSilentLogger } from "@veriflow/platform";
 import type { HandlerContext } from "@veriflow/pipeline";
@@ -46,7 +46,7 @@ function depsAnswering(answer: KnownAnswer | undefined) {
   const asked: KnownVerdictRef[] = [];
   const deps: ChainCheckDeps = {
     chainFor: noChain,
-    checkRpcUrl: () => ({ ok: true }) as never,
+    checkRpcUrl: (url) => checkRpcUrl(url, { rpcUrl: "http://127.0.0.1:8545", rpcUrlAllowlist: ["*"] }),
     answerFromKnown:
       answer &&
       (async (event, _log, expected) => {
