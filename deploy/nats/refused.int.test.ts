@@ -38,14 +38,15 @@ describe("NATS refuses", () => {
     await expect(wrong).rejects.toBeInstanceOf(errors.AuthorizationError);
   });
 
-  // The manifest stage may complete a job (from a known verdict), so the forger here is hashing.
-  it("a verdict forged by the hashing service: the publish is refused and the stream never holds it", async () => {
-    const hashing = await nats.connectAs("hashing");
-    const err = await refusal(publishEvents(hashing.js, [completedFor(checked)]));
+  // Only chain-check states verdicts: the manifest stage, which answers from known verdicts by
+  // pointing chain-check at them, is the service most tempted to, and is refused like any other.
+  it("a verdict forged by the manifest service: the publish is refused and the stream never holds it", async () => {
+    const manifest = await nats.connectAs("manifest");
+    const err = await refusal(publishEvents(manifest.js, [completedFor(checked)]));
     expect(isPermissionViolation(err)).toBe(true);
     expect(await findLastEvent(admin.jsm, "verification.completed", jobId)).toBeNull();
     // What it owns still goes through on the same connection.
-    await expect(publishEvents(hashing.js, [hashedFor(request)])).resolves.toHaveLength(1);
+    await expect(publishEvents(manifest.js, [checked])).resolves.toHaveLength(1);
   });
 
   it.each<[string, string, (c: NatsClients) => Promise<unknown>]>([
@@ -63,7 +64,9 @@ describe("NATS refuses", () => {
     ],
     ["manifest", "open the uploads bucket (a stage that reads no uploads)", (c) => openUploadsBucket(c.js, topology)],
     ["manifest", "write a known verdict (registry-watch keeps them; the stage only reads)", (c) => c.js.publish(`$KV.${KNOWN_VERDICTS_BUCKET}.forged`, "{}")],
-    ["chain-check", "read the known verdicts (a stage without readsKnownVerdicts)", (c) => c.jsm.streams.getMessage(`KV_${KNOWN_VERDICTS_BUCKET}`, { last_by_subj: `$KV.${KNOWN_VERDICTS_BUCKET}.x` })],
+    ["hashing", "publish verification.completed", (c) => publishEvents(c.js, [completedFor(checked)])],
+    ["chain-check", "write a known verdict (it reads the record a pointer names, never writes one)", (c) => c.js.publish(`$KV.${KNOWN_VERDICTS_BUCKET}.forged`, "{}")],
+    ["hashing", "read the known verdicts (a stage without readsKnownVerdicts)", (c) => c.jsm.streams.getMessage(`KV_${KNOWN_VERDICTS_BUCKET}`, { last_by_subj: `$KV.${KNOWN_VERDICTS_BUCKET}.x` })],
     ["status", "purge the uploads bucket", (c) => c.jsm.streams.purge(`OBJ_${UPLOADS_BUCKET}`)],
     ["gateway", "delete the events stream", (c) => c.jsm.streams.delete(STREAM_NAME)],
     ["hashing", "read the dead letters", (c) => c.jsm.streams.getMessage(DEAD_LETTER_STREAM, { seq: 1 })],

@@ -16,10 +16,12 @@ import {
   type Envelope,
   type EventData,
   type StageName,
+  type StageSpec,
 } from "@veriflow/events";
 import {
   UPLOAD_CHUNK_BYTES,
   createBucketUploads,
+  createKnownVerdictStore,
   deadLetter,
   deleteUpload,
   ensureConsumer,
@@ -32,6 +34,7 @@ import {
   loadConsumerPosition,
   nextUploadEntry,
   openIdempotencyBucket,
+  openKnownVerdictsBucket,
   openUploadsBucket,
   publishEvents,
   putUpload,
@@ -89,6 +92,12 @@ const outputOf: Record<StageName, (input: AnyEnvelope) => Envelope> = {
   "chain-check": (input) => completedFor(input as Envelope<"manifest.checked">),
 };
 
+/** A stage that may send a job back: it produces what a stage before it consumes. */
+const sendsBack = (spec: StageSpec) => {
+  const before = pipeline.stages.slice(0, pipeline.stages.findIndex((s) => s.service === spec.service));
+  return before.some((s) => (spec.produces as readonly string[]).includes(s.consumes));
+};
+
 describe("each service's NATS user, under deploy/nats/nats-server.conf", () => {
   it("gateway: sets up the streams and its buckets, stores an upload, keeps idempotency records, reads the backlog, publishes the request", async () => {
     const gw = await nats.connectAs("gateway");
@@ -144,6 +153,15 @@ describe("each service's NATS user, under deploy/nats/nats-server.conf", () => {
       expect(await bucket.info(smallRef.name)).toBeNull();
       // The uploads sweep walks the entries by sequence.
       expect(await nextUploadEntry(c.jsm, 1)).toBeNull();
+    }
+    if ((spec as StageSpec).readsKnownVerdicts) {
+      // manifest looks a question up before it fetches; chain-check reads the record a pointer names.
+      const known = createKnownVerdictStore(await openKnownVerdictsBucket(c.js, topology));
+      expect(await known.find({ tenant: "default", jobType: "verify", registryAddress: "0x" + "2".repeat(40), contentHash: "0x" + "ab".repeat(32), manifestUri: "https://m.example/x.json" })).toBeNull();
+    }
+    if (sendsBack(spec)) {
+      // chain-check sends a job whose known verdict no longer holds back to the manifest stage (another job here: this one moves on).
+      await publishEvents(c.js, [hashedFor(requestFor(randomUUID()))]);
     }
     // The give-up for another job: a job's terminal events share one id, and the stream would drop the verdict.
     const givenUp = failedEventFor(spec.service, requestFor(randomUUID()), new Error("permissions test"), 1);

@@ -18,7 +18,8 @@ import type { System } from "../support/system.js";
 // already decided, with nothing changed in its registry entry since, is answered from the
 // recorded verdict (result.reusedFrom, result.decidedAtBlock) without fetching the manifest,
 // as a job of its own; `fresh` asks for a full run. The manifest server's request count is
-// what shows a fetch was skipped.
+// what shows a fetch was skipped. The manifest stage only points at the record; chain-check
+// reads it and the chain again and completes the job (it alone may publish verdicts).
 let sys: System;
 let nats: NatsClients;
 let known: KnownVerdictStore;
@@ -96,7 +97,8 @@ describe("answering from a known verdict (REST)", () => {
     expect(second.id).not.toBe(first.id);
     expect(second.result).toEqual({ ...first.result, reusedFrom: first.id, decidedAtBlock: first.result.onchain.blockNumber });
     expect(fetches(pub)).toBe(fetched);
-    expect(await eventTypes(second.id)).toEqual(["verification.requested", "content.hashed", "verification.completed"]);
+    // The manifest stage points at the record (no fetch); chain-check, which alone states verdicts, confirms it.
+    expect(await eventTypes(second.id)).toEqual(["verification.requested", "content.hashed", "manifest.checked", "verification.completed"]);
 
     // The synchronous route and ?wait= answer it the same way.
     const sync = await fetch(`${sys.gatewayUrl}/api/verify`, { method: "POST", body: formOf({ content, manifestUri: pub.manifestUri }) });

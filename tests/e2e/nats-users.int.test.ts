@@ -139,7 +139,7 @@ describe("the system with one NATS user per service", () => {
     expect(completed?.json<{ data: { batchId: string } }>().data.batchId).toBe(batchId);
   });
 
-  it("answers from a known verdict: registry-watch records it, the manifest stage reads it, a revocation makes registry-watch forget it", async () => {
+  it("answers from a known verdict: registry-watch records it, the manifest stage points at it, chain-check reads and confirms it, a revocation makes registry-watch forget it", async () => {
     const known = createKnownVerdictStore(await new Kvm(admin.js).open(KNOWN_VERDICTS_BUCKET));
     const content = uniqueContent("known");
     const { manifestUri, contentHash } = await sys.publish(content);

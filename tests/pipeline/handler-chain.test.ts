@@ -1,5 +1,5 @@
 import { Wallet } from "ethers";
-import { checkRpcUrl } from "@veriflow/adapters";
+import { checkRpcUrl, type KnownAnswer } from "@veriflow/adapters";
 import { createRequestEvent, stageNames, type JobRequest, type OnchainEntry } from "@veriflow/events";
 import { PermanentError } from "@veriflow/errors";
 import { defineStage, loadStageModules, runInProcess, type StageHandlers } from "@veriflow/pipeline";
@@ -36,7 +36,14 @@ function requested(req: JobRequest, jobId = "job-1") {
 
 const registered: OnchainEntry = { creator: CREATOR, timestamp: 1_700_000_000, manifestURI: URI, revoked: false, blockNumber: 7 };
 
-function handlers(opts: { entry?: OnchainEntry; fetchManifest?: () => Promise<{ bytes: Uint8Array; cid: string | null }> } = {}): StageHandlers {
+interface KnownOpts {
+  /** The record the manifest stage finds (its own check says it holds). */
+  pointAt?: { jobId: string; run: number; decidedAtBlock: number };
+  /** What chain-check's own check of the record and the chain answers. */
+  confirm?: KnownAnswer;
+}
+
+function handlers(opts: { entry?: OnchainEntry; fetchManifest?: () => Promise<{ bytes: Uint8Array; cid: string | null }>; known?: KnownOpts } = {}): StageHandlers {
   const manifest = createSignedManifest({ privateKey: KEY, contentHash: HASH, chainId: 31337, createdAt: NOW });
   const chain = {
     readEntry: async () => opts.entry ?? registered,
@@ -47,9 +54,15 @@ function handlers(opts: { entry?: OnchainEntry; fetchManifest?: () => Promise<{ 
     hashing: hashingHandlers({ hashUpload: async () => ({ sha256Hex: HASH, size: 5 }), now: () => NOW }).onVerificationRequested,
     manifest: manifestHandlers({
       fetchManifest: opts.fetchManifest ?? (async () => ({ bytes: new TextEncoder().encode(JSON.stringify(manifest)), cid: null })),
+      findKnown: opts.known?.pointAt && (async () => opts.known!.pointAt!),
       now: () => NOW,
     }).onContentHashed,
-    "chain-check": chainCheckHandlers({ chainFor: () => chain, checkRpcUrl: (url) => checkRpcUrl(url, { rpcUrl: "http://127.0.0.1:8545", rpcUrlAllowlist: [] }), now: () => NOW }).onManifestChecked,
+    "chain-check": chainCheckHandlers({
+      chainFor: () => chain,
+      checkRpcUrl: (url) => checkRpcUrl(url, { rpcUrl: "http://127.0.0.1:8545", rpcUrlAllowlist: [] }),
+      answerFromKnown: opts.known?.confirm && (async () => opts.known!.confirm!),
+      now: () => NOW,
+    }).onManifestChecked,
   };
 }
 
@@ -69,6 +82,26 @@ describe("the stage handlers chained by the in-process runner", () => {
     // Every field of the request reaches the last stage (the callbackUrl included).
     const checked = run.events[2]!;
     expect(checked.type === "manifest.checked" && checked.data.request).toEqual(req);
+  });
+
+  it("answers from a known verdict only through chain-check: manifest points, chain-check completes", async () => {
+    const pointAt = { jobId: "job-0", run: 1, decidedAtBlock: 7 };
+    const reused = { status: "OK" as const, reasons: [], fileHash: HASH, recovered: CREATOR, onchain: registered, checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true } };
+    const confirm: KnownAnswer = { reuse: true, result: { ...reused, reusedFrom: "job-0", decidedAtBlock: 7 }, known: { ...pointAt, result: reused } };
+    const fetched: string[] = [];
+    const run = await runInProcess(handlers({ known: { pointAt, confirm }, fetchManifest: async () => (fetched.push("x"), Promise.reject(new Error("not fetched"))) }), requested(request()), { log });
+    expect(run.events.map((e) => e.type)).toEqual(["verification.requested", "content.hashed", "manifest.checked", "verification.completed"]);
+    expect(fetched).toEqual([]);
+    expect(run.outcome.type === "verification.completed" && run.outcome.data.result).toMatchObject({ reusedFrom: "job-0" });
+  });
+
+  it("sends a job whose known verdict no longer holds at chain-check back through the manifest stage for a full run, once", async () => {
+    const run = await runInProcess(handlers({ known: { pointAt: { jobId: "job-0", run: 1, decidedAtBlock: 7 }, confirm: { reuse: false, why: "entry_changed" } } }), requested(request()), { log });
+    expect(run.events.map((e) => e.type)).toEqual(["verification.requested", "content.hashed", "manifest.checked", "content.hashed", "manifest.checked", "verification.completed"]);
+    const back = run.events[3]!;
+    expect(back.type === "content.hashed" && back.data.request.fresh).toBe(true);
+    expect(run.outcome.type === "verification.completed" && run.outcome.data.result).toMatchObject({ status: "OK" });
+    expect(run.outcome.type === "verification.completed" && run.outcome.data.result.reusedFrom).toBeUndefined();
   });
 
   it("reaches FAIL not_registered as a completed job, not a failure", async () => {

@@ -1,6 +1,7 @@
 export * from "./chain/chain-access.js";
 export * from "./chain/chain-metrics.js";
 export * from "./chain/find-registration.js";
+export * from "./chain/known-answers.js";
 export * from "./chain/registry-reader.js";
 export * from "./chain/registry-logs.js";
 export * from "./chain/rpc.js";

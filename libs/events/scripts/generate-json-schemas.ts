@@ -53,9 +53,11 @@ function parse(file: string) {
   return { text, source: ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true) };
 }
 
-/** The object literal a schema expression is built from: z.object({…}), X.extend({…}), {…} as const. */
+/** The object literal a schema expression is built from: z.object({…}), X.extend({…}), {…} as const, z.object({…}).refine(…). */
 function objectLiteralOf(expr: ts.Expression): ts.ObjectLiteralExpression | undefined {
   if (ts.isAsExpression(expr) || ts.isSatisfiesExpression(expr)) return objectLiteralOf(expr.expression);
+  // A refinement keeps its object's shape (zod 4): its fields' comments are the object's.
+  if (ts.isCallExpression(expr) && ts.isPropertyAccessExpression(expr.expression) && expr.expression.name.text === "refine") return objectLiteralOf(expr.expression.expression);
   if (ts.isObjectLiteralExpression(expr)) return expr;
   if (ts.isCallExpression(expr) && ts.isPropertyAccessExpression(expr.expression) && ["object", "extend"].includes(expr.expression.name.text)) {
     const arg = expr.arguments[0];

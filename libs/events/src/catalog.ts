@@ -222,7 +222,8 @@ export type RegistryChanged = z.infer<typeof RegistryChanged>;
 
 /**
  * A verdict kept for answering again (the known-verdicts bucket, KNOWN_VERDICTS_BUCKET): written by
- * registry-watch when a job's own run completes, read by the manifest stage before it fetches.
+ * registry-watch when a job's own run completes, read by the manifest stage before it fetches
+ * and again by chain-check before it answers from it.
  * Not an event: a record, keyed by (registry, content hash, tenant, job type, manifest URI).
  */
 export const KnownVerdict = z.object({
@@ -234,6 +235,24 @@ export const KnownVerdict = z.object({
   result: z.union([ProofDocument, VerifyResult]),
 });
 export type KnownVerdict = z.infer<typeof KnownVerdict>;
+
+/**
+ * Which recorded verdict a `manifest.checked` points at (the record's jobId, run and block), and
+ * what the job's content.hashed said, so chain-check can send the job back for a full run as it
+ * came if the verdict no longer holds there.
+ */
+export const KnownVerdictPointer = z.object({
+  jobId: z.string().min(1),
+  run: z.number().int().positive(),
+  decidedAtBlock: z.number().int().nonnegative(),
+  /** The job's content.hashed facts that manifest.checked does not otherwise carry. */
+  hashed: z.object({
+    size: z.number().int().nonnegative(),
+    startedAt: z.string(),
+    hashGiven: z.literal(true).optional(),
+  }),
+});
+export type KnownVerdictPointer = z.infer<typeof KnownVerdictPointer>;
 
 /** The question a known verdict answers: the same content, manifest URI and registry, job type and tenant. */
 export interface KnownVerdictQuestion {
@@ -295,21 +314,40 @@ export const eventSchemas = {
     /** The client gave the hash (a watch, `verification.requested` without an upload): nothing was read or hashed. Absent when computed. */
     hashGiven: z.literal(true).optional(),
   }),
-  /** The manifest stage fetched, validated and checked the signed manifest. */
-  "manifest.checked": z.object({
-    jobId: z.string().min(1),
-    request: JobRequest,
-    contentHash: ContentHash,
-    manifest: ManifestSummary,
-    /** The signer recovered from the signature; null when the signature is unusable. */
-    recovered: Address.nullable(),
-    checks: z.object({
-      manifestHashOk: z.boolean(),
-      signatureOk: z.boolean(),
-      didOk: z.boolean(),
+  /**
+   * The manifest stage fetched, validated and checked the signed manifest; or, with `known`, found
+   * a recorded verdict of the same question that still holds, and fetched nothing.
+   */
+  "manifest.checked": z
+    .object({
+      jobId: z.string().min(1),
+      request: JobRequest,
+      contentHash: ContentHash,
+      /** The manifest as fetched; absent exactly when `known` is present. */
+      manifest: ManifestSummary.optional(),
+      /** The signer recovered from the signature; null when the signature is unusable. Absent exactly when `known` is present. */
+      recovered: Address.nullable().optional(),
+      /** Absent exactly when `known` is present. */
+      checks: z
+        .object({
+          manifestHashOk: z.boolean(),
+          signatureOk: z.boolean(),
+          didOk: z.boolean(),
+        })
+        .optional(),
+      /**
+       * The manifest was not fetched: a recorded verdict applies; chain-check confirms it. A pointer
+       * to the record (the known-verdicts bucket), not the verdict: chain-check reads the record
+       * itself and checks the chain again, so only it states a verdict. Added after v1: absent in
+       * older events and in every full run.
+       */
+      known: KnownVerdictPointer.optional(),
+      attempts,
+    })
+    // One shape, two readings: a checked manifest, or a pointer to a known verdict; never both, never neither.
+    .refine((d) => [d.manifest, d.recovered, d.checks].every((f) => (f === undefined) === (d.known !== undefined)), {
+      message: "manifest, recovered and checks are present exactly when known is absent",
     }),
-    attempts,
-  }),
   /** A verdict was reached (OK, WARN or FAIL: a FAIL verdict is a completed job). */
   "verification.completed": z.object({
     jobId: z.string().min(1),

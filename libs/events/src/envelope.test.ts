@@ -143,6 +143,19 @@ describe("tenants", () => {
     expect(hashed.id).toBe(deriveEventId(jobId, "content.hashed"));
   });
 
+  it("manifest.checked is a checked manifest or a pointer to a known verdict, never both, never neither", () => {
+    const hashed = createEvent("content.hashed", hashedData, createRequestEvent(jobId, { jobId, request, upload }));
+    const check = { manifest: { uri: "u", cid: null, contentHash: hashedData.contentHash, contentUri: null, creatorDid: "d", createdAt: "c", signature: "s" }, recovered: null, checks: { manifestHashOk: true, signatureOk: true, didOk: true } };
+    const known = { jobId: "job-0", run: 1, decidedAtBlock: 7, hashed: { size: 1, startedAt: hashedData.startedAt } };
+    const base = { jobId, request, contentHash: hashedData.contentHash, attempts: 1 };
+    // An older event (no `known`) and a pointer both decode.
+    expect(decodeEvent(encodeEvent(createEvent("manifest.checked", { ...base, ...check }, hashed))).data).toMatchObject(check);
+    expect(decodeEvent(encodeEvent(createEvent("manifest.checked", { ...base, known }, hashed))).data).toMatchObject({ known });
+    expect(() => createEvent("manifest.checked", { ...base, ...check, known }, hashed)).toThrow(/present exactly when known is absent/);
+    expect(() => createEvent("manifest.checked", base, hashed)).toThrow(/present exactly when known is absent/);
+    expect(() => createEvent("manifest.checked", { ...base, known, recovered: null }, hashed)).toThrow();
+  });
+
   it("an event from before tenants (no field) stays without one and belongs to default", () => {
     const { tenant: _, ...old } = createRequestEvent(jobId, { jobId, request, upload });
     const hashed = createEvent("content.hashed", hashedData, old);

@@ -45,6 +45,8 @@ function jobEvents() {
   const requested = createRequestEvent(jobId, { jobId, request, upload: { bucket: "veriflow-uploads", name: jobId, size: 5, fileName: "a.txt", contentType: "text/plain", nuid: null, chunks: null, digest: null } });
   const hashed = createEvent("content.hashed", { jobId, request, contentHash: hash, size: 5, startedAt: new Date().toISOString(), attempts: 1 }, requested);
   const checked = createEvent("manifest.checked", { jobId, request, contentHash: hash, manifest, recovered: addr, checks: { manifestHashOk: true, signatureOk: true, didOk: true }, attempts: 1 }, hashed);
+  // The manifest stage found a recorded verdict: a pointer for chain-check, no manifest.
+  const pointing = createEvent("manifest.checked", { jobId, request, contentHash: hash, known: { jobId: "9f1d2c3b-0000-4000-8000-000000000000", run: 1, decidedAtBlock: 7, hashed: { size: 5, startedAt: new Date().toISOString() } }, attempts: 1 }, hashed);
   const completed = createEvent("verification.completed", { jobId, jobType: "verify", contentHash: hash, result: verifyResult, attempts: 1 }, checked);
   const proof = createEvent(
     "verification.completed",
@@ -58,7 +60,7 @@ function jobEvents() {
     checked,
   );
   const failed = createEvent("verification.failed", { jobId, jobType: "verify", stage: "manifest", code: "E_MANIFEST_NOT_FOUND", message: "404", attempts: 1 }, hashed);
-  return { requested, hashed, checked, completed, proof, failed };
+  return { requested, hashed, checked, pointing, completed, proof, failed };
 }
 
 describe("docs/events JSON Schemas", () => {

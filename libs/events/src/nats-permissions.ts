@@ -24,9 +24,10 @@ import {
  * Who may publish and subscribe to what on NATS: one user per service, each allowed the
  * subjects it owns and nothing else, derived from the pipeline descriptor and the topology
  * (deploy/nats/nats-server.conf is generated from this). A stage publishes the events it
- * produces and the give-up event, never another stage's. The manifest stage produces
- * verification.completed too (a job answered from a known verdict), so it could state a
- * verdict; the README's "NATS permissions" says how to take that back. Topology set-up stays with the services for now: each may create and update
+ * produces and the give-up event, never another stage's: only chain-check may publish
+ * verification.completed (a compromised manifest service cannot state a verdict; a job answered
+ * from a known verdict is completed by chain-check, which reads the record and the chain itself).
+ * Topology set-up stays with the services for now: each may create and update
  * the streams and buckets it uses and its own durable consumer at start (none may delete
  * a stream, or touch another service's consumer); the admin user may do anything.
  */
@@ -128,7 +129,7 @@ const idempotencyRecords = kvRecords(IDEMPOTENCY_BUCKET);
 const rateLimitCounters = kvRecords(RATE_LIMITS_BUCKET);
 
 const KNOWN_VERDICTS_STREAM = `KV_${KNOWN_VERDICTS_BUCKET}`;
-/** A stage that answers from known verdicts: opens the bucket (ensured at start, as every service ensures what it uses) and reads records by direct get. */
+/** A stage that reads known verdicts (manifest, chain-check): opens the bucket (ensured at start, as every service ensures what it uses) and reads records by direct get. */
 const readKnownVerdicts = [...ensureStream(KNOWN_VERDICTS_STREAM), `${API}.DIRECT.GET.${KNOWN_VERDICTS_STREAM}`, `${API}.DIRECT.GET.${KNOWN_VERDICTS_STREAM}.>`, readMessages(KNOWN_VERDICTS_STREAM)];
 /**
  * registry-watch keeps them: writes a completed run's verdict; when an entry changes, lists its

@@ -27,8 +27,9 @@ export interface StageSpec {
    */
   readonly readsUploads: boolean;
   /**
-   * Answers from verdicts already recorded (the known-verdicts bucket): only such a stage's
-   * service opens the bucket, and its NATS user may read it (registry-watch writes it).
+   * Reads verdicts already recorded (the known-verdicts bucket): manifest to skip a fetch,
+   * chain-check to confirm before it answers from one. Only such a stage's service opens the
+   * bucket, and its NATS user may read it (registry-watch writes it).
    */
   readsKnownVerdicts?: boolean;
 }
@@ -49,7 +50,10 @@ export interface ObserverSpec {
 export const pipeline = {
   /** Accepts submissions and publishes the request that starts a job. */
   edge: { service: "gateway", produces: "verification.requested", opsPort: 9101 },
-  /** In order: each consumes what the one before produces; the last produces the verdict. */
+  /**
+   * In order: each consumes what the one before produces; the last produces the verdict (only it
+   * does), and may send a job back to the one before it (see chain-check's produces).
+   */
   stages: [
     {
       service: "hashing",
@@ -63,11 +67,11 @@ export const pipeline = {
     {
       service: "manifest",
       consumes: "content.hashed",
-      // verification.completed: a job answered from a known verdict (nothing changed on chain
-      // since it was decided) ends here, without a fetch or a chain-check.
-      produces: ["manifest.checked", "verification.completed"],
+      // Never a verdict: a job whose question has a recorded verdict still current gets a
+      // manifest.checked pointing at it (no fetch), and chain-check confirms it.
+      produces: ["manifest.checked"],
       durable: "manifest",
-      description: "fetches and checks manifests, or answers from a known verdict",
+      description: "fetches and checks manifests, or points at a known verdict",
       opsPort: 9103,
       readsUploads: false,
       readsKnownVerdicts: true,
@@ -75,11 +79,15 @@ export const pipeline = {
     {
       service: "chain-check",
       consumes: "manifest.checked",
-      produces: ["verification.completed"],
+      // content.hashed: a known verdict the manifest stage pointed at no longer holds here, so the
+      // job goes back to the manifest stage for a full run (same run, request.fresh). The only
+      // step back in the pipeline, and it happens at most once per run: the fresh run never points.
+      produces: ["verification.completed", "content.hashed"],
       durable: "chain-check",
-      description: "reads the registry and reaches the verdict",
+      description: "reads the registry and reaches the verdict, also for a job answered from a known verdict",
       opsPort: 9104,
       readsUploads: false,
+      readsKnownVerdicts: true,
     },
   ],
   /** Started first: the job routes and the projection answer before work arrives. */

@@ -35,7 +35,7 @@ export async function setupTopology(nats: { js: JetStreamClient; jsm: JetStreamM
   // registry-watch's changes (with NATS_TOPOLOGY=check it only finds it).
   await ensureRegistryStream(nats.jsm, making);
   done.push(`stream ${registryStreamConfig(making).name}: as configured`);
-  // The known verdicts (registry-watch writes them, the manifest stage reads them).
+  // The known verdicts (registry-watch writes them, the manifest stage and chain-check read them).
   await openKnownVerdictsBucket(nats.js, making);
   done.push(`stream ${knownVerdictsStreamConfig(making).name}: as configured`);
   for (const spec of pipelineConsumerSpecs()) {

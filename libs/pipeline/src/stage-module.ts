@@ -42,9 +42,10 @@ export interface StageRuntime {
   log: Logger;
   uploads: UploadReader;
   /**
-   * Verdicts already recorded, for a stage that answers from them (readsKnownVerdicts in the
-   * descriptor) run over JetStream; absent in the gateway's in-process fallback (JetStream, which
-   * keeps them, is what is down then): every job is a full run there.
+   * Verdicts already recorded, for a stage that reads them (readsKnownVerdicts in the descriptor:
+   * manifest to skip a fetch, chain-check to confirm before it answers) run over JetStream; absent
+   * in the gateway's in-process fallback (JetStream, which keeps them, is what is down then):
+   * every job is a full run there.
    */
   knownVerdicts?: KnownVerdictReader;
   now(): Date;

@@ -90,6 +90,7 @@ async function run(input: Envelope<"manifest.checked">, deps: ChainCheckDeps, at
   const out = await createHandlers(deps).onManifestChecked(input, ctx(attempt));
   expect(out).toHaveLength(1);
   const ev = out[0]!;
+  if (ev.type !== "verification.completed") throw new Error(`expected verification.completed, got ${ev.type}`);
   return ev;
 }
 

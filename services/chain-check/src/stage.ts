@@ -1,4 +1,4 @@
-import { createChainEndpoints, readChainEndpointConfig } from "@veriflow/adapters";
+import { createChainEndpoints, createKnownAnswers, createRpcProvider, readChainEndpointConfig } from "@veriflow/adapters";
 import { defineStage } from "@veriflow/pipeline";
 import { createHandlers } from "./handlers.js";
 
@@ -10,7 +10,16 @@ export const stageModule = defineStage({
   readSettings: readChainEndpointConfig,
   create(settings, runtime) {
     const chains = createChainEndpoints(settings);
-    const handlers = createHandlers({ chainFor: chains.chainFor, checkRpcUrl: chains.checkRpcUrl, now: runtime.now });
-    return { handle: handlers.onManifestChecked, close: () => chains.close() };
+    // Confirming a known verdict reads the head and the registry's logs since it (uncached: each job's own check).
+    const provider = runtime.knownVerdicts ? createRpcProvider(settings.rpcUrl, { timeoutMs: settings.rpcTimeoutMs }) : null;
+    const answerFromKnown = runtime.knownVerdicts && provider ? createKnownAnswers({ known: runtime.knownVerdicts, chain: provider, maxBlocks: settings.logsChunk }) : undefined;
+    const handlers = createHandlers({ chainFor: chains.chainFor, checkRpcUrl: chains.checkRpcUrl, answerFromKnown, now: runtime.now });
+    return {
+      handle: handlers.onManifestChecked,
+      close: async () => {
+        provider?.destroy();
+        await chains.close();
+      },
+    };
   },
 });

@@ -1,4 +1,4 @@
-import { createEvent, createRequestEvent, createRetryEvent, deriveEventId, terminalEventId, type Envelope, type JobRequest, type VerifyResult } from "@veriflow/events";
+import { createEvent, createRequestEvent, createRetryEvent, deriveEventId, type Envelope, type JobRequest } from "@veriflow/events";
 import { PermanentError, TransientError } from "@veriflow/errors";
 import { createSilentLogger } from "@veriflow/platform";
 import type { HandlerContext } from "@veriflow/pipeline";
@@ -54,7 +54,7 @@ async function check(doc: unknown, input = hashedEvent(), attempt = 1) {
   const out = await createHandlers(depsServing(doc).deps).onContentHashed(input, ctx(attempt));
   expect(out).toHaveLength(1);
   const ev = out[0]!;
-  if (ev.type !== "manifest.checked") throw new Error(`expected manifest.checked, got ${ev.type}`);
+  expect(ev.data.known).toBeUndefined();
   return ev;
 }
 
@@ -94,14 +94,14 @@ describe("manifest onContentHashed", () => {
 
   it("compares content hashes case-insensitively", async () => {
     const ev = await check(signed(), hashedEvent(HASH.toUpperCase().replace("0X", "0x")));
-    expect(ev.data.checks.manifestHashOk).toBe(true);
+    expect(ev.data.checks?.manifestHashOk).toBe(true);
   });
 
   it("flags a manifest signed for another content hash", async () => {
     const ev = await check(signed({}, OTHER_HASH));
     expect(ev.data.recovered).toBe(ADDR0);
     expect(ev.data.checks).toEqual({ manifestHashOk: false, signatureOk: true, didOk: true });
-    expect(ev.data.manifest.contentHash).toBe(OTHER_HASH);
+    expect(ev.data.manifest?.contentHash).toBe(OTHER_HASH);
   });
 
   it("flags a creator DID that is not the signer", async () => {
@@ -122,7 +122,7 @@ describe("manifest onContentHashed", () => {
     const byKey1 = signed({}, HASH, KEY1);
     const ev = await check({ ...byKey1, creator_did: formatDid(31337, ADDR0) });
     expect(ev.data.recovered).toBe(ADDR1);
-    expect(ev.data.checks.didOk).toBe(false);
+    expect(ev.data.checks?.didOk).toBe(false);
   });
 
   it("throws PermanentError E_MANIFEST_INVALID for an invalid manifest", async () => {
@@ -141,40 +141,36 @@ describe("manifest onContentHashed", () => {
   });
 });
 
-describe("manifest onContentHashed, answering from a known verdict", () => {
-  const known: VerifyResult = {
-    status: "OK",
-    reasons: [],
-    fileHash: HASH,
-    recovered: ADDR0,
-    onchain: { creator: ADDR0, timestamp: 1_700_000_000, manifestURI: URI, revoked: false, blockNumber: 12 },
-    checks: { manifestHashOk: true, creatorOk: true, manifestOk: true, didOk: true },
-    reusedFrom: "job-0",
-    decidedAtBlock: 12,
-  };
-
-  function depsKnowing(answer: VerifyResult | null) {
+describe("manifest onContentHashed, a known verdict", () => {
+  const record = { jobId: "job-0", run: 1, decidedAtBlock: 12 };
+  function depsKnowing(found: typeof record | null) {
     const served = depsServing(signed());
     const asked: string[] = [];
     const deps: ManifestDeps = {
       ...served.deps,
-      answerFromKnown: async (event) => {
+      findKnown: async (event) => {
         asked.push(event.data.jobId);
-        return answer;
+        return found;
       },
     };
     return { deps, fetched: served.fetched, asked };
   }
 
-  it("completes the job with the known verdict, without fetching the manifest", async () => {
-    const { deps, fetched, asked } = depsKnowing(known);
+  it("points at it in manifest.checked, without fetching the manifest and without stating a verdict", async () => {
+    const { deps, fetched, asked } = depsKnowing(record);
     const input = hashedEvent();
     const out = await createHandlers(deps).onContentHashed(input, ctx(2));
     expect(fetched).toEqual([]);
     expect(asked).toEqual(["job-1"]);
     expect(out).toHaveLength(1);
-    expect(out[0]).toMatchObject({ type: "verification.completed", id: terminalEventId("job-1", 1), causationId: input.id });
-    expect(out[0]!.data).toEqual({ jobId: "job-1", jobType: "verify", contentHash: HASH, result: known, attempts: 2 });
+    expect(out[0]).toMatchObject({ type: "manifest.checked", id: deriveEventId(input.id, "manifest.checked"), causationId: input.id });
+    expect(out[0]!.data).toEqual({
+      jobId: "job-1",
+      request,
+      contentHash: HASH,
+      known: { ...record, hashed: { size: 1, startedAt: T0.toISOString() } },
+      attempts: 2,
+    });
   });
 
   it("fetches and checks when no known verdict still holds", async () => {
@@ -182,16 +178,17 @@ describe("manifest onContentHashed, answering from a known verdict", () => {
     const out = await createHandlers(deps).onContentHashed(hashedEvent(), ctx());
     expect(asked).toEqual(["job-1"]);
     expect(fetched).toEqual([URI]);
-    expect(out[0]!.type).toBe("manifest.checked");
+    expect(out[0]!.data).toMatchObject({ checks: { manifestHashOk: true } });
+    expect(out[0]!.data.known).toBeUndefined();
   });
 
   it("never looks for one when the request asks to be fresh, or for a later run (a re-verification)", async () => {
-    const { deps, fetched, asked } = depsKnowing(known);
+    const { deps, fetched, asked } = depsKnowing(record);
     const fresh = hashedEvent();
     const freshInput = { ...fresh, data: { ...fresh.data, request: { ...request, fresh: true } } };
-    expect((await createHandlers(deps).onContentHashed(freshInput, ctx()))[0]!.type).toBe("manifest.checked");
+    expect((await createHandlers(deps).onContentHashed(freshInput, ctx()))[0]!.data.known).toBeUndefined();
     const rerun = createRetryEvent(hashedEvent(), 2, "cause", NOW);
-    expect((await createHandlers(deps).onContentHashed(rerun, ctx()))[0]!.type).toBe("manifest.checked");
+    expect((await createHandlers(deps).onContentHashed(rerun, ctx()))[0]!.data.known).toBeUndefined();
     expect(asked).toEqual([]);
     expect(fetched).toEqual([URI, URI]);
   });

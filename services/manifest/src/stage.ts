@@ -1,7 +1,6 @@
-import { createManifestFetcher, createRpcProvider, readChainEndpointConfig, readManifestFetchConfig } from "@veriflow/adapters";
+import { createKnownAnswers, createManifestFetcher, createRpcProvider, readChainEndpointConfig, readManifestFetchConfig } from "@veriflow/adapters";
 import { defineStage } from "@veriflow/pipeline";
 import { createHandlers } from "./handlers.js";
-import { createKnownAnswers } from "./known-answers.js";
 
 /** The manifest stage, wherever it runs: its own service, or the gateway's fallback. */
 export const stageModule = defineStage({
@@ -13,9 +12,13 @@ export const stageModule = defineStage({
   create(settings, runtime) {
     const fetcher = createManifestFetcher(settings.fetch, runtime.log);
     const provider = runtime.knownVerdicts ? createRpcProvider(settings.chain.rpcUrl, { timeoutMs: settings.chain.rpcTimeoutMs }) : null;
-    const answerFromKnown =
-      runtime.knownVerdicts && provider ? createKnownAnswers({ known: runtime.knownVerdicts, chain: provider, maxBlocks: settings.chain.logsChunk }) : undefined;
-    const handlers = createHandlers({ fetchManifest: (uri) => fetcher.fetchManifest(uri), answerFromKnown, now: runtime.now });
+    const answers = runtime.knownVerdicts && provider ? createKnownAnswers({ known: runtime.knownVerdicts, chain: provider, maxBlocks: settings.chain.logsChunk }) : undefined;
+    // Checked here only to skip the fetch when the verdict is likely to hold: chain-check checks again before it answers.
+    const findKnown = answers && (async (...args: Parameters<typeof answers>) => {
+      const answer = await answers(...args);
+      return answer.reuse ? answer.known : null;
+    });
+    const handlers = createHandlers({ fetchManifest: (uri) => fetcher.fetchManifest(uri), findKnown, now: runtime.now });
     return {
       handle: handlers.onContentHashed,
       close: async () => {

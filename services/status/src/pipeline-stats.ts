@@ -59,7 +59,7 @@ export async function measureStageLatencies(sql: Sql, tenant: string, sample: nu
   return pipeline.stages.flatMap((stage) => {
     const steps = rows.filter((r) => r.consumed === stage.consumes && (stage.produces as readonly string[]).includes(r.produced));
     if (steps.length === 0) return [];
-    // One produced type per stage today; were there more, the busiest one speaks for it.
+    // A stage may produce more than one type (chain-check: a verdict, or a job sent back): the busiest one speaks for it.
     const main = steps.reduce((a, b) => (b.samples > a.samples ? b : a));
     return [{ stage: stage.service, p50Ms: Math.round(main.p50), p95Ms: Math.round(main.p95), samples: main.samples }];
   });

@@ -5,7 +5,7 @@ import type { Log } from "ethers";
 /**
  * The registry logs that change what a verification reads (DOMAIN.md): ContentRegistered,
  * ManifestUpdated, EntryRevoked. One reader for both their users: registry-watch follows a
- * registry's logs window by window; the manifest stage asks whether a content hash's entry
+ * registry's logs window by window; the manifest stage and chain-check ask whether a content hash's entry
  * changed since a known verdict's block.
  */
 
