@@ -1,4 +1,4 @@
-import type { KnownAnswer, KnownAnswerQuestion, KnownVerdictRef, RpcUrlCheck } from "@veriflow/adapters";
+import type { KnownAnswer, KnownAnswerQuestion, RpcUrlCheck } from "@veriflow/adapters";
 import { createEvent, runOf, type Envelope, type KnownVerdictPointer } from "@veriflow/events";
 import { PermanentError } from "@veriflow/errors";
 import type { HandlerContext } from "@veriflow/pipeline";
@@ -15,7 +15,7 @@ export interface ChainCheckDeps {
    * chain here (createKnownAnswers, @veriflow/adapters). Absent where no verdicts are kept (the
    * gateway's in-process fallback): a pointer is then never confirmed.
    */
-  answerFromKnown?(event: KnownAnswerQuestion, log: Logger, expected: KnownVerdictRef): Promise<KnownAnswer>;
+  answerFromKnown?(event: KnownAnswerQuestion, log: Logger): Promise<KnownAnswer>;
   now(): Date;
 }
 
@@ -39,10 +39,12 @@ export function createHandlers(deps: ChainCheckDeps) {
 
 /**
  * The manifest stage found a recorded verdict and pointed at it. The pointer is not trusted: the
- * record is read again and the chain checked again here, and only a verdict that still holds
- * completes the job. Otherwise (a change landed since, the record was forgotten or replaced, the
- * store or chain did not answer) the job goes back to the manifest stage for a full run: the same
- * job and run, with `fresh`, so no stage answers it from a known verdict again.
+ * question's record is read again and the chain checked again here, and only a verdict that
+ * still holds completes the job (the record read now: a later verdict of the same question may
+ * have replaced the one pointed at, and answers as well). Otherwise (a change landed since, the
+ * record was forgotten, the store or chain did not answer) the job goes back to the manifest
+ * stage for a full run: the same job and run, with `fresh`, so no stage answers it from a known
+ * verdict again.
  */
 async function answerFromKnown(deps: ChainCheckDeps, event: Envelope<"manifest.checked">, known: KnownVerdictPointer, ctx: HandlerContext): Promise<Output> {
   const { jobId, request, contentHash } = event.data;
@@ -51,10 +53,10 @@ async function answerFromKnown(deps: ChainCheckDeps, event: Envelope<"manifest.c
   const answer = !mayAnswerFromKnown(request, runOf(event))
     ? ({ reuse: false, why: "not_allowed" } as const)
     : deps.answerFromKnown
-      ? await deps.answerFromKnown(event, ctx.log, known)
+      ? await deps.answerFromKnown(event, ctx.log)
       : ({ reuse: false, why: "not_kept_here" } as const);
   if (answer.reuse) {
-    ctx.log.debug({ contentHash, reusedFrom: answer.known.jobId }, "answered from a known verdict");
+    ctx.log.debug({ contentHash, reusedFrom: answer.known.jobId, pointedAt: known.jobId }, "answered from a known verdict");
     return createEvent("verification.completed", { jobId, jobType: request.jobType, contentHash, result: answer.result, attempts: ctx.attempt }, event, deps.now());
   }
   ctx.log.info({ contentHash, pointedAt: known.jobId, why: answer.why }, "known verdict no longer holds; sending the job back for a full run");

@@ -1,4 +1,4 @@
-import { checkRpcUrl, type KnownAnswer, type KnownVerdictRef } from "@veriflow/adapters";
+import { checkRpcUrl, type KnownAnswer } from "@veriflow/adapters";
 import { createEvent, createRequestEvent, deriveEventId, runOf, terminalEventId, type Envelope, type JobRequest, type KnownVerdict, type VerifyResult } from "@veriflow/events";
 import { createSilentLogger } from "@veriflow/platform";
 import type { HandlerContext } from "@veriflow/pipeline";
@@ -43,15 +43,15 @@ const noChain = (): ChainAccess => {
 };
 
 function depsAnswering(answer: KnownAnswer | undefined) {
-  const asked: KnownVerdictRef[] = [];
+  const asked: string[] = [];
   const deps: ChainCheckDeps = {
     chainFor: noChain,
     checkRpcUrl: (url) => checkRpcUrl(url, { rpcUrl: "http://127.0.0.1:8545", rpcUrlAllowlist: ["*"] }),
     answerFromKnown:
       answer &&
-      (async (event, _log, expected) => {
+      (async (event) => {
         expect(event.data.contentHash).toBe(HASH);
-        asked.push(expected);
+        asked.push(event.data.contentHash);
         return answer;
       }),
     now: () => NOW,
@@ -60,17 +60,17 @@ function depsAnswering(answer: KnownAnswer | undefined) {
 }
 
 describe("chain-check onManifestChecked, a pointer to a known verdict", () => {
-  it("completes with the reused verdict once its own check of the record pointed at holds", async () => {
+  it("completes with the reused verdict once its own check of the question's record holds", async () => {
     const { deps, asked } = depsAnswering({ reuse: true, result: reused, known: record });
     const input = pointingEvent();
     const out = await createHandlers(deps).onManifestChecked(input, ctx(3));
-    expect(asked).toEqual([input.data.known]);
+    expect(asked).toEqual([HASH]);
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ type: "verification.completed", id: terminalEventId("job-1", 1), causationId: input.id, tenant: "acme" });
     expect(out[0]!.data).toEqual({ jobId: "job-1", jobType: "verify", contentHash: HASH, result: reused, attempts: 3 });
   });
 
-  for (const why of ["entry_changed", "not_the_one_pointed_at", "unknown", "not_checked"] as const) {
+  for (const why of ["entry_changed", "not_this_question", "unknown", "not_checked"] as const) {
     it(`sends the job back for a full run (same job and run, fresh, derived id) when it does not hold: ${why}`, async () => {
       const { deps } = depsAnswering({ reuse: false, why });
       const input = pointingEvent();

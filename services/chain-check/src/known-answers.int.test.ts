@@ -129,21 +129,22 @@ describe("chain-check confirming a pointer to a known verdict, on a real chain",
     expect(out).toMatchObject({ type: "content.hashed", id: deriveEventId(pointer.id, "content.hashed"), data: { contentHash: hash, request: { manifestUri: uri, fresh: true } } });
   });
 
-  it("sends the job back when the record pointed at was replaced or forgotten meanwhile", async () => {
+  it("answers from a later verdict that replaced the one pointed at, and sends the job back once the record is forgotten", async () => {
     const { hash, uri, verdict } = await registeredAndKnown("replaced");
     const question = { tenant: "default", jobType: "verify" as const, registryAddress: registry, contentHash: hash, manifestUri: uri };
     const pointer = pointingAt(verdict, hashedEvent(hash, uri));
+    // A full run of the same question completed meanwhile: its verdict is the record now, and holds.
     await store.record(question, { ...verdict, jobId: "job-later" });
-    expect((await chainCheck().onManifestChecked(pointer, ctx))[0]).toMatchObject({ type: "content.hashed", data: { request: { fresh: true } } });
+    expect((await chainCheck().onManifestChecked(pointer, ctx))[0]).toMatchObject({ type: "verification.completed", data: { result: { reusedFrom: "job-later" } } });
     await store.forget(registry, hash, Number.MAX_SAFE_INTEGER);
-    expect((await chainCheck().onManifestChecked(pointer, ctx))[0]).toMatchObject({ type: "content.hashed" });
+    expect((await chainCheck().onManifestChecked(pointer, ctx))[0]).toMatchObject({ type: "content.hashed", data: { request: { fresh: true } } });
   });
 
-  it("does not complete from a pointer at another question's record (a forged or misdirected pointer)", async () => {
+  it("answers a pointer at another question's record from this question's own record, never from theirs", async () => {
     const mine = await registeredAndKnown("mine");
     const theirs = await registeredAndKnown("theirs");
-    // Theirs is recorded under their question; my question has mine. A pointer at theirs is not mine.
+    // A forged or misdirected pointer: chain-check reads the record of the question the event asks.
     const [out] = await chainCheck().onManifestChecked(pointingAt(theirs.verdict, hashedEvent(mine.hash, mine.uri)), ctx);
-    expect(out).toMatchObject({ type: "content.hashed" });
+    expect(out).toMatchObject({ type: "verification.completed", data: { contentHash: mine.hash, result: { reusedFrom: mine.verdict.jobId, fileHash: mine.hash } } });
   });
 });

@@ -15,28 +15,27 @@ export interface KnownAnswerDeps {
 /** What a job asks, as far as a known verdict goes: its request and content hash, in its tenant. */
 export type KnownAnswerQuestion = Pick<Envelope, "tenant"> & { data: { request: JobRequest; contentHash: string } };
 
-/** Which record the caller expects (a manifest.checked's `known`): another one found is no answer. */
-export type KnownVerdictRef = Pick<KnownVerdict, "jobId" | "run" | "decidedAtBlock">;
-
 export type KnownAnswer =
   | { reuse: true; result: VerifyResult | ProofDocument; known: KnownVerdict }
-  | { reuse: false; why: "unknown" | "not_the_one_pointed_at" | "too_far_behind" | "ahead_of_chain" | "entry_changed" | "not_checked" };
+  | { reuse: false; why: "unknown" | "not_this_question" | "too_far_behind" | "ahead_of_chain" | "entry_changed" | "not_checked" };
 
 /**
  * The verdict a job's question already has, if it still holds at the chain's current block: the
  * record (KnownVerdictReader), then the registry logs of the content hash from the block after it
  * to the head (decideFromKnown). The manifest stage asks it to skip the fetch; chain-check asks it
- * again, with the record the manifest stage pointed at, before it answers from it (a change may
- * have landed in between, and only chain-check states verdicts). No reuse: decide afresh, also
+ * again before it answers (a change may have landed in between, and only chain-check states
+ * verdicts): the question's record as it reads it then, whichever the manifest stage's pointer
+ * named (a later verdict may have replaced that one; a pointer is a hint that no manifest was
+ * fetched, never a source of the answer). No reuse: decide afresh, also
  * when the store or the chain does not answer ("not_checked": a full run is always right, only slower).
  */
 export function createKnownAnswers(deps: KnownAnswerDeps) {
-  return async (event: KnownAnswerQuestion, log: Logger, expected?: KnownVerdictRef): Promise<KnownAnswer> => {
+  return async (event: KnownAnswerQuestion, log: Logger): Promise<KnownAnswer> => {
     const { request, contentHash } = event.data;
     try {
       const known = await deps.known.find({ tenant: tenantOf(event), jobType: request.jobType, registryAddress: request.registryAddress, contentHash, manifestUri: request.manifestUri });
       if (!known) return { reuse: false, why: "unknown" };
-      if (expected && !(sameRecord(known, expected) && answers(known, request, contentHash))) return { reuse: false, why: "not_the_one_pointed_at" };
+      if (!answers(known, request, contentHash)) return { reuse: false, why: "not_this_question" };
       const head = await deps.chain.getBlockNumber();
       if (head - known.decidedAtBlock > deps.maxBlocks) return { reuse: false, why: "too_far_behind" };
       const changes = known.decidedAtBlock < head ? await readRegistryLogs(deps.chain, request.registryAddress, known.decidedAtBlock + 1, head, contentHash) : [];
@@ -53,4 +52,3 @@ export function createKnownAnswers(deps: KnownAnswerDeps) {
 /** The record's verdict is of this content hash and job type (its key says so too; a record written under the wrong key must not answer). */
 const answers = (known: KnownVerdict, request: JobRequest, contentHash: string) =>
   known.result.fileHash.toLowerCase() === contentHash.toLowerCase() && ("proofVersion" in known.result) === (request.jobType === "proof");
-const sameRecord = (a: KnownVerdictRef, b: KnownVerdictRef) => a.jobId === b.jobId && a.run === b.run && a.decidedAtBlock === b.decidedAtBlock;
