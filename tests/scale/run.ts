@@ -91,9 +91,11 @@ async function injectFaults(stack: ClusterStack, at: (fraction: number) => Promi
   const nodeKilledAt = Date.now();
   await node.kill();
   log(`killed nats-server ${leaderBefore} (-9), the events stream's leader`);
-  const elected = watch.waitForNewLeader(leaderBefore);
+  let restarted = false;
+  const elected = watch.waitForNewLeader(leaderBefore, () => restarted);
   await sleep(DOWN_MS);
   await node.restart();
+  restarted = true;
   const { leader: leaderAfter, at: leaderBackAt } = await elected;
   log(`new leader ${leaderAfter} after ${fmt((leaderBackAt - nodeKilledAt) / 1000, 1)} s; ${leaderBefore} restarted`);
   await stack.cluster.waitForJetStream();

@@ -10,10 +10,12 @@ export interface LeaderWatch {
   /** The leading node's server name; throws when the stream has none within `timeoutMs`. */
   leader(timeoutMs?: number): Promise<string>;
   /**
-   * Polls until a node other than `killed` leads; resolves with it and when it was first seen
-   * (ms since the epoch). The leaderless window is that minus the kill.
+   * Polls until a node other than `killed` leads, or `killed` itself once `restarted()` says it
+   * is back (it may win the election it rejoins: the stream was leaderless, so a leader it then
+   * reports is a new one); resolves with it and when it was first seen (ms since the epoch). The
+   * leaderless window is that minus the kill.
    */
-  waitForNewLeader(killed: string, timeoutMs?: number): Promise<{ leader: string; at: number }>;
+  waitForNewLeader(killed: string, restarted?: () => boolean, timeoutMs?: number): Promise<{ leader: string; at: number }>;
 }
 
 export async function createLeaderWatch(client: NatsClients, pollTimeoutMs = 1000): Promise<LeaderWatch> {
@@ -37,11 +39,12 @@ export async function createLeaderWatch(client: NatsClients, pollTimeoutMs = 100
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async waitForNewLeader(killed, timeoutMs = 60_000) {
+    async waitForNewLeader(killed, restarted = () => false, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
+        const back = restarted();
         const now = await leader();
-        if (now !== null && now !== killed) return { leader: now, at: Date.now() };
+        if (now !== null && (now !== killed || back)) return { leader: now, at: Date.now() };
         if (Date.now() > deadline) throw new Error(`stream ${STREAM_NAME} had no leader but ${killed} within ${timeoutMs / 1000} s (${lastError})`);
         await new Promise((r) => setTimeout(r, 100));
       }
