@@ -56,7 +56,9 @@ describe("re-verification on registry changes", () => {
       15_000,
     );
     const seconds = (Date.now() - revokedAt) / 1000;
-    expect(seconds).toBeLessThan(10);
+    // When it is slow, the hop that took the time: each event's time and when status recorded it, in ms from the revocation.
+    const hops = seconds < 10 ? [] : ((await getJson(`${sys.gatewayUrl}${JOBS_PATH}/${jobId}/history`)).body.events as { type: string; run: number; occurredAt: string; recordedAt: string }[]);
+    expect(seconds, JSON.stringify(hops.map((e) => [e.type, e.run, Date.parse(e.occurredAt) - revokedAt, Date.parse(e.recordedAt) - revokedAt]))).toBeLessThan(10);
     expect(flipped.run).toBe(2);
     expect(flipped.result.reasons).toContain("revoked");
     expect(flipped.result.onchain.blockNumber).toBeGreaterThanOrEqual(revocation.blockNumber);
