@@ -1,3 +1,4 @@
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { IdleHeartbeatMonitor } from "@nats-io/nats-core/internal";
 import { describe, expect, it } from "vitest";
@@ -45,6 +46,35 @@ describe("idle heartbeat monitor (patched)", () => {
       expect(missed).toEqual([]);
     } finally {
       monitor.cancel();
+    }
+  });
+
+  it("reads a heartbeat already in the socket before it judges a check that is due (a busy, not stopped, process)", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+    const client = connect((server.address() as AddressInfo).port, "127.0.0.1");
+    const peer = await accepted;
+    const missed: number[] = [];
+    const monitor = new IdleHeartbeatMonitor(100, (n) => {
+      missed.push(n);
+      return false;
+    }, { maxOut: 1 });
+    client.on("data", () => monitor.work());
+    try {
+      // 60 ms in, the heartbeat is written (on loopback it is in the client's socket at once),
+      // and the process stays busy past the check's time but not late enough to call it
+      // stalled (< 1.5 intervals): the check comes due in the same turn, before the socket is read.
+      await sleep(60);
+      peer.write("heartbeat");
+      busyFor(80);
+      await sleep(40);
+      expect(missed).toEqual([]);
+    } finally {
+      monitor.cancel();
+      client.destroy();
+      peer.destroy();
+      await new Promise((r) => server.close(r));
     }
   });
 
