@@ -135,12 +135,16 @@ describe("tracing on", () => {
     expect(access!.ms).toEqual(expect.any(Number));
     const accepted_ = logLines.find((l) => l.msg === "accepted" && l.jobId === jobId);
     expect(accepted_).toMatchObject({ traceId: CLIENT_TRACE, requestId: access!.requestId });
-    // (The polls of the job are requests of their own, each in its own trace.)
-    const aboutJob = logLines.filter((l) => l.jobId === jobId && l.msg !== "request");
-    expect(new Set(aboutJob.map((l) => l.service)).size).toBeGreaterThanOrEqual(3);
-    for (const l of aboutJob) expect(l.traceId, JSON.stringify(l)).toBe(CLIENT_TRACE);
+    // The polls of the job are requests of their own, each in its own trace, and so is
+    // what status logs while serving one (a poll that beats the projection projects the
+    // request itself, "projected request on read").
     const polls = logLines.filter((l) => l.msg === "request" && l.method === "GET" && l.jobId === jobId);
     expect(polls.length).toBeGreaterThan(0);
     for (const l of polls) expect(l.traceId).toMatch(/^[0-9a-f]{32}$/);
+    const servingPoll = new Set(polls.map((l) => l.requestId));
+    for (const l of logLines.filter((l) => servingPoll.has(l.requestId))) expect(l.traceId, JSON.stringify(l)).toBe(polls.find((p) => p.requestId === l.requestId)!.traceId);
+    const aboutJob = logLines.filter((l) => l.jobId === jobId && l.msg !== "request" && !servingPoll.has(l.requestId));
+    expect(new Set(aboutJob.map((l) => l.service)).size).toBeGreaterThanOrEqual(3);
+    for (const l of aboutJob) expect(l.traceId, JSON.stringify(l)).toBe(CLIENT_TRACE);
   });
 });
