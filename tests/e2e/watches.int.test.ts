@@ -127,6 +127,38 @@ describe("watches over REST", () => {
     expect((await api("GET", WATCHES_PATH, undefined)).status).toBe(401);
   });
 
+  it("an Idempotency-Key makes a retried create answer the same watch; the key for another watch is 409; a key is the API key's own", async () => {
+    const published = await publish();
+    const fields = { contentHash: published.contentHash, manifestURI: published.manifestUri, registryAddress: sys.registry, recheckEvery: "PT6H" };
+    const create = async (key: string, body: unknown, idempotencyKey: string) => {
+      const res = await fetch(`${sys.gatewayUrl}${WATCHES_PATH}`, { method: "POST", headers: { ...asKey(key), "content-type": "application/json", "idempotency-key": idempotencyKey }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any, replayed: res.headers.get("idempotent-replayed") };
+    };
+    const idem = `watch-${randomBytes(8).toString("hex")}`;
+    const first = await create(keys.acme, fields, idem);
+    expect([first.status, first.replayed], JSON.stringify(first.body)).toEqual([202, null]);
+    const again = await create(keys.acme, { ...fields, contentHash: fields.contentHash.toUpperCase().replace("0X", "0x") }, idem);
+    expect([again.status, again.replayed]).toEqual([202, "true"]);
+    expect(again.body).toEqual(first.body);
+    const other = await create(keys.acme, { ...fields, recheckEvery: "P1D" }, idem);
+    expect([other.status, other.body.error.code]).toEqual([409, "E_IDEMPOTENCY_KEY_REUSED"]);
+    // Another API key's same key is another request: a watch of its own.
+    const globex = await create(keys.globex, fields, idem);
+    expect([globex.status, globex.replayed]).toEqual([202, null]);
+    expect(globex.body.watchId).not.toBe(first.body.watchId);
+    expect((await create(keys.acme, fields, "x".repeat(256))).body.error.code).toBe("E_INVALID_IDEMPOTENCY_KEY");
+    // Without a key (an empty header is none), a create is a new watch: acme has two of the hash, not three.
+    const unkeyed = await create(keys.acme, fields, "");
+    expect([unkeyed.status, unkeyed.replayed]).toEqual([202, null]);
+    // Listed once the last is projected (the projection applies the stream in order).
+    const ofHash = await eventually("the unkeyed watch listed", async () => {
+      const listed = (await api("GET", `${WATCHES_PATH}?limit=100`, keys.acme)).body.watches as { watchId: string; contentHash: string }[];
+      const ids = listed.filter((w) => w.contentHash === published.contentHash.toLowerCase()).map((w) => w.watchId);
+      return ids.includes(unkeyed.body.watchId) ? ids : undefined;
+    });
+    expect(ofHash).toEqual([unkeyed.body.watchId, first.body.watchId]);
+  });
+
   it("bad input is a 4xx a person can act on", async () => {
     const published = await publish();
     const good = { contentHash: published.contentHash, manifestURI: published.manifestUri, registryAddress: sys.registry };
@@ -173,6 +205,16 @@ describe("watches over gRPC", () => {
         submissions.CreateWatch({ contentHash: published.contentHash, manifestUri: published.manifestUri, registryAddress: sys.registry, recheckEvery: "PT1H" }, meta(keys.acme), cb),
       );
       expect(created).toMatchObject({ status: "JOB_STATUS_QUEUED", pollUrl: `${WATCHES_PATH}/${created.watchId}` });
+      // With the idempotency-key metadata, a retried create is the same watch.
+      const keyed = meta(keys.acme);
+      keyed.set("idempotency-key", `grpc-watch-${created.watchId}`);
+      const request = { contentHash: published.contentHash, manifestUri: published.manifestUri, registryAddress: sys.registry, recheckEvery: "PT2H" };
+      const once = await call<CreateWatchResponse__Output>((cb) => submissions.CreateWatch(request, keyed, cb));
+      const twice = await call<CreateWatchResponse__Output>((cb) => submissions.CreateWatch(request, keyed, cb));
+      expect(twice.watchId).toBe(once.watchId);
+      expect(once.watchId).not.toBe(created.watchId);
+      const reused = await call((cb) => submissions.CreateWatch({ ...request, recheckEvery: "PT3H" }, keyed, cb)).catch((e: grpc.ServiceError) => e);
+      expect((reused as grpc.ServiceError).code).toBe(grpc.status.ALREADY_EXISTS);
       const done = await eventually(
         "the watch's verdict over gRPC",
         async () => {

@@ -218,9 +218,10 @@ export const apiRoutes: ApiRoute[] = [
       "No file: the hash is given. The watch is a job that starts at the manifest stage; its verdict is re-verified whenever its registry entry changes (or on `recheckEvery`) until the watch is stopped, and `callbackUrl` hears its first verdict and each `verification.changed`.",
     tag: "submissions",
     scope: "submit",
+    headers: submitHeaders,
     body: { contentType: "application/json", schema: watches.WatchFields, required: true },
-    answers: { 202: { description: "Queued: the watch is readable at `pollUrl` now.", schema: watches.WatchAccepted, headers: ["Location"] } },
-    errors: [...JSON_BODY, ...WATCH_ERRORS],
+    answers: { 202: { description: "Queued: the watch is readable at `pollUrl` now.", schema: watches.WatchAccepted, headers: ["Location", "IdempotentReplayed"] } },
+    errors: [...JSON_BODY, ...WATCH_ERRORS, "E_INVALID_IDEMPOTENCY_KEY", "E_IDEMPOTENCY_KEY_REUSED", "E_IDEMPOTENCY_KEY_IN_PROGRESS"],
   },
   {
     method: "get",

@@ -9,7 +9,7 @@ import type { Admission } from "./admission.js";
 import { checkBatchFileName, type BatchLimits } from "./batch-storage.js";
 import { acceptBatch, batchFingerprint, type BatchAnswer, type BatchItem } from "./batch-submission.js";
 import { hashStream } from "./fallback-pipeline.js";
-import { nextMessage, withIdleTimeout } from "./grpc-submission.js";
+import { metadataReader, nextMessage, withIdleTimeout } from "./grpc-submission.js";
 import { IDEMPOTENCY_KEY_HEADER, contentHashOfDigest, keyReused, readIdempotencyKey, type Idempotency } from "./idempotency.js";
 import { storageFull } from "./multipart.js";
 import { parseBatchFields } from "./submission.js";
@@ -56,10 +56,7 @@ export function createSubmitBatch(deps: BatchServiceDeps) {
     const jobType = JOB_TYPES[meta.type];
     if (!jobType) throw invalidArgument("E_INVALID_JOB_TYPE", `metadata.type must be one of ${jobTypes.join(", ")}`);
     const shared = parseBatchFields(fieldsOf(meta), deps.policy);
-    const header = (name: string) => {
-      const v = ctx.metadata.get(name)[0];
-      return typeof v === "string" ? v : v?.toString("utf8");
-    };
+    const header = metadataReader(ctx.metadata);
     const key = readIdempotencyKey(header(IDEMPOTENCY_KEY_HEADER));
     const slot = key === undefined ? undefined : await deps.idempotency.begin<BatchAnswer>(presentedApiKey(header), key);
     if (slot?.kind === "done") {

@@ -41,6 +41,14 @@ export interface SubmissionServiceDeps extends AcceptDeps {
 
 const JOB_TYPES: Record<string, JobType> = { JOB_TYPE_VERIFY: "verify", JOB_TYPE_PROOF: "proof" };
 
+/** A call's metadata read as headers are (the first value, as text): Idempotency-Key, the API key. */
+export function metadataReader(metadata: { get(name: string): (string | Buffer)[] }): (name: string) => string | undefined {
+  return (name) => {
+    const v = metadata.get(name)[0];
+    return typeof v === "string" ? v : v?.toString("utf8");
+  };
+}
+
 /** The multipart fields a REST client would send, from the gRPC metadata message. */
 function fieldsOf(m: SubmissionMetadata__Output): Record<string, unknown> {
   return {
@@ -71,7 +79,10 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
         ...(req.recheckEvery ? { recheckEvery: req.recheckEvery } : {}),
         ...(req.priority ? { priority: req.priority } : {}),
       };
-      const accepted = await submitWatch(deps, { fields, tenant: ctx.principal.tenant, scopes: ctx.principal.scopes, trace: ctx.trace });
+      const header = metadataReader(ctx.metadata);
+      const key = readIdempotencyKey(header(IDEMPOTENCY_KEY_HEADER));
+      const idempotency = key === undefined ? undefined : { key, apiKey: presentedApiKey(header) };
+      const { accepted } = await submitWatch(deps, { fields, tenant: ctx.principal.tenant, scopes: ctx.principal.scopes, trace: ctx.trace, idempotency });
       return { watchId: accepted.watchId, status: "JOB_STATUS_QUEUED", pollUrl: accepted.pollUrl };
     }),
     SubmitVerification: deps.rpc.clientStream<SubmitVerificationRequest__Output, SubmitVerificationResponse>("submit", async (messagesIn, ctx) => {
@@ -98,10 +109,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
         }
       }
 
-      const header = (name: string) => {
-        const v = ctx.metadata.get(name)[0];
-        return typeof v === "string" ? v : v?.toString("utf8");
-      };
+      const header = metadataReader(ctx.metadata);
       const key = readIdempotencyKey(header(IDEMPOTENCY_KEY_HEADER));
       const slot = key === undefined ? undefined : await deps.idempotency.begin(presentedApiKey(header), key).catch((err: unknown) => {
         deps.health.reportFailure(err);

@@ -117,7 +117,11 @@ export function createGatewayApp(deps: GatewayDeps): Koa {
   router.post(BATCHES_PATH, submitter, createBatchSubmit(deps));
   router.post(WATCHES_PATH, submitter, async (ctx) => {
     const { tenant, scopes } = principalOf(ctx);
-    const accepted = await submitWatch(deps, { fields: await readJsonBody(ctx, WATCH_BODY_MAX_BYTES), tenant, scopes, trace: traceContextOf(ctx) });
+    const key = readIdempotencyKey(ctx.get(IDEMPOTENCY_KEY_HEADER));
+    const idempotency = key === undefined ? undefined : { key, apiKey: presentedApiKey((name) => ctx.get(name)) };
+    const fields = await readJsonBody(ctx, WATCH_BODY_MAX_BYTES);
+    const { accepted, replayed } = await submitWatch(deps, { fields, tenant, scopes, trace: traceContextOf(ctx), idempotency });
+    if (replayed) ctx.set("idempotent-replayed", "true");
     ctx.status = 202;
     ctx.set("location", accepted.pollUrl);
     ctx.body = accepted;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { CONTENT_HASH_PATTERN, createRequestEvent, newJobId, watchPath, type JobRequest } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
 import { noteLogFields } from "@veriflow/platform";
@@ -7,6 +8,7 @@ import { queueError, type AcceptDeps } from "./accept-submission.js";
 import type { Scope } from "@veriflow/auth";
 import type { Admission } from "./admission.js";
 import { noteHeld } from "./held-submissions.js";
+import { keyReused, type Idempotency } from "./idempotency.js";
 import { defaultPriority, withPriority, type PriorityContext } from "./job-priority.js";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 
@@ -72,26 +74,53 @@ export async function acceptWatch(
 
 export interface WatchSubmitDeps extends Pick<AcceptDeps, "js" | "log" | "policy" | "startHold"> {
   admission: Admission;
+  idempotency: Idempotency;
+}
+
+/** What makes two watch requests "the same" (Idempotency-Key): the hash and every checked field. */
+export function watchFingerprint(watch: WatchRequest): string {
+  const { manifestUri, registryAddress, callbackUrl, recheckEverySeconds, priority } = watch.request;
+  const canonical = JSON.stringify(["watch", watch.contentHash, manifestUri, registryAddress, callbackUrl, recheckEverySeconds, priority]);
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** The caller's Idempotency-Key (checked) and the API key it is scoped by. */
+export interface WatchIdempotencyKey {
+  key: string;
+  apiKey: string | undefined;
 }
 
 /**
  * A watch from its fields to its 202, for REST (the JSON body) and gRPC (CreateWatchRequest as
  * the same fields): checked, admitted like a single verification (the queue's backlog and
- * stores), then queued within one hold of a JetStream that does not answer.
+ * stores), then queued within one hold of a JetStream that does not answer. With an
+ * Idempotency-Key, a client retrying a create it never heard answered gets the same watch,
+ * not a second one following the same hash (`replayed`).
  */
-export async function submitWatch(deps: WatchSubmitDeps, input: { fields: unknown; tenant: string; scopes: readonly Scope[]; trace: Context }): Promise<AcceptedWatch> {
+export async function submitWatch(
+  deps: WatchSubmitDeps,
+  input: { fields: unknown; tenant: string; scopes: readonly Scope[]; trace: Context; idempotency?: WatchIdempotencyKey },
+): Promise<{ accepted: AcceptedWatch; replayed: boolean }> {
   const watch = parseWatch(input.fields, deps.policy);
   const access = { scopes: input.scopes, waits: false };
+  const slot = input.idempotency && (await deps.idempotency.begin<AcceptedWatch>(input.idempotency.apiKey, input.idempotency.key));
+  if (slot?.kind === "done") {
+    if (watchFingerprint(watch) !== slot.record.fingerprint) throw keyReused();
+    return { accepted: slot.record.accepted, replayed: true };
+  }
   const priority = defaultPriority({ jobType: "verify" }, access);
-  await deps.admission.check(0, priority);
-  const hold = deps.startHold();
+  let hold: Hold | undefined;
   try {
+    await deps.admission.check(0, priority);
+    hold = deps.startHold();
     const accepted = await acceptWatch(deps, { watch, tenant: input.tenant, trace: input.trace, hold, access });
     noteHeld(hold, "accepted", deps.log);
     deps.admission.accepted(priority);
-    return accepted;
+    await slot?.complete(watchFingerprint(watch), accepted);
+    return { accepted, replayed: false };
   } catch (err) {
-    noteHeld(hold, "refused", deps.log);
+    if (hold) noteHeld(hold, "refused", deps.log);
+    await slot?.release(); // only an accepted watch holds a key: a retry may succeed
     throw err;
   }
 }
