@@ -195,8 +195,9 @@ describe("gRPC SubmitBatch and GetBatch", () => {
 });
 
 describe("veriflow verify <dir> --manifest-map", () => {
+  // Building the CLI (in a clean clone, every library it uses too) is set-up: it gets set-up's time, not the test's.
+  beforeAll(buildCli);
   it("sends the folder as batches, shows one progress, prints a summary and exits with the worst verdict", async () => {
-    await buildCli();
     const dir = await mkdtemp(join(tmpdir(), "veriflow-batch-"));
     try {
       const files = join(dir, "files");

@@ -105,6 +105,8 @@ describe("priorities over REST", () => {
 });
 
 describe("priorities over gRPC and the CLI", () => {
+  // Building the CLI (in a clean clone, every library it uses too) is set-up: it gets set-up's time, not the test's.
+  beforeAll(buildCli);
   it("takes the metadata's priority, and refuses a raised proof with PERMISSION_DENIED E_PRIORITY_NOT_ALLOWED", async () => {
     const submissions = submissionServiceClient(sys.gatewayGrpcAddress);
     const jobs = jobServiceClient(sys.statusGrpcAddress);
@@ -133,7 +135,6 @@ describe("priorities over gRPC and the CLI", () => {
   });
 
   it("veriflow verify --priority bulk --wait shows the job's class", async () => {
-    await buildCli();
     const dir = await mkdtemp(join(tmpdir(), "veriflow-priority-"));
     try {
       const c = await content();

@@ -250,8 +250,9 @@ describe("watches over gRPC", () => {
 });
 
 describe("watches from the CLI", () => {
+  // Building the CLI (in a clean clone, every library it uses too) is set-up: it gets set-up's time, not the test's.
+  beforeAll(buildCli);
   it("veriflow watch --wait exits with the verdict; veriflow watches lists it; veriflow unwatch stops it", async () => {
-    await buildCli();
     const env = { VERIFLOW_URL: sys.gatewayUrl, VERIFLOW_API_KEY: keys.acme };
     const published = await publish();
     const watched = await runCli(["watch", published.contentHash, "--manifest", published.manifestUri, "--registry", sys.registry, "--wait", "--timeout", "30", "--json", "-q"], env);
