@@ -207,6 +207,7 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
       expect(await row.getByTestId("watch-state").textContent()).toBe("active");
       expect(await row.locator("td").nth(1).getAttribute("title")).toBe(published.contentHash.toLowerCase());
       expect(await row.textContent()).toContain("every 6 h");
+      expect(await row.locator("td").nth(4).textContent()).toMatch(/^\d+ s ago$/); // when the verdict was reached
       // The watch's page is its job's.
       expect(await row.locator("a").getAttribute("href")).toBe(`/dashboard/jobs/${watchId}`);
 
