@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, newJobId, subjectFor, pipeline, stageDurables } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, JOBS_PATH, PIPELINE_PATH, WATCHES_PATH, newJobId, subjectFor, pipeline, stageDurables, watchPath } from "@veriflow/events";
 import { connectNats, type NatsClients } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
 import { browserMissing, buildDashboard, dropFile, launchChromium, signIn } from "../support/browser.js";
@@ -23,7 +23,7 @@ let sys: System;
 let nats: NatsClients;
 let browser: Browser;
 let buildDir: string;
-const keys = {} as Record<"acme" | "acmeNoAdmin" | "globex", string>;
+const keys = {} as Record<"acme" | "acmeNoAdmin" | "acmeReadOnly" | "globex", string>;
 
 /** A fresh context (no storage, no cache) and page, with every console error and uncaught exception kept: a CSP violation is one. */
 async function openPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
@@ -45,6 +45,7 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     nats = await connectNats({ url: sys.nats.url, name: "dashboard-test", log: createSilentLogger() });
     keys.acme = (await createKey(sys.gatewayUrl, BOOT, "acme", ["submit", "read", "admin"])).key;
     keys.acmeNoAdmin = (await createKey(sys.gatewayUrl, BOOT, "acme", ["submit", "read"])).key;
+    keys.acmeReadOnly = (await createKey(sys.gatewayUrl, BOOT, "acme", ["read"])).key;
     keys.globex = (await createKey(sys.gatewayUrl, BOOT, "globex", ["submit", "read", "admin"])).key;
     browser = await launchChromium();
   });
@@ -183,6 +184,79 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
       expect(problems).toEqual([]);
     } finally {
       await context.close();
+    }
+  });
+
+  it("lists a watch, shows it reach its verdict live and stops it from its row; a read-only key is told it cannot, another tenant does not see it", async () => {
+    const published = await sys.publish(`dashboard watch ${randomBytes(16).toString("hex")}`);
+    const created = await fetch(`${sys.gatewayUrl}${WATCHES_PATH}`, {
+      method: "POST",
+      headers: asKey(keys.acme, { "content-type": "application/json" }),
+      body: JSON.stringify({ contentHash: published.contentHash, manifestURI: published.manifestUri, registryAddress: sys.registry, recheckEvery: "PT6H" }),
+    });
+    expect(created.status).toBe(202);
+    const { watchId } = (await created.json()) as { watchId: string };
+
+    const { context, page, problems } = await openPage();
+    try {
+      await signIn(page, sys.gatewayUrl, keys.acme);
+      await page.getByTestId("nav-watches").click();
+      const row = page.locator(`[data-testid="watch-row"][data-watch-id="${watchId}"]`);
+      await row.locator(".verdict-ok").waitFor({ timeout: 30_000 });
+      expect(await row.getByTestId("watch-verdict").textContent()).toBe("OK verified");
+      expect(await row.getByTestId("watch-state").textContent()).toBe("active");
+      expect(await row.locator("td").nth(1).getAttribute("title")).toBe(published.contentHash.toLowerCase());
+      expect(await row.textContent()).toContain("every 6 h");
+      expect(await row.locator("td").nth(4).textContent()).toMatch(/^\d+ s ago$/); // when the verdict was reached
+      // The watch's page is its job's.
+      expect(await row.locator("a").getAttribute("href")).toBe(`/dashboard/jobs/${watchId}`);
+
+      const readOnly = await openPage();
+      try {
+        await signIn(readOnly.page, sys.gatewayUrl, keys.acmeReadOnly, "/dashboard/watches");
+        await readOnly.page.locator(`[data-testid="watch-row"][data-watch-id="${watchId}"]`).getByTestId("stop-watch").click();
+        await expect.poll(() => readOnly.page.getByTestId("stop-result").textContent(), { timeout: 10_000 }).toMatch(/cannot stop watches.*submit scope/);
+        expect(readOnly.problems).toEqual([]);
+      } finally {
+        await readOnly.context.close();
+      }
+      expect((await getJson(`${sys.gatewayUrl}${watchPath(watchId)}`, asKey(keys.acme))).body.active).toBe(true);
+
+      await row.getByTestId("stop-watch").click();
+      await expect.poll(() => row.getByTestId("watch-state").textContent(), { timeout: 10_000 }).toBe("stopped");
+      expect(await row.getByTestId("stop-watch").count()).toBe(0);
+      expect((await getJson(`${sys.gatewayUrl}${watchPath(watchId)}`, asKey(keys.acme))).body).toMatchObject({ active: false, verdict: { status: "OK" } });
+      await page.getByTestId("filter-active").selectOption("active");
+      await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0);
+      await page.getByTestId("filter-active").selectOption("stopped");
+      await row.waitFor();
+
+      // One made with the view's form opens its job page, then shows in the table.
+      const another = await sys.publish(`dashboard watch form ${randomBytes(16).toString("hex")}`);
+      await page.getByTestId("filter-active").selectOption("all");
+      await page.getByTestId("new-watch").click();
+      await page.getByTestId("watch-content-hash").fill(another.contentHash);
+      await page.getByTestId("watch-manifest-uri").fill(another.manifestUri);
+      await page.getByTestId("watch-registry-address").fill(sys.registry);
+      await page.getByTestId("create-watch").click();
+      await page.getByTestId("job-view").waitFor();
+      const formWatchId = (await page.getByTestId("job-id").textContent())!.trim();
+      expect((await getJson(`${sys.gatewayUrl}${watchPath(formWatchId)}`, asKey(keys.acme))).body).toMatchObject({ contentHash: another.contentHash.toLowerCase(), active: true });
+      await page.getByTestId("nav-watches").click();
+      await page.locator(`[data-testid="watch-row"][data-watch-id="${formWatchId}"]`).waitFor();
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+
+    const theirs = await openPage();
+    try {
+      await signIn(theirs.page, sys.gatewayUrl, keys.globex, "/dashboard/watches");
+      await expect.poll(() => theirs.page.getByTestId("watch-count").textContent(), { timeout: 10_000 }).not.toBe("loading…");
+      expect(await theirs.page.locator(`[data-watch-id="${watchId}"]`).count()).toBe(0);
+      expect(theirs.problems).toEqual([]);
+    } finally {
+      await theirs.context.close();
     }
   });
 

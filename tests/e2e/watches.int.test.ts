@@ -74,6 +74,7 @@ describe("watches over REST", () => {
     const ok = await watchUntil(watchId, keys.acme, (w) => w.status === "completed");
     expect(ok.verdict).toMatchObject({ status: "OK", fileHash: published.contentHash.toLowerCase() });
     expect(ok.verdictHistory).toEqual([]);
+    expect(Date.parse(ok.verifiedAt)).toBeGreaterThanOrEqual(Date.parse(ok.createdAt));
     // It is a job like any other: no file, the hash given.
     const job = await api("GET", `${JOBS_PATH}/${watchId}`, keys.acme);
     expect(job.body).toMatchObject({ contentHash: published.contentHash.toLowerCase(), fileName: null, fileSize: null, result: { status: "OK" } });
@@ -87,6 +88,8 @@ describe("watches over REST", () => {
     expect(failed.verdict.reasons).toContain("revoked");
     expect(failed.run).toBe(2);
     expect(failed.verdictHistory.map((v: any) => [v.run, v.status])).toEqual([[1, "OK"]]);
+    // When the current verdict was reached: the re-verification's, not the first run's.
+    expect(Date.parse(failed.verifiedAt)).toBeGreaterThan(Date.parse(ok.verifiedAt));
     const changed = await eventually(
       "verification.changed at the callback",
       async () => receiver.requests.map((r) => JSON.parse(r.body)).find((e) => e.type === "verification.changed"),

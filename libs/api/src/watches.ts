@@ -46,6 +46,7 @@ export const Watch = z
     status: z.enum(jobStatuses).openapi({ description: "Its job's status: queued until the first verdict, processing while a re-verification runs." }),
     run: z.number().int().positive().openapi({ description: "1, or n + 1 after n re-verifications (or retries)." }),
     verdict: z.union([JobResult, z.null()]).openapi({ description: "The current verdict (the latest run's result); null before the first." }),
+    verifiedAt: Timestamp.nullable().openapi({ description: "When the current verdict was reached (its run completed); null while there is none." }),
     verdictHistory: z.array(PastVerdict).openapi({ description: "Earlier verdicts, oldest first, each with the block it was read at." }),
     failure: z.union([JobFailure, z.null()]),
     updatedAt: Timestamp,

@@ -36,6 +36,7 @@ export function toApiWatch({ watch, job }: { watch: WatchRecord; job: Job }) {
     status: job.status,
     run: job.run,
     verdict: job.result,
+    verifiedAt: job.result === null ? null : (job.completedAt?.toISOString() ?? null),
     verdictHistory: job.resultHistory.map((v) => ({ ...v, completedAt: v.completedAt === null ? null : new Date(v.completedAt).toISOString() })),
     failure: job.error,
     updatedAt: job.updatedAt.toISOString(),

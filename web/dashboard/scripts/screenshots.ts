@@ -5,15 +5,17 @@
  * manifest server, loopback only, open development access), loads 20 000 projected jobs of the
  * last five days (the data-scale bench's loader) so the table and the chart have a history,
  * runs a few real jobs through the pipeline (verified, a proof, a FAIL verdict, a job that fails
- * at the manifest stage) and sets one event aside as a dead letter, then photographs each view
+ * at the manifest stage), follows a few content hashes as watches (one revoked on chain, one
+ * stopped) and sets one event aside as a dead letter, then photographs each view
  * in Chromium. Deterministic enough to re-run whenever the dashboard changes.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, rm, stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { DEAD_LETTERS_PATH, newJobId, subjectFor } from "@veriflow/events";
+import { DEAD_LETTERS_PATH, WATCHES_PATH, newJobId, subjectFor, watchPath } from "@veriflow/events";
 import { connectNats } from "@veriflow/nats";
 import { createSilentLogger } from "@veriflow/platform";
+import { revokeContent } from "@veriflow/testing";
 import type { Page } from "playwright-core";
 import { loadScaleJobs } from "../../../bench/support/scale-data.js";
 import { browserMissing, buildDashboard, launchChromium } from "../../../tests/support/browser.js";
@@ -32,6 +34,7 @@ async function main() {
   try {
     await loadScaleJobs(sys.db.sql, 20_000, randomUUID(), () => {});
     const jobs = await runJobs(sys);
+    await makeWatches(sys);
     await makeDeadLetter(sys.nats.url, sys.gatewayUrl);
     await mkdir(OUT, { recursive: true });
     const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, deviceScaleFactor: 1 });
@@ -44,6 +47,7 @@ async function main() {
     await shoot(page, `${base}/jobs/${jobs.proof}`, "proof", '[data-testid="proof"]');
     await shoot(page, `${base}/jobs/${jobs.failed}`, "failed-job", '[data-testid="failure"]');
     // Two polls apart, so the rate column has figures.
+    await shoot(page, `${base}/watches`, "watches", '[data-testid="watch-row"] .verdict');
     await shoot(page, `${base}/pipeline`, "pipeline", '[data-testid="throughput-chart"] canvas', false, 4500);
     const { body } = await getJson(`${sys.gatewayUrl}${DEAD_LETTERS_PATH}?limit=1`);
     await shoot(page, `${base}/dead-letters/${body.deadLetters[0].seq}`, "dead-letters", '[data-testid="dead-letter-body"]');
@@ -81,6 +85,28 @@ async function runJobs(sys: Awaited<ReturnType<typeof startSystem>>) {
   for (const id of [...ids, proof, mismatch, failed]) await waitForJob(sys.gatewayUrl, id, 30_000);
   print(`jobs: ${[...ids, proof, mismatch, failed].length} run through the pipeline`);
   return { verified: ids[0]!, proof, failed };
+}
+
+/** Three watches: one re-checked daily, one whose registration was revoked (OK, then FAIL), one stopped. */
+async function makeWatches(sys: Awaited<ReturnType<typeof startSystem>>) {
+  const watch = async (fields: Record<string, unknown> = {}) => {
+    const published = await sys.publish(`watched ${randomBytes(24).toString("hex")}`);
+    const body = { contentHash: published.contentHash, manifestURI: published.manifestUri, registryAddress: sys.registry, ...fields };
+    const res = await fetch(`${sys.gatewayUrl}${WATCHES_PATH}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (res.status !== 202) throw new Error(`POST ${WATCHES_PATH} answered ${res.status}: ${await res.text()}`);
+    const { watchId } = (await res.json()) as { watchId: string };
+    return { watchId, contentHash: published.contentHash };
+  };
+  const verdictOf = (watchId: string, status: string) =>
+    eventually(`watch ${watchId} ${status}`, async () => ((await getJson(`${sys.gatewayUrl}${watchPath(watchId)}`)).body.verdict?.status === status ? true : undefined));
+  const stopped = await watch();
+  const revoked = await watch();
+  const daily = await watch({ recheckEvery: "P1D" });
+  for (const w of [stopped, revoked, daily]) await verdictOf(w.watchId, "OK");
+  await fetch(`${sys.gatewayUrl}${watchPath(stopped.watchId)}`, { method: "DELETE" });
+  await revokeContent(sys.chain.rpcUrl, sys.chain.accounts[0]!.privateKey, sys.registry, revoked.contentHash);
+  await verdictOf(revoked.watchId, "FAIL");
+  print("watches: 3 followed, one revoked, one stopped");
 }
 
 /** An event its consumers refuse (its data is not content.hashed's): each sets it aside. */

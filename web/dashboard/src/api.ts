@@ -62,10 +62,26 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   return (await res.json()) as T;
 }
 
-export async function postJson<T>(path: string, body?: FormData): Promise<T> {
-  const res = await fetch(path, { method: "POST", headers: headers(), ...(body ? { body } : {}) });
+/** A FormData body goes as multipart (the browser sets its boundary), anything else as JSON. */
+async function send(method: "POST" | "DELETE", path: string, body?: FormData | object): Promise<Response> {
+  const init: RequestInit =
+    body === undefined
+      ? { method, headers: headers() }
+      : body instanceof FormData
+        ? { method, headers: headers(), body }
+        : { method, headers: headers({ "content-type": "application/json" }), body: JSON.stringify(body) };
+  const res = await fetch(path, init);
   if (!res.ok) throw await toError(res);
-  return (await res.json()) as T;
+  return res;
+}
+
+export async function postJson<T>(path: string, body?: FormData | object): Promise<T> {
+  return (await (await send("POST", path, body)).json()) as T;
+}
+
+/** A DELETE, whose answer (204) has no body. */
+export async function deleteResource(path: string): Promise<void> {
+  await send("DELETE", path);
 }
 
 /**

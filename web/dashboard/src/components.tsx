@@ -21,6 +21,25 @@ export function Link(props: { to: Route; children: ComponentChildren; class?: st
   );
 }
 
+/** A table's first cell: a job's id, short, opening its page (a watch's id is its job's). */
+export function JobIdCell({ jobId }: { jobId: string }) {
+  return (
+    <td class="mono">
+      <Link to={{ name: "job", jobId }}>{jobId.slice(0, 8)}</Link>
+    </td>
+  );
+}
+
+/** Reads the next page of a table, while there is one. */
+export function MoreButton(props: { next: string | null; onMore: () => Promise<void>; children: ComponentChildren }) {
+  if (!props.next) return null;
+  return (
+    <button class="button secondary" onClick={() => void props.onMore()} data-testid="load-more">
+      {props.children}
+    </button>
+  );
+}
+
 export function StatusBadge({ status }: { status: JobStatus }) {
   return (
     <span class={`badge badge-${status}`} data-testid="job-status">
@@ -48,6 +67,21 @@ export function ErrorBanner({ error }: { error: unknown }) {
   return (
     <div class="banner banner-error" role="alert" data-testid="error">
       {describeError(error)}
+    </div>
+  );
+}
+
+/** What an action on a row or a card came to (a retry, a replay, a stop), in words. */
+export interface ActionResult {
+  ok: boolean;
+  text: string;
+}
+
+export function ResultBanner({ result, testid }: { result: ActionResult | null; testid: string }) {
+  if (!result) return null;
+  return (
+    <div class={`banner ${result.ok ? "banner-ok" : "banner-error"}`} role="status" data-testid={testid}>
+      {result.text}
     </div>
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatAge, formatBytes, formatDuration, parseSearch, shortHex } from "./format.js";
+import { formatAge, formatBytes, formatDuration, formatPeriod, parseSearch, shortHex } from "./format.js";
 import { minuteSeries, rates } from "./pipeline-series.js";
 import { parseRoute, hrefOf } from "./router.js";
 
@@ -8,6 +8,8 @@ describe("formatting", () => {
     expect([formatAge(-5), formatAge(4_900), formatAge(180_000), formatAge(7_200_000), formatAge(5 * 86_400_000)]).toEqual(["0 s", "4 s", "3 min", "2 h", "5 d"]);
     expect([formatDuration(850.4), formatDuration(1234), formatDuration(150_000), formatDuration(null), formatDuration(NaN)]).toEqual(["850 ms", "1.2 s", "2.5 min", "–", "–"]);
     expect([formatBytes(512), formatBytes(1536), formatBytes(2 * 1024 ** 2), formatBytes(null)]).toEqual(["512 B", "1.5 KB", "2.0 MB", "–"]);
+    // A re-check schedule exactly, not rounded as an age is: 90 minutes is not "1 h".
+    expect([formatPeriod(21_600), formatPeriod(86_400), formatPeriod(5_400), formatPeriod(45)]).toEqual(["6 h", "1 d", "90 min", "45 s"]);
     expect(shortHex("0x" + "ab".repeat(32))).toBe("0xabab…abab");
     expect(shortHex("0x1234")).toBe("0x1234");
   });
@@ -39,7 +41,7 @@ describe("pipeline series", () => {
 
 describe("routes", () => {
   it("reads every view's path and writes it back", () => {
-    const routes = [{ name: "jobs" }, { name: "job", jobId: "0f8fad5b-d9cb-469f-a165-70867728950e" }, { name: "pipeline" }, { name: "dead-letters", seq: null }, { name: "dead-letters", seq: 12 }, { name: "submit" }] as const;
+    const routes = [{ name: "jobs" }, { name: "job", jobId: "0f8fad5b-d9cb-469f-a165-70867728950e" }, { name: "watches" }, { name: "pipeline" }, { name: "dead-letters", seq: null }, { name: "dead-letters", seq: 12 }, { name: "submit" }] as const;
     for (const r of routes) expect(parseRoute(hrefOf(r))).toEqual(r);
     expect(parseRoute("/dashboard/nowhere")).toEqual({ name: "jobs" });
     expect(parseRoute("/dashboard")).toEqual({ name: "jobs" });

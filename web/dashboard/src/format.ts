@@ -9,6 +9,14 @@ export function formatAge(ms: number): string {
   return `${Math.floor(s / 86_400)} d`;
 }
 
+/** A schedule's period in the largest unit that divides it: "6 h", "1 d", "90 min", "45 s". */
+export function formatPeriod(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
 /** A latency: "850 ms", "1.2 s", "2.5 min"; "–" when unknown. */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";

@@ -9,6 +9,7 @@ import { JobView } from "./views/job.js";
 import { JobsView } from "./views/jobs.js";
 import { PipelineView } from "./views/pipeline.js";
 import { SubmitView } from "./views/submit.js";
+import { WatchesView } from "./views/watches.js";
 
 /** Asks for an API key and checks it (a read of the stats) before keeping it for this tab. */
 function KeyForm({ onKey }: { onKey: () => void }) {
@@ -54,6 +55,7 @@ function KeyForm({ onKey }: { onKey: () => void }) {
 
 const NAV: { route: Route; label: string }[] = [
   { route: { name: "jobs" }, label: "Jobs" },
+  { route: { name: "watches" }, label: "Watches" },
   { route: { name: "pipeline" }, label: "Pipeline" },
   { route: { name: "dead-letters", seq: null }, label: "Dead letters" },
   { route: { name: "submit" }, label: "Submit" },
@@ -63,6 +65,8 @@ function Page({ route }: { route: Route }) {
   switch (route.name) {
     case "job":
       return <JobView jobId={route.jobId} />;
+    case "watches":
+      return <WatchesView />;
     case "pipeline":
       return <PipelineView />;
     case "dead-letters":

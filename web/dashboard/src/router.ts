@@ -6,6 +6,7 @@ export const BASE = "/dashboard";
 export type Route =
   | { name: "jobs" }
   | { name: "job"; jobId: string }
+  | { name: "watches" }
   | { name: "pipeline" }
   | { name: "dead-letters"; seq: number | null }
   | { name: "submit" };
@@ -15,6 +16,7 @@ export function parseRoute(pathname: string): Route {
   const parts = pathname.slice(pathname.startsWith(BASE) ? BASE.length : 0).split("/").filter(Boolean);
   const [first, second] = parts;
   if (first === "jobs" && second) return { name: "job", jobId: decodeURIComponent(second) };
+  if (first === "watches") return { name: "watches" };
   if (first === "pipeline") return { name: "pipeline" };
   if (first === "dead-letters") return { name: "dead-letters", seq: second && /^\d+$/.test(second) ? Number(second) : null };
   if (first === "submit") return { name: "submit" };

@@ -33,6 +33,40 @@ export interface Job {
   updatedAt: string;
 }
 
+/** An earlier run's verdict, kept when a re-verification replaced it. */
+export interface PastVerdict {
+  run: number;
+  status: string | null;
+  reasons: string[];
+  blockNumber: number | null;
+  completedAt: string | null;
+}
+
+/** A content hash followed without its file (GET /api/watches); its id is its job's id. */
+export interface Watch {
+  watchId: string;
+  contentHash: string;
+  manifestUri: string | null;
+  registryAddress: string | null;
+  recheckEverySeconds: number | null;
+  active: boolean;
+  createdAt: string;
+  stoppedAt: string | null;
+  status: JobStatus;
+  run: number;
+  verdict: VerifyResult | null;
+  verifiedAt: string | null;
+  verdictHistory: PastVerdict[];
+  failure: Failure | null;
+  updatedAt: string;
+}
+
+export interface WatchList {
+  watches: Watch[];
+  total: number;
+  nextCursor: string | null;
+}
+
 export interface JobList {
   jobs: Job[];
   total: number | null;

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { explainChecks, explainFailure, explainReasons, verdictHeadline } from "./verdict.js";
+import { explainChecks, explainFailure, explainReasons, verdictHeadline, verdictInBrief } from "./verdict.js";
 
 describe("verdict in words", () => {
   it("says what OK, WARN and FAIL mean", () => {
     expect(verdictHeadline({ status: "OK" })).toMatch(/^Verified: .*registered on-chain by the creator who signed/);
     expect(verdictHeadline({ status: "WARN" })).toMatch(/warning.*manifest URI differs/);
     expect(verdictHeadline({ status: "FAIL" })).toMatch(/^Not verified/);
+    expect((["OK", "WARN", "FAIL"] as const).map(verdictInBrief)).toEqual(["verified", "verified, with a warning", "not verified"]);
   });
 
   it("explains each reason, and shows an unknown one as it came", () => {

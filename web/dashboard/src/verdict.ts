@@ -66,6 +66,11 @@ export function verdictHeadline(result: VerifyResult): string {
   }
 }
 
+/** The verdict in a few words, for a table cell (the headline is its title). */
+export function verdictInBrief(status: VerdictStatus): string {
+  return { OK: "verified", WARN: "verified, with a warning", FAIL: "not verified" }[status] ?? `unknown verdict ${String(status)}`;
+}
+
 /** The reasons as sentences; an unknown reason is shown as it came. */
 export function explainReasons(reasons: readonly string[] = []): string[] {
   return reasons.map((r) => REASONS[r] ?? `Reason: ${r}`);

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, describeError, getJson, postJson } from "../api.js";
-import { Card, ErrorBanner, Link } from "../components.js";
+import { type ActionResult, Card, ErrorBanner, Link, ResultBanner } from "../components.js";
 import { formatAge, formatBytes } from "../format.js";
 import { usePoll } from "../poll.js";
 import { navigate } from "../router.js";
@@ -64,7 +64,7 @@ export function DeadLettersView({ seq }: { seq: number | null }) {
 function DeadLetterDetail({ seq, onReplayed }: { seq: number; onReplayed: () => void }) {
   const [letter, setLetter] = useState<DeadLetter | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  const [result, setResult] = useState<ActionResult | null>(null);
   useEffect(() => {
     setLetter(null);
     setError(null);
@@ -92,11 +92,7 @@ function DeadLetterDetail({ seq, onReplayed }: { seq: number; onReplayed: () => 
       }
     >
       <ErrorBanner error={error} />
-      {result && (
-        <div class={`banner ${result.ok ? "banner-ok" : "banner-error"}`} role="status" data-testid="replay-result">
-          {result.text}
-        </div>
-      )}
+      <ResultBanner result={result} testid="replay-result" />
       {letter && (
         <>
           <dl class="facts">

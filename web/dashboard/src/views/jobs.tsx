@@ -1,7 +1,8 @@
 import { useState } from "preact/hooks";
 import { ApiError, describeError, getJson, postJson } from "../api.js";
-import { ErrorBanner, Link, Progress, Stat, StatusBadge, VerdictBadge } from "../components.js";
+import { type ActionResult, ErrorBanner, JobIdCell, MoreButton, Progress, ResultBanner, Stat, StatusBadge, VerdictBadge } from "../components.js";
 import { formatAge, formatCount, parseSearch, shortHex } from "../format.js";
+import { useOlderPages } from "../paging.js";
 import { usePoll } from "../poll.js";
 import type { Job, JobList, JobStatus, JobType, Stats } from "../types.js";
 
@@ -40,9 +41,7 @@ function listQuery(f: Filters, contentHash?: string, cursor?: string): string {
 
 export function JobsView() {
   const [filters, setFilters] = useState<Filters>({ status: "", type: "", search: "" });
-  const [older, setOlder] = useState<{ jobs: Job[]; next: string | null } | null>(null);
-  const [moreError, setMoreError] = useState<unknown>(null);
-  const [retried, setRetried] = useState<{ ok: boolean; text: string } | null>(null);
+  const [retried, setRetried] = useState<ActionResult | null>(null);
   const retry = async (jobId: string) => {
     try {
       const r = await postJson<{ message: string }>(`${JOBS}/${jobId}/retry`);
@@ -54,22 +53,16 @@ export function JobsView() {
   };
   const page = usePoll((signal) => loadPage(filters, signal), 2000, [filters.status, filters.type, filters.search]);
   const stats = usePoll((signal) => getJson<Stats>(`${JOBS}/stats`, signal), 2000, []);
+  const term = parseSearch(filters.search);
+  const older = useOlderPages(page.data?.nextCursor ?? null, async (cursor) => {
+    const more = await getJson<JobList>(`${JOBS}?${listQuery(filters, term.kind === "contentHash" ? term.value : undefined, cursor)}`);
+    return { items: more.jobs, next: more.nextCursor };
+  });
   const set = (patch: Partial<Filters>) => {
-    setOlder(null);
+    older.reset();
     setFilters({ ...filters, ...patch });
   };
-  const term = parseSearch(filters.search);
-  const jobs = [...(page.data?.jobs ?? []), ...(older?.jobs ?? [])];
-  const next = older ? older.next : (page.data?.nextCursor ?? null);
-  const loadMore = async () => {
-    if (!next) return;
-    try {
-      const more = await getJson<JobList>(`${JOBS}?${listQuery(filters, term.kind === "contentHash" ? term.value : undefined, next)}`);
-      setOlder({ jobs: [...(older?.jobs ?? []), ...more.jobs], next: more.nextCursor });
-    } catch (err) {
-      setMoreError(err);
-    }
-  };
+  const jobs = [...(page.data?.jobs ?? []), ...older.items];
   const now = Date.now();
   const s = stats.data;
   return (
@@ -107,12 +100,8 @@ export function JobsView() {
         </span>
       </div>
       {term.kind === "invalid" && <div class="banner">Search takes a job id (a uuid) or a content hash (0x and 64 hex digits).</div>}
-      <ErrorBanner error={page.error ?? moreError} />
-      {retried && (
-        <div class={`banner ${retried.ok ? "banner-ok" : "banner-error"}`} role="status" data-testid="retry-result">
-          {retried.text}
-        </div>
-      )}
+      <ErrorBanner error={page.error ?? older.error} />
+      <ResultBanner result={retried} testid="retry-result" />
       <table class="table" data-testid="jobs-table">
         <thead>
           <tr>
@@ -129,9 +118,7 @@ export function JobsView() {
         <tbody>
           {jobs.map((j) => (
             <tr key={j.id} data-testid="job-row" data-job-id={j.id}>
-              <td class="mono">
-                <Link to={{ name: "job", jobId: j.id }}>{j.id.slice(0, 8)}</Link>
-              </td>
+              <JobIdCell jobId={j.id} />
               <td>{j.type ?? "–"}</td>
               <td>
                 <StatusBadge status={j.status} />
@@ -161,11 +148,9 @@ export function JobsView() {
           )}
         </tbody>
       </table>
-      {next && (
-        <button class="button secondary" onClick={() => void loadMore()} data-testid="load-more">
-          Older jobs
-        </button>
-      )}
+      <MoreButton next={older.next} onMore={older.loadMore}>
+        Older jobs
+      </MoreButton>
     </div>
   );
 }

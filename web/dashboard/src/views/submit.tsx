@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
-import { describeError, postJson } from "../api.js";
+import { postJson } from "../api.js";
 import { Card } from "../components.js";
 import { formatBytes } from "../format.js";
-import { navigate } from "../router.js";
+import { useSendAndOpen } from "../send-and-open.js";
 
 /**
  * Submits a file as the REST route takes it (multipart: the fields first, then the file, so a
@@ -14,8 +14,7 @@ export function SubmitView() {
   const [manifestURI, setManifestURI] = useState("");
   const [registryAddress, setRegistryAddress] = useState("");
   const [over, setOver] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, send } = useSendAndOpen();
   const submit = async (e: Event) => {
     e.preventDefault();
     if (!file) return setError("Choose or drop a file first.");
@@ -23,16 +22,7 @@ export function SubmitView() {
     form.append("manifestURI", manifestURI.trim());
     form.append("registryAddress", registryAddress.trim());
     form.append("file", file, file.name);
-    setBusy(true);
-    setError(null);
-    try {
-      const accepted = await postJson<{ jobId: string }>(`/api/verification-jobs/${type}`, form);
-      navigate({ name: "job", jobId: accepted.jobId });
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
-    }
+    await send(async () => (await postJson<{ jobId: string }>(`/api/verification-jobs/${type}`, form)).jobId);
   };
   return (
     <div class="view narrow">
