@@ -18,6 +18,8 @@ export interface NatsClients {
   jsm: JetStreamManager;
   /** True while the connection is up (false while reconnecting). */
   isConnected(): boolean;
+  /** When the connection dropped (ms since the epoch) while it is reconnecting; null while it is up. */
+  disconnectedAt(): number | null;
   /** Drains subscriptions and closes the connection. */
   close(): Promise<void>;
 }
@@ -56,13 +58,16 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
     noAsyncTraces: true,
   });
   let connected = true;
+  let droppedAt: number | null = null;
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {
         connected = false;
+        droppedAt = Date.now();
         opts.log.warn({ server: s.server }, "nats disconnected");
       } else if (s.type === "reconnect") {
         connected = true;
+        droppedAt = null;
         opts.log.info({ server: s.server }, "nats reconnected");
       } else if (s.type === "error" && s.error instanceof errors.PermissionViolationError) {
         // A deployment whose user lacks a permission the code needs: say which, loudly (deploy/nats/nats-server.conf).
@@ -83,6 +88,7 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsClients
     js,
     jsm,
     isConnected: () => connected && !nc.isClosed(),
+    disconnectedAt: () => (connected || nc.isClosed() ? null : droppedAt),
     async close() {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },

@@ -100,7 +100,7 @@ export function createSubmissionHandlers(deps: SubmissionServiceDeps): Submissio
       checkTextField("fileName", meta.fileName);
       checkTextField("contentType", meta.contentType);
       // Decided before the file is read, as on REST: the chunks can be consumed only once.
-      if (!deps.health.usable()) {
+      if (!(await deps.health.decide())) {
         const release = deps.fallback.admit();
         try {
           return await verifyInProcess(deps, request, meta, messages, ctx.signal);

@@ -7,22 +7,42 @@ import type { Logger } from "@veriflow/platform";
  * the queue is usable while the NATS connection is up and no recent JetStream call
  * failed as unreachable. After such a failure, `probe` runs every `probeEveryMs` until
  * JetStream answers again; meanwhile submissions take the fallback.
+ *
+ * A dropped connection is not an outage yet: in a cluster the client is on another node
+ * within moments (a node killed, restarted, drained). So a submission that finds the
+ * connection down during its first `reconnectGraceMs` waits for the reconnect, up to the
+ * rest of that grace, and goes through the queue if it comes; only a connection down for
+ * longer sends submissions to the fallback, at once.
  */
 export interface QueueHealth {
+  /** The queue is usable now (no waiting): for reports such as the stats' `available`. */
   usable(): boolean;
+  /** Whether this submission goes through the queue: usable(), after waiting out a connection drop's grace. */
+  decide(): Promise<boolean>;
   /** Call with any error of a queue path; only "unreachable" errors trip the switch. */
   reportFailure(err: unknown): void;
   close(): void;
 }
 
+/** A connection back within this is a reconnect (another node of the cluster), not an outage. */
+export const RECONNECT_GRACE_MS = 2_000;
+const RECONNECT_POLL_MS = 25;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export function createQueueHealth(opts: {
   isConnected: () => boolean;
+  /** When the connection dropped, while it is reconnecting (NatsClients.disconnectedAt). */
+  disconnectedAt: () => number | null;
   /** True when JetStream answers (e.g. the events stream's info). */
   probe: () => Promise<boolean>;
   probeEveryMs?: number;
+  /** How long a dropped connection is waited for before submissions take the fallback. */
+  reconnectGraceMs?: number;
   log: Logger;
 }): QueueHealth {
   const every = opts.probeEveryMs ?? 1000;
+  const grace = opts.reconnectGraceMs ?? RECONNECT_GRACE_MS;
+
   let tripped = false;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -47,8 +67,18 @@ export function createQueueHealth(opts: {
     timer.unref();
   };
 
+  const usable = () => !tripped && opts.isConnected();
   return {
-    usable: () => !tripped && opts.isConnected(),
+    usable,
+    async decide() {
+      const droppedAt = opts.disconnectedAt();
+      if (droppedAt !== null) {
+        // Reconnecting: wait for it within the drop's grace (past it, the fallback at once).
+        const deadline = droppedAt + grace;
+        while (!closed && !opts.isConnected() && Date.now() < deadline) await sleep(Math.min(RECONNECT_POLL_MS, deadline - Date.now()));
+      }
+      return usable();
+    },
     reportFailure(err) {
       if (tripped || !isNatsUnavailableError(err)) return;
       tripped = true;

@@ -57,7 +57,7 @@ export async function startGatewayService(config: GatewayConfig, log: Logger): P
   const fallback = await createFallbackPipeline(config.stageEnv, log, undefined, config.fallbackConcurrency);
   shutdown.add("fallback", () => fallback.close());
   // Probed every 500 ms, each probe waiting 1 s at most: the pipeline is used again within about a second of the stream answering.
-  const health = createQueueHealth({ isConnected: () => nats.isConnected(), probe: await createStreamProbe(nats.nc, 1000), probeEveryMs: 500, log });
+  const health = createQueueHealth({ isConnected: () => nats.isConnected(), disconnectedAt: () => nats.disconnectedAt(), probe: await createStreamProbe(nats.nc, 1000), probeEveryMs: 500, log });
   shutdown.add("queue-health", () => health.close());
   const policy = { ...config.submission, webhookAllowedPrivateHosts: config.webhookAllowedPrivateHosts };
   const sync = createSyncSupport({

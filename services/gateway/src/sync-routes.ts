@@ -66,7 +66,7 @@ export function createSyncSupport(deps: SyncDeps): SyncSupport {
     return async (ctx: Context, next: Next) => {
       const waitMs = mode === "sync" ? deps.syncTimeoutMs : parseWait(ctx.query.wait, deps.syncTimeoutMs);
       // Decided before the body is read: the file part can be consumed only once.
-      if (!deps.health.usable()) return verifyInProcess(ctx, jobType);
+      if (!(await deps.health.decide())) return verifyInProcess(ctx, jobType);
       if (waitMs === null) return guard(next);
       const jobId = newJobId();
       ctx.state.jobId = jobId;
