@@ -149,6 +149,8 @@ export interface WatchInput {
   registryAddress: string;
   callbackUrl?: string | undefined;
   recheckEvery?: string | undefined;
+  /** Sent as `Idempotency-Key`: the same key on every attempt of one create makes one watch. */
+  idempotencyKey?: string;
 }
 
 /** The answer to POST /api/watches. */
@@ -295,7 +297,8 @@ export function createApiClient(opts: { url: string; apiKey?: string }): ApiClie
       const body: Record<string, string> = { contentHash: input.contentHash, manifestURI: input.manifestUri, registryAddress: input.registryAddress };
       if (input.callbackUrl) body.callbackUrl = input.callbackUrl;
       if (input.recheckEvery) body.recheckEvery = input.recheckEvery;
-      return json<WatchAccepted>(await request(WATCHES_PATH, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
+      const headers: Record<string, string> = { "content-type": "application/json", ...(input.idempotencyKey ? { "idempotency-key": input.idempotencyKey } : {}) };
+      return json<WatchAccepted>(await request(WATCHES_PATH, { method: "POST", headers, body: JSON.stringify(body) }));
     },
     async listWatches(query) {
       const params = new URLSearchParams();

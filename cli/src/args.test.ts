@@ -24,7 +24,10 @@ describe("parseCommand", () => {
       recheckEvery: "P1D",
       wait: true,
       timeoutMs: 9000,
+      retryForMs: DEFAULT_RETRY_FOR_S * 1000,
     });
+    expect(parseCommand(["watch", hash, "--manifest", "ipfs://bafy", "--registry", REGISTRY, "--retry-for", "0"])).toMatchObject({ kind: "watch", retryForMs: 0 });
+    usageError(["watch", hash, "--manifest", "ipfs://bafy", "--registry", REGISTRY, "--retry-for", "soon"], /--retry-for/);
     usageError(["watch", "0x12", "--manifest", "ipfs://bafy", "--registry", REGISTRY], /not a content hash/);
     usageError(["watch", hash, "--registry", REGISTRY], /--manifest <uri> is required/);
     usageError(["watch", hash, "--manifest", "ipfs://bafy", "--registry", "0x12"], /--registry must be/);

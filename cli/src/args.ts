@@ -64,6 +64,7 @@ export type Command =
       recheckEvery: string | undefined;
       wait: boolean;
       timeoutMs: number;
+      retryForMs: number;
     }
   | { kind: "watches"; common: Common; active: boolean | undefined; limit: number | undefined; offset: number | undefined }
   | { kind: "unwatch"; common: Common; id: string }
@@ -267,6 +268,7 @@ function parseWatch(args: string[], env: Env): Command {
     "recheck-every": { type: "string" },
     wait: { type: "boolean", default: false },
     timeout: { type: "string" },
+    "retry-for": { type: "string" },
   });
   if (values.help) return { kind: "help", text: HELP.watch };
   const usage = "veriflow watch <content-hash> --manifest <uri> --registry <address>";
@@ -287,6 +289,7 @@ function parseWatch(args: string[], env: Env): Command {
     recheckEvery: values["recheck-every"] as string | undefined,
     wait: values.wait === true || values.timeout !== undefined,
     timeoutMs: timeoutOf(values.timeout),
+    retryForMs: secondsOf("retry-for", values["retry-for"], DEFAULT_RETRY_FOR_S, "no retries"),
   };
 }
 

@@ -23,7 +23,7 @@ Usage:
   veriflow jobs get <job-id>
   veriflow jobs watch <job-id> [--timeout <s>]
   veriflow jobs retry <job-id> [--wait] [--timeout <s>]
-  veriflow watch <content-hash> --manifest <uri> --registry <address> [--callback-url <url>] [--recheck-every <d>] [--wait] [--timeout <s>]
+  veriflow watch <content-hash> --manifest <uri> --registry <address> [--callback-url <url>] [--recheck-every <d>] [--wait] [--timeout <s>] [--retry-for <s>]
   veriflow watches [--active|--stopped] [--limit <n>] [--offset <n>]
   veriflow unwatch <watch-id>
   veriflow dead-letters list [--consumer <name>] [--after <seq>] [--limit <n>]
@@ -97,6 +97,8 @@ ${EXIT_CODES_HELP}
       --callback-url <url>         POSTed the first verdict and each changed verdict (verification.changed)
       --recheck-every <d>          re-verify on this schedule as well (PT6H, P1D or seconds; 5 minutes to 365 days)
       --wait, --timeout <s>        as for verify
+      --retry-for <s>              as for verify: a busy or full gateway is asked again after its Retry-After,
+                                   with one Idempotency-Key for every attempt, so a retry never makes a second watch
   veriflow watches [--active|--stopped] [--limit <n>] [--offset <n>]
                                    your watches, newest first: state, current verdict, runs (limit 1-${JOBS_PAGE_SIZE.max})
   veriflow unwatch <watch-id>      stops following it (no more re-verifications); its verdicts stay readable

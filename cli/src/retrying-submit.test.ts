@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Accepted, ApiClient, SubmitInput } from "./api.js";
+import type { Accepted, ApiClient, SubmitInput, WatchAccepted, WatchInput } from "./api.js";
 import { ApiError, InterruptedError } from "./errors.js";
-import { DEFAULT_RETRY_DELAY_MS, MIN_RETRY_DELAY_MS, isComeBackLater, retryDelayMs, submitWithRetries } from "./retrying-submit.js";
+import { DEFAULT_RETRY_DELAY_MS, MIN_RETRY_DELAY_MS, createWatchWithRetries, isComeBackLater, retryDelayMs, submitWithRetries } from "./retrying-submit.js";
 
 const input: SubmitInput = { file: "a.txt", manifestUri: "ipfs://bafy", registryAddress: "0x" + "2".repeat(40), type: "verify" };
 const accepted: Accepted = { mode: "async", jobId: "92a08901-0f1e-4c3b-9a7d-2b8f3c4d5e6f", status: "queued" };
@@ -81,5 +81,30 @@ describe("submitWithRetries", () => {
     const interrupt = new AbortController();
     const waiting = submitWithRetries(fakeApi([busy("30")]).api, input, { retryForMs: 60_000, signal: interrupt.signal, onWait: () => interrupt.abort() });
     await expect(waiting).rejects.toBeInstanceOf(InterruptedError);
+  });
+});
+
+describe("createWatchWithRetries", () => {
+  it("creates a watch again after a busy answer with the same Idempotency-Key, and gives up past the bound", async () => {
+    const watch: WatchInput = { contentHash: "0x" + "ab".repeat(32), manifestUri: "ipfs://bafy", registryAddress: "0x" + "2".repeat(40) };
+    const created: WatchAccepted = { watchId: accepted.jobId!, jobId: accepted.jobId!, status: "queued", pollUrl: `/api/watches/${accepted.jobId}` };
+    const sent: WatchInput[] = [];
+    const answers: (WatchAccepted | Error)[] = [busy(), new ApiError(429, "E_RATE_LIMITED", "slow down", null, "1"), created];
+    const api = {
+      createWatch: async (i: WatchInput) => {
+        sent.push(i);
+        const next = answers.shift()!;
+        if (next instanceof Error) throw next;
+        return next;
+      },
+    } as unknown as ApiClient;
+    await expect(createWatchWithRetries(api, watch, { retryForMs: 60_000, onWait: () => {} })).resolves.toBe(created);
+    expect(sent).toHaveLength(3);
+    expect(sent[0]!.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(sent.map((s) => s.idempotencyKey)).size).toBe(1);
+    expect(sent.every((s) => s.contentHash === watch.contentHash)).toBe(true);
+
+    answers.push(busy());
+    await expect(createWatchWithRetries(api, watch, { retryForMs: 0, onWait: () => {} })).rejects.toThrow(/not retried/);
   });
 });

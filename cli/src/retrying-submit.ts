@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Accepted, ApiClient, SubmitInput } from "./api.js";
+import type { Accepted, ApiClient, SubmitInput, WatchAccepted, WatchInput } from "./api.js";
 import { ApiError, InterruptedError } from "./errors.js";
 
 /**
@@ -46,17 +46,26 @@ export interface RetryOptions {
  * the bound, the last answer is the error (exit 5, like any HTTP error).
  */
 export async function submitWithRetries(api: ApiClient, input: SubmitInput, opts: RetryOptions): Promise<Accepted> {
-  const withKey = { ...input, idempotencyKey: input.idempotencyKey ?? randomUUID() };
+  return withRetries((idempotencyKey) => api.submit({ ...input, idempotencyKey }), opts, input.idempotencyKey);
+}
+
+/** A watch's create, retried as a submission is: one Idempotency-Key for every attempt, so one watch. */
+export async function createWatchWithRetries(api: ApiClient, input: WatchInput, opts: RetryOptions): Promise<WatchAccepted> {
+  return withRetries((idempotencyKey) => api.createWatch({ ...input, idempotencyKey }), opts, input.idempotencyKey);
+}
+
+/** Runs `attempt` with one key (`key`, or a new UUID) until it is not told to come back later, within `retryForMs`. */
+async function withRetries<T>(attempt: (idempotencyKey: string) => Promise<T>, opts: RetryOptions, key: string = randomUUID()): Promise<T> {
   const started = Date.now();
-  for (let attempt = 1; ; attempt++) {
+  for (let n = 1; ; n++) {
     try {
-      return await api.submit(withKey);
+      return await attempt(key);
     } catch (err) {
       if (!isComeBackLater(err)) throw err;
       const delayMs = retryDelayMs(err.retryAfter);
       const leftMs = opts.retryForMs - (Date.now() - started);
-      if (opts.retryForMs === 0 || delayMs > leftMs) throw givenUp(err, attempt, opts.retryForMs);
-      opts.onWait({ err, delayMs, attempt, leftMs });
+      if (opts.retryForMs === 0 || delayMs > leftMs) throw givenUp(err, n, opts.retryForMs);
+      opts.onWait({ err, delayMs, attempt: n, leftMs });
       await sleep(delayMs, opts.signal);
     }
   }

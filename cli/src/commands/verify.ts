@@ -7,7 +7,7 @@ import { followJob } from "../follow.js";
 import { formatJob } from "../format.js";
 import { printJson, type Io } from "../io.js";
 import { createProgressReporter } from "../progress.js";
-import { submitWithRetries } from "../retrying-submit.js";
+import { submitWithRetries, type RetryOptions } from "../retrying-submit.js";
 
 type VerifyCommand = Extract<Command, { kind: "verify" }>;
 
@@ -17,13 +17,7 @@ export async function runVerify(cmd: VerifyCommand, io: Io): Promise<number> {
   const { common } = cmd;
   const api = createApiClient(common);
   const input = { file: cmd.file, manifestUri: cmd.manifestUri, registryAddress: cmd.registry, rpcUrl: cmd.rpcUrl, priority: cmd.priority, recheckEvery: cmd.recheckEvery, fresh: cmd.fresh, type: cmd.proof ? "proof" : "verify" } as const;
-  const accepted = await submitWithRetries(api, input, {
-    retryForMs: cmd.retryForMs,
-    signal: io.signal,
-    onWait: ({ err, delayMs, attempt }) => {
-      if (!common.quiet) io.stderr.write(`the gateway answered ${err.status} ${err.code} (${err.message}): sending again in ${delayMs / 1000} s (attempt ${attempt + 1})\n`);
-    },
-  });
+  const accepted = await submitWithRetries(api, input, { retryForMs: cmd.retryForMs, signal: io.signal, onWait: tellRetry(io, common.quiet) });
   if (accepted.mode === "sync" && accepted.result) return printSyncVerdict(cmd, io, accepted);
   const jobId = accepted.jobId;
   if (!jobId) throw new ApiError(202, "E_BAD_RESPONSE", `the server accepted the file without a job id: ${JSON.stringify(accepted).slice(0, 200)}`);
@@ -38,6 +32,13 @@ export async function runVerify(cmd: VerifyCommand, io: Io): Promise<number> {
   if (common.json) printJson(io, job);
   else io.stdout.write(formatJob(job));
   return exitCodeForJob(job);
+}
+
+/** A line on stderr before each retry of a submission or a watch's create (none with --quiet). */
+export function tellRetry(io: Io, quiet: boolean): RetryOptions["onWait"] {
+  return ({ err, delayMs, attempt }) => {
+    if (!quiet) io.stderr.write(`the gateway answered ${err.status} ${err.code} (${err.message}): sending again in ${delayMs / 1000} s (attempt ${attempt + 1})\n`);
+  };
 }
 
 /**

@@ -3,7 +3,8 @@ import type { Command } from "../args.js";
 import { EXIT, exitCodeForJob } from "../exit-codes.js";
 import { formatJob, formatWatchList } from "../format.js";
 import { printJson, type Io } from "../io.js";
-import { followWithProgress } from "./verify.js";
+import { createWatchWithRetries } from "../retrying-submit.js";
+import { followWithProgress, tellRetry } from "./verify.js";
 
 type WatchCommand = Extract<Command, { kind: "watch" | "watches" | "unwatch" }>;
 
@@ -13,7 +14,8 @@ export async function runWatches(cmd: WatchCommand, io: Io): Promise<number> {
   const { json, quiet } = cmd.common;
   switch (cmd.kind) {
     case "watch": {
-      const answer = await api.createWatch({ contentHash: cmd.contentHash, manifestUri: cmd.manifestUri, registryAddress: cmd.registry, callbackUrl: cmd.callbackUrl, recheckEvery: cmd.recheckEvery });
+      const input = { contentHash: cmd.contentHash, manifestUri: cmd.manifestUri, registryAddress: cmd.registry, callbackUrl: cmd.callbackUrl, recheckEvery: cmd.recheckEvery };
+      const answer = await createWatchWithRetries(api, input, { retryForMs: cmd.retryForMs, signal: io.signal, onWait: tellRetry(io, quiet) });
       if (!cmd.wait) {
         if (json) printJson(io, answer);
         else io.stdout.write(`${answer.watchId}\n`);
