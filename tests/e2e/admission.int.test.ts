@@ -150,7 +150,7 @@ describe("open watches", () => {
   it("refuses one past STATUS_MAX_WATCHES: SSE 503 E_TOO_MANY_WATCHES with Retry-After, gRPC RESOURCE_EXHAUSTED; a closed one frees its slot", async () => {
     await sys.services.hashing.stop(); // the job stays queued: its watches stay open
     const queued = await submitOk();
-    expect(queued.status).toBe(202);
+    expect(queued.status, JSON.stringify(queued.body)).toBe(202);
     const sse = () => {
       const ac = new AbortController();
       return { ac, res: fetch(`${sys.gatewayUrl}${JOBS_PATH}/${queued.body.jobId}/events`, { signal: ac.signal }) };

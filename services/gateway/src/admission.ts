@@ -79,6 +79,35 @@ export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: numbe
     return Math.min(RETRY_AFTER.max, Math.max(RETRY_AFTER.min, Math.ceil(excess / perSecond)));
   };
 
+  /** Throws the answer when reading `r` (with the jobs accepted since) cannot take the job. */
+  const judge = (r: Reading | undefined, uploadBytes: number | undefined, priority: JobPriority) => {
+    if (!r || Date.now() - r.at > refreshMs * STALE_AFTER_READINGS) return; // unknown: the publish will tell
+    const ofClass = r.backlog[priority] + acceptedSince[priority];
+    if (ofClass >= opts.maxBacklog) {
+      throw new HttpError("E_QUEUE_BACKLOG", `the queue holds ${ofClass} unfinished ${priority} jobs (limit ${opts.maxBacklog}); send it again later`, {
+        expose: true,
+        retryAfterSeconds: retryAfter(ofClass - opts.maxBacklog + 1),
+      });
+    }
+    // The stream holds every class's events.
+    const backlog = jobPriorities.reduce((n, p) => n + r.backlog[p] + acceptedSince[p], 0);
+    // What the stream must hold without discarding anything unprocessed: the events waiting,
+    // and the events the unfinished jobs will still publish (one per stage, at most).
+    const needed = r.unprocessedBytes + backlog * pipeline.stages.length * Math.max(r.averageEventBytes, MIN_EVENT_BYTES);
+    if (needed >= r.streamMaxBytes * HIGH_WATER) {
+      throw new HttpError("E_STORAGE_FULL", "the events stream is nearly full of unprocessed events; send it again later", {
+        expose: true,
+        retryAfterSeconds: retryAfter(backlog / 2),
+      });
+    }
+    if (uploadBytes !== undefined && uploadBytes > r.uploadsFreeBytes) {
+      throw new HttpError("E_STORAGE_FULL", `the uploads bucket has room for ${Math.max(0, r.uploadsFreeBytes)} more bytes, not ${uploadBytes}; send it again later`, {
+        expose: true,
+        retryAfterSeconds: retryAfter(backlog),
+      });
+    }
+  };
+
   return {
     async check(uploadBytes, priority = "interactive") {
       // Only the first request waits for a reading. After it, a request is judged against the last
@@ -87,31 +116,14 @@ export function createAdmission(opts: { jsm: JetStreamManager; maxBacklog: numbe
       // (bench:priority).
       if (!last) await refresh();
       else if (Date.now() - last.at >= refreshMs) void refresh();
-      const r = last;
-      if (!r || Date.now() - r.at > refreshMs * STALE_AFTER_READINGS) return; // unknown: the publish will tell
-      const ofClass = r.backlog[priority] + acceptedSince[priority];
-      if (ofClass >= opts.maxBacklog) {
-        throw new HttpError("E_QUEUE_BACKLOG", `the queue holds ${ofClass} unfinished ${priority} jobs (limit ${opts.maxBacklog}); send it again later`, {
-          expose: true,
-          retryAfterSeconds: retryAfter(ofClass - opts.maxBacklog + 1),
-        });
-      }
-      // The stream holds every class's events.
-      const backlog = jobPriorities.reduce((n, p) => n + r.backlog[p] + acceptedSince[p], 0);
-      // What the stream must hold without discarding anything unprocessed: the events waiting,
-      // and the events the unfinished jobs will still publish (one per stage, at most).
-      const needed = r.unprocessedBytes + backlog * pipeline.stages.length * Math.max(r.averageEventBytes, MIN_EVENT_BYTES);
-      if (needed >= r.streamMaxBytes * HIGH_WATER) {
-        throw new HttpError("E_STORAGE_FULL", "the events stream is nearly full of unprocessed events; send it again later", {
-          expose: true,
-          retryAfterSeconds: retryAfter(backlog / 2),
-        });
-      }
-      if (uploadBytes !== undefined && uploadBytes > r.uploadsFreeBytes) {
-        throw new HttpError("E_STORAGE_FULL", `the uploads bucket has room for ${Math.max(0, r.uploadsFreeBytes)} more bytes, not ${uploadBytes}; send it again later`, {
-          expose: true,
-          retryAfterSeconds: retryAfter(backlog),
-        });
+      try {
+        judge(last, uploadBytes, priority);
+      } catch (err) {
+        // A refusal is judged on a fresh reading: an older one may still count work that has
+        // finished since (a backlog that drained while no request came to read it).
+        if (!last || Date.now() - last.at < refreshMs) throw err;
+        await refresh();
+        judge(last, uploadBytes, priority);
       }
     },
     accepted(priority = "interactive", jobs = 1) {
