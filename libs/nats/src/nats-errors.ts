@@ -130,13 +130,3 @@ function saysUnavailable(e: unknown): boolean {
 export function isNatsUnavailableError(err: unknown): boolean {
   return inCauseChain(err, saysUnavailable);
 }
-
-/**
- * True when the error (or one in its `cause` chain) is a timeout: nothing answered in time,
- * which on a live connection is JetStream busy or electing a stream's leader (a cluster's
- * 5–12 s), not JetStream gone (that answers no responders, or the connection drops).
- */
-export function isNatsTimeoutError(err: unknown): boolean {
-  return inCauseChain(err, (e) => e instanceof errors.TimeoutError || (e instanceof JetStreamError && (e as { code?: unknown }).code === 408));
-}
-

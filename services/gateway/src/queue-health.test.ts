@@ -73,16 +73,4 @@ describe("createQueueHealth", () => {
       health.close();
     });
   });
-
-  it("a timeout on a live connection (an election, a busy JetStream) keeps the queue; the same timeout while disconnected switches", () => {
-    let connected = true;
-    const health = createQueueHealth({ isConnected: () => connected, disconnectedAt: () => null, probe: async () => false, probeEveryMs: 10_000, log: createSilentLogger() });
-    health.reportFailure(wrapped(new errors.TimeoutError()));
-    expect(health.usable()).toBe(true);
-    connected = false;
-    health.reportFailure(wrapped(new errors.TimeoutError()));
-    connected = true;
-    expect(health.usable()).toBe(false);
-    health.close();
-  });
 });

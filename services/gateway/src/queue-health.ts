@@ -1,13 +1,12 @@
-import { isNatsTimeoutError, isNatsUnavailableError } from "@veriflow/nats";
+import { isNatsUnavailableError } from "@veriflow/nats";
 import type { Logger } from "@veriflow/platform";
 
 /**
  * Whether a submission should go through the queue or the in-process fallback. Decided
  * per request, BEFORE the multipart body is read (the file part can be consumed once):
  * the queue is usable while the NATS connection is up and no recent JetStream call
- * failed as unreachable (no responders, a closed connection, a timeout while disconnected).
- * After such a failure, `probe` runs every `probeEveryMs` until JetStream answers again;
- * meanwhile submissions take the fallback.
+ * failed as unreachable. After such a failure, `probe` runs every `probeEveryMs` until
+ * JetStream answers again; meanwhile submissions take the fallback.
  *
  * A dropped connection is not an outage yet: in a cluster the client is on another node
  * within moments (a node killed, restarted, drained). So a submission that finds the
@@ -82,11 +81,6 @@ export function createQueueHealth(opts: {
     },
     reportFailure(err) {
       if (tripped || !isNatsUnavailableError(err)) return;
-      // A timeout on a live connection is JetStream busy or electing a stream's leader: the
-      // holds wait that out (and answer 503 past GATEWAY_HOLD_MS), and the submissions stay
-      // jobs, with their callbacks. The fallback is for a queue that is gone: the connection
-      // down (past its reconnect grace) or JetStream not answering at all (no responders).
-      if (opts.isConnected() && isNatsTimeoutError(err)) return;
       tripped = true;
       opts.log.warn({ err }, "queue unreachable: verifying in-process until it answers");
       schedule();
