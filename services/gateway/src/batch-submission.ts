@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { batchPath, createBatchEvent, type JobType } from "@veriflow/events";
 import { HttpError, badRequest } from "@veriflow/errors";
 import { isStorageFullError, publishEvents } from "@veriflow/nats";
@@ -6,6 +5,7 @@ import type { Context } from "@veriflow/tracing";
 import { acceptSubmission, discardUpload, type AcceptDeps, type AcceptedUpload } from "./accept-submission.js";
 import type { RejectedPart } from "./batch-storage.js";
 import type { PriorityContext } from "./job-priority.js";
+import { fingerprintOf } from "./idempotency.js";
 import type { BatchFields } from "./submission.js";
 
 /**
@@ -92,7 +92,7 @@ export async function acceptBatch(
 /** What makes two batch requests "the same" (Idempotency-Key): the type, the shared fields, each file's name, manifestURI and bytes. */
 export function batchFingerprint(jobType: JobType, shared: BatchFields, files: readonly { fileName: string | null; manifestUri: string | undefined; contentHash: string | null; size: number | null }[]): string {
   // fresh only when asked for: the fingerprints of batches without it stay what they were.
-  const canonical = JSON.stringify([
+  return fingerprintOf([
     "batch",
     jobType,
     shared.registryAddress,
@@ -101,5 +101,4 @@ export function batchFingerprint(jobType: JobType, shared: BatchFields, files: r
     files.map((f) => [f.fileName, f.manifestUri ?? null, f.contentHash?.toLowerCase() ?? null, f.size]),
     ...(shared.fresh ? ["fresh"] : []),
   ]);
-  return createHash("sha256").update(canonical).digest("hex");
 }

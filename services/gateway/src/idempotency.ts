@@ -73,11 +73,15 @@ export function readIdempotencyKey(raw: string | undefined): string | undefined 
   return key;
 }
 
+/** A request's fingerprint: the SHA-256 of its parts as JSON (what a record under a key is compared by). */
+export function fingerprintOf(parts: readonly unknown[]): string {
+  return createHash("sha256").update(JSON.stringify(parts)).digest("hex");
+}
+
 /** What makes two requests "the same": the job type, the checked fields, the file's bytes. */
 export function requestFingerprint(request: JobRequest, file: { contentHash: string; size: number }): string {
   const { jobType, manifestUri, registryAddress, rpcUrl, callbackUrl } = request;
-  const canonical = JSON.stringify([jobType, manifestUri, registryAddress, rpcUrl, callbackUrl, file.contentHash.toLowerCase(), file.size]);
-  return createHash("sha256").update(canonical).digest("hex");
+  return fingerprintOf([jobType, manifestUri, registryAddress, rpcUrl, callbackUrl, file.contentHash.toLowerCase(), file.size]);
 }
 
 /** The object store's digest (`SHA-256=<base64url>`) as the 0x-hex content hash the hashing storage gives. */

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { CONTENT_HASH_PATTERN, createRequestEvent, newJobId, watchPath, type JobRequest } from "@veriflow/events";
 import { badRequest } from "@veriflow/errors";
 import { noteLogFields } from "@veriflow/platform";
@@ -8,7 +7,7 @@ import { queueError, type AcceptDeps } from "./accept-submission.js";
 import type { Scope } from "@veriflow/auth";
 import type { Admission } from "./admission.js";
 import { noteHeld } from "./held-submissions.js";
-import { keyReused, type Idempotency } from "./idempotency.js";
+import { fingerprintOf, keyReused, type Idempotency } from "./idempotency.js";
 import { defaultPriority, withPriority, type PriorityContext } from "./job-priority.js";
 import { parseSubmission, type SubmissionPolicy } from "./submission.js";
 
@@ -80,8 +79,7 @@ export interface WatchSubmitDeps extends Pick<AcceptDeps, "js" | "log" | "policy
 /** What makes two watch requests "the same" (Idempotency-Key): the hash and every checked field. */
 export function watchFingerprint(watch: WatchRequest): string {
   const { manifestUri, registryAddress, callbackUrl, recheckEverySeconds, priority } = watch.request;
-  const canonical = JSON.stringify(["watch", watch.contentHash, manifestUri, registryAddress, callbackUrl, recheckEverySeconds, priority]);
-  return createHash("sha256").update(canonical).digest("hex");
+  return fingerprintOf(["watch", watch.contentHash, manifestUri, registryAddress, callbackUrl, recheckEverySeconds, priority]);
 }
 
 /** The caller's Idempotency-Key (checked) and the API key it is scoped by. */
